@@ -1,0 +1,491 @@
+#!/usr/bin/env python3
+"""The whole stack on one machine: a private MariaDB, billingd and nginx.
+
+Used by scripts/run (the dev stack, under var/) and by the integration tests
+(each suite gets its own stack in a temporary directory, on free loopback
+ports).  Standard library only.
+
+    python3 scripts/stack.py serve --var var --port 8080
+"""
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+API_PREFIX = "/api/plugins/billing/"
+
+
+def find_program(name, build_dir=None):
+    """A built program of ours (in the build tree) or a system one."""
+    if build_dir:
+        path = os.path.join(build_dir, "src", name)
+        if os.access(path, os.X_OK):
+            return path
+    for d in ("/usr/sbin", "/usr/bin", "/sbin", "/bin"):
+        path = os.path.join(d, name)
+        if os.access(path, os.X_OK):
+            return path
+    found = shutil.which(name)
+    if not found:
+        raise RuntimeError("%s not found" % name)
+    return found
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise RuntimeError("timed out waiting for %s" % what)
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def mint_token(secret, sub, role="user", ttl=3600, now=None, **extra):
+    """An HS256 JWT made with the standard library, independently of billingd."""
+    now = int(time.time()) if now is None else now
+    header = {"alg": "HS256", "typ": "JWT"}
+    claims = {"sub": sub, "iat": now, "exp": now + ttl}
+    if role is not None:
+        claims["role"] = role
+    claims.update(extra)
+    signing_input = (b64url(json.dumps(header, separators=(",", ":")).encode())
+                     + "." + b64url(json.dumps(claims, separators=(",", ":")).encode()))
+    sig = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + b64url(sig)
+
+
+def seed_config():
+    """The contract's dev default: the seed's example config."""
+    return {
+        "enabled": True,
+        "billingMode": "usage",
+        "computeRates": {
+            "cpu_per_core_hour": 0.05,
+            "memory_per_gb_hour": 0.01,
+            "storage_per_gb_month": 0.10,
+        },
+        "subscriptionPlans": [
+            {"id": "free", "name": "Free Tier", "price": 0, "interval": "month",
+             "cpu_limit": 2, "memory_limit": 4, "storage_limit": 10},
+            {"id": "pro", "name": "Professional", "price": 29.99, "interval": "month",
+             "cpu_limit": 8, "memory_limit": 16, "storage_limit": 100,
+             "stripe_price_id": "price_pro"},
+            {"id": "enterprise", "name": "Enterprise", "price": 99.99, "interval": "month",
+             "cpu_limit": 32, "memory_limit": 64, "storage_limit": 500,
+             "stripe_price_id": "price_enterprise"},
+        ],
+        "usageCalculationInterval": "0 * * * *",
+        "invoiceDay": 1,
+        "alertThreshold": 80,
+        "autoSuspendOnOverage": False,
+        "gracePeriodDays": 7,
+    }
+
+
+class Process:
+    """A child in its own session, so a Ctrl-C reaches only the stack's
+    driver, which then stops the children in order."""
+
+    def __init__(self, name, argv, log_path, env=None):
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        self.env = env
+        self.proc = None
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=self.env,
+                                     start_new_session=True)
+        log.close()
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if not self.alive():
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+
+class MariaDB:
+    def __init__(self, var):
+        self.var = var
+        self.datadir = os.path.join(var, "mysql")
+        self.socket = os.path.join(var, "mysql.sock")
+        self.process = None
+
+    def _user_args(self):
+        return ["--user=root"] if os.geteuid() == 0 else []
+
+    def install(self):
+        if os.path.isdir(os.path.join(self.datadir, "mysql")):
+            return False
+        os.makedirs(self.datadir, exist_ok=True)
+        subprocess.run([find_program("mariadb-install-db"), "--no-defaults",
+                        "--datadir=" + self.datadir, "--auth-root-authentication-method=normal",
+                        "--skip-test-db"] + self._user_args(),
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return True
+
+    def start(self):
+        self.install()
+        argv = [find_program("mariadbd"), "--no-defaults", "--datadir=" + self.datadir,
+                "--socket=" + self.socket, "--skip-networking",
+                "--pid-file=" + os.path.join(self.var, "mysql.pid"),
+                "--log-error=" + os.path.join(self.var, "mysql-error.log"),
+                "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
+                "--innodb-buffer-pool-size=256M", "--innodb-flush-log-at-trx-commit=2",
+                "--max-connections=500", "--skip-log-bin"] + self._user_args()
+        self.process = Process("mariadbd", argv, os.path.join(self.var, "mysql-out.log"))
+        self.process.start()
+        wait_until(self.ping, 30, "MariaDB to accept connections")
+
+    def ping(self):
+        if self.process is not None and not self.process.alive():
+            raise RuntimeError("mariadbd exited; see %s/mysql-error.log" % self.var)
+        r = subprocess.run([find_program("mariadb-admin"), "--no-defaults", "-S", self.socket,
+                            "-u", "root", "ping"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        return r.returncode == 0
+
+    def sql(self, text, database=None):
+        """Runs SQL as root; returns the rows as lists of strings (tab-separated output)."""
+        argv = [find_program("mariadb"), "--no-defaults", "-S", self.socket, "-u", "root",
+                "--batch", "--skip-column-names", "-e", text]
+        if database:
+            argv.append(database)
+        out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+        return [line.split("\t") for line in out.splitlines()]
+
+    def stop(self):
+        if self.process is not None:
+            self.process.stop()
+
+
+class Stack:
+    """MariaDB + billingd + nginx under one directory."""
+
+    def __init__(self, var, build_dir=ROOT, port=None, config_overrides=None, workers=2,
+                 env=None, db_name="billing"):
+        self.var = os.path.abspath(var)
+        self.build_dir = build_dir
+        self.port = port or free_port()
+        self.workers = workers
+        self.extra_env = env or {}
+        self.db_name = db_name
+        self.config_overrides = config_overrides or {}
+        self.mariadb = MariaDB(self.var)
+        self.billingd = None
+        self.nginx = None
+        self.socket = os.path.join(self.var, "billingd.sock")
+        self.config_path = os.path.join(self.var, "billing.json")
+        self.secrets_path = os.path.join(self.var, "secrets.json")
+        self.base_url = "http://127.0.0.1:%d" % self.port
+        self.api = self.base_url + API_PREFIX
+
+    # -- setup -------------------------------------------------------------
+
+    def _secrets(self):
+        """Secrets are made once per var directory and kept across runs."""
+        if os.path.exists(self.secrets_path):
+            with open(self.secrets_path) as f:
+                return json.load(f)
+        s = {"jwt_secret": secrets.token_hex(32),
+             "stripe_webhook_secret": "whsec_" + secrets.token_hex(24),
+             "db_password": secrets.token_hex(16),
+             "events_webhook_secret": secrets.token_hex(24)}
+        fd = os.open(self.secrets_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(s, f)
+        return s
+
+    def config(self):
+        cfg = seed_config()
+        cfg.update({
+            "database": {"socket": self.mariadb.socket, "user": "billing",
+                         "name": self.db_name},
+            "listen": "unix:" + self.socket,
+            "listenMode": "0660",
+            "workers": self.workers,
+            "maxRequests": 10000,
+            "publicBaseUrl": self.base_url,
+        })
+        cfg.update(self.config_overrides)
+        return cfg
+
+    def write_config(self, cfg=None):
+        cfg = cfg if cfg is not None else self.config()
+        fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(cfg, f, indent=2)
+
+    def env(self):
+        s = self._secrets()
+        env = dict(os.environ)
+        env.update({
+            "BILLING_CONFIG": self.config_path,
+            "BILLING_JWT_SECRET": s["jwt_secret"],
+            "BILLING_DB_PASSWORD": s["db_password"],
+            "STRIPE_WEBHOOK_SECRET": s["stripe_webhook_secret"],
+            "BILLING_SQL_DIR": os.path.join(ROOT, "sql"),
+        })
+        env.update(self.extra_env)
+        return env
+
+    @property
+    def jwt_secret(self):
+        return self.env()["BILLING_JWT_SECRET"]
+
+    @property
+    def webhook_secret(self):
+        return self.env()["STRIPE_WEBHOOK_SECRET"].split(",")[0]
+
+    def token(self, sub="alice@example.com", role="user", **kw):
+        return mint_token(self.jwt_secret, sub, role, **kw)
+
+    def create_database(self):
+        pw = self._secrets()["db_password"]
+        self.mariadb.sql(
+            "CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
+            "CREATE USER IF NOT EXISTS 'billing'@'localhost' IDENTIFIED BY '%s';"
+            "ALTER USER 'billing'@'localhost' IDENTIFIED BY '%s';"
+            "GRANT ALL PRIVILEGES ON `%s`.* TO 'billing'@'localhost';"
+            % (self.db_name, pw, pw, self.db_name))
+
+    def migrate(self):
+        r = subprocess.run([find_program("billing-migrate", self.build_dir)], env=self.env(),
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("billing-migrate failed: %s%s" % (r.stdout, r.stderr))
+        return r
+
+    def run_helper(self, name, *args, check=True, env=None):
+        e = self.env()
+        e.update(env or {})
+        r = subprocess.run([find_program(name, self.build_dir)] + list(args), env=e,
+                           capture_output=True, text=True)
+        if check and r.returncode != 0:
+            raise RuntimeError("%s failed (%d): %s%s" % (name, r.returncode, r.stdout, r.stderr))
+        return r
+
+    # -- processes ---------------------------------------------------------
+
+    def start_billingd(self):
+        self.billingd = Process("billingd",
+                                [find_program("billingd", self.build_dir), "-c", self.config_path,
+                                 "-p", os.path.join(self.var, "billingd.pid")],
+                                os.path.join(self.var, "billingd.log"), env=self.env())
+        self.billingd.start()
+        wait_until(lambda: self._billingd_ready(), 15, "billingd to listen")
+
+    def _billingd_ready(self):
+        if not self.billingd.alive():
+            raise RuntimeError("billingd exited; see %s/billingd.log:\n%s"
+                               % (self.var, self.read_log("billingd.log")[-2000:]))
+        return os.path.exists(self.socket) and len(self.worker_pids()) >= self.workers
+
+    def worker_pids(self):
+        """The billingd master's children, from /proc."""
+        if self.billingd is None or not self.billingd.alive():
+            return []
+        master = self.billingd.pid
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == master and fields[0] != "Z":
+                pids.append(int(entry))
+        return sorted(pids)
+
+    def start_nginx(self):
+        os.makedirs(os.path.join(self.var, "nginx-tmp"), exist_ok=True)
+        with open(os.path.join(ROOT, "nginx", "dev.conf.in")) as f:
+            text = f.read()
+        subst = {
+            "@USER@": "user root root;" if os.geteuid() == 0 else "",
+            "@VAR@": self.var,
+            "@PORT@": str(self.port),
+            "@SOCKET@": self.socket,
+            "@NGINX_DIR@": os.path.join(ROOT, "nginx"),
+            "@ACCESS_LOG@": "off" if self.extra_env.get("BILLING_NGINX_ACCESS_LOG") == "off"
+            else os.path.join(self.var, "nginx-access.log"),
+        }
+        for k, v in subst.items():
+            text = text.replace(k, v)
+        conf = os.path.join(self.var, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(text)
+        nginx = find_program("nginx")
+        self.nginx = Process("nginx", [nginx, "-p", self.var, "-c", conf,
+                                       "-e", os.path.join(self.var, "nginx-error.log")],
+                             os.path.join(self.var, "nginx-out.log"))
+        self.nginx.start()
+        wait_until(self._nginx_ready, 15, "nginx to listen on %d" % self.port)
+
+    def _nginx_ready(self):
+        if not self.nginx.alive():
+            raise RuntimeError("nginx exited; see %s/nginx-error.log:\n%s"
+                               % (self.var, self.read_log("nginx-error.log")))
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def read_log(self, name):
+        try:
+            with open(os.path.join(self.var, name), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def start(self):
+        os.makedirs(self.var, exist_ok=True)
+        self.mariadb.start()
+        self.create_database()
+        self.write_config()
+        self.migrate()
+        self.start_billingd()
+        self.start_nginx()
+        return self
+
+    def stop(self):
+        for p in (self.nginx, self.billingd):
+            if p is not None:
+                p.stop()
+        self.mariadb.stop()
+
+    # -- HTTP --------------------------------------------------------------
+
+    def request(self, method, path, body=None, token=None, headers=None, raw=None,
+                content_type="application/json", timeout=30):
+        """Returns (status, headers, parsed JSON or text).  body is JSON-encoded;
+        raw is sent as is."""
+        url = self.api + path if not path.startswith("http") else path
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None
+                                            else None)
+        h = {}
+        if data is not None and content_type:
+            h["Content-Type"] = content_type
+        if token:
+            h["Authorization"] = "Bearer " + token
+        h.update(headers or {})
+        req = urllib.request.Request(url, data=data, method=method, headers=h)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                status, rh, payload = resp.status, resp.headers, resp.read()
+        except urllib.error.HTTPError as e:
+            status, rh, payload = e.code, e.headers, e.read()
+        ctype = rh.get("Content-Type", "")
+        if ctype.startswith("application/json"):
+            return status, rh, json.loads(payload.decode())
+        return status, rh, payload.decode(errors="replace")
+
+
+def write_dev_env(stack):
+    s = stack._secrets()
+    path = os.path.join(stack.var, "dev.env")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("# written by scripts/run: source it to mint tokens and sign webhooks\n")
+        f.write("BILLING_BASE_URL=%s\n" % stack.api.rstrip("/"))
+        f.write("BILLING_JWT_SECRET=%s\n" % s["jwt_secret"])
+        f.write("STRIPE_WEBHOOK_SECRET=%s\n" % s["stripe_webhook_secret"])
+        f.write("BILLING_DB_SOCKET=%s\n" % stack.mariadb.socket)
+        f.write("BILLING_CONFIG=%s\n" % stack.config_path)
+    return path
+
+
+def serve(args):
+    stop = []
+    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    stack = Stack(args.var, port=args.port, workers=args.workers)
+    try:
+        stack.start()
+        env_path = write_dev_env(stack)
+        admin = stack.token("admin@example.com", "admin", ttl=30 * 86400)
+        service = stack.token("platform", "service", ttl=30 * 86400)
+        base = stack.api.rstrip("/")
+        print("""
+StreamSpace Billing is serving on %(base)s
+  logs:     %(var)s/billingd.log, nginx-error.log, mysql-error.log
+  secrets:  %(env)s (JWT secret, Stripe webhook secret, DB socket)
+
+Admin token (30 days):
+  export ADMIN_TOKEN=%(admin)s
+Service (platform) token (30 days):
+  export SERVICE_TOKEN=%(service)s
+
+Try:
+  curl -s %(base)s/health
+  curl -s -H "Authorization: Bearer $ADMIN_TOKEN" %(base)s/jobs/status
+
+Ctrl-C stops everything.""" % {"base": base, "var": stack.var, "env": env_path,
+                               "admin": admin, "service": service}, flush=True)
+        while not stop:
+            for p in (stack.billingd, stack.nginx, stack.mariadb.process):
+                if p is not None and not p.alive():
+                    print("%s exited unexpectedly; stopping" % p.name, file=sys.stderr)
+                    stop.append(1)
+            time.sleep(0.5)
+    finally:
+        print("stopping...", flush=True)
+        stack.stop()
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve", help="run the dev stack in the foreground")
+    s.add_argument("--var", default=os.path.join(ROOT, "var"))
+    s.add_argument("--port", type=int, default=int(os.environ.get("BILLING_HTTP_PORT", "8080")))
+    s.add_argument("--workers", type=int, default=int(os.environ.get("BILLING_WORKERS", "4")))
+    args = ap.parse_args()
+    if args.cmd == "serve":
+        return serve(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

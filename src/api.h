@@ -1,0 +1,30 @@
+/*
+ * api: the request handlers, one file per area (api_health.c, api_jobs.c,
+ * ...), and the helpers they share for answering in the contract's shapes.
+ */
+#ifndef BILLING_API_H
+#define BILLING_API_H
+
+#include <stddef.h>
+
+struct app;
+struct http_request;
+
+/* GET health */
+int api_health(struct app *app, struct http_request *req);
+
+/* GET jobs/status, POST jobs/{name} */
+int api_jobs_status(struct app *app, struct http_request *req);
+int api_jobs_run(struct app *app, struct http_request *req);
+
+/*
+ * The account a user endpoint is about: the caller's own sub, or for an
+ * admin the ?user_id= given.  A non-admin naming another user gets 403.
+ * Returns 0 with the id copied into buf, or -1 after answering.
+ */
+int api_target_user(struct http_request *req, char *buf, size_t size);
+
+/* Answers 503 unavailable or 500 internal for a db rc, and logs it. */
+int api_db_error(struct app *app, struct http_request *req, int rc);
+
+#endif

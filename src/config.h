@@ -1,0 +1,103 @@
+/*
+ * config: the one JSON file (BILLING_CONFIG, default
+ * /etc/streamspace-billing/billing.json) with the seed plugin's keys, our own
+ * keys and the environment overrides of the contract (section 2).
+ *
+ * It is parsed and validated once, at start (and by the master on SIGHUP);
+ * workers inherit the result.  Any error names the key and the reason and
+ * leaves nothing half-loaded.
+ */
+#ifndef BILLING_CONFIG_H
+#define BILLING_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_PLANS 64
+#define CONFIG_MAX_WEBHOOK_SECRETS 8
+
+enum billing_mode { MODE_USAGE = 0, MODE_SUBSCRIPTION, MODE_HYBRID };
+enum plan_interval { INTERVAL_MONTH = 0, INTERVAL_YEAR };
+
+struct plan {
+	char *id;
+	char *name;
+	int64_t price;          /* micro-units of currency */
+	enum plan_interval interval;
+	int64_t cpu_limit;      /* micro-cores */
+	int64_t memory_limit;   /* micro-GB */
+	int64_t storage_limit;  /* micro-GB */
+	char *stripe_price_id;  /* NULL when absent */
+};
+
+struct db_config {
+	char *host;     /* NULL: use socket or localhost */
+	unsigned port;  /* 0: default */
+	char *socket;   /* NULL: none */
+	char *user;
+	char *password; /* never logged */
+	char *name;
+};
+
+struct billing_config {
+	/* the seed's keys */
+	int enabled;
+	enum billing_mode billing_mode;
+	int64_t cpu_per_core_hour;     /* micro-units */
+	int64_t memory_per_gb_hour;    /* micro-units */
+	int64_t storage_per_gb_month;  /* micro-units */
+	int stripe_enabled;            /* true only if the key is also set */
+	char *stripe_secret_key;
+	char *stripe_webhook_secrets[CONFIG_MAX_WEBHOOK_SECRETS];
+	size_t n_stripe_webhook_secrets;
+	struct plan plans[CONFIG_MAX_PLANS];
+	size_t n_plans;
+	char *usage_calculation_interval;
+	int invoice_day;               /* 1-28 */
+	int alert_threshold;           /* percent, 1-100 */
+	int auto_suspend_on_overage;
+	int grace_period_days;
+
+	/* ours */
+	struct db_config database;
+	char *listen;                  /* "unix:/path", "/path", or "host:port" */
+	int listen_mode;               /* unix socket mode, default 0660 */
+	int workers;                   /* default: number of CPUs */
+	long max_requests;             /* 0: never recycle */
+	char *jwt_secret;
+	char *jwt_public_key_file;
+	char *currency;                /* lower-case ISO 4217, default "usd" */
+	int invoice_due_days;          /* default 14 */
+	int invoice_draft_hours;       /* default 0: finalize at once */
+	int session_timeout_minutes;   /* default 15 */
+	char *events_webhook_url;
+	char *events_webhook_secret;
+	char *platform_suspend_url;
+	char *public_base_url;
+	char *stripe_api_base;         /* default https://api.stripe.com */
+	char *default_plan;            /* default "free" if such a plan exists */
+};
+
+/*
+ * Loads path (NULL: $BILLING_CONFIG or the default path), applies the
+ * environment overrides, validates.  Returns a config the caller frees with
+ * config_free, or NULL with "key: reason" written into err.
+ */
+struct billing_config *config_load(const char *path, char *err, size_t errlen);
+
+/* Same, from a JSON text in memory (tests, fuzzing); env overrides apply. */
+struct billing_config *config_parse(const char *json, size_t len,
+    char *err, size_t errlen);
+
+void config_free(struct billing_config *cfg);
+
+/* Borrowed pointer into cfg, or NULL. */
+const struct plan *config_find_plan(const struct billing_config *cfg,
+    const char *id);
+
+const char *config_mode_name(enum billing_mode mode);
+
+/* The path config_load(NULL) would read. */
+const char *config_default_path(void);
+
+#endif

@@ -1,0 +1,672 @@
+/*
+ * db: a MariaDB connection, its statement cache and the retry rules.
+ *
+ * Statements are keyed by the address of their SQL literal: every caller
+ * passes a string constant, so pointer equality is identity and lookup is a
+ * short linear scan.  Each cached statement owns its result buffers, which
+ * are reused across executions.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include "config.h"
+#include "db.h"
+#include "log.h"
+
+#define DB_MAX_STMTS 128
+#define DB_MAX_PARAMS 32
+#define DB_COL_INITIAL 64
+#define DB_TXN_ATTEMPTS 5
+
+struct db_col {
+	char *buf;
+	unsigned long cap;
+	unsigned long len;
+	my_bool is_null;
+	my_bool error;
+};
+
+struct db_result {
+	struct db *db;
+	MYSQL_STMT *stmt;
+	MYSQL_BIND *binds;
+	struct db_col *cols;
+	size_t ncols;
+	int open;
+	int streaming;
+};
+
+struct db_slot {
+	const char *sql;
+	MYSQL_STMT *stmt;
+	struct db_result res;
+};
+
+struct db {
+	char *host, *socket, *user, *password, *name;
+	unsigned port;
+	MYSQL *mysql;
+	int in_txn;
+	struct db_slot slots[DB_MAX_STMTS];
+	size_t nslots;
+	unsigned last_errno;
+	char last_error[256];
+};
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+struct db *
+db_new(const struct db_config *cfg)
+{
+	struct db *db;
+
+	if ((db = calloc(1, sizeof(*db))) == NULL)
+		return NULL;
+	db->host = dup_or_null(cfg->host);
+	db->socket = dup_or_null(cfg->socket);
+	db->user = dup_or_null(cfg->user);
+	db->password = dup_or_null(cfg->password);
+	db->name = dup_or_null(cfg->name);
+	db->port = cfg->port;
+	return db;
+}
+
+static void
+result_release_buffers(struct db_result *res)
+{
+	size_t i;
+
+	for (i = 0; i < res->ncols; i++)
+		free(res->cols[i].buf);
+	free(res->cols);
+	free(res->binds);
+	res->cols = NULL;
+	res->binds = NULL;
+	res->ncols = 0;
+}
+
+/* Drops the connection and every prepared statement (they die with it). */
+static void
+db_disconnect(struct db *db)
+{
+	size_t i;
+
+	for (i = 0; i < db->nslots; i++) {
+		result_release_buffers(&db->slots[i].res);
+		if (db->slots[i].stmt != NULL)
+			mysql_stmt_close(db->slots[i].stmt);
+	}
+	memset(db->slots, 0, sizeof(db->slots));
+	db->nslots = 0;
+	if (db->mysql != NULL)
+		mysql_close(db->mysql);
+	db->mysql = NULL;
+	db->in_txn = 0;
+}
+
+void
+db_free(struct db *db)
+{
+	if (db == NULL)
+		return;
+	db_disconnect(db);
+	free(db->host);
+	free(db->socket);
+	free(db->user);
+	if (db->password != NULL)
+		explicit_bzero(db->password, strlen(db->password));
+	free(db->password);
+	free(db->name);
+	free(db);
+}
+
+static void
+remember_error(struct db *db, unsigned err, const char *msg)
+{
+	db->last_errno = err;
+	snprintf(db->last_error, sizeof(db->last_error), "%s", msg ? msg : "");
+}
+
+static int
+is_connection_error(unsigned err)
+{
+	switch (err) {
+	case CR_SERVER_GONE_ERROR:
+	case CR_SERVER_LOST:
+	case CR_CONNECTION_ERROR:
+	case CR_CONN_HOST_ERROR:
+	case CR_SERVER_LOST_EXTENDED:
+	case ER_CONNECTION_KILLED:
+	case ER_SERVER_SHUTDOWN:
+	case ER_NEW_ABORTING_CONNECTION:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Maps a server/client error to our codes; drops the connection if it is gone. */
+static int
+classify(struct db *db, unsigned err, const char *msg)
+{
+	remember_error(db, err, msg);
+	if (is_connection_error(err)) {
+		db_disconnect(db);
+		return DB_UNAVAILABLE;
+	}
+	switch (err) {
+	case ER_DUP_ENTRY:
+		return DB_DUPLICATE;
+	case ER_LOCK_DEADLOCK:
+	case ER_LOCK_WAIT_TIMEOUT:
+		return DB_RETRY;
+	default:
+		return DB_ERROR;
+	}
+}
+
+int
+db_connect(struct db *db)
+{
+	unsigned int timeout = 3, rw_timeout = 60;
+	my_bool off = 0;
+	MYSQL *m;
+	/* our session settings: UTC, strict, and read-committed so that
+	 * batch jobs take no gap locks beyond what their unique keys need */
+	static const char *const session_setup =
+	    "SET time_zone = '+00:00', "
+	    "sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
+	    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', "
+	    "tx_isolation = 'READ-COMMITTED'";
+
+	db_disconnect(db);
+	if ((m = mysql_init(NULL)) == NULL) {
+		remember_error(db, 0, "out of memory");
+		return DB_ERROR;
+	}
+	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
+	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
+	mysql_options(m, MYSQL_OPT_RECONNECT, &off);
+	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (mysql_real_connect(m, db->socket && !db->host ? "localhost" : db->host,
+	    db->user, db->password, db->name, db->port, db->socket, 0) == NULL) {
+		remember_error(db, mysql_errno(m), mysql_error(m));
+		mysql_close(m);
+		return DB_UNAVAILABLE;
+	}
+	if (mysql_real_query(m, session_setup, strlen(session_setup)) != 0) {
+		remember_error(db, mysql_errno(m), mysql_error(m));
+		mysql_close(m);
+		return DB_UNAVAILABLE;
+	}
+	db->mysql = m;
+	return DB_OK;
+}
+
+int
+db_is_connected(const struct db *db)
+{
+	return db->mysql != NULL;
+}
+
+/* Finds or prepares the statement for sql.  Returns the slot or NULL (*rc set). */
+static struct db_slot *
+get_slot(struct db *db, const char *sql, int *rc)
+{
+	struct db_slot *slot;
+	MYSQL_STMT *stmt;
+	size_t i;
+
+	for (i = 0; i < db->nslots; i++)
+		if (db->slots[i].sql == sql)
+			return &db->slots[i];
+	if (db->nslots == DB_MAX_STMTS) {
+		remember_error(db, 0, "statement cache full");
+		*rc = DB_ERROR;
+		return NULL;
+	}
+	if ((stmt = mysql_stmt_init(db->mysql)) == NULL) {
+		*rc = classify(db, mysql_errno(db->mysql), mysql_error(db->mysql));
+		return NULL;
+	}
+	if (mysql_stmt_prepare(stmt, sql, strlen(sql)) != 0) {
+		unsigned err = mysql_stmt_errno(stmt);
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "%s", mysql_stmt_error(stmt));
+		mysql_stmt_close(stmt);
+		*rc = classify(db, err, msg);
+		if (*rc == DB_ERROR)
+			log_warnx("prepare failed (%u %s): %.120s", err, msg, sql);
+		return NULL;
+	}
+	slot = &db->slots[db->nslots++];
+	memset(slot, 0, sizeof(*slot));
+	slot->sql = sql;
+	slot->stmt = stmt;
+	slot->res.db = db;
+	slot->res.stmt = stmt;
+	return slot;
+}
+
+static int
+bind_params(struct db_slot *slot, const struct db_param *params, size_t n,
+    MYSQL_BIND *binds, unsigned long *lens)
+{
+	size_t i;
+
+	if (n != mysql_stmt_param_count(slot->stmt) || n > DB_MAX_PARAMS) {
+		log_warnx("statement wants %lu parameters, got %zu: %.120s",
+		    mysql_stmt_param_count(slot->stmt), n, slot->sql);
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	memset(binds, 0, sizeof(*binds) * n);
+	for (i = 0; i < n; i++) {
+		switch (params[i].type) {
+		case DBP_I64:
+			binds[i].buffer_type = MYSQL_TYPE_LONGLONG;
+			binds[i].buffer = (void *)&params[i].i;
+			break;
+		case DBP_STR:
+			lens[i] = params[i].len;
+			binds[i].buffer_type = MYSQL_TYPE_STRING;
+			binds[i].buffer = (void *)params[i].s;
+			binds[i].buffer_length = params[i].len;
+			binds[i].length = &lens[i];
+			break;
+		default:
+			binds[i].buffer_type = MYSQL_TYPE_NULL;
+			break;
+		}
+	}
+	return mysql_stmt_bind_param(slot->stmt, binds) == 0 ? 0 : -1;
+}
+
+/* Binds every result column as text, growing buffers when a value did not fit. */
+static int
+bind_result(struct db_result *res)
+{
+	MYSQL_RES *meta;
+	size_t i, n;
+
+	if ((meta = mysql_stmt_result_metadata(res->stmt)) == NULL)
+		return -1;
+	n = mysql_num_fields(meta);
+	mysql_free_result(meta);
+	if (res->binds == NULL || res->ncols != n) {
+		result_release_buffers(res);
+		res->binds = calloc(n ? n : 1, sizeof(*res->binds));
+		res->cols = calloc(n ? n : 1, sizeof(*res->cols));
+		if (res->binds == NULL || res->cols == NULL)
+			return -1;
+		res->ncols = n;
+		for (i = 0; i < n; i++) {
+			res->cols[i].cap = DB_COL_INITIAL;
+			if ((res->cols[i].buf = malloc(DB_COL_INITIAL)) == NULL)
+				return -1;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		memset(&res->binds[i], 0, sizeof(res->binds[i]));
+		res->binds[i].buffer_type = MYSQL_TYPE_STRING;
+		res->binds[i].buffer = res->cols[i].buf;
+		res->binds[i].buffer_length = res->cols[i].cap - 1;
+		res->binds[i].length = &res->cols[i].len;
+		res->binds[i].is_null = &res->cols[i].is_null;
+		res->binds[i].error = &res->cols[i].error;
+	}
+	return mysql_stmt_bind_result(res->stmt, res->binds) == 0 ? 0 : -1;
+}
+
+/* Executes once on the current connection. */
+static int
+run_once(struct db *db, const char *sql, const struct db_param *params,
+    size_t n, int want_rows, int streaming, struct db_slot **out)
+{
+	MYSQL_BIND binds[DB_MAX_PARAMS];
+	unsigned long lens[DB_MAX_PARAMS];
+	struct db_slot *slot;
+	int rc = DB_ERROR;
+
+	if (db->mysql == NULL && (rc = db_connect(db)) != DB_OK)
+		return rc;
+	if ((slot = get_slot(db, sql, &rc)) == NULL)
+		return rc;
+	if (slot->res.open) {
+		log_warnx("statement reused while its result is open: %.120s", sql);
+		return DB_ERROR;
+	}
+	if (bind_params(slot, params, n, binds, lens) != 0)
+		return DB_ERROR;
+	if (mysql_stmt_execute(slot->stmt) != 0)
+		return classify(db, mysql_stmt_errno(slot->stmt),
+		    mysql_stmt_error(slot->stmt));
+	if (want_rows) {
+		if (!streaming && mysql_stmt_store_result(slot->stmt) != 0)
+			return classify(db, mysql_stmt_errno(slot->stmt),
+			    mysql_stmt_error(slot->stmt));
+		if (bind_result(&slot->res) != 0) {
+			mysql_stmt_free_result(slot->stmt);
+			remember_error(db, 0, "cannot bind result");
+			return DB_ERROR;
+		}
+		slot->res.open = 1;
+		slot->res.streaming = streaming;
+	}
+	*out = slot;
+	return DB_OK;
+}
+
+/* Retries once on a fresh connection when no transaction could be lost. */
+static int
+run(struct db *db, const char *sql, const struct db_param *params, size_t n,
+    int want_rows, int streaming, struct db_slot **out)
+{
+	int was_in_txn = db->in_txn;
+	int rc;
+
+	rc = run_once(db, sql, params, n, want_rows, streaming, out);
+	if (rc == DB_UNAVAILABLE && !was_in_txn)
+		rc = run_once(db, sql, params, n, want_rows, streaming, out);
+	return rc;
+}
+
+int
+db_exec(struct db *db, const char *sql, const struct db_param *params,
+    size_t nparams, uint64_t *affected, uint64_t *insert_id)
+{
+	struct db_slot *slot = NULL;
+	int rc;
+
+	if ((rc = run(db, sql, params, nparams, 0, 0, &slot)) != DB_OK)
+		return rc;
+	if (affected != NULL)
+		*affected = mysql_stmt_affected_rows(slot->stmt);
+	if (insert_id != NULL)
+		*insert_id = mysql_stmt_insert_id(slot->stmt);
+	return DB_OK;
+}
+
+int
+db_query(struct db *db, const char *sql, const struct db_param *params,
+    size_t nparams, struct db_result **res)
+{
+	struct db_slot *slot = NULL;
+	int rc;
+
+	if ((rc = run(db, sql, params, nparams, 1, 0, &slot)) != DB_OK)
+		return rc;
+	*res = &slot->res;
+	return DB_OK;
+}
+
+int
+db_query_stream(struct db *db, const char *sql, const struct db_param *params,
+    size_t nparams, struct db_result **res)
+{
+	struct db_slot *slot = NULL;
+	int rc;
+
+	if ((rc = run(db, sql, params, nparams, 1, 1, &slot)) != DB_OK)
+		return rc;
+	*res = &slot->res;
+	return DB_OK;
+}
+
+/* A value was longer than its buffer: grow it and fetch that column again. */
+static int
+refetch_truncated(struct db_result *res)
+{
+	MYSQL_BIND b;
+	size_t i;
+
+	for (i = 0; i < res->ncols; i++) {
+		struct db_col *c = &res->cols[i];
+		char *nbuf;
+
+		if (c->is_null || c->len < c->cap)
+			continue;
+		if ((nbuf = realloc(c->buf, c->len + 1)) == NULL)
+			return -1;
+		c->buf = nbuf;
+		c->cap = c->len + 1;
+		memset(&b, 0, sizeof(b));
+		b.buffer_type = MYSQL_TYPE_STRING;
+		b.buffer = c->buf;
+		b.buffer_length = c->cap - 1;
+		b.length = &c->len;
+		if (mysql_stmt_fetch_column(res->stmt, &b, (unsigned)i, 0) != 0)
+			return -1;
+		res->binds[i].buffer = c->buf;
+		res->binds[i].buffer_length = c->cap - 1;
+	}
+	return mysql_stmt_bind_result(res->stmt, res->binds) == 0 ? 0 : -1;
+}
+
+int
+db_fetch(struct db_result *res)
+{
+	size_t i;
+	int r;
+
+	if (!res->open)
+		return 0;
+	r = mysql_stmt_fetch(res->stmt);
+	if (r == MYSQL_NO_DATA)
+		return 0;
+	if (r == MYSQL_DATA_TRUNCATED) {
+		if (refetch_truncated(res) != 0) {
+			remember_error(res->db, 0, "cannot grow column buffer");
+			return DB_ERROR;
+		}
+	} else if (r != 0)
+		return classify(res->db, mysql_stmt_errno(res->stmt),
+		    mysql_stmt_error(res->stmt));
+	for (i = 0; i < res->ncols; i++)
+		if (!res->cols[i].is_null)
+			res->cols[i].buf[res->cols[i].len] = '\0';
+	return 1;
+}
+
+size_t
+db_ncols(const struct db_result *res)
+{
+	return res->ncols;
+}
+
+const char *
+db_col(const struct db_result *res, size_t i, size_t *len)
+{
+	if (i >= res->ncols || res->cols[i].is_null)
+		return NULL;
+	if (len != NULL)
+		*len = res->cols[i].len;
+	return res->cols[i].buf;
+}
+
+int
+db_col_i64(const struct db_result *res, size_t i, int64_t *out)
+{
+	const char *s = db_col(res, i, NULL);
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+void
+db_result_free(struct db_result *res)
+{
+	if (res == NULL || !res->open)
+		return;
+	/* the connection may have died under a stream; the slot is gone then */
+	if (res->db->mysql != NULL)
+		mysql_stmt_free_result(res->stmt);
+	res->open = 0;
+}
+
+int
+db_query_i64(struct db *db, const char *sql, const struct db_param *params,
+    size_t nparams, int64_t *out)
+{
+	struct db_result *res = NULL;
+	int rc, r;
+
+	if ((rc = db_query(db, sql, params, nparams, &res)) != DB_OK)
+		return rc;
+	r = db_fetch(res);
+	if (r < 0)
+		rc = r;
+	else if (r == 0 || db_col_i64(res, 0, out) != 0)
+		rc = DB_NOT_FOUND;
+	db_result_free(res);
+	return rc;
+}
+
+static int
+simple_query(struct db *db, const char *text)
+{
+	if (mysql_real_query(db->mysql, text, strlen(text)) != 0)
+		return classify(db, mysql_errno(db->mysql), mysql_error(db->mysql));
+	return DB_OK;
+}
+
+int
+db_begin(struct db *db)
+{
+	int rc, attempt;
+
+	if (db->in_txn) {
+		log_warnx("db_begin inside a transaction");
+		return DB_ERROR;
+	}
+	/* no transaction is open yet, so a lost connection is retried */
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (db->mysql == NULL && (rc = db_connect(db)) != DB_OK)
+			return rc;
+		rc = simple_query(db, "START TRANSACTION");
+		if (rc == DB_OK) {
+			db->in_txn = 1;
+			return DB_OK;
+		}
+		if (rc != DB_UNAVAILABLE)
+			return rc;
+	}
+	return rc;
+}
+
+int
+db_commit(struct db *db)
+{
+	int rc;
+
+	if (db->mysql == NULL) {
+		db->in_txn = 0;
+		return DB_UNAVAILABLE;
+	}
+	rc = mysql_commit(db->mysql) == 0 ? DB_OK :
+	    classify(db, mysql_errno(db->mysql), mysql_error(db->mysql));
+	db->in_txn = 0;
+	return rc;
+}
+
+void
+db_rollback(struct db *db)
+{
+	if (db->mysql != NULL && mysql_rollback(db->mysql) != 0)
+		(void)classify(db, mysql_errno(db->mysql), mysql_error(db->mysql));
+	db->in_txn = 0;
+}
+
+int
+db_in_transaction(const struct db *db)
+{
+	return db->in_txn;
+}
+
+static void
+pause_before_retry(int attempt)
+{
+	struct timespec ts;
+	long ms = 5L * (1L << attempt) + (random() % 20);
+
+	ts.tv_sec = 0;
+	ts.tv_nsec = ms * 1000000L;
+	nanosleep(&ts, NULL);
+}
+
+int
+db_transaction(struct db *db, db_txn_fn fn, void *arg)
+{
+	int attempt, rc = DB_RETRY;
+
+	for (attempt = 0; attempt < DB_TXN_ATTEMPTS; attempt++) {
+		if ((rc = db_begin(db)) != DB_OK)
+			return rc;
+		rc = fn(db, arg);
+		if (rc == DB_OK && (rc = db_commit(db)) == DB_OK)
+			return DB_OK;
+		db_rollback(db);
+		if (rc != DB_RETRY)
+			return rc;
+		log_debug("transaction retry %d after %u", attempt + 1,
+		    db->last_errno);
+		pause_before_retry(attempt);
+	}
+	return rc;
+}
+
+int
+db_ping(struct db *db)
+{
+	int64_t one = 0;
+	int rc;
+
+	rc = db_query_i64(db, "SELECT 1", NULL, 0, &one);
+	if (rc == DB_OK && one != 1)
+		rc = DB_ERROR;
+	return rc;
+}
+
+unsigned
+db_errno(const struct db *db)
+{
+	return db->last_errno;
+}
+
+const char *
+db_error(const struct db *db)
+{
+	return db->last_error;
+}
+
+int
+db_exec_script(struct db *db, const char *sql_text)
+{
+	int rc;
+
+	if (db->mysql == NULL && (rc = db_connect(db)) != DB_OK)
+		return rc;
+	return simple_query(db, sql_text);
+}

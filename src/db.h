@@ -1,0 +1,124 @@
+/*
+ * db: one MariaDB connection with its prepared statements.
+ *
+ * Each worker (and each cron helper) owns exactly one struct db, opened after
+ * fork.  SQL text is always a string literal of ours; values travel only as
+ * bound parameters.  Statements are prepared on first use and kept for the
+ * life of the connection; a reconnect re-prepares them on demand.
+ *
+ * Results are read as text: DECIMAL and DATETIME columns arrive as their
+ * exact decimal/date text and are parsed by money_parse/time_parse_db.
+ *
+ * Lost connections (2006/2013): outside a transaction the call reconnects
+ * and retries once; inside one it returns DB_UNAVAILABLE and the transaction
+ * is gone.  db_transaction retries the whole unit on deadlock (1213) and lock
+ * wait timeout (1205).
+ */
+#ifndef BILLING_DB_H
+#define BILLING_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+struct db_config;
+
+enum db_rc {
+	DB_OK = 0,
+	DB_ERROR = -1,       /* a bug or a constraint we did not expect: 500 */
+	DB_UNAVAILABLE = -2, /* cannot reach the server: 503 */
+	DB_DUPLICATE = -3,   /* unique key violated (1062) */
+	DB_RETRY = -4,       /* deadlock or lock wait timeout: retry the transaction */
+	DB_NOT_FOUND = -5    /* for callers: no such row */
+};
+
+enum db_ptype { DBP_NULL = 0, DBP_I64, DBP_STR };
+
+struct db_param {
+	enum db_ptype type;
+	int64_t i;
+	const char *s;
+	size_t len;
+};
+
+#define DBP_INT(v) ((struct db_param){ .type = DBP_I64, .i = (int64_t)(v) })
+#define DBP_STR(str) ((struct db_param){ .type = DBP_STR, .s = (str), .len = strlen(str) })
+#define DBP_STRN(str, n) ((struct db_param){ .type = DBP_STR, .s = (str), .len = (n) })
+#define DBP_NULLV ((struct db_param){ .type = DBP_NULL })
+
+struct db;
+struct db_result;
+
+/* Allocates a handle; does not connect.  cfg is copied.  Caller frees with db_free. */
+struct db *db_new(const struct db_config *cfg);
+void db_free(struct db *db);
+
+/* (Re)connects now: utf8mb4, time_zone '+00:00', autocommit on, short timeouts. */
+int db_connect(struct db *db);
+int db_is_connected(const struct db *db);
+
+/*
+ * Runs a statement that returns no rows.  affected and insert_id may be NULL.
+ */
+int db_exec(struct db *db, const char *sql, const struct db_param *params,
+    size_t nparams, uint64_t *affected, uint64_t *insert_id);
+
+/*
+ * Runs a statement that returns rows, buffered on the client.  On DB_OK,
+ * *res is an open result the caller reads with db_fetch and releases with
+ * db_result_free before using the same SQL again.
+ */
+int db_query(struct db *db, const char *sql, const struct db_param *params,
+    size_t nparams, struct db_result **res);
+
+/*
+ * Same, unbuffered: rows stream from the server as they are fetched, so
+ * memory stays flat for any number of rows.  No other statement may run on
+ * this connection until the result is freed.
+ */
+int db_query_stream(struct db *db, const char *sql,
+    const struct db_param *params, size_t nparams, struct db_result **res);
+
+/* 1: a row is ready; 0: no more rows; < 0: an enum db_rc error. */
+int db_fetch(struct db_result *res);
+size_t db_ncols(const struct db_result *res);
+/* Borrowed text of column i of the current row, NULL for SQL NULL. */
+const char *db_col(const struct db_result *res, size_t i, size_t *len);
+/* Column i as an integer; 0 on success, -1 if NULL or not an integer. */
+int db_col_i64(const struct db_result *res, size_t i, int64_t *out);
+void db_result_free(struct db_result *res);
+
+/*
+ * Single-row conveniences: run the query and copy column 0 of the first row.
+ * Return DB_OK, DB_NOT_FOUND when there is no row (or the value is NULL), or an error.
+ */
+int db_query_i64(struct db *db, const char *sql, const struct db_param *params,
+    size_t nparams, int64_t *out);
+
+/* Transactions.  db_begin..db_commit, or db_rollback on any failure. */
+int db_begin(struct db *db);
+int db_commit(struct db *db);
+void db_rollback(struct db *db);
+int db_in_transaction(const struct db *db);
+
+/*
+ * Runs fn(db, arg) inside a transaction and commits.  fn returns DB_OK or an
+ * error code (or any negative value of its own, which is passed through after
+ * rollback).  On DB_RETRY from fn or from commit, rolls back and runs fn
+ * again, up to 5 attempts with a short randomized pause.
+ */
+typedef int (*db_txn_fn)(struct db *db, void *arg);
+int db_transaction(struct db *db, db_txn_fn fn, void *arg);
+
+/* Cheap liveness check through a prepared SELECT 1 (reconnects if needed). */
+int db_ping(struct db *db);
+
+/* Last server error number and message (for logs; never contains parameters). */
+unsigned db_errno(const struct db *db);
+const char *db_error(const struct db *db);
+
+/* Runs SQL text of ours that cannot be prepared (migrations: DDL batches).
+ * Not for values: nothing from outside ever reaches this. */
+int db_exec_script(struct db *db, const char *sql_text);
+
+#endif

@@ -1,0 +1,211 @@
+/*
+ * router: matching a path against the route table, then the checks every
+ * endpoint shares (authentication, role), then the handler.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+#include "app.h"
+#include "http.h"
+#include "jwt.h"
+#include "log.h"
+#include "router.h"
+#include "timeutil.h"
+
+extern const struct route routes[];
+extern const size_t routes_count;
+
+#define WWW_AUTH_MISSING "WWW-Authenticate: Bearer realm=\"billing\""
+#define WWW_AUTH_INVALID \
+	"WWW-Authenticate: Bearer realm=\"billing\", error=\"invalid_token\""
+
+/* Matches path against pattern; captures {x} segments into req->params. */
+static int
+pattern_match(const char *pattern, const char *path, struct http_request *req)
+{
+	const char *p = pattern, *s = path;
+	size_t np = 0;
+
+	while (*p != '\0') {
+		if (*p == '{') {
+			const char *pend = strchr(p, '}');
+			size_t seglen = strcspn(s, "/");
+
+			if (pend == NULL || seglen == 0 ||
+			    seglen >= sizeof(req->params[0]) ||
+			    np >= HTTP_MAX_PARAMS)
+				return 0;
+			if (req != NULL) {
+				memcpy(req->params[np], s, seglen);
+				req->params[np][seglen] = '\0';
+			}
+			np++;
+			p = pend + 1;
+			s += seglen;
+			continue;
+		}
+		if (*p != *s)
+			return 0;
+		p++;
+		s++;
+	}
+	if (*s != '\0')
+		return 0;
+	if (req != NULL)
+		req->nparams = np;
+	return 1;
+}
+
+const struct route *
+router_match(struct http_request *req, char *allow, size_t allowlen)
+{
+	const struct route *found = NULL;
+	size_t i, used = 0;
+
+	if (allowlen > 0)
+		allow[0] = '\0';
+	for (i = 0; i < routes_count; i++) {
+		if (!pattern_match(routes[i].pattern, req->path, NULL))
+			continue;
+		if (strcmp(routes[i].method, req->method) == 0) {
+			if (found == NULL) {
+				found = &routes[i];
+				pattern_match(found->pattern, req->path, req);
+			}
+			continue;
+		}
+		if (allow != NULL && strstr(allow, routes[i].method) == NULL) {
+			int n = snprintf(allow + used, allowlen - used, "%s%s",
+			    used ? ", " : "", routes[i].method);
+			if (n > 0 && (size_t)n < allowlen - used)
+				used += (size_t)n;
+		}
+	}
+	return found;
+}
+
+/* Verifies the bearer token.  Returns 0, or -1 after answering 401. */
+static int
+authenticate(struct app *app, struct http_request *req)
+{
+	const char *h = req->authorization, *why = "no token";
+	const char *token;
+	size_t len;
+
+	if (h == NULL || *h == '\0') {
+		http_send_error(req, 401, "unauthenticated",
+		    "a bearer token is required", NULL, WWW_AUTH_MISSING);
+		return -1;
+	}
+	if (strncasecmp(h, "Bearer ", 7) != 0) {
+		http_send_error(req, 401, "unauthenticated",
+		    "the Authorization scheme must be Bearer", NULL,
+		    WWW_AUTH_INVALID);
+		return -1;
+	}
+	token = h + 7;
+	while (*token == ' ')
+		token++;
+	len = strlen(token);
+	while (len > 0 && token[len - 1] == ' ')
+		len--;
+	if (app->keys == NULL || jwt_verify(app->keys, token, len,
+	    time_now_usec() / USEC_PER_SEC, &req->claims, &why) != 0) {
+		log_debug("req=%s token refused: %s", req->request_id, why);
+		http_send_error(req, 401, "unauthenticated",
+		    "invalid or expired token", NULL, WWW_AUTH_INVALID);
+		return -1;
+	}
+	req->authenticated = 1;
+	return 0;
+}
+
+static int
+authorize(const struct route *r, const struct http_request *req)
+{
+	switch (r->access) {
+	case ACCESS_ADMIN:
+		return req->claims.role == JWT_ROLE_ADMIN;
+	case ACCESS_SERVICE:
+		return req->claims.role == JWT_ROLE_SERVICE;
+	default:
+		return 1;
+	}
+}
+
+void
+router_dispatch(struct app *app, struct http_request *req)
+{
+	const struct route *r;
+	char allow[128], header[160];
+
+	if ((r = router_match(req, allow, sizeof(allow))) == NULL) {
+		if (allow[0] != '\0') {
+			snprintf(header, sizeof(header), "Allow: %s", allow);
+			http_send_error(req, 405, "method_not_allowed",
+			    "method not allowed for this path", NULL, header);
+		} else
+			http_send_error(req, 404, "not_found",
+			    "no such endpoint", NULL, NULL);
+		return;
+	}
+	if (r->access != ACCESS_PUBLIC && r->access != ACCESS_STRIPE) {
+		if (authenticate(app, req) != 0)
+			return;
+		if (!authorize(r, req)) {
+			http_send_error(req, 403, "forbidden",
+			    "this endpoint needs another role", NULL, NULL);
+			return;
+		}
+	}
+	r->handler(app, req);
+	if (!req->headers_sent) {
+		log_warnx("req=%s handler for %s %s sent no answer",
+		    req->request_id, req->method, r->pattern);
+		http_send_error(req, 500, "internal", "internal error", NULL,
+		    NULL);
+	}
+}
+
+int
+handle_not_implemented(struct app *app, struct http_request *req)
+{
+	return http_send_error(req, 501, "not_implemented",
+	    "this endpoint is not implemented yet", NULL, NULL);
+}
+
+int
+api_target_user(struct http_request *req, char *buf, size_t size)
+{
+	char want[JWT_SUB_MAX + 2];
+	int r;
+	size_t i;
+
+	r = http_query_get(req->query, "user_id", want, sizeof(want));
+	if (r < 0 || (r == 1 && (want[0] == '\0' ||
+	    strlen(want) > JWT_SUB_MAX))) {
+		http_send_error(req, 400, "invalid_argument",
+		    "user_id must be 1 to 255 characters", "user_id", NULL);
+		return -1;
+	}
+	for (i = 0; r == 1 && want[i] != '\0'; i++)
+		if ((unsigned char)want[i] < 0x20 || want[i] == 0x7f) {
+			http_send_error(req, 400, "invalid_argument",
+			    "user_id has control characters", "user_id", NULL);
+			return -1;
+		}
+	if (r == 0 || strcmp(want, req->claims.sub) == 0) {
+		snprintf(buf, size, "%s", req->claims.sub);
+		return 0;
+	}
+	if (req->claims.role != JWT_ROLE_ADMIN) {
+		http_send_error(req, 403, "forbidden",
+		    "only an admin may ask about another user", "user_id",
+		    NULL);
+		return -1;
+	}
+	snprintf(buf, size, "%s", want);
+	return 0;
+}

@@ -1,0 +1,46 @@
+/*
+ * router: the contract's table of endpoints, their roles and handlers, and
+ * the dispatch that applies auth, 404/405 and role checks before a handler
+ * runs.
+ */
+#ifndef BILLING_ROUTER_H
+#define BILLING_ROUTER_H
+
+#include <stddef.h>
+
+struct app;
+struct http_request;
+
+/* Who may call a route. */
+enum route_access {
+	ACCESS_PUBLIC = 0,  /* no token (health) */
+	ACCESS_USER,        /* any valid token: user, admin or service */
+	ACCESS_ADMIN,       /* role admin */
+	ACCESS_SERVICE,     /* role service (the platform's hooks); admin too */
+	ACCESS_STRIPE       /* no token; the handler checks Stripe-Signature */
+};
+
+typedef int (*route_handler)(struct app *app, struct http_request *req);
+
+struct route {
+	const char *method;
+	const char *pattern;  /* "invoices/{id}/pdf": {id} matches one segment */
+	enum route_access access;
+	route_handler handler;
+};
+
+/*
+ * Finds the route for req->method and req->path.  Returns it (borrowed) and
+ * fills req->params; or NULL with *allow set to the comma-separated methods
+ * that the path does accept ("" when the path itself is unknown).
+ */
+const struct route *router_match(struct http_request *req, char *allow,
+    size_t allowlen);
+
+/* Authenticates, authorizes and runs the handler; always answers. */
+void router_dispatch(struct app *app, struct http_request *req);
+
+/* Handlers shared by several routes or not yet built. */
+int handle_not_implemented(struct app *app, struct http_request *req);
+
+#endif

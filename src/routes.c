@@ -1,0 +1,43 @@
+/*
+ * routes: the contract's endpoint table (CONTRACT.md section 3).  Endpoints
+ * that later work builds answer 501 not_implemented until then.
+ */
+#include <stddef.h>
+
+#include "api.h"
+#include "router.h"
+
+#define NI handle_not_implemented
+
+const struct route routes[] = {
+	{ "GET", "health", ACCESS_PUBLIC, api_health },
+
+	{ "GET", "usage", ACCESS_USER, NI },
+	{ "GET", "invoices", ACCESS_USER, NI },
+	{ "POST", "invoices", ACCESS_ADMIN, NI },
+	{ "GET", "invoices/{id}", ACCESS_USER, NI },
+	{ "GET", "invoices/{id}/pdf", ACCESS_USER, NI },
+	{ "GET", "subscription", ACCESS_USER, NI },
+	{ "POST", "subscription", ACCESS_USER, NI },
+	{ "POST", "create-checkout", ACCESS_USER, NI },
+	{ "GET", "payment-methods", ACCESS_USER, NI },
+	{ "POST", "credits", ACCESS_ADMIN, NI },
+
+	{ "GET", "admin/users", ACCESS_ADMIN, NI },
+	{ "POST", "admin/credits", ACCESS_ADMIN, NI },
+	{ "POST", "admin/invoices", ACCESS_ADMIN, NI },
+	{ "PATCH", "admin/invoices/{id}", ACCESS_ADMIN, NI },
+	{ "GET", "admin/reports", ACCESS_ADMIN, NI },
+	{ "GET", "admin/events", ACCESS_ADMIN, NI },
+
+	{ "GET", "jobs/status", ACCESS_ADMIN, api_jobs_status },
+	{ "POST", "jobs/{name}", ACCESS_ADMIN, api_jobs_run },
+
+	{ "POST", "hooks/user-created", ACCESS_SERVICE, NI },
+	{ "POST", "hooks/session-created", ACCESS_SERVICE, NI },
+	{ "POST", "hooks/session-heartbeat", ACCESS_SERVICE, NI },
+	{ "POST", "hooks/session-terminated", ACCESS_SERVICE, NI },
+
+	{ "POST", "webhook", ACCESS_STRIPE, NI },
+};
+const size_t routes_count = sizeof(routes) / sizeof(routes[0]);
