@@ -54,9 +54,13 @@ CREATE TABLE IF NOT EXISTS billing_session_segments (
   memory_gb DECIMAL(14,6) NOT NULL,
   storage_gb DECIMAL(16,6) NOT NULL,
   metered_until DATETIME(6) NULL,
+  -- the cost of the usage records cut from this segment so far
+  metered_cost DECIMAL(20,6) NOT NULL DEFAULT 0,
+  -- 1 once the segment has ended and is metered to its end: the job skips it
+  metered_done TINYINT(1) NOT NULL DEFAULT 0,
   PRIMARY KEY (id),
   UNIQUE KEY uq_segments_session_seq (session_pk, seq),
-  KEY ix_segments_unmetered (ended_at, metered_until),
+  KEY ix_segments_pending (metered_done, id),
   KEY ix_segments_account (account_id),
   CONSTRAINT fk_segments_session FOREIGN KEY (session_pk) REFERENCES billing_sessions (id),
   CONSTRAINT fk_segments_account FOREIGN KEY (account_id) REFERENCES billing_accounts (id)
@@ -149,6 +153,21 @@ CREATE TABLE IF NOT EXISTS billing_usage_records (
   CONSTRAINT fk_usage_invoice FOREIGN KEY (invoice_id) REFERENCES billing_invoices (id),
   CONSTRAINT ck_usage_resource CHECK (resource_type IN ('cpu', 'memory', 'storage')),
   CONSTRAINT ck_usage_span CHECK (end_time > start_time)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Per account, day, resource and unit price: what GET usage sums, so that
+-- its cost stays flat however long the history grows.  The usage job updates
+-- it in the same transaction as the records it adds.
+CREATE TABLE IF NOT EXISTS billing_usage_daily (
+  account_id BIGINT UNSIGNED NOT NULL,
+  day DATE NOT NULL,
+  resource_type VARCHAR(16) NOT NULL,
+  unit_price DECIMAL(20,6) NOT NULL,
+  quantity DECIMAL(24,6) NOT NULL,
+  total_cost DECIMAL(24,6) NOT NULL,
+  records INT UNSIGNED NOT NULL,
+  PRIMARY KEY (account_id, day, resource_type, unit_price),
+  CONSTRAINT fk_usage_daily_account FOREIGN KEY (account_id) REFERENCES billing_accounts (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE TABLE IF NOT EXISTS billing_subscriptions (

@@ -17,6 +17,18 @@ int api_health(struct app *app, struct http_request *req);
 int api_jobs_status(struct app *app, struct http_request *req);
 int api_jobs_run(struct app *app, struct http_request *req);
 
+/* POST hooks/...: the platform reports users and sessions (role service) */
+int api_hook_user_created(struct app *app, struct http_request *req);
+int api_hook_session_created(struct app *app, struct http_request *req);
+int api_hook_session_heartbeat(struct app *app, struct http_request *req);
+int api_hook_session_terminated(struct app *app, struct http_request *req);
+
+/* GET usage */
+int api_usage(struct app *app, struct http_request *req);
+
+/* GET admin/reports */
+int api_admin_reports(struct app *app, struct http_request *req);
+
 /*
  * The account a user endpoint is about: the caller's own sub, or for an
  * admin the ?user_id= given.  A non-admin naming another user gets 403.

@@ -107,6 +107,37 @@ api_jobs_status(struct app *app, struct http_request *req)
 	return 0;
 }
 
+/* Runs the job in this worker and answers with its run record. */
+static int
+run_job(struct app *app, struct http_request *req, const struct job_def *job)
+{
+	struct job_opts opts = { 0 };
+	struct job_result result;
+	struct json_object *o;
+	uint64_t run_id = 0;
+	int ok;
+
+	if (job->run == NULL)
+		return handle_not_implemented(app, req);
+	ok = job_execute(app, job, "api", &opts, &result, &run_id) == 0;
+	if (!ok && run_id == 0)
+		return api_db_error(app, req, DB_UNAVAILABLE);
+	if (!ok)
+		return http_send_error(req, 500, "internal", result.message,
+		    NULL, NULL);
+	o = json_object_new_object();
+	json_object_object_add(o, "job", json_object_new_string(job->name));
+	json_object_object_add(o, "run_id", json_object_new_int64((int64_t)run_id));
+	json_object_object_add(o, "status", json_object_new_string("succeeded"));
+	json_object_object_add(o, "items",
+	    json_object_new_int64((int64_t)result.items));
+	json_object_object_add(o, "message",
+	    json_object_new_string(result.message));
+	http_send_json(req, 200, o);
+	json_object_put(o);
+	return 0;
+}
+
 /*
  * POST jobs/{name}, with an optional JSON body of options (generate-invoices
  * takes {"date": "YYYY-MM-DD"} to run as of that day).
@@ -135,5 +166,5 @@ api_jobs_run(struct app *app, struct http_request *req)
 		}
 		json_object_put(body);
 	}
-	return handle_not_implemented(app, req);
+	return run_job(app, req, job);
 }

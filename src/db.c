@@ -21,7 +21,7 @@
 #include "log.h"
 
 #define DB_MAX_STMTS 128
-#define DB_MAX_PARAMS 32
+#define DB_MAX_PARAMS 65535 /* the protocol's limit */
 #define DB_COL_INITIAL 64
 #define DB_TXN_ATTEMPTS 5
 
@@ -58,6 +58,10 @@ struct db {
 	size_t nslots;
 	unsigned last_errno;
 	char last_error[256];
+	/* parameter bindings, grown to the largest statement seen (batches) */
+	MYSQL_BIND *pbinds;
+	unsigned long *plens;
+	size_t pcap;
 };
 
 static char *
@@ -128,6 +132,8 @@ db_free(struct db *db)
 		explicit_bzero(db->password, strlen(db->password));
 	free(db->password);
 	free(db->name);
+	free(db->pbinds);
+	free(db->plens);
 	free(db);
 }
 
@@ -337,10 +343,21 @@ static int
 run_once(struct db *db, const char *sql, const struct db_param *params,
     size_t n, int want_rows, int streaming, struct db_slot **out)
 {
-	MYSQL_BIND binds[DB_MAX_PARAMS];
-	unsigned long lens[DB_MAX_PARAMS];
 	struct db_slot *slot;
 	int rc = DB_ERROR;
+
+	if (n > db->pcap) {
+		MYSQL_BIND *nb = realloc(db->pbinds, n * sizeof(*nb));
+		unsigned long *nl;
+
+		if (nb == NULL)
+			return DB_ERROR;
+		db->pbinds = nb;
+		if ((nl = realloc(db->plens, n * sizeof(*nl))) == NULL)
+			return DB_ERROR;
+		db->plens = nl;
+		db->pcap = n;
+	}
 
 	if (db->mysql == NULL && (rc = db_connect(db)) != DB_OK)
 		return rc;
@@ -350,7 +367,7 @@ run_once(struct db *db, const char *sql, const struct db_param *params,
 		log_warnx("statement reused while its result is open: %.120s", sql);
 		return DB_ERROR;
 	}
-	if (bind_params(slot, params, n, binds, lens) != 0)
+	if (bind_params(slot, params, n, db->pbinds, db->plens) != 0)
 		return DB_ERROR;
 	if (mysql_stmt_execute(slot->stmt) != 0)
 		return classify(db, mysql_stmt_errno(slot->stmt),

@@ -1,20 +1,33 @@
 /*
- * jobs: run records.  They are written outside any job transaction, so a run
- * that dies still leaves its "running" row behind as evidence.
+ * jobs: the job table and the run records.  Run records are written outside
+ * any job transaction, so a run that dies still leaves its "running" row
+ * behind as evidence.
  */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <mysql.h>
+
+#include "app.h"
+#include "config.h"
 #include "db.h"
 #include "jobs.h"
+#include "log.h"
+#include "metering.h"
 #include "timeutil.h"
 
 const struct job_def job_defs[] = {
-	{ "calculate-usage", "5 * * * *", "cuts session segments into hourly usage records" },
-	{ "check-quotas", "*/15 * * * *", "checks accounts against their plan limits" },
-	{ "generate-invoices", "30 0 * * *", "invoices the period just ended on invoiceDay" },
-	{ "dispatch-events", "* * * * *", "delivers the events outbox" },
+	{ "calculate-usage", "5 * * * *",
+	    "cuts session segments into hourly usage records", metering_job },
+	{ "check-quotas", "*/15 * * * *",
+	    "checks accounts against their plan limits", NULL },
+	{ "generate-invoices", "30 0 * * *",
+	    "invoices the period just ended on invoiceDay", NULL },
+	{ "dispatch-events", "* * * * *",
+	    "delivers the events outbox", NULL },
 };
 const size_t job_defs_count = sizeof(job_defs) / sizeof(job_defs[0]);
 
@@ -53,12 +66,104 @@ int
 job_run_finish(struct db *db, uint64_t run_id, int ok, uint64_t items,
     const char *message)
 {
-	char now[TIME_TEXT_MAX], msg[1000];
+	char now[TIME_TEXT_MAX];
 
 	time_format_db(time_now_usec(), now, sizeof(now));
-	snprintf(msg, sizeof(msg), "%s", message ? message : "");
 	struct db_param p[] = { DBP_STR(ok ? "succeeded" : "failed"),
-	    DBP_STR(now), DBP_INT(items), message ? DBP_STR(msg) : DBP_NULLV,
-	    DBP_INT(run_id) };
+	    DBP_STR(now), DBP_INT(items),
+	    message && *message ? DBP_STR(message) : DBP_NULLV, DBP_INT(run_id) };
 	return db_exec(db, SQL_FINISH, p, 5, NULL, NULL);
+}
+
+int
+job_execute(struct app *app, const struct job_def *job, const char *trigger,
+    const struct job_opts *opts, struct job_result *result, uint64_t *run_id)
+{
+	uint64_t id = 0;
+	int64_t t0 = time_mono_usec();
+	int rc;
+
+	memset(result, 0, sizeof(*result));
+	if (job->run == NULL) {
+		snprintf(result->message, sizeof(result->message),
+		    "%s is not implemented yet", job->name);
+		return -1;
+	}
+	if ((rc = job_run_begin(app->db, job->name, trigger, &id)) != DB_OK) {
+		snprintf(result->message, sizeof(result->message),
+		    "cannot record the run: %s", db_error(app->db));
+		return -1;
+	}
+	rc = job->run(app, opts, result);
+	if (rc == 0 && result->message[0] == '\0')
+		snprintf(result->message, sizeof(result->message),
+		    "%llu items in %lld ms", (unsigned long long)result->items,
+		    (long long)((time_mono_usec() - t0) / 1000));
+	if (job_run_finish(app->db, id, rc == 0, result->items,
+	    result->message) != DB_OK)
+		log_warnx("%s: cannot record the end of run %llu: %s",
+		    job->name, (unsigned long long)id, db_error(app->db));
+	if (run_id != NULL)
+		*run_id = id;
+	return rc == 0 ? 0 : -1;
+}
+
+int
+job_helper_main(const char *job_name, int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct job_def *job = job_find(job_name);
+	const char *config_path = NULL;
+	struct billing_config *cfg = NULL;
+	struct job_opts opts = { 0 };
+	struct job_result result;
+	struct app app;
+	char err[512];
+	int ch, rc = 1;
+
+	log_init(argv[0]);
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config_path = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: billing-%s [-c config]\n",
+			    job_name);
+			return 2;
+		}
+	}
+	if (job == NULL) {
+		fprintf(stderr, "%s: unknown job\n", job_name);
+		return 2;
+	}
+	if ((cfg = config_load(config_path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "billing-%s: config: %s\n", job_name, err);
+		return 1;
+	}
+	mysql_library_init(0, NULL, NULL);
+	memset(&app, 0, sizeof(app));
+	app.cfg = cfg;
+	if ((app.db = db_new(&cfg->database)) == NULL)
+		goto out;
+	if (db_connect(app.db) != DB_OK) {
+		fprintf(stderr, "billing-%s: database: %s\n", job_name,
+		    db_error(app.db));
+		goto out;
+	}
+	if (job_execute(&app, job, "cron", &opts, &result, NULL) != 0) {
+		fprintf(stderr, "billing-%s: %s\n", job_name, result.message);
+		goto out;
+	}
+	log_info("%s", result.message);
+	rc = 0;
+out:
+	db_free(app.db);
+	config_free(cfg);
+	mysql_library_end();
+	return rc;
 }

@@ -53,7 +53,7 @@ store_checked(money_wide v, int64_t *out)
 	return 0;
 }
 
-/* Copies text of length n into buf, or empties buf and fails if it won't fit. */
+/* Copies text (n bytes) into buf, or empties buf and fails if too small. */
 static int
 copy_out(const char *text, size_t n, char *buf, size_t size)
 {
@@ -211,6 +211,21 @@ money_muldiv(int64_t a_micros, int64_t num, int64_t den, int64_t *out)
 	if (den <= 0)
 		return -1;
 	return store_checked(div_round((money_wide)a_micros * num, den), out);
+}
+
+int
+money_prorate(int64_t a_micros, int64_t b_micros, int64_t num, int64_t den,
+    int64_t *out)
+{
+	money_wide n, d;
+
+	if (den <= 0)
+		return -1;
+	if (__builtin_mul_overflow((money_wide)a_micros, (money_wide)b_micros, &n) ||
+	    __builtin_mul_overflow(n, (money_wide)num, &n) ||
+	    __builtin_mul_overflow((money_wide)den, (money_wide)MONEY_SCALE, &d))
+		return -1;
+	return store_checked(div_round(n, d), out);
 }
 
 int

@@ -61,6 +61,15 @@ int money_mul(int64_t a_micros, int64_t b_micros, int64_t *out);
  */
 int money_muldiv(int64_t a_micros, int64_t num, int64_t den, int64_t *out);
 
+/*
+ * a * b * num / den, all micro-units except num/den, rounded half away from
+ * zero once, to micro-units: the cost of `a` (e.g. 2 cores) at rate `b` (per
+ * hour) for num/den of the rate's unit (e.g. seconds/3600).  Returns 0, or -1
+ * on overflow or den <= 0.
+ */
+int money_prorate(int64_t a_micros, int64_t b_micros, int64_t num, int64_t den,
+    int64_t *out);
+
 /* Overflow-checked addition; returns 0 or -1. */
 int money_add(int64_t a, int64_t b, int64_t *out);
 

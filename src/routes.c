@@ -12,7 +12,7 @@
 const struct route routes[] = {
 	{ "GET", "health", ACCESS_PUBLIC, api_health },
 
-	{ "GET", "usage", ACCESS_USER, NI },
+	{ "GET", "usage", ACCESS_USER, api_usage },
 	{ "GET", "invoices", ACCESS_USER, NI },
 	{ "POST", "invoices", ACCESS_ADMIN, NI },
 	{ "GET", "invoices/{id}", ACCESS_USER, NI },
@@ -27,16 +27,18 @@ const struct route routes[] = {
 	{ "POST", "admin/credits", ACCESS_ADMIN, NI },
 	{ "POST", "admin/invoices", ACCESS_ADMIN, NI },
 	{ "PATCH", "admin/invoices/{id}", ACCESS_ADMIN, NI },
-	{ "GET", "admin/reports", ACCESS_ADMIN, NI },
+	{ "GET", "admin/reports", ACCESS_ADMIN, api_admin_reports },
 	{ "GET", "admin/events", ACCESS_ADMIN, NI },
 
 	{ "GET", "jobs/status", ACCESS_ADMIN, api_jobs_status },
 	{ "POST", "jobs/{name}", ACCESS_ADMIN, api_jobs_run },
 
-	{ "POST", "hooks/user-created", ACCESS_SERVICE, NI },
-	{ "POST", "hooks/session-created", ACCESS_SERVICE, NI },
-	{ "POST", "hooks/session-heartbeat", ACCESS_SERVICE, NI },
-	{ "POST", "hooks/session-terminated", ACCESS_SERVICE, NI },
+	{ "POST", "hooks/user-created", ACCESS_SERVICE, api_hook_user_created },
+	{ "POST", "hooks/session-created", ACCESS_SERVICE, api_hook_session_created },
+	{ "POST", "hooks/session-heartbeat", ACCESS_SERVICE,
+	    api_hook_session_heartbeat },
+	{ "POST", "hooks/session-terminated", ACCESS_SERVICE,
+	    api_hook_session_terminated },
 
 	{ "POST", "webhook", ACCESS_STRIPE, NI },
 };

@@ -69,7 +69,7 @@ days_from_civil(int64_t y, int m, int64_t d)
 		y--;
 	era = floor_div(y, 400);
 	yoe = y - era * 400;			/* 0..399 */
-	mp = (m + 9) % 12;			/* March = 0 .. February = 11 */
+	mp = (m + 9) % 12;			/* March 0 .. February 11 */
 	doy = (153 * mp + 2) / 5 + d - 1;
 	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 	return era * DAYS_PER_ERA + doe - DAYS_TO_EPOCH;
@@ -310,18 +310,16 @@ static int
 format_instant(int64_t usec, char sep, int always_frac, const char *suffix,
     char *buf, size_t size)
 {
-	char tmp[TIME_TEXT_MAX];
+	char tmp[TIME_TEXT_MAX], frac[16] = "";
 	int y, mo, d, h, mi, s, us, n;
 
 	if (buf == NULL || size == 0)
 		return -1;
 	time_to_civil(usec, &y, &mo, &d, &h, &mi, &s, &us);
 	if (always_frac || us != 0)
-		n = snprintf(tmp, sizeof(tmp), "%04d-%02d-%02d%c%02d:%02d:%02d.%06d%s",
-		    y, mo, d, sep, h, mi, s, us, suffix);
-	else
-		n = snprintf(tmp, sizeof(tmp), "%04d-%02d-%02d%c%02d:%02d:%02d%s",
-		    y, mo, d, sep, h, mi, s, suffix);
+		(void)snprintf(frac, sizeof(frac), ".%06d", us);
+	n = snprintf(tmp, sizeof(tmp), "%04d-%02d-%02d%c%02d:%02d:%02d%s%s",
+	    y, mo, d, sep, h, mi, s, frac, suffix);
 	if (n < 0 || (size_t)n >= sizeof(tmp) || (size_t)n >= size) {
 		buf[0] = '\0';
 		return -1;

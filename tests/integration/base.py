@@ -40,6 +40,8 @@ def _stop_leftovers():
         except Exception:
             pass
         _live_stacks.remove(s)
+        if not os.environ.get("KEEP_TEST_DIRS"):
+            shutil.rmtree(s.var, ignore_errors=True)
 
 
 atexit.register(_stop_leftovers)

@@ -28,6 +28,22 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def stale_build_warning():
+    """A warning when sources are newer than the daemon the suites run."""
+    root = os.path.dirname(os.path.dirname(HERE))
+    binary = os.path.join(root, "src", "billingd")
+    try:
+        built = os.path.getmtime(binary)
+    except OSError:
+        return "warning: %s is not built (run make)" % binary
+    newer = [p for p in glob.glob(os.path.join(root, "src", "**", "*.[ch]"), recursive=True)
+             if os.path.getmtime(p) > built]
+    if newer:
+        return ("warning: %d source file(s) newer than src/billingd (e.g. %s): run make"
+                % (len(newer), os.path.relpath(newer[0], root)))
+    return None
+
+
 def discover(pattern):
     names = sorted(os.path.splitext(os.path.basename(p))[0]
                    for p in glob.glob(os.path.join(HERE, "test_*.py")))
@@ -39,11 +55,28 @@ def test_id(test):
     return tid
 
 
+class CountingResult(unittest.TextTestResult):
+    """Counts the successes itself: a failed setUpClass is an error that ran
+    no test, so passes cannot be derived from testsRun."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.successes = []
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self.successes.append(test)
+
+
 def main(argv):
     pattern = argv[1] if len(argv) > 1 else ""
     # a SIGTERM to the runner still stops the stacks (base.py's atexit)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True
+    warning = stale_build_warning()
+    if warning:
+        print(warning, flush=True)
     modules = discover(pattern)
     if not modules:
         print("no integration suite matches %r" % pattern)
@@ -65,7 +98,8 @@ def main(argv):
             failed_ids.append("%s (import)" % name)
             timings.append((name, time.monotonic() - t0))
             continue
-        runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2)
+        runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2,
+                                         resultclass=CountingResult)
         result = runner.run(suite)
         sys.stdout.flush()
         wall = time.monotonic() - t0
@@ -74,9 +108,7 @@ def main(argv):
         n_fail = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
         n_skip = len(result.skipped) + len(result.expectedFailures)
         # a class whose setUpClass failed ran none of its tests: its error counts
-        n_pass = max(result.testsRun - len(result.failures) - len(result.errors)
-                     - len(result.skipped) - len(result.expectedFailures)
-                     - len(result.unexpectedSuccesses), 0)
+        n_pass = len(result.successes)
         passed += n_pass
         failed += n_fail
         skipped += n_skip

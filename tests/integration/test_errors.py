@@ -9,7 +9,7 @@ import os
 import re
 import unittest
 
-from base import ROOT, SAFE_REQUEST_ID, StackTestCase
+from base import API_PREFIX, ROOT, SAFE_REQUEST_ID, StackTestCase
 
 ROUTES_C = os.path.join(ROOT, "src", "routes.c")
 
@@ -308,6 +308,14 @@ class ErrorsTest(StackTestCase):
         rid = "it-errors-log-check-42"
         self.request("GET", "nope", headers={"X-Request-Id": rid})
         self.assertIn("req=%s GET /nope 404" % rid, self.log_text())
+
+    def test_control_characters_in_the_path_cannot_forge_log_lines(self):
+        # nginx decodes %0a into the path billingd sees; the log escapes it
+        resp = self.request("GET", self.url(API_PREFIX + "x%0a2030-01-01T00:00:00Z%20forged%0d"))
+        self.assertError(resp, 404, "not_found")
+        for line in self.log_text().splitlines():
+            self.assertFalse(line.startswith("2030-01-01"), "forged line: %r" % line)
+        self.assertIn("\\x0a2030-01-01T00:00:00Z forged\\x0d", self.log_text())
 
     # -- last -----------------------------------------------------------------
 

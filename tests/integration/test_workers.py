@@ -243,6 +243,24 @@ class WorkersTest(StackTestCase):
         self.assertIn("configuration reloaded", self.log_text())
         self.assertEqual(len(self.stack.worker_pids()), 2)
 
+    def test_sighup_new_workers_run_with_the_new_config(self):
+        # maxRequests 3 after the reload: the new workers recycle quickly
+        before = self.stack.worker_pids()
+        cfg = self.stack.config()
+        cfg["maxRequests"] = 3
+        self.stack.write_config(cfg)
+        try:
+            os.kill(self.master(), signal.SIGHUP)
+            reloaded = self.wait_replaced(before, 2, 3.0)
+            self.assertTrue(reloaded)
+            self.assertEqual(self.sequential_health(20), [])
+            after = wait_for(lambda: (lambda p: p if len(p) == 2 else None)(
+                self.stack.worker_pids()), 2.0)
+            self.assertFalse(set(after) & set(reloaded),
+                             "workers not recycled after 3 requests: %s" % after)
+        finally:
+            self.restore_config()
+
     def test_sighup_with_an_invalid_config_keeps_the_old_workers_and_logs_reload_refused(self):
         before = self.stack.worker_pids()
         with open(self.stack.config_path, "w") as f:
@@ -294,6 +312,18 @@ class WorkersTest(StackTestCase):
         self.assertIn("stopped", self.log_text().splitlines()[-1])
         # with billingd gone, nginx answers 502 by itself
         self.assertEqual(self.request("GET", "health")[0], 502)
+
+    def test_sigint_stops_like_sigterm(self):
+        workers = self.stack.worker_pids()
+        self.stack.billingd.proc.send_signal(signal.SIGINT)
+        try:
+            rc = self.stack.billingd.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.fail("billingd still running 5 s after SIGINT")
+        self.assertEqual(rc, 0)
+        self.assertFalse(os.path.exists(self.stack.socket))
+        for pid in workers:
+            self.assertFalse(pid_alive(pid))
 
     def test_sigterm_with_20_concurrent_requests_gives_no_truncated_or_garbage_answers(self):
         """What is asserted: every one of the 20 requests gets a complete

@@ -97,7 +97,7 @@ START_TEST(test_parse_accepts_leading_zeros)
 }
 END_TEST
 
-START_TEST(test_parse_accepts_many_leading_zeros_without_overflow)
+START_TEST(test_parse_accepts_many_leading_zeros)
 {
 	assert_parses("00000000000000000000000000000001.5", 6, 1500000);
 }
@@ -274,7 +274,7 @@ START_TEST(test_format_rounds_half_up)
 {
 	assert_formats(5000, 2, "0.01");		/* 0.005 */
 	assert_formats(1405000, 2, "1.41");
-	assert_formats(995000, 2, "1.00");		/* carries into units */
+	assert_formats(995000, 2, "1.00");	/* carries into units */
 }
 END_TEST
 
@@ -684,6 +684,52 @@ START_TEST(test_parse_format_round_trip)
 }
 END_TEST
 
+START_TEST(test_prorate_seed_hour_of_two_cores)
+{
+	int64_t v = 0;
+
+	/* 2 cores x 0.05 per core-hour x 3600 s of 3600 = 0.10 */
+	ck_assert_int_eq(money_prorate(2000000, 50000, 3600, 3600, &v), 0);
+	ck_assert_int_eq(v, 100000);
+}
+END_TEST
+
+START_TEST(test_prorate_storage_hour_rounds_once)
+{
+	int64_t v = 0;
+
+	/* 1 GB x 0.10 per GB-month for one hour of a 730-hour month */
+	ck_assert_int_eq(money_prorate(1000000, 100000, 1, 730, &v), 0);
+	ck_assert_int_eq(v, 137);
+	/* 3 GB for one hour: 0.000410958... rounds once to 0.000411, not 3 x 137 */
+	ck_assert_int_eq(money_prorate(3000000, 100000, 1, 730, &v), 0);
+	ck_assert_int_eq(v, 411);
+}
+END_TEST
+
+START_TEST(test_prorate_half_rounds_away_from_zero)
+{
+	int64_t v = 0;
+
+	/* 0.000001 x 0.5 = 0.0000005 -> 0.000001 */
+	ck_assert_int_eq(money_prorate(1, 500000, 1, 1, &v), 0);
+	ck_assert_int_eq(v, 1);
+	ck_assert_int_eq(money_prorate(1, 499999, 1, 1, &v), 0);
+	ck_assert_int_eq(v, 0);
+}
+END_TEST
+
+START_TEST(test_prorate_rejects_overflow_and_bad_den)
+{
+	int64_t v = 42;
+
+	ck_assert_int_eq(money_prorate(MONEY_MAX_MICROS, MONEY_MAX_MICROS,
+	    INT64_MAX, 1, &v), -1);
+	ck_assert_int_eq(money_prorate(1, 1, 1, 0, &v), -1);
+	ck_assert_int_eq(v, 42);
+}
+END_TEST
+
 static Suite *
 money_suite(void)
 {
@@ -697,7 +743,7 @@ money_suite(void)
 	tcase_add_test(tc, test_parse_accepts_zero);
 	tcase_add_test(tc, test_parse_accepts_negative_zero_as_zero);
 	tcase_add_test(tc, test_parse_accepts_leading_zeros);
-	tcase_add_test(tc, test_parse_accepts_many_leading_zeros_without_overflow);
+	tcase_add_test(tc, test_parse_accepts_many_leading_zeros);
 	tcase_add_test(tc, test_parse_accepts_one_micro);
 	tcase_add_test(tc, test_parse_accepts_fewer_decimals_than_max);
 	tcase_add_test(tc, test_parse_accepts_max_magnitude);
@@ -771,6 +817,10 @@ money_suite(void)
 	tcase_add_test(tc, test_add_sums);
 	tcase_add_test(tc, test_add_accepts_max_magnitude);
 	tcase_add_test(tc, test_add_rejects_overflow);
+	tcase_add_test(tc, test_prorate_seed_hour_of_two_cores);
+	tcase_add_test(tc, test_prorate_storage_hour_rounds_once);
+	tcase_add_test(tc, test_prorate_half_rounds_away_from_zero);
+	tcase_add_test(tc, test_prorate_rejects_overflow_and_bad_den);
 	suite_add_tcase(s, tc);
 
 	return s;

@@ -1,0 +1,53 @@
+/*
+ * accounts: one row per platform user (billing_accounts).  Every other table
+ * points at an account by its integer id; the user id string lives here once.
+ */
+#ifndef BILLING_ACCOUNTS_H
+#define BILLING_ACCOUNTS_H
+
+#include <stdint.h>
+
+#include "config.h"
+
+struct db;
+
+#define ACCOUNT_USER_ID_MAX 255
+
+struct account {
+	uint64_t id;
+	char user_id[ACCOUNT_USER_ID_MAX + 1];
+	char email[321];           /* "" when unknown */
+	char plan_id[65];          /* "" when none: the default plan applies */
+	char billing_mode[16];     /* "" when none: the config's billingMode applies */
+	char status[16];           /* active, suspended, closed */
+	char stripe_customer_id[256];
+};
+
+/* Loads the account of user_id into *out.  DB_OK, DB_NOT_FOUND or an error. */
+int account_find(struct db *db, const char *user_id, struct account *out);
+
+/* Loads the account with this id.  DB_OK, DB_NOT_FOUND or an error. */
+int account_get(struct db *db, uint64_t id, struct account *out);
+
+/*
+ * Finds the account of user_id or creates it (email and plan_id may be NULL).
+ * Safe against concurrent creators: the unique key on user_id decides, and
+ * the loser reads the winner's row.  *created (may be NULL) is 1 when this
+ * call made the row.  Works inside or outside a transaction.
+ */
+int account_ensure(struct db *db, const char *user_id, const char *email,
+    const char *plan_id, struct account *out, int *created);
+
+/* The plan that applies to the account (its own, else the config's default);
+ * NULL when there is none.  Borrowed from cfg. */
+const struct plan *account_plan(const struct billing_config *cfg,
+    const struct account *acct);
+
+/* The billing mode that applies to the account. */
+enum billing_mode account_mode(const struct billing_config *cfg,
+    const struct account *acct);
+
+/* 1 when s is a valid user id: 1-255 bytes, no control characters. */
+int account_user_id_valid(const char *s);
+
+#endif

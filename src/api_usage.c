@@ -1,0 +1,438 @@
+/*
+ * GET usage: the hottest read.  What was metered comes from the daily totals
+ * (at most a few rows per day of the period, however long the history); the
+ * live part of active sessions is computed from their open segments.
+ *
+ *   ?from=&to=   RFC 3339 or YYYY-MM-DD (a date-only `to` includes that day);
+ *                default: the current billing period (from the last invoiceDay)
+ *   ?user_id=    admins only
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "accounts.h"
+#include "api.h"
+#include "app.h"
+#include "config.h"
+#include "db.h"
+#include "http.h"
+#include "json_util.h"
+#include "metering.h"
+#include "money.h"
+#include "period.h"
+#include "timeutil.h"
+
+#define MAX_ITEMS 32
+#define MAX_RANGE_DAYS 400
+
+static const char SQL_DAILY[] =
+    "SELECT resource_type, unit_price, SUM(quantity), SUM(total_cost) "
+    "FROM billing_usage_daily WHERE account_id = ? AND day >= ? AND day < ? "
+    "GROUP BY resource_type, unit_price";
+/* the partial days at either edge of a range that is not day-aligned */
+static const char SQL_EDGES[] =
+    "SELECT resource_type, unit_price, SUM(quantity), SUM(total_cost) "
+    "FROM billing_usage_records WHERE account_id = ? AND "
+    "((start_time >= ? AND start_time < ?) OR (start_time >= ? AND start_time < ?)) "
+    "GROUP BY resource_type, unit_price";
+static const char SQL_ACTIVE[] =
+    "SELECT s.id, s.session_id, s.started_at, s.last_heartbeat_at, "
+    "s.cpu_cores, s.memory_gb, s.storage_gb, g.started_at, g.ended_at, "
+    "g.metered_until, g.metered_done, g.cpu_cores, g.memory_gb, g.storage_gb, "
+    "g.metered_cost FROM billing_sessions s "
+    "JOIN billing_session_segments g ON g.session_pk = s.id "
+    "WHERE s.account_id = ? AND s.ended_at IS NULL ORDER BY s.id, g.seq "
+    "LIMIT 10000";
+static const char SQL_CREDITS[] =
+    "SELECT COALESCE(SUM(remaining), 0) FROM billing_credits "
+    "WHERE account_id = ? AND (expires_at IS NULL OR expires_at > ?)";
+
+struct item {
+	enum resource res;
+	int64_t price, qty, cost;
+};
+
+struct usage {
+	struct item items[MAX_ITEMS];
+	size_t nitems;
+	int64_t total, pending;
+	int64_t in_use[RES_COUNT];
+};
+
+static int
+resource_from(const char *s, enum resource *out)
+{
+	int r;
+
+	for (r = 0; r < RES_COUNT; r++)
+		if (s != NULL && strcmp(s, resource_name(r)) == 0) {
+			*out = r;
+			return 0;
+		}
+	return -1;
+}
+
+static int
+dec(const struct db_result *res, size_t i, int64_t *out)
+{
+	size_t len;
+	const char *s = db_col(res, i, &len);
+
+	*out = 0;
+	return s == NULL ? 0 : money_parse(s, len, 6, out);
+}
+
+static int
+tm(const struct db_result *res, size_t i, int64_t *out)
+{
+	size_t len;
+	const char *s = db_col(res, i, &len);
+
+	*out = 0;
+	return s == NULL ? 0 : time_parse_db(s, len, out);
+}
+
+static void
+add_item(struct usage *u, enum resource r, int64_t price, int64_t qty,
+    int64_t cost)
+{
+	size_t i;
+
+	for (i = 0; i < u->nitems; i++)
+		if (u->items[i].res == r && u->items[i].price == price)
+			break;
+	if (i == u->nitems) {
+		if (u->nitems == MAX_ITEMS)
+			return;
+		u->items[u->nitems++] = (struct item){ r, price, 0, 0 };
+	}
+	u->items[i].qty += qty;
+	u->items[i].cost += cost;
+	u->total += cost;
+}
+
+static int
+sum_rows(struct db *db, const char *sql, const struct db_param *p, size_t np,
+    struct usage *u)
+{
+	struct db_result *res = NULL;
+	int rc, r;
+
+	if ((rc = db_query(db, sql, p, np, &res)) != DB_OK)
+		return rc;
+	while ((r = db_fetch(res)) == 1) {
+		enum resource rs;
+		int64_t price, qty, cost;
+
+		if (resource_from(db_col(res, 0, NULL), &rs) != 0 ||
+		    dec(res, 1, &price) != 0 || dec(res, 2, &qty) != 0 ||
+		    dec(res, 3, &cost) != 0)
+			continue;
+		add_item(u, rs, price, qty, cost);
+	}
+	db_result_free(res);
+	return r < 0 ? r : DB_OK;
+}
+
+static void
+fmt_day(int64_t usec, char *buf, size_t size)
+{
+	time_format_db(usec, buf, size);
+	buf[10] = '\0';
+}
+
+/* Metered usage in [from, to): whole days from the totals, edges from records. */
+static int
+metered_usage(struct db *db, uint64_t account_id, int64_t from, int64_t to,
+    struct usage *u)
+{
+	int64_t dfrom = day_ceil(from), dto = day_floor(to);
+	char a[TIME_TEXT_MAX], b[TIME_TEXT_MAX], c[TIME_TEXT_MAX], d[TIME_TEXT_MAX];
+	int rc;
+
+	if (dfrom >= dto)
+		dfrom = dto = to; /* no whole day inside: [from, to) is one edge */
+	else {
+		fmt_day(dfrom, a, sizeof(a));
+		fmt_day(dto, b, sizeof(b));
+		struct db_param p[] = { DBP_INT(account_id), DBP_STR(a), DBP_STR(b) };
+		if ((rc = sum_rows(db, SQL_DAILY, p, 3, u)) != DB_OK)
+			return rc;
+	}
+	if (from == dfrom && dto == to)
+		return DB_OK;
+	/* [from, dfrom) and [dto, to); either may be empty */
+	time_format_db(from, a, sizeof(a));
+	time_format_db(dfrom, b, sizeof(b));
+	time_format_db(dto, c, sizeof(c));
+	time_format_db(to, d, sizeof(d));
+	struct db_param p[] = { DBP_INT(account_id), DBP_STR(a), DBP_STR(b),
+	    DBP_STR(c), DBP_STR(d) };
+	return sum_rows(db, SQL_EDGES, p, 5, u);
+}
+
+static int
+credits_balance(struct db *db, uint64_t account_id, int64_t now, int64_t *out)
+{
+	struct db_result *res = NULL;
+	char t[TIME_TEXT_MAX];
+	int rc, r;
+
+	*out = 0;
+	time_format_db(now, t, sizeof(t));
+	struct db_param p[] = { DBP_INT(account_id), DBP_STR(t) };
+	if ((rc = db_query(db, SQL_CREDITS, p, 2, &res)) != DB_OK)
+		return rc;
+	if ((r = db_fetch(res)) == 1 && dec(res, 0, out) != 0)
+		r = DB_ERROR;
+	db_result_free(res);
+	return r < 0 ? r : DB_OK;
+}
+
+/* One active session's figures, built across its segment rows. */
+struct live {
+	struct json_object *obj;
+	int64_t id, accrued;
+};
+
+static void
+finish_session(struct live *l, struct json_object *list)
+{
+	if (l->obj == NULL)
+		return;
+	json_object_object_add(l->obj, "accrued_cost",
+	    json_money_trim(l->accrued, 2));
+	json_object_array_add(list, l->obj);
+	l->obj = NULL;
+}
+
+static int
+active_sessions(struct app *app, uint64_t account_id, int64_t now,
+    struct usage *u, struct json_object *list)
+{
+	const struct billing_config *cfg = app->cfg;
+	int64_t stale_before = now -
+	    (int64_t)cfg->session_timeout_minutes * 60 * USEC_PER_SEC;
+	struct db_result *res = NULL;
+	struct live l = { NULL, 0, 0 };
+	int rc, r;
+
+	struct db_param p[] = { DBP_INT(account_id) };
+	if ((rc = db_query(app->db, SQL_ACTIVE, p, 1, &res)) != DB_OK)
+		return rc;
+	while ((r = db_fetch(res)) == 1) {
+		int64_t id, started, hb, cur[RES_COUNT], gs, ge, mu, sz[RES_COUNT];
+		int64_t cost, done = 0, until, live;
+		int stale;
+
+		if (db_col_i64(res, 0, &id) != 0 || tm(res, 2, &started) != 0 ||
+		    tm(res, 3, &hb) != 0 || dec(res, 4, &cur[0]) != 0 ||
+		    dec(res, 5, &cur[1]) != 0 || dec(res, 6, &cur[2]) != 0 ||
+		    tm(res, 7, &gs) != 0 || tm(res, 8, &ge) != 0 ||
+		    tm(res, 9, &mu) != 0 || db_col_i64(res, 10, &done) != 0 ||
+		    dec(res, 11, &sz[0]) != 0 || dec(res, 12, &sz[1]) != 0 ||
+		    dec(res, 13, &sz[2]) != 0 || dec(res, 14, &cost) != 0)
+			continue;
+		stale = hb < stale_before;
+		if (l.obj == NULL || l.id != id) {
+			finish_session(&l, list);
+			l.obj = json_object_new_object();
+			l.id = id;
+			l.accrued = 0;
+			json_object_object_add(l.obj, "session_id",
+			    json_object_new_string(db_col(res, 1, NULL)));
+			json_object_object_add(l.obj, "started_at", json_time(started));
+			json_object_object_add(l.obj, "last_heartbeat_at",
+			    json_time(hb));
+			json_object_object_add(l.obj, "cpu_cores",
+			    json_money_trim(cur[0], 0));
+			json_object_object_add(l.obj, "memory_gb",
+			    json_money_trim(cur[1], 0));
+			json_object_object_add(l.obj, "storage_gb",
+			    json_money_trim(cur[2], 0));
+			json_object_object_add(l.obj, "stale",
+			    json_object_new_boolean(stale));
+			if (!stale)
+				for (int k = 0; k < RES_COUNT; k++)
+					u->in_use[k] += cur[k];
+		}
+		/* metered so far, plus what the job has not cut yet */
+		l.accrued += cost;
+		if (!done) {
+			until = ge ? ge : (stale ? hb : now);
+			live = metering_live_cost(cfg, sz[0], sz[1], sz[2],
+			    mu ? mu : gs, until);
+			l.accrued += live;
+			u->pending += live;
+		}
+	}
+	finish_session(&l, list);
+	db_result_free(res);
+	return r < 0 ? r : DB_OK;
+}
+
+static struct json_object *
+quota_of(int64_t in_use, int64_t limit)
+{
+	struct json_object *o = json_object_new_object();
+	int64_t pct;
+
+	json_object_object_add(o, "in_use", json_money_trim(in_use, 0));
+	json_object_object_add(o, "limit", json_money_trim(limit, 0));
+	if (limit > 0 && money_muldiv(in_use, 100 * MONEY_SCALE, limit, &pct) == 0)
+		json_object_object_add(o, "percent", json_money(pct, 2));
+	else
+		json_object_object_add(o, "percent", NULL);
+	return o;
+}
+
+static struct json_object *
+plan_json(const struct plan *p)
+{
+	struct json_object *o;
+
+	if (p == NULL)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(p->id));
+	json_object_object_add(o, "name", json_object_new_string(p->name));
+	json_object_object_add(o, "price", json_money(p->price, 2));
+	json_object_object_add(o, "interval", json_object_new_string(
+	    p->interval == INTERVAL_YEAR ? "year" : "month"));
+	json_object_object_add(o, "cpu_limit", json_money_trim(p->cpu_limit, 0));
+	json_object_object_add(o, "memory_limit",
+	    json_money_trim(p->memory_limit, 0));
+	json_object_object_add(o, "storage_limit",
+	    json_money_trim(p->storage_limit, 0));
+	return o;
+}
+
+/* Reads ?from= and ?to=; answers 400 itself on error. */
+static int
+parse_range(struct app *app, struct http_request *req, int64_t now,
+    int64_t *from, int64_t *to)
+{
+	char buf[64];
+	int r, date_only = 0;
+
+	period_containing(app->cfg->invoice_day, now, from, to);
+	r = http_query_get(req->query, "from", buf, sizeof(buf));
+	if (r < 0 || (r == 1 && time_parse_rfc3339(buf, strlen(buf), 1, from,
+	    NULL) != 0)) {
+		http_send_error(req, 400, "invalid_argument",
+		    "from must be RFC 3339 or YYYY-MM-DD", "from", NULL);
+		return -1;
+	}
+	r = http_query_get(req->query, "to", buf, sizeof(buf));
+	if (r < 0 || (r == 1 && time_parse_rfc3339(buf, strlen(buf), 1, to,
+	    &date_only) != 0)) {
+		http_send_error(req, 400, "invalid_argument",
+		    "to must be RFC 3339 or YYYY-MM-DD", "to", NULL);
+		return -1;
+	}
+	if (date_only)
+		*to += 86400LL * USEC_PER_SEC; /* the whole day is included */
+	if (*to <= *from) {
+		http_send_error(req, 400, "invalid_argument",
+		    "to must be after from", "to", NULL);
+		return -1;
+	}
+	if (*to - *from > MAX_RANGE_DAYS * 86400LL * USEC_PER_SEC) {
+		http_send_error(req, 400, "invalid_argument",
+		    "the range may span at most 400 days", "to", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int
+api_usage(struct app *app, struct http_request *req)
+{
+	const struct billing_config *cfg = app->cfg;
+	struct json_object *root = NULL, *items, *sessions, *period, *quota;
+	char user_id[ACCOUNT_USER_ID_MAX + 1];
+	const struct plan *plan;
+	struct account acct;
+	struct usage u;
+	int64_t now = time_now_usec(), from, to, credits = 0;
+	int rc, have_account, r;
+	size_t i;
+
+	if (api_target_user(req, user_id, sizeof(user_id)) != 0 ||
+	    parse_range(app, req, now, &from, &to) != 0)
+		return -1;
+	memset(&u, 0, sizeof(u));
+	sessions = json_object_new_array();
+	rc = account_find(app->db, user_id, &acct);
+	have_account = rc == DB_OK;
+	if (rc != DB_OK && rc != DB_NOT_FOUND)
+		goto fail;
+	if (have_account) {
+		if ((rc = metered_usage(app->db, acct.id, from, to, &u)) != DB_OK ||
+		    (rc = active_sessions(app, acct.id, now, &u, sessions)) != DB_OK ||
+		    (rc = credits_balance(app->db, acct.id, now, &credits)) != DB_OK)
+			goto fail;
+	}
+	/* every resource appears, at the current rate when it had no usage */
+	for (r = 0; r < RES_COUNT; r++)
+		add_item(&u, r, resource_rate(cfg, r), 0, 0);
+
+	root = json_object_new_object();
+	json_object_object_add(root, "user_id", json_object_new_string(user_id));
+	json_object_object_add(root, "currency",
+	    json_object_new_string(cfg->currency));
+	json_object_object_add(root, "billing_mode", json_object_new_string(
+	    config_mode_name(account_mode(cfg, have_account ? &acct : NULL))));
+	period = json_object_new_object();
+	json_object_object_add(period, "from", json_time(from));
+	json_object_object_add(period, "to", json_time(to));
+	json_object_object_add(root, "period", period);
+	items = json_object_new_array();
+	for (r = 0; r < RES_COUNT; r++)
+		for (i = 0; i < u.nitems; i++) {
+			struct json_object *it;
+
+			if (u.items[i].res != (enum resource)r ||
+			    (u.items[i].qty == 0 && u.items[i].cost == 0 &&
+			    u.items[i].price != resource_rate(cfg, r)))
+				continue;
+			it = json_object_new_object();
+			json_object_object_add(it, "resource_type",
+			    json_object_new_string(resource_name(r)));
+			json_object_object_add(it, "quantity",
+			    json_money_trim(u.items[i].qty, 0));
+			json_object_object_add(it, "unit",
+			    json_object_new_string(resource_unit(r)));
+			json_object_object_add(it, "unit_price",
+			    json_money_trim(u.items[i].price, 2));
+			json_object_object_add(it, "total_cost",
+			    json_money_trim(u.items[i].cost, 2));
+			json_object_array_add(items, it);
+		}
+	json_object_object_add(root, "items", items);
+	json_object_object_add(root, "total_cost", json_money_trim(u.total, 2));
+	json_object_object_add(root, "pending_cost", json_money_trim(u.pending, 2));
+	json_object_object_add(root, "estimated_total_cost",
+	    json_money_trim(u.total + u.pending, 2));
+	json_object_object_add(root, "active_sessions", sessions);
+	sessions = NULL;
+	plan = account_plan(cfg, have_account ? &acct : NULL);
+	json_object_object_add(root, "plan", plan_json(plan));
+	quota = json_object_new_object();
+	json_object_object_add(quota, "cpu", quota_of(u.in_use[RES_CPU],
+	    plan ? plan->cpu_limit : 0));
+	json_object_object_add(quota, "memory", quota_of(u.in_use[RES_MEMORY],
+	    plan ? plan->memory_limit : 0));
+	json_object_object_add(quota, "storage", quota_of(u.in_use[RES_STORAGE],
+	    plan ? plan->storage_limit : 0));
+	json_object_object_add(root, "quota", quota);
+	json_object_object_add(root, "credits_balance", json_money(credits, 2));
+	http_send_json(req, 200, root);
+	json_object_put(root);
+	return 0;
+fail:
+	json_object_put(sessions);
+	return api_db_error(app, req, rc);
+}

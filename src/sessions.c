@@ -1,0 +1,595 @@
+/*
+ * sessions: the database side of the platform's hooks.  Unique keys make a
+ * repeated creation harmless (the loser of a race reads the winner's row);
+ * row locks (session, then its segments) keep heartbeats, terminations and
+ * the usage job apart.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "accounts.h"
+#include "db.h"
+#include "money.h"
+#include "sessions.h"
+#include "timeutil.h"
+
+/* A transaction function's "refused, roll back": the outcome says why. */
+#define TXN_REFUSED (-100)
+
+#define SESSION_COLUMNS \
+	"id, account_id, started_at, last_heartbeat_at, ended_at, " \
+	"cpu_cores, memory_gb, storage_gb"
+
+static const char SQL_SESSION[] =
+    "SELECT " SESSION_COLUMNS " FROM billing_sessions WHERE session_id = ?";
+static const char SQL_SESSION_LOCK[] =
+    "SELECT " SESSION_COLUMNS " FROM billing_sessions WHERE session_id = ? "
+    "FOR UPDATE";
+static const char SQL_SESSION_INSERT[] =
+    "INSERT INTO billing_sessions (session_id, account_id, started_at, "
+    "last_heartbeat_at, cpu_cores, memory_gb, storage_gb) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_SESSION_BEAT[] =
+    "UPDATE billing_sessions SET last_heartbeat_at = ?, cpu_cores = ?, "
+    "memory_gb = ?, storage_gb = ? WHERE id = ?";
+static const char SQL_SESSION_END[] =
+    "UPDATE billing_sessions SET ended_at = ? WHERE id = ?";
+static const char SQL_USER_OF[] =
+    "SELECT user_id FROM billing_accounts WHERE id = ?";
+static const char SQL_LAST_SEQ[] =
+    "SELECT MAX(seq) FROM billing_session_segments WHERE session_pk = ?";
+static const char SQL_SEGMENT0[] =
+    "SELECT cpu_cores, memory_gb, storage_gb FROM billing_session_segments "
+    "WHERE session_pk = ? AND seq = 0";
+static const char SQL_OPEN_SEGMENT_LOCK[] =
+    "SELECT id, seq, started_at, metered_until, cpu_cores, memory_gb, "
+    "storage_gb FROM billing_session_segments "
+    "WHERE session_pk = ? AND ended_at IS NULL ORDER BY seq DESC LIMIT 1 "
+    "FOR UPDATE";
+static const char SQL_SEGMENT_INSERT[] =
+    "INSERT INTO billing_session_segments (session_pk, account_id, seq, "
+    "started_at, cpu_cores, memory_gb, storage_gb) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_SEGMENT_CLOSE[] =
+    "UPDATE billing_session_segments SET ended_at = ? WHERE id = ?";
+static const char SQL_SEGMENT_RESIZE[] =
+    "UPDATE billing_session_segments SET cpu_cores = ?, memory_gb = ?, "
+    "storage_gb = ? WHERE id = ?";
+static const char SQL_ACCOUNT_LOCK[] =
+    "SELECT email, plan_id FROM billing_accounts WHERE id = ? FOR UPDATE";
+static const char SQL_ACCOUNT_FILL[] =
+    "UPDATE billing_accounts SET email = COALESCE(email, ?), "
+    "plan_id = COALESCE(plan_id, ?) WHERE id = ?";
+
+/* The open segment of a session, as locked by heartbeat and terminate. */
+struct segment {
+	uint64_t id;
+	int64_t seq;
+	int64_t started_at;
+	int metered;             /* 1 when metered_until is set */
+	int64_t metered_until;
+	struct session_size size;
+};
+
+/* Text forms of values for binding; each lives as long as the struct. */
+struct time_text {
+	char s[TIME_TEXT_MAX];
+};
+struct size_text {
+	char cpu[32], memory[32], storage[32];
+};
+
+static const char *
+time_text(struct time_text *t, int64_t usec)
+{
+	if (time_format_db(usec, t->s, sizeof(t->s)) < 0)
+		t->s[0] = '\0';
+	return t->s;
+}
+
+static void
+size_text(struct size_text *t, const struct session_size *sz)
+{
+	money_format(sz->cpu_cores, MONEY_DECIMALS, t->cpu, sizeof(t->cpu));
+	money_format(sz->memory_gb, MONEY_DECIMALS, t->memory,
+	    sizeof(t->memory));
+	money_format(sz->storage_gb, MONEY_DECIMALS, t->storage,
+	    sizeof(t->storage));
+}
+
+static int
+size_equal(const struct session_size *a, const struct session_size *b)
+{
+	return a->cpu_cores == b->cpu_cores && a->memory_gb == b->memory_gb &&
+	    a->storage_gb == b->storage_gb;
+}
+
+static int64_t
+max64(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* Column i as an instant; 1 when set, 0 when NULL, -1 when unreadable. */
+static int
+col_time(const struct db_result *res, size_t i, int64_t *out)
+{
+	size_t len;
+	const char *v = db_col(res, i, &len);
+
+	if (v == NULL)
+		return 0;
+	return time_parse_db(v, len, out) == 0 ? 1 : -1;
+}
+
+/* Columns i..i+2 as sizes; 0 or -1. */
+static int
+col_size(const struct db_result *res, size_t i, struct session_size *out)
+{
+	int64_t *dst[3] = { &out->cpu_cores, &out->memory_gb, &out->storage_gb };
+	size_t k, len;
+	const char *v;
+
+	for (k = 0; k < 3; k++) {
+		v = db_col(res, i + k, &len);
+		if (v == NULL || money_parse(v, len, MONEY_DECIMALS, dst[k]) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Loads the session row (locked when lock is set) into *out, without
+ * user_id and segment (see complete()).  DB_OK, DB_NOT_FOUND or an error.
+ */
+static int
+load_row(struct db *db, const char *session_id, int lock, struct session *out)
+{
+	struct db_result *res = NULL;
+	struct db_param p[] = { DBP_STR(session_id) };
+	int64_t v;
+	int rc, r;
+
+	rc = db_query(db, lock ? SQL_SESSION_LOCK : SQL_SESSION, p, 1, &res);
+	if (rc != DB_OK)
+		return rc;
+	if ((r = db_fetch(res)) != 1) {
+		rc = r < 0 ? r : DB_NOT_FOUND;
+		goto out;
+	}
+	memset(out, 0, sizeof(*out));
+	snprintf(out->session_id, sizeof(out->session_id), "%s", session_id);
+	rc = DB_ERROR;
+	if (db_col_i64(res, 0, &v) != 0)
+		goto out;
+	out->pk = (uint64_t)v;
+	if (db_col_i64(res, 1, &v) != 0)
+		goto out;
+	out->account_id = (uint64_t)v;
+	if (col_time(res, 2, &out->started_at) != 1 ||
+	    col_time(res, 3, &out->last_heartbeat_at) != 1 ||
+	    (out->ended = col_time(res, 4, &out->ended_at)) < 0 ||
+	    col_size(res, 5, &out->size) != 0)
+		goto out;
+	rc = DB_OK;
+out:
+	db_result_free(res);
+	return rc;
+}
+
+/* Fills in the session's user_id and latest segment seq. */
+static int
+complete(struct db *db, struct session *s)
+{
+	struct db_result *res = NULL;
+	struct db_param pa[] = { DBP_INT(s->account_id) };
+	struct db_param ps[] = { DBP_INT(s->pk) };
+	const char *v;
+	int rc, r;
+
+	if ((rc = db_query(db, SQL_USER_OF, pa, 1, &res)) != DB_OK)
+		return rc;
+	r = db_fetch(res);
+	if (r == 1 && (v = db_col(res, 0, NULL)) != NULL)
+		snprintf(s->user_id, sizeof(s->user_id), "%s", v);
+	db_result_free(res);
+	if (r != 1)
+		return r < 0 ? r : DB_ERROR;
+	rc = db_query_i64(db, SQL_LAST_SEQ, ps, 1, &s->segment);
+	return rc == DB_NOT_FOUND ? DB_ERROR : rc;
+}
+
+/* Loads the whole session: load_row and complete. */
+static int
+load_session(struct db *db, const char *session_id, int lock,
+    struct session *out)
+{
+	int rc;
+
+	if ((rc = load_row(db, session_id, lock, out)) != DB_OK)
+		return rc;
+	return complete(db, out);
+}
+
+/* Locks and loads the open segment of session pk. */
+static int
+lock_open_segment(struct db *db, uint64_t pk, struct segment *out)
+{
+	struct db_result *res = NULL;
+	struct db_param p[] = { DBP_INT(pk) };
+	int64_t v;
+	int rc, r;
+
+	if ((rc = db_query(db, SQL_OPEN_SEGMENT_LOCK, p, 1, &res)) != DB_OK)
+		return rc;
+	/* an open session without an open segment is a bug: 500 */
+	rc = DB_ERROR;
+	if ((r = db_fetch(res)) != 1) {
+		rc = r < 0 ? r : DB_ERROR;
+		goto out;
+	}
+	memset(out, 0, sizeof(*out));
+	if (db_col_i64(res, 0, &v) != 0)
+		goto out;
+	out->id = (uint64_t)v;
+	if (db_col_i64(res, 1, &out->seq) != 0 ||
+	    col_time(res, 2, &out->started_at) != 1 ||
+	    (out->metered = col_time(res, 3, &out->metered_until)) < 0 ||
+	    col_size(res, 4, &out->size) != 0)
+		goto out;
+	rc = DB_OK;
+out:
+	db_result_free(res);
+	return rc;
+}
+
+static int
+insert_segment(struct db *db, uint64_t pk, uint64_t account_id, int64_t seq,
+    int64_t started_at, const struct session_size *size)
+{
+	struct time_text t;
+	struct size_text z;
+
+	size_text(&z, size);
+	struct db_param p[] = { DBP_INT(pk), DBP_INT(account_id), DBP_INT(seq),
+	    DBP_STR(time_text(&t, started_at)), DBP_STR(z.cpu),
+	    DBP_STR(z.memory), DBP_STR(z.storage) };
+	return db_exec(db, SQL_SEGMENT_INSERT, p, 7, NULL, NULL);
+}
+
+/* --- user-created ------------------------------------------------------ */
+
+struct user_txn {
+	const char *user_id, *email, *plan_id; /* borrowed */
+	struct account *out;
+	enum session_outcome outcome;
+};
+
+static int
+user_txn(struct db *db, void *arg)
+{
+	struct user_txn *u = arg;
+	struct db_result *res = NULL;
+	const char *email, *plan;
+	int created = 0, fill = 0, rc, r;
+
+	rc = account_ensure(db, u->user_id, u->email, u->plan_id, u->out,
+	    &created);
+	if (rc != DB_OK)
+		return rc;
+	if (created) {
+		u->outcome = SESSION_CREATED;
+		return DB_OK;
+	}
+	struct db_param p[] = { DBP_INT(u->out->id) };
+	if ((rc = db_query(db, SQL_ACCOUNT_LOCK, p, 1, &res)) != DB_OK)
+		return rc;
+	if ((r = db_fetch(res)) != 1) {
+		rc = r < 0 ? r : DB_ERROR;
+		goto out;
+	}
+	email = db_col(res, 0, NULL);
+	plan = db_col(res, 1, NULL);
+	u->outcome = SESSION_UNCHANGED;
+	if (u->email != NULL) {
+		if (email == NULL)
+			fill = 1;
+		else if (strcmp(email, u->email) != 0)
+			u->outcome = SESSION_CONFLICT_EMAIL;
+	}
+	if (u->plan_id != NULL && u->outcome == SESSION_UNCHANGED) {
+		if (plan == NULL)
+			fill = 1;
+		else if (strcmp(plan, u->plan_id) != 0)
+			u->outcome = SESSION_CONFLICT_PLAN;
+	}
+	rc = u->outcome == SESSION_UNCHANGED ? DB_OK : TXN_REFUSED;
+out:
+	db_result_free(res);
+	if (rc != DB_OK || !fill)
+		return rc;
+	/* the account was made without them (e.g. by a session): fill in */
+	struct db_param f[] = {
+	    u->email ? DBP_STR(u->email) : DBP_NULLV,
+	    u->plan_id ? DBP_STR(u->plan_id) : DBP_NULLV, DBP_INT(u->out->id) };
+	if ((rc = db_exec(db, SQL_ACCOUNT_FILL, f, 3, NULL, NULL)) != DB_OK)
+		return rc;
+	u->outcome = SESSION_UPDATED;
+	return account_get(db, u->out->id, u->out);
+}
+
+int
+session_user_created(struct db *db, const char *user_id, const char *email,
+    const char *plan_id, struct account *out, enum session_outcome *outcome)
+{
+	struct user_txn u = { user_id, email, plan_id, out, SESSION_UNCHANGED };
+	int rc;
+
+	rc = db_transaction(db, user_txn, &u);
+	*outcome = u.outcome;
+	return rc == TXN_REFUSED ? DB_OK : rc;
+}
+
+/* --- session-created --------------------------------------------------- */
+
+struct create_txn {
+	const char *session_id, *user_id;   /* borrowed */
+	int64_t started_at;
+	const struct session_size *size;    /* borrowed */
+	struct session *out;
+};
+
+static int
+create_txn(struct db *db, void *arg)
+{
+	struct create_txn *c = arg;
+	struct account acct;
+	struct time_text t;
+	struct size_text z;
+	uint64_t pk = 0;
+	int rc;
+
+	rc = account_ensure(db, c->user_id, NULL, NULL, &acct, NULL);
+	if (rc != DB_OK)
+		return rc;
+	size_text(&z, c->size);
+	time_text(&t, c->started_at);
+	struct db_param p[] = { DBP_STR(c->session_id), DBP_INT(acct.id),
+	    DBP_STR(t.s), DBP_STR(t.s), DBP_STR(z.cpu), DBP_STR(z.memory),
+	    DBP_STR(z.storage) };
+	rc = db_exec(db, SQL_SESSION_INSERT, p, 7, NULL, &pk);
+	if (rc == DB_DUPLICATE)
+		return TXN_REFUSED; /* rolls back an account made here too */
+	if (rc != DB_OK)
+		return rc;
+	rc = insert_segment(db, pk, acct.id, 0, c->started_at, c->size);
+	if (rc != DB_OK)
+		return rc == DB_DUPLICATE ? DB_ERROR : rc;
+	return load_session(db, c->session_id, 0, c->out);
+}
+
+/* Loads the sizes segment 0 was created with. */
+static int
+load_segment0(struct db *db, uint64_t pk, struct session_size *out)
+{
+	struct db_result *res = NULL;
+	struct db_param p[] = { DBP_INT(pk) };
+	int rc, r;
+
+	if ((rc = db_query(db, SQL_SEGMENT0, p, 1, &res)) != DB_OK)
+		return rc;
+	r = db_fetch(res);
+	if (r == 1)
+		rc = col_size(res, 0, out) == 0 ? DB_OK : DB_ERROR;
+	else
+		rc = r < 0 ? r : DB_ERROR;
+	db_result_free(res);
+	return rc;
+}
+
+int
+session_create(struct db *db, const char *session_id, const char *user_id,
+    int64_t started_at, int started_given, const struct session_size *size,
+    struct session *out, enum session_outcome *outcome)
+{
+	struct create_txn c = { session_id, user_id, started_at, size, out };
+	struct session_size first;
+	int rc;
+
+	*outcome = SESSION_CREATED;
+	rc = db_transaction(db, create_txn, &c);
+	if (rc != TXN_REFUSED)
+		return rc;
+	/* the id exists (committed: the insert waited for its creator) */
+	*outcome = SESSION_UNCHANGED;
+	if ((rc = load_session(db, session_id, 0, out)) != DB_OK)
+		return rc == DB_NOT_FOUND ? DB_ERROR : rc;
+	if ((rc = load_segment0(db, out->pk, &first)) != DB_OK)
+		return rc;
+	if (strcmp(out->user_id, user_id) != 0)
+		*outcome = SESSION_CONFLICT_USER;
+	else if (!size_equal(&first, size))
+		*outcome = SESSION_CONFLICT_SIZE;
+	else if (started_given && started_at != out->started_at)
+		*outcome = SESSION_CONFLICT_START;
+	return DB_OK;
+}
+
+/* --- session-heartbeat ------------------------------------------------- */
+
+struct beat_txn {
+	const char *session_id;             /* borrowed */
+	const struct session_beat *beat;    /* borrowed */
+	struct session *out;
+	enum session_outcome outcome;
+};
+
+/* Applies a new size from instant at: closes and opens, or changes in place. */
+static int
+resize(struct db *db, const struct session *s, const struct segment *seg,
+    int64_t at, const struct session_size *size)
+{
+	struct time_text t;
+	struct size_text z;
+	int64_t eff;
+	int rc;
+
+	/* what the usage job has metered is never cut again */
+	eff = max64(at, seg->started_at);
+	if (seg->metered)
+		eff = max64(eff, seg->metered_until);
+	if (eff == seg->started_at && !seg->metered) {
+		size_text(&z, size);
+		struct db_param p[] = { DBP_STR(z.cpu), DBP_STR(z.memory),
+		    DBP_STR(z.storage), DBP_INT(seg->id) };
+		return db_exec(db, SQL_SEGMENT_RESIZE, p, 4, NULL, NULL);
+	}
+	struct db_param p[] = { DBP_STR(time_text(&t, eff)), DBP_INT(seg->id) };
+	if ((rc = db_exec(db, SQL_SEGMENT_CLOSE, p, 2, NULL, NULL)) != DB_OK)
+		return rc;
+	rc = insert_segment(db, s->pk, s->account_id, seg->seq + 1, eff, size);
+	return rc == DB_DUPLICATE ? DB_ERROR : rc;
+}
+
+static int
+beat_txn(struct db *db, void *arg)
+{
+	struct beat_txn *b = arg;
+	const struct session_beat *beat = b->beat;
+	struct session_size size;
+	struct segment seg;
+	struct session s;
+	struct time_text t;
+	struct size_text z;
+	int64_t last;
+	int rc, resized;
+
+	b->outcome = SESSION_UNCHANGED;
+	if ((rc = load_row(db, b->session_id, 1, &s)) == DB_NOT_FOUND) {
+		b->outcome = SESSION_NOT_FOUND;
+		return TXN_REFUSED;
+	}
+	if (rc != DB_OK)
+		return rc;
+	if (s.ended) {
+		b->outcome = SESSION_ENDED;
+		return TXN_REFUSED;
+	}
+	if (beat->at < s.started_at) {
+		b->outcome = SESSION_BEFORE_START;
+		return TXN_REFUSED;
+	}
+	if ((rc = lock_open_segment(db, s.pk, &seg)) != DB_OK)
+		return rc;
+	size = seg.size;
+	if (beat->has_cpu)
+		size.cpu_cores = beat->size.cpu_cores;
+	if (beat->has_memory)
+		size.memory_gb = beat->size.memory_gb;
+	if (beat->has_storage)
+		size.storage_gb = beat->size.storage_gb;
+	resized = !size_equal(&size, &seg.size);
+	if (resized && (rc = resize(db, &s, &seg, beat->at, &size)) != DB_OK)
+		return rc;
+	/* an out-of-order heartbeat never moves it back */
+	last = max64(s.last_heartbeat_at, beat->at);
+	if (resized || last != s.last_heartbeat_at ||
+	    !size_equal(&size, &s.size)) {
+		size_text(&z, &size);
+		struct db_param p[] = { DBP_STR(time_text(&t, last)),
+		    DBP_STR(z.cpu), DBP_STR(z.memory), DBP_STR(z.storage),
+		    DBP_INT(s.pk) };
+		rc = db_exec(db, SQL_SESSION_BEAT, p, 5, NULL, NULL);
+		if (rc != DB_OK)
+			return rc;
+		b->outcome = SESSION_UPDATED;
+	}
+	return load_session(db, b->session_id, 0, b->out);
+}
+
+int
+session_heartbeat(struct db *db, const char *session_id,
+    const struct session_beat *beat, struct session *out,
+    enum session_outcome *outcome)
+{
+	struct beat_txn b = { session_id, beat, out, SESSION_UNCHANGED };
+	int rc;
+
+	rc = db_transaction(db, beat_txn, &b);
+	*outcome = b.outcome;
+	return rc == TXN_REFUSED ? DB_OK : rc;
+}
+
+/* --- session-terminated ------------------------------------------------ */
+
+struct end_txn {
+	const char *session_id;   /* borrowed */
+	int64_t ended_at;
+	int ended_given;
+	struct session *out;
+	enum session_outcome outcome;
+};
+
+static int
+end_txn(struct db *db, void *arg)
+{
+	struct end_txn *e = arg;
+	struct segment seg;
+	struct session s;
+	struct time_text t;
+	int64_t seg_end;
+	int rc;
+
+	e->outcome = SESSION_UNCHANGED;
+	if ((rc = load_row(db, e->session_id, 1, &s)) == DB_NOT_FOUND) {
+		e->outcome = SESSION_NOT_FOUND;
+		return TXN_REFUSED;
+	}
+	if (rc != DB_OK)
+		return rc;
+	if (e->ended_given && e->ended_at < s.started_at) {
+		e->outcome = SESSION_BEFORE_START;
+		return TXN_REFUSED;
+	}
+	if (s.ended) {
+		if (e->ended_given && e->ended_at != s.ended_at) {
+			e->outcome = SESSION_CONFLICT_END;
+			return TXN_REFUSED;
+		}
+		return load_session(db, e->session_id, 0, e->out);
+	}
+	if (e->ended_at < s.started_at) {
+		/* "now" before a start the platform put in the future */
+		e->outcome = SESSION_BEFORE_START;
+		return TXN_REFUSED;
+	}
+	if ((rc = lock_open_segment(db, s.pk, &seg)) != DB_OK)
+		return rc;
+	/* never un-bill what the usage job has metered */
+	seg_end = max64(e->ended_at, seg.started_at);
+	if (seg.metered)
+		seg_end = max64(seg_end, seg.metered_until);
+	struct db_param ps[] = { DBP_STR(time_text(&t, seg_end)),
+	    DBP_INT(seg.id) };
+	if ((rc = db_exec(db, SQL_SEGMENT_CLOSE, ps, 2, NULL, NULL)) != DB_OK)
+		return rc;
+	struct db_param pe[] = { DBP_STR(time_text(&t, e->ended_at)),
+	    DBP_INT(s.pk) };
+	if ((rc = db_exec(db, SQL_SESSION_END, pe, 2, NULL, NULL)) != DB_OK)
+		return rc;
+	e->outcome = SESSION_UPDATED;
+	return load_session(db, e->session_id, 0, e->out);
+}
+
+int
+session_terminate(struct db *db, const char *session_id, int64_t ended_at,
+    int ended_given, struct session *out, enum session_outcome *outcome)
+{
+	struct end_txn e = { session_id, ended_at, ended_given, out,
+	    SESSION_UNCHANGED };
+	int rc;
+
+	rc = db_transaction(db, end_txn, &e);
+	*outcome = e.outcome;
+	return rc == TXN_REFUSED ? DB_OK : rc;
+}

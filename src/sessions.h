@@ -1,0 +1,119 @@
+/*
+ * sessions: what the platform's hooks record (billing_accounts,
+ * billing_sessions, billing_session_segments), with no HTTP in sight.
+ *
+ * A session is cut into segments of constant size; the usage job meters
+ * segments (metered_until, metered_cost, metered_done) and these functions
+ * never re-cut what it has metered: a late resize or end takes effect where
+ * metering stands.
+ *
+ * Every function runs one transaction (db_transaction: retried on deadlock)
+ * and locks in one order: the session row first, then its segment rows.
+ * Each returns DB_OK with *outcome saying what happened (an outcome that
+ * refuses the call has changed nothing), or an enum db_rc error.
+ *
+ * Sizes are micro-units (micro-cores, micro-GB); instants are usec since the
+ * epoch (timeutil.h).
+ */
+#ifndef BILLING_SESSIONS_H
+#define BILLING_SESSIONS_H
+
+#include <stdint.h>
+
+#include "accounts.h"
+
+struct db;
+
+#define SESSION_ID_MAX 255
+
+/* The upper bounds of a size, inclusive, in micro-units. */
+#define SESSION_CPU_MAX (1024LL * 1000000LL)
+#define SESSION_MEMORY_MAX (65536LL * 1000000LL)
+#define SESSION_STORAGE_MAX (1000000LL * 1000000LL)
+
+struct session_size {
+	int64_t cpu_cores;   /* micro-cores */
+	int64_t memory_gb;   /* micro-GB */
+	int64_t storage_gb;  /* micro-GB */
+};
+
+struct session {
+	uint64_t pk;                 /* billing_sessions.id */
+	uint64_t account_id;
+	char session_id[SESSION_ID_MAX + 1];
+	char user_id[ACCOUNT_USER_ID_MAX + 1];
+	int64_t started_at;
+	int64_t last_heartbeat_at;
+	int ended;                   /* 1 when ended_at is set */
+	int64_t ended_at;
+	struct session_size size;    /* current size (the open segment's) */
+	int64_t segment;             /* seq of the latest segment */
+};
+
+enum session_outcome {
+	SESSION_CREATED = 0,     /* a new row: 201 */
+	SESSION_UNCHANGED,       /* a repeat, or nothing to change: 200 */
+	SESSION_UPDATED,         /* 200 */
+	SESSION_NOT_FOUND,       /* no such session: 404 */
+	SESSION_CONFLICT_USER,   /* the session belongs to another user: 409 */
+	SESSION_CONFLICT_SIZE,   /* created before with other sizes: 409 */
+	SESSION_CONFLICT_START,  /* created before with another started_at: 409 */
+	SESSION_CONFLICT_END,    /* ended before at another instant: 409 */
+	SESSION_CONFLICT_EMAIL,  /* the account has another email: 409 */
+	SESSION_CONFLICT_PLAN,   /* the account has another plan: 409 */
+	SESSION_ENDED,           /* a heartbeat after the end: 409 */
+	SESSION_BEFORE_START     /* an instant before started_at: 400 */
+};
+
+/* A heartbeat: an instant and the sizes it states (has_* 0: not stated). */
+struct session_beat {
+	int64_t at;
+	int has_cpu, has_memory, has_storage;
+	struct session_size size;
+};
+
+/*
+ * hooks/user-created: finds or creates the account of user_id (email and
+ * plan_id may be NULL: not stated).  A stated value that differs from a
+ * stored one is a conflict; one the account lacks (NULL) is filled in.
+ * Outcomes: CREATED, UNCHANGED, UPDATED (filled in), CONFLICT_EMAIL,
+ * CONFLICT_PLAN.  *out receives the account as stored (all but conflicts).
+ */
+int session_user_created(struct db *db, const char *user_id,
+    const char *email, const char *plan_id, struct account *out,
+    enum session_outcome *outcome);
+
+/*
+ * hooks/session-created: creates the account if unknown, the session and
+ * its segment 0.  A repeat (same id) is UNCHANGED unless it contradicts
+ * what is stored: another user, other sizes than segment 0's, or (when
+ * started_given) another started_at.  *out receives the stored session on
+ * CREATED and UNCHANGED.
+ */
+int session_create(struct db *db, const char *session_id, const char *user_id,
+    int64_t started_at, int started_given, const struct session_size *size,
+    struct session *out, enum session_outcome *outcome);
+
+/*
+ * hooks/session-heartbeat: moves last_heartbeat_at forward (never back); a
+ * stated size that differs from the current one closes the open segment and
+ * opens the next at max(at, its start, its metered_until), or changes the
+ * open segment in place when that instant is its start and it was never
+ * metered.  Outcomes: UPDATED, UNCHANGED, NOT_FOUND, ENDED, BEFORE_START.
+ * *out receives the session on UPDATED and UNCHANGED.
+ */
+int session_heartbeat(struct db *db, const char *session_id,
+    const struct session_beat *beat, struct session *out,
+    enum session_outcome *outcome);
+
+/*
+ * hooks/session-terminated: ends the session at ended_at, and its open
+ * segment at max(ended_at, its start, its metered_until).  On an ended
+ * session: UNCHANGED when !ended_given or the same instant, else
+ * CONFLICT_END.  Also NOT_FOUND, BEFORE_START.  *out receives the session on
+ * UPDATED and UNCHANGED.
+ */
+int session_terminate(struct db *db, const char *session_id, int64_t ended_at,
+    int ended_given, struct session *out, enum session_outcome *outcome);
+
+#endif
