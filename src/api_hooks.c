@@ -1,7 +1,397 @@
-/* placeholder until the hooks land */
+/*
+ * POST hooks/...: the platform (role service) reports users and sessions.
+ * This file checks and answers; sessions.c does the database work.
+ *
+ * Bodies are strict: an unknown key is refused (it is most likely a typo
+ * that would otherwise lose data), and every refusal names its param.
+ * Sizes are exact decimals, instants RFC 3339; nothing passes through a
+ * binary floating point value.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "accounts.h"
 #include "api.h"
-#include "router.h"
-int api_hook_user_created(struct app *app, struct http_request *req) { return handle_not_implemented(app, req); }
-int api_hook_session_created(struct app *app, struct http_request *req) { return handle_not_implemented(app, req); }
-int api_hook_session_heartbeat(struct app *app, struct http_request *req) { return handle_not_implemented(app, req); }
-int api_hook_session_terminated(struct app *app, struct http_request *req) { return handle_not_implemented(app, req); }
+#include "app.h"
+#include "config.h"
+#include "db.h"
+#include "http.h"
+#include "json_util.h"
+#include "money.h"
+#include "sessions.h"
+#include "timeutil.h"
+
+#define FUTURE_LEEWAY (5LL * 60 * USEC_PER_SEC)     /* clocks drift */
+#define MAX_START_AGE (90LL * 86400 * USEC_PER_SEC) /* how far back a session may start */
+#define EMAIL_MIN 3
+#define EMAIL_MAX 320
+#define PLAN_ID_MAX 64
+
+static int
+bad_param(struct http_request *req, const char *param, const char *why)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "%s %s", param, why);
+	http_send_error(req, 400, "invalid_argument", msg, param, NULL);
+	return -1;
+}
+
+/* Refuses a body with a key outside allowed (NULL-terminated).  0 or -1. */
+static int
+check_keys(struct http_request *req, struct json_object *body,
+    const char *const *allowed)
+{
+	size_t i;
+
+	json_object_object_foreach(body, key, val) {
+		(void)val;
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(key, allowed[i]) == 0)
+				break;
+		if (allowed[i] == NULL) {
+			http_send_error(req, 400, "invalid_argument",
+			    "unknown field", key, NULL);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A required id (user_id, session_id): 1-255 bytes, no control characters.
+ * *out is borrowed from body.  0 or -1 after answering. */
+static int
+get_id(struct http_request *req, struct json_object *body, const char *key,
+    const char **out)
+{
+	int r;
+
+	r = json_field_string(body, key, 1, ACCOUNT_USER_ID_MAX, out);
+	if (r == 0)
+		return bad_param(req, key, "is required");
+	if (r < 0 || !account_user_id_valid(*out))
+		return bad_param(req, key,
+		    "must be a string of 1 to 255 bytes without control characters");
+	return 0;
+}
+
+/* A size: an exact decimal 0..max with at most 6 decimals.  *given is set
+ * when present; absence is an error when required.  0 or -1. */
+static int
+get_size(struct http_request *req, struct json_object *body, const char *key,
+    int64_t max, int required, int64_t *out, int *given)
+{
+	char why[96];
+	int r;
+
+	r = json_field_money(body, key, MONEY_DECIMALS, out);
+	*given = r == 1;
+	if (r == 0 && required)
+		return bad_param(req, key, "is required");
+	if (r < 0 || (r == 1 && (*out < 0 || *out > max))) {
+		snprintf(why, sizeof(why), "must be a number from 0 to %lld "
+		    "with at most 6 decimals", (long long)(max / 1000000));
+		return bad_param(req, key, why);
+	}
+	return 0;
+}
+
+/* An instant: RFC 3339, not more than FUTURE_LEEWAY ahead of now; now when
+ * absent (*given 0).  0 or -1. */
+static int
+get_time(struct http_request *req, struct json_object *body, const char *key,
+    int64_t now, int64_t *out, int *given)
+{
+	int r;
+
+	r = json_field_time(body, key, 0, out, NULL);
+	*given = r == 1;
+	if (r < 0)
+		return bad_param(req, key,
+		    "must be an RFC 3339 date-time such as 2025-01-31T10:00:00Z");
+	if (r == 0)
+		*out = now;
+	else if (*out > now + FUTURE_LEEWAY)
+		return bad_param(req, key,
+		    "is more than 5 minutes in the future");
+	return 0;
+}
+
+static void
+add_string_or_null(struct json_object *o, const char *key, const char *v)
+{
+	json_object_object_add(o, key, v != NULL && v[0] != '\0' ?
+	    json_object_new_string(v) : NULL);
+}
+
+/* The session as the hooks answer it.  New reference. */
+static struct json_object *
+session_json(const struct session *s)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "session_id",
+	    json_object_new_string(s->session_id));
+	json_object_object_add(o, "user_id", json_object_new_string(s->user_id));
+	json_object_object_add(o, "started_at", json_time(s->started_at));
+	json_object_object_add(o, "last_heartbeat_at",
+	    json_time(s->last_heartbeat_at));
+	json_object_object_add(o, "ended_at",
+	    s->ended ? json_time(s->ended_at) : NULL);
+	json_object_object_add(o, "cpu_cores",
+	    json_money_trim(s->size.cpu_cores, 0));
+	json_object_object_add(o, "memory_gb",
+	    json_money_trim(s->size.memory_gb, 0));
+	json_object_object_add(o, "storage_gb",
+	    json_money_trim(s->size.storage_gb, 0));
+	json_object_object_add(o, "segment", json_object_new_int64(s->segment));
+	return o;
+}
+
+/* Answers a session hook's outcome (s valid on CREATED/UPDATED/UNCHANGED). */
+static int
+answer_session(struct http_request *req, enum session_outcome oc,
+    const struct session *s, const char *time_param)
+{
+	struct json_object *o;
+	int rc;
+
+	switch (oc) {
+	case SESSION_CREATED:
+	case SESSION_UPDATED:
+	case SESSION_UNCHANGED:
+		o = session_json(s);
+		rc = http_send_json(req, oc == SESSION_CREATED ? 201 : 200, o);
+		json_object_put(o);
+		return rc;
+	case SESSION_NOT_FOUND:
+		return http_send_error(req, 404, "not_found", "no such session",
+		    "session_id", NULL);
+	case SESSION_CONFLICT_USER:
+		return http_send_error(req, 409, "conflict",
+		    "the session belongs to another user", "user_id", NULL);
+	case SESSION_CONFLICT_SIZE:
+		return http_send_error(req, 409, "conflict",
+		    "the session was created with other sizes", NULL, NULL);
+	case SESSION_CONFLICT_START:
+		return http_send_error(req, 409, "conflict",
+		    "the session was created with another started_at",
+		    "started_at", NULL);
+	case SESSION_CONFLICT_END:
+		return http_send_error(req, 409, "conflict",
+		    "the session has already ended at another time",
+		    "ended_at", NULL);
+	case SESSION_ENDED:
+		return http_send_error(req, 409, "conflict",
+		    "the session has ended", NULL, NULL);
+	case SESSION_BEFORE_START:
+		return bad_param(req, time_param,
+		    "is before the session's started_at");
+	default:
+		return http_send_error(req, 500, "internal", "internal error",
+		    NULL, NULL);
+	}
+}
+
+/* email: optional, 3-320 bytes with an '@', no control characters. */
+static int
+get_email(struct http_request *req, struct json_object *body,
+    const char **out)
+{
+	const char *p;
+	int r;
+
+	*out = NULL;
+	r = json_field_string(body, "email", EMAIL_MIN, EMAIL_MAX, out);
+	if (r == 0)
+		return 0;
+	for (p = r == 1 ? *out : ""; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			r = -1;
+	if (r < 0 || strchr(*out, '@') == NULL) {
+		*out = NULL;
+		return bad_param(req, "email",
+		    "must be an email address of 3 to 320 characters");
+	}
+	return 0;
+}
+
+/* plan_id: optional, one of the configured plans. */
+static int
+get_plan(struct app *app, struct http_request *req, struct json_object *body,
+    const char **out)
+{
+	int r;
+
+	*out = NULL;
+	r = json_field_string(body, "plan_id", 1, PLAN_ID_MAX, out);
+	if (r < 0 || (r == 1 && config_find_plan(app->cfg, *out) == NULL)) {
+		*out = NULL;
+		return bad_param(req, "plan_id", "is not a configured plan");
+	}
+	return 0;
+}
+
+/* The account as user-created answers it.  New reference. */
+static struct json_object *
+account_json(const struct account *a, int created)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "user_id", json_object_new_string(a->user_id));
+	add_string_or_null(o, "email", a->email);
+	add_string_or_null(o, "plan_id", a->plan_id);
+	json_object_object_add(o, "status", json_object_new_string(a->status));
+	json_object_object_add(o, "created", json_object_new_boolean(created));
+	return o;
+}
+
+int
+api_hook_user_created(struct app *app, struct http_request *req)
+{
+	static const char *const keys[] = { "user_id", "email", "plan_id",
+	    NULL };
+	struct json_object *body = NULL, *o = NULL;
+	const char *user_id, *email, *plan_id;
+	enum session_outcome oc;
+	struct account acct;
+	int rc;
+
+	if (http_read_json(req, &body) != 0)
+		return -1;
+	if (check_keys(req, body, keys) != 0 ||
+	    get_id(req, body, "user_id", &user_id) != 0 ||
+	    get_email(req, body, &email) != 0 ||
+	    get_plan(app, req, body, &plan_id) != 0)
+		goto out;
+	rc = session_user_created(app->db, user_id, email, plan_id, &acct,
+	    &oc);
+	if (rc != DB_OK) {
+		api_db_error(app, req, rc);
+		goto out;
+	}
+	switch (oc) {
+	case SESSION_CONFLICT_EMAIL:
+		http_send_error(req, 409, "conflict",
+		    "the account has another email", "email", NULL);
+		break;
+	case SESSION_CONFLICT_PLAN:
+		http_send_error(req, 409, "conflict",
+		    "the account has another plan", "plan_id", NULL);
+		break;
+	default:
+		o = account_json(&acct, oc == SESSION_CREATED);
+		http_send_json(req, oc == SESSION_CREATED ? 201 : 200, o);
+		break;
+	}
+out:
+	json_object_put(o);
+	json_object_put(body);
+	return 0;
+}
+
+int
+api_hook_session_created(struct app *app, struct http_request *req)
+{
+	static const char *const keys[] = { "session_id", "user_id",
+	    "cpu_cores", "memory_gb", "storage_gb", "started_at", NULL };
+	struct json_object *body = NULL;
+	const char *session_id, *user_id;
+	struct session_size size;
+	enum session_outcome oc;
+	struct session s;
+	int64_t now = time_now_usec(), started_at;
+	int given, rc;
+
+	if (http_read_json(req, &body) != 0)
+		return -1;
+	if (check_keys(req, body, keys) != 0 ||
+	    get_id(req, body, "session_id", &session_id) != 0 ||
+	    get_id(req, body, "user_id", &user_id) != 0 ||
+	    get_size(req, body, "cpu_cores", SESSION_CPU_MAX, 1,
+	    &size.cpu_cores, &given) != 0 ||
+	    get_size(req, body, "memory_gb", SESSION_MEMORY_MAX, 1,
+	    &size.memory_gb, &given) != 0 ||
+	    get_size(req, body, "storage_gb", SESSION_STORAGE_MAX, 1,
+	    &size.storage_gb, &given) != 0 ||
+	    get_time(req, body, "started_at", now, &started_at, &given) != 0)
+		goto out;
+	if (started_at < now - MAX_START_AGE) {
+		bad_param(req, "started_at", "is more than 90 days ago");
+		goto out;
+	}
+	rc = session_create(app->db, session_id, user_id, started_at, given,
+	    &size, &s, &oc);
+	if (rc != DB_OK)
+		api_db_error(app, req, rc);
+	else
+		answer_session(req, oc, &s, "started_at");
+out:
+	json_object_put(body);
+	return 0;
+}
+
+int
+api_hook_session_heartbeat(struct app *app, struct http_request *req)
+{
+	static const char *const keys[] = { "session_id", "at", "cpu_cores",
+	    "memory_gb", "storage_gb", NULL };
+	struct json_object *body = NULL;
+	struct session_beat beat;
+	const char *session_id;
+	enum session_outcome oc;
+	struct session s;
+	int given, rc;
+
+	memset(&beat, 0, sizeof(beat));
+	if (http_read_json(req, &body) != 0)
+		return -1;
+	if (check_keys(req, body, keys) != 0 ||
+	    get_id(req, body, "session_id", &session_id) != 0 ||
+	    get_time(req, body, "at", time_now_usec(), &beat.at, &given) != 0 ||
+	    get_size(req, body, "cpu_cores", SESSION_CPU_MAX, 0,
+	    &beat.size.cpu_cores, &beat.has_cpu) != 0 ||
+	    get_size(req, body, "memory_gb", SESSION_MEMORY_MAX, 0,
+	    &beat.size.memory_gb, &beat.has_memory) != 0 ||
+	    get_size(req, body, "storage_gb", SESSION_STORAGE_MAX, 0,
+	    &beat.size.storage_gb, &beat.has_storage) != 0)
+		goto out;
+	rc = session_heartbeat(app->db, session_id, &beat, &s, &oc);
+	if (rc != DB_OK)
+		api_db_error(app, req, rc);
+	else
+		answer_session(req, oc, &s, "at");
+out:
+	json_object_put(body);
+	return 0;
+}
+
+int
+api_hook_session_terminated(struct app *app, struct http_request *req)
+{
+	static const char *const keys[] = { "session_id", "ended_at", NULL };
+	struct json_object *body = NULL;
+	const char *session_id;
+	enum session_outcome oc;
+	struct session s;
+	int64_t ended_at;
+	int given, rc;
+
+	if (http_read_json(req, &body) != 0)
+		return -1;
+	if (check_keys(req, body, keys) != 0 ||
+	    get_id(req, body, "session_id", &session_id) != 0 ||
+	    get_time(req, body, "ended_at", time_now_usec(), &ended_at,
+	    &given) != 0)
+		goto out;
+	rc = session_terminate(app->db, session_id, ended_at, given, &s, &oc);
+	if (rc != DB_OK)
+		api_db_error(app, req, rc);
+	else
+		answer_session(req, oc, &s, "ended_at");
+out:
+	json_object_put(body);
+	return 0;
+}

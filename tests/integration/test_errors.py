@@ -175,7 +175,7 @@ class ErrorsTest(StackTestCase):
         self.assertNotEqual(resp[2].get("error", {}).get("code") if isinstance(resp[2], dict)
                             else None, "invalid_json", resp[2])
 
-    # BUG (minor): src/http.c http_read_json passes HTTP_MAX_JSON_DEPTH (16)
+    # BUG: (minor) src/http.c http_read_json passes HTTP_MAX_JSON_DEPTH (16)
     # to json_parse_limited -> json_tokener_new_ex(16), and json-c refuses a
     # document whose depth reaches max_depth, so 16 levels of nesting are
     # already "JSON nested too deeply": the limit is 15, not 16.
@@ -231,11 +231,12 @@ class ErrorsTest(StackTestCase):
         err = self.assertError(resp, 400, "invalid_argument")
         self.assertIn("param", err)
 
-    # BUG: src/api_jobs.c api_jobs_run (lines 126-133): on an unknown key it
-    # calls json_object_put(body) and then passes `key` -- a string owned by
-    # the body it just freed -- to http_send_error as "param".  A use after
-    # free: "param" comes out as whatever reused the memory ("code",
-    # "message", or raw bytes that make the answer invalid UTF-8/JSON).
+    # BUG: src/api_jobs.c api_jobs_run(), in its json_object_object_foreach
+    # loop: on an unknown key it calls json_object_put(body) and then passes
+    # `key` -- a string owned by the body it just freed -- to http_send_error
+    # as "param".  A use after free: "param" comes out as whatever reused the
+    # memory ("code", "message", or raw bytes that make the answer invalid
+    # UTF-8, i.e. not JSON at all).
     @unittest.expectedFailure
     def test_unknown_option_names_the_key_in_param(self):
         for key in ("bogus", "date"):

@@ -122,7 +122,7 @@ class HealthTest(StackTestCase):
         finally:
             self.stack.mariadb.sql("DELETE FROM billing_job_runs", database=db)
 
-    # BUG (robustness): src/db.c db_connect() sets MYSQL_OPT_READ_TIMEOUT to
+    # BUG: (robustness) src/db.c db_connect() sets MYSQL_OPT_READ_TIMEOUT to
     # 60 s for every query, and src/api_health.c api_health() pings with
     # that connection: when MariaDB hangs (here: SIGSTOP) instead of going
     # away, GET health blocks for a minute or more (nginx's
