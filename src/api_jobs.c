@@ -158,10 +158,11 @@ api_jobs_run(struct app *app, struct http_request *req)
 			(void)val;
 			if (strcmp(key, "date") != 0 ||
 			    strcmp(job->name, "generate-invoices") != 0) {
+				/* key belongs to body: answer before freeing it */
+				http_send_error(req, 400, "invalid_argument",
+				    "unknown option", key, NULL);
 				json_object_put(body);
-				return http_send_error(req, 400,
-				    "invalid_argument", "unknown option", key,
-				    NULL);
+				return -1;
 			}
 		}
 		json_object_put(body);

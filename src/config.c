@@ -451,6 +451,7 @@ static const struct key db_keys[] = {
 	KSTR("user", DF(user), 1, 255, "billing", NULL, 0),
 	KSTR("password", DF(password), 1, STR_MAX, NULL, NULL, 0),
 	KSTR("name", DF(name), 1, 64, "billing", NULL, 0),
+	KUINT("readTimeoutSeconds", DF(read_timeout), 0, 3600, 0),
 };
 
 #define PF(f) offsetof(struct plan, f)
@@ -943,13 +944,13 @@ json_error(struct json_tokener *tok, const char *json, size_t len,
 		if (json[i] == '\n')
 			line++;
 	if (jerr == json_tokener_continue || jerr == json_tokener_success)
-		seterr(err, errlen, "config: line %u: unexpected end of JSON",
+		seterr(err, errlen, "line %u: unexpected end of JSON",
 		    line);
 	else if (jerr == json_tokener_error_depth)
-		seterr(err, errlen, "config: line %u: nested deeper than %d "
+		seterr(err, errlen, "line %u: nested deeper than %d "
 		    "levels", line, CONFIG_MAX_DEPTH);
 	else
-		seterr(err, errlen, "config: line %u: invalid JSON: %s", line,
+		seterr(err, errlen, "line %u: invalid JSON: %s", line,
 		    json_tokener_error_desc(jerr));
 }
 
@@ -961,19 +962,19 @@ parse_json(const char *json, size_t len, char *err, size_t errlen)
 	size_t i;
 
 	if (len > CONFIG_MAX_BYTES) {
-		seterr(err, errlen, "config: larger than 1 MiB");
+		seterr(err, errlen, "larger than 1 MiB");
 		goto out;
 	}
 	if (len == 0) {
-		seterr(err, errlen, "config: empty, expected a JSON object");
+		seterr(err, errlen, "empty, expected a JSON object");
 		goto out;
 	}
 	if (memchr(json, '\0', len) != NULL) {
-		seterr(err, errlen, "config: contains a NUL byte");
+		seterr(err, errlen, "contains a NUL byte");
 		goto out;
 	}
 	if ((tok = json_tokener_new_ex(CONFIG_MAX_DEPTH)) == NULL) {
-		seterr(err, errlen, "config: out of memory");
+		seterr(err, errlen, "out of memory");
 		goto out;
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
@@ -988,7 +989,7 @@ parse_json(const char *json, size_t len, char *err, size_t errlen)
 	}
 	for (i = json_tokener_get_parse_end(tok); i < len; i++) {
 		if (strchr(" \t\r\n", json[i]) == NULL) {
-			seterr(err, errlen, "config: data after the JSON "
+			seterr(err, errlen, "data after the JSON "
 			    "object");
 			json_object_put(root);
 			root = NULL;
@@ -996,7 +997,7 @@ parse_json(const char *json, size_t len, char *err, size_t errlen)
 		}
 	}
 	if (!json_object_is_type(root, json_type_object)) {
-		seterr(err, errlen, "config: must be a JSON object");
+		seterr(err, errlen, "must be a JSON object");
 		json_object_put(root);
 		root = NULL;
 	}
@@ -1014,11 +1015,11 @@ config_parse(const char *json, size_t len, char *err, size_t errlen)
 	struct json_object *root = NULL;
 	int rc = -1;
 
-	seterr(err, errlen, "config: unknown error");
+	seterr(err, errlen, "unknown error");
 	if (json == NULL)
 		len = 0;
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL) {
-		seterr(err, errlen, "config: out of memory");
+		seterr(err, errlen, "out of memory");
 		goto out;
 	}
 	if (set_defaults(top_keys, NKEYS(top_keys), cfg, err, errlen) == -1 ||

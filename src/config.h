@@ -37,6 +37,7 @@ struct db_config {
 	char *user;
 	char *password; /* never logged */
 	char *name;
+	unsigned read_timeout;  /* seconds a reply may take; 0: the default */
 };
 
 struct billing_config {

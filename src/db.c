@@ -19,11 +19,14 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "timeutil.h"
 
 #define DB_MAX_STMTS 128
 #define DB_MAX_PARAMS 65535 /* the protocol's limit */
 #define DB_COL_INITIAL 64
 #define DB_TXN_ATTEMPTS 5
+/* a server that stops answering becomes 503 in this many seconds */
+#define DB_DEFAULT_READ_TIMEOUT 10
 
 struct db_col {
 	char *buf;
@@ -52,6 +55,7 @@ struct db_slot {
 struct db {
 	char *host, *socket, *user, *password, *name;
 	unsigned port;
+	unsigned read_timeout;
 	MYSQL *mysql;
 	int in_txn;
 	struct db_slot slots[DB_MAX_STMTS];
@@ -83,6 +87,8 @@ db_new(const struct db_config *cfg)
 	db->password = dup_or_null(cfg->password);
 	db->name = dup_or_null(cfg->name);
 	db->port = cfg->port;
+	db->read_timeout = cfg->read_timeout ? cfg->read_timeout :
+	    DB_DEFAULT_READ_TIMEOUT;
 	return db;
 }
 
@@ -185,7 +191,8 @@ classify(struct db *db, unsigned err, const char *msg)
 int
 db_connect(struct db *db)
 {
-	unsigned int timeout = 3, rw_timeout = 60;
+	unsigned int rw_timeout = db->read_timeout;
+	unsigned int timeout = rw_timeout < 3 ? rw_timeout : 3;
 	my_bool off = 0;
 	MYSQL *m;
 	/* our session settings: UTC, strict, and read-committed so that
@@ -394,10 +401,14 @@ run(struct db *db, const char *sql, const struct db_param *params, size_t n,
     int want_rows, int streaming, struct db_slot **out)
 {
 	int was_in_txn = db->in_txn;
+	int64_t t0 = time_mono_usec();
 	int rc;
 
 	rc = run_once(db, sql, params, n, want_rows, streaming, out);
-	if (rc == DB_UNAVAILABLE && !was_in_txn)
+	/* a connection found dead at once (the server restarted) is worth a
+	 * second try; one that timed out (the server hangs) is not */
+	if (rc == DB_UNAVAILABLE && !was_in_txn &&
+	    time_mono_usec() - t0 < USEC_PER_SEC)
 		rc = run_once(db, sql, params, n, want_rows, streaming, out);
 	return rc;
 }

@@ -200,7 +200,8 @@ json_parse_limited(const char *text, size_t len, int max_depth, const char **why
 		return NULL;
 	if (json_syntax_ok(text, len, max_depth, why) != 0)
 		return NULL;
-	if ((tok = json_tokener_new_ex(max_depth)) == NULL) {
+	/* json-c counts depth one level earlier than our scan does */
+	if ((tok = json_tokener_new_ex(max_depth + 1)) == NULL) {
 		*why = "out of memory";
 		return NULL;
 	}

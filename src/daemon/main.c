@@ -104,6 +104,9 @@ main(int argc, char *argv[])
 	if ((fd = listen_open(cfg->listen, cfg->listen_mode, err,
 	    sizeof(err))) == -1)
 		fatalx("%s", err);
+	/* workers poll, then accept without blocking: see worker.c */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
+		fatal("fcntl");
 	write_pidfile(pidfile);
 
 	rc = master_run(config_path, cfg, keys, fd);

@@ -34,6 +34,7 @@ struct child {
 static volatile sig_atomic_t got_chld, got_term, got_hup, got_alrm;
 
 static struct child children[MAX_CHILDREN];
+static pid_t master_pid;
 static size_t nchildren;
 
 /* per-slot crash accounting, so one broken worker backs off alone */
@@ -66,6 +67,9 @@ install_signals(sigset_t *oldmask)
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGALRM);
+	/* not the master's, but blocked so that a new worker holds it until
+	 * its own handler is in place */
+	sigaddset(&block, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &block, oldmask);
 
 	memset(&sa, 0, sizeof(sa));
@@ -93,7 +97,7 @@ spawn(int slot, const struct billing_config *cfg, struct jwt_keys *keys,
 		return -1;
 	}
 	if (pid == 0)
-		worker_main(cfg, keys, listen_fd);
+		worker_main(cfg, keys, listen_fd, master_pid);
 	children[nchildren].pid = pid;
 	children[nchildren].slot = slot;
 	children[nchildren].started = time_mono_usec();
@@ -236,12 +240,18 @@ reload(const char *config_path, struct billing_config **cfg,
 	log_info("configuration reloaded: replacing workers (%d)", *nworkers);
 }
 
+/*
+ * Graceful stop: the socket's path goes first, so that nothing new queues
+ * on it, then the workers serve what is already queued and their requests
+ * in flight, then they exit.
+ */
 static void
-stop_all(void)
+stop_all(const char *listen_spec)
 {
 	int64_t deadline = time_mono_usec() + STOP_GRACE_SEC * USEC_PER_SEC;
 	struct timespec ts = { 0, 20 * 1000 * 1000 };
 
+	listen_cleanup(listen_spec);
 	signal_all(SIGTERM, 0);
 	while (nchildren > 0 && time_mono_usec() < deadline) {
 		reap();
@@ -266,6 +276,7 @@ master_run(const char *config_path, struct billing_config *cfg,
 
 	if (nworkers > (int)(sizeof(slots) / sizeof(slots[0])))
 		nworkers = (int)(sizeof(slots) / sizeof(slots[0]));
+	master_pid = getpid();
 	install_signals(&oldmask);
 	log_info("listening on %s with %d workers", cfg->listen, nworkers);
 	fill_slots(nworkers, cfg, keys, listen_fd);
@@ -283,15 +294,14 @@ master_run(const char *config_path, struct billing_config *cfg,
 			if (nworkers > (int)(sizeof(slots) / sizeof(slots[0])))
 				nworkers = (int)(sizeof(slots) / sizeof(slots[0]));
 			fill_slots(nworkers, cfg, keys, listen_fd);
-			signal_all(SIGTERM, 1);
+			signal_all(SIGUSR2, 1); /* retire after the request in flight */
 			continue;
 		}
 		got_alrm = 0;
 		fill_slots(nworkers, cfg, keys, listen_fd);
 	}
-	log_info("stopping: letting in-flight requests finish");
-	stop_all();
-	listen_cleanup(cfg->listen);
+	log_info("stopping: serving queued and in-flight requests first");
+	stop_all(cfg->listen);
 	close(listen_fd);
 	config_free(cfg);
 	jwt_keys_free(keys);

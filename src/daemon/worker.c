@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,15 +24,22 @@
 #include "timeutil.h"
 #include "worker.h"
 
-static volatile sig_atomic_t worker_stop;
+/* SIGTERM: the service stops; serve what is already queued, then exit.
+ * SIGUSR2: this worker retires (reload, recycle): exit after the request
+ * in flight, the others take the queue. */
+static volatile sig_atomic_t worker_stop, worker_retire;
+
+#define DRAIN_MAX_USEC (5 * USEC_PER_SEC)
 
 static void
-on_term(int sig)
+on_signal(int sig)
 {
-	(void)sig;
-	worker_stop = 1;
-	/* makes a blocked accept() give up instead of restarting */
-	FCGX_ShutdownPending();
+	/* no FCGX_ShutdownPending(): it would stop libfcgi from accepting the
+	 * connections still queued, and poll() already returns on a signal */
+	if (sig == SIGUSR2)
+		worker_retire = 1;
+	else
+		worker_stop = 1;
 }
 
 static int
@@ -105,11 +113,12 @@ install_signals(void)
 	sigset_t none;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
+	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0; /* no SA_RESTART: accept() must return */
+	sa.sa_flags = 0; /* no SA_RESTART: poll() must return */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
@@ -120,18 +129,54 @@ install_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/*
+ * Waits for a connection.  The listening socket is non-blocking (set by the
+ * master), so a worker that loses the race for a connection gets EAGAIN
+ * instead of blocking where a signal could not reach it.
+ * Returns 1 when one may be ready, 0 when the worker should exit.
+ */
+static int
+wait_for_connection(int listen_fd, int64_t *drain_until)
+{
+	struct pollfd pfd;
+	int n;
+
+	for (;;) {
+		if (worker_retire)
+			return 0;
+		if (worker_stop) {
+			/* the master has unlinked the socket: drain the queue */
+			if (*drain_until == 0)
+				*drain_until = time_mono_usec() + DRAIN_MAX_USEC;
+			if (time_mono_usec() > *drain_until)
+				return 0;
+		}
+		pfd.fd = listen_fd;
+		pfd.events = POLLIN;
+		n = poll(&pfd, 1, worker_stop ? 0 : -1);
+		if (n > 0)
+			return 1;
+		if (n == 0)
+			return 0; /* stopping and nothing queued */
+		if (errno != EINTR)
+			fatal("poll");
+	}
+}
+
 void
 worker_main(const struct billing_config *cfg, struct jwt_keys *keys,
-    int listen_fd)
+    int listen_fd, pid_t master)
 {
 	struct app app;
 	FCGX_Request fr;
+	int64_t drain_until = 0;
 	long served = 0;
+	int rc;
 
 	install_signals();
 	/* a worker must not outlive its master */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() == 1)
+	if (getppid() != master)
 		exit(0);
 	srandom((unsigned)(getpid() ^ time_now_usec()));
 
@@ -144,11 +189,16 @@ worker_main(const struct billing_config *cfg, struct jwt_keys *keys,
 	if (db_connect(app.db) != DB_OK)
 		log_warnx("database not reachable yet: %s", db_error(app.db));
 
-	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0)
+	if (FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
 		fatalx("FCGX_InitRequest failed");
-	while (!worker_stop) {
-		if (FCGX_Accept_r(&fr) < 0)
+	while (wait_for_connection(listen_fd, &drain_until)) {
+		rc = FCGX_Accept_r(&fr);
+		if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
+			continue; /* another worker took it, or a signal came */
+		if (rc < 0) {
+			log_warnx("accept failed: %s", strerror(-rc));
 			break;
+		}
 		serve_one(&app, &fr);
 		FCGX_Finish_r(&fr);
 		if (cfg->max_requests > 0 && ++served >= cfg->max_requests) {

@@ -257,12 +257,6 @@ class AuthTest(StackTestCase):
         self.assertGreater(len(tok), 6500)
         self.assertUnauthenticated(token=tok)
 
-    # BUG: nginx/streamspace-billing.conf (and nginx/dev.conf.in) keep nginx's
-    # default large_client_header_buffers (4 8k) and have no error_page for the
-    # resulting 400/494: a 10 KB Authorization header is answered by nginx
-    # itself with "400 Request Header Or Cookie Too Large" as text/html, not
-    # the contract's 401 unauthenticated JSON with WWW-Authenticate: Bearer.
-    @unittest.expectedFailure
     def test_token_of_10_kb_is_401(self):
         tok = make_jwt(self.admin_claims(pad="x" * 7600), self.secret())
         self.assertGreaterEqual(len(tok), 10 * 1024)

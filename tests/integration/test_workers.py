@@ -164,15 +164,6 @@ class WorkersTest(StackTestCase):
             results = list(pool.map(one, range(200)))
         self.assertEqual([r for r in results if not r[0]], [])
 
-    # BUG: src/daemon/worker.c worker_main(), "if (getppid() == 1) exit(0);":
-    # meant to catch a master that died before prctl(PR_SET_PDEATHSIG), it
-    # also fires when the master itself is PID 1 (billingd as a container's
-    # entrypoint, or under `unshare --pid`).  Every worker exits 0 at once,
-    # note_exit() in src/daemon/master.c treats exit 0 as a normal recycle
-    # and respawns without backoff: a fork loop (~1000 forks/s measured) and
-    # not one request served.  Compare getppid() with the master's pid taken
-    # before fork instead.
-    @unittest.expectedFailure
     def test_billingd_as_pid_1_of_its_namespace_serves_requests(self):
         unshare = shutil.which("unshare")
         if unshare is None:
@@ -406,18 +397,6 @@ class WorkersTest(StackTestCase):
             "the two requests are not waiting inside billingd")
         return locker, pool, futures
 
-    # BUG: src/daemon/worker.c on_term()/worker_main() and
-    # src/daemon/master.c master_run()/stop_all(): on SIGTERM every worker
-    # leaves its accept loop as soon as its current request is done, while
-    # the master keeps the listening socket open (and its path in place)
-    # until the last worker has exited.  Connections nginx made in that
-    # window -- and those already queued in the listen backlog when SIGTERM
-    # came -- are never accepted: they are reset when master_run() closes
-    # listen_fd, and nginx answers 502 ("recv() failed (104: Connection reset
-    # by peer) while reading response header from upstream") for requests it
-    # had already handed to billingd.  Graceful stop should unlink/close the
-    # listening socket first and let the workers drain the backlog.
-    @unittest.expectedFailure
     def test_sigterm_serves_requests_already_queued_on_the_socket(self):
         locker, pool, held = self.hold_both_workers(1.5)
         try:

@@ -861,7 +861,7 @@ START_TEST(invalid_json_is_rejected)
 	ck_assert_ptr_null(parse("{ \"jwtSecret\": \"" SECRET "\", }"));
 	ck_assert_ptr_nonnull(strstr(err, "line 1"));
 	ck_assert_ptr_null(parse("{ \"jwtSecret\": \"" SECRET "\" } {}"));
-	ck_assert_ptr_nonnull(strstr(err, "config: line 1"));
+	ck_assert_ptr_nonnull(strstr(err, "line 1"));
 	ck_assert_ptr_null(parse("{ \"jwtSecret\": '" SECRET "' }"));
 	ck_assert_ptr_null(parse("{\n\n /* c */ }"));
 	ck_assert_ptr_nonnull(strstr(err, "line 3"));
