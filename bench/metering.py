@@ -477,6 +477,59 @@ def metering_rounds(st, n, rounds, tmp, results):
         results["rounds"].append(r)
 
 
+STATEMENT_KINDS = """
+  CASE
+    WHEN sql_text LIKE 'SELECT id, session_pk%%' THEN '1 SELECT pending segments FOR UPDATE SKIP LOCKED'
+    WHEN sql_text LIKE 'SELECT g.id, s.last_heartbeat_at%%' THEN '2 SELECT their sessions (join)'
+    WHEN sql_text LIKE 'INSERT INTO billing_usage_records%%' THEN '3 INSERT usage records (multi-row)'
+    WHEN sql_text LIKE 'UPDATE billing_session_segments%%' THEN '4 UPDATE segments (CASE id WHEN ...)'
+    WHEN sql_text LIKE 'INSERT INTO billing_usage_daily%%' THEN '5 INSERT ... ON DUPLICATE KEY UPDATE daily'
+    WHEN sql_text LIKE 'INSERT INTO bench_usage_records%%' THEN 'raw INSERT (LIKE copy)'
+    WHEN sql_text LIKE 'START TRANSACTION%%' OR sql_text LIKE 'commit%%'
+      OR sql_text LIKE 'rollback%%' THEN '6 START TRANSACTION / COMMIT'
+    ELSE '7 other (connect, session setup, job run rows)'
+  END"""
+
+
+def profile_round(st, n, plain_sql, results):
+    """One more job run and raw INSERT with every statement in the slow query
+    log (long_query_time=0, log_output=TABLE), summed by kind: server time per
+    statement type.  Logging slows both a little; not part of the timings."""
+    reset_metering(st, n)
+    kinds = {}
+    for name, run in (("job", lambda: run_job(st)),
+                      ("insert", lambda: mariadb_client(st, plain_sql))):
+        st.mariadb.sql("SET GLOBAL log_output = 'TABLE'; SET GLOBAL long_query_time = 0; "
+                       "TRUNCATE TABLE mysql.slow_log; SET GLOBAL slow_query_log = ON")
+        t0 = time.perf_counter()
+        try:
+            run()
+        finally:
+            wall = time.perf_counter() - t0
+            st.mariadb.sql("SET GLOBAL slow_query_log = OFF; SET GLOBAL long_query_time = 10")
+        rows = st.mariadb.sql(
+            "SELECT kind, COUNT(*), SUM(TIME_TO_SEC(query_time)), SUM(TIME_TO_SEC(lock_time)), "
+            "SUM(rows_examined), SUM(rows_affected) FROM (SELECT %s AS kind, query_time, "
+            "lock_time, rows_examined, rows_affected FROM mysql.slow_log "
+            "WHERE db = '%s' AND sql_text NOT LIKE 'SET GLOBAL%%') k GROUP BY kind ORDER BY kind"
+            % (STATEMENT_KINDS, st.db_name))
+        kinds[name] = {"wall": wall,
+                       "rows": [(k, int(c), float(t), float(lk), int(ex), int(af))
+                                for k, c, t, lk, ex, af in rows]}
+    st.mariadb.sql("TRUNCATE TABLE mysql.slow_log")
+    results["profile"] = kinds
+    for name, p in kinds.items():
+        total = sum(r[2] for r in p["rows"])
+        log("  profile %s: wall %s with the query log on, %s of it in statements"
+            % (name, fmt_s(p["wall"]), fmt_s(total)))
+        for k, c, t, lk, ex, af in p["rows"]:
+            log("    %-50s %6d x  %8.3f s  (%.0f us each)" % (k.lstrip("1234567 "), c, t,
+                                                          t / c * 1e6 if c else 0))
+    # the state after the profile is as after a round: one hour metered
+    check(int(sql1(st, "SELECT COUNT(*) FROM billing_usage_records")) == 3 * n,
+          "profile round: wrong record count")
+
+
 def history_and_get(st, n, b_records, requests, wrk_seconds, wrk_repeats, results):
     a_id, b_id = add_history_accounts(st, n, b_records)
     t, recs, segs, _ = run_job(st)
@@ -612,6 +665,23 @@ def report(results, v, info, args):
            + ("{:,}".format(r1["segments"]),)))
     add("A second run right after wrote 0 records in %s." % fmt_s(r1["second"].wall))
     add("")
+    prof = results.get("profile")
+    if prof:
+        add("Server time per statement kind (one extra run of each with the slow query log "
+            "at long_query_time=0, which slows both; not part of the timings above):")
+        add("")
+        add("| run | statement | count | server time | per statement | rows examined "
+            "| rows affected |")
+        add("|---|---|---|---|---|---|---|")
+        for name, label in (("job", "job"), ("insert", "raw INSERT")):
+            p = prof[name]
+            for k, c, t, lk, ex, af in p["rows"]:
+                add("| %s | %s | %s | %s | %.0f us | %s | %s |"
+                    % (label, k.lstrip("1234567 "), "{:,}".format(c), fmt_s(t),
+                       t / c * 1e6 if c else 0, "{:,}".format(ex), "{:,}".format(af)))
+            add("| %s | **all statements** (process wall %s) | | **%s** | | | |"
+                % (label, fmt_s(p["wall"]), fmt_s(sum(r[2] for r in p["rows"]))))
+        add("")
     hw, hrecs, hsegs = results["history_job"]
     add("## GET usage: account A (100 records) vs account B (%s records)"
         % "{:,}".format(args.b_records))
@@ -676,6 +746,9 @@ def main():
     ap.add_argument("--results", default=None,
                     help="markdown file to (over)write (default bench/results-metering.md; "
                          "--quick: bench/results-metering-quick.md)")
+    ap.add_argument("--no-profile", dest="profile", action="store_false",
+                    help="skip the extra job / INSERT run under the slow query log "
+                         "(server time per statement kind)")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directory (logs, data) for inspection")
     args = ap.parse_args()
@@ -721,6 +794,9 @@ def main():
         log("metering: %d round(s) of billing-calculate-usage vs raw INSERT of %s rows"
             % (args.rounds, "{:,}".format(3 * args.sessions)))
         metering_rounds(st, args.sessions, args.rounds, tmp, results)
+        if args.profile:
+            log("profile: one more run of each with every statement in the slow query log")
+            profile_round(st, args.sessions, os.path.join(tmp, "insert-plain.sql"), results)
 
         log("GET usage: A with 100 records, B with %s" % "{:,}".format(args.b_records))
         history_and_get(st, args.sessions, args.b_records, args.requests, args.wrk_seconds,

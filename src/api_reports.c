@@ -70,7 +70,9 @@ static const char SQL_BY_RESOURCE_ONE[] =
     "FROM billing_usage_records r WHERE " RANGE ONE_ACCOUNT
     " GROUP BY r.resource_type, r.unit ORDER BY 1";
 
-enum col_kind { COL_TEXT, COL_DECIMAL, COL_COST, COL_INT, COL_TIME, COL_DATE };
+/* decimals print trimmed: quantities to at least 0, prices and costs to 2 */
+enum col_kind { COL_TEXT, COL_DECIMAL, COL_PRICE, COL_COST, COL_INT, COL_TIME,
+    COL_DATE };
 
 struct report {
 	const char *group;       /* "none", "user", "day", "resource" */
@@ -84,7 +86,7 @@ static const char *const raw_names[] = { "user_id", "session_id",
     "resource_type", "quantity", "unit", "unit_price", "total_cost",
     "start_time", "end_time" };
 static const enum col_kind raw_kinds[] = { COL_TEXT, COL_TEXT, COL_TEXT,
-    COL_DECIMAL, COL_TEXT, COL_DECIMAL, COL_COST, COL_TIME, COL_TIME };
+    COL_DECIMAL, COL_TEXT, COL_PRICE, COL_COST, COL_TIME, COL_TIME };
 static const char *const user_names[] = { "user_id", "total_cost", "records",
     "cpu_core_hours", "memory_gb_hours", "storage_gb_months" };
 static const char *const day_names[] = { "day", "total_cost", "records",
@@ -119,9 +121,10 @@ cell(const struct db_result *res, size_t i, enum col_kind kind, char *buf,
 		return NULL;
 	switch (kind) {
 	case COL_DECIMAL:
+	case COL_PRICE:
 	case COL_COST:
 		if (money_parse(v, len, 6, &n) != 0 || money_format_trim(n,
-		    kind == COL_COST ? 2 : 0, buf, size) < 0)
+		    kind == COL_DECIMAL ? 0 : 2, buf, size) < 0)
 			return v;
 		return buf;
 	case COL_TIME:
@@ -195,8 +198,8 @@ write_json_row(struct http_request *req, const struct report *rp,
 		struct json_object *jv = NULL;
 
 		if (v != NULL) {
-			if (rp->kinds[i] == COL_DECIMAL || rp->kinds[i] == COL_COST ||
-			    rp->kinds[i] == COL_INT)
+			if (rp->kinds[i] != COL_TEXT && rp->kinds[i] != COL_TIME &&
+			    rp->kinds[i] != COL_DATE)
 				jv = json_object_new_double_s(0, v);
 			else
 				jv = json_object_new_string(v);

@@ -234,12 +234,6 @@ class ErrorsTest(StackTestCase):
         return {"ACCESS_USER": self.user_token(), "ACCESS_ADMIN": self.admin(),
                 "ACCESS_SERVICE": self.service_token()}.get(access)
 
-    def test_get_usage_with_a_user_token_is_501_until_it_is_built(self):
-        if ("GET", "usage", "ACCESS_USER") not in not_implemented_routes():
-            self.skipTest("GET usage is implemented now")
-        resp = self.request("GET", "usage", token=self.user_token())
-        self.assertError(resp, 501, "not_implemented")
-
     def test_every_unbuilt_endpoint_answers_501_never_fake_data(self):
         routes = not_implemented_routes()
         if not routes:
