@@ -169,6 +169,35 @@ def run_job(st):
     return t, int(m.group(1)), int(m.group(2)), counters
 
 
+def snapshot_binaries(tmp, build_dir):
+    """Copies of the built programs, so that a rebuild of src/ during the run
+    (make in another shell) changes nothing under us; refuses programs built
+    without --enable-test-clock (they would ignore BILLING_TEST_NOW and meter
+    up to the real clock)."""
+    build = os.path.join(tmp, "build")
+    os.makedirs(os.path.join(build, "src"))
+    for name in ("billingd", "billing-calculate-usage", "billing-migrate"):
+        path = os.path.join(build_dir, "src", name)
+        for _ in range(30):   # not while the linker is writing it
+            if os.path.exists(path) and time.time() - os.path.getmtime(path) > 2:
+                break
+            time.sleep(1)
+        if not os.access(path, os.X_OK):
+            raise CheckFailed("%s is not built (cd %s && make)" % (path, build_dir))
+        mtime = os.path.getmtime(path)
+        with open(path, "rb") as f:
+            data = f.read()
+        if b"BILLING_TEST_NOW" not in data:
+            raise CheckFailed("%s was built without the test clock: "
+                              "./configure --enable-test-clock && make" % path)
+        dest = os.path.join(build, "src", name)
+        with open(dest, "wb") as f:
+            f.write(data)
+        os.chmod(dest, 0o755)
+        os.utime(dest, (mtime, mtime))
+    return build
+
+
 # -- the data -----------------------------------------------------------------
 
 def load_active_sessions(st, n):
@@ -723,7 +752,8 @@ def report(results, v, info, args):
     add("- MariaDB %s (the stack's: innodb_buffer_pool_size=256M, "
         "innodb_flush_log_at_trx_commit=2, no binlog)" % info["mariadb"])
     add("- billingd: 2 workers behind nginx (2 workers, access log off); "
-        "source %s, built with --enable-test-clock, clock fixed at %s" % (info["commit"], NOW))
+        "source %s; binaries built %s with --enable-test-clock (copied at start); "
+        "clock fixed at %s" % (info["commit"], results.get("built", "?"), NOW))
     return lines
 
 
@@ -749,6 +779,9 @@ def main():
     ap.add_argument("--no-profile", dest="profile", action="store_false",
                     help="skip the extra job / INSERT run under the slow query log "
                          "(server time per statement kind)")
+    ap.add_argument("--build-dir", default=ROOT,
+                    help="the build tree whose src/ holds billingd and the helpers "
+                         "(default: this checkout)")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directory (logs, data) for inspection")
     args = ap.parse_args()
@@ -773,6 +806,9 @@ def main():
     results = {"rounds": [], "rows": 3 * args.sessions}
     rc = 0
     try:
+        st.build_dir = snapshot_binaries(tmp, args.build_dir)
+        results["built"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(
+            os.path.getmtime(os.path.join(st.build_dir, "src", "billing-calculate-usage"))))
         log("stack: starting in %s" % tmp)
         st.start()
         info = machine_info(st)

@@ -87,9 +87,12 @@ CREATE TABLE IF NOT EXISTS billing_invoices (
   stripe_invoice_id VARCHAR(255) NULL,
   created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+  -- the period a live invoice holds; a void one (kept forever) holds none
+  live_period_start DATETIME(6) AS (IF(status = 'void', NULL, period_start)) PERSISTENT,
   PRIMARY KEY (id),
-  -- one invoice per account and period: the exactly-once guarantee of the invoice run
-  UNIQUE KEY uq_invoices_account_period (account_id, period_start),
+  -- one live invoice per account and period: the exactly-once guarantee of the invoice run
+  UNIQUE KEY uq_invoices_account_period (account_id, live_period_start),
+  KEY ix_invoices_account_period (account_id, period_start),
   UNIQUE KEY uq_invoices_number (invoice_number),
   UNIQUE KEY uq_invoices_stripe (stripe_invoice_id),
   KEY ix_invoices_status_due (status, due_date),

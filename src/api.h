@@ -26,6 +26,22 @@ int api_hook_session_terminated(struct app *app, struct http_request *req);
 /* GET usage */
 int api_usage(struct app *app, struct http_request *req);
 
+/* GET invoices, GET invoices/{id}, POST invoices and admin/invoices,
+ * PATCH admin/invoices/{id} */
+int api_invoices_list(struct app *app, struct http_request *req);
+int api_invoice_get(struct app *app, struct http_request *req);
+int api_invoice_create(struct app *app, struct http_request *req);
+int api_invoice_patch(struct app *app, struct http_request *req);
+
+/* GET invoices/{id}/pdf */
+int api_invoice_pdf(struct app *app, struct http_request *req);
+
+/* POST credits and admin/credits */
+int api_credits_create(struct app *app, struct http_request *req);
+
+/* GET admin/users */
+int api_admin_users(struct app *app, struct http_request *req);
+
 /* GET admin/reports */
 int api_admin_reports(struct app *app, struct http_request *req);
 

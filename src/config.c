@@ -9,6 +9,8 @@
  * everything and names the key; no error message ever contains a value that
  * could be a secret.
  */
+#include "build-config.h" /* configure's switches */
+
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <sys/un.h>

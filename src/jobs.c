@@ -16,6 +16,7 @@
 #include "db.h"
 #include "jobs.h"
 #include "log.h"
+#include "invoices.h"
 #include "metering.h"
 #include "timeutil.h"
 
@@ -25,7 +26,7 @@ const struct job_def job_defs[] = {
 	{ "check-quotas", "*/15 * * * *",
 	    "checks accounts against their plan limits", NULL },
 	{ "generate-invoices", "30 0 * * *",
-	    "invoices the period just ended on invoiceDay", NULL },
+	    "invoices the period just ended on invoiceDay", invoices_job },
 	{ "dispatch-events", "* * * * *",
 	    "delivers the events outbox", NULL },
 };
@@ -113,6 +114,7 @@ job_helper_main(const char *job_name, int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "date", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -131,9 +133,21 @@ job_helper_main(const char *job_name, int argc, char *argv[])
 		case 'c':
 			config_path = optarg;
 			break;
+		case 'd':
+			/* as of that day, 00:00 UTC: to catch up a missed day */
+			if (strcmp(job_name, "generate-invoices") != 0 ||
+			    time_parse_rfc3339(optarg, strlen(optarg), 1,
+			    &opts.now, NULL) != 0 || opts.now > time_now_usec()) {
+				fprintf(stderr, "billing-%s: --date: a past "
+				    "YYYY-MM-DD (generate-invoices only)\n",
+				    job_name);
+				return 2;
+			}
+			break;
 		default:
-			fprintf(stderr, "usage: billing-%s [-c config]\n",
-			    job_name);
+			fprintf(stderr, "usage: billing-%s [-c config]%s\n",
+			    job_name, strcmp(job_name, "generate-invoices") == 0 ?
+			    " [--date YYYY-MM-DD]" : "");
 			return 2;
 		}
 	}

@@ -5,6 +5,8 @@
  * proleptic Gregorian calendar, so nothing depends on TZ, the tz database,
  * localtime() or the range of time_t.
  */
+#include "build-config.h" /* configure's switches */
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

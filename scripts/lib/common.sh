@@ -5,9 +5,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 # What building, running and testing need, as Debian packages.
 BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config
- libfcgi-dev libmariadb-dev libjson-c-dev libcurl4-openssl-dev libssl-dev check"
+ libfcgi-dev libmariadb-dev libjson-c-dev libcurl4-openssl-dev libssl-dev check
+ libhpdf-dev"
 RUN_PACKAGES="mariadb-server mariadb-client nginx-light python3 openssl curl"
-TEST_PACKAGES="valgrind"
+TEST_PACKAGES="valgrind poppler-utils"
 
 missing_packages() {
 	local p missing=""

@@ -5,6 +5,7 @@
  * Build with -DBILLING_TEST_CLOCK (matching timeutil.c) to exercise the
  * BILLING_TEST_NOW override; without it the tests check it is ignored.
  */
+#include "build-config.h"
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,0 +1,748 @@
+/*
+ * invoice_build: making invoices, finalizing them, changing their status,
+ * and the invoice job.  Every function that writes runs inside the caller's
+ * transaction and locks the account row first, so that the invoices of one
+ * account are made one at a time; the unique key on (account_id,
+ * live_period_start) is what guarantees one invoice per period.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "accounts.h"
+#include "app.h"
+#include "config.h"
+#include "db.h"
+#include "events.h"
+#include "invoices.h"
+#include "jobs.h"
+#include "log.h"
+#include "metering.h"
+#include "money.h"
+#include "period.h"
+#include "timeutil.h"
+
+#define JOB_BATCH_ACCOUNTS 100
+#define USEC_PER_DAY (86400LL * USEC_PER_SEC)
+
+static const char SQL_LOCK_ACCOUNT[] =
+    "SELECT COALESCE(plan_id, ''), COALESCE(billing_mode, ''), created_at "
+    "FROM billing_accounts WHERE id = ? FOR UPDATE";
+static const char SQL_OVERLAP[] =
+    "SELECT id FROM billing_invoices WHERE account_id = ? AND status <> 'void' "
+    "AND period_start < ? AND period_end > ? LIMIT 1";
+static const char SQL_INSERT_INVOICE[] =
+    "INSERT INTO billing_invoices (account_id, kind, period_start, period_end, "
+    "billing_mode, plan_id, currency, status, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, 'draft', ?)";
+/* scheduled invoices also take usage that arrived after its own period was
+ * invoiced; manual ones take only their period */
+static const char SQL_TIE_SCHEDULED[] =
+    "UPDATE billing_usage_records SET invoice_id = ? WHERE account_id = ? "
+    "AND invoice_id IS NULL AND start_time < ?";
+static const char SQL_TIE_MANUAL[] =
+    "UPDATE billing_usage_records SET invoice_id = ? WHERE account_id = ? "
+    "AND invoice_id IS NULL AND start_time >= ? AND start_time < ?";
+static const char SQL_UNTIE[] =
+    "UPDATE billing_usage_records SET invoice_id = NULL WHERE invoice_id = ?";
+static const char SQL_USAGE_SUMS[] =
+    "SELECT resource_type, unit, unit_price, SUM(quantity), SUM(total_cost) "
+    "FROM billing_usage_records WHERE invoice_id = ? "
+    "GROUP BY resource_type, unit, unit_price "
+    "ORDER BY FIELD(resource_type, 'cpu', 'memory', 'storage'), unit_price";
+static const char SQL_USAGE_HOURS[] =
+    "SELECT resource_type, unit, unit_price, SUM(quantity) "
+    "FROM billing_usage_records WHERE invoice_id = ? "
+    "GROUP BY resource_type, unit, unit_price, DATE_FORMAT(start_time, '%Y%m%d%H') "
+    "ORDER BY FIELD(resource_type, 'cpu', 'memory', 'storage'), unit_price";
+static const char SQL_INSERT_LINE[] =
+    "INSERT INTO billing_invoice_lines (invoice_id, line_no, kind, "
+    "resource_type, description, quantity, unit, unit_price, amount) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_SET_AMOUNTS[] =
+    "UPDATE billing_invoices SET subtotal = ?, credits = 0, total = ? WHERE id = ?";
+static const char SQL_DELETE_INVOICE[] =
+    "DELETE FROM billing_invoices WHERE id = ?";
+
+static const char SQL_LOCK_INVOICE[] =
+    "SELECT account_id, status, subtotal, total FROM billing_invoices "
+    "WHERE id = ? FOR UPDATE";
+static const char SQL_CREDITS[] =
+    "SELECT id, remaining FROM billing_credits WHERE account_id = ? "
+    "AND remaining > 0 AND (expires_at IS NULL OR expires_at > ?) "
+    "ORDER BY expires_at IS NULL, expires_at, id FOR UPDATE";
+static const char SQL_APPLY[] =
+    "INSERT INTO billing_credit_applications (credit_id, invoice_id, amount, "
+    "created_at) VALUES (?, ?, ?, ?)";
+static const char SQL_DEDUCT[] =
+    "UPDATE billing_credits SET remaining = remaining - CAST(? AS DECIMAL(18,2)) "
+    "WHERE id = ?";
+static const char SQL_RESTORE[] =
+    "UPDATE billing_credits c JOIN billing_credit_applications ca "
+    "ON ca.credit_id = c.id SET c.remaining = c.remaining + ca.amount "
+    "WHERE ca.invoice_id = ?";
+static const char SQL_COUNTER_BUMP[] =
+    "INSERT INTO billing_invoice_counters (year, last_number) VALUES (?, 1) "
+    "ON DUPLICATE KEY UPDATE last_number = last_number + 1";
+static const char SQL_COUNTER_READ[] =
+    "SELECT last_number FROM billing_invoice_counters WHERE year = ?";
+static const char SQL_FINALIZE[] =
+    "UPDATE billing_invoices SET status = 'sent', invoice_number = ?, "
+    "credits = ?, total = ?, finalized_at = ?, due_date = ? WHERE id = ?";
+static const char SQL_SET_PAID[] =
+    "UPDATE billing_invoices SET status = 'paid', paid_at = ? WHERE id = ?";
+static const char SQL_SET_VOID[] =
+    "UPDATE billing_invoices SET status = 'void', voided_at = ? WHERE id = ?";
+static const char SQL_MANUAL_PAYMENT[] =
+    "INSERT INTO billing_payments (account_id, invoice_id, amount, currency, "
+    "status, method, idempotency_key, created_at) "
+    "SELECT account_id, id, total, currency, 'succeeded', 'manual', ?, ? "
+    "FROM billing_invoices WHERE id = ?";
+
+static const char SQL_JOB_ACCOUNTS[] =
+    "SELECT id FROM billing_accounts WHERE id > ? ORDER BY id LIMIT 100";
+static const char SQL_JOB_DRAFTS[] =
+    "SELECT id FROM billing_invoices WHERE status = 'draft' "
+    "AND kind = 'scheduled' AND created_at <= ? ORDER BY id LIMIT 100";
+static const char SQL_JOB_OVERDUE[] =
+    "UPDATE billing_invoices SET status = 'overdue' "
+    "WHERE status = 'sent' AND due_date < ?";
+
+static int
+dec(const struct db_result *res, size_t i, int64_t *out)
+{
+	size_t len;
+	const char *s = db_col(res, i, &len);
+
+	*out = 0;
+	return s == NULL ? 0 : money_parse(s, len, 6, out);
+}
+
+static void
+fmt_time(int64_t usec, char *buf)
+{
+	time_format_db(usec, buf, TIME_TEXT_MAX);
+}
+
+/* Decimal text for a bind, kept alive in buf. */
+static struct db_param
+dec_param(int64_t micros, int decimals, char *buf, size_t size)
+{
+	money_format(micros, decimals, buf, size);
+	return DBP_STR(buf);
+}
+
+struct build {
+	struct db *db;
+	const struct billing_config *cfg;
+	const struct invoice_spec *spec;
+	uint64_t invoice_id;
+	unsigned next_line;
+	int64_t subtotal;
+	char plan_id[65], mode[16];
+	int64_t account_created;
+};
+
+static int
+add_line(struct build *b, const char *kind, const char *resource,
+    const char *description, int64_t quantity, const char *unit,
+    int64_t unit_price, int64_t amount)
+{
+	char q[32], up[32], am[32];
+
+	struct db_param p[] = { DBP_INT(b->invoice_id), DBP_INT(++b->next_line),
+	    DBP_STR(kind), resource ? DBP_STR(resource) : DBP_NULLV,
+	    DBP_STR(description), dec_param(quantity, 6, q, sizeof(q)),
+	    DBP_STR(unit), dec_param(unit_price, 6, up, sizeof(up)),
+	    dec_param(amount, 2, am, sizeof(am)) };
+	b->subtotal += amount;
+	return db_exec(b->db, SQL_INSERT_LINE, p, 9, NULL, NULL);
+}
+
+static const char *
+usage_description(const char *resource)
+{
+	if (strcmp(resource, "cpu") == 0)
+		return "CPU usage";
+	if (strcmp(resource, "memory") == 0)
+		return "Memory usage";
+	return "Storage";
+}
+
+/* One line per resource and unit price, from the records tied to the invoice. */
+static int
+usage_lines(struct build *b)
+{
+	struct db_result *res = NULL;
+	struct line { char res[16], unit[32]; int64_t price, qty, cost; } l[16];
+	size_t n = 0, i;
+	int rc, r;
+
+	struct db_param p[] = { DBP_INT(b->invoice_id) };
+	if ((rc = db_query(b->db, SQL_USAGE_SUMS, p, 1, &res)) != DB_OK)
+		return rc;
+	while ((r = db_fetch(res)) == 1 && n < 16) {
+		snprintf(l[n].res, sizeof(l[n].res), "%s", db_col(res, 0, NULL));
+		snprintf(l[n].unit, sizeof(l[n].unit), "%s", db_col(res, 1, NULL));
+		if (dec(res, 2, &l[n].price) || dec(res, 3, &l[n].qty) ||
+		    dec(res, 4, &l[n].cost)) {
+			r = DB_ERROR;
+			break;
+		}
+		n++;
+	}
+	db_result_free(res);
+	if (r < 0)
+		return r;
+	/* lines are written after the result is released: one statement at a time */
+	for (i = 0; i < n; i++)
+		if ((rc = add_line(b, "usage", l[i].res, usage_description(l[i].res),
+		    l[i].qty, l[i].unit, l[i].price, money_round(l[i].cost, 2))) != DB_OK)
+			return rc;
+	return DB_OK;
+}
+
+/*
+ * Hybrid: usage above the plan's limits, hour by hour.  In one clock hour
+ * the quantity of a resource is its average concurrent size (core-hours in
+ * one hour = cores), so what exceeds the limit that hour is the overage.
+ */
+static int
+overage_lines(struct build *b, const struct plan *plan)
+{
+	struct db_result *res = NULL;
+	struct over { char res[16], unit[32]; int64_t price, qty, cost; } o[16];
+	size_t n = 0, i;
+	int rc, r;
+	char desc[128];
+
+	struct db_param p[] = { DBP_INT(b->invoice_id) };
+	if ((rc = db_query(b->db, SQL_USAGE_HOURS, p, 1, &res)) != DB_OK)
+		return rc;
+	while ((r = db_fetch(res)) == 1) {
+		const char *rs = db_col(res, 0, NULL), *unit = db_col(res, 1, NULL);
+		int64_t price, qty, limit, over, cost;
+
+		if (rs == NULL || unit == NULL || dec(res, 2, &price) ||
+		    dec(res, 3, &qty)) {
+			r = DB_ERROR;
+			break;
+		}
+		if (strcmp(rs, "cpu") == 0)
+			limit = plan->cpu_limit;
+		else if (strcmp(rs, "memory") == 0)
+			limit = plan->memory_limit;
+		else /* GB-months held in one hour */
+			money_muldiv(plan->storage_limit, 1, HOURS_PER_MONTH, &limit);
+		over = qty - limit;
+		if (over <= 0 || money_mul(over, price, &cost) != 0)
+			continue;
+		for (i = 0; i < n; i++)
+			if (strcmp(o[i].res, rs) == 0 && o[i].price == price)
+				break;
+		if (i == n) {
+			if (n == 16)
+				continue;
+			snprintf(o[n].res, sizeof(o[n].res), "%s", rs);
+			snprintf(o[n].unit, sizeof(o[n].unit), "%s", unit);
+			o[n].price = price;
+			o[n].qty = o[n].cost = 0;
+			n++;
+		}
+		o[i].qty += over;
+		o[i].cost += cost;
+	}
+	db_result_free(res);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		snprintf(desc, sizeof(desc), "%s above the %s plan", 
+		    usage_description(o[i].res), plan->name);
+		if ((rc = add_line(b, "overage", o[i].res, desc, o[i].qty,
+		    o[i].unit, o[i].price, money_round(o[i].cost, 2))) != DB_OK)
+			return rc;
+	}
+	return DB_OK;
+}
+
+/* The plan's price: monthly plans every period, yearly ones in the period
+ * of the account's anniversary month (or a manual period of a year). */
+static int
+subscription_line(struct build *b, const struct plan *plan)
+{
+	char desc[256];
+	int y, m, d, hh, mm, ss, us, cm;
+
+	if (plan == NULL || plan->price <= 0)
+		return DB_OK;
+	if (plan->interval == INTERVAL_YEAR) {
+		time_to_civil(b->account_created, &y, &cm, &d, &hh, &mm, &ss, &us);
+		time_to_civil(b->spec->period_start, &y, &m, &d, &hh, &mm, &ss, &us);
+		if (m != cm && b->spec->period_end - b->spec->period_start <
+		    360 * USEC_PER_DAY)
+			return DB_OK;
+	}
+	snprintf(desc, sizeof(desc), "%s plan (%s)", plan->name,
+	    plan->interval == INTERVAL_YEAR ? "yearly" : "monthly");
+	return add_line(b, "subscription", NULL, desc, MONEY_SCALE,
+	    plan->interval == INTERVAL_YEAR ? "year" : "month", plan->price,
+	    money_round(plan->price, 2));
+}
+
+static int
+lock_account(struct build *b)
+{
+	struct db_result *res = NULL;
+	size_t len;
+	const char *s;
+	int rc, r;
+
+	struct db_param p[] = { DBP_INT(b->spec->account_id) };
+	if ((rc = db_query(b->db, SQL_LOCK_ACCOUNT, p, 1, &res)) != DB_OK)
+		return rc;
+	if ((r = db_fetch(res)) == 1) {
+		snprintf(b->plan_id, sizeof(b->plan_id), "%s", db_col(res, 0, NULL));
+		snprintf(b->mode, sizeof(b->mode), "%s", db_col(res, 1, NULL));
+		s = db_col(res, 2, &len);
+		if (s == NULL || time_parse_db(s, len, &b->account_created) != 0)
+			r = DB_ERROR;
+	}
+	db_result_free(res);
+	return r < 0 ? r : r == 0 ? DB_NOT_FOUND : DB_OK;
+}
+
+int
+invoice_build(struct db *db, const struct billing_config *cfg,
+    const struct invoice_spec *spec, enum invoice_outcome *outcome,
+    uint64_t *invoice_id)
+{
+	struct build b;
+	struct account acct;
+	const struct plan *plan;
+	enum billing_mode mode;
+	char ps[TIME_TEXT_MAX], pe[TIME_TEXT_MAX], now[TIME_TEXT_MAX], st[32], tt[32];
+	uint64_t tied = 0, id = 0;
+	int64_t other;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	b.db = db;
+	b.cfg = cfg;
+	b.spec = spec;
+	*outcome = INVOICE_EXISTS;
+	if ((rc = lock_account(&b)) != DB_OK)
+		return rc;
+	fmt_time(spec->period_start, ps);
+	fmt_time(spec->period_end, pe);
+	fmt_time(spec->now, now);
+	struct db_param op[] = { DBP_INT(spec->account_id), DBP_STR(pe), DBP_STR(ps) };
+	rc = db_query_i64(db, SQL_OVERLAP, op, 3, &other);
+	if (rc == DB_OK) {
+		*invoice_id = (uint64_t)other;
+		return DB_OK; /* INVOICE_EXISTS */
+	}
+	if (rc != DB_NOT_FOUND)
+		return rc;
+
+	/* the account's own plan and mode, as accounts.c resolves them */
+	memset(&acct, 0, sizeof(acct));
+	snprintf(acct.plan_id, sizeof(acct.plan_id), "%s", b.plan_id);
+	snprintf(acct.billing_mode, sizeof(acct.billing_mode), "%s", b.mode);
+	plan = account_plan(cfg, &acct);
+	mode = account_mode(cfg, &acct);
+
+	struct db_param ip[] = { DBP_INT(spec->account_id),
+	    DBP_STR(spec->manual ? "manual" : "scheduled"), DBP_STR(ps), DBP_STR(pe),
+	    DBP_STR(config_mode_name(mode)), plan ? DBP_STR(plan->id) : DBP_NULLV,
+	    DBP_STR(cfg->currency), DBP_STR(now) };
+	/* a concurrent run that got here first holds the period: not an error */
+	rc = db_exec(db, SQL_INSERT_INVOICE, ip, 8, NULL, &id);
+	if (rc == DB_DUPLICATE)
+		return DB_OK;
+	if (rc != DB_OK)
+		return rc;
+	b.invoice_id = id;
+
+	if (spec->manual) {
+		struct db_param tp[] = { DBP_INT(id), DBP_INT(spec->account_id),
+		    DBP_STR(ps), DBP_STR(pe) };
+		rc = db_exec(db, SQL_TIE_MANUAL, tp, 4, &tied, NULL);
+	} else {
+		struct db_param tp[] = { DBP_INT(id), DBP_INT(spec->account_id),
+		    DBP_STR(pe) };
+		rc = db_exec(db, SQL_TIE_SCHEDULED, tp, 3, &tied, NULL);
+	}
+	if (rc != DB_OK)
+		return rc;
+	switch (mode) {
+	case MODE_USAGE:
+		rc = usage_lines(&b);
+		break;
+	case MODE_SUBSCRIPTION:
+		rc = subscription_line(&b, plan);
+		break;
+	case MODE_HYBRID:
+		if ((rc = subscription_line(&b, plan)) == DB_OK && plan != NULL)
+			rc = overage_lines(&b, plan);
+		break;
+	}
+	if (rc != DB_OK)
+		return rc;
+
+	if (b.next_line == 0 && tied == 0 && !spec->manual) {
+		/* nothing to bill: no invoice, and the period stays free */
+		if ((rc = db_exec(db, SQL_DELETE_INVOICE, (struct db_param[]){
+		    DBP_INT(id) }, 1, NULL, NULL)) != DB_OK)
+			return rc;
+		*outcome = INVOICE_EMPTY;
+		return DB_OK;
+	}
+	struct db_param ap[] = { dec_param(b.subtotal, 2, st, sizeof(st)),
+	    dec_param(b.subtotal, 2, tt, sizeof(tt)), DBP_INT(id) };
+	if ((rc = db_exec(db, SQL_SET_AMOUNTS, ap, 3, NULL, NULL)) != DB_OK)
+		return rc;
+	if (!spec->draft && (rc = invoice_finalize(db, cfg, id, spec->now)) != DB_OK)
+		return rc;
+	*outcome = INVOICE_CREATED;
+	*invoice_id = id;
+	return DB_OK;
+}
+
+/* Locks the invoice row; reads its account, status and amounts. */
+static int
+lock_invoice(struct db *db, uint64_t id, uint64_t *account_id, char *status,
+    size_t size, int64_t *subtotal)
+{
+	struct db_result *res = NULL;
+	int64_t v = 0;
+	int rc, r;
+
+	struct db_param p[] = { DBP_INT(id) };
+	if ((rc = db_query(db, SQL_LOCK_INVOICE, p, 1, &res)) != DB_OK)
+		return rc;
+	if ((r = db_fetch(res)) == 1) {
+		db_col_i64(res, 0, &v);
+		*account_id = (uint64_t)v;
+		snprintf(status, size, "%s", db_col(res, 1, NULL));
+		if (dec(res, 2, subtotal) != 0)
+			r = DB_ERROR;
+	}
+	db_result_free(res);
+	return r < 0 ? r : r == 0 ? DB_NOT_FOUND : DB_OK;
+}
+
+/* Applies available credits to `left`, earliest expiry first.  *applied is
+ * what was taken. */
+static int
+apply_credits(struct db *db, uint64_t account_id, uint64_t invoice_id,
+    int64_t left, const char *now, int64_t *applied)
+{
+	struct db_result *res = NULL;
+	struct { int64_t id, remaining; } c[64];
+	size_t n = 0, i;
+	char amt[32];
+	int rc, r;
+
+	*applied = 0;
+	if (left <= 0)
+		return DB_OK;
+	struct db_param p[] = { DBP_INT(account_id), DBP_STR(now) };
+	if ((rc = db_query(db, SQL_CREDITS, p, 2, &res)) != DB_OK)
+		return rc;
+	while ((r = db_fetch(res)) == 1 && n < 64) {
+		if (db_col_i64(res, 0, &c[n].id) != 0 ||
+		    dec(res, 1, &c[n].remaining) != 0) {
+			r = DB_ERROR;
+			break;
+		}
+		n++;
+	}
+	db_result_free(res);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n && left > 0; i++) {
+		int64_t take = c[i].remaining < left ? c[i].remaining : left;
+
+		struct db_param ap[] = { DBP_INT(c[i].id), DBP_INT(invoice_id),
+		    dec_param(take, 2, amt, sizeof(amt)), DBP_STR(now) };
+		if ((rc = db_exec(db, SQL_APPLY, ap, 4, NULL, NULL)) != DB_OK)
+			return rc;
+		struct db_param dp[] = { DBP_STR(amt), DBP_INT(c[i].id) };
+		if ((rc = db_exec(db, SQL_DEDUCT, dp, 2, NULL, NULL)) != DB_OK)
+			return rc;
+		left -= take;
+		*applied += take;
+	}
+	return DB_OK;
+}
+
+/* The next number of the year, from the counter row locked until commit:
+ * a rolled-back finalization gives its number back, so there are no gaps. */
+static int
+next_number(struct db *db, int year, char *buf, size_t size)
+{
+	int64_t n = 0;
+	int rc;
+
+	struct db_param p[] = { DBP_INT(year) };
+	if ((rc = db_exec(db, SQL_COUNTER_BUMP, p, 1, NULL, NULL)) != DB_OK ||
+	    (rc = db_query_i64(db, SQL_COUNTER_READ, p, 1, &n)) != DB_OK)
+		return rc;
+	snprintf(buf, size, "INV-%04d-%06lld", year, (long long)n);
+	return DB_OK;
+}
+
+static int
+emit_invoice_event(struct db *db, uint64_t id, const char *type, int64_t now)
+{
+	struct invoice inv;
+	struct json_object *data;
+	char key[64];
+	int rc;
+
+	if ((rc = invoice_load(db, id, &inv)) != DB_OK)
+		return rc;
+	data = invoice_json(&inv, 0);
+	snprintf(key, sizeof(key), "%s:%llu", type, (unsigned long long)id);
+	rc = event_emit(db, type, inv.account_id, key, data, now);
+	json_object_put(data);
+	invoice_free(&inv);
+	return rc;
+}
+
+int
+invoice_finalize(struct db *db, const struct billing_config *cfg, uint64_t id,
+    int64_t now)
+{
+	char status[16], number[33], nowt[TIME_TEXT_MAX], due[TIME_TEXT_MAX];
+	char cr[32], tot[32];
+	uint64_t account_id = 0;
+	int64_t subtotal = 0, credits = 0;
+	int y, m, d, hh, mm, ss, us, rc;
+
+	if ((rc = lock_invoice(db, id, &account_id, status, sizeof(status),
+	    &subtotal)) != DB_OK)
+		return rc;
+	if (strcmp(status, "draft") != 0)
+		return DB_OK; /* already final: nothing to do */
+	fmt_time(now, nowt);
+	fmt_time(now + (int64_t)cfg->invoice_due_days * USEC_PER_DAY, due);
+	if ((rc = apply_credits(db, account_id, id, subtotal, nowt, &credits)) != DB_OK)
+		return rc;
+	time_to_civil(now, &y, &m, &d, &hh, &mm, &ss, &us);
+	if ((rc = next_number(db, y, number, sizeof(number))) != DB_OK)
+		return rc;
+	struct db_param p[] = { DBP_STR(number), dec_param(credits, 2, cr, sizeof(cr)),
+	    dec_param(subtotal - credits, 2, tot, sizeof(tot)), DBP_STR(nowt),
+	    DBP_STR(due), DBP_INT(id) };
+	if ((rc = db_exec(db, SQL_FINALIZE, p, 6, NULL, NULL)) != DB_OK)
+		return rc;
+	return emit_invoice_event(db, id, "billing.invoice.created", now);
+}
+
+/* Which status changes make sense: from -> to. */
+static int
+transition_ok(const char *from, const char *to)
+{
+	static const char *const ok[][2] = {
+		{ "draft", "sent" }, { "draft", "void" },
+		{ "sent", "paid" }, { "sent", "void" },
+		{ "overdue", "paid" }, { "overdue", "void" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (strcmp(ok[i][0], from) == 0 && strcmp(ok[i][1], to) == 0)
+			return 1;
+	return 0;
+}
+
+int
+invoice_set_status(struct db *db, const struct billing_config *cfg,
+    uint64_t id, const char *to, int64_t now, int *conflict)
+{
+	char status[16], nowt[TIME_TEXT_MAX], key[64];
+	uint64_t account_id = 0;
+	int64_t subtotal = 0;
+	int rc;
+
+	*conflict = 0;
+	if ((rc = lock_invoice(db, id, &account_id, status, sizeof(status),
+	    &subtotal)) != DB_OK)
+		return rc;
+	if (strcmp(status, to) == 0)
+		return DB_OK; /* asked again: already so */
+	if (!transition_ok(status, to)) {
+		*conflict = 1;
+		return DB_OK;
+	}
+	fmt_time(now, nowt);
+	if (strcmp(to, "sent") == 0)
+		return invoice_finalize(db, cfg, id, now);
+	if (strcmp(to, "paid") == 0) {
+		snprintf(key, sizeof(key), "manual-paid:%llu", (unsigned long long)id);
+		struct db_param pp[] = { DBP_STR(key), DBP_STR(nowt), DBP_INT(id) };
+		rc = db_exec(db, SQL_MANUAL_PAYMENT, pp, 3, NULL, NULL);
+		if (rc != DB_OK && rc != DB_DUPLICATE)
+			return rc;
+		struct db_param p[] = { DBP_STR(nowt), DBP_INT(id) };
+		if ((rc = db_exec(db, SQL_SET_PAID, p, 2, NULL, NULL)) != DB_OK)
+			return rc;
+		return emit_invoice_event(db, id, "billing.invoice.paid", now);
+	}
+	/* void: kept, never deleted; its credits and usage go back to the account */
+	struct db_param ip[] = { DBP_INT(id) };
+	if ((rc = db_exec(db, SQL_RESTORE, ip, 1, NULL, NULL)) != DB_OK ||
+	    (rc = db_exec(db, SQL_UNTIE, ip, 1, NULL, NULL)) != DB_OK)
+		return rc;
+	struct db_param p[] = { DBP_STR(nowt), DBP_INT(id) };
+	return db_exec(db, SQL_SET_VOID, p, 2, NULL, NULL);
+}
+
+/* -- the job ------------------------------------------------------------- */
+
+struct job_batch {
+	const struct billing_config *cfg;
+	int64_t now, period_start, period_end;
+	uint64_t after, last;
+	uint64_t ids[JOB_BATCH_ACCOUNTS];
+	size_t nids;
+	uint64_t created;
+};
+
+static int
+load_ids(struct db *db, const char *sql, const struct db_param *p,
+    uint64_t *ids, size_t *n)
+{
+	struct db_result *res = NULL;
+	int64_t v;
+	int rc, r;
+
+	*n = 0;
+	if ((rc = db_query(db, sql, p, 1, &res)) != DB_OK)
+		return rc;
+	while ((r = db_fetch(res)) == 1 && *n < JOB_BATCH_ACCOUNTS)
+		if (db_col_i64(res, 0, &v) == 0)
+			ids[(*n)++] = (uint64_t)v;
+	db_result_free(res);
+	return r < 0 ? r : DB_OK;
+}
+
+/* A batch of accounts in one transaction: many invoices per commit. */
+static int
+invoice_batch_txn(struct db *db, void *arg)
+{
+	struct job_batch *jb = arg;
+	struct invoice_spec spec;
+	enum invoice_outcome outcome;
+	uint64_t id;
+	size_t i;
+	int rc;
+
+	jb->created = 0;
+	struct db_param p[] = { DBP_INT(jb->after) };
+	if ((rc = load_ids(db, SQL_JOB_ACCOUNTS, p, jb->ids, &jb->nids)) != DB_OK)
+		return rc;
+	for (i = 0; i < jb->nids; i++) {
+		memset(&spec, 0, sizeof(spec));
+		spec.account_id = jb->ids[i];
+		spec.period_start = jb->period_start;
+		spec.period_end = jb->period_end;
+		spec.draft = jb->cfg->invoice_draft_hours > 0;
+		spec.now = jb->now;
+		if ((rc = invoice_build(db, jb->cfg, &spec, &outcome, &id)) != DB_OK)
+			return rc;
+		if (outcome == INVOICE_CREATED)
+			jb->created++;
+	}
+	jb->last = jb->nids ? jb->ids[jb->nids - 1] : jb->after;
+	return DB_OK;
+}
+
+struct draft_batch {
+	const struct billing_config *cfg;
+	int64_t now;
+	uint64_t ids[JOB_BATCH_ACCOUNTS];
+	size_t nids;
+};
+
+static int
+finalize_drafts_txn(struct db *db, void *arg)
+{
+	struct draft_batch *d = arg;
+	char cutoff[TIME_TEXT_MAX];
+	size_t i;
+	int rc;
+
+	fmt_time(d->now - (int64_t)d->cfg->invoice_draft_hours * 3600 *
+	    USEC_PER_SEC, cutoff);
+	struct db_param p[] = { DBP_STR(cutoff) };
+	if ((rc = load_ids(db, SQL_JOB_DRAFTS, p, d->ids, &d->nids)) != DB_OK)
+		return rc;
+	for (i = 0; i < d->nids; i++)
+		if ((rc = invoice_finalize(db, d->cfg, d->ids[i], d->now)) != DB_OK)
+			return rc;
+	return DB_OK;
+}
+
+int
+invoices_job(struct app *app, const struct job_opts *opts,
+    struct job_result *result)
+{
+	const struct billing_config *cfg = app->cfg;
+	struct job_batch jb;
+	struct draft_batch db_;
+	char nowt[TIME_TEXT_MAX];
+	uint64_t created = 0, finalized = 0, overdue = 0;
+	int y, m, d, hh, mm, ss, us, rc = DB_OK;
+	int64_t unused;
+
+	memset(&jb, 0, sizeof(jb));
+	jb.cfg = cfg;
+	jb.now = opts && opts->now ? opts->now : time_now_usec();
+	time_to_civil(jb.now, &y, &m, &d, &hh, &mm, &ss, &us);
+	if (d == cfg->invoice_day) {
+		/* the period that ended at 00:00 today */
+		jb.period_end = day_floor(jb.now);
+		period_containing(cfg->invoice_day, jb.period_end - 1,
+		    &jb.period_start, &unused);
+		for (;;) {
+			if ((rc = db_transaction(app->db, invoice_batch_txn,
+			    &jb)) != DB_OK)
+				goto out;
+			if (jb.nids == 0)
+				break;
+			created += jb.created;
+			jb.after = jb.last;
+		}
+	}
+	if (cfg->invoice_draft_hours > 0) {
+		memset(&db_, 0, sizeof(db_));
+		db_.cfg = cfg;
+		db_.now = jb.now;
+		do {
+			if ((rc = db_transaction(app->db, finalize_drafts_txn,
+			    &db_)) != DB_OK)
+				goto out;
+			finalized += db_.nids;
+		} while (db_.nids == JOB_BATCH_ACCOUNTS);
+	}
+	fmt_time(jb.now, nowt);
+	struct db_param p[] = { DBP_STR(nowt) };
+	rc = db_exec(app->db, SQL_JOB_OVERDUE, p, 1, &overdue, NULL);
+out:
+	result->items = created;
+	if (rc != DB_OK)
+		snprintf(result->message, sizeof(result->message),
+		    "failed after %llu invoices: %s", (unsigned long long)created,
+		    db_error(app->db));
+	else
+		snprintf(result->message, sizeof(result->message),
+		    "%llu invoices created%s, %llu drafts finalized, %llu overdue",
+		    (unsigned long long)created,
+		    d == cfg->invoice_day ? "" : " (not the invoice day)",
+		    (unsigned long long)finalized, (unsigned long long)overdue);
+	return rc == DB_OK ? 0 : -1;
+}

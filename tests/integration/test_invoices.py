@@ -1,0 +1,410 @@
+"""Invoices and credits end to end (CONTRACT.md section 4): the invoice run
+(billing-generate-invoices), manual invoices, credits, statuses, numbering
+and the PDF, through nginx.
+
+The clock is fixed at 2025-02-01T00:30Z, the invoice day (invoiceDay 1):
+January 2025 is the period just ended.  Usage is reported through the hooks
+and metered by the usage job, as in production.
+"""
+
+import json
+import shutil
+import signal
+import subprocess
+import tempfile
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from base import StackTestCase, wait_for
+import stack as stackmod
+
+NOW = "2025-02-01T00:30:00Z"
+NOW_EPOCH = int(datetime(2025, 2, 1, 0, 30, tzinfo=timezone.utc).timestamp())
+
+
+class InvoiceCase(StackTestCase):
+    stack_env = {"BILLING_TEST_NOW": NOW}
+
+    def sql(self, text):
+        return self.stack.mariadb.sql(text, database=self.stack.db_name)
+
+    def admin(self):
+        return self.stack.token("admin@example.com", "admin", now=NOW_EPOCH)
+
+    def user(self, sub):
+        return self.stack.token(sub, "user", now=NOW_EPOCH)
+
+    def hook(self, name, body):
+        status, _, resp = self.request("POST", "hooks/" + name, body=body,
+                                       token=self.stack.token("platform", "service",
+                                                              now=NOW_EPOCH))
+        self.assertIn(status, (200, 201), resp)
+        return resp
+
+    def session(self, user, sid, start, end, cpu, mem, storage=0):
+        self.hook("session-created", {"session_id": sid, "user_id": user,
+                                      "cpu_cores": cpu, "memory_gb": mem,
+                                      "storage_gb": storage, "started_at": start})
+        self.hook("session-terminated", {"session_id": sid, "ended_at": end})
+
+    def meter(self):
+        self.stack.run_helper("billing-calculate-usage", env={"BILLING_TEST_NOW": NOW})
+
+    def invoice_run(self, now=NOW, check=True):
+        return self.stack.run_helper("billing-generate-invoices", check=check,
+                                     env={"BILLING_TEST_NOW": now})
+
+    def get(self, path, token):
+        """GET with exact decimals (Decimal) from the JSON text."""
+        req = urllib.request.Request(self.stack.api + path,
+                                     headers={"Authorization": "Bearer " + token})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read().decode(), parse_float=Decimal)
+
+    def invoices_of(self, user):
+        return self.get("invoices?user_id=" + user.replace("@", "%40") + "&limit=500",
+                        self.admin())["invoices"]
+
+    def set_plan(self, user, plan, mode):
+        self.hook("user-created", {"user_id": user})
+        self.sql("UPDATE billing_accounts SET plan_id = '%s', billing_mode = '%s' "
+                 "WHERE user_id = '%s'" % (plan, mode, user))
+
+    def credit(self, user, amount, reason="goodwill", expires=None):
+        """A credit row as POST admin/credits makes it (the API has its own suite)."""
+        self.hook("user-created", {"user_id": user})
+        self.sql("INSERT INTO billing_credits (account_id, amount, remaining, currency, "
+                 "reason, expires_at) SELECT id, %s, %s, 'usd', '%s', %s FROM "
+                 "billing_accounts WHERE user_id = '%s'"
+                 % (amount, amount, reason, "'%s'" % expires if expires else "NULL", user))
+
+
+class InvoiceRunTest(InvoiceCase):
+
+    @classmethod
+    def setUpStack(cls):
+        t = cls()
+        # usage mode: the seed example, 2 cores + 4 GB for 10 hours in January
+        t.session("usage@example.com", "u-1", "2025-01-15T08:00:00Z",
+                  "2025-01-15T18:00:00Z", 2, 4)
+        # subscription mode, Pro: the plan's price whatever the usage
+        t.set_plan("sub@example.com", "pro", "subscription")
+        t.session("sub@example.com", "s-1", "2025-01-10T00:00:00Z",
+                  "2025-01-10T05:00:00Z", 4, 8)
+        # hybrid, Pro (8 cores, 16 GB): 10 cores for 3 hours = 6 core-hours over
+        t.set_plan("hybrid@example.com", "pro", "hybrid")
+        t.session("hybrid@example.com", "h-1", "2025-01-20T10:00:00Z",
+                  "2025-01-20T13:00:00Z", 10, 8)
+        # credits: an expired one, one that expires first, one without expiry
+        t.session("credit@example.com", "c-1", "2025-01-05T00:00:00Z",
+                  "2025-01-05T10:00:00Z", 2, 4)
+        t.credit("credit@example.com", "5.00", "expired", "2025-01-20 00:00:00")
+        t.credit("credit@example.com", "0.50", "expires soon", "2025-03-01 00:00:00")
+        t.credit("credit@example.com", "2.00", "no expiry")
+        # usage in February (after the period) must wait for the next invoice
+        t.session("usage@example.com", "u-2", "2025-02-01T00:00:00Z",
+                  "2025-02-01T00:20:00Z", 1, 0)
+        t.meter()
+        # five runs at once: one invoice per account and period
+        env = cls.stack.env()
+        env["BILLING_TEST_NOW"] = NOW
+        prog = stackmod.find_program("billing-generate-invoices", cls.stack.build_dir)
+        procs = [subprocess.Popen([prog], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT) for _ in range(5)]
+        cls.run_outputs = [p.communicate(timeout=120)[0].decode() for p in procs]
+        cls.run_codes = [p.returncode for p in procs]
+
+    def only_invoice(self, user):
+        invs = self.invoices_of(user)
+        self.assertEqual(len(invs), 1, invs)
+        return self.get("invoices/%d" % invs[0]["id"], self.admin())
+
+    def test_five_concurrent_runs_all_succeed_with_one_invoice_each(self):
+        self.assertEqual(self.run_codes, [0] * 5, self.run_outputs)
+        dups = self.sql("SELECT account_id, period_start, COUNT(*) FROM billing_invoices "
+                        "GROUP BY account_id, period_start HAVING COUNT(*) > 1")
+        self.assertEqual(dups, [])
+
+    def test_usage_month_is_the_seed_example(self):
+        inv = self.only_invoice("usage@example.com")
+        self.assertEqual(inv["status"], "sent")
+        self.assertRegex(inv["invoice_number"], r"^INV-2025-\d{6}$")
+        self.assertEqual(inv["period_start"], "2025-01-01T00:00:00Z")
+        self.assertEqual(inv["period_end"], "2025-02-01T00:00:00Z")
+        lines = [(l["resource_type"], l["quantity"], l["unit_price"], l["amount"])
+                 for l in inv["lines"]]
+        self.assertEqual(lines, [("cpu", 20, Decimal("0.05"), Decimal("1.00")),
+                                 ("memory", 40, Decimal("0.01"), Decimal("0.40"))])
+        self.assertEqual((inv["subtotal"], inv["credits"], inv["total"]),
+                         (Decimal("1.40"), Decimal("0.00"), Decimal("1.40")))
+        # due invoiceDueDays (14) after finalization
+        self.assertEqual(inv["due_date"], "2025-02-15T00:30:00Z")
+        # the February piece is not on it
+        [[n]] = self.sql("SELECT COUNT(*) FROM billing_usage_records r JOIN billing_accounts a "
+                         "ON a.id = r.account_id WHERE a.user_id = 'usage@example.com' "
+                         "AND r.invoice_id IS NULL")
+        self.assertEqual(n, "1")
+
+    def test_subscription_month_is_the_plan_price(self):
+        inv = self.only_invoice("sub@example.com")
+        self.assertEqual([(l["kind"], l["amount"]) for l in inv["lines"]],
+                         [("subscription", Decimal("29.99"))])
+        self.assertEqual(inv["total"], Decimal("29.99"))
+
+    def test_hybrid_month_is_plan_price_plus_overage(self):
+        inv = self.only_invoice("hybrid@example.com")
+        lines = {l["kind"]: l for l in inv["lines"]}
+        self.assertEqual(lines["subscription"]["amount"], Decimal("29.99"))
+        # 2 cores over the 8 of Pro for 3 hours at 0.05; memory within limits
+        self.assertEqual(lines["overage"]["resource_type"], "cpu")
+        self.assertEqual(lines["overage"]["quantity"], 6)
+        self.assertEqual(lines["overage"]["amount"], Decimal("0.30"))
+        self.assertEqual(len(inv["lines"]), 2)
+        self.assertEqual(inv["total"], Decimal("30.29"))
+
+    def test_credits_apply_earliest_expiring_first_never_expired(self):
+        inv = self.only_invoice("credit@example.com")
+        self.assertEqual(inv["subtotal"], Decimal("1.40"))
+        applied = [(c["reason"], c["amount"]) for c in inv["credits_applied"]]
+        self.assertEqual(applied, [("expires soon", Decimal("0.50")),
+                                   ("no expiry", Decimal("0.90"))])
+        self.assertEqual((inv["credits"], inv["total"]), (Decimal("1.40"), Decimal("0.00")))
+        rows = self.sql("SELECT reason, remaining FROM billing_credits c JOIN billing_accounts a "
+                        "ON a.id = c.account_id WHERE a.user_id = 'credit@example.com' "
+                        "ORDER BY c.id")
+        self.assertEqual(rows, [["expired", "5.00"], ["expires soon", "0.00"],
+                                ["no expiry", "1.10"]])
+
+    def test_numbers_are_gap_free_and_run_again_changes_nothing(self):
+        before = self.sql("SELECT COUNT(*), MAX(invoice_number) FROM billing_invoices")
+        self.invoice_run()
+        self.assertEqual(self.sql("SELECT COUNT(*), MAX(invoice_number) FROM billing_invoices"),
+                         before)
+        numbers = sorted(int(r[0][-6:]) for r in self.sql(
+            "SELECT invoice_number FROM billing_invoices WHERE invoice_number IS NOT NULL "
+            "AND invoice_number LIKE 'INV-2025-%'"))
+        self.assertEqual(numbers, list(range(1, len(numbers) + 1)))
+
+    def test_events_are_in_the_outbox_once_per_invoice(self):
+        rows = self.sql("SELECT COUNT(*), COUNT(DISTINCT dedupe_key) FROM billing_events "
+                        "WHERE type = 'billing.invoice.created'")
+        [[n_inv]] = self.sql("SELECT COUNT(*) FROM billing_invoices WHERE status <> 'draft'")
+        self.assertEqual(rows, [[n_inv, n_inv]])
+        [[payload]] = self.sql(
+            "SELECT e.payload FROM billing_events e JOIN billing_accounts a ON a.id = e.account_id "
+            "WHERE a.user_id = 'usage@example.com' AND e.type = 'billing.invoice.created'")
+        ev = json.loads(payload)
+        self.assertTrue(ev["id"].startswith("evt_"))
+        self.assertEqual(ev["data"]["total"], 1.40)
+
+    def test_users_see_only_their_own_invoices(self):
+        inv = self.invoices_of("usage@example.com")[0]
+        status, _, body = self.request("GET", "invoices/%d" % inv["id"],
+                                       token=self.user("someone@example.com"))
+        self.assertEqual(status, 404, body)
+        mine = self.get("invoices", self.user("usage@example.com"))
+        self.assertEqual([i["id"] for i in mine["invoices"]], [inv["id"]])
+        status, _, body = self.request("GET", "invoices?user_id=sub%40example.com",
+                                       token=self.user("usage@example.com"))
+        self.assertEqual(status, 403, body)
+
+    def test_pdf_names_the_invoice_and_its_total(self):
+        if not shutil.which("pdftotext"):
+            self.skipTest("pdftotext (poppler-utils) is not installed")
+        inv = self.invoices_of("usage@example.com")[0]
+        req = urllib.request.Request(self.stack.api + "invoices/%d/pdf" % inv["id"],
+                                     headers={"Authorization": "Bearer "
+                                              + self.user("usage@example.com")})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            self.assertEqual(resp.headers["Content-Type"], "application/pdf")
+            pdf = resp.read()
+        self.assertTrue(pdf.startswith(b"%PDF-"))
+        with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+            f.write(pdf)
+            f.flush()
+            text = subprocess.run(["pdftotext", "-layout", f.name, "-"],
+                                  capture_output=True, text=True, check=True).stdout
+        self.assertIn(inv["invoice_number"], text)
+        self.assertIn("1.40", text)
+        self.assertIn("usage@example.com", text)
+
+
+class InvoiceStatusTest(InvoiceCase):
+
+    def make_manual(self, user, sid, day, draft=False):
+        self.session(user, sid, "%sT00:00:00Z" % day, "%sT10:00:00Z" % day, 2, 4)
+        self.meter()
+        return self.request("POST", "admin/invoices", token=self.admin(), body={
+            "user_id": user, "period_start": day, "period_end": day, "draft": draft})
+
+    def test_manual_invoice_is_201_and_the_same_request_again_409(self):
+        status, _, inv = self.make_manual("manual@example.com", "m-1", "2025-01-07")
+        self.assertEqual(status, 201, inv)
+        self.assertEqual(inv["kind"], "manual")
+        self.assertEqual(inv["period_end"], "2025-01-08T00:00:00Z")  # the day is included
+        self.assertEqual(inv["subtotal"], 1.40)
+        status, _, body = self.request("POST", "invoices", token=self.admin(), body={
+            "user_id": "manual@example.com", "period_start": "2025-01-07",
+            "period_end": "2025-01-07"})
+        self.assertEqual(status, 409, body)
+        self.assertEqual(body["error"]["code"], "conflict")
+
+    def test_admin_credit_then_manual_invoice_is_1_40_minus_0_50(self):
+        """The issue's check: a 0.50 credit through the API and a manual
+        invoice over the seed example's session."""
+        status, _, credit = self.request("POST", "admin/credits", token=self.admin(), body={
+            "user_id": "john@example.com", "amount": 0.50, "reason": "Service credit"})
+        self.assertEqual(status, 201, credit)
+        status, _, inv = self.make_manual("john@example.com", "john-1", "2025-01-13")
+        self.assertEqual(status, 201, inv)
+        self.assertEqual((inv["subtotal"], inv["credits"], inv["total"]), (1.40, 0.50, 0.90))
+        self.assertRegex(inv["invoice_number"], r"^INV-\d{4}-\d{6}$")
+        status, _, again = self.request("POST", "admin/invoices", token=self.admin(), body={
+            "user_id": "john@example.com", "period_start": "2025-01-13",
+            "period_end": "2025-01-13"})
+        self.assertEqual(status, 409, again)
+        status, headers, pdf = self.request("GET", "invoices/%d/pdf" % inv["id"],
+                                            token=self.user("john@example.com"))
+        self.assertEqual((status, headers["Content-Type"]), (200, "application/pdf"))
+        self.assertIn(inv["invoice_number"], headers["Content-Disposition"])
+
+    def test_manual_invoice_bad_input_is_400(self):
+        self.hook("user-created", {"user_id": "bad@example.com"})
+        for body, param in (
+                ({"user_id": "bad@example.com", "period_start": "2025-01-10",
+                  "period_end": "2025-01-01"}, "period_end"),
+                ({"user_id": "bad@example.com", "period_start": "jan",
+                  "period_end": "2025-01-01"}, "period_start"),
+                ({"user_id": "bad@example.com", "period_start": "2024-01-01",
+                  "period_end": "2025-01-31"}, "period_end"),
+                ({"period_start": "2025-01-01", "period_end": "2025-01-02"}, "user_id"),
+                ({"user_id": "bad@example.com", "period_start": "2025-01-01",
+                  "period_end": "2025-01-02", "total": 5}, "total")):
+            status, _, resp = self.request("POST", "admin/invoices", token=self.admin(),
+                                           body=body)
+            self.assertEqual(status, 400, (body, resp))
+            self.assertEqual(resp["error"]["param"], param)
+        status, _, resp = self.request("POST", "admin/invoices", token=self.admin(), body={
+            "user_id": "nobody@example.com", "period_start": "2025-01-01",
+            "period_end": "2025-01-02"})
+        self.assertEqual(status, 404, resp)
+        self.assertEqual(self.sql("SELECT COUNT(*) FROM billing_invoices i JOIN billing_accounts a "
+                                  "ON a.id = i.account_id WHERE a.user_id = 'bad@example.com'"),
+                         [["0"]])
+
+    def test_status_changes_that_make_sense_and_409_for_the_rest(self):
+        status, _, inv = self.make_manual("status@example.com", "st-1", "2025-01-08")
+        self.assertEqual(status, 201, inv)
+        path = "admin/invoices/%d" % inv["id"]
+        status, _, paid = self.request("PATCH", path, token=self.admin(), body={"status": "paid"})
+        self.assertEqual(status, 200, paid)
+        self.assertEqual(paid["status"], "paid")
+        self.assertEqual([(p["method"], p["amount"]) for p in paid["payments"]],
+                         [("manual", 1.40)])
+        # again: no second payment
+        status, _, again = self.request("PATCH", path, token=self.admin(), body={"status": "paid"})
+        self.assertEqual((status, len(again["payments"])), (200, 1))
+        for to in ("void", "sent"):
+            status, _, body = self.request("PATCH", path, token=self.admin(), body={"status": to})
+            self.assertEqual(status, 409, body)
+        # amounts never change
+        status, _, body = self.request("PATCH", path, token=self.admin(), body={"total": 0})
+        self.assertEqual(status, 400, body)
+        self.assertEqual(self.get("invoices/%d" % inv["id"], self.admin())["total"],
+                         Decimal("1.40"))
+
+    def test_void_is_kept_and_gives_credits_and_usage_back(self):
+        self.credit("void@example.com", "0.50", "sorry")
+        status, _, inv = self.make_manual("void@example.com", "v-1", "2025-01-09")
+        self.assertEqual(status, 201, inv)
+        self.assertEqual((inv["credits"], inv["total"]), (0.50, 0.90))
+        status, _, body = self.request("PATCH", "admin/invoices/%d" % inv["id"],
+                                       token=self.admin(), body={"status": "void"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["status"], "void")
+        self.assertIsNotNone(body["voided_at"])
+        self.assertEqual(self.sql("SELECT status, total FROM billing_invoices WHERE id = %d"
+                                  % inv["id"]), [["void", "0.90"]])
+        self.assertEqual(self.sql("SELECT remaining FROM billing_credits c JOIN billing_accounts a "
+                                  "ON a.id = c.account_id WHERE a.user_id = 'void@example.com'"),
+                         [["0.50"]])
+        # the period is free again: a new invoice bills the same usage
+        status, _, again = self.request("POST", "admin/invoices", token=self.admin(), body={
+            "user_id": "void@example.com", "period_start": "2025-01-09",
+            "period_end": "2025-01-09"})
+        self.assertEqual(status, 201, again)
+        self.assertEqual(again["subtotal"], 1.40)
+        self.assertNotEqual(again["invoice_number"], inv["invoice_number"])
+
+    def test_drafts_have_no_number_until_sent_and_numbers_stay_gap_free(self):
+        status, _, draft = self.make_manual("draft@example.com", "d-1", "2025-01-11", draft=True)
+        self.assertEqual(status, 201, draft)
+        self.assertEqual(draft["status"], "draft")
+        self.assertIsNone(draft["invoice_number"])
+        # a user does not see a draft
+        status, _, _ = self.request("GET", "invoices/%d" % draft["id"],
+                                    token=self.user("draft@example.com"))
+        self.assertEqual(status, 404)
+        status, _, sent = self.request("PATCH", "admin/invoices/%d" % draft["id"],
+                                       token=self.admin(), body={"status": "sent"})
+        self.assertEqual(status, 200, sent)
+        self.assertRegex(sent["invoice_number"], r"^INV-2025-\d{6}$")
+        numbers = sorted(int(r[0][-6:]) for r in self.sql(
+            "SELECT invoice_number FROM billing_invoices WHERE invoice_number LIKE 'INV-2025-%'"))
+        self.assertEqual(numbers, list(range(1, len(numbers) + 1)))
+
+    def test_sent_invoices_past_due_become_overdue(self):
+        status, _, inv = self.make_manual("late@example.com", "l-1", "2025-01-12")
+        self.assertEqual(status, 201, inv)
+        # 14 days later plus one: the daily run marks it
+        r = self.invoice_run(now="2025-02-16T00:30:00Z")
+        self.assertIn("overdue", r.stderr + r.stdout)
+        self.assertEqual(self.get("invoices/%d" % inv["id"], self.admin())["status"], "overdue")
+        status, _, paid = self.request("PATCH", "admin/invoices/%d" % inv["id"],
+                                       token=self.admin(), body={"status": "paid"})
+        self.assertEqual((status, paid["status"]), (200, "paid"))
+
+
+class InvoiceKilledRunTest(InvoiceCase):
+    """Many accounts; the run is killed after some batches, then re-run."""
+
+    def test_run_killed_half_way_then_rerun_invoices_each_account_once(self):
+        n = 3000
+        self.sql(
+            "INSERT INTO billing_accounts (user_id) SELECT CONCAT('k-', seq) FROM seq_1_to_%d;"
+            "INSERT INTO billing_usage_records (account_id, resource_type, quantity, unit, "
+            "unit_price, total_cost, start_time, end_time) SELECT a.id, 'cpu', 2, 'core-hours', "
+            "0.05, 0.10, '2025-01-15 10:00:00', '2025-01-15 11:00:00' FROM billing_accounts a "
+            "WHERE a.user_id LIKE 'k-%%'" % n)
+        env = self.stack.env()
+        env["BILLING_TEST_NOW"] = NOW
+        prog = stackmod.find_program("billing-generate-invoices", self.stack.build_dir)
+        p = subprocess.Popen([prog], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        count = lambda: int(self.sql("SELECT COUNT(*) FROM billing_invoices")[0][0])
+        self.assertTrue(wait_for(lambda: count() > 0, 60, interval=0.01))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        partial = count()
+        self.assertLess(partial, n, "the run finished before it was killed")
+        # whole batches: every invoice has its lines and its records
+        self.assertEqual(self.sql(
+            "SELECT COUNT(*) FROM billing_invoices i WHERE NOT EXISTS (SELECT 1 FROM "
+            "billing_invoice_lines l WHERE l.invoice_id = i.id) OR i.invoice_number IS NULL"),
+            [["0"]])
+        self.invoice_run()
+        self.assertEqual(count(), n)
+        self.assertEqual(self.sql("SELECT COUNT(*), SUM(total) FROM billing_invoices"),
+                         [[str(n), "%d.00" % (n // 10)]])
+        self.assertEqual(self.sql("SELECT COUNT(*) FROM billing_usage_records "
+                                  "WHERE invoice_id IS NULL"), [["0"]])
+        numbers = sorted(int(r[0][-6:]) for r in self.sql(
+            "SELECT invoice_number FROM billing_invoices"))
+        self.assertEqual(numbers, list(range(1, n + 1)))
+        # each invoice's total equals its lines minus its credits
+        self.assertEqual(self.sql(
+            "SELECT COUNT(*) FROM billing_invoices i WHERE i.subtotal <> (SELECT SUM(amount) "
+            "FROM billing_invoice_lines l WHERE l.invoice_id = i.id) "
+            "OR i.total <> i.subtotal - i.credits"), [["0"]])
