@@ -2,7 +2,7 @@
 """Benchmark: the hourly usage job against a raw INSERT, and GET usage's
 cost against the length of an account's history.
 
-    python3 bench/metering.py                 # 100,000 sessions (about 2-3 minutes)
+    python3 bench/metering.py                 # 100,000 sessions (about 1.5 minutes)
     python3 bench/metering.py --sessions 20000
     python3 bench/metering.py --quick         # 2,000 sessions, CI smoke run (< 1 minute)
 
@@ -511,7 +511,7 @@ STATEMENT_KINDS = """
     WHEN sql_text LIKE 'SELECT id, session_pk%%' THEN '1 SELECT pending segments FOR UPDATE SKIP LOCKED'
     WHEN sql_text LIKE 'SELECT g.id, s.last_heartbeat_at%%' THEN '2 SELECT their sessions (join)'
     WHEN sql_text LIKE 'INSERT INTO billing_usage_records%%' THEN '3 INSERT usage records (multi-row)'
-    WHEN sql_text LIKE 'UPDATE billing_session_segments%%' THEN '4 UPDATE segments (CASE id WHEN ...)'
+    WHEN sql_text LIKE 'UPDATE billing_session_segments%%' THEN '4 UPDATE segments'' progress'
     WHEN sql_text LIKE 'INSERT INTO billing_usage_daily%%' THEN '5 INSERT ... ON DUPLICATE KEY UPDATE daily'
     WHEN sql_text LIKE 'INSERT INTO bench_usage_records%%' THEN 'raw INSERT (LIKE copy)'
     WHEN sql_text LIKE 'START TRANSACTION%%' OR sql_text LIKE 'commit%%'
@@ -545,6 +545,16 @@ def profile_round(st, n, plain_sql, results):
         kinds[name] = {"wall": wall,
                        "rows": [(k, int(c), float(t), float(lk), int(ex), int(af))
                                 for k, c, t, lk, ex, af in rows]}
+        if name == "job":
+            # the batch SELECT's time by position in the run: flat if each
+            # batch costs the same, rising if a batch rescans what came before
+            times = [float(r[0]) for r in st.mariadb.sql(
+                "SELECT TIME_TO_SEC(query_time) FROM mysql.slow_log WHERE db = '%s' AND "
+                "sql_text LIKE 'SELECT id, session_pk%%' ORDER BY start_time" % st.db_name)]
+            if len(times) >= 4:
+                q = len(times) // 4
+                kinds[name]["select_quarters"] = [statistics.mean(times[i * q:(i + 1) * q])
+                                                  for i in range(4)]
     st.mariadb.sql("TRUNCATE TABLE mysql.slow_log")
     results["profile"] = kinds
     for name, p in kinds.items():
@@ -554,6 +564,9 @@ def profile_round(st, n, plain_sql, results):
         for k, c, t, lk, ex, af in p["rows"]:
             log("    %-50s %6d x  %8.3f s  (%.0f us each)" % (k.lstrip("1234567 "), c, t,
                                                           t / c * 1e6 if c else 0))
+    if "select_quarters" in kinds["job"]:
+        log("    pending-segment SELECT, mean per batch by quarter of the run: %s"
+            % ", ".join("%.2f ms" % (v * 1000) for v in kinds["job"]["select_quarters"]))
     # the state after the profile is as after a round: one hour metered
     check(int(sql1(st, "SELECT COUNT(*) FROM billing_usage_records")) == 3 * n,
           "profile round: wrong record count")
@@ -711,6 +724,11 @@ def report(results, v, info, args):
             add("| %s | **all statements** (process wall %s) | | **%s** | | | |"
                 % (label, fmt_s(p["wall"]), fmt_s(sum(r[2] for r in p["rows"]))))
         add("")
+        if "select_quarters" in prof["job"]:
+            add("The pending-segment SELECT, mean server time per batch by quarter of the "
+                "run (1st to 4th): %s."
+                % ", ".join("%.2f ms" % (v * 1000) for v in prof["job"]["select_quarters"]))
+            add("")
     hw, hrecs, hsegs = results["history_job"]
     add("## GET usage: account A (100 records) vs account B (%s records)"
         % "{:,}".format(args.b_records))
@@ -746,7 +764,7 @@ def report(results, v, info, args):
     add("## Machine")
     add("")
     add("- date: %s" % time.strftime("%Y-%m-%d %H:%M:%S %Z"))
-    add("- command: `python3 bench/metering.py %s`" % " ".join(sys.argv[1:]))
+    add("- command: `%s`" % " ".join(["python3 bench/metering.py"] + sys.argv[1:]))
     add("- nproc: %s; RAM: %s; CPU: %s; kernel %s"
         % (info["nproc"], info.get("ram", "?"), info.get("cpu", "?"), info["kernel"]))
     add("- MariaDB %s (the stack's: innodb_buffer_pool_size=256M, "
@@ -796,7 +814,8 @@ def main():
         ap.error("--sessions, --rounds and --requests must be positive (--requests >= 10)")
 
     def on_term(*_):
-        raise SystemExit(130)
+        log("terminated: stopping the stack")
+        raise SystemExit(143)
     signal.signal(signal.SIGTERM, on_term)
 
     started = time.perf_counter()
@@ -867,7 +886,8 @@ def main():
             tail = st.read_log(name)[-1500:]
             if tail.strip() and not isinstance(e, (KeyboardInterrupt, SystemExit)):
                 log("--- %s (tail) ---\n%s" % (name, tail))
-        rc = 130 if isinstance(e, (KeyboardInterrupt, SystemExit)) else 1
+        rc = (130 if isinstance(e, KeyboardInterrupt) else 143 if isinstance(e, SystemExit)
+              else 1)
     finally:
         try:
             st.stop()
