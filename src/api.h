@@ -42,6 +42,20 @@ int api_credits_create(struct app *app, struct http_request *req);
 /* GET admin/users */
 int api_admin_users(struct app *app, struct http_request *req);
 
+/* GET subscription, POST subscription */
+int api_subscription_get(struct app *app, struct http_request *req);
+int api_subscription_post(struct app *app, struct http_request *req);
+
+/* POST create-checkout, GET payment-methods (Stripe) */
+int api_create_checkout(struct app *app, struct http_request *req);
+int api_payment_methods(struct app *app, struct http_request *req);
+
+/* POST webhook (Stripe events, signed) */
+int api_stripe_webhook(struct app *app, struct http_request *req);
+
+/* GET admin/events (the outbox) */
+int api_admin_events(struct app *app, struct http_request *req);
+
 /* GET admin/reports */
 int api_admin_reports(struct app *app, struct http_request *req);
 

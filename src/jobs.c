@@ -16,19 +16,21 @@
 #include "db.h"
 #include "jobs.h"
 #include "log.h"
+#include "dispatch.h"
 #include "invoices.h"
 #include "metering.h"
+#include "quotas.h"
 #include "timeutil.h"
 
 const struct job_def job_defs[] = {
 	{ "calculate-usage", "5 * * * *",
 	    "cuts session segments into hourly usage records", metering_job },
 	{ "check-quotas", "*/15 * * * *",
-	    "checks accounts against their plan limits", NULL },
+	    "checks accounts against their plan limits", quotas_job },
 	{ "generate-invoices", "30 0 * * *",
 	    "invoices the period just ended on invoiceDay", invoices_job },
 	{ "dispatch-events", "* * * * *",
-	    "delivers the events outbox", NULL },
+	    "delivers the events outbox", dispatch_job },
 };
 const size_t job_defs_count = sizeof(job_defs) / sizeof(job_defs[0]);
 

@@ -7,7 +7,6 @@
 #include "api.h"
 #include "router.h"
 
-#define NI handle_not_implemented
 
 const struct route routes[] = {
 	{ "GET", "health", ACCESS_PUBLIC, api_health },
@@ -17,10 +16,10 @@ const struct route routes[] = {
 	{ "POST", "invoices", ACCESS_ADMIN, api_invoice_create },
 	{ "GET", "invoices/{id}", ACCESS_USER, api_invoice_get },
 	{ "GET", "invoices/{id}/pdf", ACCESS_USER, api_invoice_pdf },
-	{ "GET", "subscription", ACCESS_USER, NI },
-	{ "POST", "subscription", ACCESS_USER, NI },
-	{ "POST", "create-checkout", ACCESS_USER, NI },
-	{ "GET", "payment-methods", ACCESS_USER, NI },
+	{ "GET", "subscription", ACCESS_USER, api_subscription_get },
+	{ "POST", "subscription", ACCESS_USER, api_subscription_post },
+	{ "POST", "create-checkout", ACCESS_USER, api_create_checkout },
+	{ "GET", "payment-methods", ACCESS_USER, api_payment_methods },
 	{ "POST", "credits", ACCESS_ADMIN, api_credits_create },
 
 	{ "GET", "admin/users", ACCESS_ADMIN, api_admin_users },
@@ -28,7 +27,7 @@ const struct route routes[] = {
 	{ "POST", "admin/invoices", ACCESS_ADMIN, api_invoice_create },
 	{ "PATCH", "admin/invoices/{id}", ACCESS_ADMIN, api_invoice_patch },
 	{ "GET", "admin/reports", ACCESS_ADMIN, api_admin_reports },
-	{ "GET", "admin/events", ACCESS_ADMIN, NI },
+	{ "GET", "admin/events", ACCESS_ADMIN, api_admin_events },
 
 	{ "GET", "jobs/status", ACCESS_ADMIN, api_jobs_status },
 	{ "POST", "jobs/{name}", ACCESS_ADMIN, api_jobs_run },
@@ -40,6 +39,6 @@ const struct route routes[] = {
 	{ "POST", "hooks/session-terminated", ACCESS_SERVICE,
 	    api_hook_session_terminated },
 
-	{ "POST", "webhook", ACCESS_STRIPE, NI },
+	{ "POST", "webhook", ACCESS_STRIPE, api_stripe_webhook },
 };
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);
