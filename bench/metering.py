@@ -34,11 +34,8 @@ not enforce them, a few thousand rows are too few to judge a ratio).
 import argparse
 import calendar
 import http.client
-import json
 import os
-import platform
 import re
-import resource
 import shutil
 import signal
 import statistics
@@ -47,11 +44,9 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
-
-import stack as stackmod  # noqa: E402  (scripts/stack.py)
+from lib import (ROOT, HERE, CheckFailed, Timed, check, diff_counters, fmt_ms,
+                 fmt_rate, fmt_s, log, machine_info, mariadb_client, profile_statements,
+                 snapshot_binaries, sql, sql1, stackmod, status_counters)
 
 NOW = "2025-03-10T12:30:00Z"
 NOW_EPOCH = calendar.timegm(time.strptime(NOW, "%Y-%m-%dT%H:%M:%SZ"))
@@ -73,89 +68,7 @@ RECORD_COLUMNS = ("account_id, session_pk, segment_id, resource_type, quantity, 
                   "unit_price, total_cost, start_time, end_time")
 
 
-def log(msg=""):
-    print(msg, flush=True)
-
-
-class CheckFailed(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise CheckFailed(what)
-
-
-# -- measuring processes --------------------------------------------------------
-
-def proc_cpu(pid):
-    """User + system CPU seconds of a running process, from /proc."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def children_cpu():
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
-
-
-class Timed:
-    """Wall time of a block, CPU of the children it waited for (the client)
-    and CPU of mariadbd meanwhile (the server)."""
-
-    def __init__(self, st):
-        self.st = st
-
-    def __enter__(self):
-        self.srv0 = proc_cpu(self.st.mariadb.process.pid)
-        self.cli0 = children_cpu()
-        self.t0 = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc):
-        self.wall = time.perf_counter() - self.t0
-        self.client_cpu = children_cpu() - self.cli0
-        self.server_cpu = proc_cpu(self.st.mariadb.process.pid) - self.srv0
-        return False
-
-
-def status_counters(st):
-    rows = st.mariadb.sql("SHOW GLOBAL STATUS WHERE Variable_name IN ("
-                          "'Questions','Com_insert','Com_update','Com_select','Com_commit',"
-                          "'Com_stmt_prepare','Com_stmt_execute','Handler_write',"
-                          "'Handler_update','Handler_read_key','Handler_read_next',"
-                          "'Innodb_row_lock_waits')")
-    return {k: int(v) for k, v in rows}
-
-
-def diff_counters(a, b):
-    return {k: b[k] - a.get(k, 0) for k in b}
-
-
 # -- the stack ----------------------------------------------------------------
-
-def sql1(st, text):
-    """The single value of a query."""
-    rows = st.mariadb.sql(text, database=st.db_name)
-    return rows[0][0] if rows else None
-
-
-def sql(st, text):
-    return st.mariadb.sql(text, database=st.db_name)
-
-
-def mariadb_client(st, path):
-    argv = [stackmod.find_program("mariadb"), "--no-defaults", "-S", st.mariadb.socket,
-            "-u", "root", st.db_name]
-    with open(path, "rb") as f:
-        r = subprocess.run(argv, stdin=f, capture_output=True)
-    if r.returncode != 0:
-        raise RuntimeError("mariadb < %s failed: %s" % (path, r.stderr.decode(errors="replace")))
-
 
 def run_job(st):
     """billing-calculate-usage once; returns (Timed, records written, segments, counters)."""
@@ -167,35 +80,6 @@ def run_job(st):
     if not m:
         raise CheckFailed("billing-calculate-usage said: %r" % (r.stderr + r.stdout))
     return t, int(m.group(1)), int(m.group(2)), counters
-
-
-def snapshot_binaries(tmp, build_dir):
-    """Copies of the built programs, so that a rebuild of src/ during the run
-    (make in another shell) changes nothing under us; refuses programs built
-    without --enable-test-clock (they would ignore BILLING_TEST_NOW and meter
-    up to the real clock)."""
-    build = os.path.join(tmp, "build")
-    os.makedirs(os.path.join(build, "src"))
-    for name in ("billingd", "billing-calculate-usage", "billing-migrate"):
-        path = os.path.join(build_dir, "src", name)
-        for _ in range(30):   # not while the linker is writing it
-            if os.path.exists(path) and time.time() - os.path.getmtime(path) > 2:
-                break
-            time.sleep(1)
-        if not os.access(path, os.X_OK):
-            raise CheckFailed("%s is not built (cd %s && make)" % (path, build_dir))
-        mtime = os.path.getmtime(path)
-        with open(path, "rb") as f:
-            data = f.read()
-        if b"BILLING_TEST_NOW" not in data:
-            raise CheckFailed("%s was built without the test clock: "
-                              "./configure --enable-test-clock && make" % path)
-        dest = os.path.join(build, "src", name)
-        with open(dest, "wb") as f:
-            f.write(data)
-        os.chmod(dest, 0o755)
-        os.utime(dest, (mtime, mtime))
-    return build
 
 
 # -- the data -----------------------------------------------------------------
@@ -391,49 +275,7 @@ def run_wrk(st, token, duration, threads=2, connections=16):
     return res
 
 
-# -- machine ------------------------------------------------------------------
-
-def machine_info(st):
-    info = {"nproc": os.cpu_count(), "kernel": platform.release()}
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    info["ram"] = "%.1f GiB" % (int(line.split()[1]) / 1024 / 1024)
-    except OSError:
-        pass
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    info["cpu"] = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    info["mariadb"] = st.mariadb.sql("SELECT VERSION()")[0][0]
-    r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                       capture_output=True, text=True)
-    info["commit"] = r.stdout.strip() if r.returncode == 0 else "?"
-    r = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "src"],
-                       capture_output=True, text=True)
-    if r.returncode == 0 and r.stdout.strip():
-        info["commit"] += " (src/ has uncommitted changes)"
-    return info
-
-
 # -- the benchmark ------------------------------------------------------------
-
-def fmt_s(v):
-    return "%.3f s" % v
-
-
-def fmt_ms(v):
-    return "-" if v is None else "%.2f ms" % (v * 1000)
-
-
-def fmt_rate(rows, secs):
-    return "{:,.0f}".format(rows / secs) if secs > 0 else "-"
-
 
 def metering_rounds(st, n, rounds, tmp, results):
     rows = 3 * n
@@ -528,23 +370,7 @@ def profile_round(st, n, plain_sql, results):
     kinds = {}
     for name, run in (("job", lambda: run_job(st)),
                       ("insert", lambda: mariadb_client(st, plain_sql))):
-        st.mariadb.sql("SET GLOBAL log_output = 'TABLE'; SET GLOBAL long_query_time = 0; "
-                       "TRUNCATE TABLE mysql.slow_log; SET GLOBAL slow_query_log = ON")
-        t0 = time.perf_counter()
-        try:
-            run()
-        finally:
-            wall = time.perf_counter() - t0
-            st.mariadb.sql("SET GLOBAL slow_query_log = OFF; SET GLOBAL long_query_time = 10")
-        rows = st.mariadb.sql(
-            "SELECT kind, COUNT(*), SUM(TIME_TO_SEC(query_time)), SUM(TIME_TO_SEC(lock_time)), "
-            "SUM(rows_examined), SUM(rows_affected) FROM (SELECT %s AS kind, query_time, "
-            "lock_time, rows_examined, rows_affected FROM mysql.slow_log "
-            "WHERE db = '%s' AND sql_text NOT LIKE 'SET GLOBAL%%') k GROUP BY kind ORDER BY kind"
-            % (STATEMENT_KINDS, st.db_name))
-        kinds[name] = {"wall": wall,
-                       "rows": [(k, int(c), float(t), float(lk), int(ex), int(af))
-                                for k, c, t, lk, ex, af in rows]}
+        kinds[name] = profile_statements(st, run, STATEMENT_KINDS)
         if name == "job":
             # the batch SELECT's time by position in the run: flat if each
             # batch costs the same, rising if a batch rescans what came before
@@ -825,7 +651,8 @@ def main():
     results = {"rounds": [], "rows": 3 * args.sessions}
     rc = 0
     try:
-        st.build_dir = snapshot_binaries(tmp, args.build_dir)
+        st.build_dir = snapshot_binaries(tmp, args.build_dir, (
+            "billingd", "billing-calculate-usage", "billing-migrate"))
         results["built"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(
             os.path.getmtime(os.path.join(st.build_dir, "src", "billing-calculate-usage"))))
         log("stack: starting in %s" % tmp)

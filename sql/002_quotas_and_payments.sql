@@ -24,6 +24,9 @@ CREATE TABLE IF NOT EXISTS billing_quota_state (
 -- has been failing (the grace period of invoice.payment_failed)
 ALTER TABLE billing_accounts ADD COLUMN IF NOT EXISTS suspension_reason VARCHAR(32) NULL;
 ALTER TABLE billing_accounts ADD COLUMN IF NOT EXISTS payment_failed_at DATETIME(6) NULL;
+-- the status the platform (platformSuspendUrl) last acknowledged: while it
+-- differs from status, the quota job keeps telling it (NULL: active)
+ALTER TABLE billing_accounts ADD COLUMN IF NOT EXISTS platform_status VARCHAR(16) NULL;
 
 -- the dispatcher reads each account's events in order
 CREATE INDEX IF NOT EXISTS ix_events_pending_account ON billing_events (status, account_id, id);

@@ -66,6 +66,12 @@ int api_admin_reports(struct app *app, struct http_request *req);
  */
 int api_target_user(struct http_request *req, char *buf, size_t size);
 
+struct plan;
+struct json_object;
+
+/* A plan as the API shows it (new reference; JSON null for NULL). */
+struct json_object *api_plan_json(const struct plan *p);
+
 /* Answers 503 unavailable or 500 internal for a db rc, and logs it. */
 int api_db_error(struct app *app, struct http_request *req, int rc);
 

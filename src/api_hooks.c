@@ -189,6 +189,9 @@ answer_session(struct http_request *req, enum session_outcome oc,
 	case SESSION_BEFORE_START:
 		return bad_param(req, time_param,
 		    "is before the session's started_at");
+	case SESSION_SUSPENDED:
+		return http_send_error(req, 403, "account_suspended",
+		    "the account is suspended", "user_id", NULL);
 	default:
 		return http_send_error(req, 500, "internal", "internal error",
 		    NULL, NULL);

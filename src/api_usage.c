@@ -288,8 +288,8 @@ quota_of(int64_t in_use, int64_t limit)
 	return o;
 }
 
-static struct json_object *
-plan_json(const struct plan *p)
+struct json_object *
+api_plan_json(const struct plan *p)
 {
 	struct json_object *o;
 
@@ -419,7 +419,7 @@ api_usage(struct app *app, struct http_request *req)
 	json_object_object_add(root, "active_sessions", sessions);
 	sessions = NULL;
 	plan = account_plan(cfg, have_account ? &acct : NULL);
-	json_object_object_add(root, "plan", plan_json(plan));
+	json_object_object_add(root, "plan", api_plan_json(plan));
 	quota = json_object_new_object();
 	json_object_object_add(quota, "cpu", quota_of(u.in_use[RES_CPU],
 	    plan ? plan->cpu_limit : 0));

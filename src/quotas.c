@@ -1,16 +1,507 @@
-/* placeholder until the quota job lands */
+/*
+ * quotas: the quota job.
+ *
+ * For a batch of accounts in one transaction: the current concurrent size of
+ * their live sessions (ended ones and stale ones do not count) against the
+ * plan's limits, per resource.  A level change is stored in
+ * billing_quota_state; going up emits billing.quota.warning (at
+ * alertThreshold %) or billing.quota.exceeded (above 100 %) once per
+ * crossing, and going back down re-arms it.  With autoSuspendOnOverage an
+ * account above a limit for gracePeriodDays, or whose payment has been
+ * failing for gracePeriodDays, is suspended (billing.account.suspended); it
+ * resumes (billing.account.resumed) when the cause is gone.  The platform is
+ * told through a signed POST to platformSuspendUrl after the commit, until
+ * it answers 2xx.
+ */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "accounts.h"
+#include "app.h"
+#include "config.h"
+#include "db.h"
+#include "events.h"
 #include "jobs.h"
+#include "json_util.h"
+#include "log.h"
+#include "metering.h"
+#include "money.h"
 #include "quotas.h"
+#include "signature.h"
+#include "timeutil.h"
+
+#define BATCH 200
+#define USEC_PER_DAY (86400LL * USEC_PER_SEC)
+
+enum level { LEVEL_OK = 0, LEVEL_WARNING, LEVEL_EXCEEDED };
+static const char *const level_names[] = { "ok", "warning", "exceeded" };
+
+static const char SQL_ACCOUNTS[] =
+    "SELECT a.id, a.user_id, COALESCE(a.plan_id, ''), "
+    "COALESCE(a.billing_mode, ''), a.status, COALESCE(a.suspension_reason, ''), "
+    "a.payment_failed_at, COALESCE(SUM(s.cpu_cores), 0), "
+    "COALESCE(SUM(s.memory_gb), 0), COALESCE(SUM(s.storage_gb), 0) "
+    "FROM billing_accounts a LEFT JOIN billing_sessions s ON s.account_id = a.id "
+    "AND s.ended_at IS NULL AND s.last_heartbeat_at >= ? "
+    "WHERE a.id > ? GROUP BY a.id ORDER BY a.id LIMIT 200";
+static const char SQL_LOCK_ACCOUNT[] =
+    "SELECT status FROM billing_accounts WHERE id = ? FOR UPDATE";
+static const char SQL_STATE[] =
+    "SELECT level, crossing_seq, exceeded_since FROM billing_quota_state "
+    "WHERE account_id = ? AND resource_type = ?";
+static const char SQL_STATE_UPSERT[] =
+    "INSERT INTO billing_quota_state (account_id, resource_type, level, "
+    "crossing_seq, level_since, exceeded_since, in_use, quota_limit, checked_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
+    "level = VALUES(level), crossing_seq = VALUES(crossing_seq), "
+    "level_since = VALUES(level_since), exceeded_since = VALUES(exceeded_since), "
+    "in_use = VALUES(in_use), quota_limit = VALUES(quota_limit), "
+    "checked_at = VALUES(checked_at)";
+static const char SQL_SUSPEND[] =
+    "UPDATE billing_accounts SET status = 'suspended', suspended_at = ?, "
+    "suspension_reason = ? WHERE id = ?";
+static const char SQL_RESUME[] =
+    "UPDATE billing_accounts SET status = 'active', suspended_at = NULL, "
+    "suspension_reason = NULL WHERE id = ?";
+/* accounts whose status the platform has not acknowledged yet */
+static const char SQL_TO_NOTIFY[] =
+    "SELECT id, user_id, status, COALESCE(suspension_reason, '') "
+    "FROM billing_accounts WHERE status IN ('active', 'suspended') "
+    "AND status <> COALESCE(platform_status, 'active') AND id > ? "
+    "ORDER BY id LIMIT 200";
+static const char SQL_NOTIFIED[] =
+    "UPDATE billing_accounts SET platform_status = ? WHERE id = ? "
+    "AND status = ?";
+
+struct acct_row {
+	uint64_t id;
+	char user_id[256], plan_id[65], mode[16], status[16], reason[32];
+	int64_t payment_failed_at;
+	int64_t in_use[RES_COUNT];
+};
+
+struct batch {
+	struct app *app;
+	int64_t now;
+	uint64_t after, last;
+	size_t n;
+	uint64_t events, suspended, resumed;
+};
+
+static int
+dec(const struct db_result *res, size_t i, int64_t *out)
+{
+	size_t len;
+	const char *s = db_col(res, i, &len);
+
+	*out = 0;
+	return s == NULL ? 0 : money_parse(s, len, 6, out);
+}
+
+static int
+when(const struct db_result *res, size_t i, int64_t *out)
+{
+	size_t len;
+	const char *s = db_col(res, i, &len);
+
+	*out = 0;
+	return s == NULL ? 0 : time_parse_db(s, len, out);
+}
+
+static void
+copy(const struct db_result *res, size_t i, char *dst, size_t size)
+{
+	const char *v = db_col(res, i, NULL);
+
+	snprintf(dst, size, "%s", v ? v : "");
+}
+
+static int64_t
+limit_of(const struct plan *p, enum resource r)
+{
+	if (p == NULL)
+		return 0;
+	return r == RES_CPU ? p->cpu_limit : r == RES_MEMORY ? p->memory_limit :
+	    p->storage_limit;
+}
+
+/* The level of in_use against limit; no limit (0) is never a crossing. */
+static enum level
+level_of(int64_t in_use, int64_t limit, int threshold, int64_t *pct)
+{
+	*pct = 0;
+	if (limit <= 0 || money_muldiv(in_use, 100 * MONEY_SCALE, limit, pct) != 0)
+		return LEVEL_OK;
+	if (*pct > 100 * MONEY_SCALE)
+		return LEVEL_EXCEEDED;
+	if (*pct >= (int64_t)threshold * MONEY_SCALE)
+		return LEVEL_WARNING;
+	return LEVEL_OK;
+}
+
+static struct json_object *
+quota_event_data(const struct acct_row *a, enum resource r, int64_t in_use,
+    int64_t limit, int64_t pct, const struct plan *plan)
+{
+	struct json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "user_id", json_object_new_string(a->user_id));
+	json_object_object_add(d, "resource_type",
+	    json_object_new_string(resource_name(r)));
+	json_object_object_add(d, "in_use", json_money_trim(in_use, 0));
+	json_object_object_add(d, "limit", json_money_trim(limit, 0));
+	json_object_object_add(d, "percent", json_money(pct, 2));
+	json_object_object_add(d, "plan_id",
+	    plan ? json_object_new_string(plan->id) : NULL);
+	return d;
+}
+
+/* One resource of one account: store the level, emit on an upward crossing.
+ * *over_since is the start of the stretch above 100 % (0: not above). */
+static int
+check_resource(struct db *db, struct batch *b, const struct acct_row *a,
+    const struct plan *plan, enum resource r, int64_t *over_since)
+{
+	const struct billing_config *cfg = b->app->cfg;
+	struct db_result *res = NULL;
+	enum level old = LEVEL_OK, now_level;
+	int64_t seq = 0, exceeded_since = 0, pct, limit = limit_of(plan, r);
+	char nowt[TIME_TEXT_MAX], exc[TIME_TEXT_MAX], use[32], lim[32], key[96];
+	int rc, rr, i;
+
+	struct db_param sp[] = { DBP_INT(a->id), DBP_STR(resource_name(r)) };
+	if ((rc = db_query(db, SQL_STATE, sp, 2, &res)) != DB_OK)
+		return rc;
+	if ((rr = db_fetch(res)) == 1) {
+		const char *lv = db_col(res, 0, NULL);
+
+		for (i = 0; i < 3; i++)
+			if (lv != NULL && strcmp(lv, level_names[i]) == 0)
+				old = (enum level)i;
+		db_col_i64(res, 1, &seq);
+		when(res, 2, &exceeded_since);
+	}
+	db_result_free(res);
+	if (rr < 0)
+		return rr;
+
+	now_level = level_of(a->in_use[r], limit, cfg->alert_threshold, &pct);
+	if (now_level == LEVEL_EXCEEDED && exceeded_since == 0)
+		exceeded_since = b->now;
+	if (now_level != LEVEL_EXCEEDED)
+		exceeded_since = 0;
+	*over_since = exceeded_since;
+	if (now_level > old) {
+		/* an upward crossing: one event, numbered so a rerun adds none */
+		struct json_object *d = quota_event_data(a, r, a->in_use[r], limit,
+		    pct, plan);
+		const char *type = now_level == LEVEL_EXCEEDED ?
+		    "billing.quota.exceeded" : "billing.quota.warning";
+
+		seq++;
+		snprintf(key, sizeof(key), "%s:%llu:%s:%lld", type,
+		    (unsigned long long)a->id, resource_name(r), (long long)seq);
+		rc = event_emit(db, type, a->id, key, d, b->now);
+		json_object_put(d);
+		if (rc != DB_OK)
+			return rc;
+		b->events++;
+	} else if (now_level < old)
+		seq++; /* falling back re-arms the next crossing */
+	if (rr == 0 && now_level == LEVEL_OK && a->in_use[r] == 0)
+		return DB_OK; /* nothing to remember for an idle account */
+	time_format_db(b->now, nowt, sizeof(nowt));
+	if (exceeded_since)
+		time_format_db(exceeded_since, exc, sizeof(exc));
+	money_format(a->in_use[r], 6, use, sizeof(use));
+	money_format(limit, 6, lim, sizeof(lim));
+	struct db_param up[] = { DBP_INT(a->id), DBP_STR(resource_name(r)),
+	    DBP_STR(level_names[now_level]), DBP_INT(seq), DBP_STR(nowt),
+	    exceeded_since ? DBP_STR(exc) : DBP_NULLV, DBP_STR(use), DBP_STR(lim),
+	    DBP_STR(nowt) };
+	return db_exec(db, SQL_STATE_UPSERT, up, 9, NULL, NULL);
+}
+
+static int
+account_event(struct db *db, struct batch *b, const struct acct_row *a,
+    const char *type, const char *reason)
+{
+	struct json_object *d = json_object_new_object();
+	char key[128], t[32];
+	int rc;
+
+	json_object_object_add(d, "user_id", json_object_new_string(a->user_id));
+	json_object_object_add(d, "reason",
+	    reason ? json_object_new_string(reason) : NULL);
+	snprintf(t, sizeof(t), "%lld", (long long)(b->now / USEC_PER_SEC));
+	snprintf(key, sizeof(key), "%s:%llu:%s", type,
+	    (unsigned long long)a->id, t);
+	rc = event_emit(db, type, a->id, key, d, b->now);
+	json_object_put(d);
+	return rc;
+}
+
+/* Suspends or resumes the account when its cause comes or goes. */
+static int
+check_suspension(struct db *db, struct batch *b, const struct acct_row *a,
+    int64_t over_since)
+{
+	const struct billing_config *cfg = b->app->cfg;
+	int64_t grace = (int64_t)cfg->grace_period_days * USEC_PER_DAY;
+	const char *cause = NULL;
+	char nowt[TIME_TEXT_MAX];
+	int suspended = strcmp(a->status, "suspended") == 0, rc;
+
+	if (!cfg->auto_suspend_on_overage)
+		return DB_OK;
+	if (over_since != 0 && b->now - over_since >= grace)
+		cause = "overage";
+	else if (a->payment_failed_at != 0 && b->now - a->payment_failed_at >= grace)
+		cause = "payment_failed";
+	if (cause != NULL && !suspended && strcmp(a->status, "active") == 0) {
+		time_format_db(b->now, nowt, sizeof(nowt));
+		struct db_param p[] = { DBP_STR(nowt), DBP_STR(cause), DBP_INT(a->id) };
+		if ((rc = db_exec(db, SQL_SUSPEND, p, 3, NULL, NULL)) != DB_OK)
+			return rc;
+		b->suspended++;
+		return account_event(db, b, a, "billing.account.suspended", cause);
+	}
+	if (cause == NULL && suspended) {
+		struct db_param p[] = { DBP_INT(a->id) };
+		if ((rc = db_exec(db, SQL_RESUME, p, 1, NULL, NULL)) != DB_OK)
+			return rc;
+		b->resumed++;
+		return account_event(db, b, a, "billing.account.resumed", NULL);
+	}
+	return DB_OK;
+}
+
+static int
+load_accounts(struct db *db, struct batch *b, struct acct_row *rows)
+{
+	struct db_result *res = NULL;
+	char stale[TIME_TEXT_MAX];
+	int64_t v;
+	int rc, r;
+
+	time_format_db(b->now - (int64_t)b->app->cfg->session_timeout_minutes *
+	    60 * USEC_PER_SEC, stale, sizeof(stale));
+	struct db_param p[] = { DBP_STR(stale), DBP_INT(b->after) };
+	b->n = 0;
+	if ((rc = db_query(db, SQL_ACCOUNTS, p, 2, &res)) != DB_OK)
+		return rc;
+	while ((r = db_fetch(res)) == 1 && b->n < BATCH) {
+		struct acct_row *a = &rows[b->n];
+
+		memset(a, 0, sizeof(*a));
+		if (db_col_i64(res, 0, &v) != 0)
+			continue;
+		a->id = (uint64_t)v;
+		copy(res, 1, a->user_id, sizeof(a->user_id));
+		copy(res, 2, a->plan_id, sizeof(a->plan_id));
+		copy(res, 3, a->mode, sizeof(a->mode));
+		copy(res, 4, a->status, sizeof(a->status));
+		copy(res, 5, a->reason, sizeof(a->reason));
+		if (when(res, 6, &a->payment_failed_at) != 0 ||
+		    dec(res, 7, &a->in_use[RES_CPU]) != 0 ||
+		    dec(res, 8, &a->in_use[RES_MEMORY]) != 0 ||
+		    dec(res, 9, &a->in_use[RES_STORAGE]) != 0)
+			continue;
+		b->n++;
+	}
+	db_result_free(res);
+	return r < 0 ? r : DB_OK;
+}
+
+static int
+quota_batch_txn(struct db *db, void *arg)
+{
+	static struct acct_row rows[BATCH];
+	struct batch *b = arg;
+	struct account acct;
+	const struct plan *plan;
+	int64_t since, over_since;
+	size_t i;
+	int rc, r;
+
+	b->events = b->suspended = b->resumed = 0;
+	if ((rc = load_accounts(db, b, rows)) != DB_OK)
+		return rc;
+	for (i = 0; i < b->n; i++) {
+		struct acct_row *a = &rows[i];
+
+		/* one checker at a time per account: concurrent runs queue here */
+		struct db_param lp[] = { DBP_INT(a->id) };
+		struct db_result *res = NULL;
+		if ((rc = db_query(db, SQL_LOCK_ACCOUNT, lp, 1, &res)) != DB_OK)
+			return rc;
+		if (db_fetch(res) == 1)
+			copy(res, 0, a->status, sizeof(a->status));
+		db_result_free(res);
+
+		memset(&acct, 0, sizeof(acct));
+		snprintf(acct.plan_id, sizeof(acct.plan_id), "%s", a->plan_id);
+		snprintf(acct.billing_mode, sizeof(acct.billing_mode), "%s", a->mode);
+		plan = account_plan(b->app->cfg, &acct);
+		over_since = 0;
+		for (r = 0; r < RES_COUNT; r++) {
+			if ((rc = check_resource(db, b, a, plan, r, &since)) != DB_OK)
+				return rc;
+			if (since != 0 && (over_since == 0 || since < over_since))
+				over_since = since;
+		}
+		if ((rc = check_suspension(db, b, a, over_since)) != DB_OK)
+			return rc;
+	}
+	b->last = b->n ? rows[b->n - 1].id : b->after;
+	return DB_OK;
+}
+
+static size_t
+discard(char *ptr, size_t size, size_t n, void *ud)
+{
+	(void)ptr;
+	(void)ud;
+	return size * n;
+}
+
+/* POSTs {user_id, status, reason} signed like our events; 0 on a 2xx. */
+static int
+notify_platform(CURL *curl, const struct billing_config *cfg,
+    const char *user_id, const char *status, const char *reason, int64_t now)
+{
+	struct json_object *o = json_object_new_object();
+	struct curl_slist *h = NULL;
+	char sig[SIGNATURE_HEADER_MAX + 32], hdr[SIGNATURE_HEADER_MAX + 64];
+	const char *body;
+	long code = 0;
+	int rc = -1;
+
+	json_object_object_add(o, "user_id", json_object_new_string(user_id));
+	json_object_object_add(o, "status", json_object_new_string(status));
+	json_object_object_add(o, "reason",
+	    reason[0] ? json_object_new_string(reason) : NULL);
+	body = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	h = curl_slist_append(h, "Content-Type: application/json");
+	if (cfg->events_webhook_secret != NULL &&
+	    signature_header(cfg->events_webhook_secret, now / USEC_PER_SEC, body,
+	    strlen(body), sig, sizeof(sig)) == 0) {
+		snprintf(hdr, sizeof(hdr), "Billing-Signature: %s", sig);
+		h = curl_slist_append(h, hdr);
+	}
+	curl_easy_reset(curl);
+	curl_easy_setopt(curl, CURLOPT_URL, cfg->platform_suspend_url);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+	if (curl_easy_perform(curl) == CURLE_OK &&
+	    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK &&
+	    code >= 200 && code < 300)
+		rc = 0;
+	else
+		log_warnx("platformSuspendUrl: %s for %s not acknowledged (HTTP %ld)",
+		    status, user_id, code);
+	curl_slist_free_all(h);
+	json_object_put(o);
+	return rc;
+}
+
+/* Tells the platform about every suspension or resumption not told yet. */
+static int
+notify_all(struct app *app, int64_t now, uint64_t *told)
+{
+	struct { uint64_t id; char user[256], status[16], reason[32]; } *rows = NULL;
+	struct db_result *res = NULL;
+	uint64_t after = 0;
+	CURL *curl = NULL;
+	size_t n, i;
+	int64_t v;
+	int rc = DB_OK, r;
+
+	*told = 0;
+	if (app->cfg->platform_suspend_url == NULL)
+		return DB_OK;
+	if ((rows = calloc(BATCH, sizeof(*rows))) == NULL ||
+	    (curl = curl_easy_init()) == NULL) {
+		free(rows);
+		return DB_ERROR;
+	}
+	do {
+		struct db_param p[] = { DBP_INT(after) };
+		if ((rc = db_query(app->db, SQL_TO_NOTIFY, p, 1, &res)) != DB_OK)
+			break;
+		for (n = 0; (r = db_fetch(res)) == 1 && n < BATCH; n++) {
+			db_col_i64(res, 0, &v);
+			rows[n].id = (uint64_t)v;
+			copy(res, 1, rows[n].user, sizeof(rows[n].user));
+			copy(res, 2, rows[n].status, sizeof(rows[n].status));
+			copy(res, 3, rows[n].reason, sizeof(rows[n].reason));
+		}
+		db_result_free(res);
+		if (r < 0) {
+			rc = r;
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			after = rows[i].id;
+			if (notify_platform(curl, app->cfg, rows[i].user,
+			    rows[i].status, rows[i].reason, now) != 0)
+				continue;
+			struct db_param up[] = { DBP_STR(rows[i].status),
+			    DBP_INT(rows[i].id), DBP_STR(rows[i].status) };
+			if ((rc = db_exec(app->db, SQL_NOTIFIED, up, 3, NULL,
+			    NULL)) != DB_OK)
+				break;
+			(*told)++;
+		}
+	} while (rc == DB_OK && n == BATCH);
+	curl_easy_cleanup(curl);
+	free(rows);
+	return rc;
+}
 
 int
 quotas_job(struct app *app, const struct job_opts *opts,
     struct job_result *result)
 {
-	(void)app;
-	(void)opts;
+	struct batch b;
+	uint64_t accounts = 0, events = 0, suspended = 0, resumed = 0, told = 0;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	b.app = app;
+	b.now = opts && opts->now ? opts->now : time_now_usec();
+	for (;;) {
+		if ((rc = db_transaction(app->db, quota_batch_txn, &b)) != DB_OK)
+			break;
+		if (b.n == 0)
+			break;
+		accounts += b.n;
+		events += b.events;
+		suspended += b.suspended;
+		resumed += b.resumed;
+		b.after = b.last;
+	}
+	if (rc == DB_OK)
+		rc = notify_all(app, b.now, &told);
+	result->items = events;
+	if (rc != DB_OK) {
+		snprintf(result->message, sizeof(result->message),
+		    "failed after %llu accounts: %s", (unsigned long long)accounts,
+		    db_error(app->db));
+		return -1;
+	}
 	snprintf(result->message, sizeof(result->message),
-	    "check-quotas is not implemented yet");
-	return -1;
+	    "%llu accounts checked, %llu events, %llu suspended, %llu resumed, "
+	    "%llu platform notices", (unsigned long long)accounts,
+	    (unsigned long long)events, (unsigned long long)suspended,
+	    (unsigned long long)resumed, (unsigned long long)told);
+	return 0;
 }

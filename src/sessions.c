@@ -15,6 +15,7 @@
 
 /* A transaction function's "refused, roll back": the outcome says why. */
 #define TXN_REFUSED (-100)
+#define TXN_SUSPENDED (-101)
 
 #define SESSION_COLUMNS \
 	"id, account_id, started_at, last_heartbeat_at, ended_at, " \
@@ -352,6 +353,9 @@ create_txn(struct db *db, void *arg)
 	rc = account_ensure(db, c->user_id, NULL, NULL, &acct, NULL);
 	if (rc != DB_OK)
 		return rc;
+	/* a suspended account starts nothing new until it is resumed */
+	if (strcmp(acct.status, "suspended") == 0)
+		return TXN_SUSPENDED;
 	size_text(&z, c->size);
 	time_text(&t, c->started_at);
 	struct db_param p[] = { DBP_STR(c->session_id), DBP_INT(acct.id),
@@ -398,6 +402,10 @@ session_create(struct db *db, const char *session_id, const char *user_id,
 
 	*outcome = SESSION_CREATED;
 	rc = db_transaction(db, create_txn, &c);
+	if (rc == TXN_SUSPENDED) {
+		*outcome = SESSION_SUSPENDED;
+		return DB_OK;
+	}
 	if (rc != TXN_REFUSED)
 		return rc;
 	/* the id exists (committed: the insert waited for its creator) */

@@ -62,7 +62,8 @@ enum session_outcome {
 	SESSION_CONFLICT_EMAIL,  /* the account has another email: 409 */
 	SESSION_CONFLICT_PLAN,   /* the account has another plan: 409 */
 	SESSION_ENDED,           /* a heartbeat after the end: 409 */
-	SESSION_BEFORE_START     /* an instant before started_at: 400 */
+	SESSION_BEFORE_START,    /* an instant before started_at: 400 */
+	SESSION_SUSPENDED        /* the account is suspended: 403 */
 };
 
 /* A heartbeat: an instant and the sizes it states (has_* 0: not stated). */
