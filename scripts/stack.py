@@ -261,8 +261,14 @@ class Stack:
             "BILLING_JWT_SECRET": s["jwt_secret"],
             "BILLING_DB_PASSWORD": s["db_password"],
             "STRIPE_WEBHOOK_SECRET": s["stripe_webhook_secret"],
+            "BILLING_EVENTS_WEBHOOK_SECRET": s["events_webhook_secret"],
             "BILLING_SQL_DIR": os.path.join(ROOT, "sql"),
         })
+        # what the caller gives wins (e.g. the secrets of a test)
+        for k in ("BILLING_JWT_SECRET", "STRIPE_WEBHOOK_SECRET",
+                  "BILLING_EVENTS_WEBHOOK_SECRET"):
+            if os.environ.get(k):
+                env[k] = os.environ[k]
         env.update(self.extra_env)
         return env
 
@@ -421,8 +427,75 @@ class Stack:
         return status, rh, payload.decode(errors="replace")
 
 
+def cron_field_matches(field, value):
+    """One field of a cron expression: *, */n, a, a-b, lists of them."""
+    for part in field.split(","):
+        step = 1
+        if "/" in part:
+            part, step = part.split("/", 1)
+            step = int(step)
+        if part == "*":
+            if value % step == 0:
+                return True
+            continue
+        if "-" in part:
+            lo, hi = (int(x) for x in part.split("-", 1))
+        else:
+            lo = hi = int(part)
+        if lo <= value <= hi and (value - lo) % step == 0:
+            return True
+    return False
+
+
+class Schedule:
+    """Runs the helpers of cron/streamspace-billing while the dev stack
+    serves, as cron would on a host (UTC, one run per matching minute)."""
+
+    def __init__(self, stack, path=os.path.join(ROOT, "cron", "streamspace-billing")):
+        self.stack = stack
+        self.entries = []
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if not line or line.startswith("#") or "=" in line.split()[0]:
+                    continue
+                fields = line.split()
+                helper = fields[-1].rsplit("/", 1)[-1]
+                self.entries.append((fields[:5], helper))
+        self.last_minute = None
+        self.running = {}
+
+    def tick(self):
+        now = time.gmtime()
+        minute = now[:5]
+        if minute == self.last_minute:
+            return
+        self.last_minute = minute
+        values = (now.tm_min, now.tm_hour, now.tm_mday, now.tm_mon, (now.tm_wday + 1) % 7)
+        for fields, helper in self.entries:
+            if not all(cron_field_matches(f, v) for f, v in zip(fields, values)):
+                continue
+            prev = self.running.get(helper)
+            if prev is not None and prev.poll() is None:
+                continue  # still running: like cron with flock, no overlap
+            log = open(os.path.join(self.stack.var, "cron.log"), "ab")
+            self.running[helper] = subprocess.Popen(
+                [find_program(helper, self.stack.build_dir)], env=self.stack.env(),
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            log.close()
+
+    def stop(self):
+        for p in self.running.values():
+            if p.poll() is None:
+                p.terminate()
+                p.wait()
+
+
 def write_dev_env(stack):
-    s = stack._secrets()
+    e = stack.env()
+    s = {"jwt_secret": e["BILLING_JWT_SECRET"],
+         "stripe_webhook_secret": e["STRIPE_WEBHOOK_SECRET"],
+         "events_webhook_secret": e["BILLING_EVENTS_WEBHOOK_SECRET"]}
     path = os.path.join(stack.var, "dev.env")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -430,6 +503,7 @@ def write_dev_env(stack):
         f.write("BILLING_BASE_URL=%s\n" % stack.api.rstrip("/"))
         f.write("BILLING_JWT_SECRET=%s\n" % s["jwt_secret"])
         f.write("STRIPE_WEBHOOK_SECRET=%s\n" % s["stripe_webhook_secret"])
+        f.write("BILLING_EVENTS_WEBHOOK_SECRET=%s\n" % s["events_webhook_secret"])
         f.write("BILLING_DB_SOCKET=%s\n" % stack.mariadb.socket)
         f.write("BILLING_CONFIG=%s\n" % stack.config_path)
     return path
@@ -460,9 +534,15 @@ Try:
   curl -s %(base)s/health
   curl -s -H "Authorization: Bearer $ADMIN_TOKEN" %(base)s/jobs/status
 
+The cron schedule (cron/streamspace-billing) runs while this serves: usage
+hourly, quotas every 15 minutes, invoices daily, events every minute
+(output in %(var)s/cron.log).
+
 Ctrl-C stops everything.""" % {"base": base, "var": stack.var, "env": env_path,
                                "admin": admin, "service": service}, flush=True)
+        schedule = Schedule(stack)
         while not stop:
+            schedule.tick()
             for p in (stack.billingd, stack.nginx, stack.mariadb.process):
                 if p is not None and not p.alive():
                     print("%s exited unexpectedly; stopping" % p.name, file=sys.stderr)
@@ -470,6 +550,8 @@ Ctrl-C stops everything.""" % {"base": base, "var": stack.var, "env": env_path,
             time.sleep(0.5)
     finally:
         print("stopping...", flush=True)
+        if "schedule" in locals():
+            schedule.stop()
         stack.stop()
     return 0
 
