@@ -154,12 +154,18 @@ class MariaDB:
     def install(self):
         if os.path.isdir(os.path.join(self.datadir, "mysql")):
             return False
-        os.makedirs(self.datadir, exist_ok=True)
-        subprocess.run([find_program("mariadb-install-db"), "--no-defaults",
-                        "--datadir=" + self.datadir, "--auth-root-authentication-method=normal",
-                        "--skip-test-db"] + self._user_args(),
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return True
+        argv = [find_program("mariadb-install-db"), "--no-defaults",
+                "--datadir=" + self.datadir, "--auth-root-authentication-method=normal",
+                "--skip-test-db"] + self._user_args()
+        for attempt in (1, 2):
+            os.makedirs(self.datadir, exist_ok=True)
+            r = subprocess.run(argv, capture_output=True, text=True)
+            if r.returncode == 0:
+                return True
+            # seen once under heavy load: start over with an empty directory
+            shutil.rmtree(self.datadir, ignore_errors=True)
+        raise RuntimeError("mariadb-install-db failed:\n%s%s" % (r.stdout[-2000:],
+                                                                  r.stderr[-2000:]))
 
     def start(self):
         self.install()

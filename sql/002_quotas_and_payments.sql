@@ -28,5 +28,8 @@ ALTER TABLE billing_accounts ADD COLUMN IF NOT EXISTS payment_failed_at DATETIME
 -- differs from status, the quota job keeps telling it (NULL: active)
 ALTER TABLE billing_accounts ADD COLUMN IF NOT EXISTS platform_status VARCHAR(16) NULL;
 
+-- payment_intent.succeeded finds its payment by the intent
+CREATE INDEX IF NOT EXISTS ix_payments_pi ON billing_payments (stripe_payment_intent_id);
+
 -- the dispatcher reads each account's events in order
 CREATE INDEX IF NOT EXISTS ix_events_pending_account ON billing_events (status, account_id, id);

@@ -51,16 +51,25 @@
 #define ERROR_MAX 1000
 #define USER_AGENT "StreamSpace-Billing/" PACKAGE_VERSION " (events)"
 
+/*
+ * The due events in id order, without those of an account whose older
+ * pending event is not due (h: the first such event per account, computed
+ * once), with the id of the account's previous pending event (checked
+ * against the batch, see claim_txn).  Forced onto (status, next_attempt_at)
+ * so that only pending rows are read and locked, however long the history.
+ */
 static const char SQL_CLAIM[] =
     "SELECT e.id, e.event_id, e.type, e.account_id, e.payload, e.attempts, "
     "e.created_at, (SELECT MAX(o.id) FROM billing_events o "
     "  WHERE o.status = 'pending' AND o.account_id = e.account_id "
     "  AND o.id < e.id) "
-    "FROM billing_events e "
+    "FROM billing_events e FORCE INDEX (ix_events_due) "
+    "LEFT JOIN (SELECT b.account_id, MIN(b.id) AS first_held "
+    "  FROM billing_events b WHERE b.status = 'pending' "
+    "  AND b.next_attempt_at > ? AND b.account_id IS NOT NULL "
+    "  GROUP BY b.account_id) h ON h.account_id = e.account_id "
     "WHERE e.status = 'pending' AND e.next_attempt_at <= ? "
-    "AND (e.account_id IS NULL OR NOT EXISTS (SELECT 1 FROM billing_events b "
-    "  WHERE b.status = 'pending' AND b.account_id = e.account_id "
-    "  AND b.id < e.id AND b.next_attempt_at > ?)) "
+    "AND (h.first_held IS NULL OR e.id < h.first_held) "
     "ORDER BY e.id LIMIT ? FOR UPDATE SKIP LOCKED";
 static const char SQL_LEASE[] =
     "UPDATE billing_events SET next_attempt_at = ? WHERE id = ?";

@@ -22,6 +22,7 @@
 #include "metering.h"
 #include "money.h"
 #include "period.h"
+#include "stripe.h"
 #include "timeutil.h"
 
 #define JOB_BATCH_ACCOUNTS 100
@@ -696,7 +697,9 @@ invoices_job(struct app *app, const struct job_opts *opts,
 	struct draft_batch db_;
 	char nowt[TIME_TEXT_MAX];
 	uint64_t created = 0, finalized = 0, overdue = 0;
-	int y, m, d, hh, mm, ss, us, rc = DB_OK;
+	unsigned pushed = 0;
+	char perr[256] = "";
+	int y, m, d, hh, mm, ss, us, rc = DB_OK, push_rc = 0;
 	int64_t unused;
 
 	memset(&jb, 0, sizeof(jb));
@@ -732,6 +735,11 @@ invoices_job(struct app *app, const struct job_opts *opts,
 	fmt_time(jb.now, nowt);
 	struct db_param p[] = { DBP_STR(nowt) };
 	rc = db_exec(app->db, SQL_JOB_OVERDUE, p, 1, &overdue, NULL);
+	/* Stripe collects finalized invoices of customers it knows; a failed
+	 * push keeps the invoices and is retried by the next run */
+	if (rc == DB_OK)
+		push_rc = stripe_push_pending(app, jb.now, &pushed, perr,
+		    sizeof(perr));
 out:
 	result->items = created;
 	if (rc != DB_OK)
@@ -740,9 +748,10 @@ out:
 		    db_error(app->db));
 	else
 		snprintf(result->message, sizeof(result->message),
-		    "%llu invoices created%s, %llu drafts finalized, %llu overdue",
-		    (unsigned long long)created,
+		    "%llu invoices created%s, %llu drafts finalized, %llu overdue, "
+		    "%u pushed to Stripe%s%s", (unsigned long long)created,
 		    d == cfg->invoice_day ? "" : " (not the invoice day)",
-		    (unsigned long long)finalized, (unsigned long long)overdue);
-	return rc == DB_OK ? 0 : -1;
+		    (unsigned long long)finalized, (unsigned long long)overdue,
+		    pushed, push_rc ? "; Stripe push failed: " : "", perr);
+	return rc == DB_OK && push_rc == 0 ? 0 : -1;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <mysql.h>
 
 #include "app.h"
@@ -20,6 +21,7 @@
 #include "invoices.h"
 #include "metering.h"
 #include "quotas.h"
+#include "stripe.h"
 #include "timeutil.h"
 
 const struct job_def job_defs[] = {
@@ -162,6 +164,7 @@ job_helper_main(const char *job_name, int argc, char *argv[])
 		return 1;
 	}
 	mysql_library_init(0, NULL, NULL);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	memset(&app, 0, sizeof(app));
 	app.cfg = cfg;
 	if ((app.db = db_new(&cfg->database)) == NULL)
@@ -180,6 +183,8 @@ job_helper_main(const char *job_name, int argc, char *argv[])
 out:
 	db_free(app.db);
 	config_free(cfg);
+	stripe_close();
+	curl_global_cleanup();
 	mysql_library_end();
 	return rc;
 }

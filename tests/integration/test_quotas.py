@@ -51,11 +51,10 @@ EVENTS_SECRET = "evsec_" + "3" * 40
 
 
 class QuotaTest(StackTestCase):
-    stack_env = {"BILLING_TEST_NOW": iso(T0)}
+    stack_env = {"BILLING_TEST_NOW": iso(T0), "BILLING_EVENTS_WEBHOOK_SECRET": EVENTS_SECRET}
     config_overrides = {
         "autoSuspendOnOverage": True, "gracePeriodDays": 7, "alertThreshold": 80,
         "platformSuspendUrl": "http://127.0.0.1:%d/suspend" % RECEIVER.server_address[1],
-        "eventsWebhookSecret": EVENTS_SECRET,
     }
 
     def sql(self, text):

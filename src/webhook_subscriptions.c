@@ -1,0 +1,439 @@
+/*
+ * The Stripe webhook's subscription events (webhook.h):
+ * checkout.session.completed, customer.subscription.updated and
+ * customer.subscription.deleted.  They keep the account's
+ * billing_subscriptions row (status, plan, period, cancel_at_period_end,
+ * the Stripe subscription) and the account's plan in step with Stripe's,
+ * and link the Stripe customer to an account that has none.
+ *
+ * Out-of-order delivery never regresses state: the row keeps the
+ * `created` of the last subscription event applied to it and ignores
+ * older ones; a checkout, which carries no subscription time, only seeds
+ * a row that its subscription's own events do not already own; news of
+ * another subscription replaces a live one only when it is live itself
+ * and not older.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "accounts.h"
+#include "config.h"
+#include "db.h"
+#include "json_util.h"
+#include "timeutil.h"
+#include "webhook.h"
+
+#define STATUS_MAX 32
+
+static const char SQL_LINK_CUSTOMER[] =
+    "UPDATE billing_accounts SET stripe_customer_id = ? "
+    "WHERE id = ? AND stripe_customer_id IS NULL";
+static const char SQL_SET_PLAN[] =
+    "UPDATE billing_accounts SET plan_id = ? WHERE id = ?";
+static const char SQL_SUB_LOCK[] =
+    "SELECT id, plan_id, status, COALESCE(stripe_subscription_id, ''), "
+    "stripe_event_created, current_period_start, current_period_end "
+    "FROM billing_subscriptions WHERE account_id = ? FOR UPDATE";
+static const char SQL_SUB_UPDATE[] =
+    "UPDATE billing_subscriptions SET plan_id = ?, status = ?, "
+    "current_period_start = ?, current_period_end = ?, "
+    "cancel_at_period_end = ?, stripe_subscription_id = ?, "
+    "stripe_event_created = ?, canceled_at = ? WHERE id = ?";
+static const char SQL_SUB_INSERT[] =
+    "INSERT INTO billing_subscriptions (plan_id, status, "
+    "current_period_start, current_period_end, cancel_at_period_end, "
+    "stripe_subscription_id, stripe_event_created, canceled_at, account_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/* -- the account ---------------------------------------------------------- */
+
+/* Stores the Stripe customer on an account that has none. */
+static int
+link_customer(struct db *db, struct wh *w, struct account *acct,
+    const char *customer)
+{
+	int rc;
+
+	if (customer == NULL)
+		return DB_OK;
+	if (acct->stripe_customer_id[0] != '\0') {
+		if (strcmp(acct->stripe_customer_id, customer) != 0)
+			wh_note(w, "account keeps its customer %s, not %s",
+			    acct->stripe_customer_id, customer);
+		return DB_OK;
+	}
+	struct db_param p[] = { DBP_STR(customer), DBP_INT(acct->id) };
+	rc = db_exec(db, SQL_LINK_CUSTOMER, p, 2, NULL, NULL);
+	if (rc == DB_DUPLICATE) {
+		wh_note(w, "customer %s belongs to another account", customer);
+		return DB_OK;
+	}
+	if (rc == DB_OK) {
+		snprintf(acct->stripe_customer_id,
+		    sizeof(acct->stripe_customer_id), "%s", customer);
+		wh_note(w, "customer %s linked", customer);
+	}
+	return rc;
+}
+
+/* -- subscriptions -------------------------------------------------------- */
+
+/* A status word: [a-z_], 1..STATUS_MAX. */
+static int
+status_ok(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	for (n = 0; s[n] != '\0'; n++)
+		if (n >= STATUS_MAX || !((s[n] >= 'a' && s[n] <= 'z') ||
+		    s[n] == '_'))
+			return 0;
+	return n > 0;
+}
+
+/* Statuses under which the plan is the subscription's. */
+static int
+status_entitles(const char *s)
+{
+	return strcmp(s, "active") == 0 || strcmp(s, "trialing") == 0 ||
+	    strcmp(s, "past_due") == 0;
+}
+
+/* Statuses after which the account is back on the default plan. */
+static int
+status_ended(const char *s)
+{
+	return strcmp(s, "canceled") == 0 || strcmp(s, "unpaid") == 0 ||
+	    strcmp(s, "incomplete_expired") == 0 || strcmp(s, "paused") == 0;
+}
+
+struct sub_row {
+	int exists;
+	uint64_t id;
+	char plan_id[COL_MAX];
+	char status[COL_MAX];
+	char stripe_id[COL_MAX];
+	int has_created;
+	int64_t event_created;
+	char start[COL_MAX], end[COL_MAX];
+};
+
+/* The account's subscription row, locked.  DB_OK (row->exists 0 or 1). */
+static int
+load_sub(struct db *db, uint64_t account_id, struct sub_row *row)
+{
+	char cols[7][COL_MAX];
+	int rc;
+
+	memset(row, 0, sizeof(*row));
+	struct db_param p[] = { DBP_INT(account_id) };
+	rc = wh_query_row(db, SQL_SUB_LOCK, p, 1, cols, 7);
+	if (rc == DB_NOT_FOUND)
+		return DB_OK;
+	if (rc != DB_OK)
+		return rc;
+	row->exists = 1;
+	row->id = wh_parse_id(cols[0]);
+	memcpy(row->plan_id, cols[1], COL_MAX);
+	memcpy(row->status, cols[2], COL_MAX);
+	memcpy(row->stripe_id, cols[3], COL_MAX);
+	if (cols[4][0] != '\0') {
+		row->has_created = 1;
+		row->event_created = strtoll(cols[4], NULL, 10);
+	}
+	memcpy(row->start, cols[5], COL_MAX);
+	memcpy(row->end, cols[6], COL_MAX);
+	return DB_OK;
+}
+
+/*
+ * Whether news of subscription sub_id (status, at created; has_created 0
+ * for a checkout, which carries no subscription time) may replace what the
+ * row holds.  The row's own subscription: unless the news is older than
+ * what was applied.  Another subscription: only if the row's is no longer
+ * live, or the news is live and not older.  Sets *why when not.
+ */
+static int
+may_replace(const struct sub_row *row, const char *sub_id,
+    const char *status, int has_created, int64_t created, const char **why)
+{
+	int older;
+
+	if (!row->exists)
+		return 1;
+	older = has_created && row->has_created && created < row->event_created;
+	if (strcmp(row->stripe_id, sub_id) == 0) {
+		*why = "older than the state already applied";
+		return !older;
+	}
+	*why = "another subscription of the account is live";
+	return row->stripe_id[0] == '\0' || !status_entitles(row->status) ||
+	    (status_entitles(status) && !older);
+}
+
+/* unix seconds plus one interval of plan (calendar months, day clamped). */
+static int64_t
+add_interval(int64_t sec, const struct plan *plan)
+{
+	int y, m, d, hh, mm, ss, dim, months;
+
+	months = plan != NULL && plan->interval == INTERVAL_YEAR ? 12 : 1;
+	time_to_civil(sec * USEC_PER_SEC, &y, &m, &d, &hh, &mm, &ss, NULL);
+	dim = (int)((time_from_civil(y, m + months + 1, 1, 0, 0, 0) -
+	    time_from_civil(y, m + months, 1, 0, 0, 0)) / USEC_PER_SEC / 86400);
+	if (d > dim)
+		d = dim;
+	return time_from_civil(y, m + months, d, hh, mm, ss) / USEC_PER_SEC;
+}
+
+struct sub_state {
+	const char *stripe_id;
+	const char *plan_id;
+	const char *status;
+	int cancel_at_period_end;
+	char start[COL_MAX], end[COL_MAX];
+	int has_canceled;
+	char canceled[TIME_TEXT_MAX];
+	int has_created;             /* stripe_event_created, else NULL */
+	int64_t created;
+};
+
+/* Writes the account's subscription row.  DB_DUPLICATE when another
+ * account holds the Stripe subscription. */
+static int
+write_sub(struct db *db, uint64_t account_id, const struct sub_row *row,
+    const struct sub_state *s)
+{
+	struct db_param p[] = { DBP_STR(s->plan_id), DBP_STR(s->status),
+	    DBP_STR(s->start), DBP_STR(s->end),
+	    DBP_INT(s->cancel_at_period_end), DBP_STR(s->stripe_id),
+	    s->has_created ? DBP_INT(s->created) : DBP_NULLV,
+	    s->has_canceled ? DBP_STR(s->canceled) : DBP_NULLV,
+	    DBP_INT(row->exists ? row->id : account_id) };
+
+	return db_exec(db, row->exists ? SQL_SUB_UPDATE : SQL_SUB_INSERT, p, 9,
+	    NULL, NULL);
+}
+
+/*
+ * The account's plan once its subscription is in status: the
+ * subscription's plan while live, the default plan once it has ended,
+ * unchanged otherwise (incomplete: not paid yet).
+ */
+static int
+set_account_plan(struct db *db, struct wh *w, struct account *acct,
+    const char *status, const char *plan_id)
+{
+	const char *to;
+	int rc;
+
+	if (status_entitles(status))
+		to = plan_id;
+	else if (status_ended(status))
+		to = w->cfg->default_plan;
+	else
+		return DB_OK;
+	if (to == NULL ? acct->plan_id[0] == '\0' :
+	    strcmp(to, acct->plan_id) == 0)
+		return DB_OK;
+	struct db_param p[] = { to ? DBP_STR(to) : DBP_NULLV,
+	    DBP_INT(acct->id) };
+	if ((rc = db_exec(db, SQL_SET_PLAN, p, 2, NULL, NULL)) == DB_OK)
+		wh_note(w, "account plan %s", to ? to : "(none)");
+	return rc;
+}
+
+static const struct plan *
+plan_by_price(const struct billing_config *cfg, const char *price)
+{
+	size_t i;
+
+	for (i = 0; price != NULL && i < cfg->n_plans; i++)
+		if (cfg->plans[i].stripe_price_id != NULL &&
+		    strcmp(cfg->plans[i].stripe_price_id, price) == 0)
+			return &cfg->plans[i];
+	return NULL;
+}
+
+/*
+ * checkout.session.completed: links the customer to the account named by
+ * client_reference_id (or metadata.user_id, or the customer) and seeds the
+ * account's subscription with the session's subscription and
+ * metadata.plan_id: "active" when the session is complete and paid (or
+ * needs no payment), "incomplete" otherwise.  The subscription's own
+ * events, whenever they come, own its state afterwards.
+ */
+int
+wh_on_checkout_completed(struct db *db, struct wh *w)
+{
+	struct json_object *s = w->obj, *md = wh_jget(s, "metadata");
+	const char *user_id, *customer, *sub_id, *pay, *why = "";
+	const struct plan *plan;
+	struct sub_state st;
+	struct sub_row row;
+	struct account acct;
+	int rc;
+
+	user_id = wh_jtext(s, "client_reference_id");
+	if (user_id == NULL || !account_user_id_valid(user_id))
+		user_id = wh_jtext(md, "user_id");
+	customer = wh_jid(s, "customer");
+	sub_id = wh_jid(s, "subscription");
+	rc = wh_account_by_user(db, user_id, &acct);
+	if (rc == DB_NOT_FOUND)
+		rc = wh_account_by_customer(db, customer, &acct);
+	if (rc == DB_NOT_FOUND) {
+		wh_note(w, "no account for the session's user or customer");
+		return wh_ignore(w, "unknown account");
+	}
+	if (rc != DB_OK || (rc = wh_lock_account(db, &acct)) != DB_OK)
+		return rc;
+	wh_note(w, "account %llu", (unsigned long long)acct.id);
+	if ((rc = link_customer(db, w, &acct, customer)) != DB_OK)
+		return rc;
+	if (sub_id == NULL)
+		return DB_OK;
+	if ((rc = load_sub(db, acct.id, &row)) != DB_OK)
+		return rc;
+	if (row.exists && strcmp(row.stripe_id, sub_id) == 0) {
+		wh_note(w, "subscription %s known from its own events", sub_id);
+		return DB_OK;
+	}
+	plan = config_find_plan(w->cfg, wh_jtext(md, "plan_id"));
+	if (plan == NULL) {
+		wh_note(w, "no configured plan in metadata.plan_id: subscription "
+		    "%s left to its own events", sub_id);
+		return DB_OK;
+	}
+	memset(&st, 0, sizeof(st));
+	pay = wh_jtext(s, "payment_status");
+	st.status = wh_jtext(s, "status") != NULL &&
+	    strcmp(wh_jtext(s, "status"), "complete") == 0 && pay != NULL &&
+	    (strcmp(pay, "paid") == 0 ||
+	    strcmp(pay, "no_payment_required") == 0) ? "active" : "incomplete";
+	if (!may_replace(&row, sub_id, st.status, 0, 0, &why)) {
+		wh_note(w, "subscription %s not applied: %s", sub_id, why);
+		return DB_OK;
+	}
+	st.stripe_id = sub_id;
+	st.plan_id = plan->id;
+	/* the period until the subscription's events tell the real one */
+	if (wh_sec_text(w->created, st.start) != 0 ||
+	    wh_sec_text(add_interval(w->created, plan), st.end) != 0)
+		return wh_ignore(w, "malformed object");
+	rc = write_sub(db, acct.id, &row, &st);
+	if (rc == DB_DUPLICATE) {
+		wh_note(w, "subscription %s belongs to another account", sub_id);
+		return DB_OK;
+	}
+	if (rc != DB_OK)
+		return rc;
+	wh_note(w, "subscription %s %s on plan %s", sub_id, st.status, plan->id);
+	return set_account_plan(db, w, &acct, st.status, plan->id);
+}
+
+/* A period bound: the first item's (2025-03-31 API), else the top level's. */
+static int
+sub_period(struct json_object *sub, const char *key, int64_t *out)
+{
+	if (wh_jint(wh_jfirst(sub, "items"), key, out) == 1)
+		return 1;
+	return wh_jint(sub, key, out) == 1;
+}
+
+/*
+ * customer.subscription.updated and .deleted: the account's subscription
+ * row follows Stripe's (status, plan by price or metadata.plan_id, period,
+ * cancel_at_period_end) unless the event is older than the one applied;
+ * the account's plan follows the status.
+ */
+int
+wh_on_subscription(struct db *db, struct wh *w)
+{
+	struct json_object *sub = w->obj, *md = wh_jget(sub, "metadata");
+	const char *sub_id, *why = "";
+	const struct plan *plan;
+	struct sub_state st;
+	struct sub_row row;
+	struct account acct;
+	int64_t ps, pe, ca;
+	int deleted, same, rc;
+
+	deleted = strcmp(w->type, "customer.subscription.deleted") == 0;
+	memset(&st, 0, sizeof(st));
+	sub_id = wh_jid(sub, "id");
+	st.status = deleted ? "canceled" : wh_jtext(sub, "status");
+	if (sub_id == NULL || !status_ok(st.status)) {
+		wh_note(w, "no subscription id or status");
+		return wh_ignore(w, "malformed object");
+	}
+	rc = wh_account_by_subscription(db, sub_id, &acct);
+	if (rc == DB_NOT_FOUND)
+		rc = wh_account_by_user(db, wh_jtext(md, "user_id"), &acct);
+	if (rc == DB_NOT_FOUND)
+		rc = wh_account_by_customer(db, wh_jid(sub, "customer"), &acct);
+	if (rc == DB_NOT_FOUND) {
+		wh_note(w, "no account for subscription %s", sub_id);
+		return wh_ignore(w, "unknown subscription");
+	}
+	if (rc != DB_OK || (rc = wh_lock_account(db, &acct)) != DB_OK ||
+	    (rc = load_sub(db, acct.id, &row)) != DB_OK)
+		return rc;
+	wh_note(w, "account %llu subscription %s", (unsigned long long)acct.id,
+	    sub_id);
+	if (!may_replace(&row, sub_id, st.status, 1, w->created, &why))
+		return wh_ignore(w, why);
+	same = row.exists && strcmp(row.stripe_id, sub_id) == 0;
+	plan = plan_by_price(w->cfg, wh_jid(wh_jget(wh_jfirst(sub, "items"), "price"),
+	    "id"));
+	if (plan == NULL)
+		plan = config_find_plan(w->cfg, wh_jtext(md, "plan_id"));
+	if (plan == NULL && same)
+		plan = config_find_plan(w->cfg, row.plan_id);
+	if (plan == NULL) {
+		wh_note(w, "no configured plan for its price or metadata.plan_id");
+		return wh_ignore(w, "unknown plan");
+	}
+	st.stripe_id = sub_id;
+	st.plan_id = plan->id;
+	st.has_created = 1;
+	st.created = w->created;
+	if (json_field_bool(sub, "cancel_at_period_end",
+	    &st.cancel_at_period_end) != 1)
+		st.cancel_at_period_end = 0;
+	if (sub_period(sub, "current_period_start", &ps) &&
+	    sub_period(sub, "current_period_end", &pe)) {
+		if (wh_sec_text(ps, st.start) != 0 || wh_sec_text(pe, st.end) != 0)
+			return wh_ignore(w, "malformed object");
+	} else if (same) {
+		memcpy(st.start, row.start, sizeof(st.start));
+		memcpy(st.end, row.end, sizeof(st.end));
+	} else if (wh_sec_text(w->created, st.start) != 0 ||
+	    wh_sec_text(add_interval(w->created, plan), st.end) != 0)
+		return wh_ignore(w, "malformed object");
+	if (strcmp(st.status, "canceled") == 0) {
+		if (wh_jint(sub, "ended_at", &ca) != 1 &&
+		    wh_jint(sub, "canceled_at", &ca) != 1)
+			ca = w->created;
+		if (wh_sec_text(ca, st.canceled) != 0)
+			return wh_ignore(w, "malformed object");
+		st.has_canceled = 1;
+	}
+	if ((rc = link_customer(db, w, &acct, wh_jid(sub, "customer"))) != DB_OK)
+		return rc;
+	rc = write_sub(db, acct.id, &row, &st);
+	if (rc == DB_DUPLICATE) {
+		wh_note(w, "subscription belongs to another account");
+		return wh_ignore(w, "subscription of another account");
+	}
+	if (rc != DB_OK)
+		return rc;
+	wh_note(w, "%s on plan %s", st.status, plan->id);
+	return set_account_plan(db, w, &acct, st.status, plan->id);
+}
