@@ -15,6 +15,9 @@ static const char SQL_BY_USER[] =
     "SELECT " ACCOUNT_COLUMNS " FROM billing_accounts WHERE user_id = ?";
 static const char SQL_BY_ID[] =
     "SELECT " ACCOUNT_COLUMNS " FROM billing_accounts WHERE id = ?";
+static const char SQL_SET_CUSTOMER[] =
+    "UPDATE billing_accounts SET stripe_customer_id = ? "
+    "WHERE id = ? AND stripe_customer_id IS NULL";
 static const char SQL_INSERT[] =
     "INSERT INTO billing_accounts (user_id, email, plan_id) VALUES (?, ?, ?)";
 
@@ -92,6 +95,14 @@ account_ensure(struct db *db, const char *user_id, const char *email,
 	if (created != NULL)
 		*created = rc == DB_OK && affected == 1;
 	return account_find(db, user_id, out);
+}
+
+int
+account_set_stripe_customer(struct db *db, uint64_t id, const char *customer_id)
+{
+	struct db_param p[] = { DBP_STR(customer_id), DBP_INT(id) };
+
+	return db_exec(db, SQL_SET_CUSTOMER, p, 2, NULL, NULL);
 }
 
 const struct plan *

@@ -47,6 +47,15 @@ const struct plan *account_plan(const struct billing_config *cfg,
 enum billing_mode account_mode(const struct billing_config *cfg,
     const struct account *acct);
 
+/*
+ * Stores the account's Stripe customer id unless it has one already (the
+ * first writer wins; the unique key keeps two accounts from sharing one).
+ * Returns DB_OK (the caller re-reads the account to see which id stayed),
+ * or an error.
+ */
+int account_set_stripe_customer(struct db *db, uint64_t id,
+    const char *customer_id);
+
 /* 1 when s is a valid user id: 1-255 bytes, no control characters. */
 int account_user_id_valid(const char *s);
 

@@ -33,10 +33,6 @@
 #define CLIENT_REFERENCE_MAX 200  /* Stripe's limit on client_reference_id */
 #define PAYMENT_METHODS_MAX 1000
 
-static const char SQL_SET_CUSTOMER[] =
-    "UPDATE billing_accounts SET stripe_customer_id = ? "
-    "WHERE id = ? AND stripe_customer_id IS NULL";
-
 /* -- customers and checkout ------------------------------------------------ */
 
 static void
@@ -105,8 +101,7 @@ stripe_customer_ensure(struct app *app, struct stripe *s,
 		goto out;
 	}
 	/* the first id stored wins; a concurrent request may have stored one */
-	struct db_param p[] = { DBP_STR(id), DBP_INT(acct->id) };
-	dbrc = db_exec(app->db, SQL_SET_CUSTOMER, p, 2, NULL, NULL);
+	dbrc = account_set_stripe_customer(app->db, acct->id, id);
 	if (dbrc == DB_OK)
 		dbrc = account_get(app->db, acct->id, acct);
 	if (dbrc == DB_OK && acct->stripe_customer_id[0] == '\0')

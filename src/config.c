@@ -575,6 +575,7 @@ static const struct key top_keys[] = {
 	    0),
 	KSTR("currency", CF(currency), 1, 255, "usd", check_currency, 0),
 	KINT("invoiceDueDays", CF(invoice_due_days), 0, 365, 14),
+	KINT("stripeTimeoutSeconds", CF(stripe_timeout_seconds), 1, 120, 10),
 	KINT("invoiceDraftHours", CF(invoice_draft_hours), 0, 720, 0),
 	KINT("sessionTimeoutMinutes", CF(session_timeout_minutes), 1, 10080,
 	    15),
@@ -874,6 +875,18 @@ apply_env(struct billing_config *cfg, char *err, size_t errlen)
 		at = (char **)(void *)((char *)cfg + e->off);
 		free_secret(*at);
 		*at = copy;
+	}
+	if ((v = env_value("STRIPE_TIMEOUT_SECONDS")) != NULL) {
+		char *end;
+		long secs = strtol(v, &end, 10);
+
+		if (*end != '\0' || secs < 1 || secs > 120) {
+			seterr(err, errlen, "stripeTimeoutSeconds (from "
+			    "STRIPE_TIMEOUT_SECONDS): must be an integer from 1 "
+			    "to 120");
+			return -1;
+		}
+		cfg->stripe_timeout_seconds = (int)secs;
 	}
 	if ((v = env_value("STRIPE_WEBHOOK_SECRET")) != NULL) {
 		clear_webhook_secrets(cfg);

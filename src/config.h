@@ -76,6 +76,7 @@ struct billing_config {
 	char *platform_suspend_url;
 	char *public_base_url;
 	char *stripe_api_base;         /* default https://api.stripe.com */
+	int stripe_timeout_seconds;    /* one Stripe attempt, default 10 */
 	char *default_plan;            /* default "free" if such a plan exists */
 };
 

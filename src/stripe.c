@@ -233,9 +233,7 @@ stripe_id_valid(const char *s)
 int
 stripe_init(struct stripe *s, const struct billing_config *cfg)
 {
-	const char *v;
 	long secs = 10;
-	char *end;
 
 	memset(s, 0, sizeof(*s));
 	if (!stripe_configured(cfg))
@@ -243,13 +241,8 @@ stripe_init(struct stripe *s, const struct billing_config *cfg)
 	s->api_base = cfg->stripe_api_base != NULL ? cfg->stripe_api_base :
 	    "https://api.stripe.com";
 	s->secret_key = cfg->stripe_secret_key;
-	/* until the config has a stripeTimeoutSeconds key (docs/stripe.md) */
-	if ((v = getenv("STRIPE_TIMEOUT_SECONDS")) != NULL && *v != '\0') {
-		errno = 0;
-		secs = strtol(v, &end, 10);
-		if (errno != 0 || *end != '\0' || secs < 1 || secs > 120)
-			secs = 10;
-	}
+	if (cfg->stripe_timeout_seconds >= 1 && cfg->stripe_timeout_seconds <= 120)
+		secs = cfg->stripe_timeout_seconds;
 	s->attempt_timeout_ms = secs * 1000;
 	s->connect_timeout_ms = secs < 5 ? secs * 1000 : 5000;
 	/* two stalled attempts, or four quick failures with their pauses */

@@ -29,9 +29,6 @@
 
 #define STATUS_MAX 32
 
-static const char SQL_LINK_CUSTOMER[] =
-    "UPDATE billing_accounts SET stripe_customer_id = ? "
-    "WHERE id = ? AND stripe_customer_id IS NULL";
 static const char SQL_SET_PLAN[] =
     "UPDATE billing_accounts SET plan_id = ? WHERE id = ?";
 static const char SQL_SUB_LOCK[] =
@@ -66,8 +63,7 @@ link_customer(struct db *db, struct wh *w, struct account *acct,
 			    acct->stripe_customer_id, customer);
 		return DB_OK;
 	}
-	struct db_param p[] = { DBP_STR(customer), DBP_INT(acct->id) };
-	rc = db_exec(db, SQL_LINK_CUSTOMER, p, 2, NULL, NULL);
+	rc = account_set_stripe_customer(db, acct->id, customer);
 	if (rc == DB_DUPLICATE) {
 		wh_note(w, "customer %s belongs to another account", customer);
 		return DB_OK;

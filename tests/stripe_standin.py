@@ -245,6 +245,7 @@ class Standin:
         with self.lock:
             self.customers = {}
             self.sessions = {}
+            self.subscriptions = {}
             self.invoices = {}
             self.items = {}
             self.payment_methods = {}     # customer -> [pm], oldest first
@@ -305,6 +306,38 @@ class Standin:
     def clear_faults(self):
         with self.lock:
             self.faults = []
+
+    def seed_subscription(self, customer, price, metadata=None):
+        """A live subscription of customer to price, as Checkout would leave
+        it (shape of fixtures3.json's subscription, reduced)."""
+        now = int(time.time())
+        with self.lock:
+            sid = new_id("sub_", 14)
+            self.subscriptions[sid] = {
+                "id": sid, "object": "subscription", "customer": customer,
+                "status": "active", "cancel_at_period_end": False,
+                "metadata": dict(metadata or {}), "created": now,
+                "items": {"object": "list", "has_more": False, "url": "/v1/subscription_items",
+                          "data": [{"id": new_id("si_", 14), "object": "subscription_item",
+                                    "price": {"id": price, "object": "price"}, "quantity": 1,
+                                    "current_period_start": now,
+                                    "current_period_end": now + 30 * 86400}]}}
+            return dict(self.subscriptions[sid])
+
+    def _update_subscription(self, sid, form):
+        if sid not in self.subscriptions:
+            raise missing("subscription", sid)
+        sub = self.subscriptions[sid]
+        if "cancel_at_period_end" in form:
+            sub["cancel_at_period_end"] = form["cancel_at_period_end"] == "true"
+        if "items[0][id]" in form:
+            for item in sub["items"]["data"]:
+                if item["id"] == form["items[0][id]"] and "items[0][price]" in form:
+                    item["price"] = {"id": form["items[0][price]"], "object": "price"}
+        for k, v in form.items():
+            if k.startswith("metadata[") and k.endswith("]"):
+                sub["metadata"][k[9:-1]] = v
+        return sub
 
     def seed_payment_methods(self, customer, count, pm_type="card"):
         with self.lock:
@@ -385,6 +418,13 @@ class Standin:
                 if parts[3] not in self.sessions:
                     raise missing("checkout.session", parts[3])
                 return 200, self.sessions[parts[3]]
+            if len(parts) == 3 and parts[1] == "subscriptions":
+                if method == "GET":
+                    if parts[2] not in self.subscriptions:
+                        raise missing("subscription", parts[2])
+                    return 200, self.subscriptions[parts[2]]
+                if method == "POST":
+                    return 200, self._update_subscription(parts[2], form)
             if path == "/v1/invoiceitems" and method == "POST":
                 return 200, self._create_item(form, now)
             if path == "/v1/invoiceitems" and method == "GET":

@@ -581,3 +581,74 @@ class PushTest(StripeCase):
         self.assertEqual(mine[0]["status"], "open")
         self.assertEqual([(l["amount"], l["metadata"]["line"]) for l in mine[0]["lines"]["data"]],
                          [(50, "1")])
+
+
+class SubscriptionChangeTest(StripeCase):
+    """POST subscription: paid plans through Stripe (checkout, or a price
+    change of the live subscription), cancel at the period's end."""
+
+    def live(self, sub, plan="pro", price="price_pro"):
+        """A customer with a live Stripe subscription, as after a checkout."""
+        status, _, body = self.checkout(sub)
+        self.assertEqual(status, 200, body)
+        acct_id, cus = self.account(sub)
+        s = self.standin.seed_subscription(cus, price, {"user_id": sub, "plan_id": plan})
+        self.sql("INSERT INTO billing_subscriptions (account_id, plan_id, status, "
+                 "current_period_start, current_period_end, stripe_subscription_id) VALUES "
+                 "(%d, '%s', 'active', '2025-01-01', '2025-02-01', '%s');"
+                 "UPDATE billing_accounts SET plan_id = '%s' WHERE id = %d"
+                 % (acct_id, plan, s["id"], plan, acct_id))
+        self.standin.clear_requests()
+        return s
+
+    def change(self, sub, body):
+        return self.request("POST", "subscription", body=body, token=self.token(sub))
+
+    def test_paid_plan_without_a_subscription_answers_with_a_checkout(self):
+        sub = self.user()
+        status, _, body = self.change(sub, {"plan_id": "pro"})
+        self.assertEqual(status, 200, body)
+        self.assertRegex(body["checkout"]["id"], r"^cs_")
+        self.assertTrue(body["checkout"]["url"].startswith("https://checkout.stripe.com/"))
+        # the plan applies once paid (the webhook), not before
+        self.assertEqual(body["plan"]["id"], "free")
+        [req] = self.posts("/v1/checkout/sessions")
+        self.assertEqual(req["form"]["line_items[0][price]"], "price_pro")
+        self.assertEqual(req["form"]["subscription_data[metadata][plan_id]"], "pro")
+
+    def test_paid_plan_with_a_live_subscription_changes_its_price(self):
+        sub = self.user()
+        s = self.live(sub)
+        status, _, body = self.change(sub, {"plan_id": "enterprise"})
+        self.assertEqual(status, 200, body)
+        self.assertNotIn("checkout", body)
+        [req] = self.posts("/v1/subscriptions/" + s["id"])
+        self.assertEqual(req["form"]["items[0][id]"], s["items"]["data"][0]["id"])
+        self.assertEqual(req["form"]["items[0][price]"], "price_enterprise")
+        self.assertEqual(req["form"]["proration_behavior"], "create_prorations")
+        self.assertTrue(req["headers"].get("Idempotency-Key", "").startswith("subscription-plan-"))
+
+    def test_cancel_stops_the_subscription_at_the_period_end(self):
+        sub = self.user()
+        s = self.live(sub)
+        status, _, body = self.change(sub, {"cancel": True})
+        self.assertEqual(status, 200, body)
+        self.assertTrue(body["cancel_at_period_end"])
+        self.assertEqual(body["source"], "stripe")
+        [req] = self.posts("/v1/subscriptions/" + s["id"])
+        self.assertEqual(req["form"], {"cancel_at_period_end": "true"})
+        status, _, got = self.request("GET", "subscription", token=self.token(sub))
+        self.assertTrue(got["cancel_at_period_end"])
+        # the free plan while Stripe bills: the same, at the period's end
+        status, _, body = self.change(sub, {"plan_id": "free"})
+        self.assertEqual(status, 200, body)
+        self.assertTrue(body["cancel_at_period_end"])
+
+    def test_stripe_refusing_the_change_is_502_with_its_message(self):
+        sub = self.user()
+        self.live(sub)
+        self.sql("UPDATE billing_subscriptions SET stripe_subscription_id = 'sub_gone' "
+                 "WHERE account_id = %d" % self.account(sub)[0])
+        status, _, body = self.change(sub, {"cancel": True})
+        self.assertEqual(status, 502, body)
+        self.assertEqual(body["error"]["code"], "stripe_error")

@@ -196,6 +196,7 @@ START_TEST(absent_keys_take_their_defaults)
 	ck_assert_ptr_null(cfg->jwt_public_key_file);
 	ck_assert_str_eq(cfg->currency, "usd");
 	ck_assert_int_eq(cfg->invoice_due_days, 14);
+	ck_assert_int_eq(cfg->stripe_timeout_seconds, 10);
 	ck_assert_int_eq(cfg->invoice_draft_hours, 0);
 	ck_assert_int_eq(cfg->session_timeout_minutes, 15);
 	ck_assert_ptr_null(cfg->events_webhook_url);

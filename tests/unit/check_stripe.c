@@ -254,22 +254,20 @@ START_TEST(test_configured_and_init)
 	cfg.stripe_secret_key = key;
 	cfg.stripe_api_base = base;
 	ck_assert_int_eq(stripe_configured(&cfg), 1);
-	unsetenv("STRIPE_TIMEOUT_SECONDS");
 	ck_assert_int_eq(stripe_init(&s, &cfg), STRIPE_OK);
 	ck_assert_int_eq(s.attempt_timeout_ms, 10000);
 	ck_assert_int_eq(s.connect_timeout_ms, 5000);
 	ck_assert_int_eq(s.budget_ms, 25000);
 	ck_assert_int_eq(s.max_retries, 3);
 	ck_assert_str_eq(s.api_base, base);
-	setenv("STRIPE_TIMEOUT_SECONDS", "3", 1);
+	cfg.stripe_timeout_seconds = 3;
 	stripe_init(&s, &cfg);
 	ck_assert_int_eq(s.attempt_timeout_ms, 3000);
 	ck_assert_int_eq(s.connect_timeout_ms, 3000);
 	ck_assert_int_eq(s.budget_ms, 11000);
-	setenv("STRIPE_TIMEOUT_SECONDS", "zero", 1);
+	cfg.stripe_timeout_seconds = 0; /* out of range: the default */
 	stripe_init(&s, &cfg);
 	ck_assert_int_eq(s.attempt_timeout_ms, 10000);
-	unsetenv("STRIPE_TIMEOUT_SECONDS");
 	cfg.stripe_enabled = 0;
 	ck_assert_int_eq(stripe_init(&s, &cfg), STRIPE_DISABLED);
 }
