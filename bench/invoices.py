@@ -29,6 +29,9 @@ spread over the table); one account in ten has a credit of 5.00.
    Target: the run within 3x of the baseline.
 3. Profile: the same data loaded afresh, the run again with every statement
    in the slow query log: server time per statement kind.
+4. Reference: the same data afresh, invoices made set-based (not timed), then
+   the tie alone, set-based (one UPDATE ... JOIN per 1,000 accounts): the
+   floor of any run that writes invoice_id on each record.
 
 Standard library only.  Exit status: 0 ok; 1 a correctness check failed;
 3 the target was missed (full runs only: --quick prints the verdict but does

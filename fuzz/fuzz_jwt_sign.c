@@ -12,7 +12,8 @@
  *   7 {"alg":"RS256"} HMAC-signed with the RSA public key's PEM as secret
  *     (algorithm confusion): 4-7 must all be refused.
  * bit 4: the payload is P itself (else a claims object built from P: sub
- *   from its bytes, exp an hour ahead, nbf/iat when P's length is odd);
+ *   from its first bytes as valid UTF-8 without controls, the rest as an
+ *   extra "ctx" claim, exp an hour ahead, nbf/iat when P's length is odd);
  * bits 5-6: role claim (none, user, admin, service) for the built payload;
  * bit 7: besides the chosen byte, change every 8th byte from it (HS256
  *   only; a full sweep costs too many executions per second).
@@ -141,18 +142,48 @@ flip_one(const char *tok, size_t len, size_t idx, uint8_t x)
 
 static const char *const roles[] = { NULL, "user", "admin", "service" };
 
+/*
+ * Valid UTF-8 from arbitrary bytes: ASCII as is, 0x80-0xff as the code
+ * point of that value (two bytes).  With for_sub, what sub may not hold
+ * (C0 and C1 controls, DEL) becomes a letter.  Writes at most max bytes.
+ */
+static size_t
+to_utf8(const uint8_t *p, size_t n, char *out, size_t max, int for_sub,
+    size_t *used)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned b = p[i];
+
+		if (for_sub && (b < 0x20 || (b >= 0x7f && b < 0xa0)))
+			b = 'a' + b % 26;
+		if (b < 0x80) {
+			if (o + 1 > max)
+				break;
+			out[o++] = (char)b;
+		} else {
+			if (o + 2 > max)
+				break;
+			out[o++] = (char)(0xc0 | b >> 6);
+			out[o++] = (char)(0x80 | (b & 0x3f));
+		}
+	}
+	*used = i;
+	return o;
+}
+
 /* The claims object built from P; returns its text (malloc'd). */
 static char *
 build_claims(const uint8_t *p, size_t n, int role, char *sub, size_t *len)
 {
 	struct json_object *o = json_object_new_object();
-	size_t i, sl = n > JWT_SUB_MAX ? JWT_SUB_MAX : n;
+	size_t sl, used, cl;
 	const char *text;
-	char *copy;
+	char *copy, *ctx;
 
-	/* printable ASCII, quotes and backslashes included (they get escaped) */
-	for (i = 0; i < sl; i++)
-		sub[i] = (char)(0x20 + p[i] % 95);
+	/* sub: quotes and backslashes included (they get escaped) */
+	sl = to_utf8(p, n, sub, JWT_SUB_MAX, 1, &used);
 	if (sl == 0)
 		sub[sl++] = 'x';
 	sub[sl] = '\0';
@@ -164,9 +195,14 @@ build_claims(const uint8_t *p, size_t n, int role, char *sub, size_t *len)
 	}
 	if (roles[role] != NULL)
 		json_object_object_add(o, "role", json_object_new_string(roles[role]));
-	if (n > sl)	/* the rest rides along as an unknown claim */
-		json_object_object_add(o, "ctx",
-		    json_object_new_string_len((const char *)p + sl, (int)(n - sl)));
+	if (n > used) {	/* the rest rides along as an unknown claim */
+		if ((ctx = malloc(2 * (n - used))) == NULL)
+			abort();
+		cl = to_utf8(p + used, n - used, ctx, 2 * (n - used), 0, &used);
+		json_object_object_add(o, "ctx", json_object_new_string_len(ctx,
+		    (int)cl));
+		free(ctx);
+	}
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	*len = strlen(text);
 	copy = fuzz_strndup((const uint8_t *)text, *len);

@@ -37,6 +37,7 @@ struct plan;
 #define STRIPE_ID_MAX 255          /* as our columns */
 #define STRIPE_URL_MAX 2048        /* success_url, cancel_url */
 #define STRIPE_MAX_RETRIES 3
+#define STRIPE_ANSWER_DEPTH 64     /* JSON nesting of an answer */
 
 /* -- form bodies ---------------------------------------------------------- */
 
@@ -64,6 +65,8 @@ int stripe_form_add_i64(struct stripe_form *f, const char *key, int64_t v);
 
 /* The encoded text (borrowed from f; "" when empty). */
 const char *stripe_form_text(const struct stripe_form *f);
+/* Appends src's fields to dst (both borrowed).  Returns 0 or -1. */
+int stripe_form_append(struct stripe_form *dst, const struct stripe_form *src);
 
 /* -- the client ----------------------------------------------------------- */
 
