@@ -1,9 +1,10 @@
 /*
- * invoice_build: making invoices, finalizing them, changing their status,
- * and the invoice job.  Every function that writes runs inside the caller's
- * transaction and locks the account row first, so that the invoices of one
- * account are made one at a time; the unique key on (account_id,
- * live_period_start) is what guarantees one invoice per period.
+ * invoice_build: making invoices, finalizing them and changing their status
+ * (the invoice job that runs them is invoice_job.c).  Every function that
+ * writes runs inside the caller's transaction and locks the account row
+ * first, so that the invoices of one account are made one at a time; the
+ * unique key on (account_id, live_period_start) is what guarantees one
+ * invoice per period.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,20 +13,15 @@
 #include <json-c/json.h>
 
 #include "accounts.h"
-#include "app.h"
 #include "config.h"
 #include "db.h"
 #include "events.h"
 #include "invoices.h"
-#include "jobs.h"
 #include "log.h"
 #include "metering.h"
 #include "money.h"
-#include "period.h"
-#include "stripe.h"
 #include "timeutil.h"
 
-#define JOB_BATCH_ACCOUNTS 100
 #define USEC_PER_DAY (86400LL * USEC_PER_SEC)
 
 static const char SQL_LOCK_ACCOUNT[] =
@@ -101,15 +97,6 @@ static const char SQL_MANUAL_PAYMENT[] =
     "status, method, idempotency_key, created_at) "
     "SELECT account_id, id, total, currency, 'succeeded', 'manual', ?, ? "
     "FROM billing_invoices WHERE id = ?";
-
-static const char SQL_JOB_ACCOUNTS[] =
-    "SELECT id FROM billing_accounts WHERE id > ? ORDER BY id LIMIT 100";
-static const char SQL_JOB_DRAFTS[] =
-    "SELECT id FROM billing_invoices WHERE status = 'draft' "
-    "AND kind = 'scheduled' AND created_at <= ? ORDER BY id LIMIT 100";
-static const char SQL_JOB_OVERDUE[] =
-    "UPDATE billing_invoices SET status = 'overdue' "
-    "WHERE status = 'sent' AND due_date < ?";
 
 static int
 dec(const struct db_result *res, size_t i, int64_t *out)
@@ -600,158 +587,4 @@ invoice_set_status(struct db *db, const struct billing_config *cfg,
 		return rc;
 	struct db_param p[] = { DBP_STR(nowt), DBP_INT(id) };
 	return db_exec(db, SQL_SET_VOID, p, 2, NULL, NULL);
-}
-
-/* -- the job ------------------------------------------------------------- */
-
-struct job_batch {
-	const struct billing_config *cfg;
-	int64_t now, period_start, period_end;
-	uint64_t after, last;
-	uint64_t ids[JOB_BATCH_ACCOUNTS];
-	size_t nids;
-	uint64_t created;
-};
-
-static int
-load_ids(struct db *db, const char *sql, const struct db_param *p,
-    uint64_t *ids, size_t *n)
-{
-	struct db_result *res = NULL;
-	int64_t v;
-	int rc, r;
-
-	*n = 0;
-	if ((rc = db_query(db, sql, p, 1, &res)) != DB_OK)
-		return rc;
-	while ((r = db_fetch(res)) == 1 && *n < JOB_BATCH_ACCOUNTS)
-		if (db_col_i64(res, 0, &v) == 0)
-			ids[(*n)++] = (uint64_t)v;
-	db_result_free(res);
-	return r < 0 ? r : DB_OK;
-}
-
-/* A batch of accounts in one transaction: many invoices per commit. */
-static int
-invoice_batch_txn(struct db *db, void *arg)
-{
-	struct job_batch *jb = arg;
-	struct invoice_spec spec;
-	enum invoice_outcome outcome;
-	uint64_t id;
-	size_t i;
-	int rc;
-
-	jb->created = 0;
-	struct db_param p[] = { DBP_INT(jb->after) };
-	if ((rc = load_ids(db, SQL_JOB_ACCOUNTS, p, jb->ids, &jb->nids)) != DB_OK)
-		return rc;
-	for (i = 0; i < jb->nids; i++) {
-		memset(&spec, 0, sizeof(spec));
-		spec.account_id = jb->ids[i];
-		spec.period_start = jb->period_start;
-		spec.period_end = jb->period_end;
-		spec.draft = jb->cfg->invoice_draft_hours > 0;
-		spec.now = jb->now;
-		if ((rc = invoice_build(db, jb->cfg, &spec, &outcome, &id)) != DB_OK)
-			return rc;
-		if (outcome == INVOICE_CREATED)
-			jb->created++;
-	}
-	jb->last = jb->nids ? jb->ids[jb->nids - 1] : jb->after;
-	return DB_OK;
-}
-
-struct draft_batch {
-	const struct billing_config *cfg;
-	int64_t now;
-	uint64_t ids[JOB_BATCH_ACCOUNTS];
-	size_t nids;
-};
-
-static int
-finalize_drafts_txn(struct db *db, void *arg)
-{
-	struct draft_batch *d = arg;
-	char cutoff[TIME_TEXT_MAX];
-	size_t i;
-	int rc;
-
-	fmt_time(d->now - (int64_t)d->cfg->invoice_draft_hours * 3600 *
-	    USEC_PER_SEC, cutoff);
-	struct db_param p[] = { DBP_STR(cutoff) };
-	if ((rc = load_ids(db, SQL_JOB_DRAFTS, p, d->ids, &d->nids)) != DB_OK)
-		return rc;
-	for (i = 0; i < d->nids; i++)
-		if ((rc = invoice_finalize(db, d->cfg, d->ids[i], d->now)) != DB_OK)
-			return rc;
-	return DB_OK;
-}
-
-int
-invoices_job(struct app *app, const struct job_opts *opts,
-    struct job_result *result)
-{
-	const struct billing_config *cfg = app->cfg;
-	struct job_batch jb;
-	struct draft_batch db_;
-	char nowt[TIME_TEXT_MAX];
-	uint64_t created = 0, finalized = 0, overdue = 0;
-	unsigned pushed = 0;
-	char perr[256] = "";
-	int y, m, d, hh, mm, ss, us, rc = DB_OK, push_rc = 0;
-	int64_t unused;
-
-	memset(&jb, 0, sizeof(jb));
-	jb.cfg = cfg;
-	jb.now = opts && opts->now ? opts->now : time_now_usec();
-	time_to_civil(jb.now, &y, &m, &d, &hh, &mm, &ss, &us);
-	if (d == cfg->invoice_day) {
-		/* the period that ended at 00:00 today */
-		jb.period_end = day_floor(jb.now);
-		period_containing(cfg->invoice_day, jb.period_end - 1,
-		    &jb.period_start, &unused);
-		for (;;) {
-			if ((rc = db_transaction(app->db, invoice_batch_txn,
-			    &jb)) != DB_OK)
-				goto out;
-			if (jb.nids == 0)
-				break;
-			created += jb.created;
-			jb.after = jb.last;
-		}
-	}
-	if (cfg->invoice_draft_hours > 0) {
-		memset(&db_, 0, sizeof(db_));
-		db_.cfg = cfg;
-		db_.now = jb.now;
-		do {
-			if ((rc = db_transaction(app->db, finalize_drafts_txn,
-			    &db_)) != DB_OK)
-				goto out;
-			finalized += db_.nids;
-		} while (db_.nids == JOB_BATCH_ACCOUNTS);
-	}
-	fmt_time(jb.now, nowt);
-	struct db_param p[] = { DBP_STR(nowt) };
-	rc = db_exec(app->db, SQL_JOB_OVERDUE, p, 1, &overdue, NULL);
-	/* Stripe collects finalized invoices of customers it knows; a failed
-	 * push keeps the invoices and is retried by the next run */
-	if (rc == DB_OK)
-		push_rc = stripe_push_pending(app, jb.now, &pushed, perr,
-		    sizeof(perr));
-out:
-	result->items = created;
-	if (rc != DB_OK)
-		snprintf(result->message, sizeof(result->message),
-		    "failed after %llu invoices: %s", (unsigned long long)created,
-		    db_error(app->db));
-	else
-		snprintf(result->message, sizeof(result->message),
-		    "%llu invoices created%s, %llu drafts finalized, %llu overdue, "
-		    "%u pushed to Stripe%s%s", (unsigned long long)created,
-		    d == cfg->invoice_day ? "" : " (not the invoice day)",
-		    (unsigned long long)finalized, (unsigned long long)overdue,
-		    pushed, push_rc ? "; Stripe push failed: " : "", perr);
-	return rc == DB_OK && push_rc == 0 ? 0 : -1;
 }

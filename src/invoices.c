@@ -1,6 +1,7 @@
 /*
  * invoices: reading an invoice with its lines, credits and payments, and its
- * JSON form.  Building and finalizing live in invoice_build.c.
+ * JSON form.  Building and finalizing live in invoice_build.c, the invoice
+ * job in invoice_job.c.
  */
 #include <stdio.h>
 #include <stdlib.h>

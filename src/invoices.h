@@ -127,7 +127,7 @@ int invoice_finalize(struct db *db, const struct billing_config *cfg,
 int invoice_set_status(struct db *db, const struct billing_config *cfg,
     uint64_t id, const char *to, int64_t now, int *conflict);
 
-/* The invoice job (job_defs "generate-invoices"). */
+/* The invoice job (job_defs "generate-invoices"; invoice_job.c). */
 int invoices_job(struct app *app, const struct job_opts *opts,
     struct job_result *result);
 

@@ -1,0 +1,152 @@
+/*
+ * config_check: the string rules of the config keys and of the environment
+ * overrides.  config_has_control finds control characters; each
+ * config_check_* returns NULL when s is fine, else the reason: a constant
+ * text that never quotes the value.
+ */
+#include <sys/un.h>
+
+#include <string.h>
+#include <strings.h>
+
+#include "config_impl.h"
+
+#define JWT_SECRET_MIN 32	/* the SHA-256 output size */
+
+int
+config_has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+const char *
+config_check_url(const char *s)
+{
+	const char *host;
+
+	if (strncasecmp(s, "https://", 8) == 0)
+		host = s + 8;
+	else if (strncasecmp(s, "http://", 7) == 0)
+		host = s + 7;
+	else
+		return "must start with http:// or https://";
+	if (*host == '\0' || *host == '/')
+		return "must name a host after the scheme";
+	if (strchr(s, ' ') != NULL)
+		return "must not contain spaces";
+	return NULL;
+}
+
+static const char *
+check_unix_path(const char *p)
+{
+	if (p[0] != '/')
+		return "must be an absolute path";
+	if (strlen(p) >= sizeof(((struct sockaddr_un *)NULL)->sun_path))
+		return "socket path is too long";
+	return NULL;
+}
+
+const char *
+config_check_listen(const char *s)
+{
+	const char *colon, *p, *bad = "must be \"unix:/path\", \"/path\" or "
+	    "\"host:port\" with a port from 1 to 65535";
+	long port = 0;
+
+	if (strncmp(s, "unix:", 5) == 0)
+		return check_unix_path(s + 5);
+	if (s[0] == '/')
+		return check_unix_path(s);
+	if ((colon = strrchr(s, ':')) == NULL || colon == s)
+		return bad;
+	if (colon[1] == '\0' || strlen(colon + 1) > 5)
+		return bad;
+	for (p = colon + 1; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return bad;
+		port = port * 10 + (*p - '0');
+	}
+	if (port < 1 || port > 65535)
+		return bad;
+	if (s[0] == '[') {
+		/* [IPv6]:port */
+		if (colon[-1] != ']' || colon - s < 3)
+			return bad;
+		for (p = s + 1; p < colon - 1; p++)
+			if (strchr("0123456789abcdefABCDEF:.", *p) == NULL)
+				return bad;
+		return NULL;
+	}
+	for (p = s; p < colon; p++)
+		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789.-_", *p) == NULL)
+			return bad;
+	return NULL;
+}
+
+const char *
+config_check_abs_path(const char *s)
+{
+	return s[0] == '/' ? NULL : "must be an absolute path";
+}
+
+const char *
+config_check_currency(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		if (s[i] < 'a' || s[i] > 'z')
+			break;
+	if (i != 3 || s[3] != '\0')
+		return "must be a lower-case ISO 4217 code of 3 letters, "
+		    "such as \"usd\"";
+	return NULL;
+}
+
+const char *
+config_check_cron(const char *s)
+{
+	int fields = 0, in_field = 0;
+
+	for (; *s != '\0'; s++) {
+		if (*s == ' ' || *s == '\t') {
+			in_field = 0;
+			continue;
+		}
+		if (strchr("0123456789*/,-abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ", *s) == NULL)
+			return "must be a cron expression of 5 fields, "
+			    "such as \"0 * * * *\"";
+		if (!in_field)
+			fields++;
+		in_field = 1;
+	}
+	if (fields != 5)
+		return "must be a cron expression of 5 fields, "
+		    "such as \"0 * * * *\"";
+	return NULL;
+}
+
+const char *
+config_check_jwt_secret(const char *s)
+{
+	if (strlen(s) < JWT_SECRET_MIN)
+		return "must be at least 32 bytes: an HS256 key shorter than "
+		    "the SHA-256 output is weak";
+	return NULL;
+}
+
+const char *
+config_check_plan_id(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (strchr("abcdefghijklmnopqrstuvwxyz0123456789_-", *s) == NULL)
+			return "must be 1 to 64 characters of a-z, 0-9, '_' "
+			    "and '-'";
+	return NULL;
+}

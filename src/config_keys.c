@@ -1,0 +1,370 @@
+/*
+ * config_keys: the declarative key tables of the config file and their
+ * custom handlers.
+ *
+ * Each JSON object (the top level, computeRates, database, each plan) is
+ * described by one table of keys: name, type, bounds, default and where the
+ * value lands.  The engine (config_engine.c) applies a table to an object,
+ * so adding a key is adding a line here.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "config.h"
+#include "config_impl.h"
+#include "money.h"
+
+#define KBOOL(n, o, d) \
+	{ n, K_BOOL, o, 0, 1, d, NULL, 0, NULL, NULL, 0 }
+#define KINT(n, o, lo, hi, d) \
+	{ n, K_INT, o, lo, hi, d, NULL, 0, NULL, NULL, 0 }
+#define KLONG(n, o, lo, hi, d) \
+	{ n, K_LONG, o, lo, hi, d, NULL, 0, NULL, NULL, 0 }
+#define KUINT(n, o, lo, hi, d) \
+	{ n, K_UINT, o, lo, hi, d, NULL, 0, NULL, NULL, 0 }
+#define KMODE(n, o, d) \
+	{ n, K_MODE, o, 0, 0777, d, NULL, 0, NULL, NULL, 0 }
+#define KMONEY(n, o, dec, fl) \
+	{ n, K_MONEY, o, 0, 0, 0, NULL, dec, NULL, NULL, fl }
+#define KSTR(n, o, lo, hi, d, chk, fl) \
+	{ n, K_STR, o, lo, hi, 0, d, 0, chk, NULL, fl }
+#define KCUSTOM(n, fn, fl) \
+	{ n, K_CUSTOM, 0, 0, 0, 0, NULL, 0, NULL, fn, fl }
+
+/* The tables.  Custom handlers come first, then the tables they use. */
+
+static int
+parse_mode(struct json_object *val, void *base, const char *path,
+    char *err, size_t errlen)
+{
+	struct billing_config *cfg = base;
+	const char *s;
+	size_t i;
+
+	if (json_object_is_type(val, json_type_string)) {
+		s = json_object_get_string(val);
+		for (i = 0; i < NKEYS(config_mode_names); i++) {
+			if (strcmp(s, config_mode_names[i]) == 0) {
+				cfg->billing_mode = (enum billing_mode)i;
+				return 0;
+			}
+		}
+	}
+	config_seterr(err, errlen, "%s: must be \"usage\", \"subscription\" or "
+	    "\"hybrid\"", path);
+	return -1;
+}
+
+static int
+parse_interval(struct json_object *val, void *base, const char *path,
+    char *err, size_t errlen)
+{
+	struct plan *p = base;
+	const char *s;
+
+	if (json_object_is_type(val, json_type_string)) {
+		s = json_object_get_string(val);
+		if (strcmp(s, "month") == 0) {
+			p->interval = INTERVAL_MONTH;
+			return 0;
+		}
+		if (strcmp(s, "year") == 0) {
+			p->interval = INTERVAL_YEAR;
+			return 0;
+		}
+	}
+	config_seterr(err, errlen, "%s: must be \"month\" or \"year\"", path);
+	return -1;
+}
+
+void
+config_clear_webhook_secrets(struct billing_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_stripe_webhook_secrets; i++) {
+		config_free_secret(cfg->stripe_webhook_secrets[i]);
+		cfg->stripe_webhook_secrets[i] = NULL;
+	}
+	cfg->n_stripe_webhook_secrets = 0;
+}
+
+/* Appends one secret of len bytes at s (not NUL-terminated) to the list. */
+static int
+add_webhook_secret(struct billing_config *cfg, const char *s, size_t len,
+    const char *path, char *err, size_t errlen)
+{
+	char *copy;
+
+	if (len == 0) {
+		config_seterr(err, errlen, "%s: empty secret in the list",
+		    path);
+		return -1;
+	}
+	if (cfg->n_stripe_webhook_secrets == CONFIG_MAX_WEBHOOK_SECRETS) {
+		config_seterr(err, errlen, "%s: at most %d secrets", path,
+		    CONFIG_MAX_WEBHOOK_SECRETS);
+		return -1;
+	}
+	if (len > STR_MAX) {
+		config_seterr(err, errlen, "%s: a secret is longer than %d "
+		    "bytes", path, STR_MAX);
+		return -1;
+	}
+	if ((copy = strndup(s, len)) == NULL) {
+		config_seterr(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	if (strlen(copy) != len || config_has_control(copy)) {
+		config_free_secret(copy);
+		config_seterr(err, errlen, "%s: must not contain control "
+		    "characters", path);
+		return -1;
+	}
+	cfg->stripe_webhook_secrets[cfg->n_stripe_webhook_secrets++] = copy;
+	return 0;
+}
+
+/* "a,b, c": items trimmed of blanks, none empty (a stray comma is a typo). */
+int
+config_add_webhook_csv(struct billing_config *cfg, const char *s, size_t len,
+    const char *path, char *err, size_t errlen)
+{
+	const char *end = s + len, *item = s, *stop, *a, *b;
+
+	for (;;) {
+		if ((stop = memchr(item, ',', (size_t)(end - item))) == NULL)
+			stop = end;
+		a = item;
+		b = stop;
+		while (a < b && (*a == ' ' || *a == '\t'))
+			a++;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		if (add_webhook_secret(cfg, a, (size_t)(b - a), path, err,
+		    errlen) == -1)
+			return -1;
+		if (stop == end)
+			return 0;
+		item = stop + 1;
+	}
+}
+
+static int
+parse_webhook_secrets(struct json_object *val, void *base, const char *path,
+    char *err, size_t errlen)
+{
+	struct billing_config *cfg = base;
+	struct json_object *item;
+	size_t i, n;
+
+	config_clear_webhook_secrets(cfg);
+	if (json_object_is_type(val, json_type_string))
+		return config_add_webhook_csv(cfg, json_object_get_string(val),
+		    (size_t)json_object_get_string_len(val), path, err, errlen);
+	if (!json_object_is_type(val, json_type_array))
+		goto bad;
+	n = json_object_array_length(val);
+	for (i = 0; i < n; i++) {
+		item = json_object_array_get_idx(val, i);
+		if (!json_object_is_type(item, json_type_string))
+			goto bad;
+		if (add_webhook_secret(cfg, json_object_get_string(item),
+		    (size_t)json_object_get_string_len(item), path, err,
+		    errlen) == -1)
+			return -1;
+	}
+	return 0;
+bad:
+	config_seterr(err, errlen, "%s: must be a string (comma-separated for "
+	    "rotation) or an array of strings", path);
+	return -1;
+}
+
+static const struct key rate_keys[] = {
+	KMONEY("cpu_per_core_hour", CF(cpu_per_core_hour), MONEY_DECIMALS, 0),
+	KMONEY("memory_per_gb_hour", CF(memory_per_gb_hour), MONEY_DECIMALS, 0),
+	KMONEY("storage_per_gb_month", CF(storage_per_gb_month),
+	    MONEY_DECIMALS, 0),
+};
+
+#define DF(f) offsetof(struct db_config, f)
+static const struct key db_keys[] = {
+	KSTR("host", DF(host), 1, 255, NULL, NULL, 0),
+	KUINT("port", DF(port), 0, 65535, 0),
+	KSTR("socket", DF(socket), 1, 4095, NULL, config_check_abs_path, 0),
+	KSTR("user", DF(user), 1, 255, "billing", NULL, 0),
+	KSTR("password", DF(password), 1, STR_MAX, NULL, NULL, 0),
+	KSTR("name", DF(name), 1, 64, "billing", NULL, 0),
+	KUINT("readTimeoutSeconds", DF(read_timeout), 0, 3600, 0),
+};
+
+#define PF(f) offsetof(struct plan, f)
+static const struct key plan_keys[] = {
+	KSTR("id", PF(id), 1, 64, NULL, config_check_plan_id, KF_REQUIRED),
+	KSTR("name", PF(name), 1, 200, NULL, NULL, KF_REQUIRED),
+	KMONEY("price", PF(price), 2, KF_REQUIRED),
+	KCUSTOM("interval", parse_interval, 0),
+	KMONEY("cpu_limit", PF(cpu_limit), MONEY_DECIMALS, KF_REQUIRED),
+	KMONEY("memory_limit", PF(memory_limit), MONEY_DECIMALS, KF_REQUIRED),
+	KMONEY("storage_limit", PF(storage_limit), MONEY_DECIMALS, KF_REQUIRED),
+	KSTR("stripe_price_id", PF(stripe_price_id), 1, 255, NULL, NULL, 0),
+};
+
+static int
+parse_rates(struct json_object *val, void *base, const char *path,
+    char *err, size_t errlen)
+{
+	if (!json_object_is_type(val, json_type_object)) {
+		config_seterr(err, errlen, "%s: must be an object", path);
+		return -1;
+	}
+	return config_parse_object(val, rate_keys, NKEYS(rate_keys), base, path,
+	    err, errlen);
+}
+
+static int
+parse_database(struct json_object *val, void *base, const char *path,
+    char *err, size_t errlen)
+{
+	struct billing_config *cfg = base;
+
+	if (!json_object_is_type(val, json_type_object)) {
+		config_seterr(err, errlen, "%s: must be an object", path);
+		return -1;
+	}
+	return config_parse_object(val, db_keys, NKEYS(db_keys), &cfg->database,
+	    path, err, errlen);
+}
+
+static int
+parse_plans(struct json_object *val, void *base, const char *path,
+    char *err, size_t errlen)
+{
+	struct billing_config *cfg = base;
+	struct json_object *elem;
+	struct plan *p, *q;
+	char ppath[PATH_TEXT];
+	size_t i, j, n;
+
+	if (!json_object_is_type(val, json_type_array)) {
+		config_seterr(err, errlen, "%s: must be an array of plans",
+		    path);
+		return -1;
+	}
+	if ((n = json_object_array_length(val)) > CONFIG_MAX_PLANS) {
+		config_seterr(err, errlen, "%s: at most %d plans", path,
+		    CONFIG_MAX_PLANS);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(ppath, sizeof(ppath), "%s[%zu]", path, i);
+		elem = json_object_array_get_idx(val, i);
+		if (!json_object_is_type(elem, json_type_object)) {
+			config_seterr(err, errlen, "%s: must be an object",
+			    ppath);
+			return -1;
+		}
+		p = &cfg->plans[i];
+		cfg->n_plans = i + 1;	/* config_free sees what we stored */
+		if (config_parse_object(elem, plan_keys, NKEYS(plan_keys), p,
+		    ppath, err, errlen) == -1)
+			return -1;
+		for (j = 0; j < i; j++) {
+			q = &cfg->plans[j];
+			if (strcmp(p->id, q->id) == 0) {
+				config_seterr(err, errlen, "%s.id: duplicate "
+				    "plan id \"%s\"", ppath, p->id);
+				return -1;
+			}
+			/* webhooks find a plan by its price id */
+			if (p->stripe_price_id != NULL &&
+			    q->stripe_price_id != NULL &&
+			    strcmp(p->stripe_price_id, q->stripe_price_id) == 0) {
+				config_seterr(err, errlen,
+				    "%s.stripe_price_id: also used by plan "
+				    "\"%s\"", ppath, q->id);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static const struct key top_keys[] = {
+	/* the seed's keys */
+	KBOOL("enabled", CF(enabled), 1),
+	KCUSTOM("billingMode", parse_mode, 0),
+	KCUSTOM("computeRates", parse_rates, 0),
+	KBOOL("stripeEnabled", CF(stripe_enabled), -1),
+	KSTR("stripeSecretKey", CF(stripe_secret_key), 1, STR_MAX, NULL,
+	    NULL, 0),
+	KCUSTOM("stripeWebhookSecret", parse_webhook_secrets, 0),
+	KCUSTOM("subscriptionPlans", parse_plans, 0),
+	KSTR("usageCalculationInterval", CF(usage_calculation_interval), 1,
+	    255, "0 * * * *", config_check_cron, 0),
+	KINT("invoiceDay", CF(invoice_day), 1, 28, 1),
+	KINT("alertThreshold", CF(alert_threshold), 1, 100, 80),
+	KBOOL("autoSuspendOnOverage", CF(auto_suspend_on_overage), 0),
+	KINT("gracePeriodDays", CF(grace_period_days), 0, 365, 7),
+	/* ours */
+	KCUSTOM("database", parse_database, 0),
+	KSTR("listen", CF(listen), 1, 1024,
+	    "unix:/run/streamspace-billing/billingd.sock", config_check_listen,
+	    0),
+	KMODE("listenMode", CF(listen_mode), 0660),
+	{ "workers", K_INT, CF(workers), 1, 256, 1, NULL, 0, NULL, NULL,
+	    KF_NCPU },
+	KLONG("maxRequests", CF(max_requests), 0, 100000000, 10000),
+	KSTR("jwtSecret", CF(jwt_secret), 1, STR_MAX, NULL,
+	    config_check_jwt_secret, 0),
+	KSTR("jwtPublicKeyFile", CF(jwt_public_key_file), 1, 4095, NULL, NULL,
+	    0),
+	KSTR("currency", CF(currency), 1, 255, "usd", config_check_currency, 0),
+	KINT("invoiceDueDays", CF(invoice_due_days), 0, 365, 14),
+	KINT("stripeTimeoutSeconds", CF(stripe_timeout_seconds), 1, 120, 10),
+	KINT("invoiceDraftHours", CF(invoice_draft_hours), 0, 720, 0),
+	KINT("sessionTimeoutMinutes", CF(session_timeout_minutes), 1, 10080,
+	    15),
+	KSTR("eventsWebhookUrl", CF(events_webhook_url), 1, STR_MAX, NULL,
+	    config_check_url, 0),
+	KSTR("eventsWebhookSecret", CF(events_webhook_secret), 1, STR_MAX,
+	    NULL, NULL, 0),
+	KSTR("platformSuspendUrl", CF(platform_suspend_url), 1, STR_MAX, NULL,
+	    config_check_url, 0),
+	KSTR("publicBaseUrl", CF(public_base_url), 1, STR_MAX, NULL,
+	    config_check_url, 0),
+	KSTR("stripeApiBase", CF(stripe_api_base), 1, STR_MAX,
+	    "https://api.stripe.com", config_check_url, 0),
+	KSTR("defaultPlan", CF(default_plan), 1, 64, NULL, NULL, 0),
+};
+
+/* config_parse_object keeps a 64-bit mask of the keys it saw */
+_Static_assert(NKEYS(top_keys) <= 64 && NKEYS(plan_keys) <= 64 &&
+    NKEYS(db_keys) <= 64 && NKEYS(rate_keys) <= 64, "key table too long");
+
+/* config_parse's steps: every table's defaults, then the file's top level. */
+int
+config_keys_defaults(struct billing_config *cfg, char *err, size_t errlen)
+{
+	if (config_set_defaults(top_keys, NKEYS(top_keys), cfg, err,
+	    errlen) == -1 ||
+	    config_set_defaults(rate_keys, NKEYS(rate_keys), cfg, err,
+	    errlen) == -1 ||
+	    config_set_defaults(db_keys, NKEYS(db_keys), &cfg->database, err,
+	    errlen) == -1)
+		return -1;
+	return 0;
+}
+
+int
+config_keys_apply(struct json_object *root, struct billing_config *cfg,
+    char *err, size_t errlen)
+{
+	return config_parse_object(root, top_keys, NKEYS(top_keys), cfg, "",
+	    err, errlen);
+}
