@@ -308,7 +308,9 @@ class Stack:
     def run_helper(self, name, *args, check=True, env=None):
         e = self.env()
         e.update(env or {})
-        r = subprocess.run([find_program(name, self.build_dir)] + list(args), env=e,
+        # job helpers are quiet on success unless -v (cron mails any output)
+        verbose = [] if name == "billing-migrate" else ["-v"]
+        r = subprocess.run([find_program(name, self.build_dir)] + verbose + list(args), env=e,
                            capture_output=True, text=True)
         if check and r.returncode != 0:
             raise RuntimeError("%s failed (%d): %s%s" % (name, r.returncode, r.stdout, r.stderr))

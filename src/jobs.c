@@ -119,6 +119,7 @@ job_helper_main(const char *job_name, int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "date", required_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -129,13 +130,16 @@ job_helper_main(const char *job_name, int argc, char *argv[])
 	struct job_result result;
 	struct app app;
 	char err[512];
-	int ch, rc = 1;
+	int ch, rc = 1, verbose = 0;
 
 	log_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			config_path = optarg;
+			break;
+		case 'v':
+			verbose = 1;
 			break;
 		case 'd':
 			/* as of that day, 00:00 UTC: to catch up a missed day */
@@ -149,7 +153,7 @@ job_helper_main(const char *job_name, int argc, char *argv[])
 			}
 			break;
 		default:
-			fprintf(stderr, "usage: billing-%s [-c config]%s\n",
+			fprintf(stderr, "usage: billing-%s [-v] [-c config]%s\n",
 			    job_name, strcmp(job_name, "generate-invoices") == 0 ?
 			    " [--date YYYY-MM-DD]" : "");
 			return 2;
@@ -178,7 +182,10 @@ job_helper_main(const char *job_name, int argc, char *argv[])
 		fprintf(stderr, "billing-%s: %s\n", job_name, result.message);
 		goto out;
 	}
-	log_info("%s", result.message);
+	/* quiet on success under cron (which mails any output); -v or a
+	 * terminal shows the outcome */
+	if (verbose || isatty(STDERR_FILENO))
+		log_info("%s", result.message);
 	rc = 0;
 out:
 	db_free(app.db);

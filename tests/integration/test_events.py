@@ -319,7 +319,7 @@ class DispatchTest(EventsCase):
         prog = stackmod.find_program("billing-dispatch-events", self.stack.build_dir)
 
         def start():
-            return subprocess.Popen([prog], env=env, stdout=subprocess.PIPE,
+            return subprocess.Popen([prog, "-v"], env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT)
         procs = [start(), start()]
         self.assertGreaterEqual(self.receiver.wait_for(50, timeout=30), 50)
