@@ -6,6 +6,9 @@
  * Properties:
  *   - no crash, and no leak on any path (LeakSanitizer is on);
  *   - NULL always with a one-line message, a config always with "";
+ *   - no message depends on a secret's value: the same file with every
+ *     secret's letters and digits rotated (rot13/rot5, which keeps every
+ *     rule about secrets true) gives the same result and the same message;
  *   - an accepted config keeps the documented invariants: a JWT key,
  *     at most 64 plans with unique ids and Stripe price ids, 1 to 8
  *     webhook secrets or none, values within their documented bounds, the
@@ -13,6 +16,8 @@
  */
 #include <stdint.h>
 #include <string.h>
+
+#include <json-c/json.h>
 
 #include "config.h"
 #include "fuzz_common.h"
@@ -116,6 +121,110 @@ check_config(const struct billing_config *c)
 		    "a \"free\" plan but no default plan");
 }
 
+/* A new string: letters rot13, digits rot5, everything else kept. */
+static struct json_object *
+rot_string(struct json_object *s)
+{
+	size_t n = (size_t)json_object_get_string_len(s), i;
+	char *b = malloc(n + 1);
+	struct json_object *r;
+
+	if (b == NULL)
+		abort();
+	memcpy(b, json_object_get_string(s), n);
+	for (i = 0; i < n; i++) {
+		char c = b[i];
+
+		if (c >= 'a' && c <= 'z')
+			b[i] = (char)('a' + (c - 'a' + 13) % 26);
+		else if (c >= 'A' && c <= 'Z')
+			b[i] = (char)('A' + (c - 'A' + 13) % 26);
+		else if (c >= '0' && c <= '9')
+			b[i] = (char)('0' + (c - '0' + 5) % 10);
+	}
+	r = json_object_new_string_len(b, (int)n);
+	free(b);
+	return r;
+}
+
+/* Replaces obj[key] by its rotation when it is a string; 1 if it did. */
+static int
+rot_key(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_is_type(obj, json_type_object) ||
+	    !json_object_object_get_ex(obj, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return 0;
+	json_object_object_add(obj, key, rot_string(v));
+	return 1;
+}
+
+/* Rotates every secret in the parsed file; returns how many. */
+static int
+rot_secrets(struct json_object *root)
+{
+	struct json_object *v;
+	size_t i;
+	int n = 0;
+
+	n += rot_key(root, "jwtSecret");
+	n += rot_key(root, "stripeSecretKey");
+	n += rot_key(root, "stripeWebhookSecret");
+	n += rot_key(root, "eventsWebhookSecret");
+	if (json_object_object_get_ex(root, "database", &v))
+		n += rot_key(v, "password");
+	if (json_object_object_get_ex(root, "stripeWebhookSecret", &v) &&
+	    json_object_is_type(v, json_type_array))
+		for (i = 0; i < json_object_array_length(v); i++) {
+			struct json_object *e = json_object_array_get_idx(v, i);
+
+			if (json_object_is_type(e, json_type_string)) {
+				json_object_array_put_idx(v, i, rot_string(e));
+				n++;
+			}
+		}
+	return n;
+}
+
+/*
+ * Parses the file as config_parse does; when it holds secrets, runs
+ * config_parse on the same file with the secrets rotated and compares.
+ */
+static void
+check_secret_free_message(const uint8_t *data, size_t size, int ok,
+    const char *err)
+{
+	struct json_tokener *tok;
+	struct json_object *root;
+	struct billing_config *cfg;
+	const char *text;
+	char err2[512];
+
+	if (size == 0 || memchr(data, '\0', size) != NULL)
+		return;
+	tok = json_tokener_new_ex(16);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	root = json_tokener_parse_ex(tok, (const char *)data, (int)size);
+	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(root, json_type_object) ||
+	    rot_secrets(root) == 0) {
+		json_object_put(root);
+		json_tokener_free(tok);
+		return;
+	}
+	json_tokener_free(tok);
+	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
+	cfg = config_parse(text, strlen(text), err2, sizeof(err2));
+	FUZZ_CHECK((cfg != NULL) == ok, "rotating the secrets' characters "
+	    "changed the result: \"%s\" / \"%s\"", err, err2);
+	FUZZ_CHECK(strcmp(err, err2) == 0, "the message depends on a secret's "
+	    "value:\n  %s\n  %s", err, err2);
+	config_free(cfg);
+	json_object_put(root);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
@@ -131,11 +240,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cfg == NULL) {
 		FUZZ_CHECK(err[0] != '\0' && strchr(err, '\n') == NULL,
 		    "refused with message \"%s\"", err);
+		check_secret_free_message(data, size, 0, err);
 		return 0;
 	}
 	FUZZ_CHECK(err[0] == '\0', "accepted with message \"%s\"", err);
 	check_config(cfg);
 	config_free(cfg);
+	check_secret_free_message(data, size, 1, err);
 
 	/* a NULL or zero-size error buffer is allowed */
 	config_free(config_parse((const char *)data, size, NULL, 0));

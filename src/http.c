@@ -325,6 +325,8 @@ query_decode(const char *s, size_t len, char *buf, size_t size)
 {
 	size_t i, o = 0;
 
+	if (size == 0)
+		return -1;
 	for (i = 0; i < len; i++) {
 		int c = (unsigned char)s[i];
 

@@ -208,6 +208,14 @@ json_parse_limited(const char *text, size_t len, int max_depth, const char **why
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
+	used = json_tokener_get_parse_end(tok);
+	/* a bare number or literal at the very end waits for more input:
+	 * tell json-c the input is over */
+	if (obj == NULL && jerr == json_tokener_continue) {
+		obj = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		used = len;
+	}
 	if (obj == NULL || jerr != json_tokener_success) {
 		if (jerr == json_tokener_error_depth)
 			*why = "JSON nested too deeply";
@@ -218,7 +226,6 @@ json_parse_limited(const char *text, size_t len, int max_depth, const char **why
 		goto out;
 	}
 	/* nothing but white space may follow the value */
-	used = json_tokener_get_parse_end(tok);
 	for (i = used; i < len; i++) {
 		char c = text[i];
 		if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
