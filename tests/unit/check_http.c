@@ -243,6 +243,26 @@ START_TEST(test_query_rejects_bad_escapes_nul_and_overflow)
 	ck_assert_int_eq(http_query_get("a=%zz", "a", buf, sizeof(buf)), -1);
 	ck_assert_int_eq(http_query_get("a=%00", "a", buf, sizeof(buf)), -1);
 	ck_assert_int_eq(http_query_get("a=123456789", "a", buf, sizeof(buf)), -1);
+	/* found by fuzzing: an empty value into no room at all */
+	ck_assert_int_eq(http_query_get("a=", "a", buf, 0), -1);
+}
+END_TEST
+
+START_TEST(test_bare_values_at_the_end_of_input_parse)
+{
+	static const char *ok[] = { "6", "-1.5", "true", "null", "\"x\"" };
+	struct json_object *o;
+	const char *why;
+	size_t i;
+
+	/* found by fuzzing: json-c waits for more input after a bare value */
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		o = json_parse_limited(ok[i], strlen(ok[i]), HTTP_MAX_JSON_DEPTH, &why);
+		ck_assert_msg(o != NULL || strcmp(ok[i], "null") == 0, "%s", ok[i]);
+		json_object_put(o);
+	}
+	o = json_parse_limited("[1", 2, HTTP_MAX_JSON_DEPTH, &why);
+	ck_assert_ptr_null(o);
 }
 END_TEST
 
@@ -321,6 +341,7 @@ http_suite(void)
 	tcase_add_test(tc, test_json_depth_is_limited);
 	tcase_add_test(tc, test_query_values_are_decoded);
 	tcase_add_test(tc, test_query_rejects_bad_escapes_nul_and_overflow);
+	tcase_add_test(tc, test_bare_values_at_the_end_of_input_parse);
 	tcase_add_test(tc, test_money_json_is_written_exactly);
 	tcase_add_test(tc, test_money_json_is_read_from_source_text);
 	tcase_add_test(tc, test_string_fields_check_type_and_length);
