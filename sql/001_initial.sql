@@ -4,6 +4,8 @@
 -- (every connection runs with time_zone '+00:00').  Rows point at accounts by
 -- an integer id; the platform's user id string lives once, in billing_accounts.
 -- Unique keys, not locks, are what make hooks, jobs and webhooks exactly-once.
+-- Text compares byte for byte with no padding (utf8mb4_nopad_bin): with a
+-- PAD SPACE collation 'bob ' would find bob's account.
 
 CREATE TABLE IF NOT EXISTS billing_accounts (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
@@ -21,7 +23,7 @@ CREATE TABLE IF NOT EXISTS billing_accounts (
   UNIQUE KEY uq_accounts_stripe_customer (stripe_customer_id),
   CONSTRAINT ck_accounts_status CHECK (status IN ('active', 'suspended', 'closed')),
   CONSTRAINT ck_accounts_mode CHECK (billing_mode IS NULL OR billing_mode IN ('usage', 'subscription', 'hybrid'))
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
 CREATE TABLE IF NOT EXISTS billing_sessions (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
@@ -39,7 +41,7 @@ CREATE TABLE IF NOT EXISTS billing_sessions (
   KEY ix_sessions_account_active (account_id, ended_at),
   KEY ix_sessions_open (ended_at, last_heartbeat_at),
   CONSTRAINT fk_sessions_account FOREIGN KEY (account_id) REFERENCES billing_accounts (id)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
 -- A segment is a stretch of a session at constant size; a resize closes one
 -- and opens the next.  metered_until is how far the usage job has cut it.
@@ -64,7 +66,7 @@ CREATE TABLE IF NOT EXISTS billing_session_segments (
   KEY ix_segments_account (account_id),
   CONSTRAINT fk_segments_session FOREIGN KEY (session_pk) REFERENCES billing_sessions (id),
   CONSTRAINT fk_segments_account FOREIGN KEY (account_id) REFERENCES billing_accounts (id)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
 CREATE TABLE IF NOT EXISTS billing_invoices (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
@@ -102,7 +104,7 @@ CREATE TABLE IF NOT EXISTS billing_invoices (
   CONSTRAINT ck_invoices_kind CHECK (kind IN ('scheduled', 'manual')),
   CONSTRAINT ck_invoices_period CHECK (period_end > period_start),
   CONSTRAINT ck_invoices_amounts CHECK (subtotal >= 0 AND credits >= 0 AND total >= 0)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
 -- Lines are stored as issued and never recomputed.
 CREATE TABLE IF NOT EXISTS billing_invoice_lines (
@@ -120,7 +122,7 @@ CREATE TABLE IF NOT EXISTS billing_invoice_lines (
   UNIQUE KEY uq_lines_invoice_no (invoice_id, line_no),
   CONSTRAINT fk_lines_invoice FOREIGN KEY (invoice_id) REFERENCES billing_invoices (id),
   CONSTRAINT ck_lines_kind CHECK (kind IN ('usage', 'subscription', 'overage', 'adjustment'))
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
 -- Gap-free invoice numbers: the row for a year is locked in the transaction
 -- that finalizes an invoice, so a number is never taken by a rolled-back one.
@@ -156,7 +158,7 @@ CREATE TABLE IF NOT EXISTS billing_usage_records (
   CONSTRAINT fk_usage_invoice FOREIGN KEY (invoice_id) REFERENCES billing_invoices (id),
   CONSTRAINT ck_usage_resource CHECK (resource_type IN ('cpu', 'memory', 'storage')),
   CONSTRAINT ck_usage_span CHECK (end_time > start_time)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
 -- Per account, day, resource and unit price: what GET usage sums, so that
 -- its cost stays flat however long the history grows.  The usage job updates
@@ -171,7 +173,7 @@ CREATE TABLE IF NOT EXISTS billing_usage_daily (
   records INT UNSIGNED NOT NULL,
   PRIMARY KEY (account_id, day, resource_type, unit_price),
   CONSTRAINT fk_usage_daily_account FOREIGN KEY (account_id) REFERENCES billing_accounts (id)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
 CREATE TABLE IF NOT EXISTS billing_subscriptions (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
@@ -191,7 +193,7 @@ CREATE TABLE IF NOT EXISTS billing_subscriptions (
   UNIQUE KEY uq_subscriptions_account (account_id),
   UNIQUE KEY uq_subscriptions_stripe (stripe_subscription_id),
   CONSTRAINT fk_subscriptions_account FOREIGN KEY (account_id) REFERENCES billing_accounts (id)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
 CREATE TABLE IF NOT EXISTS billing_payments (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
@@ -215,7 +217,7 @@ CREATE TABLE IF NOT EXISTS billing_payments (
   CONSTRAINT fk_payments_invoice FOREIGN KEY (invoice_id) REFERENCES billing_invoices (id),
   CONSTRAINT ck_payments_status CHECK (status IN ('pending', 'succeeded', 'failed', 'refunded')),
   CONSTRAINT ck_payments_method CHECK (method IN ('stripe', 'manual'))
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
 CREATE TABLE IF NOT EXISTS billing_credits (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
@@ -233,7 +235,7 @@ CREATE TABLE IF NOT EXISTS billing_credits (
   KEY ix_credits_account_expiry (account_id, expires_at),
   CONSTRAINT fk_credits_account FOREIGN KEY (account_id) REFERENCES billing_accounts (id),
   CONSTRAINT ck_credits_amounts CHECK (amount > 0 AND remaining >= 0 AND remaining <= amount)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
 CREATE TABLE IF NOT EXISTS billing_credit_applications (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
@@ -247,7 +249,7 @@ CREATE TABLE IF NOT EXISTS billing_credit_applications (
   CONSTRAINT fk_credit_app_credit FOREIGN KEY (credit_id) REFERENCES billing_credits (id),
   CONSTRAINT fk_credit_app_invoice FOREIGN KEY (invoice_id) REFERENCES billing_invoices (id),
   CONSTRAINT ck_credit_app_amount CHECK (amount > 0)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
 CREATE TABLE IF NOT EXISTS billing_job_runs (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
@@ -263,7 +265,7 @@ CREATE TABLE IF NOT EXISTS billing_job_runs (
   PRIMARY KEY (id),
   KEY ix_job_runs_job_started (job, started_at),
   CONSTRAINT ck_job_runs_status CHECK (status IN ('running', 'succeeded', 'failed'))
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
 -- The events outbox: written in the same transaction as the event's cause,
 -- delivered at least once by billing-dispatch-events.
@@ -288,7 +290,7 @@ CREATE TABLE IF NOT EXISTS billing_events (
   KEY ix_events_account (account_id, id),
   CONSTRAINT fk_events_account FOREIGN KEY (account_id) REFERENCES billing_accounts (id),
   CONSTRAINT ck_events_status CHECK (status IN ('pending', 'delivered', 'failed'))
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
 -- Each Stripe event id is applied once, recorded with its effect.
 CREATE TABLE IF NOT EXISTS billing_stripe_events (
@@ -297,4 +299,4 @@ CREATE TABLE IF NOT EXISTS billing_stripe_events (
   stripe_created BIGINT NOT NULL,
   processed_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   PRIMARY KEY (event_id)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;

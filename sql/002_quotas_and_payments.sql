@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS billing_quota_state (
   PRIMARY KEY (account_id, resource_type),
   CONSTRAINT fk_quota_state_account FOREIGN KEY (account_id) REFERENCES billing_accounts (id),
   CONSTRAINT ck_quota_state_level CHECK (level IN ('ok', 'warning', 'exceeded'))
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
 -- why an account is suspended (overage, payment), and since when a payment
 -- has been failing (the grace period of invoice.payment_failed)

@@ -56,7 +56,8 @@ enum billing_mode account_mode(const struct billing_config *cfg,
 int account_set_stripe_customer(struct db *db, uint64_t id,
     const char *customer_id);
 
-/* 1 when s is a valid user id: 1-255 bytes, no control characters. */
+/* 1 when s is a valid user id: 1-255 bytes of UTF-8, no control
+ * characters, no blank at either end. */
 int account_user_id_valid(const char *s);
 
 #endif

@@ -122,6 +122,9 @@ run_job(struct app *app, struct http_request *req, const struct job_def *job)
 	ok = job_execute(app, job, "api", &opts, &result, &run_id) == 0;
 	if (!ok && run_id == 0)
 		return api_db_error(app, req, DB_UNAVAILABLE);
+	if (!ok && result.unavailable)
+		return http_send_error(req, 503, "unavailable", result.message,
+		    NULL, NULL);
 	if (!ok)
 		return http_send_error(req, 500, "internal", result.message,
 		    NULL, NULL);

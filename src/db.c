@@ -162,6 +162,7 @@ is_connection_error(unsigned err)
 	case ER_CONNECTION_KILLED:
 	case ER_SERVER_SHUTDOWN:
 	case ER_NEW_ABORTING_CONNECTION:
+	case ER_UNKNOWN_COM_ERROR: /* 1047: a Galera node without quorum */
 		return 1;
 	default:
 		return 0;
@@ -202,6 +203,7 @@ db_connect(struct db *db)
 	    "sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
 	    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', "
 	    "tx_isolation = 'READ-COMMITTED'";
+	static const char *const wsrep_setup = "SET SESSION wsrep_sync_wait = 1";
 
 	db_disconnect(db);
 	if ((m = mysql_init(NULL)) == NULL) {
@@ -224,6 +226,10 @@ db_connect(struct db *db)
 		mysql_close(m);
 		return DB_UNAVAILABLE;
 	}
+	/* on Galera, read what any node has committed (a session made through
+	 * one billingd host is seen by the next request on another); servers
+	 * without wsrep do not know the variable, which is fine */
+	(void)mysql_real_query(m, wsrep_setup, strlen(wsrep_setup));
 	db->mysql = m;
 	return DB_OK;
 }

@@ -173,6 +173,9 @@ invoices_job(struct app *app, const struct job_opts *opts,
 		    sizeof(perr));
 out:
 	result->items = created;
+	/* Stripe could not take the push: the invoices stand, a rerun pushes */
+	if (push_rc != 0)
+		result->unavailable = 1;
 	if (rc != DB_OK)
 		snprintf(result->message, sizeof(result->message),
 		    "failed after %llu invoices: %s", (unsigned long long)created,

@@ -100,6 +100,8 @@ job_execute(struct app *app, const struct job_def *job, const char *trigger,
 		return -1;
 	}
 	rc = job->run(app, opts, result);
+	if (rc != 0 && !db_is_connected(app->db))
+		result->unavailable = 1;
 	if (rc == 0 && result->message[0] == '\0')
 		snprintf(result->message, sizeof(result->message),
 		    "%llu items in %lld ms", (unsigned long long)result->items,

@@ -20,6 +20,8 @@ struct job_opts {
 struct job_result {
 	uint64_t items;        /* records written, accounts invoiced, ... */
 	char message[256];     /* one line for the run record and the exit */
+	int unavailable;       /* it failed because the database or Stripe
+	                        * could not be reached: worth a retry (503) */
 };
 
 /* Runs the job's work.  Returns 0, or -1 with result->message set. */

@@ -22,7 +22,7 @@ static const char SQL_CREATE_TABLE[] =
     " name VARCHAR(255) NOT NULL,"
     " checksum CHAR(64) NOT NULL,"
     " applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)"
-    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin";
 static const char SQL_LOCK[] = "SELECT GET_LOCK('billing-migrate', 60)";
 static const char SQL_UNLOCK[] = "SELECT RELEASE_LOCK('billing-migrate')";
 static const char SQL_CHECKSUM[] =

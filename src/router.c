@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "accounts.h"
 #include "api.h"
 #include "app.h"
 #include "http.h"
@@ -181,21 +182,14 @@ api_target_user(struct http_request *req, char *buf, size_t size)
 {
 	char want[JWT_SUB_MAX + 2];
 	int r;
-	size_t i;
 
 	r = http_query_get(req->query, "user_id", want, sizeof(want));
-	if (r < 0 || (r == 1 && (want[0] == '\0' ||
-	    strlen(want) > JWT_SUB_MAX))) {
+	if (r < 0 || (r == 1 && !account_user_id_valid(want))) {
 		http_send_error(req, 400, "invalid_argument",
-		    "user_id must be 1 to 255 characters", "user_id", NULL);
+		    "user_id must be 1 to 255 characters of UTF-8", "user_id",
+		    NULL);
 		return -1;
 	}
-	for (i = 0; r == 1 && want[i] != '\0'; i++)
-		if ((unsigned char)want[i] < 0x20 || want[i] == 0x7f) {
-			http_send_error(req, 400, "invalid_argument",
-			    "user_id has control characters", "user_id", NULL);
-			return -1;
-		}
 	if (r == 0 || strcmp(want, req->claims.sub) == 0) {
 		snprintf(buf, size, "%s", req->claims.sub);
 		return 0;

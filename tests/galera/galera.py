@@ -3,8 +3,11 @@
 Each node is a mariadbd with its own datadir (mariadb-install-db
 --no-defaults), its own SQL port and socket, and its own Galera ports
 (group communication, IST, SST), all on 127.0.0.1 and chosen free.
-Node 1 bootstraps the cluster (--wsrep-new-cluster); the others join it
-and receive the state by SST (rsync) from a donor.
+Node 1 bootstraps the cluster (--wsrep-new-cluster); the others start
+with an empty datadir, join, and receive the state by SST (rsync) from a
+donor; a node restarted later catches up by IST.  Run as root, the nodes
+run as the mysql user: rsync's SST daemon, started by a server running as
+root, drops to "nobody" and cannot write the joiner's datadir.
 
 Standard library only; reuses scripts/stack.py's Process, find_program and
 wait_until.
@@ -63,9 +66,6 @@ class Node:
         self.error_log = os.path.join(self.dir, "error.log")
 
     def _user_args(self):
-        # as root the nodes run as the mysql user, as packaged servers do: the
-        # rsync SST daemon, started by a root server, would drop to "nobody"
-        # and could not write the joiner's datadir
         return ["--user=" + self.cluster.user] if self.cluster.user else []
 
     def _own(self):
@@ -122,6 +122,9 @@ class Node:
              "--wsrep-sst-method=" + c.sst_method,
              "--wsrep-provider-options=" + provider_options,
              "--wsrep-slave-threads=2",
+             # causal reads: a read waits until the node has applied what the
+             # cluster committed before it (read-your-writes across nodes)
+             "--wsrep-sync-wait=%d" % c.sync_wait,
              "--binlog-format=ROW", "--default-storage-engine=InnoDB",
              "--innodb-autoinc-lock-mode=2",
              ] + self._user_args()
@@ -130,8 +133,14 @@ class Node:
         return a
 
     def start(self, bootstrap=False):
-        if not os.path.isdir(os.path.join(self.datadir, "mysql")):
+        if bootstrap and not os.path.isdir(os.path.join(self.datadir, "mysql")):
             self.install()
+        elif not os.path.isdir(self.datadir):
+            # a joiner starts empty: the SST brings the whole datadir
+            os.makedirs(self.datadir)
+            self._own()
+            if self.cluster.user:
+                shutil.chown(self.datadir, self.cluster.user, self.cluster.user)
         self.process = stack.Process(self.name, self.argv(bootstrap),
                                      os.path.join(self.dir, "out.log"))
         self.process.start()
@@ -198,10 +207,11 @@ def tail(path, lines=30):
 
 class Cluster:
     def __init__(self, var, size=3, name="billing-galera", sst_method="rsync",
-                 provider=None):
+                 provider=None, sync_wait=1):
         self.var = var
         self.name = name
         self.sst_method = sst_method
+        self.sync_wait = sync_wait
         self.provider = provider or find_provider()
         if self.provider is None:
             raise RuntimeError("no Galera provider (install galera-4)")
@@ -210,17 +220,19 @@ class Cluster:
         for i in range(size):
             self.nodes.append(Node(self, i + 1, *ports[4 * i:4 * i + 4]))
         self.timings = {}
+        # as root, the nodes run as the mysql user (made by mariadb-server's
+        # postinst), as packaged servers do: see Node._user_args
         self.user = None
         if os.geteuid() == 0:
             try:
                 pwd.getpwnam("mysql")
-                self.user = "mysql"
             except KeyError:
-                self.user = "root"
-            if self.user != "root":
-                os.chmod(var, 0o755)  # the server's user walks into its node dir
-            else:
-                self.user = None
+                raise RuntimeError("no mysql user: install mariadb-server")
+            self.user = "mysql"
+            # the server's user walks into its node dir (the caller makes the
+            # directories above var traversable too)
+            os.makedirs(var, exist_ok=True)
+            os.chmod(var, 0o711)
 
     def start(self, parallel_join=False):
         """Bootstraps node 1, then joins the others; returns when all are Synced."""
@@ -237,8 +249,8 @@ class Cluster:
             for n in rest:
                 n.start()
             for n in rest:
-                t1 = time.monotonic()
                 stack.wait_until(lambda: n.synced(), 120, "%s to join" % n.name)
+                self.timings["join " + n.name] = time.monotonic() - t0
         else:
             for i, n in enumerate(rest):
                 t1 = time.monotonic()
@@ -256,3 +268,45 @@ class Cluster:
                 n.stop()
             except Exception:
                 n.kill()
+
+
+class Session:
+    """One interactive client session on a node (mariadb -n over a pipe), to
+    interleave statements of two sessions by hand."""
+
+    _n = 0
+
+    def __init__(self, node, database=None):
+        self.node = node
+        self.proc = subprocess.Popen(
+            [stack.find_program("mariadb"), "--no-defaults", "-S", node.socket, "-u", "root",
+             "--batch", "--skip-column-names", "-n", "--force"] + ([database] if database else []),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, bufsize=1)
+
+    def run(self, sql, timeout=30):
+        """Runs sql (one or more statements); returns (output lines, seconds)."""
+        Session._n += 1
+        mark = "--mark-%d--" % Session._n
+        t = time.monotonic()
+        self.proc.stdin.write(sql.rstrip().rstrip(";") + ";\nSELECT '%s';\n" % mark)
+        self.proc.stdin.flush()
+        lines = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            line = line.rstrip("\n")
+            if line == mark:
+                break
+            lines.append(line)
+        return lines, time.monotonic() - t
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(5)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait()

@@ -331,8 +331,8 @@ class DispatchTest(EventsCase):
         self.assertEqual(len(set(ids)), 1000, "an event was sent twice")
         counts = [int(RESULT.search(o).group(1)) for o in outs]
         self.assertEqual(sum(counts), 1000, outs)
-        # the late run found the first run's batch leased and took others
-        self.assertGreater(counts[2], 0, outs)
+        # how the 1000 split between the runs depends on timing (a late run
+        # may find everything leased): only the sum and once-each are fixed
         self.assertEqual(self.sql("SELECT status, COUNT(*) FROM billing_events GROUP BY status"),
                          [["delivered", "1000"]])
         # per account, the order of arrival is the order of the outbox
