@@ -73,7 +73,7 @@ COUNTERS = ("Questions", "Com_insert", "Com_update", "Com_select", "Com_commit",
             "Innodb_rows_updated", "Innodb_buffer_pool_reads",
             "Innodb_buffer_pool_read_requests", "Innodb_row_lock_waits")
 
-# the statements of the run (src/invoice_build.c, src/invoices.c, src/events.c)
+# the statements of the run (src/invoice_job.c, invoice_build.c, invoices.c, events.c)
 STATEMENT_KINDS = """
   CASE
     WHEN sql_text LIKE 'SELECT id FROM billing_accounts WHERE id >%' THEN '01 SELECT the next 100 accounts'
@@ -100,7 +100,6 @@ STATEMENT_KINDS = """
     WHEN sql_text LIKE 'SELECT account_id, resource_type, unit_price, SUM(quantity)%' THEN 'baseline aggregation'
     ELSE '17 other (connect, session setup, job run rows, drafts, overdue)'
   END"""
-TIE_KIND = "05 UPDATE usage records SET invoice_id (tie)"
 
 
 # -- the data -----------------------------------------------------------------
@@ -527,7 +526,8 @@ def report(results, info, args):
                fmt_s(total)))
         add("")
         add("Process wall time with the log on: %s (the statements' server time is %.0f%% "
-            "of it; the rest is round trips and the client)."
+            "of it; the rest is round trips, the client, and waiting for a CPU when the "
+            "machine is busy)."
             % (fmt_s(prof["wall"]), 100 * total / prof["wall"]))
         if prof.get("baseline"):
             b = prof["baseline"][0]

@@ -42,7 +42,9 @@ api_health(struct app *app, struct http_request *req)
 int
 api_db_error(struct app *app, struct http_request *req, int rc)
 {
-	if (rc == DB_UNAVAILABLE) {
+	/* unreachable, or a lock (or a Galera causal read) that timed out:
+	 * both pass, so the client is told to try again */
+	if (rc == DB_UNAVAILABLE || rc == DB_RETRY) {
 		log_warnx("req=%s database unavailable: %s", req->request_id,
 		    db_error(app->db));
 		return http_send_error(req, 503, "unavailable",
