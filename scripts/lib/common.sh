@@ -8,7 +8,8 @@ BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config
  libfcgi-dev libmariadb-dev libjson-c-dev libcurl4-openssl-dev libssl-dev check
  libhpdf-dev"
 RUN_PACKAGES="mariadb-server mariadb-client nginx-light python3 openssl curl"
-TEST_PACKAGES="valgrind poppler-utils"
+# galera-4, rsync and iproute2 for the Galera test; clang for fuzzing
+TEST_PACKAGES="valgrind poppler-utils galera-4 rsync iproute2 clang libclang-rt-14-dev"
 
 missing_packages() {
 	local p missing=""
