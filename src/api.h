@@ -6,6 +6,7 @@
 #define BILLING_API_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct app;
 struct http_request;
@@ -71,6 +72,24 @@ struct json_object;
 
 /* A plan as the API shows it (new reference; JSON null for NULL). */
 struct json_object *api_plan_json(const struct plan *p);
+
+#define API_PAGE_DEFAULT 50
+#define API_PAGE_MAX 500
+
+/*
+ * ?limit= (1-500, default 50) and ?cursor= (the last id of the previous
+ * page; 0 when absent).  Returns 0, or -1 after answering 400.
+ */
+int api_page_args(struct http_request *req, int newest_first, int64_t *limit,
+    int64_t *cursor);
+
+/*
+ * ?from= and ?to= (RFC 3339 or YYYY-MM-DD; a date-only `to` includes that
+ * day); default: the current billing period.  max_days > 0 bounds the span.
+ * Returns 0, or -1 after answering 400.
+ */
+int api_range_args(struct app *app, struct http_request *req, int64_t max_days,
+    int64_t *from, int64_t *to);
 
 /* Answers 503 unavailable or 500 internal for a db rc, and logs it. */
 int api_db_error(struct app *app, struct http_request *req, int rc);

@@ -14,7 +14,6 @@
  * GET usage's rules: the period is the billing period containing now; a
  * credit counts while it has not expired.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +31,6 @@
 #include "period.h"
 #include "timeutil.h"
 
-#define LIMIT_DEFAULT 50
-#define LIMIT_MAX 500
 
 static const char SQL_PAGE[] =
     "SELECT a.id, a.user_id, COALESCE(a.email, ''), COALESCE(a.plan_id, ''), "
@@ -59,24 +56,6 @@ struct page_req {
 	const char *status;     /* "" for every status; static */
 };
 
-/* A decimal integer of 1 to 19 digits, nothing else.  0 or -1. */
-static int
-parse_uint(const char *s, int64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 19 || strspn(s, "0123456789") != n)
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > INT64_MAX)
-		return -1;
-	*out = (int64_t)v;
-	return 0;
-}
-
 /* Reads ?limit=, ?cursor= and ?status=.  0, or -1 after answering 400. */
 static int
 parse_query(struct http_request *req, struct page_req *pr)
@@ -87,22 +66,9 @@ parse_query(struct http_request *req, struct page_req *pr)
 	size_t i;
 	int r;
 
-	pr->limit = LIMIT_DEFAULT;
-	pr->cursor = 0;
 	pr->status = "";
-	r = http_query_get(req->query, "limit", buf, sizeof(buf));
-	if (r < 0 || (r == 1 && (parse_uint(buf, &pr->limit) != 0 ||
-	    pr->limit < 1 || pr->limit > LIMIT_MAX))) {
-		http_send_error(req, 400, "invalid_argument",
-		    "limit must be an integer from 1 to 500", "limit", NULL);
+	if (api_page_args(req, 0, &pr->limit, &pr->cursor) != 0)
 		return -1;
-	}
-	r = http_query_get(req->query, "cursor", buf, sizeof(buf));
-	if (r < 0 || (r == 1 && parse_uint(buf, &pr->cursor) != 0)) {
-		http_send_error(req, 400, "invalid_argument",
-		    "cursor is not one this endpoint gave", "cursor", NULL);
-		return -1;
-	}
 	r = http_query_get(req->query, "status", buf, sizeof(buf));
 	for (i = 0; r == 1 && statuses[i] != NULL; i++)
 		if (strcmp(buf, statuses[i]) == 0)

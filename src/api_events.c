@@ -13,7 +13,6 @@
  * receivers get, as a JSON object.  next_attempt_at is null once the event
  * is delivered or failed.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +28,6 @@
 #include "log.h"
 #include "timeutil.h"
 
-#define LIMIT_DEFAULT 50
-#define LIMIT_MAX 500
 #define TYPE_MAX 64
 #define PAYLOAD_DEPTH 32
 
@@ -53,24 +50,6 @@ struct events_query {
 	char user[ACCOUNT_USER_ID_MAX + 1];    /* "" for every account */
 };
 
-/* A decimal integer of 1 to 19 digits, nothing else.  0 or -1. */
-static int
-parse_uint(const char *s, int64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 19 || strspn(s, "0123456789") != n)
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > INT64_MAX)
-		return -1;
-	*out = (int64_t)v;
-	return 0;
-}
-
 static int
 bad_arg(struct http_request *req, const char *msg, const char *param)
 {
@@ -89,18 +68,9 @@ parse_query(struct http_request *req, struct events_query *q)
 	int r;
 
 	memset(q, 0, sizeof(*q));
-	q->limit = LIMIT_DEFAULT;
 	q->status = "";
-	r = http_query_get(req->query, "limit", buf, sizeof(buf));
-	if (r < 0 || (r == 1 && (parse_uint(buf, &q->limit) != 0 ||
-	    q->limit < 1 || q->limit > LIMIT_MAX)))
-		return bad_arg(req, "limit must be an integer from 1 to 500",
-		    "limit");
-	r = http_query_get(req->query, "cursor", buf, sizeof(buf));
-	if (r < 0 || (r == 1 && (parse_uint(buf, &q->cursor) != 0 ||
-	    q->cursor == 0)))
-		return bad_arg(req, "cursor is not one this endpoint gave",
-		    "cursor");
+	if (api_page_args(req, 1, &q->limit, &q->cursor) != 0)
+		return -1;
 	r = http_query_get(req->query, "status", buf, sizeof(buf));
 	for (i = 0; r == 1 && statuses[i] != NULL; i++)
 		if (strcmp(buf, statuses[i]) == 0)

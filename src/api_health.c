@@ -38,20 +38,3 @@ api_health(struct app *app, struct http_request *req)
 	json_object_put(o);
 	return rc;
 }
-
-int
-api_db_error(struct app *app, struct http_request *req, int rc)
-{
-	/* unreachable, or a lock (or a Galera causal read) that timed out:
-	 * both pass, so the client is told to try again */
-	if (rc == DB_UNAVAILABLE || rc == DB_RETRY) {
-		log_warnx("req=%s database unavailable: %s", req->request_id,
-		    db_error(app->db));
-		return http_send_error(req, 503, "unavailable",
-		    "the database is unavailable, try again", NULL, NULL);
-	}
-	log_warnx("req=%s database error %u: %s", req->request_id,
-	    db_errno(app->db), db_error(app->db));
-	return http_send_error(req, 500, "internal", "internal error", NULL,
-	    NULL);
-}

@@ -27,8 +27,6 @@
 #include "log.h"
 #include "timeutil.h"
 
-#define LIST_DEFAULT 50
-#define LIST_MAX 500
 #define MAX_PERIOD_DAYS 366
 
 static const char SQL_LIST[] =
@@ -138,46 +136,24 @@ out:
 	return rc;
 }
 
-/* ?limit= and ?cursor=; answers 400 itself. */
-static int
-page_args(struct http_request *req, long *limit, uint64_t *before)
-{
-	char buf[32];
-	char *end;
-	int r;
-
-	*limit = LIST_DEFAULT;
-	*before = UINT64_C(9000000000000000000);
-	r = http_query_get(req->query, "limit", buf, sizeof(buf));
-	if (r != 0) {
-		*limit = r == 1 ? strtol(buf, &end, 10) : 0;
-		if (r < 0 || *end != '\0' || *limit < 1 || *limit > LIST_MAX)
-			return http_send_error(req, 400, "invalid_argument",
-			    "limit must be 1 to 500", "limit", NULL), -1;
-	}
-	r = http_query_get(req->query, "cursor", buf, sizeof(buf));
-	if (r != 0 && (r < 0 || (*before = parse_id(buf)) == 0))
-		return http_send_error(req, 400, "invalid_argument",
-		    "cursor is not one this API gave", "cursor", NULL), -1;
-	return 0;
-}
-
 int
 api_invoices_list(struct app *app, struct http_request *req)
 {
 	char user[ACCOUNT_USER_ID_MAX + 1], status[16] = "";
 	struct json_object *root, *arr;
 	struct db_result *res = NULL;
-	uint64_t before, ids[LIST_MAX + 1];
+	uint64_t before, ids[API_PAGE_MAX + 1];
+	int64_t limit, cursor;
 	struct account acct;
 	size_t n = 0, i;
-	long limit;
 	int64_t v;
 	int rc, r;
 
 	if (api_target_user(req, user, sizeof(user)) != 0 ||
-	    page_args(req, &limit, &before) != 0)
+	    api_page_args(req, 1, &limit, &cursor) != 0)
 		return -1;
+	/* newest first: a cursor is the last id of the previous page */
+	before = cursor ? (uint64_t)cursor : UINT64_C(9000000000000000000);
 	r = http_query_get(req->query, "status", status, sizeof(status));
 	if (r < 0 || (r == 1 && !known_status(status)))
 		return http_send_error(req, 400, "invalid_argument",

@@ -22,7 +22,6 @@
 #include "json_util.h"
 #include "log.h"
 #include "money.h"
-#include "period.h"
 #include "timeutil.h"
 
 /* The per-resource columns of the user and day groupings. */
@@ -226,39 +225,6 @@ write_csv_header(struct http_request *req, const struct report *rp)
 	return http_write(req, "\r\n", 2);
 }
 
-/* Reads from/to like GET usage does; answers 400 itself. */
-static int
-parse_range(struct app *app, struct http_request *req, int64_t *from,
-    int64_t *to)
-{
-	char buf[64];
-	int r, date_only = 0;
-
-	period_containing(app->cfg->invoice_day, time_now_usec(), from, to);
-	r = http_query_get(req->query, "from", buf, sizeof(buf));
-	if (r < 0 || (r == 1 && time_parse_rfc3339(buf, strlen(buf), 1, from,
-	    NULL) != 0)) {
-		http_send_error(req, 400, "invalid_argument",
-		    "from must be RFC 3339 or YYYY-MM-DD", "from", NULL);
-		return -1;
-	}
-	r = http_query_get(req->query, "to", buf, sizeof(buf));
-	if (r < 0 || (r == 1 && time_parse_rfc3339(buf, strlen(buf), 1, to,
-	    &date_only) != 0)) {
-		http_send_error(req, 400, "invalid_argument",
-		    "to must be RFC 3339 or YYYY-MM-DD", "to", NULL);
-		return -1;
-	}
-	if (date_only)
-		*to += 86400LL * USEC_PER_SEC;
-	if (*to <= *from) {
-		http_send_error(req, 400, "invalid_argument",
-		    "to must be after from", "to", NULL);
-		return -1;
-	}
-	return 0;
-}
-
 int
 api_admin_reports(struct app *app, struct http_request *req)
 {
@@ -271,7 +237,7 @@ api_admin_reports(struct app *app, struct http_request *req)
 	int csv = 0, one = 0, rc, r, first = 1;
 	size_t i;
 
-	if (parse_range(app, req, &from, &to) != 0)
+	if (api_range_args(app, req, 0, &from, &to) != 0)
 		return -1;
 	r = http_query_get(req->query, "group_by", group, sizeof(group));
 	for (i = 1; r == 1 && i < sizeof(reports) / sizeof(reports[0]); i++)

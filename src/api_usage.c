@@ -309,44 +309,6 @@ api_plan_json(const struct plan *p)
 	return o;
 }
 
-/* Reads ?from= and ?to=; answers 400 itself on error. */
-static int
-parse_range(struct app *app, struct http_request *req, int64_t now,
-    int64_t *from, int64_t *to)
-{
-	char buf[64];
-	int r, date_only = 0;
-
-	period_containing(app->cfg->invoice_day, now, from, to);
-	r = http_query_get(req->query, "from", buf, sizeof(buf));
-	if (r < 0 || (r == 1 && time_parse_rfc3339(buf, strlen(buf), 1, from,
-	    NULL) != 0)) {
-		http_send_error(req, 400, "invalid_argument",
-		    "from must be RFC 3339 or YYYY-MM-DD", "from", NULL);
-		return -1;
-	}
-	r = http_query_get(req->query, "to", buf, sizeof(buf));
-	if (r < 0 || (r == 1 && time_parse_rfc3339(buf, strlen(buf), 1, to,
-	    &date_only) != 0)) {
-		http_send_error(req, 400, "invalid_argument",
-		    "to must be RFC 3339 or YYYY-MM-DD", "to", NULL);
-		return -1;
-	}
-	if (date_only)
-		*to += 86400LL * USEC_PER_SEC; /* the whole day is included */
-	if (*to <= *from) {
-		http_send_error(req, 400, "invalid_argument",
-		    "to must be after from", "to", NULL);
-		return -1;
-	}
-	if (*to - *from > MAX_RANGE_DAYS * 86400LL * USEC_PER_SEC) {
-		http_send_error(req, 400, "invalid_argument",
-		    "the range may span at most 400 days", "to", NULL);
-		return -1;
-	}
-	return 0;
-}
-
 int
 api_usage(struct app *app, struct http_request *req)
 {
@@ -361,7 +323,7 @@ api_usage(struct app *app, struct http_request *req)
 	size_t i;
 
 	if (api_target_user(req, user_id, sizeof(user_id)) != 0 ||
-	    parse_range(app, req, now, &from, &to) != 0)
+	    api_range_args(app, req, MAX_RANGE_DAYS, &from, &to) != 0)
 		return -1;
 	memset(&u, 0, sizeof(u));
 	sessions = json_object_new_array();

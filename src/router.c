@@ -6,7 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "accounts.h"
 #include "api.h"
 #include "app.h"
 #include "http.h"
@@ -175,31 +174,4 @@ handle_not_implemented(struct app *app, struct http_request *req)
 {
 	return http_send_error(req, 501, "not_implemented",
 	    "this endpoint is not implemented yet", NULL, NULL);
-}
-
-int
-api_target_user(struct http_request *req, char *buf, size_t size)
-{
-	char want[JWT_SUB_MAX + 2];
-	int r;
-
-	r = http_query_get(req->query, "user_id", want, sizeof(want));
-	if (r < 0 || (r == 1 && !account_user_id_valid(want))) {
-		http_send_error(req, 400, "invalid_argument",
-		    "user_id must be 1 to 255 characters of UTF-8", "user_id",
-		    NULL);
-		return -1;
-	}
-	if (r == 0 || strcmp(want, req->claims.sub) == 0) {
-		snprintf(buf, size, "%s", req->claims.sub);
-		return 0;
-	}
-	if (req->claims.role != JWT_ROLE_ADMIN) {
-		http_send_error(req, 403, "forbidden",
-		    "only an admin may ask about another user", "user_id",
-		    NULL);
-		return -1;
-	}
-	snprintf(buf, size, "%s", want);
-	return 0;
 }

@@ -1,0 +1,148 @@
+/*
+ * api_common: what several handlers need from a request: the account a user
+ * endpoint is about, list pages, date ranges, and the answer to a database
+ * failure.  One rule each, in one place.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accounts.h"
+#include "api.h"
+#include "app.h"
+#include "config.h"
+#include "db.h"
+#include "http.h"
+#include "log.h"
+#include "period.h"
+#include "timeutil.h"
+
+int
+api_target_user(struct http_request *req, char *buf, size_t size)
+{
+	char want[JWT_SUB_MAX + 2];
+	int r;
+
+	r = http_query_get(req->query, "user_id", want, sizeof(want));
+	if (r < 0 || (r == 1 && !account_user_id_valid(want))) {
+		http_send_error(req, 400, "invalid_argument",
+		    "user_id must be 1 to 255 characters of UTF-8", "user_id",
+		    NULL);
+		return -1;
+	}
+	if (r == 0 || strcmp(want, req->claims.sub) == 0) {
+		snprintf(buf, size, "%s", req->claims.sub);
+		return 0;
+	}
+	if (req->claims.role != JWT_ROLE_ADMIN) {
+		http_send_error(req, 403, "forbidden",
+		    "only an admin may ask about another user", "user_id",
+		    NULL);
+		return -1;
+	}
+	snprintf(buf, size, "%s", want);
+	return 0;
+}
+
+/* A decimal integer of 1 to 19 digits, nothing else.  0 or -1. */
+static int
+parse_uint(const char *s, int64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 19 || strspn(s, "0123456789") != n)
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > INT64_MAX)
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
+int
+api_page_args(struct http_request *req, int newest_first, int64_t *limit,
+    int64_t *cursor)
+{
+	char buf[32];
+	int r;
+
+	*limit = API_PAGE_DEFAULT;
+	*cursor = 0;
+	r = http_query_get(req->query, "limit", buf, sizeof(buf));
+	if (r < 0 || (r == 1 && (parse_uint(buf, limit) != 0 || *limit < 1 ||
+	    *limit > API_PAGE_MAX))) {
+		http_send_error(req, 400, "invalid_argument",
+		    "limit must be an integer from 1 to 500", "limit", NULL);
+		return -1;
+	}
+	r = http_query_get(req->query, "cursor", buf, sizeof(buf));
+	/* 0 starts an oldest-first list; nothing comes before id 0 */
+	if (r < 0 || (r == 1 && (parse_uint(buf, cursor) != 0 ||
+	    (newest_first && *cursor == 0)))) {
+		http_send_error(req, 400, "invalid_argument",
+		    "cursor is not one this endpoint gave", "cursor", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int
+api_range_args(struct app *app, struct http_request *req, int64_t max_days,
+    int64_t *from, int64_t *to)
+{
+	char buf[64];
+	int r, date_only = 0;
+
+	period_containing(app->cfg->invoice_day, time_now_usec(), from, to);
+	r = http_query_get(req->query, "from", buf, sizeof(buf));
+	if (r < 0 || (r == 1 && time_parse_rfc3339(buf, strlen(buf), 1, from,
+	    NULL) != 0)) {
+		http_send_error(req, 400, "invalid_argument",
+		    "from must be RFC 3339 or YYYY-MM-DD", "from", NULL);
+		return -1;
+	}
+	r = http_query_get(req->query, "to", buf, sizeof(buf));
+	if (r < 0 || (r == 1 && time_parse_rfc3339(buf, strlen(buf), 1, to,
+	    &date_only) != 0)) {
+		http_send_error(req, 400, "invalid_argument",
+		    "to must be RFC 3339 or YYYY-MM-DD", "to", NULL);
+		return -1;
+	}
+	if (date_only)
+		*to += 86400LL * USEC_PER_SEC; /* the whole day is included */
+	if (*to <= *from) {
+		http_send_error(req, 400, "invalid_argument",
+		    "to must be after from", "to", NULL);
+		return -1;
+	}
+	if (max_days > 0 && *to - *from > max_days * 86400LL * USEC_PER_SEC) {
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "the range may span at most %lld days",
+		    (long long)max_days);
+		http_send_error(req, 400, "invalid_argument", msg, "to", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int
+api_db_error(struct app *app, struct http_request *req, int rc)
+{
+	/* unreachable, or a lock (or a Galera causal read) that timed out:
+	 * both pass, so the client is told to try again */
+	if (rc == DB_UNAVAILABLE || rc == DB_RETRY) {
+		log_warnx("req=%s database unavailable: %s", req->request_id,
+		    db_error(app->db));
+		return http_send_error(req, 503, "unavailable",
+		    "the database is unavailable, try again", NULL, NULL);
+	}
+	log_warnx("req=%s database error %u: %s", req->request_id,
+	    db_errno(app->db), db_error(app->db));
+	return http_send_error(req, 500, "internal", "internal error", NULL,
+	    NULL);
+}
