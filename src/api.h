@@ -91,6 +91,15 @@ int api_page_args(struct http_request *req, int newest_first, int64_t *limit,
 int api_range_args(struct app *app, struct http_request *req, int64_t max_days,
     int64_t *from, int64_t *to);
 
+/* Answers 400 invalid_argument "<param> <why>" with param; returns -1. */
+int api_bad_param(struct http_request *req, const char *param,
+    const char *why);
+
+/* Refuses (400, param = the key) a body with a key outside allowed
+ * (NULL-terminated): typos are caught, not ignored.  0, or -1 after answering. */
+int api_check_keys(struct http_request *req, struct json_object *body,
+    const char *const *allowed);
+
 /* Answers 503 unavailable or 500 internal for a db rc, and logs it. */
 int api_db_error(struct app *app, struct http_request *req, int rc);
 

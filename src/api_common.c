@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "accounts.h"
 #include "api.h"
 #include "app.h"
@@ -126,6 +128,36 @@ api_range_args(struct app *app, struct http_request *req, int64_t max_days,
 		    (long long)max_days);
 		http_send_error(req, 400, "invalid_argument", msg, "to", NULL);
 		return -1;
+	}
+	return 0;
+}
+
+int
+api_bad_param(struct http_request *req, const char *param, const char *why)
+{
+	char msg[200];
+
+	snprintf(msg, sizeof(msg), "%s %s", param, why);
+	http_send_error(req, 400, "invalid_argument", msg, param, NULL);
+	return -1;
+}
+
+int
+api_check_keys(struct http_request *req, struct json_object *body,
+    const char *const *allowed)
+{
+	size_t i;
+
+	json_object_object_foreach(body, key, val) {
+		(void)val;
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(key, allowed[i]) == 0)
+				break;
+		if (allowed[i] == NULL) {
+			http_send_error(req, 400, "invalid_argument",
+			    "unknown field", key, NULL);
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -74,37 +74,6 @@ struct credit {
 	char created_by[ACCOUNT_USER_ID_MAX + 1]; /* "" when unknown */
 };
 
-static int
-bad_param(struct http_request *req, const char *param, const char *why)
-{
-	char msg[200];
-
-	snprintf(msg, sizeof(msg), "%s %s", param, why);
-	http_send_error(req, 400, "invalid_argument", msg, param, NULL);
-	return -1;
-}
-
-/* Refuses a body with a key outside allowed (NULL-terminated).  0 or -1. */
-static int
-check_keys(struct http_request *req, struct json_object *body,
-    const char *const *allowed)
-{
-	size_t i;
-
-	json_object_object_foreach(body, key, val) {
-		(void)val;
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(key, allowed[i]) == 0)
-				break;
-		if (allowed[i] == NULL) {
-			http_send_error(req, 400, "invalid_argument",
-			    "unknown field", key, NULL);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /*
  * 1 when s is valid UTF-8 of 1 to max_chars characters, without control
  * characters (C0, DEL, C1) and not only white space; else 0.
@@ -163,44 +132,44 @@ parse_body(struct http_request *req, struct json_object *body, int64_t now,
 	int r, date_only = 0;
 
 	memset(cr, 0, sizeof(*cr));
-	if (check_keys(req, body, keys) != 0)
+	if (api_check_keys(req, body, keys) != 0)
 		return -1;
 
 	r = json_field_string(body, "user_id", 1, ACCOUNT_USER_ID_MAX,
 	    &cr->user_id);
 	if (r == 0)
-		return bad_param(req, "user_id", "is required");
+		return api_bad_param(req, "user_id", "is required");
 	if (r < 0 || !account_user_id_valid(cr->user_id))
-		return bad_param(req, "user_id", "must be a string of 1 to 255 "
+		return api_bad_param(req, "user_id", "must be a string of 1 to 255 "
 		    "bytes without control characters");
 
 	r = json_field_money(body, "amount", 2, &cr->amount);
 	if (r == 0)
-		return bad_param(req, "amount", "is required");
+		return api_bad_param(req, "amount", "is required");
 	if (r < 0 || cr->amount <= 0 || cr->amount > CREDIT_MAX)
-		return bad_param(req, "amount", "must be a number above 0 and "
+		return api_bad_param(req, "amount", "must be a number above 0 and "
 		    "at most 100000.00 with at most 2 decimals");
 
 	r = json_field_string(body, "reason", 0, REASON_MAX * UTF8_MAX,
 	    &cr->reason);
 	if (r == 0)
-		return bad_param(req, "reason", "is required");
+		return api_bad_param(req, "reason", "is required");
 	if (r < 0 || !text_ok(cr->reason, REASON_MAX))
-		return bad_param(req, "reason", "must be text of 1 to 500 "
+		return api_bad_param(req, "reason", "must be text of 1 to 500 "
 		    "characters without control characters");
 
 	r = json_field_time(body, "expires_at", 1, &cr->expires_at, &date_only);
 	if (r < 0)
-		return bad_param(req, "expires_at", "must be RFC 3339 or "
+		return api_bad_param(req, "expires_at", "must be RFC 3339 or "
 		    "YYYY-MM-DD");
 	if (r == 1) {
 		if (date_only)
 			cr->expires_at += DAY_USEC; /* the whole day counts */
 		if (cr->expires_at <= now)
-			return bad_param(req, "expires_at",
+			return api_bad_param(req, "expires_at",
 			    "must be in the future");
 		if (cr->expires_at > latest)
-			return bad_param(req, "expires_at",
+			return api_bad_param(req, "expires_at",
 			    "must be before the year 10000");
 	} else
 		cr->expires_at = 0;
@@ -210,7 +179,7 @@ parse_body(struct http_request *req, struct json_object *body, int64_t now,
 	if (r == 0)
 		cr->key = NULL;
 	else if (r < 0 || !text_ok(cr->key, KEY_MAX))
-		return bad_param(req, "idempotency_key", "must be text of 1 to "
+		return api_bad_param(req, "idempotency_key", "must be text of 1 to "
 		    "255 characters without control characters");
 	return 0;
 }

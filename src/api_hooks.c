@@ -29,37 +29,6 @@
 #define EMAIL_MAX 320
 #define PLAN_ID_MAX 64
 
-static int
-bad_param(struct http_request *req, const char *param, const char *why)
-{
-	char msg[160];
-
-	snprintf(msg, sizeof(msg), "%s %s", param, why);
-	http_send_error(req, 400, "invalid_argument", msg, param, NULL);
-	return -1;
-}
-
-/* Refuses a body with a key outside allowed (NULL-terminated).  0 or -1. */
-static int
-check_keys(struct http_request *req, struct json_object *body,
-    const char *const *allowed)
-{
-	size_t i;
-
-	json_object_object_foreach(body, key, val) {
-		(void)val;
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(key, allowed[i]) == 0)
-				break;
-		if (allowed[i] == NULL) {
-			http_send_error(req, 400, "invalid_argument",
-			    "unknown field", key, NULL);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* A required id (user_id, session_id): 1-255 bytes, no control characters.
  * *out is borrowed from body.  0 or -1 after answering. */
 static int
@@ -70,9 +39,9 @@ get_id(struct http_request *req, struct json_object *body, const char *key,
 
 	r = json_field_string(body, key, 1, ACCOUNT_USER_ID_MAX, out);
 	if (r == 0)
-		return bad_param(req, key, "is required");
+		return api_bad_param(req, key, "is required");
 	if (r < 0 || !account_user_id_valid(*out))
-		return bad_param(req, key,
+		return api_bad_param(req, key,
 		    "must be a string of 1 to 255 bytes without control characters");
 	return 0;
 }
@@ -89,11 +58,11 @@ get_size(struct http_request *req, struct json_object *body, const char *key,
 	r = json_field_money(body, key, MONEY_DECIMALS, out);
 	*given = r == 1;
 	if (r == 0 && required)
-		return bad_param(req, key, "is required");
+		return api_bad_param(req, key, "is required");
 	if (r < 0 || (r == 1 && (*out < 0 || *out > max))) {
 		snprintf(why, sizeof(why), "must be a number from 0 to %lld "
 		    "with at most 6 decimals", (long long)(max / 1000000));
-		return bad_param(req, key, why);
+		return api_bad_param(req, key, why);
 	}
 	return 0;
 }
@@ -109,12 +78,12 @@ get_time(struct http_request *req, struct json_object *body, const char *key,
 	r = json_field_time(body, key, 0, out, NULL);
 	*given = r == 1;
 	if (r < 0)
-		return bad_param(req, key,
+		return api_bad_param(req, key,
 		    "must be an RFC 3339 date-time such as 2025-01-31T10:00:00Z");
 	if (r == 0)
 		*out = now;
 	else if (*out > now + FUTURE_LEEWAY)
-		return bad_param(req, key,
+		return api_bad_param(req, key,
 		    "is more than 5 minutes in the future");
 	return 0;
 }
@@ -187,7 +156,7 @@ answer_session(struct http_request *req, enum session_outcome oc,
 		return http_send_error(req, 409, "conflict",
 		    "the session has ended", NULL, NULL);
 	case SESSION_BEFORE_START:
-		return bad_param(req, time_param,
+		return api_bad_param(req, time_param,
 		    "is before the session's started_at");
 	case SESSION_SUSPENDED:
 		return http_send_error(req, 403, "account_suspended",
@@ -215,7 +184,7 @@ get_email(struct http_request *req, struct json_object *body,
 			r = -1;
 	if (r < 0 || strchr(*out, '@') == NULL) {
 		*out = NULL;
-		return bad_param(req, "email",
+		return api_bad_param(req, "email",
 		    "must be an email address of 3 to 320 characters");
 	}
 	return 0;
@@ -232,7 +201,7 @@ get_plan(struct app *app, struct http_request *req, struct json_object *body,
 	r = json_field_string(body, "plan_id", 1, PLAN_ID_MAX, out);
 	if (r < 0 || (r == 1 && config_find_plan(app->cfg, *out) == NULL)) {
 		*out = NULL;
-		return bad_param(req, "plan_id", "is not a configured plan");
+		return api_bad_param(req, "plan_id", "is not a configured plan");
 	}
 	return 0;
 }
@@ -264,7 +233,7 @@ api_hook_user_created(struct app *app, struct http_request *req)
 
 	if (http_read_json(req, &body) != 0)
 		return -1;
-	if (check_keys(req, body, keys) != 0 ||
+	if (api_check_keys(req, body, keys) != 0 ||
 	    get_id(req, body, "user_id", &user_id) != 0 ||
 	    get_email(req, body, &email) != 0 ||
 	    get_plan(app, req, body, &plan_id) != 0)
@@ -310,7 +279,7 @@ api_hook_session_created(struct app *app, struct http_request *req)
 
 	if (http_read_json(req, &body) != 0)
 		return -1;
-	if (check_keys(req, body, keys) != 0 ||
+	if (api_check_keys(req, body, keys) != 0 ||
 	    get_id(req, body, "session_id", &session_id) != 0 ||
 	    get_id(req, body, "user_id", &user_id) != 0 ||
 	    get_size(req, body, "cpu_cores", SESSION_CPU_MAX, 1,
@@ -322,7 +291,7 @@ api_hook_session_created(struct app *app, struct http_request *req)
 	    get_time(req, body, "started_at", now, &started_at, &given) != 0)
 		goto out;
 	if (started_at < now - MAX_START_AGE) {
-		bad_param(req, "started_at", "is more than 90 days ago");
+		api_bad_param(req, "started_at", "is more than 90 days ago");
 		goto out;
 	}
 	rc = session_create(app->db, session_id, user_id, started_at, given,
@@ -351,7 +320,7 @@ api_hook_session_heartbeat(struct app *app, struct http_request *req)
 	memset(&beat, 0, sizeof(beat));
 	if (http_read_json(req, &body) != 0)
 		return -1;
-	if (check_keys(req, body, keys) != 0 ||
+	if (api_check_keys(req, body, keys) != 0 ||
 	    get_id(req, body, "session_id", &session_id) != 0 ||
 	    get_time(req, body, "at", time_now_usec(), &beat.at, &given) != 0 ||
 	    get_size(req, body, "cpu_cores", SESSION_CPU_MAX, 0,
@@ -384,7 +353,7 @@ api_hook_session_terminated(struct app *app, struct http_request *req)
 
 	if (http_read_json(req, &body) != 0)
 		return -1;
-	if (check_keys(req, body, keys) != 0 ||
+	if (api_check_keys(req, body, keys) != 0 ||
 	    get_id(req, body, "session_id", &session_id) != 0 ||
 	    get_time(req, body, "ended_at", time_now_usec(), &ended_at,
 	    &given) != 0)

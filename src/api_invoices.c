@@ -34,6 +34,9 @@ static const char SQL_LIST[] =
     "AND (? = '' OR status = ?) AND (? = 1 OR status <> 'draft') "
     "ORDER BY id DESC LIMIT ?";
 
+static const char *const create_keys[] = { "user_id", "period_start",
+    "period_end", "draft", NULL };
+static const char *const patch_keys[] = { "status", NULL };
 static const char *const statuses[] = { "draft", "sent", "paid", "overdue",
     "void" };
 
@@ -236,11 +239,9 @@ api_invoice_create(struct app *app, struct http_request *req)
 
 	if (http_read_json(req, &body) != 0)
 		return -1;
-	json_object_object_foreach(body, key, val) {
-		(void)val;
-		if (strcmp(key, "user_id") != 0 && strcmp(key, "period_start") != 0 &&
-		    strcmp(key, "period_end") != 0 && strcmp(key, "draft") != 0)
-			return bad(req, body, "unknown field", key);
+	if (api_check_keys(req, body, create_keys) != 0) {
+		json_object_put(body);
+		return -1;
 	}
 	memset(&c, 0, sizeof(c));
 	r = json_field_string(body, "user_id", 1, ACCOUNT_USER_ID_MAX, &user);
@@ -327,11 +328,10 @@ api_invoice_patch(struct app *app, struct http_request *req)
 		    NULL, NULL);
 	if (http_read_json(req, &body) != 0)
 		return -1;
-	json_object_object_foreach(body, key, val) {
-		(void)val;
-		if (strcmp(key, "status") != 0)
-			return bad(req, body, "only status can change: amounts "
-			    "of an invoice never do", key);
+	/* only status can change: amounts of an invoice never do */
+	if (api_check_keys(req, body, patch_keys) != 0) {
+		json_object_put(body);
+		return -1;
 	}
 	if (json_field_string(body, "status", 1, 16, &status) != 1)
 		return bad(req, body, "status must be sent, paid or void", "status");

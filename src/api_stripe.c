@@ -235,15 +235,6 @@ stripe_failed(struct app *app, struct http_request *req,
 	}
 }
 
-static int
-bad_param(struct http_request *req, const char *param, const char *why)
-{
-	char msg[200];
-
-	snprintf(msg, sizeof(msg), "%s %s", param, why);
-	return http_send_error(req, 400, "invalid_argument", msg, param, NULL);
-}
-
 /* 1 when s is an http(s) URL with a host, of printable ASCII, <= 2048. */
 static int
 url_ok(const char *s)
@@ -279,21 +270,21 @@ pick_url(struct http_request *req, struct json_object *body,
 
 	r = json_field_string(body, param, 1, STRIPE_URL_MAX, &v);
 	if (r < 0 || (r == 1 && !url_ok(v)))
-		return bad_param(req, param, "must be an http:// or https:// "
+		return api_bad_param(req, param, "must be an http:// or https:// "
 		    "URL of at most 2048 characters without spaces"), -1;
 	if (r == 1) {
 		snprintf(buf, size, "%s", v);
 		return 0;
 	}
 	if (base == NULL)
-		return bad_param(req, param, "is required: publicBaseUrl is "
+		return api_bad_param(req, param, "is required: publicBaseUrl is "
 		    "not configured"), -1;
 	n = strlen(base);
 	while (n > 0 && base[n - 1] == '/')
 		n--;
 	if ((size_t)snprintf(buf, size, "%.*s%s", (int)n, base, suffix) >=
 	    size || !url_ok(buf))
-		return bad_param(req, param, "is required: publicBaseUrl does "
+		return api_bad_param(req, param, "is required: publicBaseUrl does "
 		    "not make a valid URL"), -1;
 	return 0;
 }
@@ -311,7 +302,6 @@ api_create_checkout(struct app *app, struct http_request *req)
 	const struct plan *plan;
 	const char *plan_id;
 	char success[STRIPE_URL_MAX + 1], cancel[STRIPE_URL_MAX + 1];
-	size_t i;
 	int rc, r;
 
 	if (stripe_init(&s, app->cfg) != STRIPE_OK)
@@ -319,28 +309,19 @@ api_create_checkout(struct app *app, struct http_request *req)
 		    "Stripe is not configured", NULL, NULL);
 	if (http_read_json(req, &body) != 0)
 		return -1;
-	json_object_object_foreach(body, k, val) {
-		(void)val;
-		for (i = 0; keys[i] != NULL; i++)
-			if (strcmp(k, keys[i]) == 0)
-				break;
-		if (keys[i] == NULL) {
-			http_send_error(req, 400, "invalid_argument",
-			    "unknown field", k, NULL);
-			goto out;
-		}
-	}
+	if (api_check_keys(req, body, keys) != 0)
+		goto out;
 	r = json_field_string(body, "plan_id", 1, 64, &plan_id);
 	if (r == 0) {
-		bad_param(req, "plan_id", "is required");
+		api_bad_param(req, "plan_id", "is required");
 		goto out;
 	}
 	if (r < 0 || (plan = config_find_plan(app->cfg, plan_id)) == NULL) {
-		bad_param(req, "plan_id", "is not a known plan");
+		api_bad_param(req, "plan_id", "is not a known plan");
 		goto out;
 	}
 	if (plan->price <= 0 || plan->stripe_price_id == NULL) {
-		bad_param(req, "plan_id", "is not a paid plan with a Stripe "
+		api_bad_param(req, "plan_id", "is not a paid plan with a Stripe "
 		    "price: choose it with POST subscription");
 		goto out;
 	}

@@ -25,6 +25,8 @@
 #include "subscriptions.h"
 #include "timeutil.h"
 
+static const char *const keys[] = { "plan_id", "cancel", NULL };
+
 static const char SQL_SET_PLAN[] =
     "UPDATE billing_accounts SET plan_id = ? WHERE id = ?";
 
@@ -124,10 +126,9 @@ api_subscription_post(struct app *app, struct http_request *req)
 
 	if (http_read_json(req, &body) != 0)
 		return -1;
-	json_object_object_foreach(body, key, val) {
-		(void)val;
-		if (strcmp(key, "plan_id") != 0 && strcmp(key, "cancel") != 0)
-			return bad(req, body, "unknown field", key);
+	if (api_check_keys(req, body, keys) != 0) {
+		json_object_put(body);
+		return -1;
 	}
 	r = json_field_bool(body, "cancel", &cancel);
 	if (r < 0)
