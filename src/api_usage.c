@@ -27,10 +27,11 @@
 #define MAX_ITEMS 32
 #define MAX_RANGE_DAYS 400
 
+/* the rows in key order, summed here: a GROUP BY that does not follow the
+ * key would cost the server a temporary table on every request */
 static const char SQL_DAILY[] =
-    "SELECT resource_type, unit_price, SUM(quantity), SUM(total_cost) "
-    "FROM billing_usage_daily WHERE account_id = ? AND day >= ? AND day < ? "
-    "GROUP BY resource_type, unit_price";
+    "SELECT resource_type, unit_price, quantity, total_cost "
+    "FROM billing_usage_daily WHERE account_id = ? AND day >= ? AND day < ?";
 /* the partial days at either edge of a range that is not day-aligned */
 static const char SQL_EDGES[] =
     "SELECT resource_type, unit_price, SUM(quantity), SUM(total_cost) "
@@ -43,7 +44,9 @@ static const char SQL_ACTIVE[] =
     "g.metered_until, g.metered_done, g.cpu_cores, g.memory_gb, g.storage_gb, "
     "g.metered_cost FROM billing_sessions s "
     "JOIN billing_session_segments g ON g.session_pk = s.id "
-    "WHERE s.account_id = ? AND s.ended_at IS NULL ORDER BY s.id, g.seq "
+    /* by session only: ordering by g.seq too costs a temporary table and
+     * a sort on every request; a session's rows stay together either way */
+    "WHERE s.account_id = ? AND s.ended_at IS NULL ORDER BY s.id "
     "LIMIT 10000";
 static const char SQL_CREDITS[] =
     "SELECT COALESCE(SUM(remaining), 0) FROM billing_credits "
