@@ -21,14 +21,6 @@ static const char SQL_SET_CUSTOMER[] =
 static const char SQL_INSERT[] =
     "INSERT INTO billing_accounts (user_id, email, plan_id) VALUES (?, ?, ?)";
 
-static void
-copy_col(const struct db_result *res, size_t i, char *dst, size_t size)
-{
-	const char *v = db_col(res, i, NULL);
-
-	snprintf(dst, size, "%s", v ? v : "");
-}
-
 static int
 load(struct db *db, const char *sql, const struct db_param *p,
     struct account *out)
@@ -43,12 +35,12 @@ load(struct db *db, const char *sql, const struct db_param *p,
 	if (r == 1 && db_col_i64(res, 0, &id) == 0) {
 		memset(out, 0, sizeof(*out));
 		out->id = (uint64_t)id;
-		copy_col(res, 1, out->user_id, sizeof(out->user_id));
-		copy_col(res, 2, out->email, sizeof(out->email));
-		copy_col(res, 3, out->plan_id, sizeof(out->plan_id));
-		copy_col(res, 4, out->billing_mode, sizeof(out->billing_mode));
-		copy_col(res, 5, out->status, sizeof(out->status));
-		copy_col(res, 6, out->stripe_customer_id,
+		db_col_text(res, 1, out->user_id, sizeof(out->user_id));
+		db_col_text(res, 2, out->email, sizeof(out->email));
+		db_col_text(res, 3, out->plan_id, sizeof(out->plan_id));
+		db_col_text(res, 4, out->billing_mode, sizeof(out->billing_mode));
+		db_col_text(res, 5, out->status, sizeof(out->status));
+		db_col_text(res, 6, out->stripe_customer_id,
 		    sizeof(out->stripe_customer_id));
 		rc = DB_OK;
 	} else

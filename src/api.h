@@ -91,6 +91,13 @@ int api_page_args(struct http_request *req, int newest_first, int64_t *limit,
 int api_range_args(struct app *app, struct http_request *req, int64_t max_days,
     int64_t *from, int64_t *to);
 
+/*
+ * Answers 200 {"<key>": items, "next_cursor": "<last_id>" or null when
+ * there is no more}.  Consumes items.
+ */
+int api_send_page(struct http_request *req, const char *key,
+    struct json_object *items, int more, int64_t last_id);
+
 /* Answers 400 invalid_argument "<param> <why>" with param; returns -1. */
 int api_bad_param(struct http_request *req, const char *param,
     const char *why);

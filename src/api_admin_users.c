@@ -83,25 +83,6 @@ parse_query(struct http_request *req, struct page_req *pr)
 }
 
 static void
-copy_col(const struct db_result *res, size_t i, char *dst, size_t size)
-{
-	const char *v = db_col(res, i, NULL);
-
-	snprintf(dst, size, "%s", v ? v : "");
-}
-
-/* A DECIMAL column as micro-units (NULL is 0).  0 or -1. */
-static int
-money_col(const struct db_result *res, size_t i, int64_t *out)
-{
-	size_t len;
-	const char *s = db_col(res, i, &len);
-
-	*out = 0;
-	return s == NULL ? 0 : money_parse(s, len, MONEY_DECIMALS, out);
-}
-
-static void
 add_string_or_null(struct json_object *o, const char *key, const char *v)
 {
 	json_object_object_add(o, key, v[0] != '\0' ?
@@ -127,17 +108,17 @@ user_json(const struct billing_config *cfg, const struct db_result *res,
 	ct = db_col(res, C_CREATED, &len);
 	if (db_col_i64(res, C_ID, id) != 0 || ct == NULL ||
 	    time_parse_db(ct, len, &created) != 0 ||
-	    money_col(res, C_COST, &cost) != 0 ||
-	    money_col(res, C_OUTSTANDING, &outstanding) != 0 ||
-	    money_col(res, C_CREDITS, &credits) != 0 ||
+	    db_col_decimal(res, C_COST, &cost) != 0 ||
+	    db_col_decimal(res, C_OUTSTANDING, &outstanding) != 0 ||
+	    db_col_decimal(res, C_CREDITS, &credits) != 0 ||
 	    db_col_i64(res, C_SESSIONS, &sessions) != 0)
 		return NULL;
 	acct.id = (uint64_t)*id;
-	copy_col(res, C_USER, acct.user_id, sizeof(acct.user_id));
-	copy_col(res, C_EMAIL, acct.email, sizeof(acct.email));
-	copy_col(res, C_PLAN, acct.plan_id, sizeof(acct.plan_id));
-	copy_col(res, C_MODE, acct.billing_mode, sizeof(acct.billing_mode));
-	copy_col(res, C_STATUS, acct.status, sizeof(acct.status));
+	db_col_text(res, C_USER, acct.user_id, sizeof(acct.user_id));
+	db_col_text(res, C_EMAIL, acct.email, sizeof(acct.email));
+	db_col_text(res, C_PLAN, acct.plan_id, sizeof(acct.plan_id));
+	db_col_text(res, C_MODE, acct.billing_mode, sizeof(acct.billing_mode));
+	db_col_text(res, C_STATUS, acct.status, sizeof(acct.status));
 	plan = account_plan(cfg, &acct);
 
 	o = json_object_new_object();
@@ -169,11 +150,10 @@ int
 api_admin_users(struct app *app, struct http_request *req)
 {
 	const struct billing_config *cfg = app->cfg;
-	struct json_object *root = NULL, *users = NULL, *u;
+	struct json_object *users = NULL, *u;
 	struct db_result *res = NULL;
 	struct page_req pr;
 	char dfrom[TIME_TEXT_MAX], dto[TIME_TEXT_MAX], tnow[TIME_TEXT_MAX];
-	char next[24];
 	int64_t now = time_now_usec(), from, to, id = 0, n = 0;
 	int rc = DB_OK, r, more = 0;
 
@@ -211,17 +191,11 @@ api_admin_users(struct app *app, struct http_request *req)
 		rc = r;
 		goto out;
 	}
-	root = json_object_new_object();
-	json_object_object_add(root, "users", users);
+	api_send_page(req, "users", users, more, id);
 	users = NULL;
-	snprintf(next, sizeof(next), "%lld", (long long)id);
-	json_object_object_add(root, "next_cursor",
-	    more ? json_object_new_string(next) : NULL);
-	http_send_json(req, 200, root);
 out:
 	db_result_free(res);
 	json_object_put(users);
-	json_object_put(root);
 	if (rc != DB_OK)
 		api_db_error(app, req, rc);
 	return 0;

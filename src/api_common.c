@@ -133,6 +133,23 @@ api_range_args(struct app *app, struct http_request *req, int64_t max_days,
 }
 
 int
+api_send_page(struct http_request *req, const char *key,
+    struct json_object *items, int more, int64_t last_id)
+{
+	struct json_object *root = json_object_new_object();
+	char next[24];
+	int rc;
+
+	json_object_object_add(root, key, items);
+	snprintf(next, sizeof(next), "%lld", (long long)last_id);
+	json_object_object_add(root, "next_cursor",
+	    more ? json_object_new_string(next) : NULL);
+	rc = http_send_json(req, 200, root);
+	json_object_put(root);
+	return rc;
+}
+
+int
 api_bad_param(struct http_request *req, const char *param, const char *why)
 {
 	char msg[200];

@@ -184,34 +184,6 @@ parse_body(struct http_request *req, struct json_object *body, int64_t now,
 	return 0;
 }
 
-static void
-copy_col(const struct db_result *res, size_t i, char *dst, size_t size)
-{
-	const char *v = db_col(res, i, NULL);
-
-	snprintf(dst, size, "%s", v ? v : "");
-}
-
-static int
-money_col(const struct db_result *res, size_t i, int64_t *out)
-{
-	size_t len;
-	const char *s = db_col(res, i, &len);
-
-	return s == NULL ? -1 : money_parse(s, len, 2, out);
-}
-
-/* A DATETIME column; 0 for NULL.  0 or -1. */
-static int
-time_col(const struct db_result *res, size_t i, int64_t *out)
-{
-	size_t len;
-	const char *s = db_col(res, i, &len);
-
-	*out = 0;
-	return s == NULL ? 0 : time_parse_db(s, len, out);
-}
-
 /* Loads one credit by sql with param p.  DB_OK, DB_NOT_FOUND or an error. */
 static int
 credit_load(struct db *db, const char *sql, struct db_param p,
@@ -225,15 +197,15 @@ credit_load(struct db *db, const char *sql, struct db_param p,
 	memset(out, 0, sizeof(*out));
 	r = db_fetch(res);
 	if (r == 1) {
-		copy_col(res, 1, out->user_id, sizeof(out->user_id));
-		copy_col(res, 4, out->currency, sizeof(out->currency));
-		copy_col(res, 5, out->reason, sizeof(out->reason));
-		copy_col(res, 8, out->created_by, sizeof(out->created_by));
+		db_col_text(res, 1, out->user_id, sizeof(out->user_id));
+		db_col_text(res, 4, out->currency, sizeof(out->currency));
+		db_col_text(res, 5, out->reason, sizeof(out->reason));
+		db_col_text(res, 8, out->created_by, sizeof(out->created_by));
 		if (db_col_i64(res, 0, &out->id) != 0 ||
-		    money_col(res, 2, &out->amount) != 0 ||
-		    money_col(res, 3, &out->remaining) != 0 ||
-		    time_col(res, 6, &out->expires_at) != 0 ||
-		    time_col(res, 7, &out->created_at) != 0)
+		    db_col_decimal(res, 2, &out->amount) != 0 ||
+		    db_col_decimal(res, 3, &out->remaining) != 0 ||
+		    db_col_time(res, 6, &out->expires_at) != 0 ||
+		    db_col_time(res, 7, &out->created_at) != 0)
 			rc = DB_ERROR;
 	} else
 		rc = r < 0 ? r : DB_NOT_FOUND;

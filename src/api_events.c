@@ -162,11 +162,10 @@ bad:
 int
 api_admin_events(struct app *app, struct http_request *req)
 {
-	struct json_object *root = NULL, *events = NULL, *ev;
+	struct json_object *events = NULL, *ev;
 	struct db_result *res = NULL;
 	struct events_query q;
 	struct account acct;
-	char next[24];
 	int64_t id = 0, n = 0, account_id = 0;
 	int rc = DB_OK, r, more = 0;
 
@@ -210,17 +209,11 @@ api_admin_events(struct app *app, struct http_request *req)
 		goto out;
 	}
 answer:
-	root = json_object_new_object();
-	json_object_object_add(root, "events", events);
+	api_send_page(req, "events", events, more, id);
 	events = NULL;
-	snprintf(next, sizeof(next), "%lld", (long long)id);
-	json_object_object_add(root, "next_cursor",
-	    more ? json_object_new_string(next) : NULL);
-	http_send_json(req, 200, root);
 out:
 	db_result_free(res);
 	json_object_put(events);
-	json_object_put(root);
 	if (rc != DB_OK)
 		api_db_error(app, req, rc);
 	return rc == DB_OK ? 0 : -1;

@@ -77,26 +77,6 @@ resource_from(const char *s, enum resource *out)
 	return -1;
 }
 
-static int
-dec(const struct db_result *res, size_t i, int64_t *out)
-{
-	size_t len;
-	const char *s = db_col(res, i, &len);
-
-	*out = 0;
-	return s == NULL ? 0 : money_parse(s, len, 6, out);
-}
-
-static int
-tm(const struct db_result *res, size_t i, int64_t *out)
-{
-	size_t len;
-	const char *s = db_col(res, i, &len);
-
-	*out = 0;
-	return s == NULL ? 0 : time_parse_db(s, len, out);
-}
-
 static void
 add_item(struct usage *u, enum resource r, int64_t price, int64_t qty,
     int64_t cost)
@@ -130,8 +110,8 @@ sum_rows(struct db *db, const char *sql, const struct db_param *p, size_t np,
 		int64_t price, qty, cost;
 
 		if (resource_from(db_col(res, 0, NULL), &rs) != 0 ||
-		    dec(res, 1, &price) != 0 || dec(res, 2, &qty) != 0 ||
-		    dec(res, 3, &cost) != 0)
+		    db_col_decimal(res, 1, &price) != 0 || db_col_decimal(res, 2, &qty) != 0 ||
+		    db_col_decimal(res, 3, &cost) != 0)
 			continue;
 		add_item(u, rs, price, qty, cost);
 	}
@@ -188,7 +168,7 @@ credits_balance(struct db *db, uint64_t account_id, int64_t now, int64_t *out)
 	struct db_param p[] = { DBP_INT(account_id), DBP_STR(t) };
 	if ((rc = db_query(db, SQL_CREDITS, p, 2, &res)) != DB_OK)
 		return rc;
-	if ((r = db_fetch(res)) == 1 && dec(res, 0, out) != 0)
+	if ((r = db_fetch(res)) == 1 && db_col_decimal(res, 0, out) != 0)
 		r = DB_ERROR;
 	db_result_free(res);
 	return r < 0 ? r : DB_OK;
@@ -230,13 +210,13 @@ active_sessions(struct app *app, uint64_t account_id, int64_t now,
 		int64_t cost, done = 0, until, live;
 		int stale;
 
-		if (db_col_i64(res, 0, &id) != 0 || tm(res, 2, &started) != 0 ||
-		    tm(res, 3, &hb) != 0 || dec(res, 4, &cur[0]) != 0 ||
-		    dec(res, 5, &cur[1]) != 0 || dec(res, 6, &cur[2]) != 0 ||
-		    tm(res, 7, &gs) != 0 || tm(res, 8, &ge) != 0 ||
-		    tm(res, 9, &mu) != 0 || db_col_i64(res, 10, &done) != 0 ||
-		    dec(res, 11, &sz[0]) != 0 || dec(res, 12, &sz[1]) != 0 ||
-		    dec(res, 13, &sz[2]) != 0 || dec(res, 14, &cost) != 0)
+		if (db_col_i64(res, 0, &id) != 0 || db_col_time(res, 2, &started) != 0 ||
+		    db_col_time(res, 3, &hb) != 0 || db_col_decimal(res, 4, &cur[0]) != 0 ||
+		    db_col_decimal(res, 5, &cur[1]) != 0 || db_col_decimal(res, 6, &cur[2]) != 0 ||
+		    db_col_time(res, 7, &gs) != 0 || db_col_time(res, 8, &ge) != 0 ||
+		    db_col_time(res, 9, &mu) != 0 || db_col_i64(res, 10, &done) != 0 ||
+		    db_col_decimal(res, 11, &sz[0]) != 0 || db_col_decimal(res, 12, &sz[1]) != 0 ||
+		    db_col_decimal(res, 13, &sz[2]) != 0 || db_col_decimal(res, 14, &cost) != 0)
 			continue;
 		stale = hb < stale_before;
 		if (l.obj == NULL || l.id != id) {

@@ -88,6 +88,15 @@ const char *db_col(const struct db_result *res, size_t i, size_t *len);
 int db_col_i64(const struct db_result *res, size_t i, int64_t *out);
 void db_result_free(struct db_result *res);
 
+/* Column i as text copied into dst ("" for NULL), as exact micro-units of
+ * a DECIMAL, or as UTC microseconds of a DATETIME; NULL reads as 0.  The
+ * last two return 0, or -1 when the text is not what the column should
+ * hold.  (db_cols.c) */
+void db_col_text(const struct db_result *res, size_t i, char *dst,
+    size_t size);
+int db_col_decimal(const struct db_result *res, size_t i, int64_t *out);
+int db_col_time(const struct db_result *res, size_t i, int64_t *out);
+
 /*
  * Single-row conveniences: run the query and copy column 0 of the first row.
  * Return DB_OK, DB_NOT_FOUND when there is no row (or the value is NULL), or an error.

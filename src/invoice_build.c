@@ -98,16 +98,6 @@ static const char SQL_MANUAL_PAYMENT[] =
     "SELECT account_id, id, total, currency, 'succeeded', 'manual', ?, ? "
     "FROM billing_invoices WHERE id = ?";
 
-static int
-dec(const struct db_result *res, size_t i, int64_t *out)
-{
-	size_t len;
-	const char *s = db_col(res, i, &len);
-
-	*out = 0;
-	return s == NULL ? 0 : money_parse(s, len, 6, out);
-}
-
 static void
 fmt_time(int64_t usec, char *buf)
 {
@@ -174,8 +164,8 @@ usage_lines(struct build *b)
 	while ((r = db_fetch(res)) == 1 && n < 16) {
 		snprintf(l[n].res, sizeof(l[n].res), "%s", db_col(res, 0, NULL));
 		snprintf(l[n].unit, sizeof(l[n].unit), "%s", db_col(res, 1, NULL));
-		if (dec(res, 2, &l[n].price) || dec(res, 3, &l[n].qty) ||
-		    dec(res, 4, &l[n].cost)) {
+		if (db_col_decimal(res, 2, &l[n].price) || db_col_decimal(res, 3, &l[n].qty) ||
+		    db_col_decimal(res, 4, &l[n].cost)) {
 			r = DB_ERROR;
 			break;
 		}
@@ -213,8 +203,8 @@ overage_lines(struct build *b, const struct plan *plan)
 		const char *rs = db_col(res, 0, NULL), *unit = db_col(res, 1, NULL);
 		int64_t price, qty, limit, over, cost;
 
-		if (rs == NULL || unit == NULL || dec(res, 2, &price) ||
-		    dec(res, 3, &qty)) {
+		if (rs == NULL || unit == NULL || db_col_decimal(res, 2, &price) ||
+		    db_col_decimal(res, 3, &qty)) {
 			r = DB_ERROR;
 			break;
 		}
@@ -414,7 +404,7 @@ lock_invoice(struct db *db, uint64_t id, uint64_t *account_id, char *status,
 		db_col_i64(res, 0, &v);
 		*account_id = (uint64_t)v;
 		snprintf(status, size, "%s", db_col(res, 1, NULL));
-		if (dec(res, 2, subtotal) != 0)
+		if (db_col_decimal(res, 2, subtotal) != 0)
 			r = DB_ERROR;
 	}
 	db_result_free(res);
@@ -441,7 +431,7 @@ apply_credits(struct db *db, uint64_t account_id, uint64_t invoice_id,
 		return rc;
 	while ((r = db_fetch(res)) == 1 && n < 64) {
 		if (db_col_i64(res, 0, &c[n].id) != 0 ||
-		    dec(res, 1, &c[n].remaining) != 0) {
+		    db_col_decimal(res, 1, &c[n].remaining) != 0) {
 			r = DB_ERROR;
 			break;
 		}

@@ -36,34 +36,6 @@ static const char SQL_PAYMENTS[] =
     "COALESCE(stripe_payment_intent_id, '') FROM billing_payments "
     "WHERE invoice_id = ? ORDER BY id";
 
-static void
-text(const struct db_result *res, size_t i, char *dst, size_t size)
-{
-	const char *v = db_col(res, i, NULL);
-
-	snprintf(dst, size, "%s", v ? v : "");
-}
-
-static int
-dec(const struct db_result *res, size_t i, int64_t *out)
-{
-	size_t len;
-	const char *s = db_col(res, i, &len);
-
-	*out = 0;
-	return s == NULL ? 0 : money_parse(s, len, 6, out);
-}
-
-static int
-when(const struct db_result *res, size_t i, int64_t *out)
-{
-	size_t len;
-	const char *s = db_col(res, i, &len);
-
-	*out = 0;
-	return s == NULL ? 0 : time_parse_db(s, len, out);
-}
-
 static int
 load_header(struct db *db, uint64_t id, struct invoice *inv)
 {
@@ -79,22 +51,22 @@ load_header(struct db *db, uint64_t id, struct invoice *inv)
 		inv->id = (uint64_t)v;
 		db_col_i64(res, 1, &v);
 		inv->account_id = (uint64_t)v;
-		text(res, 2, inv->user_id, sizeof(inv->user_id));
-		text(res, 3, inv->email, sizeof(inv->email));
-		text(res, 4, inv->number, sizeof(inv->number));
-		text(res, 5, inv->kind, sizeof(inv->kind));
-		text(res, 6, inv->status, sizeof(inv->status));
-		text(res, 7, inv->currency, sizeof(inv->currency));
-		text(res, 8, inv->billing_mode, sizeof(inv->billing_mode));
-		text(res, 9, inv->plan_id, sizeof(inv->plan_id));
-		bad |= when(res, 10, &inv->period_start) | when(res, 11,
-		    &inv->period_end) | dec(res, 12, &inv->subtotal) |
-		    dec(res, 13, &inv->credits) | dec(res, 14, &inv->total) |
-		    when(res, 15, &inv->due_date) | when(res, 16,
-		    &inv->finalized_at) | when(res, 17, &inv->paid_at) |
-		    when(res, 18, &inv->voided_at) | when(res, 19,
+		db_col_text(res, 2, inv->user_id, sizeof(inv->user_id));
+		db_col_text(res, 3, inv->email, sizeof(inv->email));
+		db_col_text(res, 4, inv->number, sizeof(inv->number));
+		db_col_text(res, 5, inv->kind, sizeof(inv->kind));
+		db_col_text(res, 6, inv->status, sizeof(inv->status));
+		db_col_text(res, 7, inv->currency, sizeof(inv->currency));
+		db_col_text(res, 8, inv->billing_mode, sizeof(inv->billing_mode));
+		db_col_text(res, 9, inv->plan_id, sizeof(inv->plan_id));
+		bad |= db_col_time(res, 10, &inv->period_start) | db_col_time(res, 11,
+		    &inv->period_end) | db_col_decimal(res, 12, &inv->subtotal) |
+		    db_col_decimal(res, 13, &inv->credits) | db_col_decimal(res, 14, &inv->total) |
+		    db_col_time(res, 15, &inv->due_date) | db_col_time(res, 16,
+		    &inv->finalized_at) | db_col_time(res, 17, &inv->paid_at) |
+		    db_col_time(res, 18, &inv->voided_at) | db_col_time(res, 19,
 		    &inv->created_at);
-		text(res, 20, inv->stripe_invoice_id,
+		db_col_text(res, 20, inv->stripe_invoice_id,
 		    sizeof(inv->stripe_invoice_id));
 	}
 	db_result_free(res);
@@ -138,12 +110,12 @@ load_lines(struct db *db, struct invoice *inv)
 		}
 		db_col_i64(res, 0, &v);
 		l->line_no = (unsigned)v;
-		text(res, 1, l->kind, sizeof(l->kind));
-		text(res, 2, l->resource_type, sizeof(l->resource_type));
-		text(res, 3, l->description, sizeof(l->description));
-		text(res, 5, l->unit, sizeof(l->unit));
-		if (dec(res, 4, &l->quantity) || dec(res, 6, &l->unit_price) ||
-		    dec(res, 7, &l->amount)) {
+		db_col_text(res, 1, l->kind, sizeof(l->kind));
+		db_col_text(res, 2, l->resource_type, sizeof(l->resource_type));
+		db_col_text(res, 3, l->description, sizeof(l->description));
+		db_col_text(res, 5, l->unit, sizeof(l->unit));
+		if (db_col_decimal(res, 4, &l->quantity) || db_col_decimal(res, 6, &l->unit_price) ||
+		    db_col_decimal(res, 7, &l->amount)) {
 			r = DB_ERROR;
 			break;
 		}
@@ -172,8 +144,8 @@ load_applied(struct db *db, struct invoice *inv)
 		}
 		db_col_i64(res, 0, &v);
 		c->credit_id = (uint64_t)v;
-		dec(res, 1, &c->amount);
-		text(res, 2, c->reason, sizeof(c->reason));
+		db_col_decimal(res, 1, &c->amount);
+		db_col_text(res, 2, c->reason, sizeof(c->reason));
 	}
 	db_result_free(res);
 	return r < 0 ? r : DB_OK;
@@ -199,11 +171,11 @@ load_payments(struct db *db, struct invoice *inv)
 		}
 		db_col_i64(res, 0, &v);
 		pm->id = (uint64_t)v;
-		dec(res, 1, &pm->amount);
-		text(res, 2, pm->status, sizeof(pm->status));
-		text(res, 3, pm->method, sizeof(pm->method));
-		when(res, 4, &pm->created_at);
-		text(res, 5, pm->stripe_payment_intent_id,
+		db_col_decimal(res, 1, &pm->amount);
+		db_col_text(res, 2, pm->status, sizeof(pm->status));
+		db_col_text(res, 3, pm->method, sizeof(pm->method));
+		db_col_time(res, 4, &pm->created_at);
+		db_col_text(res, 5, pm->stripe_payment_intent_id,
 		    sizeof(pm->stripe_payment_intent_id));
 	}
 	db_result_free(res);

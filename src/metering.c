@@ -109,16 +109,6 @@ hour_floor(int64_t usec)
 }
 
 static int
-col_time(const struct db_result *res, size_t i, int64_t *out)
-{
-	size_t len;
-	const char *s = db_col(res, i, &len);
-
-	*out = 0;
-	return s == NULL ? 0 : time_parse_db(s, len, out);
-}
-
-static int
 col_micros(const struct db_result *res, size_t i, int64_t *out)
 {
 	size_t len;
@@ -151,12 +141,12 @@ load_segments(struct db *db, struct batch *b)
 		if (db_col_i64(res, 2, &v) != 0)
 			goto bad;
 		s->account_id = (uint64_t)v;
-		if (col_time(res, 3, &s->started_at) != 0 ||
-		    col_time(res, 4, &s->ended_at) != 0 ||
+		if (db_col_time(res, 3, &s->started_at) != 0 ||
+		    db_col_time(res, 4, &s->ended_at) != 0 ||
 		    col_micros(res, 5, &s->size[RES_CPU]) != 0 ||
 		    col_micros(res, 6, &s->size[RES_MEMORY]) != 0 ||
 		    col_micros(res, 7, &s->size[RES_STORAGE]) != 0 ||
-		    col_time(res, 8, &s->metered_until) != 0)
+		    db_col_time(res, 8, &s->metered_until) != 0)
 			goto bad;
 		if (++b->nsegs == BATCH_SEGMENTS)
 			break;
@@ -192,8 +182,8 @@ load_sessions(struct db *db, struct batch *b)
 		if (i == b->nsegs)
 			break;
 		if (b->segs[i].id == (uint64_t)id) {
-			col_time(res, 1, &b->segs[i].heartbeat);
-			col_time(res, 2, &b->segs[i].session_ended);
+			db_col_time(res, 1, &b->segs[i].heartbeat);
+			db_col_time(res, 2, &b->segs[i].session_ended);
 		}
 	}
 	db_result_free(res);

@@ -92,34 +92,6 @@ struct batch {
 	uint64_t events, suspended, resumed;
 };
 
-static int
-dec(const struct db_result *res, size_t i, int64_t *out)
-{
-	size_t len;
-	const char *s = db_col(res, i, &len);
-
-	*out = 0;
-	return s == NULL ? 0 : money_parse(s, len, 6, out);
-}
-
-static int
-when(const struct db_result *res, size_t i, int64_t *out)
-{
-	size_t len;
-	const char *s = db_col(res, i, &len);
-
-	*out = 0;
-	return s == NULL ? 0 : time_parse_db(s, len, out);
-}
-
-static void
-copy(const struct db_result *res, size_t i, char *dst, size_t size)
-{
-	const char *v = db_col(res, i, NULL);
-
-	snprintf(dst, size, "%s", v ? v : "");
-}
-
 static int64_t
 limit_of(const struct plan *p, enum resource r)
 {
@@ -183,7 +155,7 @@ check_resource(struct db *db, struct batch *b, const struct acct_row *a,
 			if (lv != NULL && strcmp(lv, level_names[i]) == 0)
 				old = (enum level)i;
 		db_col_i64(res, 1, &seq);
-		when(res, 2, &exceeded_since);
+		db_col_time(res, 2, &exceeded_since);
 	}
 	db_result_free(res);
 	if (rr < 0)
@@ -301,15 +273,15 @@ load_accounts(struct db *db, struct batch *b, struct acct_row *rows)
 		if (db_col_i64(res, 0, &v) != 0)
 			continue;
 		a->id = (uint64_t)v;
-		copy(res, 1, a->user_id, sizeof(a->user_id));
-		copy(res, 2, a->plan_id, sizeof(a->plan_id));
-		copy(res, 3, a->mode, sizeof(a->mode));
-		copy(res, 4, a->status, sizeof(a->status));
-		copy(res, 5, a->reason, sizeof(a->reason));
-		if (when(res, 6, &a->payment_failed_at) != 0 ||
-		    dec(res, 7, &a->in_use[RES_CPU]) != 0 ||
-		    dec(res, 8, &a->in_use[RES_MEMORY]) != 0 ||
-		    dec(res, 9, &a->in_use[RES_STORAGE]) != 0)
+		db_col_text(res, 1, a->user_id, sizeof(a->user_id));
+		db_col_text(res, 2, a->plan_id, sizeof(a->plan_id));
+		db_col_text(res, 3, a->mode, sizeof(a->mode));
+		db_col_text(res, 4, a->status, sizeof(a->status));
+		db_col_text(res, 5, a->reason, sizeof(a->reason));
+		if (db_col_time(res, 6, &a->payment_failed_at) != 0 ||
+		    db_col_decimal(res, 7, &a->in_use[RES_CPU]) != 0 ||
+		    db_col_decimal(res, 8, &a->in_use[RES_MEMORY]) != 0 ||
+		    db_col_decimal(res, 9, &a->in_use[RES_STORAGE]) != 0)
 			continue;
 		b->n++;
 	}
@@ -340,7 +312,7 @@ quota_batch_txn(struct db *db, void *arg)
 		if ((rc = db_query(db, SQL_LOCK_ACCOUNT, lp, 1, &res)) != DB_OK)
 			return rc;
 		if (db_fetch(res) == 1)
-			copy(res, 0, a->status, sizeof(a->status));
+			db_col_text(res, 0, a->status, sizeof(a->status));
 		db_result_free(res);
 
 		memset(&acct, 0, sizeof(acct));
@@ -440,9 +412,9 @@ notify_all(struct app *app, int64_t now, uint64_t *told)
 		for (n = 0; (r = db_fetch(res)) == 1 && n < BATCH; n++) {
 			db_col_i64(res, 0, &v);
 			rows[n].id = (uint64_t)v;
-			copy(res, 1, rows[n].user, sizeof(rows[n].user));
-			copy(res, 2, rows[n].status, sizeof(rows[n].status));
-			copy(res, 3, rows[n].reason, sizeof(rows[n].reason));
+			db_col_text(res, 1, rows[n].user, sizeof(rows[n].user));
+			db_col_text(res, 2, rows[n].status, sizeof(rows[n].status));
+			db_col_text(res, 3, rows[n].reason, sizeof(rows[n].reason));
 		}
 		db_result_free(res);
 		if (r < 0) {
