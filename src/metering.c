@@ -299,6 +299,7 @@ cut_segment(struct batch *b, struct seg *s)
 			money_format(qty, 6, rec->qty, sizeof(rec->qty));
 			money_format(price, 6, rec->price, sizeof(rec->price));
 			money_format(cost, 6, rec->cost, sizeof(rec->cost));
+			rec->start_at = t;
 			time_format_db(t, rec->start, sizeof(rec->start));
 			time_format_db(next, rec->end, sizeof(rec->end));
 			s->cost += cost;
@@ -318,7 +319,7 @@ cut_segment(struct batch *b, struct seg *s)
 static int
 batch_txn(struct db *db, void *arg)
 {
-	static struct db_param params[256 * 10];
+	static struct db_param params[256 * 11];
 	static struct seg_text seg_txt[BATCH_SEGMENTS];
 	struct batch *b = arg;
 	size_t i;
@@ -341,7 +342,8 @@ batch_txn(struct db *db, void *arg)
 		b->nprocessed++;
 		b->last_id = b->segs[i].id;
 	}
-	if ((rc = metering_write_records(db, b, params)) != DB_OK ||
+	if ((rc = metering_bill_from(db, b, params)) != DB_OK ||
+	    (rc = metering_write_records(db, b, params)) != DB_OK ||
 	    (rc = metering_write_segments(db, b, params, seg_txt)) != DB_OK ||
 	    (rc = metering_write_daily(db, b, params)) != DB_OK)
 		return rc;

@@ -29,7 +29,8 @@ struct seg {
 struct rec {
 	uint64_t account_id, session_pk, segment_id;
 	enum resource res;
-	char qty[32], price[32], cost[32], start[32], end[32];
+	int64_t start_at;
+	char qty[32], price[32], cost[32], start[32], end[32], bill_from[32];
 };
 
 struct daily {
@@ -62,12 +63,19 @@ struct seg_text {
 
 /*
  * The batch's writes, each in chunks of 256, 64, 16, 4 or 1 rows per
- * statement; p holds the binds of one statement (256 rows of up to 10).
+ * statement; p holds the binds of one statement (256 rows of up to 11).
  */
 int metering_write_records(struct db *db, struct batch *b,
     struct db_param *p);
 int metering_write_segments(struct db *db, struct batch *b,
     struct db_param *p, struct seg_text *txt);
 int metering_write_daily(struct db *db, struct batch *b, struct db_param *p);
+
+/*
+ * Sets each record's bill_from: its start, or its account's billed_through
+ * when that is later (the period was invoiced: the record goes on the next
+ * invoice).  Reads the accounts under a shared lock, held to commit.
+ */
+int metering_bill_from(struct db *db, struct batch *b, struct db_param *p);
 
 #endif

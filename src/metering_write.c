@@ -12,60 +12,28 @@
 #include "metering.h"
 #include "metering_impl.h"
 #include "money.h"
+#include "sql_rows.h"
 #include "timeutil.h"
 
-static const size_t chunk_sizes[] = { 256, 64, 16, 4, 1 };
-#define NCHUNKS (sizeof(chunk_sizes) / sizeof(chunk_sizes[0]))
+static struct sql_rows insert_records = SQL_ROWS_INIT(
+    "INSERT INTO billing_usage_records (account_id, session_pk, "
+    "segment_id, resource_type, quantity, unit, unit_price, total_cost, "
+    "start_time, end_time, bill_from) VALUES ",
+    "(?,?,?,?,?,?,?,?,?,?,?)", "");
 
-/* SQL for n rows, built once per shape and size and kept for the process. */
-static const char *
-sql_for(const char **cache, size_t n, const char *head, const char *row,
-    const char *tail)
-{
-	size_t k, len, rowlen = strlen(row);
-	char *sql, *p;
+static struct sql_rows upsert_daily = SQL_ROWS_INIT(
+    "INSERT INTO billing_usage_daily (account_id, day, resource_type, "
+    "unit_price, quantity, total_cost, records) VALUES ",
+    "(?,?,?,?,?,?,?)",
+    " ON DUPLICATE KEY UPDATE quantity = quantity + VALUES(quantity), "
+    "total_cost = total_cost + VALUES(total_cost), "
+    "records = records + VALUES(records)");
 
-	for (k = 0; k < NCHUNKS; k++)
-		if (chunk_sizes[k] == n)
-			break;
-	if (cache[k] != NULL)
-		return cache[k];
-	len = strlen(head) + n * (rowlen + 1) + strlen(tail) + 1;
-	if ((sql = malloc(len)) == NULL)
-		return NULL;
-	p = sql + sprintf(sql, "%s", head);
-	for (size_t i = 0; i < n; i++)
-		p += sprintf(p, "%s%s", i ? "," : "", row);
-	strcpy(p, tail);
-	cache[k] = sql;
-	return sql;
-}
-
-static const char *
-sql_insert_records(size_t n)
-{
-	static const char *cache[NCHUNKS];
-
-	return sql_for(cache, n,
-	    "INSERT INTO billing_usage_records (account_id, session_pk, "
-	    "segment_id, resource_type, quantity, unit, unit_price, total_cost, "
-	    "start_time, end_time) VALUES ",
-	    "(?,?,?,?,?,?,?,?,?,?)", "");
-}
-
-static const char *
-sql_upsert_daily(size_t n)
-{
-	static const char *cache[NCHUNKS];
-
-	return sql_for(cache, n,
-	    "INSERT INTO billing_usage_daily (account_id, day, resource_type, "
-	    "unit_price, quantity, total_cost, records) VALUES ",
-	    "(?,?,?,?,?,?,?)",
-	    " ON DUPLICATE KEY UPDATE quantity = quantity + VALUES(quantity), "
-	    "total_cost = total_cost + VALUES(total_cost), "
-	    "records = records + VALUES(records)");
-}
+/* the accounts' watermarks, read under a shared lock: the invoice run locks
+ * an account to invoice it, so a record cannot land behind its invoice */
+static struct sql_rows lock_accounts = SQL_ROWS_INIT(
+    "SELECT id, billed_through FROM billing_accounts WHERE id IN (", "?",
+    ") AND billed_through IS NOT NULL LOCK IN SHARE MODE");
 
 /*
  * One statement updates n segments: each gets its own metered_until,
@@ -75,13 +43,15 @@ sql_upsert_daily(size_t n)
 static const char *
 sql_update_segments(size_t n)
 {
-	static const char *cache[NCHUNKS];
+	static const char *cache[SQL_ROWS_NSIZES];
 	size_t k, i, len;
 	char *sql, *p;
 
-	for (k = 0; k < NCHUNKS; k++)
-		if (chunk_sizes[k] == n)
-			break;
+	/* the chunk sizes are 256 >> 0, 2, 4, 6, 8 */
+	for (k = 0; k < SQL_ROWS_NSIZES && ((size_t)SQL_ROWS_MAX >> (2 * k)) != n; k++)
+		;
+	if (k == SQL_ROWS_NSIZES)
+		return NULL;
 	if (cache[k] != NULL)
 		return cache[k];
 	len = 256 + n * 120;
@@ -105,16 +75,93 @@ sql_update_segments(size_t n)
 	return sql;
 }
 
-/* Largest chunk size that fits in left. */
-static size_t
-chunk_for(size_t left)
+static int
+cmp_u64(const void *a, const void *b)
 {
-	size_t k;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
-	for (k = 0; k < NCHUNKS; k++)
-		if (chunk_sizes[k] <= left)
-			return chunk_sizes[k];
-	return 1;
+	return x < y ? -1 : x > y;
+}
+
+struct watermark {
+	uint64_t account_id;
+	int64_t billed_through;
+};
+
+static int
+cmp_watermark(const void *a, const void *b)
+{
+	return cmp_u64(&((const struct watermark *)a)->account_id,
+	    &((const struct watermark *)b)->account_id);
+}
+
+int
+metering_bill_from(struct db *db, struct batch *b, struct db_param *p)
+{
+	uint64_t *ids = NULL;
+	struct watermark *w = NULL;
+	size_t nids = 0, nw = 0, done = 0, i;
+	int rc = DB_OK;
+
+	if (b->nrecs == 0)
+		return DB_OK;
+	if ((ids = malloc(b->nrecs * sizeof(*ids))) == NULL ||
+	    (w = malloc(b->nrecs * sizeof(*w))) == NULL) {
+		rc = DB_ERROR;
+		goto out;
+	}
+	for (i = 0; i < b->nrecs; i++)
+		ids[i] = b->recs[i].account_id;
+	qsort(ids, b->nrecs, sizeof(*ids), cmp_u64);
+	for (i = 0; i < b->nrecs; i++)
+		if (nids == 0 || ids[nids - 1] != ids[i])
+			ids[nids++] = ids[i];
+	/* in id order, padded with the last id: every batch locks alike */
+	while (done < nids && rc == DB_OK) {
+		struct db_result *res = NULL;
+		size_t n = nids - done < SQL_ROWS_MAX ? nids - done : SQL_ROWS_MAX;
+		size_t k = sql_rows_chunk_up(n);
+		const char *sql = sql_rows_text(&lock_accounts, k);
+		int64_t id;
+		int r;
+
+		if (sql == NULL) {
+			rc = DB_ERROR;
+			break;
+		}
+		for (i = 0; i < k; i++)
+			p[i] = DBP_INT(ids[done + (i < n ? i : n - 1)]);
+		if ((rc = db_query(db, sql, p, k, &res)) != DB_OK)
+			break;
+		while ((r = db_fetch(res)) == 1)
+			if (db_col_i64(res, 0, &id) == 0 &&
+			    db_col_time(res, 1, &w[nw].billed_through) == 0) {
+				w[nw].account_id = (uint64_t)id;
+				nw++;
+			}
+		db_result_free(res);
+		if (r < 0)
+			rc = r;
+		done += n;
+	}
+	if (rc != DB_OK)
+		goto out;
+	qsort(w, nw, sizeof(*w), cmp_watermark);
+	for (i = 0; i < b->nrecs; i++) {
+		struct rec *r = &b->recs[i];
+		struct watermark key = { r->account_id, 0 }, *found;
+
+		found = nw ? bsearch(&key, w, nw, sizeof(*w), cmp_watermark) : NULL;
+		if (found != NULL && found->billed_through > r->start_at)
+			time_format_db(found->billed_through, r->bill_from,
+			    sizeof(r->bill_from));
+		else
+			memcpy(r->bill_from, r->start, sizeof(r->bill_from));
+	}
+out:
+	free(ids);
+	free(w);
+	return rc;
 }
 
 int
@@ -126,8 +173,8 @@ metering_write_records(struct db *db, struct batch *b, struct db_param *p)
 	while (done < b->nrecs) {
 		const char *sql;
 
-		n = chunk_for(b->nrecs - done);
-		if ((sql = sql_insert_records(n)) == NULL)
+		n = sql_rows_chunk(b->nrecs - done);
+		if ((sql = sql_rows_text(&insert_records, n)) == NULL)
 			return DB_ERROR;
 		for (i = 0, j = 0; i < n; i++) {
 			struct rec *r = &b->recs[done + i];
@@ -142,6 +189,7 @@ metering_write_records(struct db *db, struct batch *b, struct db_param *p)
 			p[j++] = DBP_STR(r->cost);
 			p[j++] = DBP_STR(r->start);
 			p[j++] = DBP_STR(r->end);
+			p[j++] = DBP_STR(r->bill_from);
 		}
 		if ((rc = db_exec(db, sql, p, j, NULL, NULL)) != DB_OK)
 			return rc;
@@ -171,7 +219,7 @@ metering_write_segments(struct db *db, struct batch *b, struct db_param *p,
 	while (done < nt) {
 		const char *sql;
 
-		n = chunk_for(nt - done);
+		n = sql_rows_chunk(nt - done);
 		if ((sql = sql_update_segments(n)) == NULL)
 			return DB_ERROR;
 		j = 0;
@@ -234,8 +282,8 @@ metering_write_daily(struct db *db, struct batch *b, struct db_param *p)
 	while (done < b->ndays && rc == DB_OK) {
 		const char *sql;
 
-		n = chunk_for(b->ndays - done);
-		if ((sql = sql_upsert_daily(n)) == NULL) {
+		n = sql_rows_chunk(b->ndays - done);
+		if ((sql = sql_rows_text(&upsert_daily, n)) == NULL) {
 			rc = DB_ERROR;
 			break;
 		}

@@ -1,0 +1,34 @@
+/*
+ * sql_rows: the text of multi-row statements ("VALUES (?,?),(?,?)" or
+ * "IN (?,?,?)"), built once per shape and size and kept for the process.
+ * Sizes come in chunks of 256, 64, 16, 4 or 1 rows, so that a batch of any
+ * length runs as a few statements that stay prepared.
+ */
+#ifndef BILLING_SQL_ROWS_H
+#define BILLING_SQL_ROWS_H
+
+#include <stddef.h>
+
+#define SQL_ROWS_MAX 256
+#define SQL_ROWS_NSIZES 5
+
+struct sql_rows {
+	const char *head;   /* up to the first row */
+	const char *row;    /* one row, e.g. "(?,?,?)" or "?" */
+	const char *tail;   /* after the last row; "" for none */
+	const char *text[SQL_ROWS_NSIZES];
+};
+
+#define SQL_ROWS_INIT(h, r, t) { (h), (r), (t), { 0 } }
+
+/* The largest chunk size <= left (1 when left is 0). */
+size_t sql_rows_chunk(size_t left);
+
+/* The smallest chunk size >= n (n <= SQL_ROWS_MAX): for IN lists padded
+ * with a repeated value. */
+size_t sql_rows_chunk_up(size_t n);
+
+/* The statement for n rows (n a chunk size); NULL when out of memory. */
+const char *sql_rows_text(struct sql_rows *s, size_t n);
+
+#endif
