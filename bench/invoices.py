@@ -24,15 +24,12 @@ spread over the table); one account in ten has a credit of 5.00.
 2. The run: billing-generate-invoices (wall time of the process), then
    checks: N invoices, numbers INV-2025-000001.. gap-free, lines = the
    records' sums, subtotal = the lines, total = subtotal - credits, credits
-   applied as they should be, every record tied to its account's invoice,
+   applied as they should be, every record billed by its account's invoice
+   (the billing_usage_billed view: scheduled invoices claim records by range),
    N billing.invoice.created events; and a second run (timed) makes none.
    Target: the run within 3x of the baseline.
 3. Profile: the same data loaded afresh, the run again with every statement
    in the slow query log: server time per statement kind.
-4. Reference: the same data afresh, invoices made set-based (not timed), then
-   the tie alone, set-based (one UPDATE ... JOIN per 1,000 accounts): the
-   floor of any run that writes invoice_id on each record.
-
 Standard library only.  Exit status: 0 ok; 1 a correctness check failed;
 3 the target was missed (full runs only: --quick prints the verdict but does
 not enforce it).
@@ -76,29 +73,23 @@ COUNTERS = ("Questions", "Com_insert", "Com_update", "Com_select", "Com_commit",
 # the statements of the run (src/invoice_job.c, invoice_build.c, invoices.c, events.c)
 STATEMENT_KINDS = """
   CASE
-    WHEN sql_text LIKE 'SELECT id FROM billing_accounts WHERE id >%' THEN '01 SELECT the next 100 accounts'
-    WHEN sql_text LIKE 'SELECT COALESCE(plan_id%' THEN '02 SELECT account FOR UPDATE (lock)'
-    WHEN sql_text LIKE 'SELECT id FROM billing_invoices WHERE account_id%' THEN '03 SELECT overlapping invoice'
-    WHEN sql_text LIKE 'INSERT INTO billing_invoices%' THEN '04 INSERT invoice (draft)'
-    WHEN sql_text LIKE 'UPDATE billing_usage_records SET invoice_id%' THEN '05 UPDATE usage records SET invoice_id (tie)'
-    WHEN sql_text LIKE 'SELECT resource_type, unit, unit_price, SUM(quantity), SUM(total_cost)%' THEN '06 SELECT sums of the tied records'
-    WHEN sql_text LIKE 'INSERT INTO billing_invoice_lines%' THEN '07 INSERT line'
-    WHEN sql_text LIKE 'UPDATE billing_invoices SET subtotal%' THEN '08 UPDATE invoice amounts'
-    WHEN sql_text LIKE 'SELECT account_id, status, subtotal, total FROM billing_invoices%' THEN '09 SELECT invoice FOR UPDATE (finalize)'
-    WHEN sql_text LIKE 'SELECT id, remaining FROM billing_credits%' THEN '10 SELECT credits FOR UPDATE'
-    WHEN sql_text LIKE 'INSERT INTO billing_credit_applications%'
-      OR sql_text LIKE 'UPDATE billing_credits SET remaining%' THEN '11 INSERT application + UPDATE credit'
+    WHEN sql_text LIKE 'SELECT id, user_id, COALESCE(plan_id%' THEN '01 SELECT the next 100 accounts FOR UPDATE'
+    WHEN sql_text LIKE 'SELECT DISTINCT account_id FROM billing_invoices%' THEN '02 SELECT overlapping invoices'
+    WHEN sql_text LIKE 'SELECT account_id, resource_type, unit, unit_price, SUM(quantity)%' THEN '03 SELECT usage sums of the batch'
+    WHEN sql_text LIKE 'SELECT account_id, id, remaining FROM billing_credits%' THEN '04 SELECT credits FOR UPDATE'
     WHEN sql_text LIKE 'INSERT INTO billing_invoice_counters%'
-      OR sql_text LIKE 'SELECT last_number FROM billing_invoice_counters%' THEN '12 counter bump + read (number)'
-    WHEN sql_text LIKE 'UPDATE billing_invoices SET status = ''sent''%' THEN '13 UPDATE invoice: sent, number'
-    WHEN sql_text LIKE 'SELECT i.id, i.account_id%' OR sql_text LIKE 'SELECT line_no%'
-      OR sql_text LIKE 'SELECT ca.credit_id%'
-      OR sql_text LIKE 'SELECT id, amount, status, method%' THEN '14 reload invoice for the event (4 SELECTs)'
-    WHEN sql_text LIKE 'INSERT INTO billing_events%' THEN '15 INSERT event (outbox)'
+      OR sql_text LIKE 'SELECT last_number FROM billing_invoice_counters%' THEN '05 counter bump + read (numbers)'
+    WHEN sql_text LIKE 'INSERT INTO billing_invoices%' THEN '06 INSERT invoices (multi-row)'
+    WHEN sql_text LIKE 'SELECT account_id, id FROM billing_invoices%' THEN '07 SELECT the new invoice ids'
+    WHEN sql_text LIKE 'INSERT INTO billing_invoice_lines%' THEN '08 INSERT lines (multi-row)'
+    WHEN sql_text LIKE 'INSERT INTO billing_credit_applications%'
+      OR sql_text LIKE 'UPDATE billing_credits SET remaining%' THEN '09 INSERT applications + UPDATE credits'
+    WHEN sql_text LIKE 'UPDATE billing_accounts SET billed_through%' THEN '10 UPDATE accounts billed_through'
+    WHEN sql_text LIKE 'INSERT INTO billing_events%' THEN '11 INSERT events (multi-row)'
     WHEN sql_text LIKE 'START TRANSACTION%' OR sql_text LIKE 'commit%'
-      OR sql_text LIKE 'rollback%' THEN '16 START TRANSACTION / COMMIT'
+      OR sql_text LIKE 'rollback%' THEN '12 START TRANSACTION / COMMIT'
     WHEN sql_text LIKE 'SELECT account_id, resource_type, unit_price, SUM(quantity)%' THEN 'baseline aggregation'
-    ELSE '17 other (connect, session setup, job run rows, drafts, overdue)'
+    ELSE '13 other (connect, session setup, job run rows, drafts, overdue)'
   END"""
 
 
@@ -185,6 +176,7 @@ def reset(st):
         TRUNCATE TABLE billing_invoice_counters;
         TRUNCATE TABLE billing_job_runs;
         SET FOREIGN_KEY_CHECKS = 1;
+        UPDATE billing_accounts SET billed_through = NULL;
         """)
 
 
@@ -280,7 +272,7 @@ def verify(st, accounts, records):
                              OR l.amount <> ROUND(r.c, 2) OR l.kind <> 'usage')
         FROM (SELECT invoice_id, resource_type, unit_price, SUM(quantity) q,
                      SUM(total_cost) c
-              FROM billing_usage_records GROUP BY invoice_id, resource_type, unit_price) r
+              FROM billing_usage_billed GROUP BY invoice_id, resource_type, unit_price) r
         LEFT JOIN billing_invoice_lines l ON l.invoice_id = r.invoice_id
           AND l.resource_type = r.resource_type AND l.unit_price = r.unit_price""")[0])
     check(mism[0] == 2 * n and mism[1] == 0,
@@ -290,7 +282,7 @@ def verify(st, accounts, records):
     tie = ints(sql(st, """
         SELECT COUNT(*), SUM(r.invoice_id IS NULL),
                SUM(i.account_id IS NOT NULL AND i.account_id <> r.account_id)
-        FROM billing_usage_records r LEFT JOIN billing_invoices i ON i.id = r.invoice_id""")[0])
+        FROM billing_usage_billed r LEFT JOIN billing_invoices i ON i.id = r.invoice_id""")[0])
     check(tie == [records, 0, 0], "usage records: %s (count, untied, on another account's "
                                   "invoice), expected %d, 0, 0" % (tie, records))
 
@@ -356,14 +348,6 @@ def profile(st, args, results):
     prof = profile_statements(st, run, STATEMENT_KINDS)
     check(out["run"][1] == args.accounts, "profile run: %d invoices created, expected %d"
           % (out["run"][1], args.accounts))
-    # the tie UPDATE by quarter of the run: flat if each account costs the same
-    times = [float(r[0]) for r in st.mariadb.sql(
-        "SELECT TIME_TO_SEC(query_time) FROM mysql.slow_log WHERE db = '%s' AND "
-        "sql_text LIKE 'UPDATE billing_usage_records SET invoice_id%%' ORDER BY start_time"
-        % st.db_name)]
-    if len(times) >= 4:
-        q = len(times) // 4
-        prof["tie_quarters"] = [sum(times[i * q:(i + 1) * q]) / q for i in range(4)]
     st.mariadb.sql("TRUNCATE TABLE mysql.slow_log")
     base_prof = profile_statements(st, lambda: baseline(st), STATEMENT_KINDS)
     st.mariadb.sql("TRUNCATE TABLE mysql.slow_log")
@@ -379,49 +363,6 @@ def profile(st, args, results):
                fmt_n(ex), fmt_n(af)))
     if prof["baseline"]:
         log("    baseline aggregation alone: %s server time" % fmt_s(prof["baseline"][0][2]))
-    if "tie_quarters" in prof:
-        log("    tie UPDATE, mean per account by quarter of the run: %s"
-            % ", ".join("%.0f us" % (v * 1e6) for v in prof["tie_quarters"]))
-
-
-TIE_FLOOR_ACCOUNTS = 1000   # accounts per UPDATE statement of the tie-alone reference
-
-
-def tie_floor(st, args, tmp, results):
-    """The floor of the current design's row work: the same data afresh, one
-    draft invoice per account made with one INSERT ... SELECT (not timed), then
-    only the tie, set-based: one UPDATE ... JOIN per 1,000 accounts,
-    autocommitted, fed to the mariadb client from a file (timed)."""
-    log("tie alone: the data afresh, invoices made set-based (not timed), then one "
-        "UPDATE ... JOIN per %s accounts" % fmt_n(TIE_FLOOR_ACCOUNTS))
-    reset(st)
-    load(st, args.accounts, args.records, args.layout, first=False)
-    sql(st, """
-        INSERT INTO billing_invoices (account_id, kind, period_start, period_end, billing_mode,
-                 plan_id, currency, status, created_at)
-          SELECT id, 'scheduled', '%s', '%s', 'usage', plan_id, 'usd', 'draft',
-                 '2025-02-01 00:30:00' FROM billing_accounts ORDER BY id;
-        ANALYZE TABLE billing_invoices;""" % (PERIOD_START, PERIOD_END))
-    path = os.path.join(tmp, "tie.sql")
-    with open(path, "w") as f:
-        for lo in range(1, args.accounts + 1, TIE_FLOOR_ACCOUNTS):
-            f.write("UPDATE billing_usage_records r JOIN billing_invoices i "
-                    "ON i.account_id = r.account_id AND i.period_start = '%s' "
-                    "SET r.invoice_id = i.id WHERE r.account_id BETWEEN %d AND %d "
-                    "AND r.invoice_id IS NULL AND r.start_time < '%s';\n"
-                    % (PERIOD_START, lo, min(lo + TIE_FLOOR_ACCOUNTS - 1, args.accounts),
-                       PERIOD_END))
-    c0 = status_counters(st, COUNTERS)
-    with Timed(st) as t:
-        mariadb_client(st, path)
-    c = diff_counters(c0, status_counters(st, COUNTERS))
-    untied = int(sql1(st, "SELECT COUNT(*) FROM billing_usage_records WHERE invoice_id IS NULL"))
-    check(untied == 0, "tie alone: %d records left untied" % untied)
-    results["tie_floor"] = t
-    results["tie_floor_counters"] = c
-    log("  tie alone: %s for %s records (%.1f us each; mariadbd CPU %s), %.1fx the baseline"
-        % (fmt_s(t.wall), fmt_n(args.records), t.wall / args.records * 1e6,
-           fmt_s(t.server_cpu), t.wall / results["baseline"].wall))
 
 
 def cpu(t):
@@ -442,28 +383,18 @@ def report(results, info, args):
     add("| bare aggregation (mariadb client, 2nd of 2 runs) | %s | %s | %s | %s rows "
         "returned |" % (fmt_s(base.wall), fmt_s(base.client_cpu), fmt_s(base.server_cpu),
                         fmt_n(results["baseline_rows"])))
-    add("| billing-generate-invoices | **%s** | %s | %s | %s invoices, %s records tied "
+    add("| billing-generate-invoices | **%s** | %s | %s | %s invoices, %s records billed "
         "(%s records/s) |" % (fmt_s(run.wall), fmt_s(run.client_cpu), fmt_s(run.server_cpu),
                               fmt_n(results["created"]), fmt_n(recs), fmt_rate(recs, run.wall)))
     add("| the same again (second run) | %s | %s | %s | %s invoices |"
         % (fmt_s(second.wall), fmt_s(second.client_cpu), fmt_s(second.server_cpu),
            fmt_n(results["second_created"])))
-    tf = results.get("tie_floor")
-    if tf:
-        add("| reference: the tie alone, set-based (one UPDATE ... JOIN per %s accounts) "
-            "| %s | %s | %s | %s records tied (%s records/s) |"
-            % (fmt_n(TIE_FLOOR_ACCOUNTS), fmt_s(tf.wall), fmt_s(tf.client_cpu),
-               fmt_s(tf.server_cpu), fmt_n(recs), fmt_rate(recs, tf.wall)))
     add("")
     add("Ratio run / bare aggregation: **%.1fx**. Target: within %.0fx: **%s**."
         % (ratio, TARGET, "PASS" if ratio <= TARGET else "FAIL"))
     add("")
     add("By CPU time (client + mariadbd, less sensitive to other load on the machine): "
-        "%.1fx.%s" % (cpu(run) / cpu(base) if cpu(base) > 0 else 0,
-                      " The tie alone, set-based: %.1fx the bare aggregation (wall), %.1fx "
-                      "(CPU): the floor of any run that ties each record with an UPDATE."
-                      % (tf.wall / base.wall, cpu(tf) / cpu(base) if cpu(base) > 0 else 0)
-                      if tf else ""))
+        "%.1fx." % (cpu(run) / cpu(base) if cpu(base) > 0 else 0))
     add("")
     add("The bare aggregation: `%s` (first, cold run: %s). The run: `%s` (%s per invoice)."
         % (BASELINE_SQL, fmt_s(results["baseline_cold"].wall), results["message"],
@@ -533,9 +464,6 @@ def report(results, info, args):
             b = prof["baseline"][0]
             add("The bare aggregation under the same log: %s server time, %s rows examined."
                 % (fmt_s(b[2]), fmt_n(b[4])))
-        if "tie_quarters" in prof:
-            add("The tie UPDATE, mean server time per account by quarter of the run (1st to "
-                "4th): %s." % ", ".join("%.0f us" % (x * 1e6) for x in prof["tie_quarters"]))
         add("")
     add("## Machine")
     add("")
@@ -571,8 +499,6 @@ def main():
                          "--quick: bench/results-invoices-quick.md)")
     ap.add_argument("--no-profile", dest="profile", action="store_false",
                     help="skip the extra run under the slow query log")
-    ap.add_argument("--no-tie-floor", dest="tie_floor", action="store_false",
-                    help="skip the reference measure of the tie alone, set-based")
     ap.add_argument("--build-dir", default=ROOT,
                     help="the build tree whose src/ holds billingd and the helpers "
                          "(default: this checkout)")
@@ -643,8 +569,6 @@ def main():
 
         if args.profile:
             profile(st, args, results)
-        if args.tie_floor:
-            tie_floor(st, args, tmp, results)
         results["load_end"] = loadavg()
 
         lines, ratio = report(results, info, args)

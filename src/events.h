@@ -19,4 +19,21 @@ struct json_object;
 int event_emit(struct db *db, const char *type, uint64_t account_id,
     const char *dedupe_key, struct json_object *data, int64_t now);
 
+/* One event of a batch for event_emit_many. */
+struct event_spec {
+	const char *type;
+	uint64_t account_id;
+	const char *dedupe_key;      /* NULL: none */
+	struct json_object *data;    /* borrowed */
+};
+
+/*
+ * Queues n new events in multi-row statements (a batch job's events, e.g.
+ * the invoice run's).  Unlike event_emit, a dedupe key already queued is an
+ * error (DB_DUPLICATE): callers pass keys of causes made in this
+ * transaction.
+ */
+int event_emit_many(struct db *db, const struct event_spec *ev, size_t n,
+    int64_t now);
+
 #endif

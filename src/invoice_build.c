@@ -1,9 +1,9 @@
 /*
- * invoice_build: making invoices, finalizing them and changing their status
- * (the invoice job that runs them is invoice_job.c).  Every function that
- * writes runs inside the caller's transaction and locks the account row
- * first, so that the invoices of one account are made one at a time; the
- * unique key on (account_id, live_period_start) is what guarantees one
+ * invoice_build: manual invoices, finalizing drafts and changing an
+ * invoice's status (the scheduled run is invoice_batch.c).  Every function
+ * that writes runs inside the caller's transaction and locks the account
+ * row first, so that the invoices of one account are made one at a time;
+ * the unique key on (account_id, live_period_start) is what guarantees one
  * invoice per period.
  */
 #include <stdio.h>
@@ -16,6 +16,7 @@
 #include "config.h"
 #include "db.h"
 #include "events.h"
+#include "invoice_impl.h"
 #include "invoices.h"
 #include "log.h"
 #include "metering.h"
@@ -25,8 +26,8 @@
 #define USEC_PER_DAY (86400LL * USEC_PER_SEC)
 
 static const char SQL_LOCK_ACCOUNT[] =
-    "SELECT COALESCE(plan_id, ''), COALESCE(billing_mode, ''), created_at "
-    "FROM billing_accounts WHERE id = ? FOR UPDATE";
+    "SELECT COALESCE(plan_id, ''), COALESCE(billing_mode, ''), created_at, "
+    "billed_through FROM billing_accounts WHERE id = ? FOR UPDATE";
 static const char SQL_OVERLAP[] =
     "SELECT id FROM billing_invoices WHERE account_id = ? AND status <> 'void' "
     "AND period_start < ? AND period_end > ? LIMIT 1";
@@ -34,34 +35,36 @@ static const char SQL_INSERT_INVOICE[] =
     "INSERT INTO billing_invoices (account_id, kind, period_start, period_end, "
     "billing_mode, plan_id, currency, status, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, 'draft', ?)";
-/* scheduled invoices also take usage that arrived after its own period was
- * invoiced; manual ones take only their period */
-static const char SQL_TIE_SCHEDULED[] =
-    "UPDATE billing_usage_records SET invoice_id = ? WHERE account_id = ? "
-    "AND invoice_id IS NULL AND start_time < ?";
+/* a manual invoice takes the unbilled usage of its period: records no
+ * scheduled invoice has claimed (bill_from below billed_through) */
 static const char SQL_TIE_MANUAL[] =
     "UPDATE billing_usage_records SET invoice_id = ? WHERE account_id = ? "
-    "AND invoice_id IS NULL AND start_time >= ? AND start_time < ?";
+    "AND invoice_id IS NULL AND start_time >= ? AND start_time < ? "
+    "AND bill_from >= ?";
+/* a void gives its usage back: to the next scheduled invoice's claim */
 static const char SQL_UNTIE[] =
-    "UPDATE billing_usage_records SET invoice_id = NULL WHERE invoice_id = ?";
+    "UPDATE billing_usage_records SET invoice_id = NULL, "
+    "bill_from = GREATEST(bill_from, ?) WHERE invoice_id = ?";
+static const char SQL_MOVE_CLAIM[] =
+    "UPDATE billing_usage_records SET bill_from = ? WHERE account_id = ? "
+    "AND invoice_id IS NULL AND bill_from >= ? AND bill_from < ?";
+static const char SQL_SET_WATERMARK[] =
+    "UPDATE billing_accounts SET billed_through = ? WHERE id = ?";
+static const char SQL_LOCK_WATERMARK[] =
+    "SELECT billed_through FROM billing_accounts WHERE id = ? FOR UPDATE";
+static const char SQL_CLAIM[] =
+    "SELECT usage_from, usage_to FROM billing_invoices WHERE id = ?";
 static const char SQL_USAGE_SUMS[] =
     "SELECT resource_type, unit, unit_price, SUM(quantity), SUM(total_cost) "
     "FROM billing_usage_records WHERE invoice_id = ? "
     "GROUP BY resource_type, unit, unit_price "
-    "ORDER BY FIELD(resource_type, 'cpu', 'memory', 'storage'), unit_price";
+    "ORDER BY resource_type, unit, unit_price";
 static const char SQL_USAGE_HOURS[] =
     "SELECT resource_type, unit, unit_price, SUM(quantity) "
     "FROM billing_usage_records WHERE invoice_id = ? "
-    "GROUP BY resource_type, unit, unit_price, DATE_FORMAT(start_time, '%Y%m%d%H') "
-    "ORDER BY FIELD(resource_type, 'cpu', 'memory', 'storage'), unit_price";
-static const char SQL_INSERT_LINE[] =
-    "INSERT INTO billing_invoice_lines (invoice_id, line_no, kind, "
-    "resource_type, description, quantity, unit, unit_price, amount) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "GROUP BY resource_type, unit, unit_price, DATE_FORMAT(start_time, '%Y%m%d%H')";
 static const char SQL_SET_AMOUNTS[] =
     "UPDATE billing_invoices SET subtotal = ?, credits = 0, total = ? WHERE id = ?";
-static const char SQL_DELETE_INVOICE[] =
-    "DELETE FROM billing_invoices WHERE id = ?";
 
 static const char SQL_LOCK_INVOICE[] =
     "SELECT account_id, status, subtotal, total FROM billing_invoices "
@@ -114,58 +117,31 @@ dec_param(int64_t micros, int decimals, char *buf, size_t size)
 
 struct build {
 	struct db *db;
-	const struct billing_config *cfg;
 	const struct invoice_spec *spec;
 	uint64_t invoice_id;
-	unsigned next_line;
-	int64_t subtotal;
+	struct line_set lines;
 	char plan_id[65], mode[16];
-	int64_t account_created;
+	int64_t account_created, billed_through;
 };
-
-static int
-add_line(struct build *b, const char *kind, const char *resource,
-    const char *description, int64_t quantity, const char *unit,
-    int64_t unit_price, int64_t amount)
-{
-	char q[32], up[32], am[32];
-
-	struct db_param p[] = { DBP_INT(b->invoice_id), DBP_INT(++b->next_line),
-	    DBP_STR(kind), resource ? DBP_STR(resource) : DBP_NULLV,
-	    DBP_STR(description), dec_param(quantity, 6, q, sizeof(q)),
-	    DBP_STR(unit), dec_param(unit_price, 6, up, sizeof(up)),
-	    dec_param(amount, 2, am, sizeof(am)) };
-	b->subtotal += amount;
-	return db_exec(b->db, SQL_INSERT_LINE, p, 9, NULL, NULL);
-}
-
-static const char *
-usage_description(const char *resource)
-{
-	if (strcmp(resource, "cpu") == 0)
-		return "CPU usage";
-	if (strcmp(resource, "memory") == 0)
-		return "Memory usage";
-	return "Storage";
-}
 
 /* One line per resource and unit price, from the records tied to the invoice. */
 static int
 usage_lines(struct build *b)
 {
 	struct db_result *res = NULL;
-	struct line { char res[16], unit[32]; int64_t price, qty, cost; } l[16];
-	size_t n = 0, i;
+	struct usage_sum sums[USAGE_MAX_SUMS];
+	size_t n = 0;
 	int rc, r;
 
 	struct db_param p[] = { DBP_INT(b->invoice_id) };
 	if ((rc = db_query(b->db, SQL_USAGE_SUMS, p, 1, &res)) != DB_OK)
 		return rc;
-	while ((r = db_fetch(res)) == 1 && n < 16) {
-		snprintf(l[n].res, sizeof(l[n].res), "%s", db_col(res, 0, NULL));
-		snprintf(l[n].unit, sizeof(l[n].unit), "%s", db_col(res, 1, NULL));
-		if (db_col_decimal(res, 2, &l[n].price) || db_col_decimal(res, 3, &l[n].qty) ||
-		    db_col_decimal(res, 4, &l[n].cost)) {
+	while ((r = db_fetch(res)) == 1 && n < USAGE_MAX_SUMS) {
+		db_col_text(res, 0, sums[n].resource, sizeof(sums[n].resource));
+		db_col_text(res, 1, sums[n].unit, sizeof(sums[n].unit));
+		if (db_col_decimal(res, 2, &sums[n].price) ||
+		    db_col_decimal(res, 3, &sums[n].qty) ||
+		    db_col_decimal(res, 4, &sums[n].cost)) {
 			r = DB_ERROR;
 			break;
 		}
@@ -174,99 +150,39 @@ usage_lines(struct build *b)
 	db_result_free(res);
 	if (r < 0)
 		return r;
-	/* lines are written after the result is released: one statement at a time */
-	for (i = 0; i < n; i++)
-		if ((rc = add_line(b, "usage", l[i].res, usage_description(l[i].res),
-		    l[i].qty, l[i].unit, l[i].price, money_round(l[i].cost, 2))) != DB_OK)
-			return rc;
+	lines_usage(&b->lines, sums, n);
 	return DB_OK;
 }
 
-/*
- * Hybrid: usage above the plan's limits, hour by hour.  In one clock hour
- * the quantity of a resource is its average concurrent size (core-hours in
- * one hour = cores), so what exceeds the limit that hour is the overage.
- */
+/* Hybrid: usage above the plan's limits, hour by hour (invoice_lines.c). */
 static int
 overage_lines(struct build *b, const struct plan *plan)
 {
 	struct db_result *res = NULL;
-	struct over { char res[16], unit[32]; int64_t price, qty, cost; } o[16];
-	size_t n = 0, i;
+	struct overage o;
 	int rc, r;
-	char desc[128];
 
+	memset(&o, 0, sizeof(o));
 	struct db_param p[] = { DBP_INT(b->invoice_id) };
 	if ((rc = db_query(b->db, SQL_USAGE_HOURS, p, 1, &res)) != DB_OK)
 		return rc;
 	while ((r = db_fetch(res)) == 1) {
-		const char *rs = db_col(res, 0, NULL), *unit = db_col(res, 1, NULL);
-		int64_t price, qty, limit, over, cost;
+		char rs[16], unit[32];
+		int64_t price, qty;
 
-		if (rs == NULL || unit == NULL || db_col_decimal(res, 2, &price) ||
-		    db_col_decimal(res, 3, &qty)) {
+		db_col_text(res, 0, rs, sizeof(rs));
+		db_col_text(res, 1, unit, sizeof(unit));
+		if (db_col_decimal(res, 2, &price) || db_col_decimal(res, 3, &qty)) {
 			r = DB_ERROR;
 			break;
 		}
-		if (strcmp(rs, "cpu") == 0)
-			limit = plan->cpu_limit;
-		else if (strcmp(rs, "memory") == 0)
-			limit = plan->memory_limit;
-		else /* GB-months held in one hour */
-			money_muldiv(plan->storage_limit, 1, HOURS_PER_MONTH, &limit);
-		over = qty - limit;
-		if (over <= 0 || money_mul(over, price, &cost) != 0)
-			continue;
-		for (i = 0; i < n; i++)
-			if (strcmp(o[i].res, rs) == 0 && o[i].price == price)
-				break;
-		if (i == n) {
-			if (n == 16)
-				continue;
-			snprintf(o[n].res, sizeof(o[n].res), "%s", rs);
-			snprintf(o[n].unit, sizeof(o[n].unit), "%s", unit);
-			o[n].price = price;
-			o[n].qty = o[n].cost = 0;
-			n++;
-		}
-		o[i].qty += over;
-		o[i].cost += cost;
+		overage_add(&o, plan, rs, unit, price, qty);
 	}
 	db_result_free(res);
 	if (r < 0)
 		return r;
-	for (i = 0; i < n; i++) {
-		snprintf(desc, sizeof(desc), "%s above the %s plan", 
-		    usage_description(o[i].res), plan->name);
-		if ((rc = add_line(b, "overage", o[i].res, desc, o[i].qty,
-		    o[i].unit, o[i].price, money_round(o[i].cost, 2))) != DB_OK)
-			return rc;
-	}
+	lines_overage(&b->lines, &o, plan);
 	return DB_OK;
-}
-
-/* The plan's price: monthly plans every period, yearly ones in the period
- * of the account's anniversary month (or a manual period of a year). */
-static int
-subscription_line(struct build *b, const struct plan *plan)
-{
-	char desc[256];
-	int y, m, d, hh, mm, ss, us, cm;
-
-	if (plan == NULL || plan->price <= 0)
-		return DB_OK;
-	if (plan->interval == INTERVAL_YEAR) {
-		time_to_civil(b->account_created, &y, &cm, &d, &hh, &mm, &ss, &us);
-		time_to_civil(b->spec->period_start, &y, &m, &d, &hh, &mm, &ss, &us);
-		if (m != cm && b->spec->period_end - b->spec->period_start <
-		    360 * USEC_PER_DAY)
-			return DB_OK;
-	}
-	snprintf(desc, sizeof(desc), "%s plan (%s)", plan->name,
-	    plan->interval == INTERVAL_YEAR ? "yearly" : "monthly");
-	return add_line(b, "subscription", NULL, desc, MONEY_SCALE,
-	    plan->interval == INTERVAL_YEAR ? "year" : "month", plan->price,
-	    money_round(plan->price, 2));
 }
 
 static int
@@ -284,7 +200,8 @@ lock_account(struct build *b)
 		snprintf(b->plan_id, sizeof(b->plan_id), "%s", db_col(res, 0, NULL));
 		snprintf(b->mode, sizeof(b->mode), "%s", db_col(res, 1, NULL));
 		s = db_col(res, 2, &len);
-		if (s == NULL || time_parse_db(s, len, &b->account_created) != 0)
+		if (s == NULL || time_parse_db(s, len, &b->account_created) != 0 ||
+		    db_col_time(res, 3, &b->billed_through) != 0)
 			r = DB_ERROR;
 	}
 	db_result_free(res);
@@ -300,14 +217,15 @@ invoice_build(struct db *db, const struct billing_config *cfg,
 	struct account acct;
 	const struct plan *plan;
 	enum billing_mode mode;
-	char ps[TIME_TEXT_MAX], pe[TIME_TEXT_MAX], now[TIME_TEXT_MAX], st[32], tt[32];
-	uint64_t tied = 0, id = 0;
+	char ps[TIME_TEXT_MAX], pe[TIME_TEXT_MAX], now[TIME_TEXT_MAX],
+	    bt[TIME_TEXT_MAX], st[32], tt[32];
+	const struct line_set *sets[1];
+	uint64_t id = 0;
 	int64_t other;
 	int rc;
 
 	memset(&b, 0, sizeof(b));
 	b.db = db;
-	b.cfg = cfg;
 	b.spec = spec;
 	*outcome = INVOICE_EXISTS;
 	if ((rc = lock_account(&b)) != DB_OK)
@@ -331,54 +249,44 @@ invoice_build(struct db *db, const struct billing_config *cfg,
 	plan = account_plan(cfg, &acct);
 	mode = account_mode(cfg, &acct);
 
-	struct db_param ip[] = { DBP_INT(spec->account_id),
-	    DBP_STR(spec->manual ? "manual" : "scheduled"), DBP_STR(ps), DBP_STR(pe),
-	    DBP_STR(config_mode_name(mode)), plan ? DBP_STR(plan->id) : DBP_NULLV,
-	    DBP_STR(cfg->currency), DBP_STR(now) };
-	/* a concurrent run that got here first holds the period: not an error */
-	rc = db_exec(db, SQL_INSERT_INVOICE, ip, 8, NULL, &id);
-	if (rc == DB_DUPLICATE)
-		return DB_OK;
-	if (rc != DB_OK)
+	struct db_param ip[] = { DBP_INT(spec->account_id), DBP_STR("manual"),
+	    DBP_STR(ps), DBP_STR(pe), DBP_STR(config_mode_name(mode)),
+	    plan ? DBP_STR(plan->id) : DBP_NULLV, DBP_STR(cfg->currency),
+	    DBP_STR(now) };
+	if ((rc = db_exec(db, SQL_INSERT_INVOICE, ip, 8, NULL, &id)) != DB_OK)
 		return rc;
 	b.invoice_id = id;
 
-	if (spec->manual) {
-		struct db_param tp[] = { DBP_INT(id), DBP_INT(spec->account_id),
-		    DBP_STR(ps), DBP_STR(pe) };
-		rc = db_exec(db, SQL_TIE_MANUAL, tp, 4, &tied, NULL);
-	} else {
-		struct db_param tp[] = { DBP_INT(id), DBP_INT(spec->account_id),
-		    DBP_STR(pe) };
-		rc = db_exec(db, SQL_TIE_SCHEDULED, tp, 3, &tied, NULL);
-	}
-	if (rc != DB_OK)
+	if (b.billed_through)
+		fmt_time(b.billed_through, bt);
+	else
+		snprintf(bt, sizeof(bt), "1000-01-01 00:00:00");
+	struct db_param tp[] = { DBP_INT(id), DBP_INT(spec->account_id),
+	    DBP_STR(ps), DBP_STR(pe), DBP_STR(bt) };
+	if ((rc = db_exec(db, SQL_TIE_MANUAL, tp, 5, NULL, NULL)) != DB_OK)
 		return rc;
 	switch (mode) {
 	case MODE_USAGE:
 		rc = usage_lines(&b);
 		break;
 	case MODE_SUBSCRIPTION:
-		rc = subscription_line(&b, plan);
+		lines_subscription(&b.lines, plan, b.account_created,
+		    spec->period_start, spec->period_end);
 		break;
 	case MODE_HYBRID:
-		if ((rc = subscription_line(&b, plan)) == DB_OK && plan != NULL)
+		lines_subscription(&b.lines, plan, b.account_created,
+		    spec->period_start, spec->period_end);
+		if (plan != NULL)
 			rc = overage_lines(&b, plan);
 		break;
 	}
 	if (rc != DB_OK)
 		return rc;
-
-	if (b.next_line == 0 && tied == 0 && !spec->manual) {
-		/* nothing to bill: no invoice, and the period stays free */
-		if ((rc = db_exec(db, SQL_DELETE_INVOICE, (struct db_param[]){
-		    DBP_INT(id) }, 1, NULL, NULL)) != DB_OK)
-			return rc;
-		*outcome = INVOICE_EMPTY;
-		return DB_OK;
-	}
-	struct db_param ap[] = { dec_param(b.subtotal, 2, st, sizeof(st)),
-	    dec_param(b.subtotal, 2, tt, sizeof(tt)), DBP_INT(id) };
+	sets[0] = &b.lines;
+	if ((rc = lines_insert(db, &id, sets, 1)) != DB_OK)
+		return rc;
+	struct db_param ap[] = { dec_param(b.lines.subtotal, 2, st, sizeof(st)),
+	    dec_param(b.lines.subtotal, 2, tt, sizeof(tt)), DBP_INT(id) };
 	if ((rc = db_exec(db, SQL_SET_AMOUNTS, ap, 3, NULL, NULL)) != DB_OK)
 		return rc;
 	if (!spec->draft && (rc = invoice_finalize(db, cfg, id, spec->now)) != DB_OK)
@@ -520,6 +428,64 @@ invoice_finalize(struct db *db, const struct billing_config *cfg, uint64_t id,
 	return emit_invoice_event(db, id, "billing.invoice.created", now);
 }
 
+/*
+ * A voided invoice's usage goes on the account's next scheduled invoice.
+ * The latest scheduled claim is undone by moving billed_through back to
+ * where the claim began; an older one's records move up to billed_through.
+ * Records tied one by one (manual invoices, invoices made before migration
+ * 003) are untied and moved up likewise.
+ */
+static int
+give_back_usage(struct db *db, uint64_t id, uint64_t account_id)
+{
+	struct db_result *res = NULL;
+	int64_t w = 0, from = 0, to = 0;
+	char wt[TIME_TEXT_MAX], ft[TIME_TEXT_MAX], tt[TIME_TEXT_MAX];
+	int rc, r;
+
+	struct db_param ap[] = { DBP_INT(account_id) };
+	if ((rc = db_query(db, SQL_LOCK_WATERMARK, ap, 1, &res)) != DB_OK)
+		return rc;
+	if ((r = db_fetch(res)) == 1 && db_col_time(res, 0, &w) != 0)
+		r = DB_ERROR;
+	db_result_free(res);
+	if (r < 0)
+		return r;
+	struct db_param cp[] = { DBP_INT(id) };
+	if ((rc = db_query(db, SQL_CLAIM, cp, 1, &res)) != DB_OK)
+		return rc;
+	if ((r = db_fetch(res)) == 1 && (db_col_time(res, 0, &from) != 0 ||
+	    db_col_time(res, 1, &to) != 0))
+		r = DB_ERROR;
+	db_result_free(res);
+	if (r < 0)
+		return r;
+	if (from)
+		fmt_time(from, ft);
+	else
+		snprintf(ft, sizeof(ft), "1000-01-01 00:00:00");
+	fmt_time(to, tt);
+	if (to != 0 && w == to) {
+		struct db_param p[] = { from ? DBP_STR(ft) : DBP_NULLV,
+		    DBP_INT(account_id) };
+		if ((rc = db_exec(db, SQL_SET_WATERMARK, p, 2, NULL, NULL)) != DB_OK)
+			return rc;
+		w = from;
+	} else if (to != 0 && w > to) {
+		fmt_time(w, wt);
+		struct db_param p[] = { DBP_STR(wt), DBP_INT(account_id),
+		    DBP_STR(ft), DBP_STR(tt) };
+		if ((rc = db_exec(db, SQL_MOVE_CLAIM, p, 4, NULL, NULL)) != DB_OK)
+			return rc;
+	}
+	if (w)
+		fmt_time(w, wt);
+	else
+		snprintf(wt, sizeof(wt), "1000-01-01 00:00:00");
+	struct db_param up[] = { DBP_STR(wt), DBP_INT(id) };
+	return db_exec(db, SQL_UNTIE, up, 2, NULL, NULL);
+}
+
 /* Which status changes make sense: from -> to. */
 static int
 transition_ok(const char *from, const char *to)
@@ -573,7 +539,7 @@ invoice_set_status(struct db *db, const struct billing_config *cfg,
 	/* void: kept, never deleted; its credits and usage go back to the account */
 	struct db_param ip[] = { DBP_INT(id) };
 	if ((rc = db_exec(db, SQL_RESTORE, ip, 1, NULL, NULL)) != DB_OK ||
-	    (rc = db_exec(db, SQL_UNTIE, ip, 1, NULL, NULL)) != DB_OK)
+	    (rc = give_back_usage(db, id, account_id)) != DB_OK)
 		return rc;
 	struct db_param p[] = { DBP_STR(nowt), DBP_INT(id) };
 	return db_exec(db, SQL_SET_VOID, p, 2, NULL, NULL);

@@ -1,10 +1,10 @@
 /*
  * invoice_job: the invoice job (job_defs "generate-invoices").  On the
  * invoice day it makes the invoices of the period that ended at 00:00, a
- * batch of accounts per transaction; then it finalizes the scheduled drafts
- * older than invoiceDraftHours, marks sent invoices past their due date
- * overdue and pushes finalized invoices to Stripe.  Making and finalizing
- * one invoice is invoice_build.c.
+ * batch of accounts per transaction (invoice_batch.c); then it finalizes the
+ * scheduled drafts older than invoiceDraftHours (invoice_build.c), marks
+ * sent invoices past their due date overdue and pushes finalized invoices
+ * to Stripe.
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +12,7 @@
 #include "app.h"
 #include "config.h"
 #include "db.h"
+#include "invoice_impl.h"
 #include "invoices.h"
 #include "jobs.h"
 #include "period.h"
@@ -20,8 +21,6 @@
 
 #define JOB_BATCH_ACCOUNTS 100
 
-static const char SQL_JOB_ACCOUNTS[] =
-    "SELECT id FROM billing_accounts WHERE id > ? ORDER BY id LIMIT 100";
 static const char SQL_JOB_DRAFTS[] =
     "SELECT id FROM billing_invoices WHERE status = 'draft' "
     "AND kind = 'scheduled' AND created_at <= ? ORDER BY id LIMIT 100";
@@ -34,15 +33,6 @@ fmt_time(int64_t usec, char *buf)
 {
 	time_format_db(usec, buf, TIME_TEXT_MAX);
 }
-
-struct job_batch {
-	const struct billing_config *cfg;
-	int64_t now, period_start, period_end;
-	uint64_t after, last;
-	uint64_t ids[JOB_BATCH_ACCOUNTS];
-	size_t nids;
-	uint64_t created;
-};
 
 static int
 load_ids(struct db *db, const char *sql, const struct db_param *p,
@@ -66,31 +56,7 @@ load_ids(struct db *db, const char *sql, const struct db_param *p,
 static int
 invoice_batch_txn(struct db *db, void *arg)
 {
-	struct job_batch *jb = arg;
-	struct invoice_spec spec;
-	enum invoice_outcome outcome;
-	uint64_t id;
-	size_t i;
-	int rc;
-
-	jb->created = 0;
-	struct db_param p[] = { DBP_INT(jb->after) };
-	if ((rc = load_ids(db, SQL_JOB_ACCOUNTS, p, jb->ids, &jb->nids)) != DB_OK)
-		return rc;
-	for (i = 0; i < jb->nids; i++) {
-		memset(&spec, 0, sizeof(spec));
-		spec.account_id = jb->ids[i];
-		spec.period_start = jb->period_start;
-		spec.period_end = jb->period_end;
-		spec.draft = jb->cfg->invoice_draft_hours > 0;
-		spec.now = jb->now;
-		if ((rc = invoice_build(db, jb->cfg, &spec, &outcome, &id)) != DB_OK)
-			return rc;
-		if (outcome == INVOICE_CREATED)
-			jb->created++;
-	}
-	jb->last = jb->nids ? jb->ids[jb->nids - 1] : jb->after;
-	return DB_OK;
+	return invoice_batch_run(db, arg);
 }
 
 struct draft_batch {
@@ -124,7 +90,7 @@ invoices_job(struct app *app, const struct job_opts *opts,
     struct job_result *result)
 {
 	const struct billing_config *cfg = app->cfg;
-	struct job_batch jb;
+	struct invoice_batch jb;
 	struct draft_batch db_;
 	char nowt[TIME_TEXT_MAX];
 	uint64_t created = 0, finalized = 0, overdue = 0;
@@ -135,6 +101,7 @@ invoices_job(struct app *app, const struct job_opts *opts,
 
 	memset(&jb, 0, sizeof(jb));
 	jb.cfg = cfg;
+	jb.draft = cfg->invoice_draft_hours > 0;
 	jb.now = opts && opts->now ? opts->now : time_now_usec();
 	time_to_civil(jb.now, &y, &m, &d, &hh, &mm, &ss, &us);
 	if (d == cfg->invoice_day) {
@@ -146,7 +113,7 @@ invoices_job(struct app *app, const struct job_opts *opts,
 			if ((rc = db_transaction(app->db, invoice_batch_txn,
 			    &jb)) != DB_OK)
 				goto out;
-			if (jb.nids == 0)
+			if (jb.naccounts == 0)
 				break;
 			created += jb.created;
 			jb.after = jb.last;

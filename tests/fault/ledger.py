@@ -67,14 +67,21 @@ CHECKS = [
     ("a usage invoice's subtotal differs from its usage records",
      "SELECT i.id, i.subtotal, COALESCE(u.amount, 0) FROM billing_invoices i "
      "LEFT JOIN (SELECT invoice_id, SUM(amount) AS amount FROM "
-     "(SELECT invoice_id, ROUND(SUM(total_cost), 2) AS amount FROM billing_usage_records "
+     "(SELECT invoice_id, ROUND(SUM(total_cost), 2) AS amount FROM billing_usage_billed "
      "WHERE invoice_id IS NOT NULL GROUP BY invoice_id, resource_type, unit, unit_price) g "
      "GROUP BY invoice_id) u ON u.invoice_id = i.id "
      "WHERE i.billing_mode = 'usage' AND i.status <> 'void' "
      "AND i.subtotal <> COALESCE(u.amount, 0) LIMIT 20"),
     ("a usage record is still tied to a void invoice",
-     "SELECT r.id, r.invoice_id FROM billing_usage_records r "
+     "SELECT r.id, r.invoice_id FROM billing_usage_billed r "
      "JOIN billing_invoices i ON i.id = r.invoice_id WHERE i.status = 'void' LIMIT 20"),
+    ("two live invoices of an account claim the same usage",
+     "SELECT a.id, b.id FROM billing_invoices a JOIN billing_invoices b "
+     "ON b.account_id = a.account_id AND b.id > a.id "
+     "WHERE a.usage_to IS NOT NULL AND b.usage_to IS NOT NULL "
+     "AND a.status <> 'void' AND b.status <> 'void' "
+     "AND COALESCE(a.usage_from, '1000-01-01') < b.usage_to "
+     "AND COALESCE(b.usage_from, '1000-01-01') < a.usage_to LIMIT 20"),
     ("a credit's used amount differs from its applications to live invoices",
      "SELECT c.id, c.amount, c.remaining, COALESCE(SUM(ca.amount), 0) FROM billing_credits c "
      "LEFT JOIN billing_credit_applications ca ON ca.credit_id = c.id AND EXISTS "

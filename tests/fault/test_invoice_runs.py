@@ -56,7 +56,7 @@ class ConcurrentInvoiceRunsTest(InvoiceRunCase):
         self.assertEqual(sorted(r[0] for r in runs), ["succeeded"] * CONCURRENT_RUNS, runs)
         self.assertEqual(created, n, "the runs' own counts do not add up to one per "
                          "account: %s" % runs)
-        self.assertEqual(self.count("billing_usage_records",
+        self.assertEqual(self.count("billing_usage_billed",
                                     "invoice_id IS NULL AND account_id BETWEEN %d AND %d"
                                     % (first, last)), 0)
         # one run more changes nothing
@@ -109,6 +109,6 @@ class KilledInvoiceRunTest(InvoiceRunCase):
             self.assertLedger("after rerun %d (seed %d)" % (i + 1, seed))
         print("\n  seed %d; killed after / invoices then: %s" % (seed, "; ".join(report)),
               end=" ", flush=True)
-        self.assertEqual(self.count("billing_usage_records",
+        self.assertEqual(self.count("billing_usage_billed",
                                     "invoice_id IS NULL AND account_id BETWEEN %d AND %d"
                                     % (first, last)), 0)

@@ -142,7 +142,7 @@ class InvoiceRunTest(InvoiceCase):
         # due invoiceDueDays (14) after finalization
         self.assertEqual(inv["due_date"], "2025-02-15T00:30:00Z")
         # the February piece is not on it
-        [[n]] = self.sql("SELECT COUNT(*) FROM billing_usage_records r JOIN billing_accounts a "
+        [[n]] = self.sql("SELECT COUNT(*) FROM billing_usage_billed r JOIN billing_accounts a "
                          "ON a.id = r.account_id WHERE a.user_id = 'usage@example.com' "
                          "AND r.invoice_id IS NULL")
         self.assertEqual(n, "1")
@@ -367,6 +367,118 @@ class InvoiceStatusTest(InvoiceCase):
         self.assertEqual((status, paid["status"]), (200, "paid"))
 
 
+class InvoiceClaimTest(InvoiceCase):
+    """Which invoice bills a record (sql/003): late usage, voids and reruns.
+
+    The scheduled run writes nothing on the records: an invoice claims its
+    account's unbilled records with bill_from in [usage_from, usage_to), and
+    billing_usage_billed shows each record's invoice."""
+
+    def lines_of(self, inv_id):
+        inv = self.get("invoices/%d" % inv_id, self.admin())
+        return inv, [(l["resource_type"], l["quantity"], l["amount"]) for l in inv["lines"]]
+
+    def billed(self, user):
+        """{invoice id or None: record count} for the user's records."""
+        rows = self.sql("SELECT COALESCE(r.invoice_id, 'none'), COUNT(*) FROM "
+                        "billing_usage_billed r JOIN billing_accounts a ON a.id = r.account_id "
+                        "WHERE a.user_id = '%s' GROUP BY 1" % user)
+        return {(None if k == "none" else int(k)): int(n) for k, n in rows}
+
+    def only(self, user, period_start):
+        invs = [i for i in self.invoices_of(user) if i["period_start"] == period_start
+                and i["status"] != "void"]
+        self.assertEqual(len(invs), 1, invs)
+        return invs[0]
+
+    def test_usage_metered_after_its_period_was_invoiced_goes_on_the_next_invoice(self):
+        # 2 cores + 4 GB for 2 hours in January: 0.20 + 0.08
+        self.session("late@example.com", "late-0", "2025-01-10T10:00:00Z",
+                     "2025-01-10T12:00:00Z", 2, 4)
+        self.meter()
+        self.invoice_run()
+        jan = self.only("late@example.com", "2025-01-01T00:00:00Z")
+        self.assertEqual(Decimal(jan["total"]), Decimal("0.28"))
+        # reported after the run: the last 4 hours of January (0.40 + 0.16)
+        self.session("late@example.com", "late-1", "2025-01-31T20:00:00Z",
+                     "2025-02-01T00:00:00Z", 2, 4)
+        self.meter()
+        self.assertEqual(self.sql(
+            "SELECT DISTINCT r.bill_from FROM billing_usage_records r JOIN billing_accounts a "
+            "ON a.id = r.account_id JOIN billing_sessions s ON s.id = r.session_pk "
+            "WHERE s.session_id = 'late-1'"), [["2025-02-01 00:00:00.000000"]])
+        # January's invoice is final: unchanged, and the late records are unbilled
+        _, jan_lines = self.lines_of(jan["id"])
+        self.assertEqual(jan_lines, [("cpu", 4, Decimal("0.20")), ("memory", 8, Decimal("0.08"))])
+        self.assertEqual(self.billed("late@example.com"), {jan["id"]: 4, None: 8})
+        # the run again changes nothing; February's run bills them
+        self.invoice_run()
+        self.assertEqual(len(self.invoices_of("late@example.com")), 1)
+        self.invoice_run(now="2025-03-01T00:30:00Z")
+        feb = self.only("late@example.com", "2025-02-01T00:00:00Z")
+        _, feb_lines = self.lines_of(feb["id"])
+        self.assertEqual(feb_lines, [("cpu", 8, Decimal("0.40")), ("memory", 16, Decimal("0.16"))])
+        self.assertEqual(self.billed("late@example.com"), {jan["id"]: 4, feb["id"]: 8})
+
+    def test_void_of_the_latest_invoice_lets_a_rerun_bill_its_usage(self):
+        self.session("relast@example.com", "rl-1", "2025-01-12T00:00:00Z",
+                     "2025-01-12T02:00:00Z", 2, 4)
+        self.meter()
+        self.invoice_run()
+        first = self.only("relast@example.com", "2025-01-01T00:00:00Z")
+        status, _, body = self.request("PATCH", "admin/invoices/%d" % first["id"],
+                                       token=self.admin(), body={"status": "void"})
+        self.assertEqual((status, body["status"]), (200, "void"), body)
+        self.assertEqual(self.billed("relast@example.com"), {None: 4})
+        self.invoice_run()
+        again = self.only("relast@example.com", "2025-01-01T00:00:00Z")
+        self.assertNotEqual(again["id"], first["id"])
+        _, lines = self.lines_of(again["id"])
+        self.assertEqual(lines, [("cpu", 4, Decimal("0.20")), ("memory", 8, Decimal("0.08"))])
+        self.assertEqual(self.billed("relast@example.com"), {again["id"]: 4})
+        # the void one keeps its lines and amounts
+        void, void_lines = self.lines_of(first["id"])
+        self.assertEqual((void["status"], void["total"], void_lines),
+                         ("void", Decimal("0.28"), lines))
+
+    def test_void_of_an_older_invoice_moves_its_usage_to_the_next_invoice(self):
+        # December: 1 core for 2 hours (0.10); January: 1 core for 4 hours (0.20)
+        self.session("reold@example.com", "ro-1", "2024-12-10T00:00:00Z",
+                     "2024-12-10T02:00:00Z", 1, 0)
+        self.session("reold@example.com", "ro-2", "2025-01-10T00:00:00Z",
+                     "2025-01-10T04:00:00Z", 1, 0)
+        self.meter()
+        self.invoice_run(now="2025-01-01T00:30:00Z")
+        self.invoice_run()
+        dec = self.only("reold@example.com", "2024-12-01T00:00:00Z")
+        jan = self.only("reold@example.com", "2025-01-01T00:00:00Z")
+        self.assertEqual((Decimal(dec["total"]), Decimal(jan["total"])),
+                         (Decimal("0.10"), Decimal("0.20")))
+        status, _, body = self.request("PATCH", "admin/invoices/%d" % dec["id"],
+                                       token=self.admin(), body={"status": "void"})
+        self.assertEqual(status, 200, body)
+        # January's invoice keeps its own records; December's wait for February's
+        self.assertEqual(self.billed("reold@example.com"), {jan["id"]: 4, None: 2})
+        self.invoice_run(now="2025-03-01T00:30:00Z")
+        feb = self.only("reold@example.com", "2025-02-01T00:00:00Z")
+        _, lines = self.lines_of(feb["id"])
+        self.assertEqual(lines, [("cpu", 2, Decimal("0.10"))])
+        self.assertEqual(self.billed("reold@example.com"), {jan["id"]: 4, feb["id"]: 2})
+
+    def test_a_manual_invoice_never_takes_usage_a_scheduled_one_billed(self):
+        self.session("mixed@example.com", "mx-1", "2025-01-20T00:00:00Z",
+                     "2025-01-20T02:00:00Z", 2, 4)
+        self.meter()
+        self.invoice_run()
+        jan = self.only("mixed@example.com", "2025-01-01T00:00:00Z")
+        # overlapping January: 409; a manual invoice for February has no usage
+        status, _, body = self.request("POST", "admin/invoices", token=self.admin(), body={
+            "user_id": "mixed@example.com", "period_start": "2025-01-20",
+            "period_end": "2025-01-20"})
+        self.assertEqual(status, 409, body)
+        self.assertEqual(self.billed("mixed@example.com"), {jan["id"]: 4})
+
+
 class InvoiceKilledRunTest(InvoiceCase):
     """Many accounts; the run is killed after some batches, then re-run."""
 
@@ -398,7 +510,7 @@ class InvoiceKilledRunTest(InvoiceCase):
         self.assertEqual(count(), n)
         self.assertEqual(self.sql("SELECT COUNT(*), SUM(total) FROM billing_invoices"),
                          [[str(n), "%d.00" % (n // 10)]])
-        self.assertEqual(self.sql("SELECT COUNT(*) FROM billing_usage_records "
+        self.assertEqual(self.sql("SELECT COUNT(*) FROM billing_usage_billed "
                                   "WHERE invoice_id IS NULL"), [["0"]])
         numbers = sorted(int(r[0][-6:]) for r in self.sql(
             "SELECT invoice_number FROM billing_invoices"))

@@ -101,7 +101,7 @@ class MigrateTest(StackTestCase):
     def test_seed_tables_exist_and_every_table_is_innodb(self):
         rows = dict(self.sql(
             "SELECT table_name, engine FROM information_schema.tables "
-            "WHERE table_schema = DATABASE()"))
+            "WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'"))
         for table in SEED_TABLES:
             self.assertIn(table, rows)
         for table, engine in rows.items():

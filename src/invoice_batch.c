@@ -1,0 +1,715 @@
+/*
+ * invoice_batch: the scheduled run's invoices for a batch of accounts, made
+ * set-wise in one transaction (the job loop is invoice_job.c).
+ *
+ *  1. lock the batch's accounts (FOR UPDATE, in id order): a manual invoice,
+ *     a void and the usage job's shared lock on the same rows wait;
+ *  2. skip accounts with a live invoice overlapping the period (made by an
+ *     earlier or concurrent run, or by hand);
+ *  3. sum each account's unbilled usage: records with invoice_id NULL and
+ *     bill_from in [billed_through, period end), the claim the invoice
+ *     stores as usage_from/usage_to; no record is written;
+ *  4. work out lines, credits (earliest expiry first) and numbers (one bump
+ *     of the year's counter for the batch, in account order) in C;
+ *  5. write invoices, lines, credit applications, the accounts' new
+ *     billed_through and the billing.invoice.created events in multi-row
+ *     statements.
+ * The unique key (account_id, live_period_start) still guards the one
+ * invoice per account and period; the account locks keep runs from meeting
+ * there.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "accounts.h"
+#include "config.h"
+#include "db.h"
+#include "events.h"
+#include "invoice_impl.h"
+#include "log.h"
+#include "money.h"
+#include "sql_rows.h"
+#include "timeutil.h"
+
+#define USEC_PER_DAY (86400LL * USEC_PER_SEC)
+#define INVOICE_PARAMS 16
+
+static const char SQL_ACCOUNTS[] =
+    "SELECT id, user_id, COALESCE(plan_id, ''), COALESCE(billing_mode, ''), "
+    "created_at, billed_through FROM billing_accounts WHERE id > ? "
+    "ORDER BY id LIMIT 100 FOR UPDATE";
+static const char SQL_OVERLAPS[] =
+    "SELECT DISTINCT account_id FROM billing_invoices "
+    "WHERE account_id BETWEEN ? AND ? AND status <> 'void' "
+    "AND period_start < ? AND period_end > ?";
+/* accounts with the same billed_through share one statement: usually the
+ * whole batch, or two groups (never invoiced, invoiced last period) */
+static struct sql_rows usage_sums = SQL_ROWS_INIT(
+    "SELECT account_id, resource_type, unit, unit_price, SUM(quantity), "
+    "SUM(total_cost), COUNT(*) FROM billing_usage_records "
+    "WHERE account_id IN (", "?",
+    ") AND bill_from >= ? AND bill_from < ? AND invoice_id IS NULL "
+    "GROUP BY account_id, resource_type, unit, unit_price "
+    "ORDER BY account_id, resource_type, unit, unit_price");
+static const char SQL_USAGE_HOURS[] =
+    "SELECT resource_type, unit, unit_price, SUM(quantity) "
+    "FROM billing_usage_records WHERE account_id = ? AND bill_from >= ? "
+    "AND bill_from < ? AND invoice_id IS NULL "
+    "GROUP BY resource_type, unit, unit_price, DATE_FORMAT(start_time, '%Y%m%d%H')";
+static const char SQL_CREDITS[] =
+    "SELECT account_id, id, remaining FROM billing_credits "
+    "WHERE account_id BETWEEN ? AND ? AND remaining > 0 "
+    "AND (expires_at IS NULL OR expires_at > ?) "
+    "ORDER BY account_id, expires_at IS NULL, expires_at, id FOR UPDATE";
+static const char SQL_COUNTER_BUMP[] =
+    "INSERT INTO billing_invoice_counters (year, last_number) VALUES (?, ?) "
+    "ON DUPLICATE KEY UPDATE last_number = last_number + VALUES(last_number)";
+static const char SQL_COUNTER_READ[] =
+    "SELECT last_number FROM billing_invoice_counters WHERE year = ?";
+static struct sql_rows insert_invoices = SQL_ROWS_INIT(
+    "INSERT INTO billing_invoices (account_id, invoice_number, kind, "
+    "period_start, period_end, billing_mode, plan_id, currency, subtotal, "
+    "credits, total, status, due_date, finalized_at, created_at, usage_from, "
+    "usage_to) VALUES ",
+    "(?,?,'scheduled',?,?,?,?,?,?,?,?,?,?,?,?,?,?)", "");
+static const char SQL_NEW_IDS[] =
+    "SELECT account_id, id FROM billing_invoices WHERE account_id BETWEEN ? "
+    "AND ? AND live_period_start = ? AND kind = 'scheduled'";
+static struct sql_rows insert_applications = SQL_ROWS_INIT(
+    "INSERT INTO billing_credit_applications (credit_id, invoice_id, amount, "
+    "created_at) VALUES ", "(?,?,?,?)", "");
+static const char SQL_DEDUCT[] =
+    "UPDATE billing_credits SET remaining = remaining - CAST(? AS DECIMAL(18,2)) "
+    "WHERE id = ?";
+static struct sql_rows advance_accounts = SQL_ROWS_INIT(
+    "UPDATE billing_accounts SET billed_through = ? WHERE id IN (", "?", ")");
+
+enum acct_state { ACCT_SKIP, ACCT_EMPTY, ACCT_BILL };
+
+struct acct {
+	uint64_t id;
+	char user_id[256], plan_id[65], mode_name[16];
+	int64_t created, billed_through;   /* 0: never invoiced */
+	int64_t claim_from;                /* 0: from the start */
+	enum acct_state state;
+	const struct plan *plan;
+	enum billing_mode mode;
+	struct usage_sum sums[USAGE_MAX_SUMS];
+	size_t nsums;
+	int64_t records;
+	struct line_set lines;
+	int64_t credits;
+	uint64_t invoice_id;
+	char number[33];
+};
+
+struct application {
+	int64_t credit_id, amount;
+	size_t acct;      /* index of the account in the batch */
+};
+
+struct run {
+	struct db *db;
+	struct invoice_batch *ib;
+	struct acct *a;
+	size_t n;
+	char ps[TIME_TEXT_MAX], pe[TIME_TEXT_MAX], now[TIME_TEXT_MAX],
+	    due[TIME_TEXT_MAX];
+	struct application *apps;
+	size_t napps, apps_cap;
+};
+
+static size_t
+find_acct(const struct run *r, uint64_t id)
+{
+	size_t lo = 0, hi = r->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (r->a[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < r->n && r->a[lo].id == id ? lo : r->n;
+}
+
+static int
+load_accounts(struct run *r)
+{
+	const struct billing_config *cfg = r->ib->cfg;
+	struct db_result *res = NULL;
+	int64_t v;
+	int rc, f;
+
+	struct db_param p[] = { DBP_INT(r->ib->after) };
+	if ((rc = db_query(r->db, SQL_ACCOUNTS, p, 1, &res)) != DB_OK)
+		return rc;
+	while ((f = db_fetch(res)) == 1 && r->n < INVOICE_BATCH_ACCOUNTS) {
+		struct acct *a = &r->a[r->n];
+		struct account view;
+
+		memset(a, 0, sizeof(*a));
+		if (db_col_i64(res, 0, &v) != 0 ||
+		    db_col_time(res, 4, &a->created) != 0 ||
+		    db_col_time(res, 5, &a->billed_through) != 0) {
+			f = DB_ERROR;
+			break;
+		}
+		a->id = (uint64_t)v;
+		db_col_text(res, 1, a->user_id, sizeof(a->user_id));
+		db_col_text(res, 2, a->plan_id, sizeof(a->plan_id));
+		db_col_text(res, 3, a->mode_name, sizeof(a->mode_name));
+		/* the account's own plan and mode, as accounts.c resolves them */
+		memset(&view, 0, sizeof(view));
+		snprintf(view.plan_id, sizeof(view.plan_id), "%s", a->plan_id);
+		snprintf(view.billing_mode, sizeof(view.billing_mode), "%s",
+		    a->mode_name);
+		a->plan = account_plan(cfg, &view);
+		a->mode = account_mode(cfg, &view);
+		a->state = ACCT_BILL;
+		r->n++;
+	}
+	db_result_free(res);
+	return f < 0 ? f : DB_OK;
+}
+
+static int
+mark_overlaps(struct run *r)
+{
+	struct db_result *res = NULL;
+	int64_t id;
+	size_t i;
+	int rc, f;
+
+	struct db_param p[] = { DBP_INT(r->a[0].id), DBP_INT(r->a[r->n - 1].id),
+	    DBP_STR(r->pe), DBP_STR(r->ps) };
+	if ((rc = db_query(r->db, SQL_OVERLAPS, p, 4, &res)) != DB_OK)
+		return rc;
+	while ((f = db_fetch(res)) == 1)
+		if (db_col_i64(res, 0, &id) == 0 &&
+		    (i = find_acct(r, (uint64_t)id)) < r->n)
+			r->a[i].state = ACCT_SKIP;
+	db_result_free(res);
+	return f < 0 ? f : DB_OK;
+}
+
+/* Sums for the accounts a[ix[0..n-1]], all with the same claim start. */
+static int
+sum_group(struct run *r, const size_t *ix, size_t n, const char *from)
+{
+	static struct db_param p[SQL_ROWS_MAX + 2];
+	struct db_result *res = NULL;
+	size_t k = sql_rows_chunk_up(n), i;
+	const char *sql = sql_rows_text(&usage_sums, k);
+	int64_t id, cnt;
+	int rc, f;
+
+	if (sql == NULL)
+		return DB_ERROR;
+	for (i = 0; i < k; i++)
+		p[i] = DBP_INT(r->a[ix[i < n ? i : n - 1]].id);
+	p[k] = DBP_STR(from);
+	p[k + 1] = DBP_STR(r->pe);
+	if ((rc = db_query(r->db, sql, p, k + 2, &res)) != DB_OK)
+		return rc;
+	while ((f = db_fetch(res)) == 1) {
+		struct acct *a;
+		struct usage_sum *s;
+
+		if (db_col_i64(res, 0, &id) != 0 ||
+		    (i = find_acct(r, (uint64_t)id)) == r->n) {
+			f = DB_ERROR;
+			break;
+		}
+		a = &r->a[i];
+		if (a->nsums == USAGE_MAX_SUMS)
+			continue; /* 3 resources x a few prices: cannot happen */
+		s = &a->sums[a->nsums];
+		db_col_text(res, 1, s->resource, sizeof(s->resource));
+		db_col_text(res, 2, s->unit, sizeof(s->unit));
+		if (db_col_decimal(res, 3, &s->price) != 0 ||
+		    db_col_decimal(res, 4, &s->qty) != 0 ||
+		    db_col_decimal(res, 5, &s->cost) != 0 ||
+		    db_col_i64(res, 6, &cnt) != 0) {
+			f = DB_ERROR;
+			break;
+		}
+		a->nsums++;
+		a->records += cnt;
+	}
+	db_result_free(res);
+	return f < 0 ? f : DB_OK;
+}
+
+/* Each billable account's claim, and its usage summed by group of claim. */
+static int
+load_usage(struct run *r)
+{
+	size_t ix[INVOICE_BATCH_ACCOUNTS], n = 0, i, j;
+	char from[TIME_TEXT_MAX];
+	int rc;
+
+	for (i = 0; i < r->n; i++) {
+		struct acct *a = &r->a[i];
+
+		if (a->state == ACCT_SKIP)
+			continue;
+		a->claim_from = a->billed_through;
+		/* already invoiced past this period (the run was asked for an
+		 * earlier one): no usage to claim */
+		if (a->claim_from >= r->ib->period_end)
+			a->claim_from = r->ib->period_end;
+		else
+			ix[n++] = i;
+	}
+	/* by claim start (insertion sort: a batch is small and mostly sorted) */
+	for (i = 1; i < n; i++) {
+		size_t v = ix[i];
+
+		for (j = i; j > 0 && r->a[ix[j - 1]].claim_from >
+		    r->a[v].claim_from; j--)
+			ix[j] = ix[j - 1];
+		ix[j] = v;
+	}
+	for (i = 0; i < n; i = j) {
+		int64_t c = r->a[ix[i]].claim_from;
+
+		for (j = i; j < n && r->a[ix[j]].claim_from == c; j++)
+			;
+		if (c == 0)
+			snprintf(from, sizeof(from), "1000-01-01 00:00:00");
+		else
+			time_format_db(c, from, sizeof(from));
+		if ((rc = sum_group(r, ix + i, j - i, from)) != DB_OK)
+			return rc;
+	}
+	return DB_OK;
+}
+
+/* Hybrid overage needs the usage hour by hour: one account at a time. */
+static int
+load_overage(struct run *r, struct acct *a, struct overage *o)
+{
+	struct db_result *res = NULL;
+	char from[TIME_TEXT_MAX];
+	int rc, f;
+
+	if (a->claim_from == 0)
+		snprintf(from, sizeof(from), "1000-01-01 00:00:00");
+	else
+		time_format_db(a->claim_from, from, sizeof(from));
+	struct db_param p[] = { DBP_INT(a->id), DBP_STR(from), DBP_STR(r->pe) };
+	if ((rc = db_query(r->db, SQL_USAGE_HOURS, p, 3, &res)) != DB_OK)
+		return rc;
+	while ((f = db_fetch(res)) == 1) {
+		char rs[16], unit[32];
+		int64_t price, qty;
+
+		db_col_text(res, 0, rs, sizeof(rs));
+		db_col_text(res, 1, unit, sizeof(unit));
+		if (db_col_decimal(res, 2, &price) != 0 ||
+		    db_col_decimal(res, 3, &qty) != 0) {
+			f = DB_ERROR;
+			break;
+		}
+		overage_add(o, a->plan, rs, unit, price, qty);
+	}
+	db_result_free(res);
+	return f < 0 ? f : DB_OK;
+}
+
+static int
+make_lines(struct run *r)
+{
+	const struct invoice_batch *ib = r->ib;
+	struct overage o;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < r->n; i++) {
+		struct acct *a = &r->a[i];
+
+		if (a->state == ACCT_SKIP)
+			continue;
+		switch (a->mode) {
+		case MODE_USAGE:
+			lines_usage(&a->lines, a->sums, a->nsums);
+			break;
+		case MODE_SUBSCRIPTION:
+			lines_subscription(&a->lines, a->plan, a->created,
+			    ib->period_start, ib->period_end);
+			break;
+		case MODE_HYBRID:
+			lines_subscription(&a->lines, a->plan, a->created,
+			    ib->period_start, ib->period_end);
+			if (a->plan == NULL || a->records == 0)
+				break;
+			memset(&o, 0, sizeof(o));
+			if ((rc = load_overage(r, a, &o)) != DB_OK)
+				return rc;
+			lines_overage(&a->lines, &o, a->plan);
+			break;
+		}
+		/* nothing to bill: no invoice; the period is closed all the same */
+		if (a->lines.n == 0 && a->records == 0)
+			a->state = ACCT_EMPTY;
+	}
+	return DB_OK;
+}
+
+static int
+add_application(struct run *r, int64_t credit_id, int64_t amount, size_t acct)
+{
+	if (r->napps == r->apps_cap) {
+		size_t cap = r->apps_cap ? r->apps_cap * 2 : 64;
+		struct application *na = realloc(r->apps, cap * sizeof(*na));
+
+		if (na == NULL)
+			return -1;
+		r->apps = na;
+		r->apps_cap = cap;
+	}
+	r->apps[r->napps++] = (struct application){ credit_id, amount, acct };
+	return 0;
+}
+
+/* Credits, earliest expiry first, never expired, never below zero. */
+static int
+plan_credits(struct run *r)
+{
+	struct db_result *res = NULL;
+	int64_t acct_id, credit_id, remaining;
+	size_t i;
+	int rc, f;
+
+	struct db_param p[] = { DBP_INT(r->a[0].id), DBP_INT(r->a[r->n - 1].id),
+	    DBP_STR(r->now) };
+	if ((rc = db_query(r->db, SQL_CREDITS, p, 3, &res)) != DB_OK)
+		return rc;
+	while ((f = db_fetch(res)) == 1) {
+		struct acct *a;
+		int64_t left, take;
+
+		if (db_col_i64(res, 0, &acct_id) != 0 ||
+		    db_col_i64(res, 1, &credit_id) != 0 ||
+		    db_col_decimal(res, 2, &remaining) != 0) {
+			f = DB_ERROR;
+			break;
+		}
+		if ((i = find_acct(r, (uint64_t)acct_id)) == r->n ||
+		    r->a[i].state != ACCT_BILL)
+			continue;
+		a = &r->a[i];
+		left = a->lines.subtotal - a->credits;
+		if (left <= 0)
+			continue;
+		take = remaining < left ? remaining : left;
+		if (add_application(r, credit_id, take, i) != 0) {
+			f = DB_ERROR;
+			break;
+		}
+		a->credits += take;
+	}
+	db_result_free(res);
+	return f < 0 ? f : DB_OK;
+}
+
+/* Numbers for the batch's invoices, in account order, from one bump of
+ * the year's counter (its row stays locked until commit: no gaps). */
+static int
+take_numbers(struct run *r, size_t count)
+{
+	int y, m, d, hh, mm, ss, us, rc;
+	int64_t last = 0, next;
+	size_t i;
+
+	time_to_civil(r->ib->now, &y, &m, &d, &hh, &mm, &ss, &us);
+	struct db_param p[] = { DBP_INT(y), DBP_INT(count) };
+	if ((rc = db_exec(r->db, SQL_COUNTER_BUMP, p, 2, NULL, NULL)) != DB_OK ||
+	    (rc = db_query_i64(r->db, SQL_COUNTER_READ, p, 1, &last)) != DB_OK)
+		return rc;
+	next = last - (int64_t)count + 1;
+	for (i = 0; i < r->n; i++)
+		if (r->a[i].state == ACCT_BILL)
+			snprintf(r->a[i].number, sizeof(r->a[i].number),
+			    "INV-%04d-%06lld", y, (long long)next++);
+	return DB_OK;
+}
+
+/* The text of one invoice's values, kept alive for the binds. */
+struct invoice_text {
+	char subtotal[32], credits[32], total[32], from[TIME_TEXT_MAX];
+};
+
+static int
+insert_invoices_rows(struct run *r, const size_t *ix, size_t n)
+{
+	static struct db_param p[SQL_ROWS_MAX * INVOICE_PARAMS];
+	static struct invoice_text txt[SQL_ROWS_MAX];
+	const struct invoice_batch *ib = r->ib;
+	size_t done = 0, k, i, j;
+	int rc;
+
+	while (done < n) {
+		const char *sql;
+
+		k = sql_rows_chunk(n - done);
+		if ((sql = sql_rows_text(&insert_invoices, k)) == NULL)
+			return DB_ERROR;
+		for (i = 0, j = 0; i < k; i++) {
+			const struct acct *a = &r->a[ix[done + i]];
+			struct invoice_text *t = &txt[i];
+
+			money_format(a->lines.subtotal, 2, t->subtotal,
+			    sizeof(t->subtotal));
+			money_format(a->credits, 2, t->credits, sizeof(t->credits));
+			money_format(a->lines.subtotal - a->credits, 2, t->total,
+			    sizeof(t->total));
+			if (a->claim_from)
+				time_format_db(a->claim_from, t->from,
+				    sizeof(t->from));
+			p[j++] = DBP_INT(a->id);
+			p[j++] = ib->draft ? DBP_NULLV : DBP_STR(a->number);
+			p[j++] = DBP_STR(r->ps);
+			p[j++] = DBP_STR(r->pe);
+			p[j++] = DBP_STR(config_mode_name(a->mode));
+			p[j++] = a->plan ? DBP_STR(a->plan->id) : DBP_NULLV;
+			p[j++] = DBP_STR(ib->cfg->currency);
+			p[j++] = DBP_STR(t->subtotal);
+			p[j++] = DBP_STR(t->credits);
+			p[j++] = DBP_STR(t->total);
+			p[j++] = DBP_STR(ib->draft ? "draft" : "sent");
+			p[j++] = ib->draft ? DBP_NULLV : DBP_STR(r->due);
+			p[j++] = ib->draft ? DBP_NULLV : DBP_STR(r->now);
+			p[j++] = DBP_STR(r->now);
+			p[j++] = a->claim_from ? DBP_STR(t->from) : DBP_NULLV;
+			p[j++] = DBP_STR(r->pe);
+		}
+		if ((rc = db_exec(r->db, sql, p, j, NULL, NULL)) != DB_OK)
+			return rc;
+		done += k;
+	}
+	return DB_OK;
+}
+
+static int
+read_new_ids(struct run *r)
+{
+	struct db_result *res = NULL;
+	int64_t acct_id, id;
+	size_t i;
+	int rc, f;
+
+	struct db_param p[] = { DBP_INT(r->a[0].id), DBP_INT(r->a[r->n - 1].id),
+	    DBP_STR(r->ps) };
+	if ((rc = db_query(r->db, SQL_NEW_IDS, p, 3, &res)) != DB_OK)
+		return rc;
+	while ((f = db_fetch(res)) == 1)
+		if (db_col_i64(res, 0, &acct_id) == 0 &&
+		    db_col_i64(res, 1, &id) == 0 &&
+		    (i = find_acct(r, (uint64_t)acct_id)) < r->n &&
+		    r->a[i].state == ACCT_BILL)
+			r->a[i].invoice_id = (uint64_t)id;
+	db_result_free(res);
+	if (f < 0)
+		return f;
+	for (i = 0; i < r->n; i++)
+		if (r->a[i].state == ACCT_BILL && r->a[i].invoice_id == 0) {
+			log_warnx("invoices: account %llu: its new invoice is missing",
+			    (unsigned long long)r->a[i].id);
+			return DB_ERROR;
+		}
+	return DB_OK;
+}
+
+static int
+write_applications(struct run *r)
+{
+	static struct db_param p[SQL_ROWS_MAX * 4];
+	static char amt[SQL_ROWS_MAX][32];
+	size_t done = 0, k, i, j;
+	int rc;
+
+	while (done < r->napps) {
+		const char *sql;
+
+		k = sql_rows_chunk(r->napps - done);
+		if ((sql = sql_rows_text(&insert_applications, k)) == NULL)
+			return DB_ERROR;
+		for (i = 0, j = 0; i < k; i++) {
+			const struct application *ap = &r->apps[done + i];
+
+			money_format(ap->amount, 2, amt[i], sizeof(amt[i]));
+			p[j++] = DBP_INT(ap->credit_id);
+			p[j++] = DBP_INT(r->a[ap->acct].invoice_id);
+			p[j++] = DBP_STR(amt[i]);
+			p[j++] = DBP_STR(r->now);
+		}
+		if ((rc = db_exec(r->db, sql, p, j, NULL, NULL)) != DB_OK)
+			return rc;
+		for (i = 0; i < k; i++) {
+			struct db_param dp[] = { DBP_STR(amt[i]),
+			    DBP_INT(r->apps[done + i].credit_id) };
+			if ((rc = db_exec(r->db, SQL_DEDUCT, dp, 2, NULL, NULL)) != DB_OK)
+				return rc;
+		}
+		done += k;
+	}
+	return DB_OK;
+}
+
+/* billed_through moves to the period's end for the accounts whose period
+ * closed (invoiced or empty); a record that arrives later for it goes on
+ * the next invoice. */
+static int
+advance_watermarks(struct run *r)
+{
+	static struct db_param p[SQL_ROWS_MAX + 1];
+	uint64_t ids[INVOICE_BATCH_ACCOUNTS];
+	size_t n = 0, k, i;
+	const char *sql;
+
+	for (i = 0; i < r->n; i++)
+		if (r->a[i].state != ACCT_SKIP &&
+		    r->a[i].billed_through < r->ib->period_end)
+			ids[n++] = r->a[i].id;
+	if (n == 0)
+		return DB_OK;
+	k = sql_rows_chunk_up(n);
+	if ((sql = sql_rows_text(&advance_accounts, k)) == NULL)
+		return DB_ERROR;
+	p[0] = DBP_STR(r->pe);
+	for (i = 0; i < k; i++)
+		p[1 + i] = DBP_INT(ids[i < n ? i : n - 1]);
+	return db_exec(r->db, sql, p, k + 1, NULL, NULL);
+}
+
+/* billing.invoice.created for each invoice, from the values in hand. */
+static int
+emit_events(struct run *r, const size_t *ix, size_t n)
+{
+	const struct invoice_batch *ib = r->ib;
+	struct event_spec *ev;
+	char (*keys)[64];
+	size_t i;
+	int rc;
+
+	ev = calloc(n, sizeof(*ev));
+	keys = calloc(n, sizeof(*keys));
+	if (ev == NULL || keys == NULL) {
+		free(ev);
+		free(keys);
+		return DB_ERROR;
+	}
+	for (i = 0; i < n; i++) {
+		const struct acct *a = &r->a[ix[i]];
+		struct invoice inv;
+
+		memset(&inv, 0, sizeof(inv));
+		inv.id = a->invoice_id;
+		inv.account_id = a->id;
+		snprintf(inv.user_id, sizeof(inv.user_id), "%s", a->user_id);
+		snprintf(inv.number, sizeof(inv.number), "%s", a->number);
+		snprintf(inv.kind, sizeof(inv.kind), "scheduled");
+		snprintf(inv.status, sizeof(inv.status), "sent");
+		snprintf(inv.currency, sizeof(inv.currency), "%s",
+		    ib->cfg->currency);
+		snprintf(inv.billing_mode, sizeof(inv.billing_mode), "%s",
+		    config_mode_name(a->mode));
+		if (a->plan)
+			snprintf(inv.plan_id, sizeof(inv.plan_id), "%s",
+			    a->plan->id);
+		inv.period_start = ib->period_start;
+		inv.period_end = ib->period_end;
+		inv.subtotal = a->lines.subtotal;
+		inv.credits = a->credits;
+		inv.total = a->lines.subtotal - a->credits;
+		inv.due_date = ib->now +
+		    (int64_t)ib->cfg->invoice_due_days * USEC_PER_DAY;
+		inv.finalized_at = inv.created_at = ib->now;
+		snprintf(keys[i], sizeof(keys[i]), "billing.invoice.created:%llu",
+		    (unsigned long long)a->invoice_id);
+		ev[i] = (struct event_spec){ "billing.invoice.created", a->id,
+		    keys[i], invoice_json(&inv, 0) };
+	}
+	rc = event_emit_many(r->db, ev, n, ib->now);
+	for (i = 0; i < n; i++)
+		json_object_put(ev[i].data);
+	free(ev);
+	free(keys);
+	return rc;
+}
+
+static int
+write_batch(struct run *r)
+{
+	const struct invoice_batch *ib = r->ib;
+	size_t ix[INVOICE_BATCH_ACCOUNTS], n = 0, i;
+	const struct line_set *sets[INVOICE_BATCH_ACCOUNTS];
+	uint64_t ids[INVOICE_BATCH_ACCOUNTS];
+	int rc;
+
+	for (i = 0; i < r->n; i++)
+		if (r->a[i].state == ACCT_BILL)
+			ix[n++] = i;
+	if (n > 0) {
+		if (!ib->draft && ((rc = plan_credits(r)) != DB_OK ||
+		    (rc = take_numbers(r, n)) != DB_OK))
+			return rc;
+		if ((rc = insert_invoices_rows(r, ix, n)) != DB_OK ||
+		    (rc = read_new_ids(r)) != DB_OK)
+			return rc;
+		for (i = 0; i < n; i++) {
+			sets[i] = &r->a[ix[i]].lines;
+			ids[i] = r->a[ix[i]].invoice_id;
+		}
+		if ((rc = lines_insert(r->db, ids, sets, n)) != DB_OK ||
+		    (rc = write_applications(r)) != DB_OK)
+			return rc;
+	}
+	if ((rc = advance_watermarks(r)) != DB_OK)
+		return rc;
+	if (n > 0 && !ib->draft && (rc = emit_events(r, ix, n)) != DB_OK)
+		return rc;
+	r->ib->created = n;
+	return DB_OK;
+}
+
+int
+invoice_batch_run(struct db *db, struct invoice_batch *ib)
+{
+	struct run r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.db = db;
+	r.ib = ib;
+	ib->naccounts = 0;
+	ib->created = 0;
+	ib->last = ib->after;
+	if ((r.a = calloc(INVOICE_BATCH_ACCOUNTS, sizeof(*r.a))) == NULL)
+		return DB_ERROR;
+	time_format_db(ib->period_start, r.ps, sizeof(r.ps));
+	time_format_db(ib->period_end, r.pe, sizeof(r.pe));
+	time_format_db(ib->now, r.now, sizeof(r.now));
+	time_format_db(ib->now + (int64_t)ib->cfg->invoice_due_days *
+	    USEC_PER_DAY, r.due, sizeof(r.due));
+	if ((rc = load_accounts(&r)) == DB_OK && r.n > 0 &&
+	    (rc = mark_overlaps(&r)) == DB_OK &&
+	    (rc = load_usage(&r)) == DB_OK &&
+	    (rc = make_lines(&r)) == DB_OK)
+		rc = write_batch(&r);
+	if (rc == DB_OK) {
+		ib->naccounts = r.n;
+		if (r.n > 0)
+			ib->last = r.a[r.n - 1].id;
+	}
+	free(r.apps);
+	free(r.a);
+	return rc;
+}

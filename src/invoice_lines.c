@@ -1,0 +1,196 @@
+/*
+ * invoice_lines: an invoice's lines, worked out from usage sums, and their
+ * multi-row insert.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "db.h"
+#include "invoice_impl.h"
+#include "metering.h"
+#include "money.h"
+#include "sql_rows.h"
+#include "timeutil.h"
+
+#define USEC_PER_DAY (86400LL * USEC_PER_SEC)
+#define LINE_PARAMS 9
+
+static struct sql_rows insert_lines = SQL_ROWS_INIT(
+    "INSERT INTO billing_invoice_lines (invoice_id, line_no, kind, "
+    "resource_type, description, quantity, unit, unit_price, amount) VALUES ",
+    "(?,?,?,?,?,?,?,?,?)", "");
+
+static void
+add_line(struct line_set *set, const char *kind, const char *resource,
+    const char *description, int64_t quantity, const char *unit,
+    int64_t unit_price, int64_t amount)
+{
+	struct invoice_line *l;
+
+	if (set->n == INVOICE_MAX_LINES)
+		return; /* cannot happen: the sums are bounded */
+	l = &set->lines[set->n++];
+	memset(l, 0, sizeof(*l));
+	l->line_no = (unsigned)set->n;
+	snprintf(l->kind, sizeof(l->kind), "%s", kind);
+	snprintf(l->resource_type, sizeof(l->resource_type), "%s",
+	    resource ? resource : "");
+	snprintf(l->description, sizeof(l->description), "%s", description);
+	l->quantity = quantity;
+	snprintf(l->unit, sizeof(l->unit), "%s", unit);
+	l->unit_price = unit_price;
+	l->amount = amount;
+	set->subtotal += amount;
+}
+
+static const char *
+usage_description(const char *resource)
+{
+	if (strcmp(resource, "cpu") == 0)
+		return "CPU usage";
+	if (strcmp(resource, "memory") == 0)
+		return "Memory usage";
+	return "Storage";
+}
+
+void
+lines_usage(struct line_set *set, const struct usage_sum *sums, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		add_line(set, "usage", sums[i].resource,
+		    usage_description(sums[i].resource), sums[i].qty,
+		    sums[i].unit, sums[i].price, money_round(sums[i].cost, 2));
+}
+
+void
+lines_subscription(struct line_set *set, const struct plan *plan,
+    int64_t account_created, int64_t period_start, int64_t period_end)
+{
+	char desc[256];
+	int y, m, d, hh, mm, ss, us, cm;
+
+	if (plan == NULL || plan->price <= 0)
+		return;
+	if (plan->interval == INTERVAL_YEAR) {
+		time_to_civil(account_created, &y, &cm, &d, &hh, &mm, &ss, &us);
+		time_to_civil(period_start, &y, &m, &d, &hh, &mm, &ss, &us);
+		if (m != cm && period_end - period_start < 360 * USEC_PER_DAY)
+			return;
+	}
+	snprintf(desc, sizeof(desc), "%s plan (%s)", plan->name,
+	    plan->interval == INTERVAL_YEAR ? "yearly" : "monthly");
+	add_line(set, "subscription", NULL, desc, MONEY_SCALE,
+	    plan->interval == INTERVAL_YEAR ? "year" : "month", plan->price,
+	    money_round(plan->price, 2));
+}
+
+void
+overage_add(struct overage *o, const struct plan *plan, const char *resource,
+    const char *unit, int64_t price, int64_t qty)
+{
+	int64_t limit, over, cost;
+	size_t i;
+
+	if (strcmp(resource, "cpu") == 0)
+		limit = plan->cpu_limit;
+	else if (strcmp(resource, "memory") == 0)
+		limit = plan->memory_limit;
+	else if (money_muldiv(plan->storage_limit, 1, HOURS_PER_MONTH, &limit) != 0)
+		return; /* GB-months held in one hour */
+	over = qty - limit;
+	if (over <= 0 || money_mul(over, price, &cost) != 0)
+		return;
+	for (i = 0; i < o->n; i++)
+		if (strcmp(o->over[i].resource, resource) == 0 &&
+		    o->over[i].price == price)
+			break;
+	if (i == o->n) {
+		if (o->n == USAGE_MAX_SUMS)
+			return;
+		snprintf(o->over[i].resource, sizeof(o->over[i].resource), "%s",
+		    resource);
+		snprintf(o->over[i].unit, sizeof(o->over[i].unit), "%s", unit);
+		o->over[i].price = price;
+		o->over[i].qty = o->over[i].cost = 0;
+		o->n++;
+	}
+	o->over[i].qty += over;
+	o->over[i].cost += cost;
+}
+
+void
+lines_overage(struct line_set *set, const struct overage *o,
+    const struct plan *plan)
+{
+	char desc[128];
+	size_t i;
+
+	for (i = 0; i < o->n; i++) {
+		snprintf(desc, sizeof(desc), "%s above the %s plan",
+		    usage_description(o->over[i].resource), plan->name);
+		add_line(set, "overage", o->over[i].resource, desc,
+		    o->over[i].qty, o->over[i].unit, o->over[i].price,
+		    money_round(o->over[i].cost, 2));
+	}
+}
+
+/* The text of one line's decimals, kept alive for the binds. */
+struct line_text {
+	char qty[32], price[32], amount[32];
+};
+
+int
+lines_insert(struct db *db, const uint64_t *ids,
+    const struct line_set *const *sets, size_t n)
+{
+	static struct db_param p[SQL_ROWS_MAX * LINE_PARAMS];
+	static struct line_text txt[SQL_ROWS_MAX];
+	size_t inv = 0, line = 0;
+	int rc;
+
+	for (;;) {
+		size_t left = 0, i, j, k, a = inv, b = line;
+		const char *sql;
+
+		/* how many lines are left, up to a full statement */
+		while (a < n && left < SQL_ROWS_MAX) {
+			left += sets[a]->n - b;
+			b = 0;
+			a++;
+		}
+		if (left == 0)
+			return DB_OK;
+		k = sql_rows_chunk(left);
+		if ((sql = sql_rows_text(&insert_lines, k)) == NULL)
+			return DB_ERROR;
+		for (i = 0, j = 0; i < k; i++) {
+			const struct invoice_line *l;
+
+			while (line == sets[inv]->n) {
+				inv++;
+				line = 0;
+			}
+			l = &sets[inv]->lines[line++];
+			money_format(l->quantity, 6, txt[i].qty, sizeof(txt[i].qty));
+			money_format(l->unit_price, 6, txt[i].price,
+			    sizeof(txt[i].price));
+			money_format(l->amount, 2, txt[i].amount,
+			    sizeof(txt[i].amount));
+			p[j++] = DBP_INT(ids[inv]);
+			p[j++] = DBP_INT(l->line_no);
+			p[j++] = DBP_STR(l->kind);
+			p[j++] = l->resource_type[0] ? DBP_STR(l->resource_type) :
+			    DBP_NULLV;
+			p[j++] = DBP_STR(l->description);
+			p[j++] = DBP_STR(txt[i].qty);
+			p[j++] = DBP_STR(l->unit);
+			p[j++] = DBP_STR(txt[i].price);
+			p[j++] = DBP_STR(txt[i].amount);
+		}
+		if ((rc = db_exec(db, sql, p, j, NULL, NULL)) != DB_OK)
+			return rc;
+	}
+}

@@ -1,0 +1,168 @@
+/*
+ * An invoice's lines from usage sums (invoice_lines.c) and the multi-row
+ * statement text they are written with (sql_rows.c).
+ */
+#include <string.h>
+
+#include <check.h>
+
+#include "config.h"
+#include "invoice_impl.h"
+#include "money.h"
+#include "sql_rows.h"
+#include "timeutil.h"
+
+static struct plan pro;
+
+static void
+setup(void)
+{
+	memset(&pro, 0, sizeof(pro));
+	pro.id = "pro";
+	pro.name = "Pro";
+	pro.price = 49990000;          /* 49.99 */
+	pro.interval = INTERVAL_MONTH;
+	pro.cpu_limit = 8000000;       /* 8 cores */
+	pro.memory_limit = 16000000;   /* 16 GB */
+	pro.storage_limit = 100000000; /* 100 GB */
+}
+
+static struct usage_sum
+sum(const char *res, const char *unit, int64_t price, int64_t qty, int64_t cost)
+{
+	struct usage_sum s;
+
+	memset(&s, 0, sizeof(s));
+	strcpy(s.resource, res);
+	strcpy(s.unit, unit);
+	s.price = price;
+	s.qty = qty;
+	s.cost = cost;
+	return s;
+}
+
+START_TEST(test_usage_lines_round_each_sum_half_up_to_cents)
+{
+	struct line_set set;
+	struct usage_sum s[2] = {
+		sum("cpu", "core-hours", 50000, 20000000, 1000000),  /* 1.00 */
+		sum("memory", "gb-hours", 10000, 40005000, 400050),  /* 0.40005 */
+	};
+
+	memset(&set, 0, sizeof(set));
+	lines_usage(&set, s, 2);
+	ck_assert_uint_eq(set.n, 2);
+	ck_assert_uint_eq(set.lines[0].line_no, 1);
+	ck_assert_str_eq(set.lines[0].kind, "usage");
+	ck_assert_str_eq(set.lines[0].description, "CPU usage");
+	ck_assert_int_eq(set.lines[0].amount, 1000000);
+	ck_assert_uint_eq(set.lines[1].line_no, 2);
+	ck_assert_int_eq(set.lines[1].quantity, 40005000);
+	ck_assert_int_eq(set.lines[1].amount, 400000);  /* 0.40 */
+	ck_assert_int_eq(set.subtotal, 1400000);        /* the seed's 1.40 */
+	/* half a cent rounds up */
+	memset(&set, 0, sizeof(set));
+	s[0].cost = 5000;   /* 0.005 */
+	lines_usage(&set, s, 1);
+	ck_assert_int_eq(set.lines[0].amount, 10000);
+}
+END_TEST
+
+START_TEST(test_subscription_monthly_every_period_yearly_on_the_anniversary)
+{
+	struct line_set set;
+	int64_t created = time_from_civil(2024, 3, 15, 9, 0, 0);
+
+	memset(&set, 0, sizeof(set));
+	lines_subscription(&set, &pro, created, time_from_civil(2025, 1, 1, 0, 0, 0),
+	    time_from_civil(2025, 2, 1, 0, 0, 0));
+	ck_assert_uint_eq(set.n, 1);
+	ck_assert_str_eq(set.lines[0].kind, "subscription");
+	ck_assert_str_eq(set.lines[0].description, "Pro plan (monthly)");
+	ck_assert_int_eq(set.lines[0].amount, 49990000);
+	pro.interval = INTERVAL_YEAR;
+	memset(&set, 0, sizeof(set));
+	lines_subscription(&set, &pro, created, time_from_civil(2025, 1, 1, 0, 0, 0),
+	    time_from_civil(2025, 2, 1, 0, 0, 0));
+	ck_assert_uint_eq(set.n, 0);
+	lines_subscription(&set, &pro, created, time_from_civil(2025, 3, 1, 0, 0, 0),
+	    time_from_civil(2025, 4, 1, 0, 0, 0));
+	ck_assert_uint_eq(set.n, 1);
+	ck_assert_str_eq(set.lines[0].unit, "year");
+	/* no plan or a free one: no line */
+	memset(&set, 0, sizeof(set));
+	lines_subscription(&set, NULL, created, 0, 1);
+	pro.price = 0;
+	lines_subscription(&set, &pro, created, 0, 1);
+	ck_assert_uint_eq(set.n, 0);
+}
+END_TEST
+
+START_TEST(test_overage_is_what_each_hour_exceeds_the_limit)
+{
+	struct overage o;
+	struct line_set set;
+
+	memset(&o, 0, sizeof(o));
+	memset(&set, 0, sizeof(set));
+	/* the seed: 10 cores on Pro (8) for one hour = 2 core-hours x 0.05 */
+	overage_add(&o, &pro, "cpu", "core-hours", 50000, 10000000);
+	/* an hour under the limit adds nothing; the next over it adds 1 */
+	overage_add(&o, &pro, "cpu", "core-hours", 50000, 7000000);
+	overage_add(&o, &pro, "cpu", "core-hours", 50000, 9000000);
+	overage_add(&o, &pro, "memory", "gb-hours", 10000, 16000000);
+	lines_overage(&set, &o, &pro);
+	ck_assert_uint_eq(set.n, 1);
+	ck_assert_str_eq(set.lines[0].kind, "overage");
+	ck_assert_str_eq(set.lines[0].description, "CPU usage above the Pro plan");
+	ck_assert_int_eq(set.lines[0].quantity, 3000000);
+	ck_assert_int_eq(set.lines[0].amount, 150000);  /* 0.15 */
+}
+END_TEST
+
+START_TEST(test_sql_rows_builds_each_size_once)
+{
+	struct sql_rows s = SQL_ROWS_INIT("INSERT INTO t (a, b) VALUES ", "(?,?)",
+	    " ON DUPLICATE KEY UPDATE b = b");
+	const char *four = sql_rows_text(&s, 4);
+
+	ck_assert_str_eq(four, "INSERT INTO t (a, b) VALUES (?,?),(?,?),(?,?),(?,?)"
+	    " ON DUPLICATE KEY UPDATE b = b");
+	ck_assert_ptr_eq(sql_rows_text(&s, 4), four);   /* kept: stays prepared */
+	ck_assert_ptr_null(sql_rows_text(&s, 5));       /* not a chunk size */
+	ck_assert_uint_eq(sql_rows_chunk(300), 256);
+	ck_assert_uint_eq(sql_rows_chunk(100), 64);
+	ck_assert_uint_eq(sql_rows_chunk(3), 1);
+	ck_assert_uint_eq(sql_rows_chunk(0), 1);
+	ck_assert_uint_eq(sql_rows_chunk_up(100), 256);
+	ck_assert_uint_eq(sql_rows_chunk_up(5), 16);
+	ck_assert_uint_eq(sql_rows_chunk_up(1), 1);
+}
+END_TEST
+
+static Suite *
+invoice_lines_suite(void)
+{
+	Suite *s = suite_create("invoice_lines");
+	TCase *tc = tcase_create("lines");
+
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, test_usage_lines_round_each_sum_half_up_to_cents);
+	tcase_add_test(tc, test_subscription_monthly_every_period_yearly_on_the_anniversary);
+	tcase_add_test(tc, test_overage_is_what_each_hour_exceeds_the_limit);
+	tcase_add_test(tc, test_sql_rows_builds_each_size_once);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(invoice_lines_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
