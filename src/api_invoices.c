@@ -277,7 +277,6 @@ api_invoice_create(struct app *app, struct http_request *req)
 		return api_db_error(app, req, rc);
 	c.cfg = app->cfg;
 	c.spec.account_id = acct.id;
-	c.spec.manual = 1;
 	c.spec.draft = draft;
 	c.spec.now = time_now_usec();
 	if ((rc = db_transaction(app->db, create_txn, &c)) != DB_OK)

@@ -2,7 +2,9 @@
  * invoices: building, finalizing and reading invoices.
  *
  * An invoice is built in one transaction: its lines (by billing mode), the
- * usage records it bills (tied to it by invoice_id, so each is billed once),
+ * usage records it bills (a scheduled invoice claims its account's unbilled
+ * records by their bill_from range, a manual one sets their invoice_id; see
+ * sql/003_usage_claims.sql), 
  * and, when it is finalized, the credits applied (earliest-expiring first,
  * never expired ones, never below zero), a gap-free number from the year's
  * counter (locked in the same transaction) and the billing.invoice.created
@@ -90,22 +92,20 @@ struct json_object *invoice_json(const struct invoice *inv, int details);
 
 struct invoice_spec {
 	uint64_t account_id;
-	int64_t period_start, period_end;
-	int manual;   /* manual: usage inside the period only; scheduled: also
-	               * usage that arrived late for earlier periods */
+	int64_t period_start, period_end;   /* usage inside the period only */
 	int draft;    /* keep it a numberless draft */
 	int64_t now;
 };
 
 enum invoice_outcome {
 	INVOICE_CREATED = 0,
-	INVOICE_EXISTS,   /* a live invoice of the account overlaps the period */
-	INVOICE_EMPTY     /* scheduled, nothing to bill: no invoice made */
+	INVOICE_EXISTS    /* a live invoice of the account overlaps the period */
 };
 
 /*
- * Makes the account's invoice for the period: lines by billing mode, usage
- * records tied to it, and unless spec->draft, finalized.  On DB_OK,
+ * Makes a manual invoice of the account for the period: lines by billing
+ * mode from the unbilled usage records inside it, which are tied to it, and
+ * unless spec->draft, finalized (the scheduled run is invoice_batch.c).  On DB_OK,
  * *outcome says what happened and *invoice_id is the new invoice (or the
  * overlapping one, when known).
  */

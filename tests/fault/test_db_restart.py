@@ -151,7 +151,7 @@ class DatabaseRestartTest(FaultCase):
         self.assertLedger("after the run lost its database")
         self.stack.run_helper("billing-generate-invoices", env={"BILLING_TEST_NOW": INVOICE_DAY})
         self.assertEqual(self.invoices_per_account(first, last, "2025-01-01 00:00:00"), {1: n})
-        self.assertEqual(self.count("billing_usage_records",
+        self.assertEqual(self.count("billing_usage_billed",
                                     "invoice_id IS NULL AND account_id BETWEEN %d AND %d"
                                     % (first, last)), 0)
         self.assertLedger("after the rerun")
