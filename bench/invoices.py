@@ -405,7 +405,7 @@ def report(results, info, args):
         "INV-2025-%06d without a gap (counter %s); each line = its records' sums (amount "
         "rounded to cents), subtotal = the lines, total = subtotal - credits; %s credit "
         "applications (%s invoices down to 0.00, %s partly paid by credit), each credit's "
-        "balance = amount - applications; all %s records tied to their account's invoice; "
+        "balance = amount - applications; all %s records billed by their account's invoice (billing_usage_billed); "
         "%s billing.invoice.created events matching their invoice (number, total). Sums: "
         "subtotal %s, credits %s, total %s. The second run: %s."
         % (fmt_n(n), n, fmt_n(n), fmt_n(v["credited"]), fmt_n(v["zero_total"]),
