@@ -110,8 +110,8 @@ int session_create(struct db *db, const char *session_id, const char *user_id,
  * session's sizes takes two statements and no explicit transaction: a read
  * of the session, its user and its latest segment, then (when `at` is
  * newer) UPDATE ... SET last_heartbeat_at WHERE the row is still open, older
- * than `at`, of the sizes read, with no newer segment.  Anything else, or a
- * row that changed between the two, goes through the locking transaction.
+ * than `at` and of the sizes read.  Anything else, or a row that changed
+ * between the two, goes through the locking transaction.
  */
 int session_heartbeat(struct db *db, const char *session_id,
     const struct session_beat *beat, struct session *out,
