@@ -27,30 +27,64 @@
 #define MAX_ITEMS 32
 #define MAX_RANGE_DAYS 400
 
-/* the rows in key order, summed here: a GROUP BY that does not follow the
- * key would cost the server a temporary table on every request */
-static const char SQL_DAILY[] =
-    "SELECT resource_type, unit_price, quantity, total_cost "
-    "FROM billing_usage_daily WHERE account_id = ? AND day >= ? AND day < ?";
+/*
+ * Everything GET usage reads, in one statement and one round trip (four
+ * before: the account, the daily totals, the live sessions, the credits).
+ * UNION ALL of three parts told apart by column 0; each part has columns of
+ * its own and NULL in the others, so that no column mixes types (a BIGINT
+ * beside a DECIMAL would come back as "5.000000"):
+ *
+ *   0  the account (1-7) and its credit balance (8)
+ *   1  a daily total (9-12): the rows in key order, summed here (a GROUP BY
+ *      that does not follow the key would cost the server a temporary table
+ *      on every request)
+ *   2  a live session (13-19) with one of its segments (20-27)
+ *
+ * Parts 1 and 2 find the account by user_id themselves; an unknown user
+ * gives no row at all.  MariaDB streams a UNION ALL without a temporary
+ * table.
+ */
+#define N2 "NULL, NULL, "
+#define N4 "NULL, NULL, NULL, NULL, "
+#define N8 N4 N4
+static const char SQL_USAGE[] =
+    "SELECT 0, a.id, a.user_id, COALESCE(a.email, ''), "
+    "COALESCE(a.plan_id, ''), COALESCE(a.billing_mode, ''), a.status, "
+    "COALESCE(a.stripe_customer_id, ''), "
+    "(SELECT COALESCE(SUM(c.remaining), 0) FROM billing_credits c "
+    "WHERE c.account_id = a.id AND (c.expires_at IS NULL OR c.expires_at > ?)), "
+    N8 N8 N2 "NULL "
+    "FROM billing_accounts a WHERE a.user_id = ? "
+    "UNION ALL "
+    "SELECT 1, " N8 "d.resource_type, d.unit_price, d.quantity, d.total_cost, "
+    N8 N4 N2 "NULL "
+    "FROM billing_accounts a JOIN billing_usage_daily d ON d.account_id = a.id "
+    "WHERE a.user_id = ? AND d.day >= ? AND d.day < ? "
+    "UNION ALL "
+    "(SELECT 2, " N8 N4 "s.id, s.session_id, s.started_at, s.last_heartbeat_at, "
+    "s.cpu_cores, s.memory_gb, s.storage_gb, g.started_at, g.ended_at, "
+    "g.metered_until, g.metered_done, g.cpu_cores, g.memory_gb, g.storage_gb, "
+    "g.metered_cost FROM billing_accounts a "
+    "JOIN billing_sessions s ON s.account_id = a.id "
+    "JOIN billing_session_segments g ON g.session_pk = s.id "
+    /* by session only: ordering by g.seq too costs a temporary table and
+     * a sort on every request; a session's rows stay together either way */
+    "WHERE a.user_id = ? AND s.ended_at IS NULL ORDER BY s.id LIMIT 10000)";
+#undef N2
+#undef N4
+#undef N8
+enum { KIND_ACCOUNT, KIND_DAILY, KIND_SESSION };
+#define COL_ACCOUNT 1
+#define COL_CREDITS 8
+#define COL_DAILY 9
+#define COL_SESSION 13
+#define USAGE_COLS 28
 /* the partial days at either edge of a range that is not day-aligned */
 static const char SQL_EDGES[] =
     "SELECT resource_type, unit_price, SUM(quantity), SUM(total_cost) "
     "FROM billing_usage_records WHERE account_id = ? AND "
     "((start_time >= ? AND start_time < ?) OR (start_time >= ? AND start_time < ?)) "
     "GROUP BY resource_type, unit_price";
-static const char SQL_ACTIVE[] =
-    "SELECT s.id, s.session_id, s.started_at, s.last_heartbeat_at, "
-    "s.cpu_cores, s.memory_gb, s.storage_gb, g.started_at, g.ended_at, "
-    "g.metered_until, g.metered_done, g.cpu_cores, g.memory_gb, g.storage_gb, "
-    "g.metered_cost FROM billing_sessions s "
-    "JOIN billing_session_segments g ON g.session_pk = s.id "
-    /* by session only: ordering by g.seq too costs a temporary table and
-     * a sort on every request; a session's rows stay together either way */
-    "WHERE s.account_id = ? AND s.ended_at IS NULL ORDER BY s.id "
-    "LIMIT 10000";
-static const char SQL_CREDITS[] =
-    "SELECT COALESCE(SUM(remaining), 0) FROM billing_credits "
-    "WHERE account_id = ? AND (expires_at IS NULL OR expires_at > ?)";
 
 struct item {
 	enum resource res;
@@ -96,6 +130,21 @@ add_item(struct usage *u, enum resource r, int64_t price, int64_t qty,
 	u->total += cost;
 }
 
+/* A row's resource, price, quantity and cost from columns c..c+3 into u. */
+static void
+add_row(struct usage *u, const struct db_result *res, size_t c)
+{
+	enum resource rs;
+	int64_t price, qty, cost;
+
+	if (resource_from(db_col(res, c, NULL), &rs) != 0 ||
+	    db_col_decimal(res, c + 1, &price) != 0 ||
+	    db_col_decimal(res, c + 2, &qty) != 0 ||
+	    db_col_decimal(res, c + 3, &cost) != 0)
+		return;
+	add_item(u, rs, price, qty, cost);
+}
+
 static int
 sum_rows(struct db *db, const char *sql, const struct db_param *p, size_t np,
     struct usage *u)
@@ -105,16 +154,8 @@ sum_rows(struct db *db, const char *sql, const struct db_param *p, size_t np,
 
 	if ((rc = db_query(db, sql, p, np, &res)) != DB_OK)
 		return rc;
-	while ((r = db_fetch(res)) == 1) {
-		enum resource rs;
-		int64_t price, qty, cost;
-
-		if (resource_from(db_col(res, 0, NULL), &rs) != 0 ||
-		    db_col_decimal(res, 1, &price) != 0 || db_col_decimal(res, 2, &qty) != 0 ||
-		    db_col_decimal(res, 3, &cost) != 0)
-			continue;
-		add_item(u, rs, price, qty, cost);
-	}
+	while ((r = db_fetch(res)) == 1)
+		add_row(u, res, 0);
 	db_result_free(res);
 	return r < 0 ? r : DB_OK;
 }
@@ -126,24 +167,26 @@ fmt_day(int64_t usec, char *buf, size_t size)
 	buf[10] = '\0';
 }
 
-/* Metered usage in [from, to): whole days from the totals, edges from records. */
+/* The whole days of [from, to) (the daily totals' part): [*dfrom, *dto),
+ * empty (both to) when no whole day is inside. */
+static void
+whole_days(int64_t from, int64_t to, int64_t *dfrom, int64_t *dto)
+{
+	*dfrom = day_ceil(from);
+	*dto = day_floor(to);
+	if (*dfrom >= *dto)
+		*dfrom = *dto = to; /* no whole day inside: [from, to) is one edge */
+}
+
+/* The partial days at the edges of [from, to), from the records. */
 static int
-metered_usage(struct db *db, uint64_t account_id, int64_t from, int64_t to,
+edge_usage(struct db *db, uint64_t account_id, int64_t from, int64_t to,
     struct usage *u)
 {
-	int64_t dfrom = day_ceil(from), dto = day_floor(to);
+	int64_t dfrom, dto;
 	char a[TIME_TEXT_MAX], b[TIME_TEXT_MAX], c[TIME_TEXT_MAX], d[TIME_TEXT_MAX];
-	int rc;
 
-	if (dfrom >= dto)
-		dfrom = dto = to; /* no whole day inside: [from, to) is one edge */
-	else {
-		fmt_day(dfrom, a, sizeof(a));
-		fmt_day(dto, b, sizeof(b));
-		struct db_param p[] = { DBP_INT(account_id), DBP_STR(a), DBP_STR(b) };
-		if ((rc = sum_rows(db, SQL_DAILY, p, 3, u)) != DB_OK)
-			return rc;
-	}
+	whole_days(from, to, &dfrom, &dto);
 	if (from == dfrom && dto == to)
 		return DB_OK;
 	/* [from, dfrom) and [dto, to); either may be empty */
@@ -154,24 +197,6 @@ metered_usage(struct db *db, uint64_t account_id, int64_t from, int64_t to,
 	struct db_param p[] = { DBP_INT(account_id), DBP_STR(a), DBP_STR(b),
 	    DBP_STR(c), DBP_STR(d) };
 	return sum_rows(db, SQL_EDGES, p, 5, u);
-}
-
-static int
-credits_balance(struct db *db, uint64_t account_id, int64_t now, int64_t *out)
-{
-	struct db_result *res = NULL;
-	char t[TIME_TEXT_MAX];
-	int rc, r;
-
-	*out = 0;
-	time_format_db(now, t, sizeof(t));
-	struct db_param p[] = { DBP_INT(account_id), DBP_STR(t) };
-	if ((rc = db_query(db, SQL_CREDITS, p, 2, &res)) != DB_OK)
-		return rc;
-	if ((r = db_fetch(res)) == 1 && db_col_decimal(res, 0, out) != 0)
-		r = DB_ERROR;
-	db_result_free(res);
-	return r < 0 ? r : DB_OK;
 }
 
 /* One active session's figures, built across its segment rows. */
@@ -191,65 +216,132 @@ finish_session(struct live *l, struct json_object *list)
 	l->obj = NULL;
 }
 
-static int
-active_sessions(struct app *app, uint64_t account_id, int64_t now,
+/* One row of a live session and one of its segments, from column c on. */
+static void
+session_row(const struct billing_config *cfg, const struct db_result *res,
+    size_t c, int64_t now, int64_t stale_before, struct live *l,
     struct usage *u, struct json_object *list)
+{
+	int64_t id, started, hb, cur[RES_COUNT], gs, ge, mu, sz[RES_COUNT];
+	int64_t cost, done = 0, until, live;
+	int stale;
+
+	if (db_col_i64(res, c, &id) != 0 || db_col_time(res, c + 2, &started) != 0 ||
+	    db_col_time(res, c + 3, &hb) != 0 || db_col_decimal(res, c + 4, &cur[0]) != 0 ||
+	    db_col_decimal(res, c + 5, &cur[1]) != 0 || db_col_decimal(res, c + 6, &cur[2]) != 0 ||
+	    db_col_time(res, c + 7, &gs) != 0 || db_col_time(res, c + 8, &ge) != 0 ||
+	    db_col_time(res, c + 9, &mu) != 0 || db_col_i64(res, c + 10, &done) != 0 ||
+	    db_col_decimal(res, c + 11, &sz[0]) != 0 || db_col_decimal(res, c + 12, &sz[1]) != 0 ||
+	    db_col_decimal(res, c + 13, &sz[2]) != 0 || db_col_decimal(res, c + 14, &cost) != 0)
+		return;
+	stale = hb < stale_before;
+	if (l->obj == NULL || l->id != id) {
+		finish_session(l, list);
+		l->obj = json_object_new_object();
+		l->id = id;
+		l->accrued = 0;
+		json_object_object_add(l->obj, "session_id",
+		    json_object_new_string(db_col(res, c + 1, NULL)));
+		json_object_object_add(l->obj, "started_at", json_time(started));
+		json_object_object_add(l->obj, "last_heartbeat_at", json_time(hb));
+		json_object_object_add(l->obj, "cpu_cores",
+		    json_money_trim(cur[0], 0));
+		json_object_object_add(l->obj, "memory_gb",
+		    json_money_trim(cur[1], 0));
+		json_object_object_add(l->obj, "storage_gb",
+		    json_money_trim(cur[2], 0));
+		json_object_object_add(l->obj, "stale",
+		    json_object_new_boolean(stale));
+		if (!stale)
+			for (int k = 0; k < RES_COUNT; k++)
+				u->in_use[k] += cur[k];
+	}
+	/* metered so far, plus what the job has not cut yet */
+	l->accrued += cost;
+	if (!done) {
+		until = ge ? ge : (stale ? hb : now);
+		live = metering_live_cost(cfg, sz[0], sz[1], sz[2], mu ? mu : gs,
+		    until);
+		l->accrued += live;
+		u->pending += live;
+	}
+}
+
+/* The account's columns (from COL_ACCOUNT) into *out. */
+static int
+account_row(const struct db_result *res, struct account *out)
+{
+	int64_t id;
+
+	if (db_col_i64(res, COL_ACCOUNT, &id) != 0)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	out->id = (uint64_t)id;
+	db_col_text(res, COL_ACCOUNT + 1, out->user_id, sizeof(out->user_id));
+	db_col_text(res, COL_ACCOUNT + 2, out->email, sizeof(out->email));
+	db_col_text(res, COL_ACCOUNT + 3, out->plan_id, sizeof(out->plan_id));
+	db_col_text(res, COL_ACCOUNT + 4, out->billing_mode,
+	    sizeof(out->billing_mode));
+	db_col_text(res, COL_ACCOUNT + 5, out->status, sizeof(out->status));
+	db_col_text(res, COL_ACCOUNT + 6, out->stripe_customer_id,
+	    sizeof(out->stripe_customer_id));
+	return 0;
+}
+
+/*
+ * Runs SQL_USAGE for user_id: the account (*have_account 1 when found),
+ * the metered usage of the whole days of [from, to), the live sessions
+ * (into list) and the credit balance.  DB_OK or an error.
+ */
+static int
+usage_read(struct app *app, const char *user_id, int64_t from, int64_t to,
+    int64_t now, struct account *acct, int *have_account, struct usage *u,
+    int64_t *credits, struct json_object *list)
 {
 	const struct billing_config *cfg = app->cfg;
 	int64_t stale_before = now -
 	    (int64_t)cfg->session_timeout_minutes * 60 * USEC_PER_SEC;
-	struct db_result *res = NULL;
+	char t[TIME_TEXT_MAX], a[TIME_TEXT_MAX], b[TIME_TEXT_MAX];
 	struct live l = { NULL, 0, 0 };
+	struct db_result *res = NULL;
+	int64_t kind, dfrom, dto;
 	int rc, r;
 
-	struct db_param p[] = { DBP_INT(account_id) };
-	if ((rc = db_query(app->db, SQL_ACTIVE, p, 1, &res)) != DB_OK)
+	*have_account = 0;
+	*credits = 0;
+	whole_days(from, to, &dfrom, &dto);
+	fmt_day(dfrom, a, sizeof(a));
+	fmt_day(dto, b, sizeof(b));
+	time_format_db(now, t, sizeof(t));
+	struct db_param p[] = { DBP_STR(t), DBP_STR(user_id), DBP_STR(user_id),
+	    DBP_STR(a), DBP_STR(b), DBP_STR(user_id) };
+	if ((rc = db_query(app->db, SQL_USAGE, p, 6, &res)) != DB_OK)
 		return rc;
+	if (db_ncols(res) != USAGE_COLS) {
+		db_result_free(res);
+		return DB_ERROR;
+	}
 	while ((r = db_fetch(res)) == 1) {
-		int64_t id, started, hb, cur[RES_COUNT], gs, ge, mu, sz[RES_COUNT];
-		int64_t cost, done = 0, until, live;
-		int stale;
-
-		if (db_col_i64(res, 0, &id) != 0 || db_col_time(res, 2, &started) != 0 ||
-		    db_col_time(res, 3, &hb) != 0 || db_col_decimal(res, 4, &cur[0]) != 0 ||
-		    db_col_decimal(res, 5, &cur[1]) != 0 || db_col_decimal(res, 6, &cur[2]) != 0 ||
-		    db_col_time(res, 7, &gs) != 0 || db_col_time(res, 8, &ge) != 0 ||
-		    db_col_time(res, 9, &mu) != 0 || db_col_i64(res, 10, &done) != 0 ||
-		    db_col_decimal(res, 11, &sz[0]) != 0 || db_col_decimal(res, 12, &sz[1]) != 0 ||
-		    db_col_decimal(res, 13, &sz[2]) != 0 || db_col_decimal(res, 14, &cost) != 0)
+		if (db_col_i64(res, 0, &kind) != 0)
 			continue;
-		stale = hb < stale_before;
-		if (l.obj == NULL || l.id != id) {
-			finish_session(&l, list);
-			l.obj = json_object_new_object();
-			l.id = id;
-			l.accrued = 0;
-			json_object_object_add(l.obj, "session_id",
-			    json_object_new_string(db_col(res, 1, NULL)));
-			json_object_object_add(l.obj, "started_at", json_time(started));
-			json_object_object_add(l.obj, "last_heartbeat_at",
-			    json_time(hb));
-			json_object_object_add(l.obj, "cpu_cores",
-			    json_money_trim(cur[0], 0));
-			json_object_object_add(l.obj, "memory_gb",
-			    json_money_trim(cur[1], 0));
-			json_object_object_add(l.obj, "storage_gb",
-			    json_money_trim(cur[2], 0));
-			json_object_object_add(l.obj, "stale",
-			    json_object_new_boolean(stale));
-			if (!stale)
-				for (int k = 0; k < RES_COUNT; k++)
-					u->in_use[k] += cur[k];
+		switch (kind) {
+		case KIND_ACCOUNT:
+			if (account_row(res, acct) != 0 ||
+			    db_col_decimal(res, COL_CREDITS, credits) != 0)
+				r = DB_ERROR;
+			else
+				*have_account = 1;
+			break;
+		case KIND_DAILY:
+			add_row(u, res, COL_DAILY);
+			break;
+		case KIND_SESSION:
+			session_row(cfg, res, COL_SESSION, now, stale_before, &l,
+			    u, list);
+			break;
 		}
-		/* metered so far, plus what the job has not cut yet */
-		l.accrued += cost;
-		if (!done) {
-			until = ge ? ge : (stale ? hb : now);
-			live = metering_live_cost(cfg, sz[0], sz[1], sz[2],
-			    mu ? mu : gs, until);
-			l.accrued += live;
-			u->pending += live;
-		}
+		if (r < 0)
+			break;
 	}
 	finish_session(&l, list);
 	db_result_free(res);
@@ -310,16 +402,12 @@ api_usage(struct app *app, struct http_request *req)
 		return -1;
 	memset(&u, 0, sizeof(u));
 	sessions = json_object_new_array();
-	rc = account_find(app->db, user_id, &acct);
-	have_account = rc == DB_OK;
-	if (rc != DB_OK && rc != DB_NOT_FOUND)
+	rc = usage_read(app, user_id, from, to, now, &acct, &have_account, &u,
+	    &credits, sessions);
+	if (rc == DB_OK && have_account)
+		rc = edge_usage(app->db, acct.id, from, to, &u);
+	if (rc != DB_OK)
 		goto fail;
-	if (have_account) {
-		if ((rc = metered_usage(app->db, acct.id, from, to, &u)) != DB_OK ||
-		    (rc = active_sessions(app, acct.id, now, &u, sessions)) != DB_OK ||
-		    (rc = credits_balance(app->db, acct.id, now, &credits)) != DB_OK)
-			goto fail;
-	}
 	/* every resource appears, at the current rate when it had no usage */
 	for (r = 0; r < RES_COUNT; r++)
 		add_item(&u, r, resource_rate(cfg, r), 0, 0);

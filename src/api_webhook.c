@@ -84,6 +84,38 @@ webhook_txn(struct db *db, void *arg)
 	return wh_ignore(w, "unhandled event type");
 }
 
+/* Whether the event's type has a handler (and so an effect to apply). */
+static int
+has_handler(const char *type)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (strcmp(handlers[i].type, type) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * An event without a handler has no effect but its row: one INSERT,
+ * autocommitted, is the same unit as the transaction around it would be
+ * (START TRANSACTION, INSERT, COMMIT: two round trips fewer).  A deadlock
+ * or lock wait timeout goes to the retrying transaction.  (A connection
+ * lost under the INSERT is retried once on a new one, as any statement
+ * outside a transaction is: the row is still written once, and a retry
+ * that finds it answers "duplicate".)
+ */
+static int
+record_unhandled(struct db *db, struct wh *w)
+{
+	int rc;
+
+	rc = webhook_txn(db, w);
+	if (rc == DB_RETRY)
+		rc = db_transaction(db, webhook_txn, w);
+	return rc;
+}
+
 static int
 content_type_is_json(const char *ct)
 {
@@ -175,7 +207,9 @@ api_stripe_webhook(struct app *app, struct http_request *req)
 	}
 	if (read_event(req, root, &w) != 0)
 		goto out;
-	if ((rc = db_transaction(app->db, webhook_txn, &w)) != DB_OK) {
+	rc = has_handler(w.type) ? db_transaction(app->db, webhook_txn, &w) :
+	    record_unhandled(app->db, &w);
+	if (rc != DB_OK) {
 		api_db_error(app, req, rc);
 		goto out;
 	}

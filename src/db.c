@@ -319,13 +319,12 @@ bind_params(struct db_slot *slot, const struct db_param *params, size_t n,
 static int
 bind_result(struct db_result *res)
 {
-	MYSQL_RES *meta;
 	size_t i, n;
 
-	if ((meta = mysql_stmt_result_metadata(res->stmt)) == NULL)
+	/* the column count is all we need: mysql_stmt_result_metadata would
+	 * copy every field's description into a new result on each run */
+	if ((n = mysql_stmt_field_count(res->stmt)) == 0)
 		return -1;
-	n = mysql_num_fields(meta);
-	mysql_free_result(meta);
 	if (res->binds == NULL || res->ncols != n) {
 		result_release_buffers(res);
 		res->binds = calloc(n ? n : 1, sizeof(*res->binds));

@@ -3,6 +3,7 @@
  * from several workers sharing the same stderr never interleave.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,22 @@
 
 static const char *log_progname = "billing";
 static int log_debug_on;
+
+/* What every line starts with changes once a second and once a process:
+ * the "YYYY-MM-DDTHH:MM:SS" of the current second and the pid are kept
+ * (a worker logs thousands of lines a second; strftime, gmtime_r and
+ * getpid(2) for each were a good part of the cost of a line). */
+static pid_t log_pid;
+static time_t log_sec = -1;
+static char log_stamp[32];
+static size_t log_stamp_len;
+static int log_atfork_set;
+
+static void
+log_forget_pid(void)
+{
+	log_pid = 0;
+}
 
 void
 log_init(const char *progname)
@@ -36,22 +53,73 @@ log_set_debug(int on)
 	log_debug_on = on;
 }
 
+/* Appends the decimal digits of v (>= 0) at p; returns the end. */
+static char *
+put_uint(char *p, unsigned long v)
+{
+	char tmp[24];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
 static void
 log_emit(const char *level, const char *fmt, va_list ap, const char *suffix)
 {
 	char line[LOG_LINE_MAX];
 	struct timespec ts;
 	struct tm tm;
-	size_t n;
+	size_t n, plen, llen;
+	long ms;
+	char *p;
 	int r;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s[%ld] %s: ",
-	    ts.tv_nsec / 1000000, log_progname, (long)getpid(), level);
-	if (r > 0)
-		n += (size_t)r < sizeof(line) - n ? (size_t)r : sizeof(line) - n - 1;
+	if (ts.tv_sec != log_sec) {
+		gmtime_r(&ts.tv_sec, &tm);
+		log_stamp_len = strftime(log_stamp, sizeof(log_stamp),
+		    "%Y-%m-%dT%H:%M:%S", &tm);
+		log_sec = ts.tv_sec;
+	}
+	if (log_pid == 0) {
+		/* a forked child logs its own pid, not the parent's */
+		if (!log_atfork_set &&
+		    pthread_atfork(NULL, NULL, log_forget_pid) == 0)
+			log_atfork_set = 1;
+		log_pid = getpid();
+	}
+	plen = strlen(log_progname);
+	llen = strlen(level);
+	if (plen > 256)
+		plen = 256;
+	/* "<stamp>.mmmZ <progname>[<pid>] <level>: " */
+	p = line;
+	memcpy(p, log_stamp, log_stamp_len);
+	p += log_stamp_len;
+	ms = ts.tv_nsec / 1000000;
+	*p++ = '.';
+	*p++ = (char)('0' + ms / 100);
+	*p++ = (char)('0' + ms / 10 % 10);
+	*p++ = (char)('0' + ms % 10);
+	*p++ = 'Z';
+	*p++ = ' ';
+	memcpy(p, log_progname, plen);
+	p += plen;
+	*p++ = '[';
+	p = put_uint(p, (unsigned long)log_pid);
+	*p++ = ']';
+	*p++ = ' ';
+	memcpy(p, level, llen);
+	p += llen;
+	*p++ = ':';
+	*p++ = ' ';
+	n = (size_t)(p - line);
 	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	if (r > 0)
 		n += (size_t)r < sizeof(line) - n ? (size_t)r : sizeof(line) - n - 1;

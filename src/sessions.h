@@ -9,6 +9,9 @@
  *
  * Every function runs one transaction (db_transaction: retried on deadlock)
  * and locks in one order: the session row first, then its segment rows.
+ * The one exception is the common heartbeat (no resize): one read and one
+ * autocommitted UPDATE that applies only while the row is as read, with the
+ * transaction as the fallback (see session_heartbeat).
  * Each returns DB_OK with *outcome saying what happened (an outcome that
  * refuses the call has changed nothing), or an enum db_rc error.
  *
@@ -102,6 +105,13 @@ int session_create(struct db *db, const char *session_id, const char *user_id,
  * open segment in place when that instant is its start and it was never
  * metered.  Outcomes: UPDATED, UNCHANGED, NOT_FOUND, ENDED, BEFORE_START.
  * *out receives the session on UPDATED and UNCHANGED.
+ *
+ * A beat that resizes nothing on an open session whose open segment has the
+ * session's sizes takes two statements and no explicit transaction: a read
+ * of the session, its user and its latest segment, then (when `at` is
+ * newer) UPDATE ... SET last_heartbeat_at WHERE the row is still open, older
+ * than `at` and of the sizes read.  Anything else, or a row that changed
+ * between the two, goes through the locking transaction.
  */
 int session_heartbeat(struct db *db, const char *session_id,
     const struct session_beat *beat, struct session *out,
