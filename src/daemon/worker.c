@@ -4,7 +4,6 @@
  * is this process's own, opened here after fork.
  */
 #include <sys/prctl.h>
-#include <sys/socket.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -107,29 +106,6 @@ serve_one(struct app *app, FCGX_Request *fr)
 	http_request_reset(&req);
 }
 
-/*
- * Whether the listening socket is a unix socket.  There, a finished
- * request's connection is closed at once: libfcgi's close first shuts down
- * the sending side and waits (up to 2 s) for the web server to close its
- * end, to keep a TCP peer from being reset before it has read the answer.
- * A unix socket has no such reset, and by then FCGX_Finish_r has read what
- * the web server sent up to the end of stdin (it sends nothing after that
- * without keep-alive); the wait only kept the worker from its next
- * connection for one more wakeup of nginx and of the worker.  Over TCP the
- * wait stays.
- */
-static int
-listen_is_unix(int listen_fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	memset(&ss, 0, sizeof(ss));
-	if (getsockname(listen_fd, (struct sockaddr *)&ss, &len) != 0)
-		return 0;
-	return ss.ss_family == AF_UNIX;
-}
-
 static void
 install_signals(void)
 {
@@ -195,7 +171,7 @@ worker_main(const struct billing_config *cfg, struct jwt_keys *keys,
 	FCGX_Request fr;
 	int64_t drain_until = 0;
 	long served = 0;
-	int rc, close_at_once;
+	int rc;
 
 	install_signals();
 	/* a worker must not outlive its master */
@@ -215,7 +191,6 @@ worker_main(const struct billing_config *cfg, struct jwt_keys *keys,
 
 	if (FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
 		fatalx("FCGX_InitRequest failed");
-	close_at_once = listen_is_unix(listen_fd);
 	while (wait_for_connection(listen_fd, &drain_until)) {
 		rc = FCGX_Accept_r(&fr);
 		if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
@@ -225,8 +200,6 @@ worker_main(const struct billing_config *cfg, struct jwt_keys *keys,
 			break;
 		}
 		serve_one(&app, &fr);
-		if (close_at_once)
-			FCGX_Detach(&fr); /* FCGX_Free: close without the wait */
 		FCGX_Finish_r(&fr);
 		if (cfg->max_requests > 0 && ++served >= cfg->max_requests) {
 			log_debug("recycling after %ld requests", served);
