@@ -465,7 +465,7 @@ class InvoiceClaimTest(InvoiceCase):
         self.assertEqual(lines, [("cpu", 2, Decimal("0.10"))])
         self.assertEqual(self.billed("reold@example.com"), {jan["id"]: 4, feb["id"]: 2})
 
-    def test_a_manual_invoice_never_takes_usage_a_scheduled_one_billed(self):
+    def test_a_manual_invoice_over_an_invoiced_period_is_409_and_changes_no_record(self):
         self.session("mixed@example.com", "mx-1", "2025-01-20T00:00:00Z",
                      "2025-01-20T02:00:00Z", 2, 4)
         self.meter()
