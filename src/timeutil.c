@@ -7,6 +7,7 @@
  */
 #include "build-config.h" /* configure's switches */
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,9 @@
 #include <time.h>
 
 #include "timeutil.h"
+
+/* The largest BILLING_TEST_OFFSET taken, in seconds: 400 years. */
+#define TIME_TEST_OFFSET_MAX (400LL * 366 * 86400)
 
 #define SECS_PER_DAY	86400LL
 #define DAYS_PER_ERA	146097LL	/* 400 Gregorian years */
@@ -350,15 +354,32 @@ time_now_usec(void)
 #ifdef BILLING_TEST_CLOCK
 	const char *fake;
 
+	const char *shift;
+	char *end;
+	long long offset = 0;
+
 	/* Test builds only: a fixed "now" makes billing periods reproducible.
 	 * An unparsable value falls back to the real clock. */
 	fake = getenv("BILLING_TEST_NOW");
 	if (fake != NULL &&
 	    time_parse_rfc3339(fake, strlen(fake), 0, &now, NULL) == 0)
 		return now;
+	/* A running clock moved to another date (the suites run on chosen
+	 * days, such as the 1st of a month, with time still passing). */
+	shift = getenv("BILLING_TEST_OFFSET");
+	if (shift != NULL && *shift != '\0') {
+		errno = 0;
+		offset = strtoll(shift, &end, 10);
+		if (errno != 0 || *end != '\0' || offset > TIME_TEST_OFFSET_MAX ||
+		    offset < -TIME_TEST_OFFSET_MAX)
+			offset = 0;
+	}
 #endif
 	if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
 		now = (int64_t)ts.tv_sec * USEC_PER_SEC + ts.tv_nsec / 1000;
+#ifdef BILLING_TEST_CLOCK
+	now += (int64_t)offset * USEC_PER_SEC;
+#endif
 	return now;
 }
 

@@ -16,7 +16,8 @@
 #define TIME_TEXT_MAX 40 /* enough for every format written here, NUL included */
 
 /* Current time in microseconds (UTC).  In test builds (--enable-test-clock)
- * the environment variable BILLING_TEST_NOW (RFC 3339) overrides it. */
+ * the environment variable BILLING_TEST_NOW (RFC 3339) fixes it, or else
+ * BILLING_TEST_OFFSET (whole seconds, signed) shifts the running clock. */
 int64_t time_now_usec(void);
 
 /* Monotonic clock in microseconds, for durations. */

@@ -638,6 +638,7 @@ START_TEST(test_now_tracks_realtime_clock)
 	int64_t before, now, after;
 
 	unsetenv("BILLING_TEST_NOW");
+	unsetenv("BILLING_TEST_OFFSET");
 	before = (int64_t)time(NULL) * USEC_PER_SEC;
 	now = time_now_usec();
 	after = ((int64_t)time(NULL) + 1) * USEC_PER_SEC;
@@ -653,6 +654,49 @@ START_TEST(test_now_honours_test_clock)
 	ck_assert_int_eq(time_now_usec(),
 	    JAN31_2025 + 8 * 3600 * USEC_PER_SEC + 500000);
 	unsetenv("BILLING_TEST_NOW");
+}
+END_TEST
+
+START_TEST(test_now_shifts_by_test_offset)
+{
+	int64_t before, now, after;
+
+	unsetenv("BILLING_TEST_NOW");
+	setenv("BILLING_TEST_OFFSET", "-86400", 1);
+	before = ((int64_t)time(NULL) - 86400) * USEC_PER_SEC;
+	now = time_now_usec();
+	after = ((int64_t)time(NULL) - 86400 + 1) * USEC_PER_SEC;
+	unsetenv("BILLING_TEST_OFFSET");
+	ck_assert_int_ge(now, before);
+	ck_assert_int_le(now, after);
+}
+END_TEST
+
+START_TEST(test_now_fixed_clock_wins_over_offset)
+{
+	setenv("BILLING_TEST_OFFSET", "3600", 1);
+	setenv("BILLING_TEST_NOW", "2025-01-31T00:00:00Z", 1);
+	ck_assert_int_eq(time_now_usec(), JAN31_2025);
+	unsetenv("BILLING_TEST_NOW");
+	unsetenv("BILLING_TEST_OFFSET");
+}
+END_TEST
+
+START_TEST(test_now_ignores_bad_offsets)
+{
+	static const char *const bad[] = {"1x", "", "99999999999999999999",
+	    "20000000000", "-20000000000"};
+	size_t i;
+	int64_t now;
+
+	unsetenv("BILLING_TEST_NOW");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setenv("BILLING_TEST_OFFSET", bad[i], 1);
+		now = time_now_usec();
+		ck_assert_int_ge(now, (int64_t)(time(NULL) - 1) * USEC_PER_SEC);
+		ck_assert_int_le(now, (int64_t)(time(NULL) + 1) * USEC_PER_SEC);
+	}
+	unsetenv("BILLING_TEST_OFFSET");
 }
 END_TEST
 
@@ -777,6 +821,9 @@ timeutil_suite(void)
 #ifdef BILLING_TEST_CLOCK
 	tcase_add_test(tc, test_now_honours_test_clock);
 	tcase_add_test(tc, test_now_ignores_unparsable_test_clock);
+	tcase_add_test(tc, test_now_shifts_by_test_offset);
+	tcase_add_test(tc, test_now_fixed_clock_wins_over_offset);
+	tcase_add_test(tc, test_now_ignores_bad_offsets);
 #else
 	tcase_add_test(tc, test_now_ignores_test_clock_in_production);
 #endif
