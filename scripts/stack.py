@@ -28,6 +28,46 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 API_PREFIX = "/api/plugins/billing/"
 
 
+# -- the suites' clock ----------------------------------------------------------
+#
+# BILLING_SUITE_NOW (RFC 3339, e.g. 2027-03-01T00:10:00Z) runs the suites as if
+# they started at that instant: the clock keeps running, shifted by a whole
+# number of seconds.  The shift is computed once and exported as
+# BILLING_TEST_OFFSET, which billingd and the helpers (test builds) and every
+# child process of the tests read, so all of them agree on "now".  A test
+# that needs a fixed instant still sets BILLING_TEST_NOW, which wins.
+
+def _parse_instant(text):
+    import calendar
+    t = time.strptime(text.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S%z")
+    return calendar.timegm(t)
+
+
+def _suite_offset():
+    if os.environ.get("BILLING_TEST_OFFSET"):
+        return int(os.environ["BILLING_TEST_OFFSET"])
+    start = os.environ.get("BILLING_SUITE_NOW")
+    if not start:
+        return 0
+    offset = _parse_instant(start) - int(time.time())
+    os.environ["BILLING_TEST_OFFSET"] = str(offset)
+    return offset
+
+
+CLOCK_OFFSET = _suite_offset()
+
+
+def clock():
+    """Seconds since the epoch on the suites' clock (float)."""
+    return time.time() + CLOCK_OFFSET
+
+
+def clock_utc():
+    """The suites' "now" as an aware datetime in UTC."""
+    import datetime
+    return datetime.datetime.fromtimestamp(clock(), datetime.timezone.utc)
+
+
 def find_program(name, build_dir=None):
     """A built program of ours (in the build tree) or a system one."""
     if build_dir:
@@ -65,7 +105,7 @@ def b64url(data):
 
 def mint_token(secret, sub, role="user", ttl=3600, now=None, **extra):
     """An HS256 JWT made with the standard library, independently of billingd."""
-    now = int(time.time()) if now is None else now
+    now = int(clock()) if now is None else now
     header = {"alg": "HS256", "typ": "JWT"}
     claims = {"sub": sub, "iat": now, "exp": now + ttl}
     if role is not None:

@@ -48,6 +48,7 @@ Python 3.11 standard library only.
 import argparse
 import copy
 import json
+import os
 import random
 import socket
 import string
@@ -56,6 +57,13 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def suite_clock():
+    """Seconds since the epoch on the suites' clock: the real one shifted by
+    BILLING_TEST_OFFSET (scripts/stack.py sets it when BILLING_SUITE_NOW
+    moves the suites to another date)."""
+    return time.time() + int(os.environ.get("BILLING_TEST_OFFSET") or 0)
 
 ALNUM = string.ascii_letters + string.digits
 
@@ -310,7 +318,7 @@ class Standin:
     def seed_subscription(self, customer, price, metadata=None):
         """A live subscription of customer to price, as Checkout would leave
         it (shape of fixtures3.json's subscription, reduced)."""
-        now = int(time.time())
+        now = int(suite_clock())
         with self.lock:
             sid = new_id("sub_", 14)
             self.subscriptions[sid] = {
@@ -345,7 +353,7 @@ class Standin:
             made = []
             for _ in range(count):
                 self.seq += 1
-                pm = payment_method_obj(new_id("pm_"), customer, int(time.time()),
+                pm = payment_method_obj(new_id("pm_"), customer, int(suite_clock()),
                                         pm_type, len(pms))
                 pm["_seq"] = self.seq
                 pms.append(pm)
@@ -396,7 +404,7 @@ class Standin:
     def handle(self, method, path, form):
         """Routes one authenticated, idempotency-checked /v1 request.
         Returns (status, body)."""
-        now = int(time.time())
+        now = int(suite_clock())
         parts = path.strip("/").split("/")
         with self.lock:
             if path == "/v1/customers" and method == "POST":

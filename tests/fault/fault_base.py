@@ -17,7 +17,7 @@ for p in (os.path.join(TESTS, "integration"), TESTS, HERE):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from base import StackTestCase, wait_for  # noqa: E402,F401  (tests/integration/base.py)
+from base import StackTestCase, clock, clock_utc, wait_for  # noqa: E402,F401  (tests/integration/base.py)
 import stack as stackmod  # noqa: E402,F401  (scripts/stack.py)
 from ledger import ledger_problems, ledger_summary  # noqa: E402
 

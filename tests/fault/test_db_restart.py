@@ -44,7 +44,7 @@ class DatabaseRestartTest(FaultCase):
     @classmethod
     def setUpStack(cls):
         svc = cls.stack.token("platform", "service")
-        started = datetime.now(timezone.utc) - timedelta(hours=3)
+        started = stackmod.clock_utc() - timedelta(hours=3)
         for i in range(2):
             status, _, body = cls.stack.request("POST", "hooks/session-created", token=svc, body={
                 "session_id": "db-load-%d" % i, "user_id": "dbload@example.com",
@@ -163,7 +163,7 @@ class DatabaseRestartTest(FaultCase):
         self.assertIn(status, (200, 201), body)
         self.sql("UPDATE billing_accounts SET stripe_customer_id = '%s' WHERE user_id = '%s'"
                  % (cus, user))
-        now = int(time.time())
+        now = int(stackmod.clock())
         events = [{"id": "evt_db_" + uuid.uuid4().hex[:16], "object": "event",
                    "type": "invoice.payment_failed", "created": now - 600 + i,
                    "data": {"object": {
@@ -177,7 +177,7 @@ class DatabaseRestartTest(FaultCase):
 
         def deliver(evt):
             body = json.dumps(evt).encode()
-            t = int(time.time())
+            t = int(stackmod.clock())
             mac = hmac.new(secret, b"%d." % t + body, hashlib.sha256).hexdigest()
             t0 = time.monotonic()
             try:

@@ -19,7 +19,7 @@ import time
 import unittest
 from datetime import datetime, timedelta, timezone
 
-from fault_base import FaultCase, TESTS
+from fault_base import FaultCase, TESTS, clock_utc
 
 sys.path.insert(0, TESTS)
 from stripe_standin import Standin  # noqa: E402  (tests/stripe_standin.py)
@@ -161,7 +161,7 @@ class StripeFaultTest(FaultCase):
         day (2 cores for 10 h = 1.00): returns the invoice."""
         resp, _ = self.checkout(sub)
         self.assertEqual(resp[0], 200, resp[2])
-        day = (datetime.now(timezone.utc) - timedelta(days=day_offset)).date()
+        day = (clock_utc() - timedelta(days=day_offset)).date()
         svc = self.service_token()
         for name, body in (("session-created", {
                 "session_id": "push-" + sub, "user_id": sub, "cpu_cores": 2, "memory_gb": 0,

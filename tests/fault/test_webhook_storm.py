@@ -23,7 +23,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
-from fault_base import FaultCase
+from fault_base import FaultCase, clock, clock_utc
 
 HOUR = 3600
 
@@ -73,7 +73,7 @@ class WebhookStormTest(FaultCase):
 
     def post(self, evt):
         body = json.dumps(evt).encode()
-        t = int(time.time())
+        t = int(clock())
         mac = hmac.new(self.stack.webhook_secret.encode(), b"%d." % t + body,
                        hashlib.sha256).hexdigest()
         return self.request("POST", "webhook", raw=body,
@@ -83,7 +83,7 @@ class WebhookStormTest(FaultCase):
         """An account with a Stripe customer and a sent invoice of 1.00 (a
         metered session of 2 cores for 10 h); returns the invoice's id."""
         svc = self.service_token()
-        day = (datetime.now(timezone.utc) - timedelta(days=day_offset)).date()
+        day = (clock_utc() - timedelta(days=day_offset)).date()
         sid = "storm-" + user
         for name, body in (("session-created", {
                 "session_id": sid, "user_id": user, "cpu_cores": 2, "memory_gb": 0,
@@ -125,7 +125,7 @@ class WebhookStormTest(FaultCase):
     def test_the_same_invoice_paid_ten_times_at_once_applies_once(self):
         user, cus = "burst@example.com", "cus_burst_storm"
         our = self.customer_with_invoice(user, cus, 3)
-        now = int(time.time())
+        now = int(clock())
         evt = event("invoice.paid", invoice_obj("in_burst_storm", cus, our, True, now - 60,
                                                 pi="pi_burst_storm"), now - 30)
         with ThreadPoolExecutor(10) as pool:
@@ -145,7 +145,7 @@ class WebhookStormTest(FaultCase):
 
     def story(self, user, cus, our, tag):
         """Six events of one account, oldest first (by created)."""
-        now = int(time.time())
+        now = int(clock())
         sub, pi, in_id = "sub_" + tag, "pi_" + tag, "in_" + tag
         start, end = now - 10 * 86400, now + 20 * 86400
         return [

@@ -19,7 +19,7 @@ import signal
 import time
 from datetime import datetime, timedelta, timezone
 
-from fault_base import FaultCase, Recorder, wait_for
+from fault_base import FaultCase, Recorder, clock_utc, wait_for
 
 LOAD_SECONDS = 5.0
 KILL_EVERY = 0.5
@@ -41,7 +41,7 @@ class WorkerKillTest(FaultCase):
     @classmethod
     def setUpStack(cls):
         svc = cls.stack.token("platform", "service")
-        started = datetime.now(timezone.utc) - timedelta(hours=2)
+        started = clock_utc() - timedelta(hours=2)
         for i in range(2):
             status, _, body = cls.stack.request("POST", "hooks/session-created", token=svc, body={
                 "session_id": "kill-load-%d" % i, "user_id": "load@example.com",

@@ -26,6 +26,10 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import stack  # noqa: E402  (scripts/stack.py: the harness)
 
 API_PREFIX = stack.API_PREFIX
+# The suites' clock (BILLING_SUITE_NOW moves it to another date): use these,
+# never time.time() or datetime.now(), for anything billingd compares.
+clock = stack.clock
+clock_utc = stack.clock_utc
 SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 # Every stack a test class started and has not stopped yet: stopped at exit
@@ -77,7 +81,7 @@ def make_jwt(claims, secret, header=None, mac_alg="HS256", signature=None):
 
 def claims_for(sub="alice@example.com", role="user", ttl=3600, now=None, **extra):
     """The usual claims (sub, role, iat, exp); a value of None removes a claim."""
-    now = int(time.time()) if now is None else now
+    now = int(clock()) if now is None else now
     c = {"sub": sub, "role": role, "iat": now, "exp": now + ttl}
     c.update(extra)
     return {k: v for k, v in c.items() if v is not None}

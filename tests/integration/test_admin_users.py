@@ -11,12 +11,12 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from base import StackTestCase
+from base import StackTestCase, clock_utc
 
 
 def current_period(invoice_day, now=None):
     """[from, to) of the billing period containing now, as dates (00:00Z)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock_utc()
     start = date(now.year, now.month, invoice_day)
     if now.date() < start:
         start = date(now.year - 1, 12, invoice_day) if now.month == 1 else \
@@ -155,7 +155,7 @@ class AdminUsersTest(StackTestCase):
                      token=self.service_token())
         acct = self.account_id(user)
         start, end = current_period(self.stack.config()["invoiceDay"])
-        today = datetime.now(timezone.utc).date()
+        today = clock_utc().date()
         # the seed example's 1.40 today, plus a day before the period: not counted
         self.sql("INSERT INTO billing_usage_daily (account_id, day, resource_type, "
                  "unit_price, quantity, total_cost, records) VALUES "

@@ -11,7 +11,7 @@ import os
 import time
 import unittest
 
-from base import ROOT, StackTestCase, b64url, claims_for, make_jwt, rs256_sign
+from base import ROOT, StackTestCase, b64url, claims_for, clock, make_jwt, rs256_sign
 
 ENDPOINTS = (("GET", "jobs/status"), ("POST", "jobs/calculate-usage"))
 RSA_KEY = os.path.join(ROOT, "tests", "unit", "fixtures", "rsa_priv.pem")
@@ -174,27 +174,27 @@ class AuthTest(StackTestCase):
     # -- time claims ----------------------------------------------------------
 
     def test_expired_two_minutes_ago_is_401(self):
-        now = int(time.time())
+        now = int(clock())
         tok = make_jwt(self.admin_claims(now=now - 3600, ttl=3600 - 120), self.secret())
         self.assertUnauthenticated(token=tok)
 
     def test_expired_30_seconds_ago_is_accepted_within_the_60_s_leeway(self):
-        now = int(time.time())
+        now = int(clock())
         tok = make_jwt(self.admin_claims(now=now - 3600, ttl=3600 - 30), self.secret())
         self.assertAccepted(tok)
 
     def test_nbf_five_minutes_ahead_is_401(self):
-        now = int(time.time())
+        now = int(clock())
         tok = make_jwt(self.admin_claims(nbf=now + 300), self.secret())
         self.assertUnauthenticated(token=tok)
 
     def test_nbf_30_seconds_ahead_is_accepted_within_the_leeway(self):
-        now = int(time.time())
+        now = int(clock())
         tok = make_jwt(self.admin_claims(nbf=now + 30), self.secret())
         self.assertAccepted(tok)
 
     def test_iat_far_in_the_future_is_401(self):
-        now = int(time.time())
+        now = int(clock())
         tok = make_jwt(self.admin_claims(now=now, iat=now + 3600, exp=now + 7200),
                        self.secret())
         self.assertUnauthenticated(token=tok)
@@ -204,7 +204,7 @@ class AuthTest(StackTestCase):
         self.assertUnauthenticated(token=tok)
 
     def test_exp_as_a_string_is_401(self):
-        tok = make_jwt(self.admin_claims(exp=str(int(time.time()) + 3600)), self.secret())
+        tok = make_jwt(self.admin_claims(exp=str(int(clock()) + 3600)), self.secret())
         self.assertUnauthenticated(token=tok)
 
     def test_exp_as_null_or_boolean_is_401(self):

@@ -12,11 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from base import StackTestCase
+from base import StackTestCase, clock_utc
 
 
 def today():
-    return datetime.now(timezone.utc).date()
+    return clock_utc().date()
 
 
 class CreditsTest(StackTestCase):
@@ -146,7 +146,7 @@ class CreditsTest(StackTestCase):
                            "amout")
 
     def test_expires_at_must_be_a_future_time(self):
-        past = (datetime.now(timezone.utc) - timedelta(minutes=1)).strftime(
+        past = (clock_utc() - timedelta(minutes=1)).strftime(
             "%Y-%m-%dT%H:%M:%SZ")
         yesterday = (today() - timedelta(days=1)).isoformat()
         for expires in (past, yesterday, "2020-01-01", "tomorrow", "2030-02-30", 1234):

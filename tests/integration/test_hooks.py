@@ -10,7 +10,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
-from base import StackTestCase, wait_for
+from base import StackTestCase, clock_utc, wait_for
 
 
 def iso(t):
@@ -26,7 +26,7 @@ def dbt(t):
 
 
 def now():
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return clock_utc().replace(microsecond=0)
 
 
 class HooksTest(StackTestCase):

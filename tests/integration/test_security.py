@@ -37,7 +37,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from base import ROOT, StackTestCase, b64url, claims_for, make_jwt, rs256_sign
+from base import ROOT, StackTestCase, b64url, claims_for, clock, make_jwt, rs256_sign
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from stripe_standin import Standin  # noqa: E402  (tests/stripe_standin.py)
@@ -125,7 +125,7 @@ class SecurityCase(StackTestCase):
 
     def make_user(self, user, session, days_ago, reason="goodwill"):
         svc = self.service_token()
-        day = time.strftime("%Y-%m-%d", time.gmtime(time.time() - days_ago * 86400))
+        day = time.strftime("%Y-%m-%d", time.gmtime(clock() - days_ago * 86400))
         for name, body in (
                 ("user-created", {"user_id": user, "email": user}),
                 ("session-created", {"session_id": session, "user_id": user, "cpu_cores": 2,
@@ -153,7 +153,7 @@ class SecurityCase(StackTestCase):
                                       token=self.user_token(user))
         assert status == 200, sub
         return {"invoice": inv["id"], "invoice_number": inv["invoice_number"],
-                "customer": customer, "payment_methods": pms}
+                "customer": customer, "payment_methods": pms, "day": day}
 
     # -- helpers ------------------------------------------------------------
 
@@ -247,7 +247,10 @@ class AccessTest(SecurityCase):
         bob = self.data[BOB]
         for path, secret in (("invoices/%d" % bob["invoice"], bob["invoice_number"]),
                              ("usage?user_id=" + q(BOB), BOB),
-                             ("admin/reports?user_id=" + q(BOB), BOB_SESSION),
+                             # the day of Bob's session, not the default period:
+                             # on the 1st-4th of a month it lies in the last one
+                             ("admin/reports?user_id=%s&from=%s&to=%s"
+                              % (q(BOB), bob["day"], bob["day"]), BOB_SESSION),
                              ("payment-methods?user_id=" + q(BOB), bob["payment_methods"][0]),
                              ("invoices?user_id=" + q(BOB), bob["invoice_number"])):
             status, _, body = self.request("GET", path, token=admin)
@@ -468,7 +471,7 @@ class ForgeryTest(SecurityCase):
                                "RS256 header, HMAC keyed with the " + variant)
 
     def test_expired_and_not_yet_valid(self):
-        now = int(time.time())
+        now = int(clock())
         self.assertRefused(make_jwt(self.claims(now=now - 3600, ttl=3600 - 120), self.secret()),
                            "expired 2 minutes ago")
         self.assertRefused(make_jwt(self.claims(now=now - 86400 * 30, ttl=60), self.secret()),
@@ -573,7 +576,7 @@ class PublicKeyForgeryTest(StackTestCase):
                            "PS256 header, RS256 signature")
         self.assertRefused(make_jwt(claims, "", header={"alg": "none"}, signature=""),
                            "alg none")
-        now = int(time.time())
+        now = int(clock())
         self.assertRefused(self.rs256(claims_for("admin@example.com", "admin", now=now - 7200,
                                                  ttl=3600)), "expired")
         tok = self.rs256(claims_for(ALICE, "user"))
