@@ -38,9 +38,9 @@ API_PREFIX = "/api/plugins/billing/"
 # that needs a fixed instant still sets BILLING_TEST_NOW, which wins.
 
 def _parse_instant(text):
-    import calendar
-    t = time.strptime(text.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S%z")
-    return calendar.timegm(t)
+    """Whole seconds since the epoch of an RFC 3339 instant."""
+    import datetime
+    return int(datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
 
 
 def _suite_offset():
@@ -327,6 +327,11 @@ class Stack:
         return self.env()["STRIPE_WEBHOOK_SECRET"].split(",")[0]
 
     def token(self, sub="alice@example.com", role="user", **kw):
+        """A token valid on billingd's clock: the stack's fixed instant
+        (BILLING_TEST_NOW) when it has one, else the suites' clock."""
+        fixed = self.extra_env.get("BILLING_TEST_NOW")
+        if fixed and "now" not in kw:
+            kw["now"] = _parse_instant(fixed)
         return mint_token(self.jwt_secret, sub, role, **kw)
 
     def create_database(self):

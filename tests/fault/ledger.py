@@ -14,7 +14,9 @@ invoices
     a scheduled invoice has at least one line (nothing half-written);
   - a usage-mode invoice's subtotal = its usage records' costs, summed per
     resource and unit price and rounded to cents (records and lines were
-    written in one transaction); no record points at a void invoice;
+    written in one transaction); no record points at a void invoice; no
+    record lies behind its account's watermark (billed_through) on no
+    invoice (it would never be billed);
   - each credit: amount - remaining = what live invoices took from it;
   - finalized (finalized_at set) <=> numbered; drafts have no number;
     INV-YYYY-NNNNNN with YYYY the year of finalization; per year the numbers
@@ -75,6 +77,10 @@ CHECKS = [
     ("a usage record is still tied to a void invoice",
      "SELECT r.id, r.invoice_id FROM billing_usage_billed r "
      "JOIN billing_invoices i ON i.id = r.invoice_id WHERE i.status = 'void' LIMIT 20"),
+    ("a usage record behind its account's invoiced watermark on no invoice (never billed)",
+     "SELECT r.id, r.account_id, r.bill_from, a.billed_through FROM billing_usage_billed r "
+     "JOIN billing_accounts a ON a.id = r.account_id WHERE r.invoice_id IS NULL "
+     "AND a.billed_through IS NOT NULL AND r.bill_from < a.billed_through LIMIT 20"),
     ("two live invoices of an account claim the same usage",
      "SELECT a.id, b.id FROM billing_invoices a JOIN billing_invoices b "
      "ON b.account_id = a.account_id AND b.id > a.id "

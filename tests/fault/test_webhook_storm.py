@@ -234,6 +234,9 @@ class WebhookStormTest(FaultCase):
              "live invoices of one account overlap"),
             ("UPDATE billing_usage_records SET invoice_id = NULL WHERE invoice_id IS NOT NULL "
              "ORDER BY id LIMIT 1", "a usage invoice's subtotal differs"),
+            ("UPDATE billing_usage_records SET invoice_id = NULL WHERE invoice_id IS NOT NULL "
+             "ORDER BY id LIMIT 1; UPDATE billing_accounts SET billed_through = '2999-01-01'",
+             "never billed"),
             ("UPDATE billing_usage_daily SET total_cost = total_cost + 1 LIMIT 1",
              "a daily total differs from its records"),
             ("DELETE FROM billing_usage_daily LIMIT 1", "usage records without their daily total"),
