@@ -8,6 +8,7 @@
  *   ?user_id=    admins only
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -17,14 +18,15 @@
 #include "app.h"
 #include "config.h"
 #include "db.h"
+#include "grow.h"
 #include "http.h"
 #include "json_util.h"
+#include "log.h"
 #include "metering.h"
 #include "money.h"
 #include "period.h"
 #include "timeutil.h"
 
-#define MAX_ITEMS 32
 #define MAX_RANGE_DAYS 400
 
 /*
@@ -91,9 +93,10 @@ struct item {
 	int64_t price, qty, cost;
 };
 
+/* Zero to start; items owned (usage_free). */
 struct usage {
-	struct item items[MAX_ITEMS];
-	size_t nitems;
+	struct item *items;      /* one per resource and price, however many */
+	size_t nitems, cap;
 	int64_t total, pending;
 	int64_t in_use[RES_COUNT];
 };
@@ -112,26 +115,49 @@ resource_from(const char *s, enum resource *out)
 }
 
 static void
+usage_free(struct usage *u)
+{
+	free(u->items);
+	u->items = NULL;
+	u->nitems = u->cap = 0;
+}
+
+/* Adds to the item of r at price: 0, or DB_ERROR (logged) when out of
+ * memory or beyond the money range; an item is never left out. */
+static int
 add_item(struct usage *u, enum resource r, int64_t price, int64_t qty,
     int64_t cost)
 {
+	struct item *it;
 	size_t i;
 
 	for (i = 0; i < u->nitems; i++)
 		if (u->items[i].res == r && u->items[i].price == price)
 			break;
 	if (i == u->nitems) {
-		if (u->nitems == MAX_ITEMS)
-			return;
+		if (u->nitems == u->cap) {
+			if ((it = grow_array(u->items, &u->cap,
+			    sizeof(*it))) == NULL) {
+				log_warnx("usage: out of memory for %zu items",
+				    u->nitems + 1);
+				return DB_ERROR;
+			}
+			u->items = it;
+		}
 		u->items[u->nitems++] = (struct item){ r, price, 0, 0 };
 	}
-	u->items[i].qty += qty;
-	u->items[i].cost += cost;
-	u->total += cost;
+	it = &u->items[i];
+	if (money_add(it->qty, qty, &it->qty) != 0 ||
+	    money_add(it->cost, cost, &it->cost) != 0 ||
+	    money_add(u->total, cost, &u->total) != 0) {
+		log_warnx("usage: a sum beyond the money range");
+		return DB_ERROR;
+	}
+	return 0;
 }
 
 /* A row's resource, price, quantity and cost from columns c..c+3 into u. */
-static void
+static int
 add_row(struct usage *u, const struct db_result *res, size_t c)
 {
 	enum resource rs;
@@ -141,8 +167,8 @@ add_row(struct usage *u, const struct db_result *res, size_t c)
 	    db_col_decimal(res, c + 1, &price) != 0 ||
 	    db_col_decimal(res, c + 2, &qty) != 0 ||
 	    db_col_decimal(res, c + 3, &cost) != 0)
-		return;
-	add_item(u, rs, price, qty, cost);
+		return 0;
+	return add_item(u, rs, price, qty, cost);
 }
 
 static int
@@ -155,7 +181,8 @@ sum_rows(struct db *db, const char *sql, const struct db_param *p, size_t np,
 	if ((rc = db_query(db, sql, p, np, &res)) != DB_OK)
 		return rc;
 	while ((r = db_fetch(res)) == 1)
-		add_row(u, res, 0);
+		if ((r = add_row(u, res, 0)) != 0)
+			break;
 	db_result_free(res);
 	return r < 0 ? r : DB_OK;
 }
@@ -333,7 +360,8 @@ usage_read(struct app *app, const char *user_id, int64_t from, int64_t to,
 				*have_account = 1;
 			break;
 		case KIND_DAILY:
-			add_row(u, res, COL_DAILY);
+			if (add_row(u, res, COL_DAILY) != 0)
+				r = DB_ERROR;
 			break;
 		case KIND_SESSION:
 			session_row(cfg, res, COL_SESSION, now, stale_before, &l,
@@ -409,8 +437,10 @@ api_usage(struct app *app, struct http_request *req)
 	if (rc != DB_OK)
 		goto fail;
 	/* every resource appears, at the current rate when it had no usage */
-	for (r = 0; r < RES_COUNT; r++)
-		add_item(&u, r, resource_rate(cfg, r), 0, 0);
+	for (r = 0; r < RES_COUNT && rc == DB_OK; r++)
+		rc = add_item(&u, r, resource_rate(cfg, r), 0, 0);
+	if (rc != DB_OK)
+		goto fail;
 
 	root = json_object_new_object();
 	json_object_object_add(root, "user_id", json_object_new_string(user_id));
@@ -464,8 +494,10 @@ api_usage(struct app *app, struct http_request *req)
 	json_object_object_add(root, "credits_balance", json_money(credits, 2));
 	http_send_json(req, 200, root);
 	json_object_put(root);
+	usage_free(&u);
 	return 0;
 fail:
 	json_object_put(sessions);
+	usage_free(&u);
 	return api_db_error(app, req, rc);
 }

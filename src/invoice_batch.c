@@ -97,8 +97,7 @@ struct acct {
 	enum acct_state state;
 	const struct plan *plan;
 	enum billing_mode mode;
-	struct usage_sum sums[USAGE_MAX_SUMS];
-	size_t nsums;
+	struct usage_sums sums;            /* owned, as lines */
 	int64_t records;
 	struct line_set lines;
 	int64_t credits;
@@ -136,6 +135,19 @@ find_acct(const struct run *r, uint64_t id)
 			hi = mid;
 	}
 	return lo < r->n && r->a[lo].id == id ? lo : r->n;
+}
+
+/* Why an account's invoice cannot be made as it should: logged, and the
+ * batch's transaction is rolled back, the claims with it (nothing billed
+ * rather than billed short; the run reports the failure). */
+static int
+lines_failed(struct run *r, const struct acct *a, const char *what)
+{
+	snprintf(r->ib->error, sizeof(r->ib->error), "account %llu: %s: out "
+	    "of memory or an amount beyond the money range",
+	    (unsigned long long)a->id, what);
+	log_warnx("invoices: %s; the batch is not invoiced", r->ib->error);
+	return DB_ERROR;
 }
 
 static int
@@ -227,9 +239,11 @@ sum_group(struct run *r, const size_t *ix, size_t n, const char *from)
 			break;
 		}
 		a = &r->a[i];
-		if (a->nsums == USAGE_MAX_SUMS)
-			continue; /* 3 resources x a few prices: cannot happen */
-		s = &a->sums[a->nsums];
+		/* every group is billed: no room for one fails the batch */
+		if ((s = usage_sums_next(&a->sums)) == NULL) {
+			f = lines_failed(r, a, "its usage sums");
+			break;
+		}
 		db_col_text(res, 1, s->resource, sizeof(s->resource));
 		db_col_text(res, 2, s->unit, sizeof(s->unit));
 		if (db_col_decimal(res, 3, &s->price) != 0 ||
@@ -239,7 +253,6 @@ sum_group(struct run *r, const size_t *ix, size_t n, const char *from)
 			f = DB_ERROR;
 			break;
 		}
-		a->nsums++;
 		a->records += cnt;
 	}
 	db_result_free(res);
@@ -317,17 +330,49 @@ load_overage(struct run *r, struct acct *a, struct overage *o)
 			f = DB_ERROR;
 			break;
 		}
-		overage_add(o, a->plan, rs, unit, price, qty);
+		if (overage_add(o, a->plan, rs, unit, price, qty) != 0) {
+			f = lines_failed(r, a, "its overage");
+			break;
+		}
 	}
 	db_result_free(res);
 	return f < 0 ? f : DB_OK;
 }
 
+/* An account's lines, by its billing mode. */
 static int
-make_lines(struct run *r)
+account_lines(struct run *r, struct acct *a)
 {
 	const struct invoice_batch *ib = r->ib;
 	struct overage o;
+	int rc = DB_OK;
+
+	switch (a->mode) {
+	case MODE_USAGE:
+		if (lines_usage(&a->lines, a->sums.s, a->sums.n) != 0)
+			return lines_failed(r, a, "its usage lines");
+		break;
+	case MODE_SUBSCRIPTION:
+	case MODE_HYBRID:
+		if (lines_subscription(&a->lines, a->plan, a->created,
+		    ib->period_start, ib->period_end) != 0)
+			return lines_failed(r, a, "its plan line");
+		if (a->mode == MODE_SUBSCRIPTION || a->plan == NULL ||
+		    a->records == 0)
+			break;
+		memset(&o, 0, sizeof(o));
+		if ((rc = load_overage(r, a, &o)) == DB_OK &&
+		    lines_overage(&a->lines, &o, a->plan) != 0)
+			rc = lines_failed(r, a, "its overage lines");
+		overage_free(&o);
+		break;
+	}
+	return rc;
+}
+
+static int
+make_lines(struct run *r)
+{
 	size_t i;
 	int rc;
 
@@ -336,25 +381,8 @@ make_lines(struct run *r)
 
 		if (a->state == ACCT_SKIP)
 			continue;
-		switch (a->mode) {
-		case MODE_USAGE:
-			lines_usage(&a->lines, a->sums, a->nsums);
-			break;
-		case MODE_SUBSCRIPTION:
-			lines_subscription(&a->lines, a->plan, a->created,
-			    ib->period_start, ib->period_end);
-			break;
-		case MODE_HYBRID:
-			lines_subscription(&a->lines, a->plan, a->created,
-			    ib->period_start, ib->period_end);
-			if (a->plan == NULL || a->records == 0)
-				break;
-			memset(&o, 0, sizeof(o));
-			if ((rc = load_overage(r, a, &o)) != DB_OK)
-				return rc;
-			lines_overage(&a->lines, &o, a->plan);
-			break;
-		}
+		if ((rc = account_lines(r, a)) != DB_OK)
+			return rc;
 		/* nothing to bill: no invoice; the period is closed all the same */
 		if (a->lines.n == 0 && a->records == 0)
 			a->state = ACCT_EMPTY;
@@ -684,6 +712,7 @@ int
 invoice_batch_run(struct db *db, struct invoice_batch *ib)
 {
 	struct run r;
+	size_t i;
 	int rc;
 
 	memset(&r, 0, sizeof(r));
@@ -691,6 +720,7 @@ invoice_batch_run(struct db *db, struct invoice_batch *ib)
 	r.ib = ib;
 	ib->naccounts = 0;
 	ib->created = 0;
+	ib->error[0] = '\0';
 	ib->last = ib->after;
 	if ((r.a = calloc(INVOICE_BATCH_ACCOUNTS, sizeof(*r.a))) == NULL)
 		return DB_ERROR;
@@ -708,6 +738,10 @@ invoice_batch_run(struct db *db, struct invoice_batch *ib)
 		ib->naccounts = r.n;
 		if (r.n > 0)
 			ib->last = r.a[r.n - 1].id;
+	}
+	for (i = 0; i < r.n; i++) {
+		usage_sums_free(&r.a[i].sums);
+		line_set_free(&r.a[i].lines);
 	}
 	free(r.apps);
 	free(r.a);

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "db.h"
 #include "events.h"
+#include "grow.h"
 #include "invoice_impl.h"
 #include "invoices.h"
 #include "log.h"
@@ -124,34 +125,49 @@ struct build {
 	int64_t account_created, billed_through;
 };
 
-/* One line per resource and unit price, from the records tied to the invoice. */
+/* Why an invoice cannot be made as it should: logged, and the caller's
+ * transaction is rolled back (nothing billed rather than billed short). */
+static int
+lines_failed(const struct build *b, const char *what)
+{
+	log_warnx("invoices: account %llu: %s: out of memory or an amount "
+	    "beyond the money range; no invoice made",
+	    (unsigned long long)b->spec->account_id, what);
+	return DB_ERROR;
+}
+
+/* One line per resource and unit price, from the records tied to the
+ * invoice: every group, however many. */
 static int
 usage_lines(struct build *b)
 {
 	struct db_result *res = NULL;
-	struct usage_sum sums[USAGE_MAX_SUMS];
-	size_t n = 0;
+	struct usage_sums sums = { NULL, 0, 0 };
+	struct usage_sum *s;
 	int rc, r;
 
 	struct db_param p[] = { DBP_INT(b->invoice_id) };
 	if ((rc = db_query(b->db, SQL_USAGE_SUMS, p, 1, &res)) != DB_OK)
 		return rc;
-	while ((r = db_fetch(res)) == 1 && n < USAGE_MAX_SUMS) {
-		db_col_text(res, 0, sums[n].resource, sizeof(sums[n].resource));
-		db_col_text(res, 1, sums[n].unit, sizeof(sums[n].unit));
-		if (db_col_decimal(res, 2, &sums[n].price) ||
-		    db_col_decimal(res, 3, &sums[n].qty) ||
-		    db_col_decimal(res, 4, &sums[n].cost)) {
+	while ((r = db_fetch(res)) == 1) {
+		if ((s = usage_sums_next(&sums)) == NULL) {
+			r = lines_failed(b, "its usage sums");
+			break;
+		}
+		db_col_text(res, 0, s->resource, sizeof(s->resource));
+		db_col_text(res, 1, s->unit, sizeof(s->unit));
+		if (db_col_decimal(res, 2, &s->price) ||
+		    db_col_decimal(res, 3, &s->qty) ||
+		    db_col_decimal(res, 4, &s->cost)) {
 			r = DB_ERROR;
 			break;
 		}
-		n++;
 	}
 	db_result_free(res);
-	if (r < 0)
-		return r;
-	lines_usage(&b->lines, sums, n);
-	return DB_OK;
+	if (r >= 0 && lines_usage(&b->lines, sums.s, sums.n) != 0)
+		r = lines_failed(b, "its usage lines");
+	usage_sums_free(&sums);
+	return r < 0 ? r : DB_OK;
 }
 
 /* Hybrid: usage above the plan's limits, hour by hour (invoice_lines.c). */
@@ -176,13 +192,16 @@ overage_lines(struct build *b, const struct plan *plan)
 			r = DB_ERROR;
 			break;
 		}
-		overage_add(&o, plan, rs, unit, price, qty);
+		if (overage_add(&o, plan, rs, unit, price, qty) != 0) {
+			r = lines_failed(b, "its overage");
+			break;
+		}
 	}
 	db_result_free(res);
-	if (r < 0)
-		return r;
-	lines_overage(&b->lines, &o, plan);
-	return DB_OK;
+	if (r >= 0 && lines_overage(&b->lines, &o, plan) != 0)
+		r = lines_failed(b, "its overage lines");
+	overage_free(&o);
+	return r < 0 ? r : DB_OK;
 }
 
 static int
@@ -229,7 +248,7 @@ invoice_build(struct db *db, const struct billing_config *cfg,
 	b.spec = spec;
 	*outcome = INVOICE_EXISTS;
 	if ((rc = lock_account(&b)) != DB_OK)
-		return rc;
+		goto out;
 	fmt_time(spec->period_start, ps);
 	fmt_time(spec->period_end, pe);
 	fmt_time(spec->now, now);
@@ -237,10 +256,10 @@ invoice_build(struct db *db, const struct billing_config *cfg,
 	rc = db_query_i64(db, SQL_OVERLAP, op, 3, &other);
 	if (rc == DB_OK) {
 		*invoice_id = (uint64_t)other;
-		return DB_OK; /* INVOICE_EXISTS */
+		goto out; /* INVOICE_EXISTS */
 	}
 	if (rc != DB_NOT_FOUND)
-		return rc;
+		goto out;
 
 	/* the account's own plan and mode, as accounts.c resolves them */
 	memset(&acct, 0, sizeof(acct));
@@ -254,7 +273,7 @@ invoice_build(struct db *db, const struct billing_config *cfg,
 	    plan ? DBP_STR(plan->id) : DBP_NULLV, DBP_STR(cfg->currency),
 	    DBP_STR(now) };
 	if ((rc = db_exec(db, SQL_INSERT_INVOICE, ip, 8, NULL, &id)) != DB_OK)
-		return rc;
+		goto out;
 	b.invoice_id = id;
 
 	if (b.billed_through)
@@ -264,36 +283,36 @@ invoice_build(struct db *db, const struct billing_config *cfg,
 	struct db_param tp[] = { DBP_INT(id), DBP_INT(spec->account_id),
 	    DBP_STR(ps), DBP_STR(pe), DBP_STR(bt) };
 	if ((rc = db_exec(db, SQL_TIE_MANUAL, tp, 5, NULL, NULL)) != DB_OK)
-		return rc;
+		goto out;
 	switch (mode) {
 	case MODE_USAGE:
 		rc = usage_lines(&b);
 		break;
 	case MODE_SUBSCRIPTION:
-		lines_subscription(&b.lines, plan, b.account_created,
-		    spec->period_start, spec->period_end);
-		break;
 	case MODE_HYBRID:
-		lines_subscription(&b.lines, plan, b.account_created,
-		    spec->period_start, spec->period_end);
-		if (plan != NULL)
+		if (lines_subscription(&b.lines, plan, b.account_created,
+		    spec->period_start, spec->period_end) != 0)
+			rc = lines_failed(&b, "its plan line");
+		else if (mode == MODE_HYBRID && plan != NULL)
 			rc = overage_lines(&b, plan);
 		break;
 	}
 	if (rc != DB_OK)
-		return rc;
+		goto out;
 	sets[0] = &b.lines;
 	if ((rc = lines_insert(db, &id, sets, 1)) != DB_OK)
-		return rc;
+		goto out;
 	struct db_param ap[] = { dec_param(b.lines.subtotal, 2, st, sizeof(st)),
 	    dec_param(b.lines.subtotal, 2, tt, sizeof(tt)), DBP_INT(id) };
 	if ((rc = db_exec(db, SQL_SET_AMOUNTS, ap, 3, NULL, NULL)) != DB_OK)
-		return rc;
+		goto out;
 	if (!spec->draft && (rc = invoice_finalize(db, cfg, id, spec->now)) != DB_OK)
-		return rc;
+		goto out;
 	*outcome = INVOICE_CREATED;
 	*invoice_id = id;
-	return DB_OK;
+out:
+	line_set_free(&b.lines);
+	return rc;
 }
 
 /* Locks the invoice row; reads its account, status and amounts. */
@@ -319,15 +338,16 @@ lock_invoice(struct db *db, uint64_t id, uint64_t *account_id, char *status,
 	return r < 0 ? r : r == 0 ? DB_NOT_FOUND : DB_OK;
 }
 
-/* Applies available credits to `left`, earliest expiry first.  *applied is
- * what was taken. */
+/* Applies available credits to `left`, earliest expiry first, all of them
+ * if need be (read first: the statement's rows before the writes).
+ * *applied is what was taken. */
 static int
 apply_credits(struct db *db, uint64_t account_id, uint64_t invoice_id,
     int64_t left, const char *now, int64_t *applied)
 {
 	struct db_result *res = NULL;
-	struct { int64_t id, remaining; } c[64];
-	size_t n = 0, i;
+	struct credit { int64_t id, remaining; } *c = NULL, *nc;
+	size_t n = 0, cap = 0, i;
 	char amt[32];
 	int rc, r;
 
@@ -337,7 +357,16 @@ apply_credits(struct db *db, uint64_t account_id, uint64_t invoice_id,
 	struct db_param p[] = { DBP_INT(account_id), DBP_STR(now) };
 	if ((rc = db_query(db, SQL_CREDITS, p, 2, &res)) != DB_OK)
 		return rc;
-	while ((r = db_fetch(res)) == 1 && n < 64) {
+	while ((r = db_fetch(res)) == 1) {
+		if (n == cap) {
+			if ((nc = grow_array(c, &cap, sizeof(*c))) == NULL) {
+				log_warnx("invoices: invoice %llu: out of memory "
+				    "for its credits", (unsigned long long)invoice_id);
+				r = DB_ERROR;
+				break;
+			}
+			c = nc;
+		}
 		if (db_col_i64(res, 0, &c[n].id) != 0 ||
 		    db_col_decimal(res, 1, &c[n].remaining) != 0) {
 			r = DB_ERROR;
@@ -346,22 +375,22 @@ apply_credits(struct db *db, uint64_t account_id, uint64_t invoice_id,
 		n++;
 	}
 	db_result_free(res);
-	if (r < 0)
-		return r;
-	for (i = 0; i < n && left > 0; i++) {
+	rc = r < 0 ? r : DB_OK;
+	for (i = 0; rc == DB_OK && i < n && left > 0; i++) {
 		int64_t take = c[i].remaining < left ? c[i].remaining : left;
 
 		struct db_param ap[] = { DBP_INT(c[i].id), DBP_INT(invoice_id),
 		    dec_param(take, 2, amt, sizeof(amt)), DBP_STR(now) };
 		if ((rc = db_exec(db, SQL_APPLY, ap, 4, NULL, NULL)) != DB_OK)
-			return rc;
+			break;
 		struct db_param dp[] = { DBP_STR(amt), DBP_INT(c[i].id) };
 		if ((rc = db_exec(db, SQL_DEDUCT, dp, 2, NULL, NULL)) != DB_OK)
-			return rc;
+			break;
 		left -= take;
 		*applied += take;
 	}
-	return DB_OK;
+	free(c);
+	return rc;
 }
 
 /* The next number of the year, from the counter row locked until commit:

@@ -16,10 +16,6 @@ struct db;
 struct plan;
 struct billing_config;
 
-/* usage lines (a resource x unit price each), subscription, overage */
-#define INVOICE_MAX_LINES 40
-#define USAGE_MAX_SUMS 16
-
 /* Usage summed by resource, unit and unit price (micro-units). */
 struct usage_sum {
 	char resource[16];
@@ -27,34 +23,58 @@ struct usage_sum {
 	int64_t price, qty, cost;
 };
 
-struct line_set {
-	struct invoice_line lines[INVOICE_MAX_LINES];
-	size_t n;
-	int64_t subtotal;   /* the sum of the lines' amounts */
+/* As many sums as the records have groups (heap, growing; all zero to
+ * start).  Free with usage_sums_free. */
+struct usage_sums {
+	struct usage_sum *s;
+	size_t n, cap;
 };
 
+/* A new zeroed sum at the end of u, or NULL when out of memory. */
+struct usage_sum *usage_sums_next(struct usage_sums *u);
+void usage_sums_free(struct usage_sums *u);
+
+/*
+ * An invoice's lines: usage lines (a resource x unit price each),
+ * subscription, overage, as many as there are (heap, growing; all zero to
+ * start).  Free with line_set_free.
+ */
+struct line_set {
+	struct invoice_line *lines;
+	size_t n, cap;
+	int64_t subtotal;   /* the sum of the lines' amounts */
+};
+void line_set_free(struct line_set *set);
+
+/*
+ * The functions that add lines return 0, or -1 when a line cannot be added
+ * (out of memory, an amount beyond the money range): the set is then short
+ * and the caller must fail the whole invoice run, never bill it.
+ */
+
 /* One usage line per sum, amounts rounded to cents. */
-void lines_usage(struct line_set *set, const struct usage_sum *sums, size_t n);
+int lines_usage(struct line_set *set, const struct usage_sum *sums, size_t n);
 
 /* The plan's price: monthly plans every period, yearly ones in the period
  * of the account's anniversary month (or a period of about a year). */
-void lines_subscription(struct line_set *set, const struct plan *plan,
+int lines_subscription(struct line_set *set, const struct plan *plan,
     int64_t account_created, int64_t period_start, int64_t period_end);
 
 /*
  * Hybrid overage, hour by hour: in one clock hour the quantity of a
  * resource is its average concurrent size, so what exceeds the plan's
  * limit that hour is the overage.  overage_add takes one hour's sum of one
- * resource and price; lines_overage adds the lines.
+ * resource and price (0, or -1 as above); lines_overage adds the lines.
+ * Zero to start; free with overage_free.
  */
 struct overage {
-	struct usage_sum over[USAGE_MAX_SUMS];
-	size_t n;
+	struct usage_sums over;
 };
-void overage_add(struct overage *o, const struct plan *plan,
+int overage_add(struct overage *o, const struct plan *plan,
     const char *resource, const char *unit, int64_t price, int64_t qty);
-void lines_overage(struct line_set *set, const struct overage *o,
+int lines_overage(struct line_set *set, const struct overage *o,
     const struct plan *plan);
+void overage_free(struct overage *o);
 
 /* Writes the lines of n invoices (ids[i] gets sets[i]) in multi-row
  * statements. */
@@ -71,6 +91,7 @@ struct invoice_batch {
 	size_t naccounts;        /* 0: no accounts left */
 	uint64_t last;           /* the batch's last account id */
 	uint64_t created;        /* invoices made */
+	char error[160];         /* why the batch failed, when not the database */
 };
 #define INVOICE_BATCH_ACCOUNTS 100
 

@@ -146,7 +146,7 @@ out:
 	if (rc != DB_OK)
 		snprintf(result->message, sizeof(result->message),
 		    "failed after %llu invoices: %s", (unsigned long long)created,
-		    db_error(app->db));
+		    jb.error[0] ? jb.error : db_error(app->db));
 	else
 		snprintf(result->message, sizeof(result->message),
 		    "%llu invoices created%s, %llu drafts finalized, %llu overdue, "

@@ -3,10 +3,12 @@
  * multi-row insert.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "db.h"
+#include "grow.h"
 #include "invoice_impl.h"
 #include "metering.h"
 #include "money.h"
@@ -21,15 +23,52 @@ static struct sql_rows insert_lines = SQL_ROWS_INIT(
     "resource_type, description, quantity, unit, unit_price, amount) VALUES ",
     "(?,?,?,?,?,?,?,?,?)", "");
 
-static void
+struct usage_sum *
+usage_sums_next(struct usage_sums *u)
+{
+	struct usage_sum *ns;
+
+	if (u->n == u->cap) {
+		if ((ns = grow_array(u->s, &u->cap, sizeof(*ns))) == NULL)
+			return NULL;
+		u->s = ns;
+	}
+	ns = &u->s[u->n++];
+	memset(ns, 0, sizeof(*ns));
+	return ns;
+}
+
+void
+usage_sums_free(struct usage_sums *u)
+{
+	free(u->s);
+	memset(u, 0, sizeof(*u));
+}
+
+void
+line_set_free(struct line_set *set)
+{
+	free(set->lines);
+	memset(set, 0, sizeof(*set));
+}
+
+/* Appends a line; -1 (the set unchanged) when out of memory or when the
+ * subtotal would leave the money range. */
+static int
 add_line(struct line_set *set, const char *kind, const char *resource,
     const char *description, int64_t quantity, const char *unit,
     int64_t unit_price, int64_t amount)
 {
 	struct invoice_line *l;
+	int64_t subtotal;
 
-	if (set->n == INVOICE_MAX_LINES)
-		return; /* cannot happen: the sums are bounded */
+	if (money_add(set->subtotal, amount, &subtotal) != 0)
+		return -1;
+	if (set->n == set->cap) {
+		if ((l = grow_array(set->lines, &set->cap, sizeof(*l))) == NULL)
+			return -1;
+		set->lines = l;
+	}
 	l = &set->lines[set->n++];
 	memset(l, 0, sizeof(*l));
 	l->line_no = (unsigned)set->n;
@@ -41,7 +80,8 @@ add_line(struct line_set *set, const char *kind, const char *resource,
 	snprintf(l->unit, sizeof(l->unit), "%s", unit);
 	l->unit_price = unit_price;
 	l->amount = amount;
-	set->subtotal += amount;
+	set->subtotal = subtotal;
+	return 0;
 }
 
 static const char *
@@ -54,18 +94,21 @@ usage_description(const char *resource)
 	return "Storage";
 }
 
-void
+int
 lines_usage(struct line_set *set, const struct usage_sum *sums, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		add_line(set, "usage", sums[i].resource,
+		if (add_line(set, "usage", sums[i].resource,
 		    usage_description(sums[i].resource), sums[i].qty,
-		    sums[i].unit, sums[i].price, money_round(sums[i].cost, 2));
+		    sums[i].unit, sums[i].price,
+		    money_round(sums[i].cost, 2)) != 0)
+			return -1;
+	return 0;
 }
 
-void
+int
 lines_subscription(struct line_set *set, const struct plan *plan,
     int64_t account_created, int64_t period_start, int64_t period_end)
 {
@@ -73,25 +116,26 @@ lines_subscription(struct line_set *set, const struct plan *plan,
 	int y, m, d, hh, mm, ss, us, cm;
 
 	if (plan == NULL || plan->price <= 0)
-		return;
+		return 0;
 	if (plan->interval == INTERVAL_YEAR) {
 		time_to_civil(account_created, &y, &cm, &d, &hh, &mm, &ss, &us);
 		time_to_civil(period_start, &y, &m, &d, &hh, &mm, &ss, &us);
 		if (m != cm && period_end - period_start < 360 * USEC_PER_DAY)
-			return;
+			return 0;
 	}
 	snprintf(desc, sizeof(desc), "%s plan (%s)", plan->name,
 	    plan->interval == INTERVAL_YEAR ? "yearly" : "monthly");
-	add_line(set, "subscription", NULL, desc, MONEY_SCALE,
+	return add_line(set, "subscription", NULL, desc, MONEY_SCALE,
 	    plan->interval == INTERVAL_YEAR ? "year" : "month", plan->price,
 	    money_round(plan->price, 2));
 }
 
-void
+int
 overage_add(struct overage *o, const struct plan *plan, const char *resource,
     const char *unit, int64_t price, int64_t qty)
 {
-	int64_t limit, over, cost;
+	struct usage_sum *s = NULL;
+	int64_t limit, over, cost, nqty, ncost;
 	size_t i;
 
 	if (strcmp(resource, "cpu") == 0)
@@ -99,42 +143,56 @@ overage_add(struct overage *o, const struct plan *plan, const char *resource,
 	else if (strcmp(resource, "memory") == 0)
 		limit = plan->memory_limit;
 	else if (money_muldiv(plan->storage_limit, 1, HOURS_PER_MONTH, &limit) != 0)
-		return; /* GB-months held in one hour */
+		return -1; /* GB-months held in one hour */
 	over = qty - limit;
-	if (over <= 0 || money_mul(over, price, &cost) != 0)
-		return;
-	for (i = 0; i < o->n; i++)
-		if (strcmp(o->over[i].resource, resource) == 0 &&
-		    o->over[i].price == price)
-			break;
-	if (i == o->n) {
-		if (o->n == USAGE_MAX_SUMS)
-			return;
-		snprintf(o->over[i].resource, sizeof(o->over[i].resource), "%s",
-		    resource);
-		snprintf(o->over[i].unit, sizeof(o->over[i].unit), "%s", unit);
-		o->over[i].price = price;
-		o->over[i].qty = o->over[i].cost = 0;
-		o->n++;
+	if (over <= 0)
+		return 0;
+	if (money_mul(over, price, &cost) != 0)
+		return -1;
+	for (i = 0; i < o->over.n && s == NULL; i++)
+		if (strcmp(o->over.s[i].resource, resource) == 0 &&
+		    o->over.s[i].price == price)
+			s = &o->over.s[i];
+	if (s != NULL && (money_add(s->qty, over, &nqty) != 0 ||
+	    money_add(s->cost, cost, &ncost) != 0))
+		return -1;
+	if (s == NULL) {
+		if ((s = usage_sums_next(&o->over)) == NULL)
+			return -1;
+		snprintf(s->resource, sizeof(s->resource), "%s", resource);
+		snprintf(s->unit, sizeof(s->unit), "%s", unit);
+		s->price = price;
+		nqty = over;
+		ncost = cost;
 	}
-	o->over[i].qty += over;
-	o->over[i].cost += cost;
+	s->qty = nqty;
+	s->cost = ncost;
+	return 0;
 }
 
-void
+int
 lines_overage(struct line_set *set, const struct overage *o,
     const struct plan *plan)
 {
 	char desc[128];
 	size_t i;
 
-	for (i = 0; i < o->n; i++) {
+	for (i = 0; i < o->over.n; i++) {
+		const struct usage_sum *s = &o->over.s[i];
+
 		snprintf(desc, sizeof(desc), "%s above the %s plan",
-		    usage_description(o->over[i].resource), plan->name);
-		add_line(set, "overage", o->over[i].resource, desc,
-		    o->over[i].qty, o->over[i].unit, o->over[i].price,
-		    money_round(o->over[i].cost, 2));
+		    usage_description(s->resource), plan->name);
+		if (add_line(set, "overage", s->resource, desc, s->qty, s->unit,
+		    s->price, money_round(s->cost, 2)) != 0)
+			return -1;
 	}
+	return 0;
+}
+
+void
+overage_free(struct overage *o)
+{
+	usage_sums_free(&o->over);
 }
 
 /* The text of one line's decimals, kept alive for the binds. */

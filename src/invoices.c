@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "db.h"
+#include "grow.h"
 #include "invoices.h"
 #include "json_util.h"
 #include "money.h"
@@ -77,23 +78,28 @@ load_header(struct db *db, uint64_t id, struct invoice *inv)
 	return bad ? DB_ERROR : DB_OK;
 }
 
-/* Grows *arr (of elem bytes each) to hold one more; returns the new slot. */
+/* Appends a zeroed element (elem bytes) to *arr of *n, capacity *cap,
+ * doubling it when full; returns the new slot, or NULL (the array as it
+ * was) when out of memory. */
 static void *
-push(void **arr, size_t *n, size_t elem)
+push(void **arr, size_t *n, size_t *cap, size_t elem)
 {
-	void *na = realloc(*arr, (*n + 1) * elem);
+	void *na;
 
-	if (na == NULL)
-		return NULL;
-	*arr = na;
-	memset((char *)na + *n * elem, 0, elem);
-	return (char *)na + (*n)++ * elem;
+	if (*n == *cap) {
+		if ((na = grow_array(*arr, cap, elem)) == NULL)
+			return NULL;
+		*arr = na;
+	}
+	memset((char *)*arr + *n * elem, 0, elem);
+	return (char *)*arr + (*n)++ * elem;
 }
 
 static int
 load_lines(struct db *db, struct invoice *inv)
 {
 	struct db_result *res = NULL;
+	size_t cap = 0;
 	int64_t v;
 	int rc, r;
 
@@ -102,7 +108,7 @@ load_lines(struct db *db, struct invoice *inv)
 		return rc;
 	while ((r = db_fetch(res)) == 1) {
 		struct invoice_line *l = push((void **)&inv->lines, &inv->nlines,
-		    sizeof(*l));
+		    &cap, sizeof(*l));
 
 		if (l == NULL) {
 			r = DB_ERROR;
@@ -128,6 +134,7 @@ static int
 load_applied(struct db *db, struct invoice *inv)
 {
 	struct db_result *res = NULL;
+	size_t cap = 0;
 	int64_t v;
 	int rc, r;
 
@@ -136,7 +143,7 @@ load_applied(struct db *db, struct invoice *inv)
 		return rc;
 	while ((r = db_fetch(res)) == 1) {
 		struct invoice_credit *c = push((void **)&inv->applied,
-		    &inv->napplied, sizeof(*c));
+		    &inv->napplied, &cap, sizeof(*c));
 
 		if (c == NULL) {
 			r = DB_ERROR;
@@ -155,6 +162,7 @@ static int
 load_payments(struct db *db, struct invoice *inv)
 {
 	struct db_result *res = NULL;
+	size_t cap = 0;
 	int64_t v;
 	int rc, r;
 
@@ -163,7 +171,7 @@ load_payments(struct db *db, struct invoice *inv)
 		return rc;
 	while ((r = db_fetch(res)) == 1) {
 		struct invoice_payment *pm = push((void **)&inv->payments,
-		    &inv->npayments, sizeof(*pm));
+		    &inv->npayments, &cap, sizeof(*pm));
 
 		if (pm == NULL) {
 			r = DB_ERROR;

@@ -8,6 +8,7 @@ and metered by the usage job, as in production.
 """
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -270,6 +271,19 @@ class InvoiceStatusTest(InvoiceCase):
         self.assertEqual((status, headers["Content-Type"]), (200, "application/pdf"))
         self.assertIn(inv["invoice_number"], headers["Content-Disposition"])
 
+    def test_a_manual_invoice_applies_every_credit_past_64(self):
+        """No cap leaves credits out (issue 12): 70 credits of 0.01."""
+        self.hook("user-created", {"user_id": "many@example.com"})
+        self.sql("INSERT INTO billing_credits (account_id, amount, remaining, currency, "
+                 "reason) SELECT a.id, 0.01, 0.01, 'usd', CONCAT('c', s.seq) FROM "
+                 "billing_accounts a JOIN seq_1_to_70 s WHERE a.user_id = 'many@example.com'")
+        status, _, made = self.make_manual("many@example.com", "many-1", "2025-01-14")
+        self.assertEqual(status, 201, made)
+        inv = self.get("invoices/%d" % made["id"], self.admin())
+        self.assertEqual((inv["subtotal"], inv["credits"], inv["total"]),
+                         (Decimal("1.40"), Decimal("0.70"), Decimal("0.70")))
+        self.assertEqual(len(inv["credits_applied"]), 70)
+
     def test_manual_invoice_bad_input_is_400(self):
         self.hook("user-created", {"user_id": "bad@example.com"})
         for body, param in (
@@ -520,3 +534,105 @@ class InvoiceKilledRunTest(InvoiceCase):
             "SELECT COUNT(*) FROM billing_invoices i WHERE i.subtotal <> (SELECT SUM(amount) "
             "FROM billing_invoice_lines l WHERE l.invoice_id = i.id) "
             "OR i.total <> i.subtotal - i.credits"), [["0"]])
+
+
+class InvoiceRateChangeTest(InvoiceCase):
+    """No cap drops money (issue 12): rates change 13 times in January
+    (new rates, SIGHUP, usage metered by POST jobs/calculate-usage), so 14
+    rates of each of 3 resources give 42 (resource, rate) groups, more than
+    any former fixed array held (16 sums, 32 usage items, 40 lines).  The
+    scheduled run and a manual invoice bill every group, each the records'
+    sum to the cent, and GET usage lists every group."""
+
+    RATES = 14
+    RUN_USER = "rates-run@example.com"
+    MANUAL_USER = "rates-manual@example.com"
+
+    @staticmethod
+    def rates(i):
+        """Rates whose costs below are whole cents (floats only for JSON)."""
+        return {"cpu_per_core_hour": float(Decimal("0.05") + Decimal("0.01") * i),
+                "memory_per_gb_hour": float(Decimal("0.010") + Decimal("0.001") * i),
+                "storage_per_gb_month": float(Decimal("0.10") + Decimal("0.01") * i)}
+
+    @classmethod
+    def reload(cls, cfg):
+        """Rewrites the config and SIGHUPs billingd; waits for new workers."""
+        old = set(cls.stack.worker_pids())
+        cls.stack.write_config(cfg)
+        os.kill(cls.stack.billingd.pid, signal.SIGHUP)
+        if not wait_for(lambda: len(cls.stack.worker_pids()) == 2 and
+                        not (set(cls.stack.worker_pids()) & old), 10.0):
+            raise RuntimeError("billingd did not reload")
+
+    @classmethod
+    def setUpStack(cls):
+        t = cls()
+        for i in range(cls.RATES):
+            cfg = cls.stack.config()
+            cfg["computeRates"] = cls.rates(i)
+            cls.reload(cfg)
+            # 10 hours of 2 cores, 4 GB and 73 GB (one GB-month) on day i + 2
+            day = "2025-01-%02d" % (i + 2)
+            for user in (cls.RUN_USER, cls.MANUAL_USER):
+                t.session(user, "%s-%d" % (user.split("@")[0], i), day + "T08:00:00Z",
+                          day + "T18:00:00Z", 2, 4, 73)
+            status, _, body = t.request("POST", "jobs/calculate-usage", token=t.admin())
+            if status != 200:
+                raise RuntimeError("calculate-usage: %d %s" % (status, body))
+        cls.reload(cls.stack.config())
+        # a manual invoice for one user, then the run (which skips it)
+        status, _, made = t.request("POST", "admin/invoices", token=t.admin(), body={
+            "user_id": cls.MANUAL_USER, "period_start": "2025-01-01",
+            "period_end": "2025-01-31"})
+        cls.manual = (status, made)
+        r = t.invoice_run(check=False)
+        cls.run_output = "%d %s%s" % (r.returncode, r.stdout, r.stderr)
+
+    def groups(self, user):
+        """{(resource, unit price): cost} of the user's records (Decimal)."""
+        rows = self.sql("SELECT r.resource_type, r.unit_price, SUM(r.total_cost) "
+                        "FROM billing_usage_records r JOIN billing_accounts a "
+                        "ON a.id = r.account_id WHERE a.user_id = '%s' "
+                        "GROUP BY r.resource_type, r.unit_price" % user)
+        return {(res, Decimal(price)): Decimal(cost) for res, price, cost in rows}
+
+    def assertBillsEveryGroup(self, user, inv):
+        groups = self.groups(user)
+        self.assertEqual(len(groups), 3 * self.RATES)
+        lines = {(l["resource_type"], Decimal(l["unit_price"])): Decimal(l["amount"])
+                 for l in inv["lines"]}
+        self.assertEqual(len(inv["lines"]), len(groups))
+        self.assertEqual(lines, {k: v.quantize(Decimal("0.01")) for k, v in groups.items()})
+        self.assertEqual(Decimal(inv["subtotal"]),
+                         sum(groups.values()).quantize(Decimal("0.01")))
+        self.assertEqual(Decimal(inv["total"]), Decimal(inv["subtotal"]))
+        # every record is on this invoice
+        self.assertEqual(self.sql(
+            "SELECT COALESCE(r.invoice_id, 0), COUNT(*) FROM billing_usage_billed r "
+            "JOIN billing_accounts a ON a.id = r.account_id WHERE a.user_id = '%s' "
+            "GROUP BY 1" % user), [[str(inv["id"]), str(3 * 10 * self.RATES)]])
+
+    def test_a_manual_invoice_bills_all_42_groups_to_the_cent(self):
+        status, made = self.manual
+        self.assertEqual(status, 201, made)
+        self.assertBillsEveryGroup(self.MANUAL_USER,
+                                   self.get("invoices/%d" % made["id"], self.admin()))
+
+    def test_the_scheduled_run_bills_all_42_groups_to_the_cent(self):
+        self.assertIn("1 invoices created", self.run_output)
+        invs = self.invoices_of(self.RUN_USER)
+        self.assertEqual(len(invs), 1, invs)
+        self.assertEqual(invs[0]["kind"], "scheduled")
+        self.assertBillsEveryGroup(self.RUN_USER,
+                                   self.get("invoices/%d" % invs[0]["id"], self.admin()))
+
+    def test_usage_lists_every_group(self):
+        usage = self.get("usage?user_id=%s&from=2025-01-01&to=2025-01-31"
+                         % self.RUN_USER.replace("@", "%40"), self.admin())
+        groups = self.groups(self.RUN_USER)
+        items = {(i["resource_type"], Decimal(i["unit_price"])): Decimal(i["total_cost"])
+                 for i in usage["items"]}
+        self.assertEqual(len(usage["items"]), len(groups))
+        self.assertEqual(items, groups)
+        self.assertEqual(Decimal(usage["total_cost"]), sum(groups.values()))

@@ -2,11 +2,14 @@
  * An invoice's lines from usage sums (invoice_lines.c) and the multi-row
  * statement text they are written with (sql_rows.c).
  */
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <check.h>
 
 #include "config.h"
+#include "grow.h"
 #include "invoice_impl.h"
 #include "money.h"
 #include "sql_rows.h"
@@ -50,7 +53,7 @@ START_TEST(test_usage_lines_round_each_sum_half_up_to_cents)
 	};
 
 	memset(&set, 0, sizeof(set));
-	lines_usage(&set, s, 2);
+	ck_assert_int_eq(lines_usage(&set, s, 2), 0);
 	ck_assert_uint_eq(set.n, 2);
 	ck_assert_uint_eq(set.lines[0].line_no, 1);
 	ck_assert_str_eq(set.lines[0].kind, "usage");
@@ -61,10 +64,11 @@ START_TEST(test_usage_lines_round_each_sum_half_up_to_cents)
 	ck_assert_int_eq(set.lines[1].amount, 400000);  /* 0.40 */
 	ck_assert_int_eq(set.subtotal, 1400000);        /* the seed's 1.40 */
 	/* half a cent rounds up */
-	memset(&set, 0, sizeof(set));
+	line_set_free(&set);
 	s[0].cost = 5000;   /* 0.005 */
-	lines_usage(&set, s, 1);
+	ck_assert_int_eq(lines_usage(&set, s, 1), 0);
 	ck_assert_int_eq(set.lines[0].amount, 10000);
+	line_set_free(&set);
 }
 END_TEST
 
@@ -81,7 +85,7 @@ START_TEST(test_subscription_monthly_every_period_yearly_on_the_anniversary)
 	ck_assert_str_eq(set.lines[0].description, "Pro plan (monthly)");
 	ck_assert_int_eq(set.lines[0].amount, 49990000);
 	pro.interval = INTERVAL_YEAR;
-	memset(&set, 0, sizeof(set));
+	line_set_free(&set);
 	lines_subscription(&set, &pro, created, time_from_civil(2025, 1, 1, 0, 0, 0),
 	    time_from_civil(2025, 2, 1, 0, 0, 0));
 	ck_assert_uint_eq(set.n, 0);
@@ -90,10 +94,10 @@ START_TEST(test_subscription_monthly_every_period_yearly_on_the_anniversary)
 	ck_assert_uint_eq(set.n, 1);
 	ck_assert_str_eq(set.lines[0].unit, "year");
 	/* no plan or a free one: no line */
-	memset(&set, 0, sizeof(set));
-	lines_subscription(&set, NULL, created, 0, 1);
+	line_set_free(&set);
+	ck_assert_int_eq(lines_subscription(&set, NULL, created, 0, 1), 0);
 	pro.price = 0;
-	lines_subscription(&set, &pro, created, 0, 1);
+	ck_assert_int_eq(lines_subscription(&set, &pro, created, 0, 1), 0);
 	ck_assert_uint_eq(set.n, 0);
 }
 END_TEST
@@ -111,12 +115,125 @@ START_TEST(test_overage_is_what_each_hour_exceeds_the_limit)
 	overage_add(&o, &pro, "cpu", "core-hours", 50000, 7000000);
 	overage_add(&o, &pro, "cpu", "core-hours", 50000, 9000000);
 	overage_add(&o, &pro, "memory", "gb-hours", 10000, 16000000);
-	lines_overage(&set, &o, &pro);
+	ck_assert_int_eq(lines_overage(&set, &o, &pro), 0);
 	ck_assert_uint_eq(set.n, 1);
 	ck_assert_str_eq(set.lines[0].kind, "overage");
 	ck_assert_str_eq(set.lines[0].description, "CPU usage above the Pro plan");
 	ck_assert_int_eq(set.lines[0].quantity, 3000000);
 	ck_assert_int_eq(set.lines[0].amount, 150000);  /* 0.15 */
+	overage_free(&o);
+	line_set_free(&set);
+}
+
+/* Issue 12: three resources and many rate changes in one period.  Every
+ * (resource, price) group gets its line, far past the former caps (16 sums,
+ * 40 lines), numbered in order, and the subtotal is their sum. */
+START_TEST(test_a_line_set_holds_100_usage_lines_and_drops_none)
+{
+	static const char *const res[] = { "cpu", "memory", "storage" };
+	struct usage_sums sums;
+	struct usage_sum *u;
+	struct line_set set;
+	int64_t want = 0;
+	size_t i;
+
+	memset(&sums, 0, sizeof(sums));
+	memset(&set, 0, sizeof(set));
+	for (i = 0; i < 100; i++) {
+		ck_assert_ptr_nonnull(u = usage_sums_next(&sums));
+		strcpy(u->resource, res[i % 3]);
+		strcpy(u->unit, "units");
+		u->price = 10000 * (int64_t)(i + 1);          /* 0.01 more each */
+		u->qty = 2 * MONEY_SCALE;
+		u->cost = 20000 * (int64_t)(i + 1);
+		want += u->cost;
+	}
+	ck_assert_uint_eq(sums.n, 100);
+	ck_assert_int_eq(lines_usage(&set, sums.s, sums.n), 0);
+	ck_assert_int_eq(lines_subscription(&set, &pro, 0,
+	    time_from_civil(2025, 1, 1, 0, 0, 0),
+	    time_from_civil(2025, 2, 1, 0, 0, 0)), 0);
+	ck_assert_uint_eq(set.n, 101);
+	for (i = 0; i < 100; i++) {
+		ck_assert_uint_eq(set.lines[i].line_no, i + 1);
+		ck_assert_str_eq(set.lines[i].resource_type, res[i % 3]);
+		ck_assert_int_eq(set.lines[i].unit_price, 10000 * (int64_t)(i + 1));
+		ck_assert_int_eq(set.lines[i].amount, 20000 * (int64_t)(i + 1));
+	}
+	ck_assert_str_eq(set.lines[100].kind, "subscription");
+	ck_assert_uint_eq(set.lines[100].line_no, 101);
+	ck_assert_int_eq(set.subtotal, want + pro.price);
+	usage_sums_free(&sums);
+	line_set_free(&set);
+	ck_assert_ptr_null(set.lines);
+	ck_assert_uint_eq(set.n, 0);
+}
+END_TEST
+
+START_TEST(test_overage_keeps_every_resource_and_price_past_16)
+{
+	struct overage o;
+	struct line_set set;
+	size_t i;
+
+	memset(&o, 0, sizeof(o));
+	memset(&set, 0, sizeof(set));
+	/* 20 prices of cpu, each an hour at 10 cores on Pro (8): 2 over */
+	for (i = 0; i < 20; i++)
+		ck_assert_int_eq(overage_add(&o, &pro, "cpu", "core-hours",
+		    50000 + 10000 * (int64_t)i, 10000000), 0);
+	/* the same price again adds to its own line */
+	ck_assert_int_eq(overage_add(&o, &pro, "cpu", "core-hours", 50000,
+	    9000000), 0);
+	ck_assert_int_eq(lines_overage(&set, &o, &pro), 0);
+	ck_assert_uint_eq(set.n, 20);
+	ck_assert_int_eq(set.lines[0].quantity, 3000000);
+	ck_assert_int_eq(set.lines[0].amount, 150000);
+	ck_assert_int_eq(set.lines[19].unit_price, 240000);
+	ck_assert_int_eq(set.lines[19].amount, 480000);
+	overage_free(&o);
+	line_set_free(&set);
+}
+END_TEST
+
+/* A bound that must stay (the money range) fails the whole set, loudly to
+ * the caller; it never wraps or drops a line silently. */
+START_TEST(test_a_subtotal_beyond_the_money_range_fails_and_drops_nothing_silently)
+{
+	struct usage_sum s[2] = {
+		sum("cpu", "core-hours", 50000, MONEY_SCALE, MONEY_MAX_MICROS),
+		sum("memory", "gb-hours", 10000, MONEY_SCALE, MONEY_MAX_MICROS),
+	};
+	struct overage o;
+	struct line_set set;
+
+	memset(&set, 0, sizeof(set));
+	ck_assert_int_eq(lines_usage(&set, s, 2), -1);
+	ck_assert_uint_eq(set.n, 1);
+	ck_assert_int_eq(set.subtotal, MONEY_MAX_MICROS);
+	line_set_free(&set);
+	/* an hour's overage that overflows is an error, not nothing */
+	memset(&o, 0, sizeof(o));
+	ck_assert_int_eq(overage_add(&o, &pro, "cpu", "core-hours",
+	    MONEY_MAX_MICROS, MONEY_MAX_MICROS), -1);
+	overage_free(&o);
+}
+END_TEST
+
+START_TEST(test_grow_array_doubles_and_refuses_sizes_that_overflow)
+{
+	size_t cap = 0, big = SIZE_MAX / 2;
+	int *a, *b;
+
+	ck_assert_ptr_nonnull(a = grow_array(NULL, &cap, sizeof(*a)));
+	ck_assert_uint_eq(cap, GROW_FIRST);
+	ck_assert_ptr_nonnull(b = grow_array(a, &cap, sizeof(*a)));
+	ck_assert_uint_eq(cap, 2 * GROW_FIRST);
+	/* twice SIZE_MAX / 2 ints does not fit a size_t: refused, b kept */
+	ck_assert_ptr_null(grow_array(b, &big, sizeof(*b)));
+	ck_assert_uint_eq(big, SIZE_MAX / 2);
+	b[2 * GROW_FIRST - 1] = 1;
+	free(b);
 }
 END_TEST
 
@@ -153,6 +270,11 @@ invoice_lines_suite(void)
 	tcase_add_test(tc, test_subscription_monthly_every_period_yearly_on_the_anniversary);
 	tcase_add_test(tc, test_overage_is_what_each_hour_exceeds_the_limit);
 	tcase_add_test(tc, test_sql_rows_builds_each_size_once);
+	tcase_add_test(tc, test_a_line_set_holds_100_usage_lines_and_drops_none);
+	tcase_add_test(tc, test_overage_keeps_every_resource_and_price_past_16);
+	tcase_add_test(tc,
+	    test_a_subtotal_beyond_the_money_range_fails_and_drops_nothing_silently);
+	tcase_add_test(tc, test_grow_array_doubles_and_refuses_sizes_that_overflow);
 	suite_add_tcase(s, tc);
 	return s;
 }
