@@ -102,6 +102,14 @@ int api_send_page(struct http_request *req, const char *key,
 int api_bad_param(struct http_request *req, const char *param,
     const char *why);
 
+/*
+ * Answers 400 invalid_argument for an instant param that json_field_time or
+ * time_parse_rfc3339 refused with r (-1 malformed, TIME_OUT_OF_RANGE), as
+ * read with date_form (enum time_date_form).  Returns -1.
+ */
+int api_bad_time(struct http_request *req, const char *param, int r,
+    int date_form);
+
 /* Refuses (400, param = the key) a body with a key outside allowed
  * (NULL-terminated): typos are caught, not ignored.  0, or -1 after answering. */
 int api_check_keys(struct http_request *req, struct json_object *body,

@@ -75,11 +75,10 @@ get_time(struct http_request *req, struct json_object *body, const char *key,
 {
 	int r;
 
-	r = json_field_time(body, key, 0, out, NULL);
+	r = json_field_time(body, key, TIME_NO_DATE, out, NULL);
 	*given = r == 1;
 	if (r < 0)
-		return api_bad_param(req, key,
-		    "must be an RFC 3339 date-time such as 2025-01-31T10:00:00Z");
+		return api_bad_time(req, key, r, TIME_NO_DATE);
 	if (r == 0)
 		*out = now;
 	else if (*out > now + FUTURE_LEEWAY)

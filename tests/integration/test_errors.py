@@ -212,6 +212,52 @@ class ErrorsTest(StackTestCase):
 
     # -- 400 invalid_argument -------------------------------------------------
 
+    def test_instants_outside_the_years_1970_to_9999_are_400_naming_the_param(self):
+        """One range for every instant a client sends, checked in UTC after
+        the offset and after a date-only end's day (9999-12-31 as an end is
+        10000-01-01T00:00:00Z, which no DATETIME holds)."""
+        late, early = "9999-12-31T23:30:00-01:00", "1970-01-01T00:30:00+01:00"
+        admin, svc = self.admin(), self.service_token()
+        user = "range@example.com"
+        status, _, body = self.request("POST", "hooks/user-created", body={"user_id": user},
+                                       token=svc)
+        self.assertIn(status, (200, 201), body)
+        inv = {"user_id": user, "period_start": "2025-01-01", "period_end": "2025-01-31"}
+        cases = [
+            ("POST", "admin/invoices", dict(inv, period_end="9999-12-31"), admin,
+             "period_end"),
+            ("POST", "admin/invoices", dict(inv, period_start="9999-12-01",
+                                            period_end="9999-12-31"), admin, "period_end"),
+            ("POST", "invoices", dict(inv, period_start=early), admin, "period_start"),
+            ("POST", "admin/invoices", dict(inv, period_end=late), admin, "period_end"),
+            ("POST", "admin/credits", {"user_id": user, "amount": 1, "reason": "x",
+                                       "expires_at": "9999-12-31"}, admin, "expires_at"),
+            ("POST", "admin/credits", {"user_id": user, "amount": 1, "reason": "x",
+                                       "expires_at": late}, admin, "expires_at"),
+            ("GET", "admin/reports?from=2025-01-01&to=9999-12-31", None, admin, "to"),
+            ("GET", "admin/reports?from=%s&to=2025-01-01" % early.replace("+", "%2B"),
+             None, admin, "from"),
+            ("GET", "usage?from=2025-01-01&to=9999-12-31", None, self.user_token(), "to"),
+            ("POST", "hooks/session-heartbeat", {"session_id": "s-range", "at": early},
+             svc, "at"),
+            ("POST", "hooks/session-terminated", {"session_id": "s-range",
+                                                  "ended_at": late}, svc, "ended_at"),
+            ("POST", "hooks/session-created", {"session_id": "s-range", "user_id": "u",
+                                               "cpu_cores": 1, "memory_gb": 1,
+                                               "storage_gb": 0, "started_at": early},
+             svc, "started_at"),
+        ]
+        for method, path, body, tok, param in cases:
+            with self.subTest(request="%s %s %s" % (method, path, body)):
+                resp = self.request(method, path, body=body, token=tok)
+                err = self.assertError(resp, 400, "invalid_argument")
+                self.assertEqual(err.get("param"), param, err)
+                self.assertIn("1970", err["message"])
+        self.assertEqual(self.stack.mariadb.sql(
+            "SELECT COUNT(*) FROM billing_invoices i JOIN billing_accounts a ON "
+            "a.id = i.account_id WHERE a.user_id = '%s'" % user,
+            database=self.stack.db_name), [["0"]])
+
     def test_unknown_option_in_job_body_is_400_invalid_argument(self):
         resp = self.request("POST", "jobs/calculate-usage", body={"bogus": 1},
                             token=self.admin())
