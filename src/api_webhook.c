@@ -1,5 +1,5 @@
 /*
- * POST webhook: Stripe's events (CONTRACT.md section 5, docs/webhooks.md).
+ * POST webhook: Stripe's events (docs/webhooks.md).
  *
  * The Stripe-Signature header is checked over the raw body exactly as
  * received, against every configured secret, before anything is parsed; a

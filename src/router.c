@@ -129,6 +129,8 @@ authorize(const struct route *r, const struct http_request *req)
 	case ACCESS_ADMIN:
 		return req->claims.role == JWT_ROLE_ADMIN;
 	case ACCESS_SERVICE:
+		/* only the platform reports usage: an admin's token is not
+		 * the platform's, and usage must never be typed in by hand */
 		return req->claims.role == JWT_ROLE_SERVICE;
 	default:
 		return 1;
@@ -167,11 +169,4 @@ router_dispatch(struct app *app, struct http_request *req)
 		http_send_error(req, 500, "internal", "internal error", NULL,
 		    NULL);
 	}
-}
-
-int
-handle_not_implemented(struct app *app, struct http_request *req)
-{
-	return http_send_error(req, 501, "not_implemented",
-	    "this endpoint is not implemented yet", NULL, NULL);
 }

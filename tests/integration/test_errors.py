@@ -1,26 +1,13 @@
-"""Every error the serving core gives (CONTRACT.md section 3, "Errors"),
+"""Every error the serving core gives (docs/api.md, "Errors"),
 through nginx: the JSON shape {"error": {"code", "message"}}, the status,
 Content-Type application/json and X-Request-Id.  No request here may crash a
 worker: the last test checks that the worker pids never changed.
 """
 
 import http.client
-import os
-import re
-import unittest
+import json
 
-from base import API_PREFIX, ROOT, SAFE_REQUEST_ID, StackTestCase
-
-ROUTES_C = os.path.join(ROOT, "src", "routes.c")
-
-
-def not_implemented_routes():
-    """(method, pattern, access) of the routes src/routes.c still serves with
-    handle_not_implemented: what answers 501 until it is built."""
-    with open(ROUTES_C) as f:
-        text = f.read()
-    return re.findall(r'\{\s*"([A-Z]+)",\s*"([^"]+)",\s*(ACCESS_[A-Z]+),\s*'
-                      r'(?:NI|handle_not_implemented)\s*\}', text)
+from base import API_PREFIX, SAFE_REQUEST_ID, StackTestCase
 
 
 class ErrorsTest(StackTestCase):
@@ -270,26 +257,9 @@ class ErrorsTest(StackTestCase):
                 status, _, raw = self.post_raw("jobs/calculate-usage",
                                                ('{"%s": 1}' % key).encode())
                 self.assertEqual(status, 400)
-                body = __import__("json").loads(raw.decode("utf-8"))
+                body = json.loads(raw.decode("utf-8"))
                 self.assertEqual(body["error"]["code"], "invalid_argument")
                 self.assertEqual(body["error"].get("param"), key)
-
-    # -- 501 ------------------------------------------------------------------
-
-    def token_for(self, access):
-        return {"ACCESS_USER": self.user_token(), "ACCESS_ADMIN": self.admin(),
-                "ACCESS_SERVICE": self.service_token()}.get(access)
-
-    def test_every_unbuilt_endpoint_answers_501_never_fake_data(self):
-        routes = not_implemented_routes()
-        if not routes:
-            self.skipTest("every endpoint is built")
-        for method, pattern, access in routes:
-            path = pattern.replace("{id}", "1").replace("{name}", "x")
-            with self.subTest(route="%s %s" % (method, pattern)):
-                body = {} if method in ("POST", "PATCH", "PUT") else None
-                resp = self.request(method, path, body=body, token=self.token_for(access))
-                self.assertError(resp, 501, "not_implemented")
 
     # -- X-Request-Id ---------------------------------------------------------
 
