@@ -123,6 +123,62 @@ class ErrorsTest(StackTestCase):
                             token=self.admin())
         self.assertNotIn(resp[0], (400, 415), resp[2])
 
+    def test_other_types_stay_415_and_write_nothing(self):
+        for ctype in ("multipart/form-data; boundary=x", "application/xml",
+                      "application/x-www-form-urlencodedx", "text/json"):
+            with self.subTest(content_type=ctype):
+                status, _, raw = self.post_raw(
+                    "admin/credits", b'{"user_id": "ct415@example.com", "amount": 1, '
+                    b'"reason": "x"}', content_type=ctype)
+                self.assertEqual(status, 415, raw)
+                self.assertIn(b'"unsupported_media_type"', raw)
+        status, _, raw = self.post_raw("admin/credits", b"{}", content_type=None,
+                                       token=self.user_token())
+        self.assertEqual(status, 403, raw)
+
+    # -- the seed's curl lines, as written ------------------------------------
+
+    SEED_CREDIT = b"""{
+    "user_id": "john@example.com",
+    "amount": 50.00,
+    "reason": "Service credit for downtime"
+  }"""
+    SEED_INVOICE = b"""{
+    "user_id": "john@example.com",
+    "period_start": "2025-01-01",
+    "period_end": "2025-01-31"
+  }"""
+
+    def test_the_seeds_curl_lines_work_as_written(self):
+        # curl -X POST .../credits -H "Authorization: ..." -d '{...}' sends
+        # Content-Type application/x-www-form-urlencoded: read as JSON
+        form = "application/x-www-form-urlencoded"
+        status, _, raw = self.post_raw("credits", self.SEED_CREDIT, content_type=form)
+        self.assertEqual(status, 201, raw)
+        credit = json.loads(raw.decode())
+        self.assertEqual(credit["user_id"], "john@example.com")
+        self.assertEqual(credit["reason"], "Service credit for downtime")
+        status, _, raw = self.post_raw("invoices", self.SEED_INVOICE, content_type=form)
+        self.assertEqual(status, 201, raw)
+        invoice = json.loads(raw.decode())
+        self.assertEqual(invoice["period_start"], "2025-01-01T00:00:00Z")
+        self.assertEqual(invoice["period_end"], "2025-02-01T00:00:00Z")
+
+    def test_a_body_without_content_type_is_read_as_json(self):
+        status, _, raw = self.post_raw(
+            "admin/credits", b'{"user_id": "noct@example.com", "amount": "2.50", '
+            b'"reason": "no type"}', content_type=None)
+        self.assertEqual(status, 201, raw)
+        self.assertIn(b'"amount":2.50', raw.replace(b" ", b""))
+
+    def test_a_form_typed_body_is_still_strict_json(self):
+        form = "application/x-www-form-urlencoded; charset=UTF-8"
+        for raw in (b"user_id=john%40example.com&amount=5", b'{"a":'):
+            with self.subTest(raw=raw):
+                status, _, body = self.post_raw("admin/credits", raw, content_type=form)
+                self.assertEqual(status, 400, body)
+                self.assertIn(b'"invalid_json"', body)
+
     # -- 400 invalid_json -----------------------------------------------------
 
     def assertInvalidJson(self, raw):
