@@ -87,6 +87,23 @@ get_time(struct http_request *req, struct json_object *body, const char *key,
 	return 0;
 }
 
+int
+api_hooks_disabled(struct http_request *req)
+{
+	struct json_object *o = json_object_new_object();
+	int rc;
+
+	/* 200, not an error: the platform must not retry or queue a report
+	 * that billing has been told to ignore */
+	json_object_object_add(o, "billing", json_object_new_string("disabled"));
+	json_object_object_add(o, "recorded", json_object_new_boolean(0));
+	json_object_object_add(o, "message", json_object_new_string(
+	    "billing is disabled (enabled: false): nothing was recorded"));
+	rc = http_send_json(req, 200, o);
+	json_object_put(o);
+	return rc;
+}
+
 static void
 add_string_or_null(struct json_object *o, const char *key, const char *v)
 {

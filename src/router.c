@@ -8,6 +8,7 @@
 
 #include "api.h"
 #include "app.h"
+#include "config.h"
 #include "http.h"
 #include "jwt.h"
 #include "log.h"
@@ -162,7 +163,13 @@ router_dispatch(struct app *app, struct http_request *req)
 			return;
 		}
 	}
-	r->handler(app, req);
+	/* enabled: false: the platform's reports are answered, not recorded
+	 * (docs/configuration.md); reads and admin corrections still work */
+	if (r->access == ACCESS_SERVICE && app->cfg != NULL &&
+	    !app->cfg->enabled)
+		api_hooks_disabled(req);
+	else
+		r->handler(app, req);
 	if (!req->headers_sent) {
 		log_warnx("req=%s handler for %s %s sent no answer",
 		    req->request_id, req->method, r->pattern);
