@@ -18,6 +18,7 @@
 #include "fuzz_common.h"
 #include "json_util.h"
 #include "money.h"
+#include "timeutil.h"
 
 #define DEPTH 16 /* HTTP_MAX_JSON_DEPTH */
 
@@ -86,8 +87,14 @@ exercise_fields(struct json_object *obj)
 			check_money_roundtrip(v, 6);
 
 		date_only = 0;
-		(void)json_field_time(obj, key, 1, &usec, &date_only);
-		(void)json_field_time(obj, key, 0, &usec, &date_only);
+		(void)json_field_time(obj, key, TIME_NO_DATE, &usec, &date_only);
+		(void)json_field_time(obj, key, TIME_DATE_START, &usec,
+		    &date_only);
+		/* an accepted instant always lies in the one input range */
+		usec = 0;
+		if (json_field_time(obj, key, TIME_DATE_END, &usec, &date_only) == 1 &&
+		    (usec < TIME_INPUT_MIN || usec > TIME_INPUT_MAX))
+			abort();
 		(void)json_field_bool(obj, key, &b);
 	}
 }

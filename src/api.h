@@ -23,6 +23,9 @@ int api_hook_user_created(struct app *app, struct http_request *req);
 int api_hook_session_created(struct app *app, struct http_request *req);
 int api_hook_session_heartbeat(struct app *app, struct http_request *req);
 int api_hook_session_terminated(struct app *app, struct http_request *req);
+/* The answer of every hook while billing is disabled (enabled: false):
+ * 200 {"billing": "disabled", "recorded": false, "message"}; records nothing. */
+int api_hooks_disabled(struct http_request *req);
 
 /* GET usage */
 int api_usage(struct app *app, struct http_request *req);
@@ -101,6 +104,14 @@ int api_send_page(struct http_request *req, const char *key,
 /* Answers 400 invalid_argument "<param> <why>" with param; returns -1. */
 int api_bad_param(struct http_request *req, const char *param,
     const char *why);
+
+/*
+ * Answers 400 invalid_argument for an instant param that json_field_time or
+ * time_parse_rfc3339 refused with r (-1 malformed, TIME_OUT_OF_RANGE), as
+ * read with date_form (enum time_date_form).  Returns -1.
+ */
+int api_bad_time(struct http_request *req, const char *param, int r,
+    int date_form);
 
 /* Refuses (400, param = the key) a body with a key outside allowed
  * (NULL-terminated): typos are caught, not ignored.  0, or -1 after answering. */

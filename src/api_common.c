@@ -97,25 +97,21 @@ api_range_args(struct app *app, struct http_request *req, int64_t max_days,
     int64_t *from, int64_t *to)
 {
 	char buf[64];
-	int r, date_only = 0;
+	int r;
 
 	period_containing(app->cfg->invoice_day, time_now_usec(), from, to);
 	r = http_query_get(req->query, "from", buf, sizeof(buf));
-	if (r < 0 || (r == 1 && time_parse_rfc3339(buf, strlen(buf), 1, from,
-	    NULL) != 0)) {
-		http_send_error(req, 400, "invalid_argument",
-		    "from must be RFC 3339 or YYYY-MM-DD", "from", NULL);
-		return -1;
-	}
+	if (r == 1)
+		r = time_parse_rfc3339(buf, strlen(buf), TIME_DATE_START, from,
+		    NULL);
+	if (r < 0)
+		return api_bad_time(req, "from", r, TIME_DATE_START);
+	/* a date-only `to` includes that whole day */
 	r = http_query_get(req->query, "to", buf, sizeof(buf));
-	if (r < 0 || (r == 1 && time_parse_rfc3339(buf, strlen(buf), 1, to,
-	    &date_only) != 0)) {
-		http_send_error(req, 400, "invalid_argument",
-		    "to must be RFC 3339 or YYYY-MM-DD", "to", NULL);
-		return -1;
-	}
-	if (date_only)
-		*to += 86400LL * USEC_PER_SEC; /* the whole day is included */
+	if (r == 1)
+		r = time_parse_rfc3339(buf, strlen(buf), TIME_DATE_END, to, NULL);
+	if (r < 0)
+		return api_bad_time(req, "to", r, TIME_DATE_END);
 	if (*to <= *from) {
 		http_send_error(req, 400, "invalid_argument",
 		    "to must be after from", "to", NULL);
@@ -157,6 +153,20 @@ api_bad_param(struct http_request *req, const char *param, const char *why)
 	snprintf(msg, sizeof(msg), "%s %s", param, why);
 	http_send_error(req, 400, "invalid_argument", msg, param, NULL);
 	return -1;
+}
+
+int
+api_bad_time(struct http_request *req, const char *param, int r,
+    int date_form)
+{
+	if (r == TIME_OUT_OF_RANGE)
+		return api_bad_param(req, param, date_form == TIME_DATE_END ?
+		    "must lie in the years 1970 to 9999 (a date-only end "
+		    "includes its whole day: 9999-12-30 at the latest)" :
+		    "must lie in the years 1970 to 9999 (UTC)");
+	return api_bad_param(req, param, date_form == TIME_NO_DATE ?
+	    "must be an RFC 3339 date-time such as 2025-01-31T10:00:00Z" :
+	    "must be RFC 3339 or YYYY-MM-DD");
 }
 
 int

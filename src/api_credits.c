@@ -35,7 +35,6 @@
 #define REASON_MAX 500                       /* characters, as the column */
 #define KEY_MAX 255                          /* characters, as the column */
 #define UTF8_MAX 4                           /* bytes per character */
-#define DAY_USEC (86400LL * USEC_PER_SEC)
 
 #define CREDIT_COLUMNS \
 	"c.id, a.user_id, c.amount, c.remaining, c.currency, c.reason, " \
@@ -128,8 +127,7 @@ parse_body(struct http_request *req, struct json_object *body, int64_t now,
 {
 	static const char *const keys[] = { "user_id", "amount", "reason",
 	    "expires_at", "idempotency_key", NULL };
-	const int64_t latest = time_from_civil(9999, 12, 31, 23, 59, 59);
-	int r, date_only = 0;
+	int r;
 
 	memset(cr, 0, sizeof(*cr));
 	if (api_check_keys(req, body, keys) != 0)
@@ -158,20 +156,14 @@ parse_body(struct http_request *req, struct json_object *body, int64_t now,
 		return api_bad_param(req, "reason", "must be text of 1 to 500 "
 		    "characters without control characters");
 
-	r = json_field_time(body, "expires_at", 1, &cr->expires_at, &date_only);
+	/* a date-only expires_at means the end of that day */
+	r = json_field_time(body, "expires_at", TIME_DATE_END, &cr->expires_at,
+	    NULL);
 	if (r < 0)
-		return api_bad_param(req, "expires_at", "must be RFC 3339 or "
-		    "YYYY-MM-DD");
-	if (r == 1) {
-		if (date_only)
-			cr->expires_at += DAY_USEC; /* the whole day counts */
-		if (cr->expires_at <= now)
-			return api_bad_param(req, "expires_at",
-			    "must be in the future");
-		if (cr->expires_at > latest)
-			return api_bad_param(req, "expires_at",
-			    "must be before the year 10000");
-	} else
+		return api_bad_time(req, "expires_at", r, TIME_DATE_END);
+	if (r == 1 && cr->expires_at <= now)
+		return api_bad_param(req, "expires_at", "must be in the future");
+	if (r == 0)
 		cr->expires_at = 0;
 
 	r = json_field_string(body, "idempotency_key", 0, KEY_MAX * UTF8_MAX,

@@ -75,17 +75,33 @@ get_time(struct http_request *req, struct json_object *body, const char *key,
 {
 	int r;
 
-	r = json_field_time(body, key, 0, out, NULL);
+	r = json_field_time(body, key, TIME_NO_DATE, out, NULL);
 	*given = r == 1;
 	if (r < 0)
-		return api_bad_param(req, key,
-		    "must be an RFC 3339 date-time such as 2025-01-31T10:00:00Z");
+		return api_bad_time(req, key, r, TIME_NO_DATE);
 	if (r == 0)
 		*out = now;
 	else if (*out > now + FUTURE_LEEWAY)
 		return api_bad_param(req, key,
 		    "is more than 5 minutes in the future");
 	return 0;
+}
+
+int
+api_hooks_disabled(struct http_request *req)
+{
+	struct json_object *o = json_object_new_object();
+	int rc;
+
+	/* 200, not an error: the platform must not retry or queue a report
+	 * that billing has been told to ignore */
+	json_object_object_add(o, "billing", json_object_new_string("disabled"));
+	json_object_object_add(o, "recorded", json_object_new_boolean(0));
+	json_object_object_add(o, "message", json_object_new_string(
+	    "billing is disabled (enabled: false): nothing was recorded"));
+	rc = http_send_json(req, 200, o);
+	json_object_put(o);
+	return rc;
 }
 
 static void

@@ -227,6 +227,20 @@ bad(struct http_request *req, struct json_object *body, const char *msg,
 	return -1;
 }
 
+/* 400 for an instant json_field_time refused (r < 0) or did not find
+ * (r == 0); consumes body. */
+static int
+bad_time(struct http_request *req, struct json_object *body,
+    const char *param, int r, int date_form)
+{
+	if (r == 0)
+		api_bad_param(req, param, "is required (RFC 3339 or YYYY-MM-DD)");
+	else
+		api_bad_time(req, param, r, date_form);
+	json_object_put(body);
+	return -1;
+}
+
 int
 api_invoice_create(struct app *app, struct http_request *req)
 {
@@ -235,7 +249,7 @@ api_invoice_create(struct app *app, struct http_request *req)
 	struct account acct;
 	struct invoice inv;
 	const char *user = NULL;
-	int date_only = 0, draft = 0, rc, r;
+	int draft = 0, rc, r;
 
 	if (http_read_json(req, &body) != 0)
 		return -1;
@@ -248,16 +262,15 @@ api_invoice_create(struct app *app, struct http_request *req)
 	if (r != 1 || !account_user_id_valid(user))
 		return bad(req, body, "user_id is required (1 to 255 characters)",
 		    "user_id");
-	if (json_field_time(body, "period_start", 1, &c.spec.period_start,
-	    NULL) != 1)
-		return bad(req, body, "period_start must be RFC 3339 or YYYY-MM-DD",
-		    "period_start");
-	if (json_field_time(body, "period_end", 1, &c.spec.period_end,
-	    &date_only) != 1)
-		return bad(req, body, "period_end must be RFC 3339 or YYYY-MM-DD",
-		    "period_end");
-	if (date_only) /* a date-only end includes that whole day */
-		c.spec.period_end += 86400LL * USEC_PER_SEC;
+	r = json_field_time(body, "period_start", TIME_DATE_START,
+	    &c.spec.period_start, NULL);
+	if (r != 1)
+		return bad_time(req, body, "period_start", r, TIME_DATE_START);
+	/* a date-only end includes that whole day */
+	r = json_field_time(body, "period_end", TIME_DATE_END,
+	    &c.spec.period_end, NULL);
+	if (r != 1)
+		return bad_time(req, body, "period_end", r, TIME_DATE_END);
 	if (c.spec.period_end <= c.spec.period_start)
 		return bad(req, body, "period_end must be after period_start",
 		    "period_end");

@@ -1,5 +1,5 @@
 /*
- * POST webhook: Stripe's events (CONTRACT.md section 5, docs/webhooks.md).
+ * POST webhook: Stripe's events (docs/webhooks.md).
  *
  * The Stripe-Signature header is checked over the raw body exactly as
  * received, against every configured secret, before anything is parsed; a
@@ -20,7 +20,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include <json-c/json.h>
 
@@ -116,16 +115,6 @@ record_unhandled(struct db *db, struct wh *w)
 	return rc;
 }
 
-static int
-content_type_is_json(const char *ct)
-{
-	size_t n = strlen("application/json");
-
-	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0)
-		return 0;
-	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
-}
-
 /* The envelope: id, type, created, data.object.  0, or -1 after 400. */
 static int
 read_event(struct http_request *req, struct json_object *root, struct wh *w)
@@ -175,9 +164,10 @@ api_stripe_webhook(struct app *app, struct http_request *req)
 		    "Stripe webhooks are not configured", NULL, NULL);
 		return 0;
 	}
-	if (!content_type_is_json(req->content_type)) {
+	if (!http_content_type_is_json(req->content_type)) {
 		http_send_error(req, 415, "unsupported_media_type",
-		    "Content-Type must be application/json", NULL, NULL);
+		    "the body must be JSON: Content-Type application/json",
+		    NULL, NULL);
 		return 0;
 	}
 	if (http_read_body(req) != 0)

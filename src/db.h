@@ -88,7 +88,8 @@ const char *db_col(const struct db_result *res, size_t i, size_t *len);
 int db_col_i64(const struct db_result *res, size_t i, int64_t *out);
 void db_result_free(struct db_result *res);
 
-/* Column i as text copied into dst ("" for NULL), as exact micro-units of
+/* Column i as text copied into dst ("" for NULL; cut at a UTF-8 character
+ * boundary when it does not fit), as exact micro-units of
  * a DECIMAL, or as UTC microseconds of a DATETIME; NULL reads as 0.  The
  * last two return 0, or -1 when the text is not what the column should
  * hold.  (db_cols.c) */

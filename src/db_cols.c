@@ -3,7 +3,7 @@
  * as text (db.h); these parse it the one way the project parses it: DECIMAL
  * as exact micro-units, DATETIME(6) as UTC microseconds.
  */
-#include <stdio.h>
+#include <string.h>
 
 #include "db.h"
 #include "money.h"
@@ -13,8 +13,21 @@ void
 db_col_text(const struct db_result *res, size_t i, char *dst, size_t size)
 {
 	const char *v = db_col(res, i, NULL);
+	size_t n;
 
-	snprintf(dst, size, "%s", v ? v : "");
+	if (size == 0)
+		return;
+	n = v ? strlen(v) : 0;
+	if (n >= size) {
+		/* Text too long for dst is cut before the character that does
+		 * not fit, never inside it: the columns are utf8mb4, and half a
+		 * character is invalid UTF-8 in every answer that shows it. */
+		n = size - 1;
+		while (n > 0 && ((unsigned char)v[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(dst, v ? v : "", n);
+	dst[n] = '\0';
 }
 
 int

@@ -267,14 +267,26 @@ http_read_body(struct http_request *req)
 	return 0;
 }
 
-static int
-content_type_is_json(const char *ct)
+int
+http_content_type_is_json(const char *ct)
 {
-	size_t n = strlen("application/json");
+	static const char *const types[] = { "application/json",
+	    "application/x-www-form-urlencoded", NULL };
+	const char *rest;
+	size_t n, i;
 
-	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0)
+	if (ct == NULL)
+		return 1;
+	ct += strspn(ct, " \t");
+	n = strcspn(ct, "; \t");
+	/* the type may be followed by white space and parameters only */
+	rest = ct + n + strspn(ct + n, " \t");
+	if (*rest != '\0' && *rest != ';')
 		return 0;
-	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+	for (i = 0; types[i] != NULL; i++)
+		if (strlen(types[i]) == n && strncasecmp(ct, types[i], n) == 0)
+			return 1;
+	return 0;
 }
 
 int
@@ -284,9 +296,10 @@ http_read_json(struct http_request *req, struct json_object **out)
 	const char *why;
 
 	*out = NULL;
-	if (!content_type_is_json(req->content_type)) {
+	if (!http_content_type_is_json(req->content_type)) {
 		http_send_error(req, 415, "unsupported_media_type",
-		    "Content-Type must be application/json", NULL, NULL);
+		    "the body must be JSON: Content-Type application/json",
+		    NULL, NULL);
 		return -1;
 	}
 	if (http_read_body(req) != 0)

@@ -85,8 +85,16 @@ int http_request_from_env(struct http_request *req, char **envp,
 int http_read_body(struct http_request *req);
 
 /*
- * Reads and parses a JSON object body: checks Content-Type is
- * application/json (415), size (413), syntax (400 invalid_json), depth
+ * 1 when a body of Content-Type ct (NULL: none) is read as JSON: bodies are
+ * JSON read from their text, and application/json (any parameters), no
+ * Content-Type, and curl -d's default application/x-www-form-urlencoded
+ * (so that `curl -d '{...}'` works as written) all say so.  Else 0 (415).
+ */
+int http_content_type_is_json(const char *ct);
+
+/*
+ * Reads and parses a JSON object body: checks the Content-Type
+ * (http_content_type_is_json, else 415), size (413), syntax (400 invalid_json), depth
  * (400 invalid_json), and that the top level is an object (400).  On success
  * returns 0 and *out is a new reference the caller puts.  On failure the
  * error response has been sent and -1 is returned.

@@ -39,7 +39,7 @@ struct invoice_line {
 struct invoice_credit {
 	uint64_t credit_id;
 	int64_t amount;          /* applied to this invoice */
-	char reason[501];
+	char reason[500 * 4 + 1];  /* VARCHAR(500) of utf8mb4, never cut */
 };
 
 struct invoice_payment {

@@ -89,17 +89,18 @@ job_execute(struct app *app, const struct job_def *job, const char *trigger,
 	int rc;
 
 	memset(result, 0, sizeof(*result));
-	if (job->run == NULL) {
-		snprintf(result->message, sizeof(result->message),
-		    "%s is not implemented yet", job->name);
-		return -1;
-	}
 	if ((rc = job_run_begin(app->db, job->name, trigger, &id)) != DB_OK) {
 		snprintf(result->message, sizeof(result->message),
 		    "cannot record the run: %s", db_error(app->db));
 		return -1;
 	}
-	rc = job->run(app, opts, result);
+	/* enabled: false: the run is recorded, its work is not done */
+	if (!app->cfg->enabled) {
+		snprintf(result->message, sizeof(result->message),
+		    "%s", JOB_DISABLED_MESSAGE);
+		rc = 0;
+	} else
+		rc = job->run(app, opts, result);
 	if (rc != 0 && !db_is_connected(app->db))
 		result->unavailable = 1;
 	if (rc == 0 && result->message[0] == '\0')

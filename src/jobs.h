@@ -24,6 +24,9 @@ struct job_result {
 	                        * could not be reached: worth a retry (503) */
 };
 
+/* The outcome of every run while billing is disabled (enabled: false). */
+#define JOB_DISABLED_MESSAGE "billing disabled, nothing done"
+
 /* Runs the job's work.  Returns 0, or -1 with result->message set. */
 typedef int (*job_run_fn)(struct app *app, const struct job_opts *opts,
     struct job_result *result);
@@ -32,7 +35,7 @@ struct job_def {
 	const char *name;      /* "calculate-usage" */
 	const char *schedule;  /* cron expression of the default schedule */
 	const char *describe;
-	job_run_fn run;        /* NULL: not built yet */
+	job_run_fn run;
 };
 
 extern const struct job_def job_defs[];
@@ -42,9 +45,11 @@ extern const size_t job_defs_count;
 const struct job_def *job_find(const char *name);
 
 /*
- * Records the start, runs the job, records the end.  trigger is "cron",
- * "api" or "manual".  Returns 0 on success, -1 on failure (result->message
- * says why; it is also stored).  *run_id (may be NULL) is the record's id.
+ * Records the start, runs the job (unless billing is disabled: then it
+ * succeeds with JOB_DISABLED_MESSAGE and 0 items), records the end.
+ * trigger is "cron", "api" or "manual".  Returns 0 on success, -1 on
+ * failure (result->message says why; it is also stored).  *run_id (may be
+ * NULL) is the record's id.
  */
 int job_execute(struct app *app, const struct job_def *job, const char *trigger,
     const struct job_opts *opts, struct job_result *result, uint64_t *run_id);

@@ -345,20 +345,20 @@ json_field_money(struct json_object *obj, const char *key, int max_decimals,
 }
 
 int
-json_field_time(struct json_object *obj, const char *key, int allow_date,
+json_field_time(struct json_object *obj, const char *key, int date_form,
     int64_t *usec, int *is_date_only)
 {
 	struct json_object *val = json_field(obj, key);
+	int r;
 
 	if (val == NULL)
 		return 0;
 	if (!json_object_is_type(val, json_type_string))
 		return -1;
-	if (time_parse_rfc3339(json_object_get_string(val),
-	    (size_t)json_object_get_string_len(val), allow_date, usec,
-	    is_date_only) != 0)
-		return -1;
-	return 1;
+	r = time_parse_rfc3339(json_object_get_string(val),
+	    (size_t)json_object_get_string_len(val),
+	    (enum time_date_form)date_form, usec, is_date_only);
+	return r == 0 ? 1 : r;
 }
 
 int

@@ -48,7 +48,10 @@ int json_field_string(struct json_object *obj, const char *key,
     size_t min_len, size_t max_len, const char **out);
 int json_field_money(struct json_object *obj, const char *key,
     int max_decimals, int64_t *out);
-int json_field_time(struct json_object *obj, const char *key, int allow_date,
+/* An instant (time_parse_rfc3339, date_form an enum time_date_form): 1, 0,
+ * -1 when malformed or not a string, TIME_OUT_OF_RANGE (-2) when outside
+ * the years 1970-9999. */
+int json_field_time(struct json_object *obj, const char *key, int date_form,
     int64_t *usec, int *is_date_only);
 int json_field_bool(struct json_object *obj, const char *key, int *out);
 

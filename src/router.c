@@ -8,6 +8,7 @@
 
 #include "api.h"
 #include "app.h"
+#include "config.h"
 #include "http.h"
 #include "jwt.h"
 #include "log.h"
@@ -129,6 +130,8 @@ authorize(const struct route *r, const struct http_request *req)
 	case ACCESS_ADMIN:
 		return req->claims.role == JWT_ROLE_ADMIN;
 	case ACCESS_SERVICE:
+		/* only the platform reports usage: an admin's token is not
+		 * the platform's, and usage must never be typed in by hand */
 		return req->claims.role == JWT_ROLE_SERVICE;
 	default:
 		return 1;
@@ -160,18 +163,17 @@ router_dispatch(struct app *app, struct http_request *req)
 			return;
 		}
 	}
-	r->handler(app, req);
+	/* enabled: false: the platform's reports are answered, not recorded
+	 * (docs/configuration.md); reads and admin corrections still work */
+	if (r->access == ACCESS_SERVICE && app->cfg != NULL &&
+	    !app->cfg->enabled)
+		api_hooks_disabled(req);
+	else
+		r->handler(app, req);
 	if (!req->headers_sent) {
 		log_warnx("req=%s handler for %s %s sent no answer",
 		    req->request_id, req->method, r->pattern);
 		http_send_error(req, 500, "internal", "internal error", NULL,
 		    NULL);
 	}
-}
-
-int
-handle_not_implemented(struct app *app, struct http_request *req)
-{
-	return http_send_error(req, 501, "not_implemented",
-	    "this endpoint is not implemented yet", NULL, NULL);
 }

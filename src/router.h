@@ -16,7 +16,8 @@ enum route_access {
 	ACCESS_PUBLIC = 0,  /* no token (health) */
 	ACCESS_USER,        /* any valid token: user, admin or service */
 	ACCESS_ADMIN,       /* role admin */
-	ACCESS_SERVICE,     /* role service (the platform's hooks); admin too */
+	ACCESS_SERVICE,     /* role service only (the platform's hooks): an
+	                     * admin is refused too (docs/hooks.md) */
 	ACCESS_STRIPE       /* no token; the handler checks Stripe-Signature */
 };
 
@@ -39,8 +40,5 @@ const struct route *router_match(struct http_request *req, char *allow,
 
 /* Authenticates, authorizes and runs the handler; always answers. */
 void router_dispatch(struct app *app, struct http_request *req);
-
-/* Handlers shared by several routes or not yet built. */
-int handle_not_implemented(struct app *app, struct http_request *req);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * routes: the contract's endpoint table (CONTRACT.md section 3).  Endpoints
- * that later work builds answer 501 not_implemented until then.
+ * routes: the endpoint table of docs/api.md: method, path, who may call it
+ * (router.h) and the handler.
  */
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
 /*
- * stripe: the client of Stripe's API (CONTRACT.md section 5) and what is
+ * stripe: the client of Stripe's API (docs/stripe.md) and what is
  * built on it: customers, Checkout Sessions, and pushing our invoices.
  *
  * Wire: application/x-www-form-urlencoded bodies with bracketed nested keys

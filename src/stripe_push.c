@@ -1,6 +1,6 @@
 /*
  * stripe_push: our finalized invoices of usage and hybrid accounts, pushed
- * to Stripe so that Stripe collects them (CONTRACT.md section 5).
+ * to Stripe so that Stripe collects them (docs/stripe.md, "Pushing invoices").
  *
  * For one invoice:
  *   1. find a Stripe invoice already made for it (a push that failed half

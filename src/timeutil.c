@@ -22,8 +22,6 @@
 #define SECS_PER_DAY	86400LL
 #define DAYS_PER_ERA	146097LL	/* 400 Gregorian years */
 #define DAYS_TO_EPOCH	719468LL	/* 0000-03-01 .. 1970-01-01 */
-#define YEAR_MIN	1970
-#define YEAR_MAX	9999
 
 /* Broken-down instant as read from text, before zone conversion. */
 struct civil {
@@ -183,7 +181,8 @@ read_digits(const char *s, size_t n, int *out)
 	return 0;
 }
 
-/* "YYYY-MM-DD" at the start of s (len >= 10), validated. */
+/* "YYYY-MM-DD" at the start of s (len >= 10), validated.  The year is not
+ * bounded here: the instant is, once its zone is applied (in_range). */
 static int
 parse_date(const char *s, size_t len, struct civil *c)
 {
@@ -192,8 +191,7 @@ parse_date(const char *s, size_t len, struct civil *c)
 	    read_digits(s + 5, 2, &c->month) != 0 ||
 	    read_digits(s + 8, 2, &c->day) != 0)
 		return -1;
-	if (c->year < YEAR_MIN || c->year > YEAR_MAX ||
-	    c->month < 1 || c->month > 12 ||
+	if (c->month < 1 || c->month > 12 ||
 	    c->day < 1 || c->day > days_in_month(c->year, c->month))
 		return -1;
 	return 0;
@@ -268,32 +266,44 @@ civil_to_usec(const struct civil *c)
 	    c->sec) + c->usec;
 }
 
+/* The one range check of every instant read from text. */
+static int
+in_range(int64_t usec)
+{
+	return usec >= TIME_INPUT_MIN && usec <= TIME_INPUT_MAX;
+}
+
 int
-time_parse_rfc3339(const char *text, size_t len, int allow_date,
-    int64_t *usec, int *is_date_only)
+time_parse_rfc3339(const char *text, size_t len,
+    enum time_date_form date_form, int64_t *usec, int *is_date_only)
 {
 	struct civil c;
-	int64_t offset;
+	int64_t offset, v;
 	size_t pos = 11;
+	int date_only = len == 10;
 
 	if (text == NULL || usec == NULL || parse_date(text, len, &c) != 0)
 		return -1;
-	if (len == 10) {
-		if (!allow_date)
+	if (date_only) {
+		if (date_form != TIME_DATE_START && date_form != TIME_DATE_END)
 			return -1;
-		*usec = time_from_civil(c.year, c.month, c.day, 0, 0, 0);
-		if (is_date_only != NULL)
-			*is_date_only = 1;
-		return 0;
+		v = time_from_civil(c.year, c.month, c.day +
+		    (date_form == TIME_DATE_END), 0, 0, 0);
+	} else {
+		if ((text[10] != 'T' && text[10] != 't' && text[10] != ' ') ||
+		    parse_clock(text, len, &pos, &c) != 0 ||
+		    parse_zone(text, len, pos, &offset) != 0)
+			return -1;
+		/* Local time minus its offset east of UTC is UTC. */
+		v = civil_to_usec(&c) - offset * USEC_PER_SEC;
 	}
-	if ((text[10] != 'T' && text[10] != 't' && text[10] != ' ') ||
-	    parse_clock(text, len, &pos, &c) != 0 ||
-	    parse_zone(text, len, pos, &offset) != 0)
-		return -1;
-	/* Local time minus its offset east of UTC is UTC. */
-	*usec = civil_to_usec(&c) - offset * USEC_PER_SEC;
+	/* Checked last: "9999-12-31" as an end, or an offset, can carry a
+	 * date that reads as in range to an instant that is not. */
+	if (!in_range(v))
+		return TIME_OUT_OF_RANGE;
+	*usec = v;
 	if (is_date_only != NULL)
-		*is_date_only = 0;
+		*is_date_only = date_only;
 	return 0;
 }
 
@@ -302,12 +312,16 @@ time_parse_db(const char *text, size_t len, int64_t *usec)
 {
 	struct civil c;
 	size_t pos = 11;
+	int64_t v;
 
 	if (text == NULL || usec == NULL || parse_date(text, len, &c) != 0 ||
 	    len == 10 || text[10] != ' ' ||
 	    parse_clock(text, len, &pos, &c) != 0 || pos != len)
 		return -1;
-	*usec = civil_to_usec(&c);
+	v = civil_to_usec(&c);
+	if (!in_range(v))
+		return -1;
+	*usec = v;
 	return 0;
 }
 
@@ -362,7 +376,8 @@ time_now_usec(void)
 	 * An unparsable value falls back to the real clock. */
 	fake = getenv("BILLING_TEST_NOW");
 	if (fake != NULL &&
-	    time_parse_rfc3339(fake, strlen(fake), 0, &now, NULL) == 0)
+	    time_parse_rfc3339(fake, strlen(fake), TIME_NO_DATE, &now,
+	    NULL) == 0)
 		return now;
 	/* A running clock moved to another date (the suites run on chosen
 	 * days, such as the 1st of a month, with time still passing). */

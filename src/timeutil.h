@@ -24,16 +24,38 @@ int64_t time_now_usec(void);
 int64_t time_mono_usec(void);
 
 /*
- * Parses RFC 3339 date-time (a 'T' or 't' or ' ' separator, optional fraction
- * of up to 6 digits, 'Z'/'z' or +HH:MM/-HH:MM offset required) or, when
- * allow_date is non-zero, a bare "YYYY-MM-DD" meaning 00:00:00Z that day.
- * Validates ranges (month 1-12, day within month incl. leap years, hour
- * 0-23, minute 0-59, second 0-60 with 60 folded to 59), years 1970-9999.
- * len is the text length.  Returns 0 and sets *usec, or -1.
- * *is_date_only (may be NULL) is set to 1 when the date-only form was used.
+ * The instants an input may name: what a DATETIME(6) column holds from the
+ * epoch on, 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z.  Every
+ * instant read from a client goes through time_parse_rfc3339, which checks
+ * this range once, after the zone offset and the date-only end are applied.
  */
-int time_parse_rfc3339(const char *text, size_t len, int allow_date,
-    int64_t *usec, int *is_date_only);
+#define TIME_INPUT_MIN 0LL
+#define TIME_INPUT_MAX (253402300800LL * USEC_PER_SEC - 1)
+
+/* What a bare "YYYY-MM-DD" means to time_parse_rfc3339. */
+enum time_date_form {
+	TIME_NO_DATE = 0,	/* refused: a date-time is required */
+	TIME_DATE_START = 1,	/* 00:00:00Z that day */
+	TIME_DATE_END = 2	/* the end of that day: 00:00:00Z the next day
+				 * (an exclusive end that includes the day) */
+};
+
+/* time_parse_rfc3339's answer for well-formed text outside the range. */
+#define TIME_OUT_OF_RANGE (-2)
+
+/*
+ * Parses RFC 3339 date-time (a 'T' or 't' or ' ' separator, optional fraction
+ * of up to 6 digits, 'Z'/'z' or +HH:MM/-HH:MM offset required) or a bare
+ * "YYYY-MM-DD" as date_form says.  Validates ranges (month 1-12, day within
+ * month incl. leap years, hour 0-23, minute 0-59, second 0-60 with 60 folded
+ * to 59).  len is the text length.  Returns 0 and sets *usec; -1 when the
+ * text is malformed; TIME_OUT_OF_RANGE when the instant it names (in UTC,
+ * after a date-only end's day) lies outside TIME_INPUT_MIN..TIME_INPUT_MAX.
+ * *usec is left alone on failure.  *is_date_only (may be NULL) is set to 1
+ * when the date-only form was used.
+ */
+int time_parse_rfc3339(const char *text, size_t len,
+    enum time_date_form date_form, int64_t *usec, int *is_date_only);
 
 /* Writes "YYYY-MM-DDTHH:MM:SSZ" (or with ".ffffff" when usec has a
  * sub-second part).  Returns length, or -1 if size is too small. */

@@ -1,4 +1,4 @@
-"""GET admin/users (CONTRACT.md section 3): every account with its plan,
+"""GET admin/users (docs/api.md): every account with its plan,
 mode, status and figures (current-period cost, outstanding balance, credits,
 active sessions), paginated by an opaque cursor, filtered by status.
 Figures are exact decimals with 2 decimals.

@@ -1,4 +1,4 @@
-"""Authentication and roles (CONTRACT.md section 3, "Auth"), through nginx.
+"""Authentication and roles (docs/api.md, "Authentication"), through nginx.
 
 Every refused token is tried against an admin endpoint (GET jobs/status) and
 a POST one (POST jobs/calculate-usage): both must answer 401 unauthenticated

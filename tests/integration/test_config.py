@@ -1,4 +1,4 @@
-"""The configuration as an operator meets it (CONTRACT.md section 2):
+"""The configuration as an operator meets it (docs/configuration.md):
 `billingd -t`, a bad config naming the key and never half-starting, secrets
 from the environment winning over the file, and no secret in any message.
 

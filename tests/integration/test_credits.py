@@ -1,4 +1,4 @@
-"""POST admin/credits and POST credits (CONTRACT.md section 3): an admin
+"""POST admin/credits and POST credits (docs/api.md): an admin
 grants a credit; amounts are exact decimals with 2 decimals; a refused body
 writes nothing; an idempotency key makes a retry safe; the credit shows in
 GET usage's credits_balance while it has not expired.

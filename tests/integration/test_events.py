@@ -1,4 +1,4 @@
-"""Events out (CONTRACT.md section 4, docs/events.md): the outbox is delivered
+"""Events out (docs/events.md): the outbox is delivered
 by billing-dispatch-events to eventsWebhookUrl, signed, at least once, in
 order per account, with exponential backoff for up to 3 days; GET
 admin/events shows it.

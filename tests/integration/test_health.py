@@ -1,5 +1,5 @@
 """GET health and the database going away and coming back
-(CONTRACT.md sections 1 and 3): a worker's MariaDB connection is reopened
+(docs/architecture.md and docs/api.md): a worker's MariaDB connection is reopened
 on the next request, without restarting billingd.
 """
 

@@ -1,5 +1,5 @@
-"""POST hooks/*: the platform reports users and sessions (CONTRACT.md
-sections 3 and 4).  Hooks are idempotent; a call that contradicts what is
+"""POST hooks/*: the platform reports users and sessions (docs/hooks.md,
+docs/billing.md).  Hooks are idempotent; a call that contradicts what is
 stored is refused and changes nothing; sizes are exact decimals; a resize
 cuts the session into segments without ever re-cutting metered usage.
 """

@@ -1,4 +1,4 @@
-"""Invoices and credits end to end (CONTRACT.md section 4): the invoice run
+"""Invoices and credits end to end (docs/billing.md): the invoice run
 (billing-generate-invoices), manual invoices, credits, statuses, numbering
 and the PDF, through nginx.
 
@@ -283,6 +283,23 @@ class InvoiceStatusTest(InvoiceCase):
         self.assertEqual((inv["subtotal"], inv["credits"], inv["total"]),
                          (Decimal("1.40"), Decimal("0.70"), Decimal("0.70")))
         self.assertEqual(len(inv["credits_applied"]), 70)
+
+    def test_a_500_character_credit_reason_shows_whole_on_the_invoice(self):
+        """A reason is up to 500 characters, up to 2,000 bytes of UTF-8: the
+        invoice it is applied to shows all of it, never half a character
+        (it was cut at 500 bytes, inside the 167th euro sign)."""
+        reason = "\u20ac" * 499 + "x"
+        status, _, credit = self.request("POST", "admin/credits", token=self.admin(), body={
+            "user_id": "euro@example.com", "amount": "0.50", "reason": reason})
+        self.assertEqual(status, 201, credit)
+        status, _, inv = self.make_manual("euro@example.com", "euro-1", "2025-01-14")
+        self.assertEqual(status, 201, inv)
+        self.assertEqual([c["reason"] for c in inv["credits_applied"]], [reason])
+        got = self.get("invoices/%d" % inv["id"], self.user("euro@example.com"))
+        self.assertEqual([c["reason"] for c in got["credits_applied"]], [reason])
+        status, _, _ = self.request("GET", "invoices/%d/pdf" % inv["id"],
+                                    token=self.user("euro@example.com"))
+        self.assertEqual(status, 200)
 
     def test_manual_invoice_bad_input_is_400(self):
         self.hook("user-created", {"user_id": "bad@example.com"})

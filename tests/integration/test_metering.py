@@ -1,4 +1,4 @@
-"""Usage metering end to end (CONTRACT.md sections 3 and 4): sessions reported
+"""Usage metering end to end (docs/hooks.md, docs/billing.md): sessions reported
 through the hooks, the hourly usage job (billing-calculate-usage and POST
 jobs/calculate-usage), GET usage and GET admin/reports, through nginx.
 

@@ -1,4 +1,4 @@
-"""billing-migrate and the schema it leaves (CONTRACT.md section 1 and
+"""billing-migrate and the schema it leaves (docs/operations.md and
 sql/README.md): idempotent, checksummed, serialized, InnoDB with DECIMAL
 money.  The stack already ran billing-migrate once on its database.
 """

@@ -1,4 +1,4 @@
-"""Plans, quotas and suspension (CONTRACT.md section 4): the quota job
+"""Plans, quotas and suspension (docs/billing.md): the quota job
 (billing-check-quotas), its events in the outbox once per crossing,
 suspension after the grace period and resumption, the platform's signed
 notice, and GET/POST subscription.

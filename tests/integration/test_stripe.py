@@ -1,4 +1,4 @@
-"""Stripe end to end (CONTRACT.md sections 3 and 5): POST create-checkout,
+"""Stripe end to end (docs/stripe.md): POST create-checkout,
 GET payment-methods and the invoice push, through nginx, against the local
 stand-in for Stripe's API (tests/stripe_standin.py), which records every
 request and injects faults.

@@ -1,4 +1,4 @@
-"""Stripe webhooks end to end (CONTRACT.md section 5), through nginx.
+"""Stripe webhooks end to end (docs/webhooks.md), through nginx.
 
 Event bodies are built from Stripe's own example objects
 (../shared/stripe/fixtures3.json: resources.event, invoice, subscription,

@@ -1,4 +1,4 @@
-"""The preforked master and its workers (CONTRACT.md section 1): a dead
+"""The preforked master and its workers (docs/architecture.md): a dead
 worker is replaced, workers are recycled after maxRequests, SIGHUP reloads
 the config into new workers, SIGTERM stops gracefully.
 

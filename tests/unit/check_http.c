@@ -158,6 +158,44 @@ START_TEST(test_json_body_needs_json_content_type)
 }
 END_TEST
 
+/* docs/api.md "Bodies": JSON is read from its text under
+ * application/json, no Content-Type and curl -d's form type; others: 415. */
+START_TEST(test_json_body_content_types)
+{
+	static const char *const read_as_json[] = { NULL,
+	    "application/json", "Application/JSON",
+	    "application/json;charset=utf-8", " application/json ; charset=x",
+	    "application/json\t;charset=utf-8",
+	    "application/x-www-form-urlencoded",
+	    "application/x-www-form-urlencoded; charset=UTF-8" };
+	static const char *const refused[] = { "text/plain",
+	    "application/jsonx", "application/json x", "application/json/x",
+	    "multipart/form-data; boundary=x", "application/x-www-form",
+	    "application/x-www-form-urlencodedx", "json", ";" };
+	struct http_request req;
+	struct json_object *o = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(read_as_json) / sizeof(read_as_json[0]); i++) {
+		make_request(&req, read_as_json[i], "{\"a\":1}", 7);
+		ck_assert_msg(http_read_json(&req, &o) == 0, "%s refused",
+		    read_as_json[i] ? read_as_json[i] : "(none)");
+		ck_assert(json_object_object_get_ex(o, "a", NULL));
+		json_object_put(o);
+		http_request_reset(&req);
+	}
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		make_request(&req, refused[i], "{}", 2);
+		ck_assert_msg(http_read_json(&req, &o) == -1, "%s read",
+		    refused[i]);
+		ck_assert_int_eq(req.status, 415);
+		ck_assert_ptr_nonnull(strstr(cap.buf,
+		    "\"unsupported_media_type\""));
+		http_request_reset(&req);
+	}
+}
+END_TEST
+
 START_TEST(test_body_over_64k_is_413_without_reading)
 {
 	struct http_request req;
@@ -336,6 +374,7 @@ http_suite(void)
 	tcase_add_test(tc, test_unsafe_request_id_is_replaced);
 	tcase_add_test(tc, test_error_has_contract_shape_and_request_id);
 	tcase_add_test(tc, test_json_body_needs_json_content_type);
+	tcase_add_test(tc, test_json_body_content_types);
 	tcase_add_test(tc, test_body_over_64k_is_413_without_reading);
 	tcase_add_test(tc, test_invalid_json_is_400);
 	tcase_add_test(tc, test_json_depth_is_limited);

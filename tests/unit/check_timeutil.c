@@ -302,13 +302,75 @@ START_TEST(test_parse_folds_leap_second_to_59)
 }
 END_TEST
 
+/* Well-formed text naming an instant outside 1970..9999 (UTC): the range
+ * answer, and *usec untouched. */
+static void
+assert_out_of_range(const char *text, enum time_date_form form)
+{
+	int64_t v;
+
+	ck_assert_msg(parse(text, form, &v, NULL) == TIME_OUT_OF_RANGE,
+	    "\"%s\" should be out of range", text);
+	ck_assert_int_eq(v, SENTINEL);
+}
+
 START_TEST(test_parse_rejects_years_outside_1970_9999)
 {
-	assert_rejected("1969-12-31T23:59:59Z");
-	assert_rejected("0000-01-01T00:00:00Z");
+	assert_out_of_range("1969-12-31T23:59:59Z", TIME_NO_DATE);
+	assert_out_of_range("0000-01-01T00:00:00Z", TIME_NO_DATE);
+	assert_out_of_range("1969-12-31", TIME_DATE_START);
 	assert_rejected("10000-01-01T00:00:00Z");
 	assert_parses("1970-01-01T00:00:00Z", 0);
 	assert_parses("9999-12-31T23:59:59Z", at(9999, 12, 31, 23, 59, 59));
+	assert_parses("9999-12-31T23:59:59.999999Z", TIME_INPUT_MAX);
+}
+END_TEST
+
+START_TEST(test_parse_checks_the_range_after_the_offset)
+{
+	/* the text's date is in range, the UTC instant is not */
+	assert_out_of_range("9999-12-31T23:30:00-01:00", TIME_NO_DATE);
+	assert_out_of_range("1970-01-01T00:30:00+01:00", TIME_NO_DATE);
+	assert_parses("9999-12-31T23:30:00+01:00", at(9999, 12, 31, 22, 30, 0));
+	assert_parses("1970-01-01T00:30:00-01:00", at(1970, 1, 1, 1, 30, 0));
+}
+END_TEST
+
+START_TEST(test_date_only_end_is_the_next_midnight)
+{
+	int64_t v;
+	int date_only = -1;
+
+	ck_assert_int_eq(parse("2025-01-30", TIME_DATE_END, &v, &date_only), 0);
+	ck_assert_int_eq(v, JAN31_2025);
+	ck_assert_int_eq(date_only, 1);
+	ck_assert_int_eq(parse("2024-02-29", TIME_DATE_END, &v, NULL), 0);
+	ck_assert_int_eq(v, at(2024, 3, 1, 0, 0, 0));
+	ck_assert_int_eq(parse("2025-01-30T00:00:00Z", TIME_DATE_END, &v,
+	    &date_only), 0);
+	ck_assert_int_eq(v, at(2025, 1, 30, 0, 0, 0));
+	ck_assert_int_eq(date_only, 0);
+}
+END_TEST
+
+START_TEST(test_date_only_end_of_9999_is_out_of_range)
+{
+	int64_t v;
+
+	/* its end, 10000-01-01T00:00:00Z, fits no DATETIME(6) */
+	assert_out_of_range("9999-12-31", TIME_DATE_END);
+	ck_assert_int_eq(parse("9999-12-31", TIME_DATE_START, &v, NULL), 0);
+	ck_assert_int_eq(parse("9999-12-30", TIME_DATE_END, &v, NULL), 0);
+	ck_assert_int_eq(v, at(9999, 12, 31, 0, 0, 0));
+}
+END_TEST
+
+START_TEST(test_db_parse_rejects_years_outside_1970_9999)
+{
+	int64_t v = SENTINEL;
+
+	ck_assert_int_eq(time_parse_db("1969-12-31 23:59:59", 19, &v), -1);
+	ck_assert_int_eq(v, SENTINEL);
 }
 END_TEST
 
@@ -775,6 +837,10 @@ timeutil_suite(void)
 	tcase_add_test(tc, test_parse_rejects_out_of_range_time);
 	tcase_add_test(tc, test_parse_folds_leap_second_to_59);
 	tcase_add_test(tc, test_parse_rejects_years_outside_1970_9999);
+	tcase_add_test(tc, test_parse_checks_the_range_after_the_offset);
+	tcase_add_test(tc, test_date_only_end_is_the_next_midnight);
+	tcase_add_test(tc, test_date_only_end_of_9999_is_out_of_range);
+	tcase_add_test(tc, test_db_parse_rejects_years_outside_1970_9999);
 	tcase_add_test(tc, test_parse_requires_zone);
 	tcase_add_test(tc, test_parse_rejects_malformed_offset);
 	tcase_add_test(tc, test_parse_rejects_trailing_garbage);
