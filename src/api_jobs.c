@@ -106,17 +106,18 @@ api_jobs_status(struct app *app, struct http_request *req)
 	return 0;
 }
 
-/* Runs the job in this worker and answers with its run record. */
+/* Runs the job in this worker (as of opts, borrowed) and answers with its
+ * run record. */
 static int
-run_job(struct app *app, struct http_request *req, const struct job_def *job)
+run_job(struct app *app, struct http_request *req, const struct job_def *job,
+    const struct job_opts *opts)
 {
-	struct job_opts opts = { 0 };
 	struct job_result result;
 	struct json_object *o;
 	uint64_t run_id = 0;
 	int ok;
 
-	ok = job_execute(app, job, "api", &opts, &result, &run_id) == 0;
+	ok = job_execute(app, job, "api", opts, &result, &run_id) == 0;
 	if (!ok && run_id == 0)
 		return api_db_error(app, req, DB_UNAVAILABLE);
 	if (!ok && result.unavailable)
@@ -139,14 +140,39 @@ run_job(struct app *app, struct http_request *req, const struct job_def *job)
 }
 
 /*
+ * {"date": "YYYY-MM-DD"}: the run as of 00:00 UTC that day, a day of the
+ * clock's past or today (after 1970-01-01: a zero "now" means the clock).
+ * Sets *now (0 when absent).  0, or -1 after answering 400.
+ */
+static int
+date_option(struct http_request *req, struct json_object *body, int64_t *now)
+{
+	int date_only = 0, r;
+
+	*now = 0;
+	r = json_field_time(body, "date", 1, now, &date_only);
+	if (r < 0 || (r == 1 && (!date_only || *now <= 0 ||
+	    *now > time_now_usec()))) {
+		*now = 0;
+		return api_bad_param(req, "date", "must be a day YYYY-MM-DD "
+		    "after 1970-01-01 and not after today");
+	}
+	return 0;
+}
+
+/*
  * POST jobs/{name}, with an optional JSON body of options (generate-invoices
  * takes {"date": "YYYY-MM-DD"} to run as of that day).
  */
 int
 api_jobs_run(struct app *app, struct http_request *req)
 {
+	static const char *const no_options[] = { NULL };
+	static const char *const invoice_options[] = { "date", NULL };
 	struct json_object *body = NULL;
+	struct job_opts opts = { 0 };
 	const struct job_def *job;
+	int bad;
 
 	if ((job = job_find(req->params[0])) == NULL)
 		return http_send_error(req, 404, "not_found", "no such job",
@@ -154,18 +180,13 @@ api_jobs_run(struct app *app, struct http_request *req)
 	if (req->content_length > 0 || req->content_type != NULL) {
 		if (http_read_json(req, &body) != 0)
 			return -1;
-		json_object_object_foreach(body, key, val) {
-			(void)val;
-			if (strcmp(key, "date") != 0 ||
-			    strcmp(job->name, "generate-invoices") != 0) {
-				/* key belongs to body: answer before freeing it */
-				http_send_error(req, 400, "invalid_argument",
-				    "unknown option", key, NULL);
-				json_object_put(body);
-				return -1;
-			}
-		}
+		bad = strcmp(job->name, "generate-invoices") == 0 ?
+		    api_check_keys(req, body, invoice_options) != 0 ||
+		    date_option(req, body, &opts.now) != 0 :
+		    api_check_keys(req, body, no_options) != 0;
 		json_object_put(body);
+		if (bad)
+			return -1;
 	}
-	return run_job(app, req, job);
+	return run_job(app, req, job, &opts);
 }

@@ -2,8 +2,9 @@
  * invoice_batch: the scheduled run's invoices for a batch of accounts, made
  * set-wise in one transaction (the job loop is invoice_job.c).
  *
- *  1. lock the batch's accounts (FOR UPDATE, in id order): a manual invoice,
- *     a void and the usage job's shared lock on the same rows wait;
+ *  1. lock the batch's accounts whose period is open (FOR UPDATE, in id
+ *     order): a manual invoice, a void and the usage job's shared lock on
+ *     the same rows wait;
  *  2. skip accounts with a live invoice overlapping the period (made by an
  *     earlier or concurrent run, or by hand);
  *  3. sum each account's unbilled usage: records with invoice_id NULL and
@@ -37,9 +38,12 @@
 #define USEC_PER_DAY (86400LL * USEC_PER_SEC)
 #define INVOICE_PARAMS 16
 
+/* the accounts whose period is still open: never invoiced through its end
+ * (billed_through, else from their creation) */
 static const char SQL_ACCOUNTS[] =
     "SELECT id, user_id, COALESCE(plan_id, ''), COALESCE(billing_mode, ''), "
     "created_at, billed_through FROM billing_accounts WHERE id > ? "
+    "AND COALESCE(billed_through, IF(created_at > ?, ?, created_at)) < ? "
     "ORDER BY id LIMIT 100 FOR UPDATE";
 static const char SQL_OVERLAPS[] =
     "SELECT DISTINCT account_id FROM billing_invoices "
@@ -116,7 +120,7 @@ struct run {
 	struct acct *a;
 	size_t n;
 	char ps[TIME_TEXT_MAX], pe[TIME_TEXT_MAX], now[TIME_TEXT_MAX],
-	    due[TIME_TEXT_MAX];
+	    due[TIME_TEXT_MAX], ls[TIME_TEXT_MAX];
 	struct application *apps;
 	size_t napps, apps_cap;
 };
@@ -158,8 +162,9 @@ load_accounts(struct run *r)
 	int64_t v;
 	int rc, f;
 
-	struct db_param p[] = { DBP_INT(r->ib->after) };
-	if ((rc = db_query(r->db, SQL_ACCOUNTS, p, 1, &res)) != DB_OK)
+	struct db_param p[] = { DBP_INT(r->ib->after), DBP_STR(r->now),
+	    DBP_STR(r->ls), DBP_STR(r->pe) };
+	if ((rc = db_query(r->db, SQL_ACCOUNTS, p, 4, &res)) != DB_OK)
 		return rc;
 	while ((f = db_fetch(res)) == 1 && r->n < INVOICE_BATCH_ACCOUNTS) {
 		struct acct *a = &r->a[r->n];
@@ -727,6 +732,7 @@ invoice_batch_run(struct db *db, struct invoice_batch *ib)
 	time_format_db(ib->period_start, r.ps, sizeof(r.ps));
 	time_format_db(ib->period_end, r.pe, sizeof(r.pe));
 	time_format_db(ib->now, r.now, sizeof(r.now));
+	time_format_db(ib->latest_start, r.ls, sizeof(r.ls));
 	time_format_db(ib->now + (int64_t)ib->cfg->invoice_due_days *
 	    USEC_PER_DAY, r.due, sizeof(r.due));
 	if ((rc = load_accounts(&r)) == DB_OK && r.n > 0 &&

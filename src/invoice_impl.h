@@ -85,6 +85,10 @@ int lines_insert(struct db *db, const uint64_t *ids,
 struct invoice_batch {
 	const struct billing_config *cfg;
 	int64_t now, period_start, period_end;
+	/* the start of the latest period that has ended: a never-invoiced
+	 * account created after `now` (a run as of a past day) is open from
+	 * there; others from their creation */
+	int64_t latest_start;
 	int draft;
 	uint64_t after;          /* accounts with a larger id */
 	/* results of the last call */

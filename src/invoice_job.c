@@ -1,10 +1,11 @@
 /*
- * invoice_job: the invoice job (job_defs "generate-invoices").  On the
- * invoice day it makes the invoices of the period that ended at 00:00, a
- * batch of accounts per transaction (invoice_batch.c); then it finalizes the
- * scheduled drafts older than invoiceDraftHours (invoice_build.c), marks
- * sent invoices past their due date overdue and pushes finalized invoices
- * to Stripe.
+ * invoice_job: the invoice job (job_defs "generate-invoices").  Every day it
+ * invoices each period that has ended and is still open for some account
+ * (a missed invoice day is caught up), oldest first, at most
+ * INVOICE_CATCHUP_PERIODS back, a batch of accounts per transaction
+ * (invoice_batch.c); then it finalizes the scheduled drafts older than
+ * invoiceDraftHours (invoice_build.c), marks sent invoices past their due
+ * date overdue and pushes finalized invoices to Stripe.
  */
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,14 @@
 #include "timeutil.h"
 
 #define JOB_BATCH_ACCOUNTS 100
+/* how far back a run catches up missed periods (a year of monthly ones) */
+#define INVOICE_CATCHUP_PERIODS 12
+
+/* where the oldest open period starts: the earliest watermark, or creation
+ * of a never-invoiced account (see invoice_batch.c SQL_ACCOUNTS) */
+static const char SQL_JOB_OLDEST_OPEN[] =
+    "SELECT MIN(COALESCE(billed_through, IF(created_at > ?, ?, created_at))) "
+    "FROM billing_accounts";
 
 static const char SQL_JOB_DRAFTS[] =
     "SELECT id FROM billing_invoices WHERE status = 'draft' "
@@ -59,6 +68,77 @@ invoice_batch_txn(struct db *db, void *arg)
 	return invoice_batch_run(db, arg);
 }
 
+/*
+ * The periods to invoice as of jb->now: *first is the start of the oldest
+ * one still open for some account (at most INVOICE_CATCHUP_PERIODS back),
+ * *last_end the end of the latest one that has ended; none when
+ * *first >= *last_end.  Sets jb->latest_start.
+ */
+static int
+open_periods(struct db *db, struct invoice_batch *jb, int64_t *first,
+    int64_t *last_end)
+{
+	const int day = jb->cfg->invoice_day;
+	struct db_result *res = NULL;
+	char nowt[TIME_TEXT_MAX], lst[TIME_TEXT_MAX];
+	int64_t end, bound, oldest = 0;
+	int rc, r, i;
+
+	/* the latest period that has ended ends where the current one starts */
+	period_containing(day, jb->now, last_end, &end);
+	period_containing(day, *last_end - 1, &jb->latest_start, &end);
+	bound = jb->latest_start;
+	for (i = 1; i < INVOICE_CATCHUP_PERIODS; i++)
+		period_containing(day, bound - 1, &bound, &end);
+	*first = *last_end;
+	fmt_time(jb->now, nowt);
+	fmt_time(jb->latest_start, lst);
+	struct db_param p[] = { DBP_STR(nowt), DBP_STR(lst) };
+	if ((rc = db_query(db, SQL_JOB_OLDEST_OPEN, p, 2, &res)) != DB_OK)
+		return rc;
+	if ((r = db_fetch(res)) == 1 && db_col_time(res, 0, &oldest) != 0)
+		r = DB_ERROR;
+	db_result_free(res);
+	if (r < 0)
+		return r;
+	if (oldest != 0 && oldest < *last_end) {
+		period_containing(day, oldest, first, &end);
+		if (*first < bound)
+			*first = bound;
+	}
+	return DB_OK;
+}
+
+/* Invoices each open period, oldest first; adds to *created. */
+static int
+invoice_periods(struct app *app, struct invoice_batch *jb, unsigned *periods,
+    uint64_t *created)
+{
+	int64_t start, last_end;
+	int rc;
+
+	*periods = 0;
+	if ((rc = open_periods(app->db, jb, &start, &last_end)) != DB_OK)
+		return rc;
+	while (start < last_end) {
+		period_containing(jb->cfg->invoice_day, start,
+		    &jb->period_start, &jb->period_end);
+		jb->after = 0;
+		for (;;) {
+			if ((rc = db_transaction(app->db, invoice_batch_txn,
+			    jb)) != DB_OK)
+				return rc;
+			if (jb->naccounts == 0)
+				break;
+			*created += jb->created;
+			jb->after = jb->last;
+		}
+		(*periods)++;
+		start = jb->period_end;
+	}
+	return DB_OK;
+}
+
 struct draft_batch {
 	const struct billing_config *cfg;
 	int64_t now;
@@ -94,31 +174,16 @@ invoices_job(struct app *app, const struct job_opts *opts,
 	struct draft_batch db_;
 	char nowt[TIME_TEXT_MAX];
 	uint64_t created = 0, finalized = 0, overdue = 0;
-	unsigned pushed = 0;
+	unsigned pushed = 0, periods = 0;
 	char perr[256] = "";
-	int y, m, d, hh, mm, ss, us, rc = DB_OK, push_rc = 0;
-	int64_t unused;
+	int rc = DB_OK, push_rc = 0;
 
 	memset(&jb, 0, sizeof(jb));
 	jb.cfg = cfg;
 	jb.draft = cfg->invoice_draft_hours > 0;
 	jb.now = opts && opts->now ? opts->now : time_now_usec();
-	time_to_civil(jb.now, &y, &m, &d, &hh, &mm, &ss, &us);
-	if (d == cfg->invoice_day) {
-		/* the period that ended at 00:00 today */
-		jb.period_end = day_floor(jb.now);
-		period_containing(cfg->invoice_day, jb.period_end - 1,
-		    &jb.period_start, &unused);
-		for (;;) {
-			if ((rc = db_transaction(app->db, invoice_batch_txn,
-			    &jb)) != DB_OK)
-				goto out;
-			if (jb.naccounts == 0)
-				break;
-			created += jb.created;
-			jb.after = jb.last;
-		}
-	}
+	if ((rc = invoice_periods(app, &jb, &periods, &created)) != DB_OK)
+		goto out;
 	if (cfg->invoice_draft_hours > 0) {
 		memset(&db_, 0, sizeof(db_));
 		db_.cfg = cfg;
@@ -149,9 +214,9 @@ out:
 		    jb.error[0] ? jb.error : db_error(app->db));
 	else
 		snprintf(result->message, sizeof(result->message),
-		    "%llu invoices created%s, %llu drafts finalized, %llu overdue, "
-		    "%u pushed to Stripe%s%s", (unsigned long long)created,
-		    d == cfg->invoice_day ? "" : " (not the invoice day)",
+		    "%llu invoices created (%u open periods), %llu drafts "
+		    "finalized, %llu overdue, %u pushed to Stripe%s%s",
+		    (unsigned long long)created, periods,
 		    (unsigned long long)finalized, (unsigned long long)overdue,
 		    pushed, push_rc ? "; Stripe push failed: " : "", perr);
 	return rc == DB_OK && push_rc == 0 ? 0 : -1;

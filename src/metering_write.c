@@ -29,11 +29,14 @@ static struct sql_rows upsert_daily = SQL_ROWS_INIT(
     "total_cost = total_cost + VALUES(total_cost), "
     "records = records + VALUES(records)");
 
-/* the accounts' watermarks, read under a shared lock: the invoice run locks
- * an account to invoice it, so a record cannot land behind its invoice */
+/* the accounts' watermarks, read under a shared lock held to the commit:
+ * the invoice run locks an account to invoice it, so a record cannot land
+ * behind its invoice.  Every account of the batch, never-invoiced ones
+ * (NULL) too: under READ COMMITTED a row that fails a filter is unlocked at
+ * once, and the run could close a new account's first period meanwhile. */
 static struct sql_rows lock_accounts = SQL_ROWS_INIT(
     "SELECT id, billed_through FROM billing_accounts WHERE id IN (", "?",
-    ") AND billed_through IS NOT NULL LOCK IN SHARE MODE");
+    ") LOCK IN SHARE MODE");
 
 /*
  * One statement updates n segments: each gets its own metered_until,

@@ -9,9 +9,11 @@
  * crossing, and going back down re-arms it.  With autoSuspendOnOverage an
  * account above a limit for gracePeriodDays, or whose payment has been
  * failing for gracePeriodDays, is suspended (billing.account.suspended); it
- * resumes (billing.account.resumed) when the cause is gone.  The platform is
- * told through a signed POST to platformSuspendUrl after the commit, until
- * it answers 2xx.
+ * resumes (billing.account.resumed) when the cause is gone: the payment
+ * made, or a plan that covers the usage the account was suspended with
+ * (its sessions ending is the suspension's effect, not the cause gone).
+ * The platform is told through a signed POST to platformSuspendUrl after
+ * the commit, until it answers 2xx.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +53,7 @@ static const char SQL_ACCOUNTS[] =
 static const char SQL_LOCK_ACCOUNT[] =
     "SELECT status FROM billing_accounts WHERE id = ? FOR UPDATE";
 static const char SQL_STATE[] =
-    "SELECT level, crossing_seq, exceeded_since FROM billing_quota_state "
+    "SELECT level, crossing_seq, exceeded_since, in_use FROM billing_quota_state "
     "WHERE account_id = ? AND resource_type = ?";
 static const char SQL_STATE_UPSERT[] =
     "INSERT INTO billing_quota_state (account_id, resource_type, level, "
@@ -132,8 +134,14 @@ quota_event_data(const struct acct_row *a, enum resource r, int64_t in_use,
 	return d;
 }
 
-/* One resource of one account: store the level, emit on an upward crossing.
- * *over_since is the start of the stretch above 100 % (0: not above). */
+/*
+ * One resource of one account: store the level, emit on an upward crossing.
+ * *over_since is the start of the stretch above 100 % (0: not above).
+ * An account suspended for overage holds the usage it was suspended with:
+ * its sessions ending is the suspension's own effect, not the cause gone,
+ * so it neither lifts the suspension nor restarts the grace period; a plan
+ * whose limit covers that usage does.
+ */
 static int
 check_resource(struct db *db, struct batch *b, const struct acct_row *a,
     const struct plan *plan, enum resource r, int64_t *over_since)
@@ -142,6 +150,9 @@ check_resource(struct db *db, struct batch *b, const struct acct_row *a,
 	struct db_result *res = NULL;
 	enum level old = LEVEL_OK, now_level;
 	int64_t seq = 0, exceeded_since = 0, pct, limit = limit_of(plan, r);
+	int64_t in_use = a->in_use[r], held = 0;
+	int hold = strcmp(a->status, "suspended") == 0 &&
+	    strcmp(a->reason, "overage") == 0;
 	char nowt[TIME_TEXT_MAX], exc[TIME_TEXT_MAX], use[32], lim[32], key[96];
 	int rc, rr, i;
 
@@ -156,12 +167,16 @@ check_resource(struct db *db, struct batch *b, const struct acct_row *a,
 				old = (enum level)i;
 		db_col_i64(res, 1, &seq);
 		db_col_time(res, 2, &exceeded_since);
+		if (db_col_decimal(res, 3, &held) != 0)
+			held = 0;
 	}
 	db_result_free(res);
 	if (rr < 0)
 		return rr;
+	if (hold && held > in_use)
+		in_use = held;
 
-	now_level = level_of(a->in_use[r], limit, cfg->alert_threshold, &pct);
+	now_level = level_of(in_use, limit, cfg->alert_threshold, &pct);
 	if (now_level == LEVEL_EXCEEDED && exceeded_since == 0)
 		exceeded_since = b->now;
 	if (now_level != LEVEL_EXCEEDED)
@@ -169,7 +184,7 @@ check_resource(struct db *db, struct batch *b, const struct acct_row *a,
 	*over_since = exceeded_since;
 	if (now_level > old) {
 		/* an upward crossing: one event, numbered so a rerun adds none */
-		struct json_object *d = quota_event_data(a, r, a->in_use[r], limit,
+		struct json_object *d = quota_event_data(a, r, in_use, limit,
 		    pct, plan);
 		const char *type = now_level == LEVEL_EXCEEDED ?
 		    "billing.quota.exceeded" : "billing.quota.warning";
@@ -184,12 +199,12 @@ check_resource(struct db *db, struct batch *b, const struct acct_row *a,
 		b->events++;
 	} else if (now_level < old)
 		seq++; /* falling back re-arms the next crossing */
-	if (rr == 0 && now_level == LEVEL_OK && a->in_use[r] == 0)
+	if (rr == 0 && now_level == LEVEL_OK && in_use == 0)
 		return DB_OK; /* nothing to remember for an idle account */
 	time_format_db(b->now, nowt, sizeof(nowt));
 	if (exceeded_since)
 		time_format_db(exceeded_since, exc, sizeof(exc));
-	money_format(a->in_use[r], 6, use, sizeof(use));
+	money_format(in_use, 6, use, sizeof(use));
 	money_format(limit, 6, lim, sizeof(lim));
 	struct db_param up[] = { DBP_INT(a->id), DBP_STR(resource_name(r)),
 	    DBP_STR(level_names[now_level]), DBP_INT(seq), DBP_STR(nowt),

@@ -8,10 +8,11 @@
  *
  * Out-of-order delivery never regresses state: the row keeps the
  * `created` of the last subscription event applied to it and ignores
- * older ones; a checkout, which carries no subscription time, only seeds
- * a row that its subscription's own events do not already own; news of
- * another subscription replaces a live one only when it is live itself
- * and not older.
+ * older ones, and same-second ones that would move its status back; a
+ * canceled subscription is final; a checkout, which carries no
+ * subscription time, only seeds a row that its subscription's own events
+ * do not already own; news of another subscription replaces a live one
+ * only when it is live itself and not older.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -148,25 +149,70 @@ load_sub(struct db *db, uint64_t account_id, struct sub_row *row)
 	return DB_OK;
 }
 
+/* Statuses Stripe never leaves: the subscription is over for good. */
+static int
+status_final(const char *s)
+{
+	return strcmp(s, "canceled") == 0 ||
+	    strcmp(s, "incomplete_expired") == 0;
+}
+
+/*
+ * Where a status stands in a subscription's life, for news of the same
+ * second (Stripe's `created` has whole seconds, so their order is unknown):
+ * such news may keep the stage or move it on, never back.  -1: unknown.
+ */
+static int
+status_stage(const char *s)
+{
+	static const struct { const char *status; int stage; } stages[] = {
+		{ "incomplete", 0 }, { "trialing", 1 }, { "active", 2 },
+		{ "past_due", 3 }, { "unpaid", 4 }, { "paused", 4 },
+		{ "incomplete_expired", 5 }, { "canceled", 5 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
+		if (strcmp(s, stages[i].status) == 0)
+			return stages[i].stage;
+	return -1;
+}
+
 /*
  * Whether news of subscription sub_id (status, at created; has_created 0
  * for a checkout, which carries no subscription time) may replace what the
- * row holds.  The row's own subscription: unless the news is older than
- * what was applied.  Another subscription: only if the row's is no longer
- * live, or the news is live and not older.  Sets *why when not.
+ * row holds.  The row's own subscription: never once it is final (canceled
+ * stays canceled), never when the news is older than what was applied, and
+ * at the same second only when it does not move the status back.  Another
+ * subscription: only if the row's is no longer live, or the news is live
+ * and not older.  Sets *why when not.
  */
 static int
 may_replace(const struct sub_row *row, const char *sub_id,
     const char *status, int has_created, int64_t created, const char **why)
 {
-	int older;
+	int older, tie, from, to;
 
 	if (!row->exists)
 		return 1;
 	older = has_created && row->has_created && created < row->event_created;
+	tie = has_created && row->has_created && created == row->event_created;
 	if (strcmp(row->stripe_id, sub_id) == 0) {
+		if (status_final(row->status) && strcmp(status, row->status) != 0) {
+			*why = "the subscription has ended: its status is final";
+			return 0;
+		}
 		*why = "older than the state already applied";
-		return !older;
+		if (older)
+			return 0;
+		from = status_stage(row->status);
+		to = status_stage(status);
+		if (tie && from >= 0 && to >= 0 && to < from) {
+			*why = "of the same second as the state applied, and "
+			    "behind it";
+			return 0;
+		}
+		return 1;
 	}
 	*why = "another subscription of the account is live";
 	return row->stripe_id[0] == '\0' || !status_entitles(row->status) ||

@@ -9,10 +9,12 @@ and metered by the usage job, as in production.
 
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -23,6 +25,59 @@ import stack as stackmod
 
 NOW = "2025-02-01T00:30:00Z"
 NOW_EPOCH = int(datetime(2025, 2, 1, 0, 30, tzinfo=timezone.utc).timestamp())
+
+
+class DbSession:
+    """One client session of its own (mariadb -n over a pipe) whose
+    statements may block on a lock: send() returns at once, wait() waits for
+    what was sent to finish."""
+
+    _n = 0
+
+    def __init__(self, stack):
+        self.proc = subprocess.Popen(
+            [stackmod.find_program("mariadb"), "--no-defaults", "-S", stack.mariadb.socket,
+             "-u", "root", "--batch", "--skip-column-names", "-n", stack.db_name],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, bufsize=1)
+        self.lines = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        # as billingd's sessions run
+        self.id = int(self.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;"
+                                 "SELECT CONNECTION_ID()")[0])
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def send(self, sql):
+        DbSession._n += 1
+        self.mark = "--mark-%d--" % DbSession._n
+        self.proc.stdin.write(sql.rstrip().rstrip(";") + ";\nSELECT '%s';\n" % self.mark)
+        self.proc.stdin.flush()
+
+    def wait(self, timeout=60):
+        """The output lines of what was sent, once it has all run."""
+        out = []
+        while True:
+            line = self.lines.get(timeout=timeout)
+            if line is None or line == self.mark:
+                return out
+            out.append(line)
+
+    def done(self):
+        """Whether what was sent has run (without waiting)."""
+        return any(line == self.mark for line in list(self.lines.queue))
+
+    def query(self, sql):
+        self.send(sql)
+        return self.wait()
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(10)
+        self.proc.stdout.close()
 
 
 class InvoiceCase(StackTestCase):
@@ -496,6 +551,77 @@ class InvoiceClaimTest(InvoiceCase):
         self.assertEqual(lines, [("cpu", 2, Decimal("0.10"))])
         self.assertEqual(self.billed("reold@example.com"), {jan["id"]: 4, feb["id"]: 2})
 
+    def lock_waits(self):
+        """Thread ids of the transactions waiting for a lock."""
+        return {int(r[0]) for r in self.sql(
+            "SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX "
+            "WHERE trx_state = 'LOCK WAIT'")}
+
+    def test_a_new_accounts_first_invoice_never_loses_usage(self):
+        """The usage job and the invoice run meet on a never-invoiced account,
+        the interleaving forced: the usage job has read the account's
+        watermark (NULL) and is held on a later account of its batch when the
+        run locks the account, sums its usage and closes the period.  Every
+        record must be in that sum or land at/after the watermark."""
+        # two accounts metered in one batch: the first never invoiced
+        self.session("first@example.com", "first-1", "2025-01-31T10:00:00Z",
+                     "2025-01-31T12:00:00Z", 2, 4)
+        self.session("second@example.com", "second-1", "2025-01-31T10:00:00Z",
+                     "2025-01-31T11:00:00Z", 1, 0)
+        [[first, through]] = self.sql("SELECT id, COALESCE(billed_through, 'null') FROM "
+                                      "billing_accounts WHERE user_id = 'first@example.com'")
+        [[second]] = self.sql("SELECT id FROM billing_accounts "
+                              "WHERE user_id = 'second@example.com'")
+        self.assertEqual(through, "null")
+        self.assertLess(int(first), int(second))
+        other, run = DbSession(self.stack), DbSession(self.stack)
+        usage = None
+        try:
+            # another transaction holds the second account
+            other.query("BEGIN; SELECT id FROM billing_accounts WHERE id = %s FOR UPDATE"
+                        % second)
+            env = self.stack.env()
+            env["BILLING_TEST_NOW"] = NOW
+            usage = subprocess.Popen(
+                [stackmod.find_program("billing-calculate-usage", self.stack.build_dir)],
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            # the usage job has locked its batch's segments, read the first
+            # account and waits for the second
+            self.assertTrue(wait_for(lambda: len(self.lock_waits()) == 1, 30))
+            # the invoice run (as invoice_batch.c does) locks the first account
+            run.send("BEGIN; SELECT id FROM billing_accounts WHERE id = %s FOR UPDATE" % first)
+            self.assertTrue(wait_for(lambda: run.done() or run.id in self.lock_waits(), 30))
+            blocked = not run.done()
+            claim = ("SELECT COUNT(*) FROM billing_usage_records WHERE account_id = %s "
+                     "AND invoice_id IS NULL AND bill_from < '2025-02-01 00:00:00'; "
+                     "UPDATE billing_accounts SET billed_through = '2025-02-01 00:00:00' "
+                     "WHERE id = %s; COMMIT" % (first, first))
+            if blocked:
+                # it waits for the usage batch: let that one finish first
+                other.query("COMMIT")
+                run.wait()
+                seen = int(run.query(claim)[0])
+            else:
+                run.wait()
+                seen = int(run.query(claim)[0])
+                other.query("COMMIT")
+            out = usage.communicate(timeout=60)[0].decode()
+            self.assertEqual(usage.returncode, 0, out)
+        finally:
+            if usage is not None and usage.poll() is None:
+                usage.kill()
+                usage.wait()
+            other.close()
+            run.close()
+        # every record of the account: in the run's sum, or on the next invoice
+        [[total, behind]] = self.sql(
+            "SELECT COUNT(*), COALESCE(SUM(bill_from < '2025-02-01 00:00:00'), 0) "
+            "FROM billing_usage_records WHERE account_id = %s" % first)
+        self.assertEqual(total, "4")
+        self.assertEqual(int(behind), seen,
+                         "records behind the watermark the run did not see: lost usage")
+        self.assertTrue(blocked, "the run must wait for the usage job's batch")
+
     def test_a_manual_invoice_over_an_invoiced_period_is_409_and_changes_no_record(self):
         self.session("mixed@example.com", "mx-1", "2025-01-20T00:00:00Z",
                      "2025-01-20T02:00:00Z", 2, 4)
@@ -508,6 +634,99 @@ class InvoiceClaimTest(InvoiceCase):
             "period_end": "2025-01-20"})
         self.assertEqual(status, 409, body)
         self.assertEqual(self.billed("mixed@example.com"), {jan["id"]: 4})
+
+
+class InvoiceCatchUpTest(InvoiceCase):
+    """A missed invoice day is caught up: every run invoices each period that
+    has ended and is still open for an account, oldest first, at most 12
+    periods back.  billingd's clock stands at 2025-02-01T00:30Z; the runs
+    are made at later (or, through the API, earlier) instants."""
+
+    def created(self, user, at):
+        """The account as if it had been made at `at` (billingd's clock is fixed)."""
+        self.hook("user-created", {"user_id": user})
+        self.sql("UPDATE billing_accounts SET created_at = '%s' WHERE user_id = '%s'"
+                 % (at, user))
+
+    def periods(self, user):
+        return [(i["period_start"][:10], i["total"]) for i in sorted(
+            self.invoices_of(user), key=lambda i: i["id"]) if i["status"] != "void"]
+
+    def test_a_run_the_day_after_the_invoice_day_invoices_the_period(self):
+        self.created("nextday@example.com", "2025-01-05 00:00:00")
+        self.session("nextday@example.com", "nd-1", "2025-01-15T08:00:00Z",
+                     "2025-01-15T18:00:00Z", 2, 4)
+        self.meter()
+        r = self.invoice_run(now="2025-02-02T00:30:00Z")
+        self.assertEqual(self.periods("nextday@example.com"),
+                         [("2025-01-01", Decimal("1.40"))], r.stdout + r.stderr)
+
+    def test_a_run_two_months_late_invoices_both_periods_oldest_first(self):
+        self.created("twolate@example.com", "2025-01-03 00:00:00")
+        self.sql("UPDATE billing_accounts SET plan_id = 'pro', billing_mode = 'subscription' "
+                 "WHERE user_id = 'twolate@example.com'")
+        self.invoice_run(now="2025-03-05T00:30:00Z")
+        self.assertEqual(self.periods("twolate@example.com"),
+                         [("2025-01-01", Decimal("29.99")), ("2025-02-01", Decimal("29.99"))])
+        numbers = [i["invoice_number"] for i in sorted(self.invoices_of("twolate@example.com"),
+                                                       key=lambda i: i["id"])]
+        self.assertEqual(numbers, sorted(numbers))
+        # a rerun, that day or the next, invoices nothing
+        before = self.sql("SELECT COUNT(*) FROM billing_invoices")
+        self.invoice_run(now="2025-03-05T00:30:00Z")
+        self.invoice_run(now="2025-03-06T00:30:00Z")
+        self.assertEqual(self.sql("SELECT COUNT(*) FROM billing_invoices"), before)
+
+    def test_catch_up_goes_back_at_most_twelve_periods(self):
+        self.created("ancient@example.com", "2023-01-10 00:00:00")
+        self.sql("UPDATE billing_accounts SET plan_id = 'pro', billing_mode = 'subscription' "
+                 "WHERE user_id = 'ancient@example.com'")
+        self.invoice_run(now="2025-03-05T00:30:00Z")
+        starts = [p for p, _ in self.periods("ancient@example.com")]
+        self.assertEqual(starts, ["2024-%02d-01" % m for m in range(3, 13)]
+                         + ["2025-01-01", "2025-02-01"])
+
+    def test_the_jobs_endpoint_runs_as_of_the_date_given(self):
+        self.created("asof@example.com", "2024-12-01 00:00:00")
+        self.session("asof@example.com", "asof-1", "2024-12-10T08:00:00Z",
+                     "2024-12-10T18:00:00Z", 2, 4)
+        self.meter()
+        status, _, body = self.request("POST", "jobs/generate-invoices",
+                                       body={"date": "2025-01-01"}, token=self.admin())
+        self.assertEqual(status, 200, body)
+        self.assertEqual(self.periods("asof@example.com"), [("2024-12-01", Decimal("1.40"))])
+        [inv] = self.invoices_of("asof@example.com")
+        self.assertEqual(inv["created_at"], "2025-01-01T00:00:00Z")
+        # today (the clock's) is a valid date too
+        status, _, body = self.request("POST", "jobs/generate-invoices",
+                                       body={"date": "2025-02-01"}, token=self.admin())
+        self.assertEqual(status, 200, body)
+
+    def test_bad_dates_are_400_and_run_nothing(self):
+        before = self.sql("SELECT COUNT(*) FROM billing_invoices; "
+                          "SELECT COUNT(*) FROM billing_job_runs")
+        for job, body, param in (
+                ("generate-invoices", {"date": "2025-02-02"}, "date"),   # the clock's tomorrow
+                ("generate-invoices", {"date": "2025-13-01"}, "date"),
+                ("generate-invoices", {"date": "2025-02-30"}, "date"),
+                ("generate-invoices", {"date": "10000-01-01"}, "date"),
+                ("generate-invoices", {"date": "0000-01-01"}, "date"),
+                ("generate-invoices", {"date": "1970-01-01"}, "date"),
+                ("generate-invoices", {"date": "2025-01-01T00:00:00Z"}, "date"),
+                ("generate-invoices", {"date": "2025-1-1"}, "date"),
+                ("generate-invoices", {"date": ""}, "date"),
+                ("generate-invoices", {"date": 20250101}, "date"),
+                ("generate-invoices", {"date": ["2025-01-01"]}, "date"),
+                ("generate-invoices", {"date": "2025-01-01", "force": True}, "force"),
+                ("calculate-usage", {"date": "2025-01-01"}, "date")):
+            with self.subTest(job=job, body=body):
+                status, _, resp = self.request("POST", "jobs/" + job, body=body,
+                                               token=self.admin())
+                self.assertEqual(status, 400, resp)
+                self.assertEqual(resp["error"]["code"], "invalid_argument")
+                self.assertEqual(resp["error"]["param"], param)
+        self.assertEqual(self.sql("SELECT COUNT(*) FROM billing_invoices; "
+                                  "SELECT COUNT(*) FROM billing_job_runs"), before)
 
 
 class InvoiceKilledRunTest(InvoiceCase):

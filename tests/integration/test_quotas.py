@@ -167,14 +167,51 @@ class QuotaTest(StackTestCase):
         # a rerun neither suspends again nor tells the platform again
         self.check(T0 + timedelta(days=7, hours=1))
         self.assertEqual(len(RECEIVER.posts), before + 1)
-        # the cause goes: the session ends; the account resumes
-        self.hook("session-terminated", {"session_id": "over-1", "ended_at": iso(T0)})
+        # the cause goes: a plan that covers the 10 cores; the account resumes
+        self.sql("UPDATE billing_accounts SET plan_id = 'enterprise' WHERE user_id = '%s'"
+                 % user)
         self.check(T0 + timedelta(days=7, hours=2))
         self.assertEqual(self.sql("SELECT status FROM billing_accounts WHERE user_id = '%s'"
                                   % user), [["active"]])
         self.assertEqual([t for t, _ in self.events(user, "account")],
                          ["billing.account.suspended", "billing.account.resumed"])
         self.assertEqual(json.loads(RECEIVER.posts[-1][1])["status"], "active")
+
+    def test_sessions_ended_by_the_suspension_do_not_lift_it(self):
+        """The platform ends the sessions of a suspended account: that is the
+        suspension's effect, not the cause gone.  Runs in a row keep one
+        suspension (no suspend/resume cycles, no new grace period); a plan
+        that covers the usage lifts it."""
+        user = "flap@example.com"
+        self.pro_user(user)
+        self.start(user, "flap-1", 10)
+        self.check(T0)
+        self.check(T0 + timedelta(days=7))
+        suspended_at = T0 + timedelta(days=7)
+        # the platform ends the session then (billingd's clock stands at T0,
+        # so the end is written as session-terminated would at that instant)
+        self.sql("UPDATE billing_sessions SET ended_at = '%s' WHERE session_id = 'flap-1'"
+                 % dbt(suspended_at))
+        for hours in (1, 2, 3, 4):
+            self.check(suspended_at + timedelta(hours=hours))
+            self.assertEqual(self.sql("SELECT status, suspension_reason FROM billing_accounts "
+                                      "WHERE user_id = '%s'" % user),
+                             [["suspended", "overage"]], hours)
+        self.assertEqual([t for t, _ in self.events(user, "account")],
+                         ["billing.account.suspended"])
+        # the overage stretch still dates from T0: not restarted by the effect
+        self.assertEqual(self.sql(
+            "SELECT q.exceeded_since FROM billing_quota_state q JOIN billing_accounts a "
+            "ON a.id = q.account_id WHERE a.user_id = '%s' AND q.resource_type = 'cpu'"
+            % user), [[T0.strftime("%Y-%m-%d %H:%M:%S.000000")]])
+        # the cause goes: the plan now covers 10 cores
+        self.sql("UPDATE billing_accounts SET plan_id = 'enterprise' WHERE user_id = '%s'"
+                 % user)
+        self.check(suspended_at + timedelta(hours=5))
+        self.assertEqual(self.sql("SELECT status FROM billing_accounts WHERE user_id = '%s'"
+                                  % user), [["active"]])
+        self.assertEqual([t for t, _ in self.events(user, "account")],
+                         ["billing.account.suspended", "billing.account.resumed"])
 
     def test_payment_failing_for_the_grace_period_suspends(self):
         user = "unpaid@example.com"

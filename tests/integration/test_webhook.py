@@ -588,6 +588,58 @@ class WebhookTest(WebhookCase):
         self.assertEqual(self.subscription(acct), gone)
         self.assertEqual(self.plan_of(acct), "free")
 
+    def test_canceled_is_final_and_the_same_second_never_revives_it(self):
+        user = "tie@example.com"
+        acct = self.account(user, "cus_tie")
+        s, e = NOW_EPOCH - 86400, NOW_EPOCH + 29 * 86400
+        t1, t2 = NOW_EPOCH - 2 * HOUR, NOW_EPOCH - HOUR
+
+        def sub(status, ended_at=None):
+            return subscription_obj("sub_tie", "cus_tie", status, s, e, price="price_pro",
+                                    user=user, ended_at=ended_at)
+
+        self.assertReceived(self.deliver(event("customer.subscription.updated", sub("active"),
+                                               created=t1)))
+        self.assertReceived(self.deliver(event("customer.subscription.deleted",
+                                               sub("canceled", ended_at=t2), created=t2)))
+        gone = ["pro", "canceled", db_time(s), db_time(e), "0", "sub_tie", str(t2),
+                db_time(t2)]
+        self.assertEqual(self.subscription(acct), gone)
+        self.assertEqual(self.plan_of(acct), "free")
+        # an update of the same second, delivered after the deletion
+        body = self.assertReceived(self.deliver(event("customer.subscription.updated",
+                                                      sub("active"), created=t2)), ignored=True)
+        self.assertIn("final", body["reason"])
+        self.assertEqual(self.subscription(acct), gone)
+        self.assertEqual(self.plan_of(acct), "free")
+        # nor a later one: Stripe never reactivates a canceled subscription
+        self.assertReceived(self.deliver(event("customer.subscription.updated", sub("active"),
+                                               created=t2 + 60)), ignored=True)
+        self.assertEqual(self.subscription(acct), gone)
+        self.assertEqual(self.plan_of(acct), "free")
+
+    def test_the_same_second_never_moves_the_status_back(self):
+        user = "tie2@example.com"
+        acct = self.account(user, "cus_tie2")
+        s, e = NOW_EPOCH - 86400, NOW_EPOCH + 29 * 86400
+        t = NOW_EPOCH - HOUR
+
+        def sub(status):
+            return subscription_obj("sub_tie2", "cus_tie2", status, s, e, price="price_pro",
+                                    user=user)
+
+        self.assertReceived(self.deliver(event("customer.subscription.updated", sub("active"),
+                                               created=t)))
+        body = self.assertReceived(self.deliver(event("customer.subscription.updated",
+                                                      sub("trialing"), created=t)),
+                                   ignored=True)
+        self.assertIn("same second", body["reason"])
+        self.assertEqual(self.subscription(acct)[1], "active")
+        # the same second moving on is applied
+        self.assertReceived(self.deliver(event("customer.subscription.updated",
+                                               sub("past_due"), created=t)))
+        self.assertEqual(self.subscription(acct)[1], "past_due")
+
     def test_period_from_items_or_from_the_top_level(self):
         for n, new_shape in enumerate((True, False)):
             with self.subTest(new_shape=new_shape):
