@@ -27,6 +27,10 @@ NOW = "2025-02-01T00:30:00Z"
 NOW_EPOCH = int(datetime(2025, 2, 1, 0, 30, tzinfo=timezone.utc).timestamp())
 
 
+# seconds between reads of INNODB_TRX (its cache is refreshed after 0.1 s idle)
+LOCK_POLL = 0.25
+
+
 class DbSession:
     """One client session of its own (mariadb -n over a pipe) whose
     statements may block on a lock: send() returns at once, wait() waits for
@@ -552,7 +556,9 @@ class InvoiceClaimTest(InvoiceCase):
         self.assertEqual(self.billed("reold@example.com"), {jan["id"]: 4, feb["id"]: 2})
 
     def lock_waits(self):
-        """Thread ids of the transactions waiting for a lock."""
+        """Thread ids of the transactions waiting for a lock.  InnoDB serves
+        INNODB_TRX from a cache it refreshes only when the table was not read
+        for 0.1 s: poll it more slowly than that (interval=LOCK_POLL)."""
         return {int(r[0]) for r in self.sql(
             "SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX "
             "WHERE trx_state = 'LOCK WAIT'")}
@@ -587,10 +593,12 @@ class InvoiceClaimTest(InvoiceCase):
                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             # the usage job has locked its batch's segments, read the first
             # account and waits for the second
-            self.assertTrue(wait_for(lambda: len(self.lock_waits()) == 1, 30))
+            self.assertTrue(wait_for(lambda: len(self.lock_waits()) == 1, 30,
+                                     interval=LOCK_POLL))
             # the invoice run (as invoice_batch.c does) locks the first account
             run.send("BEGIN; SELECT id FROM billing_accounts WHERE id = %s FOR UPDATE" % first)
-            self.assertTrue(wait_for(lambda: run.done() or run.id in self.lock_waits(), 30))
+            self.assertTrue(wait_for(lambda: run.done() or run.id in self.lock_waits(), 30,
+                                     interval=LOCK_POLL))
             blocked = not run.done()
             claim = ("SELECT COUNT(*) FROM billing_usage_records WHERE account_id = %s "
                      "AND invoice_id IS NULL AND bill_from < '2025-02-01 00:00:00'; "
