@@ -16,6 +16,10 @@ request succeeds.
 
 admin/reports: a range longer than reportMaxDays is 400 naming `to`.
 
+TLS: MariaDB restarted with a throwaway CA's certificate and the billing
+user REQUIRE SSL: billingd connects with database.ssl, is refused without
+it, and logs the TLS error with a wrong CA.
+
 The daemon's clock is fixed (BILLING_TEST_NOW).
 """
 
@@ -324,3 +328,70 @@ class ReportRangeTest(DbCase):
                                        token=admin)
         self.assertEqual(status, 200, body)
         self.assertEqual(body["rows"], [])
+
+
+def make_certs(d):
+    """A throwaway CA with a server certificate for localhost, and a second
+    CA that signed nothing here."""
+    def ossl(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True, capture_output=True)
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem",
+         "-out", "ca.pem", "-days", "30", "-subj", "/CN=billing test CA")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server-key.pem",
+         "-out", "server.csr", "-subj", "/CN=localhost")
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=DNS:localhost\n")
+    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
+         "-CAcreateserial", "-out", "server.pem", "-days", "30", "-extfile", "ext.cnf")
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other-key.pem",
+         "-out", "other-ca.pem", "-days", "30", "-subj", "/CN=another CA")
+
+
+class DatabaseTlsTest(StackTestCase):
+    """MariaDB with TLS (on its unix socket) and a billing user that
+    REQUIRES SSL: billingd connects only with database.ssl, and a wrong CA
+    is a clear failure."""
+
+    workers = 1
+
+    @classmethod
+    def setUpStack(cls):
+        cls.tls = os.path.join(cls.var, "tls")
+        os.makedirs(cls.tls)
+        make_certs(cls.tls)
+        cls.stack.billingd.stop()
+        cls.stack.mariadb.stop()
+        cls.stack.mariadb.extra_args = [
+            "--ssl-ca=" + os.path.join(cls.tls, "ca.pem"),
+            "--ssl-cert=" + os.path.join(cls.tls, "server.pem"),
+            "--ssl-key=" + os.path.join(cls.tls, "server-key.pem")]
+        cls.stack.mariadb.start()
+        cls.stack.mariadb.sql("ALTER USER 'billing'@'localhost' REQUIRE SSL")
+
+    def restart_with(self, ssl):
+        if self.stack.billingd is not None and self.stack.billingd.alive():
+            self.stack.billingd.stop()
+        cfg = self.stack.config()
+        if ssl is not None:
+            cfg["database"]["ssl"] = ssl
+        self.stack.write_config(cfg)
+        self.stack.start_billingd()
+
+    def health(self):
+        return self.request("GET", "health")
+
+    def test_with_the_right_ca_billingd_connects_over_tls(self):
+        self.restart_with({"ca": os.path.join(self.tls, "ca.pem"), "verifyServerCert": True})
+        status, _, body = self.health()
+        self.assertEqual((status, body), (200, {"status": "ok", "database": "ok"}))
+
+    def test_without_database_ssl_the_server_refuses_billingd(self):
+        self.restart_with(None)
+        status, _, body = self.health()
+        self.assertEqual(status, 503, body)
+
+    def test_a_wrong_ca_fails_clearly(self):
+        self.restart_with({"ca": os.path.join(self.tls, "other-ca.pem")})
+        status, _, body = self.health()
+        self.assertEqual(status, 503, body)
+        self.assertIn("database not reachable yet: TLS/SSL error", self.log_text())
