@@ -429,6 +429,19 @@ evict_lru(struct db *db, const struct db_slot *keep)
 	return 0;
 }
 
+/* Closes the other connection's least recently used statement.  A close
+ * has no reply: a round trip on that connection makes sure the server has
+ * done it before we prepare on ours. */
+static int
+evict_peer(struct db *db)
+{
+	if (db->peer == NULL || db->peer->mysql == NULL ||
+	    evict_lru(db->peer, NULL) != 0)
+		return -1;
+	(void)mysql_ping(db->peer->mysql);
+	return 0;
+}
+
 /* Prepares slot's statement on the current connection. */
 static int
 slot_prepare(struct db *db, struct db_slot *slot)
@@ -451,7 +464,7 @@ slot_prepare(struct db *db, struct db_slot *slot)
 		 * together): make room in ours rather than fail the request */
 		if (err == ER_MAX_PREPARED_STMT_COUNT_REACHED &&
 		    tries < DB_EVICT_TRIES && (evict_lru(db, slot) == 0 ||
-		    (db->peer != NULL && evict_lru(db->peer, NULL) == 0)))
+		    evict_peer(db) == 0))
 			continue;
 		if ((rc = classify(db, err, msg)) == DB_ERROR)
 			log_warnx("prepare failed (%u %s): %.120s", err, msg,
