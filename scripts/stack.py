@@ -187,6 +187,7 @@ class MariaDB:
         self.datadir = os.path.join(var, "mysql")
         self.socket = os.path.join(var, "mysql.sock")
         self.process = None
+        self.extra_args = []  # more mariadbd options (e.g. TLS), for the next start
 
     def _user_args(self):
         return ["--user=root"] if os.geteuid() == 0 else []
@@ -215,7 +216,7 @@ class MariaDB:
                 "--log-error=" + os.path.join(self.var, "mysql-error.log"),
                 "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
                 "--innodb-buffer-pool-size=256M", "--innodb-flush-log-at-trx-commit=2",
-                "--max-connections=500", "--skip-log-bin"] + self._user_args()
+                "--max-connections=500", "--skip-log-bin"] + self._user_args() + self.extra_args
         self.process = Process("mariadbd", argv, os.path.join(self.var, "mysql-out.log"))
         self.process.start()
         wait_until(self.ping, 30, "MariaDB to accept connections")

@@ -7,6 +7,10 @@
  *   user_id     one account only
  *   group_by    user | resource | day; absent: every usage record
  *   format      json (default) | csv (RFC 4180, with a header line)
+ *
+ * A range spans at most reportMaxDays.  The query runs on the worker's
+ * second connection (db_long), whose read timeout is
+ * database.reportTimeoutSeconds: a long report is not a lost connection.
  */
 #include <stdio.h>
 #include <string.h>
@@ -232,12 +236,14 @@ api_admin_reports(struct app *app, struct http_request *req)
 	char group[16], format[8], user_id[ACCOUNT_USER_ID_MAX + 2];
 	char a[TIME_TEXT_MAX], b[TIME_TEXT_MAX], hdr[128];
 	struct db_result *res = NULL;
+	struct db *rdb;
 	struct account acct;
 	int64_t from, to;
 	int csv = 0, one = 0, rc, r, first = 1;
 	size_t i;
 
-	if (api_range_args(app, req, 0, &from, &to) != 0)
+	if (api_range_args(app, req, app->cfg->report_max_days, &from,
+	    &to) != 0)
 		return -1;
 	r = http_query_get(req->query, "group_by", group, sizeof(group));
 	for (i = 1; r == 1 && i < sizeof(reports) / sizeof(reports[0]); i++)
@@ -268,10 +274,14 @@ api_admin_reports(struct app *app, struct http_request *req)
 	time_format_db(to, b, sizeof(b));
 	struct db_param p[] = { DBP_STR(a), DBP_STR(b),
 	    DBP_INT(one ? acct.id : 0) };
-	rc = db_query_stream(app->db, one ? rp->sql_one : rp->sql_all, p,
+	if ((rdb = db_long(app->db)) == NULL)
+		return api_db_error(app, req, DB_ERROR);
+	rc = db_query_stream(rdb, one ? rp->sql_one : rp->sql_all, p,
 	    one ? 3 : 2, &res);
-	if (rc != DB_OK)
+	if (rc != DB_OK) {
+		log_warnx("req=%s report: %s", req->request_id, db_error(rdb));
 		return api_db_error(app, req, rc);
+	}
 
 	if (csv) {
 		snprintf(hdr, sizeof(hdr), "Content-Disposition: attachment; "
@@ -309,7 +319,7 @@ api_admin_reports(struct app *app, struct http_request *req)
 cut:
 	/* too late for an error status: the answer is cut short instead */
 	log_warnx("req=%s report stream cut short: %s", req->request_id,
-	    db_error(app->db));
+	    db_error(rdb));
 	req->error_code = "stream_cut";
 	db_result_free(res);
 	return -1;

@@ -421,6 +421,9 @@ config_free(struct billing_config *cfg)
 	free(cfg->database.user);
 	config_free_secret(cfg->database.password);
 	free(cfg->database.name);
+	free(cfg->database.ssl.ca);
+	free(cfg->database.ssl.cert);
+	free(cfg->database.ssl.key);
 	free(cfg->listen);
 	config_free_secret(cfg->jwt_secret);
 	free(cfg->jwt_public_key_file);

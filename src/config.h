@@ -30,6 +30,15 @@ struct plan {
 	char *stripe_price_id;  /* NULL when absent */
 };
 
+/* database.ssl: TLS to the server (Connector/C's MYSQL_OPT_SSL_*). */
+struct db_ssl {
+	int enabled;		/* the object was given: TLS is required */
+	char *ca;		/* PEM file of the CA that signed the server's cert */
+	char *cert;		/* client certificate (with key), or NULL */
+	char *key;
+	int verify;		/* check the server's cert and host name */
+};
+
 struct db_config {
 	char *host;     /* NULL: use socket or localhost */
 	unsigned port;  /* 0: default */
@@ -38,6 +47,8 @@ struct db_config {
 	char *password; /* never logged */
 	char *name;
 	unsigned read_timeout;  /* seconds a reply may take; 0: the default */
+	unsigned report_timeout; /* the same for admin/reports; 0: default */
+	struct db_ssl ssl;
 };
 
 struct billing_config {
@@ -78,6 +89,7 @@ struct billing_config {
 	char *stripe_api_base;         /* default https://api.stripe.com */
 	int stripe_timeout_seconds;    /* one Stripe attempt, default 10 */
 	char *default_plan;            /* default "free" if such a plan exists */
+	int report_max_days;           /* admin/reports' longest range, 366 */
 };
 
 /*

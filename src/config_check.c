@@ -8,6 +8,7 @@
 
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "config_impl.h"
 
@@ -92,6 +93,18 @@ const char *
 config_check_abs_path(const char *s)
 {
 	return s[0] == '/' ? NULL : "must be an absolute path";
+}
+
+/* A file read at every connect (TLS material): checked now, so that a
+ * typo fails the start and not the first request. */
+const char *
+config_check_readable_file(const char *s)
+{
+	if (s[0] != '/')
+		return "must be an absolute path";
+	if (access(s, R_OK) != 0)
+		return "cannot be read";
+	return NULL;
 }
 
 const char *

@@ -92,6 +92,7 @@ int config_has_control(const char *s);
 const char *config_check_url(const char *s);
 const char *config_check_listen(const char *s);
 const char *config_check_abs_path(const char *s);
+const char *config_check_readable_file(const char *s);
 const char *config_check_currency(const char *s);
 const char *config_check_cron(const char *s);
 const char *config_check_jwt_secret(const char *s);

@@ -192,6 +192,37 @@ static const struct key rate_keys[] = {
 	    MONEY_DECIMALS, 0),
 };
 
+#define SF(f) offsetof(struct db_ssl, f)
+static const struct key db_ssl_keys[] = {
+	KSTR("ca", SF(ca), 1, 4095, NULL, config_check_readable_file, 0),
+	KSTR("cert", SF(cert), 1, 4095, NULL, config_check_readable_file, 0),
+	KSTR("key", SF(key), 1, 4095, NULL, config_check_readable_file, 0),
+	KBOOL("verifyServerCert", SF(verify), 1),
+};
+
+static int
+parse_db_ssl(struct json_object *val, void *base, const char *path,
+    char *err, size_t errlen)
+{
+	struct db_config *db = base;
+
+	if (!json_object_is_type(val, json_type_object)) {
+		config_seterr(err, errlen, "%s: must be an object", path);
+		return -1;
+	}
+	db->ssl.enabled = 1;
+	if (config_set_defaults(db_ssl_keys, NKEYS(db_ssl_keys), &db->ssl, err,
+	    errlen) == -1 ||
+	    config_parse_object(val, db_ssl_keys, NKEYS(db_ssl_keys), &db->ssl,
+	    path, err, errlen) == -1)
+		return -1;
+	if ((db->ssl.cert == NULL) != (db->ssl.key == NULL)) {
+		config_seterr(err, errlen, "%s: cert and key go together", path);
+		return -1;
+	}
+	return 0;
+}
+
 #define DF(f) offsetof(struct db_config, f)
 static const struct key db_keys[] = {
 	KSTR("host", DF(host), 1, 255, NULL, NULL, 0),
@@ -201,6 +232,8 @@ static const struct key db_keys[] = {
 	KSTR("password", DF(password), 1, STR_MAX, NULL, NULL, 0),
 	KSTR("name", DF(name), 1, 64, "billing", NULL, 0),
 	KUINT("readTimeoutSeconds", DF(read_timeout), 0, 3600, 0),
+	KUINT("reportTimeoutSeconds", DF(report_timeout), 1, 86400, 300),
+	KCUSTOM("ssl", parse_db_ssl, 0),
 };
 
 #define PF(f) offsetof(struct plan, f)
@@ -341,6 +374,7 @@ static const struct key top_keys[] = {
 	KSTR("stripeApiBase", CF(stripe_api_base), 1, STR_MAX,
 	    "https://api.stripe.com", config_check_url, 0),
 	KSTR("defaultPlan", CF(default_plan), 1, 64, NULL, NULL, 0),
+	KINT("reportMaxDays", CF(report_max_days), 1, 3660, 366),
 };
 
 /* config_parse_object keeps a 64-bit mask of the keys it saw */

@@ -2,14 +2,20 @@
  * db: a MariaDB connection, its statement cache and the retry rules.
  *
  * Statements are keyed by the address of their SQL literal: every caller
- * passes a string constant, so pointer equality is identity and lookup is a
- * short linear scan.  Each cached statement owns its result buffers, which
- * are reused across executions.
+ * passes a string constant (or sql_rows' text, kept for the process), so
+ * pointer equality is identity.  The cache is a hash table that grows: it
+ * has no fixed cap, so a worker that serves every endpoint and every job
+ * never runs out of room.  Each entry is allocated on its own (a caller's
+ * open result points into it, and stays valid while the table grows) and
+ * owns its result buffers, reused across executions.  When the server's
+ * max_prepared_stmt_count is reached, the least recently used statement
+ * without an open result is closed and prepared again on its next use.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <mysql.h>
@@ -21,12 +27,18 @@
 #include "log.h"
 #include "timeutil.h"
 
-#define DB_MAX_STMTS 128
+#define DB_SLOTS_INITIAL 256 /* a power of two; doubles at half full */
+#define DB_EVICT_TRIES 8
 #define DB_MAX_PARAMS 65535 /* the protocol's limit */
 #define DB_COL_INITIAL 64
 #define DB_TXN_ATTEMPTS 5
+/* of which at most this many may end in a lock wait timeout: each already
+ * waited innodb_lock_wait_timeout, and the request has a reply to give */
+#define DB_TXN_LOCK_WAITS 2
 /* a server that stops answering becomes 503 in this many seconds */
 #define DB_DEFAULT_READ_TIMEOUT 10
+/* admin/reports' reads (db_long) may take this long */
+#define DB_DEFAULT_REPORT_TIMEOUT 300
 
 struct db_col {
 	char *buf;
@@ -48,7 +60,8 @@ struct db_result {
 
 struct db_slot {
 	const char *sql;
-	MYSQL_STMT *stmt;
+	MYSQL_STMT *stmt;	/* NULL: not prepared on this connection */
+	uint64_t used;		/* db->tick at the last use, for eviction */
 	struct db_result res;
 };
 
@@ -56,10 +69,17 @@ struct db {
 	char *host, *socket, *user, *password, *name;
 	unsigned port;
 	unsigned read_timeout;
+	unsigned report_timeout;
+	int ssl, ssl_verify;
+	char *ssl_ca, *ssl_cert, *ssl_key;
+	struct db *long_db;	/* db_long's connection, NULL until used */
+	struct db *peer;	/* the other one of the pair, for eviction */
 	MYSQL *mysql;
 	int in_txn;
-	struct db_slot slots[DB_MAX_STMTS];
+	struct db_slot **slots;	/* open addressing, keyed by sql's address */
+	size_t slot_cap;	/* a power of two, or 0 before the first use */
 	size_t nslots;
+	uint64_t tick;
 	unsigned last_errno;
 	char last_error[256];
 	/* parameter bindings, grown to the largest statement seen (batches) */
@@ -89,7 +109,43 @@ db_new(const struct db_config *cfg)
 	db->port = cfg->port;
 	db->read_timeout = cfg->read_timeout ? cfg->read_timeout :
 	    DB_DEFAULT_READ_TIMEOUT;
+	db->report_timeout = cfg->report_timeout ? cfg->report_timeout :
+	    DB_DEFAULT_REPORT_TIMEOUT;
+	db->ssl = cfg->ssl.enabled;
+	db->ssl_verify = cfg->ssl.verify;
+	db->ssl_ca = dup_or_null(cfg->ssl.ca);
+	db->ssl_cert = dup_or_null(cfg->ssl.cert);
+	db->ssl_key = dup_or_null(cfg->ssl.key);
 	return db;
+}
+
+struct db *
+db_long(struct db *db)
+{
+	struct db_config cfg;
+
+	if (db->long_db != NULL)
+		return db->long_db;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.host = db->host;
+	cfg.socket = db->socket;
+	cfg.user = db->user;
+	cfg.password = db->password;
+	cfg.name = db->name;
+	cfg.port = db->port;
+	cfg.read_timeout = db->report_timeout;
+	cfg.report_timeout = db->report_timeout;
+	cfg.ssl.enabled = db->ssl;
+	cfg.ssl.verify = db->ssl_verify;
+	cfg.ssl.ca = db->ssl_ca;
+	cfg.ssl.cert = db->ssl_cert;
+	cfg.ssl.key = db->ssl_key;
+	if ((db->long_db = db_new(&cfg)) != NULL) {
+		/* the server's statement limit counts both connections */
+		db->long_db->peer = db;
+		db->peer = db->long_db;
+	}
+	return db->long_db;
 }
 
 static void
@@ -106,19 +162,27 @@ result_release_buffers(struct db_result *res)
 	res->ncols = 0;
 }
 
-/* Drops the connection and every prepared statement (they die with it). */
+/* Closes a slot's statement; the slot stays, to be prepared again. */
+static void
+slot_unprepare(struct db_slot *slot)
+{
+	if (slot->stmt != NULL)
+		mysql_stmt_close(slot->stmt);
+	slot->stmt = NULL;
+	slot->res.stmt = NULL;
+	slot->res.open = 0;
+}
+
+/* Drops the connection and every prepared statement (they die with it).
+ * A result a caller still holds reads as finished. */
 static void
 db_disconnect(struct db *db)
 {
 	size_t i;
 
-	for (i = 0; i < db->nslots; i++) {
-		result_release_buffers(&db->slots[i].res);
-		if (db->slots[i].stmt != NULL)
-			mysql_stmt_close(db->slots[i].stmt);
-	}
-	memset(db->slots, 0, sizeof(db->slots));
-	db->nslots = 0;
+	for (i = 0; i < db->slot_cap; i++)
+		if (db->slots[i] != NULL)
+			slot_unprepare(db->slots[i]);
 	if (db->mysql != NULL)
 		mysql_close(db->mysql);
 	db->mysql = NULL;
@@ -128,9 +192,22 @@ db_disconnect(struct db *db)
 void
 db_free(struct db *db)
 {
+	size_t i;
+
 	if (db == NULL)
 		return;
 	db_disconnect(db);
+	for (i = 0; i < db->slot_cap; i++) {
+		if (db->slots[i] != NULL) {
+			result_release_buffers(&db->slots[i]->res);
+			free(db->slots[i]);
+		}
+	}
+	free(db->slots);
+	db_free(db->long_db);
+	free(db->ssl_ca);
+	free(db->ssl_cert);
+	free(db->ssl_key);
 	free(db->host);
 	free(db->socket);
 	free(db->user);
@@ -189,6 +266,31 @@ classify(struct db *db, unsigned err, const char *msg)
 	}
 }
 
+unsigned
+db_lock_wait_seconds(unsigned read_timeout)
+{
+	/* two waits (DB_TXN_LOCK_WAITS) and the work fit in one read timeout */
+	return read_timeout >= 6 ? read_timeout / 3 : 1;
+}
+
+/* TLS options before connecting: with database.ssl, TLS is required. */
+static void
+set_tls(const struct db *db, MYSQL *m)
+{
+	my_bool on = 1, verify = db->ssl_verify ? 1 : 0;
+
+	if (!db->ssl)
+		return;
+	if (db->ssl_ca != NULL)
+		mysql_optionsv(m, MYSQL_OPT_SSL_CA, db->ssl_ca);
+	if (db->ssl_cert != NULL)
+		mysql_optionsv(m, MYSQL_OPT_SSL_CERT, db->ssl_cert);
+	if (db->ssl_key != NULL)
+		mysql_optionsv(m, MYSQL_OPT_SSL_KEY, db->ssl_key);
+	mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+	mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &on);
+}
+
 int
 db_connect(struct db *db)
 {
@@ -196,14 +298,20 @@ db_connect(struct db *db)
 	unsigned int timeout = rw_timeout < 3 ? rw_timeout : 3;
 	my_bool off = 0;
 	MYSQL *m;
-	/* our session settings: UTC, strict, and read-committed so that
-	 * batch jobs take no gap locks beyond what their unique keys need */
-	static const char *const session_setup =
+	char session_setup[512];
+	/* our session settings: UTC, strict, read-committed so that batch
+	 * jobs take no gap locks beyond what their unique keys need, and a
+	 * lock wait that ends (1205) well before the read timeout would */
+	static const char *const session_fmt =
 	    "SET time_zone = '+00:00', "
 	    "sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
 	    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', "
-	    "tx_isolation = 'READ-COMMITTED'";
+	    "tx_isolation = 'READ-COMMITTED', "
+	    "innodb_lock_wait_timeout = %u";
 	static const char *const wsrep_setup = "SET SESSION wsrep_sync_wait = 1";
+
+	snprintf(session_setup, sizeof(session_setup), session_fmt,
+	    db_lock_wait_seconds(rw_timeout));
 
 	db_disconnect(db);
 	if ((m = mysql_init(NULL)) == NULL) {
@@ -215,6 +323,7 @@ db_connect(struct db *db)
 	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
 	mysql_options(m, MYSQL_OPT_RECONNECT, &off);
 	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	set_tls(db, m);
 	if (mysql_real_connect(m, db->socket && !db->host ? "localhost" : db->host,
 	    db->user, db->password, db->name, db->port, db->socket, 0) == NULL) {
 		remember_error(db, mysql_errno(m), mysql_error(m));
@@ -240,43 +349,147 @@ db_is_connected(const struct db *db)
 	return db->mysql != NULL;
 }
 
+static size_t
+slot_hash(const char *sql)
+{
+	/* literals are at least 8-aligned often: drop the low bits, then mix */
+	uint64_t h = (uint64_t)(uintptr_t)sql >> 3;
+
+	return (size_t)(h * 0x9e3779b97f4a7c15ULL >> 17);
+}
+
+/* The cell holding sql's slot, or the empty cell where it belongs. */
+static struct db_slot **
+slot_cell(struct db_slot **tab, size_t cap, const char *sql)
+{
+	size_t mask = cap - 1, i = slot_hash(sql) & mask;
+
+	while (tab[i] != NULL && tab[i]->sql != sql)
+		i = (i + 1) & mask;
+	return &tab[i];
+}
+
+/* Doubles the table (slots keep their addresses).  0, or -1 out of memory. */
+static int
+slots_grow(struct db *db)
+{
+	size_t i, cap = db->slot_cap ? db->slot_cap * 2 : DB_SLOTS_INITIAL;
+	struct db_slot **tab;
+
+	if ((tab = calloc(cap, sizeof(*tab))) == NULL)
+		return -1;
+	for (i = 0; i < db->slot_cap; i++)
+		if (db->slots[i] != NULL)
+			*slot_cell(tab, cap, db->slots[i]->sql) = db->slots[i];
+	free(db->slots);
+	db->slots = tab;
+	db->slot_cap = cap;
+	return 0;
+}
+
+/* The slot for sql, made if new (not prepared yet); NULL out of memory. */
+static struct db_slot *
+slot_for(struct db *db, const char *sql)
+{
+	struct db_slot **cell;
+
+	if ((db->nslots + 1) * 2 > db->slot_cap && slots_grow(db) != 0)
+		return NULL;
+	cell = slot_cell(db->slots, db->slot_cap, sql);
+	if (*cell == NULL) {
+		if ((*cell = calloc(1, sizeof(**cell))) == NULL)
+			return NULL;
+		(*cell)->sql = sql;
+		(*cell)->res.db = db;
+		db->nslots++;
+	}
+	return *cell;
+}
+
+/* Closes the least recently used prepared statement other than keep that
+ * has no open result.  0, or -1 when there is none. */
+static int
+evict_lru(struct db *db, const struct db_slot *keep)
+{
+	struct db_slot *s, *lru = NULL;
+	size_t i;
+
+	for (i = 0; i < db->slot_cap; i++) {
+		s = db->slots[i];
+		if (s == NULL || s == keep || s->stmt == NULL || s->res.open)
+			continue;
+		if (lru == NULL || s->used < lru->used)
+			lru = s;
+	}
+	if (lru == NULL)
+		return -1;
+	log_debug("statement cache: closing one unused since tick %llu",
+	    (unsigned long long)lru->used);
+	slot_unprepare(lru);
+	return 0;
+}
+
+/* Closes the other connection's least recently used statement.  A close
+ * has no reply: a round trip on that connection makes sure the server has
+ * done it before we prepare on ours. */
+static int
+evict_peer(struct db *db)
+{
+	if (db->peer == NULL || db->peer->mysql == NULL ||
+	    evict_lru(db->peer, NULL) != 0)
+		return -1;
+	(void)mysql_ping(db->peer->mysql);
+	return 0;
+}
+
+/* Prepares slot's statement on the current connection. */
+static int
+slot_prepare(struct db *db, struct db_slot *slot)
+{
+	MYSQL_STMT *stmt;
+	unsigned err;
+	char msg[256];
+	int tries, rc;
+
+	for (tries = 0;; tries++) {
+		if ((stmt = mysql_stmt_init(db->mysql)) == NULL)
+			return classify(db, mysql_errno(db->mysql),
+			    mysql_error(db->mysql));
+		if (mysql_stmt_prepare(stmt, slot->sql, strlen(slot->sql)) == 0)
+			break;
+		err = mysql_stmt_errno(stmt);
+		snprintf(msg, sizeof(msg), "%s", mysql_stmt_error(stmt));
+		mysql_stmt_close(stmt);
+		/* the server's limit on prepared statements (all connections
+		 * together): make room in ours rather than fail the request */
+		if (err == ER_MAX_PREPARED_STMT_COUNT_REACHED &&
+		    tries < DB_EVICT_TRIES && (evict_lru(db, slot) == 0 ||
+		    evict_peer(db) == 0))
+			continue;
+		if ((rc = classify(db, err, msg)) == DB_ERROR)
+			log_warnx("prepare failed (%u %s): %.120s", err, msg,
+			    slot->sql);
+		return rc;
+	}
+	slot->stmt = stmt;
+	slot->res.stmt = stmt;
+	return DB_OK;
+}
+
 /* Finds or prepares the statement for sql.  Returns the slot or NULL (*rc set). */
 static struct db_slot *
 get_slot(struct db *db, const char *sql, int *rc)
 {
 	struct db_slot *slot;
-	MYSQL_STMT *stmt;
-	size_t i;
 
-	for (i = 0; i < db->nslots; i++)
-		if (db->slots[i].sql == sql)
-			return &db->slots[i];
-	if (db->nslots == DB_MAX_STMTS) {
-		remember_error(db, 0, "statement cache full");
+	if ((slot = slot_for(db, sql)) == NULL) {
+		remember_error(db, 0, "out of memory for a statement");
 		*rc = DB_ERROR;
 		return NULL;
 	}
-	if ((stmt = mysql_stmt_init(db->mysql)) == NULL) {
-		*rc = classify(db, mysql_errno(db->mysql), mysql_error(db->mysql));
+	if (slot->stmt == NULL && (*rc = slot_prepare(db, slot)) != DB_OK)
 		return NULL;
-	}
-	if (mysql_stmt_prepare(stmt, sql, strlen(sql)) != 0) {
-		unsigned err = mysql_stmt_errno(stmt);
-		char msg[256];
-
-		snprintf(msg, sizeof(msg), "%s", mysql_stmt_error(stmt));
-		mysql_stmt_close(stmt);
-		*rc = classify(db, err, msg);
-		if (*rc == DB_ERROR)
-			log_warnx("prepare failed (%u %s): %.120s", err, msg, sql);
-		return NULL;
-	}
-	slot = &db->slots[db->nslots++];
-	memset(slot, 0, sizeof(*slot));
-	slot->sql = sql;
-	slot->stmt = stmt;
-	slot->res.db = db;
-	slot->res.stmt = stmt;
+	slot->used = ++db->tick;
 	return slot;
 }
 
@@ -350,10 +563,12 @@ bind_result(struct db_result *res)
 	return mysql_stmt_bind_result(res->stmt, res->binds) == 0 ? 0 : -1;
 }
 
-/* Executes once on the current connection. */
+/* Executes once on the current connection.  *sent is set when the server
+ * may have run the statement: a failure while connecting, preparing or
+ * sending it (2006) leaves it 0. */
 static int
 run_once(struct db *db, const char *sql, const struct db_param *params,
-    size_t n, int want_rows, int streaming, struct db_slot **out)
+    size_t n, int want_rows, int streaming, struct db_slot **out, int *sent)
 {
 	struct db_slot *slot;
 	int rc = DB_ERROR;
@@ -381,9 +596,13 @@ run_once(struct db *db, const char *sql, const struct db_param *params,
 	}
 	if (bind_params(slot, params, n, db->pbinds, db->plens) != 0)
 		return DB_ERROR;
-	if (mysql_stmt_execute(slot->stmt) != 0)
-		return classify(db, mysql_stmt_errno(slot->stmt),
-		    mysql_stmt_error(slot->stmt));
+	if (mysql_stmt_execute(slot->stmt) != 0) {
+		unsigned err = mysql_stmt_errno(slot->stmt);
+
+		*sent = err != CR_SERVER_GONE_ERROR;
+		return classify(db, err, mysql_stmt_error(slot->stmt));
+	}
+	*sent = 1;
 	if (want_rows) {
 		if (!streaming && mysql_stmt_store_result(slot->stmt) != 0)
 			return classify(db, mysql_stmt_errno(slot->stmt),
@@ -400,21 +619,37 @@ run_once(struct db *db, const char *sql, const struct db_param *params,
 	return DB_OK;
 }
 
-/* Retries once on a fresh connection when no transaction could be lost. */
+int
+db_sql_repeatable(const char *sql)
+{
+	while (*sql == ' ' || *sql == '\t' || *sql == '\n' || *sql == '(')
+		sql++;
+	return strncasecmp(sql, "SELECT", 6) == 0 &&
+	    (sql[6] == ' ' || sql[6] == '\t' || sql[6] == '\n');
+}
+
+/* Retries once on a fresh connection when no transaction could be lost and
+ * running the statement twice cannot do a thing twice. */
 static int
 run(struct db *db, const char *sql, const struct db_param *params, size_t n,
     int want_rows, int streaming, struct db_slot **out)
 {
 	int was_in_txn = db->in_txn;
 	int64_t t0 = time_mono_usec();
-	int rc;
+	int rc, sent = 0;
 
-	rc = run_once(db, sql, params, n, want_rows, streaming, out);
+	rc = run_once(db, sql, params, n, want_rows, streaming, out, &sent);
 	/* a connection found dead at once (the server restarted) is worth a
-	 * second try; one that timed out (the server hangs) is not */
+	 * second try; one that timed out (the server hangs) is not.  A write
+	 * the server may have run is not tried again: an insert without a key
+	 * of its own (a credit) would be done twice; the caller answers 503 */
 	if (rc == DB_UNAVAILABLE && !was_in_txn &&
-	    time_mono_usec() - t0 < USEC_PER_SEC)
-		rc = run_once(db, sql, params, n, want_rows, streaming, out);
+	    time_mono_usec() - t0 < USEC_PER_SEC &&
+	    (!sent || db_sql_repeatable(sql))) {
+		sent = 0;
+		rc = run_once(db, sql, params, n, want_rows, streaming, out,
+		    &sent);
+	}
 	return rc;
 }
 
@@ -652,7 +887,8 @@ pause_before_retry(int attempt)
 int
 db_transaction(struct db *db, db_txn_fn fn, void *arg)
 {
-	int attempt, rc = DB_RETRY;
+	int attempt, lock_waits = 0, rc = DB_RETRY;
+	unsigned err;
 
 	for (attempt = 0; attempt < DB_TXN_ATTEMPTS; attempt++) {
 		if ((rc = db_begin(db)) != DB_OK)
@@ -660,9 +896,16 @@ db_transaction(struct db *db, db_txn_fn fn, void *arg)
 		rc = fn(db, arg);
 		if (rc == DB_OK && (rc = db_commit(db)) == DB_OK)
 			return DB_OK;
+		err = db->last_errno;
 		db_rollback(db);
 		if (rc != DB_RETRY)
 			return rc;
+		if (err == ER_LOCK_WAIT_TIMEOUT &&
+		    ++lock_waits >= DB_TXN_LOCK_WAITS) {
+			log_warnx("transaction gave up after %d lock wait "
+			    "timeouts", lock_waits);
+			return rc;
+		}
 		log_debug("transaction retry %d after %u", attempt + 1,
 		    db->last_errno);
 		pause_before_retry(attempt);

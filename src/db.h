@@ -11,8 +11,13 @@
  *
  * Lost connections (2006/2013): outside a transaction the call reconnects
  * and retries once; inside one it returns DB_UNAVAILABLE and the transaction
- * is gone.  db_transaction retries the whole unit on deadlock (1213) and lock
- * wait timeout (1205).
+ * is gone.  Only a statement that cannot do a thing twice is retried: one
+ * the server never received, or a read (db_sql_repeatable); a write lost in
+ * flight is DB_UNAVAILABLE.  db_transaction retries the whole unit on
+ * deadlock (1213) and lock wait timeout (1205).  Each session waits for a
+ * row lock at most about a third of the read timeout, so that a lock held
+ * by a batch job is a 1205 (retried, then 503) and never a lost connection
+ * whose server thread goes on holding its locks.
  */
 #ifndef BILLING_DB_H
 #define BILLING_DB_H
@@ -53,8 +58,22 @@ struct db_result;
 struct db *db_new(const struct db_config *cfg);
 void db_free(struct db *db);
 
-/* (Re)connects now: utf8mb4, time_zone '+00:00', autocommit on, short timeouts. */
+/* (Re)connects now: utf8mb4, time_zone '+00:00', autocommit on, short
+ * timeouts, innodb_lock_wait_timeout db_lock_wait_seconds(read timeout),
+ * TLS when cfg->ssl.enabled. */
 int db_connect(struct db *db);
+unsigned db_lock_wait_seconds(unsigned read_timeout);
+
+/*
+ * A second connection of this process for long reads (admin/reports):
+ * the same server and account, with the report read timeout.  Opened on
+ * first use; borrowed (freed with db).  NULL when out of memory.
+ */
+struct db *db_long(struct db *db);
+
+/* 1 when sql may run twice with the effect of once: a SELECT.  Only those
+ * are run again after a connection lost in flight. */
+int db_sql_repeatable(const char *sql);
 int db_is_connected(const struct db *db);
 
 /*

@@ -840,6 +840,107 @@ START_TEST(default_plan_must_name_a_plan)
 }
 END_TEST
 
+START_TEST(database_timeouts_and_report_range_have_defaults_and_bounds)
+{
+	struct billing_config *cfg = parse_with("");
+
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_uint_eq(cfg->database.read_timeout, 0);
+	ck_assert_uint_eq(cfg->database.report_timeout, 300);
+	ck_assert_int_eq(cfg->report_max_days, 366);
+	ck_assert_int_eq(cfg->database.ssl.enabled, 0);
+	config_free(cfg);
+
+	cfg = parse_with("\"database\": { \"readTimeoutSeconds\": 20, "
+	    "\"reportTimeoutSeconds\": 900 }, \"reportMaxDays\": 31");
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_uint_eq(cfg->database.read_timeout, 20);
+	ck_assert_uint_eq(cfg->database.report_timeout, 900);
+	ck_assert_int_eq(cfg->report_max_days, 31);
+	config_free(cfg);
+
+	assert_rejected("\"reportMaxDays\": 0", "reportMaxDays");
+	assert_rejected("\"reportMaxDays\": 3661", "reportMaxDays");
+	assert_rejected("\"reportMaxDays\": \"366\"", "reportMaxDays");
+	assert_rejected("\"database\": { \"reportTimeoutSeconds\": 0 }",
+	    "database.reportTimeoutSeconds");
+	assert_rejected("\"database\": { \"reportTimeoutSeconds\": 86401 }",
+	    "database.reportTimeoutSeconds");
+}
+END_TEST
+
+/* A readable file of ours for the TLS keys; the caller unlinks it. */
+static void
+temp_file(char *path, size_t size)
+{
+	int fd;
+
+	snprintf(path, size, "/tmp/check_config_tls.XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "pem\n", 4), 4);
+	close(fd);
+}
+
+START_TEST(database_ssl_keys_are_read)
+{
+	char ca[64], cert[64], key[64], keys[512];
+	struct billing_config *cfg;
+
+	temp_file(ca, sizeof(ca));
+	temp_file(cert, sizeof(cert));
+	temp_file(key, sizeof(key));
+	snprintf(keys, sizeof(keys), "\"database\": { \"ssl\": { \"ca\": "
+	    "\"%s\", \"cert\": \"%s\", \"key\": \"%s\", "
+	    "\"verifyServerCert\": false } }", ca, cert, key);
+	cfg = parse_with(keys);
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->database.ssl.enabled, 1);
+	ck_assert_str_eq(cfg->database.ssl.ca, ca);
+	ck_assert_str_eq(cfg->database.ssl.cert, cert);
+	ck_assert_str_eq(cfg->database.ssl.key, key);
+	ck_assert_int_eq(cfg->database.ssl.verify, 0);
+	config_free(cfg);
+
+	/* an empty object asks for TLS, verified against the system's CAs */
+	cfg = parse_with("\"database\": { \"ssl\": {} }");
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->database.ssl.enabled, 1);
+	ck_assert_ptr_null(cfg->database.ssl.ca);
+	ck_assert_int_eq(cfg->database.ssl.verify, 1);
+	config_free(cfg);
+
+	/* a cert without its key (or the reverse) is a mistake */
+	snprintf(keys, sizeof(keys), "\"database\": { \"ssl\": { \"cert\": "
+	    "\"%s\" } }", cert);
+	assert_rejected(keys, "database.ssl");
+	snprintf(keys, sizeof(keys), "\"database\": { \"ssl\": { \"key\": "
+	    "\"%s\" } }", key);
+	assert_rejected(keys, "database.ssl");
+	unlink(ca);
+	unlink(cert);
+	unlink(key);
+}
+END_TEST
+
+START_TEST(database_ssl_files_must_be_readable_now)
+{
+	assert_rejected("\"database\": { \"ssl\": { \"ca\": "
+	    "\"/nonexistent/ca.pem\" } }", "database.ssl.ca");
+	ck_assert_msg(strstr(err, "cannot be read") != NULL, "%s", err);
+	assert_rejected("\"database\": { \"ssl\": { \"ca\": \"ca.pem\" } }",
+	    "database.ssl.ca");
+	assert_rejected("\"database\": { \"ssl\": { \"cert\": "
+	    "\"/nonexistent/c.pem\", \"key\": \"/nonexistent/k.pem\" } }",
+	    "database.ssl.cert");
+	assert_rejected("\"database\": { \"ssl\": { \"verifyServerCert\": 1 } }",
+	    "database.ssl.verifyServerCert");
+	assert_rejected("\"database\": { \"ssl\": { \"capath\": \"/etc\" } }",
+	    "database.ssl.capath");
+	assert_rejected("\"database\": { \"ssl\": true }", "database.ssl");
+}
+END_TEST
+
 START_TEST(find_plan_by_id)
 {
 	struct billing_config *cfg = parse(seed_example);
@@ -1023,6 +1124,10 @@ config_suite(void)
 	tcase_add_test(tc, strings_reject_empty_and_control_characters);
 	tcase_add_test(tc, invalid_json_is_rejected);
 	tcase_add_test(tc, deep_nesting_is_rejected);
+	tcase_add_test(tc,
+	    database_timeouts_and_report_range_have_defaults_and_bounds);
+	tcase_add_test(tc, database_ssl_keys_are_read);
+	tcase_add_test(tc, database_ssl_files_must_be_readable_now);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("secrets");
