@@ -202,9 +202,8 @@ out:
 
 /* -- answering ------------------------------------------------------- */
 
-/* Answers a failed Stripe operation in the contract's error shape. */
-static int
-stripe_failed(struct app *app, struct http_request *req,
+int
+api_stripe_failed(struct app *app, struct http_request *req,
     const struct stripe_error *err)
 {
 	char msg[700];
@@ -340,7 +339,7 @@ api_create_checkout(struct app *app, struct http_request *req)
 	}
 	if (stripe_checkout_create(app, &s, &acct, plan, success, cancel, &cs,
 	    &err) != STRIPE_OK) {
-		stripe_failed(app, req, &err);
+		api_stripe_failed(app, req, &err);
 		goto out;
 	}
 	o = json_object_new_object();
@@ -436,7 +435,7 @@ api_payment_methods(struct app *app, struct http_request *req)
 		stripe_form_add(&q, "limit", "100");
 		if (stripe_list(&s, path, &q, PAYMENT_METHODS_MAX, &items,
 		    &err) != STRIPE_OK) {
-			stripe_failed(app, req, &err);
+			api_stripe_failed(app, req, &err);
 			goto out;
 		}
 	}

@@ -39,12 +39,12 @@
 
 static const char SQL_ACCOUNTS[] =
     "SELECT id, user_id, COALESCE(plan_id, ''), COALESCE(billing_mode, ''), "
-    "created_at, billed_through FROM billing_accounts WHERE id > ? "
-    "ORDER BY id LIMIT 100 FOR UPDATE";
+    "created_at, billed_through, " SQL_STRIPE_PLAN " FROM billing_accounts "
+    "WHERE id > ? ORDER BY id LIMIT 100 FOR UPDATE";
 static const char SQL_OVERLAPS[] =
     "SELECT DISTINCT account_id FROM billing_invoices "
     "WHERE account_id BETWEEN ? AND ? AND status <> 'void' "
-    "AND period_start < ? AND period_end > ?";
+    "AND kind <> 'stripe' AND period_start < ? AND period_end > ?";
 /* accounts with the same billed_through share one statement: usually the
  * whole batch, or two groups (never invoiced, invoiced last period) */
 static struct sql_rows usage_sums = SQL_ROWS_INIT(
@@ -93,6 +93,7 @@ struct acct {
 	uint64_t id;
 	char user_id[256], plan_id[65], mode_name[16];
 	int64_t created, billed_through;   /* 0: never invoiced */
+	int64_t stripe_plan;               /* 1: Stripe collects the plan */
 	int64_t claim_from;                /* 0: from the start */
 	enum acct_state state;
 	const struct plan *plan;
@@ -156,7 +157,8 @@ load_accounts(struct run *r)
 		memset(a, 0, sizeof(*a));
 		if (db_col_i64(res, 0, &v) != 0 ||
 		    db_col_time(res, 4, &a->created) != 0 ||
-		    db_col_time(res, 5, &a->billed_through) != 0) {
+		    db_col_time(res, 5, &a->billed_through) != 0 ||
+		    db_col_i64(res, 6, &a->stripe_plan) != 0) {
 			f = DB_ERROR;
 			break;
 		}
@@ -341,12 +343,14 @@ make_lines(struct run *r)
 			lines_usage(&a->lines, a->sums, a->nsums);
 			break;
 		case MODE_SUBSCRIPTION:
-			lines_subscription(&a->lines, a->plan, a->created,
-			    ib->period_start, ib->period_end);
+			lines_subscription(&a->lines, a->stripe_plan ? NULL :
+			    a->plan, a->created, ib->period_start,
+			    ib->period_end);
 			break;
 		case MODE_HYBRID:
-			lines_subscription(&a->lines, a->plan, a->created,
-			    ib->period_start, ib->period_end);
+			lines_subscription(&a->lines, a->stripe_plan ? NULL :
+			    a->plan, a->created, ib->period_start,
+			    ib->period_end);
 			if (a->plan == NULL || a->records == 0)
 				break;
 			memset(&o, 0, sizeof(o));

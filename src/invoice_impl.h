@@ -20,6 +20,16 @@ struct billing_config;
 #define INVOICE_MAX_LINES 40
 #define USAGE_MAX_SUMS 16
 
+/*
+ * 1 for an account (billing_accounts in the outer query) whose plan is
+ * collected by a live Stripe subscription: its invoices here carry no plan
+ * line (Stripe's subscription invoices are recorded as kind 'stripe').
+ */
+#define SQL_STRIPE_PLAN "EXISTS (SELECT 1 FROM billing_subscriptions s " \
+    "WHERE s.account_id = billing_accounts.id " \
+    "AND s.stripe_subscription_id IS NOT NULL " \
+    "AND s.status IN ('active', 'trialing', 'past_due'))"
+
 /* Usage summed by resource, unit and unit price (micro-units). */
 struct usage_sum {
 	char resource[16];
@@ -60,6 +70,10 @@ void lines_overage(struct line_set *set, const struct overage *o,
  * statements. */
 int lines_insert(struct db *db, const uint64_t *ids,
     const struct line_set *const *sets, size_t n);
+
+/* The next gap-free number of the year ("INV-2025-000001"), from the
+ * counter row locked until the caller's transaction ends (invoice_build.c). */
+int invoice_next_number(struct db *db, int year, char *buf, size_t size);
 
 /* The scheduled run over a batch of accounts (invoice_batch.c). */
 struct invoice_batch {
