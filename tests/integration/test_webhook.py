@@ -537,6 +537,36 @@ class WebhookTest(WebhookCase):
                          ["pro", "active", db_time(start), db_time(end), "0", "sub_checkout",
                           str(NOW_EPOCH - 90)])
 
+    def test_checkout_prefers_our_metadata_to_client_reference_id(self):
+        ours, other = self.account("ref-ours@example.com"), self.account("ref-other@example.com")
+        obj = checkout_obj("ref-ours@example.com", "cus_refours", "sub_refours")
+        obj["client_reference_id"] = "ref-other@example.com"
+        self.assertReceived(self.deliver(event("checkout.session.completed", obj)))
+        self.assertEqual(self.one("SELECT COALESCE(stripe_customer_id, '-'), plan_id FROM "
+                                  "billing_accounts WHERE id = %d" % ours),
+                         ["cus_refours", "pro"])
+        self.assertEqual(self.one("SELECT COALESCE(stripe_customer_id, '-'), "
+                                  "COALESCE(plan_id, '-') FROM billing_accounts "
+                                  "WHERE id = %d" % other), ["-", "-"])
+
+    def test_checkout_never_links_a_customer_made_for_another_account(self):
+        """A session that is not ours (no metadata) names a user by
+        client_reference_id: that user's account gets no customer from it;
+        nor does a customer whose metadata names another account."""
+        acct = self.account("ref-only@example.com")
+        obj = checkout_obj("ref-only@example.com", "cus_notmadeforit", "sub_notours")
+        obj["metadata"] = {}
+        self.assertReceived(self.deliver(event("checkout.session.completed", obj)))
+        self.assertEqual(self.one("SELECT COALESCE(stripe_customer_id, '-') FROM "
+                                  "billing_accounts WHERE id = %d" % acct), "-")
+        obj = checkout_obj("ref-only@example.com", "cus_expanded", "sub_expanded")
+        obj["customer"] = {"id": "cus_expanded", "object": "customer",
+                           "metadata": {"user_id": "someone-else@example.com",
+                                        "account_id": str(acct + 1000)}}
+        self.assertReceived(self.deliver(event("checkout.session.completed", obj)))
+        self.assertEqual(self.one("SELECT COALESCE(stripe_customer_id, '-') FROM "
+                                  "billing_accounts WHERE id = %d" % acct), "-")
+
     def test_subscription_updates_out_of_order_keep_the_newest(self):
         user = "order@example.com"
         acct = self.account(user, "cus_order")
