@@ -92,6 +92,9 @@ class StripeCase(StackTestCase):
 
 class CheckoutTest(StripeCase):
 
+    config_overrides = {"checkoutReturnOrigins": [
+        "https://app.example.com", "http://APP.example.com", "https://example.com"]}
+
     def test_checkout_returns_a_session_with_the_exact_form_and_keys(self):
         sub = self.user()
         status, _, body = self.checkout(sub)
@@ -232,6 +235,22 @@ class CheckoutTest(StripeCase):
         ok = "https://example.com/" + "a" * (2048 - 20)
         status, _, body = self.checkout(self.user(), {"plan_id": "pro", "success_url": ok})
         self.assertEqual(status, 200, body)
+
+    def test_return_urls_stay_on_our_origins(self):
+        """No open redirect through Checkout: publicBaseUrl's origin and
+        checkoutReturnOrigins only, compared as origins (scheme, host, port)."""
+        for bad in ("https://evil.example/x", "https://app.example.com.evil.example/",
+                    "https://app.example.com@evil.example/", "http://example.com/",
+                    "https://example.com:8443/", "https://evil.example\\@example.com/"):
+            for param in ("success_url", "cancel_url"):
+                self.assertRefused({"plan_id": "pro", param: bad}, param)
+        self.assertEqual(self.posts("/v1/checkout/sessions"), [])
+        for good in ("https://APP.example.com/done", "http://app.example.com/x",
+                     self.stack.base_url + "/billing/elsewhere"):
+            status, _, body = self.checkout(self.user(), {"plan_id": "pro",
+                                                          "success_url": good,
+                                                          "cancel_url": good})
+            self.assertEqual(status, 200, (good, body))
 
 
 class PaymentMethodsTest(StripeCase):
