@@ -308,12 +308,28 @@ class WebhookTest(WebhookCase):
                 err = self.assertError(self.deliver(evt), 400, "invalid_argument")
                 self.assertEqual(err.get("param"), param)
 
-    def test_body_over_64_kib_is_413(self):
+    def test_body_over_1_mib_is_413(self):
         evt = event("customer.created", copy.deepcopy(fixtures()["customer"]))
-        evt["padding"] = "x" * (65 * 1024)
+        evt["padding"] = "x" * (1024 * 1024)
         before = self.snapshot()
+        err = self.assertError(self.deliver(evt), 413, "payload_too_large")
+        self.assertIn("1048576", err["message"])
+        evt["padding"] = "x" * (3 * 1024 * 1024)      # nginx stops it first
         self.assertError(self.deliver(evt), 413, "payload_too_large")
         self.assertEqual(self.snapshot(), before)
+
+    def test_a_large_event_up_to_1_mib_is_received(self):
+        """Stripe's events can exceed 64 KiB (an invoice with many lines)."""
+        evt = event("customer.created", copy.deepcopy(fixtures()["customer"]))
+        evt["padding"] = "x" * (1024 * 1024 - 4096)
+        self.assertReceived(self.deliver(evt), ignored=True)
+        self.assertEqual(self.recorded(evt["id"]), 1)
+        # the other routes keep 64 KiB
+        status, _, body = self.request("POST", "admin/credits", token=self.stack.token(
+            "admin@example.com", "admin", now=NOW_EPOCH),
+            raw=b'{"reason": "' + b"x" * (65 * 1024) + b'"}',
+            content_type="application/json")
+        self.assertEqual(status, 413, body)
 
     # -- once per event ----------------------------------------------------
 
