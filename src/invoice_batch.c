@@ -155,6 +155,8 @@ load_accounts(struct run *r)
 		struct account view;
 
 		memset(a, 0, sizeof(*a));
+		a->lines.whole_units =
+		    money_amount_decimals(r->ib->cfg->currency) == 0;
 		if (db_col_i64(res, 0, &v) != 0 ||
 		    db_col_time(res, 4, &a->created) != 0 ||
 		    db_col_time(res, 5, &a->billed_through) != 0 ||

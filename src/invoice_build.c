@@ -236,6 +236,7 @@ invoice_build(struct db *db, const struct billing_config *cfg,
 	memset(&b, 0, sizeof(b));
 	b.db = db;
 	b.spec = spec;
+	b.lines.whole_units = money_amount_decimals(cfg->currency) == 0;
 	*outcome = INVOICE_EXISTS;
 	if ((rc = lock_account(&b)) != DB_OK)
 		return rc;

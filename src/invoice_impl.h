@@ -41,9 +41,11 @@ struct line_set {
 	struct invoice_line lines[INVOICE_MAX_LINES];
 	size_t n;
 	int64_t subtotal;   /* the sum of the lines' amounts */
+	int whole_units;    /* 1: the currency has no minor unit (jpy), amounts
+	                     * round to whole units; 0: to cents */
 };
 
-/* One usage line per sum, amounts rounded to cents. */
+/* One usage line per sum, amounts rounded to the currency's minor unit. */
 void lines_usage(struct line_set *set, const struct usage_sum *sums, size_t n);
 
 /* The plan's price: monthly plans every period, yearly ones in the period

@@ -44,6 +44,13 @@ add_line(struct line_set *set, const char *kind, const char *resource,
 	set->subtotal += amount;
 }
 
+/* An amount in the currency's minor unit: cents, or whole units (jpy). */
+static int64_t
+line_round(const struct line_set *set, int64_t micros)
+{
+	return money_round(micros, set->whole_units ? 0 : 2);
+}
+
 static const char *
 usage_description(const char *resource)
 {
@@ -62,7 +69,7 @@ lines_usage(struct line_set *set, const struct usage_sum *sums, size_t n)
 	for (i = 0; i < n; i++)
 		add_line(set, "usage", sums[i].resource,
 		    usage_description(sums[i].resource), sums[i].qty,
-		    sums[i].unit, sums[i].price, money_round(sums[i].cost, 2));
+		    sums[i].unit, sums[i].price, line_round(set, sums[i].cost));
 }
 
 void
@@ -84,7 +91,7 @@ lines_subscription(struct line_set *set, const struct plan *plan,
 	    plan->interval == INTERVAL_YEAR ? "yearly" : "monthly");
 	add_line(set, "subscription", NULL, desc, MONEY_SCALE,
 	    plan->interval == INTERVAL_YEAR ? "year" : "month", plan->price,
-	    money_round(plan->price, 2));
+	    line_round(set, plan->price));
 }
 
 void
@@ -133,7 +140,7 @@ lines_overage(struct line_set *set, const struct overage *o,
 		    usage_description(o->over[i].resource), plan->name);
 		add_line(set, "overage", o->over[i].resource, desc,
 		    o->over[i].qty, o->over[i].unit, o->over[i].price,
-		    money_round(o->over[i].cost, 2));
+		    line_round(set, o->over[i].cost));
 	}
 }
 

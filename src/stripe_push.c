@@ -42,6 +42,7 @@
 #include "db.h"
 #include "invoices.h"
 #include "log.h"
+#include "money.h"
 #include "stripe.h"
 #include "timeutil.h"
 
@@ -137,21 +138,11 @@ metadata(struct json_object *o, const char *key)
 int
 stripe_minor_units(const char *currency, int64_t micros, int64_t *out)
 {
-	/* Stripe's zero-decimal and three-decimal currencies */
-	static const char *const zero[] = { "bif", "clp", "djf", "gnf",
-	    "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
-	    "xaf", "xof", "xpf", NULL };
-	static const char *const three[] = { "bhd", "jod", "kwd", "omr", "tnd",
-	    NULL };
-	int64_t div = 10000;
-	size_t i;
+	int64_t div = 1000000;
+	int d;
 
-	for (i = 0; zero[i] != NULL; i++)
-		if (strcasecmp(currency, zero[i]) == 0)
-			div = 1000000;
-	for (i = 0; three[i] != NULL; i++)
-		if (strcasecmp(currency, three[i]) == 0)
-			div = 1000;
+	for (d = money_currency_decimals(currency); d > 0; d--)
+		div /= 10;
 	if (micros % div != 0)
 		return -1;
 	*out = micros / div;

@@ -95,17 +95,13 @@ currency_ok(const char *s)
 static int
 minor_to_micros(const char *currency, int64_t amount, int64_t *out)
 {
-	static const char zero[] = "bif clp djf gnf jpy kmf krw mga pyg rwf "
-	    "ugx vnd vuv xaf xof xpf";
-	static const char three[] = "bhd jod kwd omr tnd";
-	int64_t scale = 10000;
+	int64_t scale = MONEY_SCALE;
+	int d;
 
 	if (amount < 0 || amount > AMOUNT_MAX)
 		return -1;
-	if (strstr(zero, currency) != NULL)
-		scale = MONEY_SCALE;
-	else if (strstr(three, currency) != NULL)
-		scale = 1000;
+	for (d = money_currency_decimals(currency); d > 0; d--)
+		scale /= 10;
 	*out = amount * scale;
 	return 0;
 }

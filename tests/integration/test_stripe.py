@@ -981,3 +981,26 @@ class SubscriptionLedgerTest(LedgerCase):
                                        body={"user_id": sub, "period_start": "2025-01-01",
                                              "period_end": "2025-01-31"})
         self.assertEqual(status, 201, body)
+
+
+class ZeroDecimalPushTest(LedgerCase):
+    """A deployment billing in yen: lines round to whole yen, so that the
+    invoice pushes exactly (Stripe's jpy amounts are whole units)."""
+
+    config_overrides = {"currency": "jpy"}
+
+    def test_yen_invoices_are_whole_yen_and_pushed(self):
+        # the seed example: 1.00 of cpu and 0.40 of memory, in yen
+        inv, sid = self.pushed_invoice("yen@example.com")
+        self.assertEqual([str(l["amount"]) for l in inv["lines"]], ["1.0", "0.0"])
+        self.assertEqual(str(inv["total"]), "1.0")
+        items = [r for r in self.posts("/v1/invoiceitems")
+                 if r["form"].get("metadata[billing_invoice_id]") == str(inv["id"])]
+        self.assertEqual([(i["form"]["amount"], i["form"]["currency"]) for i in items],
+                         [("1", "jpy")])
+        self.assertEqual(self.stripe_inv(sid)["amount_due"], 1)
+        status, _, body = self.request("POST", "admin/credits", token=self.admin(),
+                                       body={"user_id": "yen@example.com",
+                                             "amount": "10.50", "reason": "sen"})
+        self.assertEqual(status, 400, body)
+        self.assertEqual(body["error"]["param"], "amount")
