@@ -152,8 +152,8 @@ parse_body(struct http_request *req, struct json_object *body, int64_t now,
 	/* jpy and the like have no cents: a credit is whole units */
 	if (money_round(cr->amount, money_amount_decimals(currency)) !=
 	    cr->amount)
-		return api_bad_param(req, "amount", "must be whole units of the "
-		    "currency (it has no minor unit)");
+		return api_bad_param(req, "amount", "must be whole units "
+		    "of the currency (it has no minor unit)");
 
 	r = json_field_string(body, "reason", 0, REASON_MAX * UTF8_MAX,
 	    &cr->reason);

@@ -328,7 +328,8 @@ stripe_refused(struct app *app, struct http_request *req,
 	if (s->se.rc == STRIPE_REJECTED && s->se.status == 400) {
 		snprintf(msg, sizeof(msg), "Stripe collects this invoice and "
 		    "refused to mark it %s: %s", s->to, s->se.message);
-		return http_send_error(req, 409, "conflict", msg, "status", NULL);
+		return http_send_error(req, 409, "conflict", msg, "status",
+		    NULL);
 	}
 	return api_stripe_failed(app, req, &s->se);
 }

@@ -277,8 +277,8 @@ origin_allowed(const struct billing_config *cfg, const char *url)
 }
 
 /*
- * The URL param from the body, or publicBaseUrl + suffix when absent.  0 with the
- * URL in buf, or -1 after answering 400.
+ * The URL param from the body, or publicBaseUrl + suffix when absent.  0
+ * with the URL in buf, or -1 after answering 400.
  */
 static int
 pick_url(struct http_request *req, const struct billing_config *cfg,

@@ -56,8 +56,8 @@ config_url_origin(const char *url, char *out, size_t size)
 	if (n == (size_t)(host - url) || n >= size)
 		return -1;
 	for (i = 0; i < n; i++)
-		out[i] = (url[i] >= 'A' && url[i] <= 'Z') ? (char)(url[i] + 32) :
-		    url[i];
+		out[i] = (url[i] >= 'A' && url[i] <= 'Z') ?
+		    (char)(url[i] + 32) : url[i];
 	out[n] = '\0';
 	return 0;
 }
@@ -72,7 +72,8 @@ config_check_origin(const char *s)
 		return bad;
 	if (config_url_origin(s, o, sizeof(o)) != 0 || strlen(o) != strlen(s) ||
 	    strchr(o, '@') != NULL)
-		return "must be an origin: http(s)://host[:port], without a path";
+		return "must be an origin: http(s)://host[:port], without a "
+		    "path";
 	return NULL;
 }
 

@@ -122,7 +122,7 @@ int invoice_finalize(struct db *db, const struct billing_config *cfg,
 
 enum invoice_status_outcome {
 	INVOICE_STATUS_DONE = 0,   /* changed, or already so */
-	INVOICE_STATUS_CONFLICT,   /* the change makes no sense from its status */
+	INVOICE_STATUS_CONFLICT,   /* makes no sense from its status */
 	INVOICE_STATUS_STRIPE      /* Stripe refused or failed: *se says why */
 };
 
