@@ -121,4 +121,11 @@ int api_check_keys(struct http_request *req, struct json_object *body,
 /* Answers 503 unavailable or 500 internal for a db rc, and logs it. */
 int api_db_error(struct app *app, struct http_request *req, int rc);
 
+/* Answers a failed Stripe operation (api_stripe.c): 503 unavailable when
+ * Stripe is off or down, 502 stripe_error when it refused or answered
+ * something we cannot use (its message, never for our credentials). */
+struct stripe_error;
+int api_stripe_failed(struct app *app, struct http_request *req,
+    const struct stripe_error *err);
+
 #endif

@@ -123,7 +123,7 @@ text_ok(const char *s, size_t max_chars)
 /* Validates the body into *cr.  0, or -1 after answering 400. */
 static int
 parse_body(struct http_request *req, struct json_object *body, int64_t now,
-    struct credit_req *cr)
+    const char *currency, struct credit_req *cr)
 {
 	static const char *const keys[] = { "user_id", "amount", "reason",
 	    "expires_at", "idempotency_key", NULL };
@@ -147,6 +147,11 @@ parse_body(struct http_request *req, struct json_object *body, int64_t now,
 	if (r < 0 || cr->amount <= 0 || cr->amount > CREDIT_MAX)
 		return api_bad_param(req, "amount", "must be a number above 0 and "
 		    "at most 100000.00 with at most 2 decimals");
+	/* jpy and the like have no cents: a credit is whole units */
+	if (money_round(cr->amount, money_amount_decimals(currency)) !=
+	    cr->amount)
+		return api_bad_param(req, "amount", "must be whole units "
+		    "of the currency (it has no minor unit)");
 
 	r = json_field_string(body, "reason", 0, REASON_MAX * UTF8_MAX,
 	    &cr->reason);
@@ -286,7 +291,7 @@ api_credits_create(struct app *app, struct http_request *req)
 
 	if (http_read_json(req, &body) != 0)
 		return -1;
-	if (parse_body(req, body, now, &cr) != 0)
+	if (parse_body(req, body, now, app->cfg->currency, &cr) != 0)
 		goto out;
 	/* a repeated key is answered without touching anything */
 	if (cr.key != NULL) {

@@ -25,6 +25,7 @@
 #include "invoices.h"
 #include "json_util.h"
 #include "log.h"
+#include "stripe.h"
 #include "timeutil.h"
 
 #define MAX_PERIOD_DAYS 366
@@ -312,7 +313,8 @@ struct status_txn {
 	uint64_t id;
 	const char *to;
 	int64_t now;
-	int conflict;
+	enum invoice_status_outcome outcome;
+	struct stripe_error se;
 };
 
 static int
@@ -320,7 +322,29 @@ status_txn(struct db *db, void *arg)
 {
 	struct status_txn *s = arg;
 
-	return invoice_set_status(db, s->cfg, s->id, s->to, s->now, &s->conflict);
+	return invoice_set_status(db, s->cfg, s->id, s->to, s->now, &s->outcome,
+	    &s->se);
+}
+
+/*
+ * Stripe did not void or pay out of band the invoice it collects: nothing
+ * changed here.  A refusal for the invoice's state in Stripe (400: it is
+ * paid already, say) is 409 with Stripe's reason; the rest as every Stripe
+ * failure (503 when Stripe is down or off, 502 otherwise).
+ */
+static int
+stripe_refused(struct app *app, struct http_request *req,
+    const struct status_txn *s)
+{
+	char msg[700];
+
+	if (s->se.rc == STRIPE_REJECTED && s->se.status == 400) {
+		snprintf(msg, sizeof(msg), "Stripe collects this invoice and "
+		    "refused to mark it %s: %s", s->to, s->se.message);
+		return http_send_error(req, 409, "conflict", msg, "status",
+		    NULL);
+	}
+	return api_stripe_failed(app, req, &s->se);
 }
 
 int
@@ -362,10 +386,12 @@ api_invoice_patch(struct app *app, struct http_request *req)
 		    NULL, NULL);
 	if (rc != DB_OK)
 		return api_db_error(app, req, rc);
-	if (s.conflict)
+	if (s.outcome == INVOICE_STATUS_CONFLICT)
 		return http_send_error(req, 409, "conflict",
 		    "the invoice cannot move to that status from its own",
 		    "status", NULL);
+	if (s.outcome == INVOICE_STATUS_STRIPE)
+		return stripe_refused(app, req, &s);
 	if ((rc = invoice_load(app->db, s.id, &inv)) != DB_OK)
 		return api_db_error(app, req, rc);
 	o = invoice_json(&inv, 1);

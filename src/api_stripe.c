@@ -202,9 +202,8 @@ out:
 
 /* -- answering ------------------------------------------------------- */
 
-/* Answers a failed Stripe operation in the contract's error shape. */
-static int
-stripe_failed(struct app *app, struct http_request *req,
+int
+api_stripe_failed(struct app *app, struct http_request *req,
     const struct stripe_error *err)
 {
 	char msg[700];
@@ -256,14 +255,37 @@ url_ok(const char *s)
 }
 
 /*
- * The URL param from the body, or base + suffix when absent.  0 with the
- * URL in buf, or -1 after answering 400.
+ * 1 when url's origin is publicBaseUrl's or one of checkoutReturnOrigins:
+ * Checkout never sends a user on to someone else's site.
  */
 static int
-pick_url(struct http_request *req, struct json_object *body,
-    const char *param, const char *base, const char *suffix, char *buf,
-    size_t size)
+origin_allowed(const struct billing_config *cfg, const char *url)
 {
+	char o[STRIPE_URL_MAX + 1], base[STRIPE_URL_MAX + 1];
+	size_t i;
+
+	if (config_url_origin(url, o, sizeof(o)) != 0 || strchr(o, '@') != NULL)
+		return 0;
+	if (cfg->public_base_url != NULL && config_url_origin(
+	    cfg->public_base_url, base, sizeof(base)) == 0 &&
+	    strcmp(o, base) == 0)
+		return 1;
+	for (i = 0; i < cfg->n_checkout_return_origins; i++)
+		if (strcmp(o, cfg->checkout_return_origins[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The URL param from the body, or publicBaseUrl + suffix when absent.  0
+ * with the URL in buf, or -1 after answering 400.
+ */
+static int
+pick_url(struct http_request *req, const struct billing_config *cfg,
+    struct json_object *body, const char *param, const char *suffix,
+    char *buf, size_t size)
+{
+	const char *base = cfg->public_base_url;
 	const char *v;
 	size_t n;
 	int r;
@@ -272,6 +294,9 @@ pick_url(struct http_request *req, struct json_object *body,
 	if (r < 0 || (r == 1 && !url_ok(v)))
 		return api_bad_param(req, param, "must be an http:// or https:// "
 		    "URL of at most 2048 characters without spaces"), -1;
+	if (r == 1 && !origin_allowed(cfg, v))
+		return api_bad_param(req, param, "must be on publicBaseUrl's "
+		    "origin or one of checkoutReturnOrigins"), -1;
 	if (r == 1) {
 		snprintf(buf, size, "%s", v);
 		return 0;
@@ -325,11 +350,11 @@ api_create_checkout(struct app *app, struct http_request *req)
 		    "price: choose it with POST subscription");
 		goto out;
 	}
-	if (pick_url(req, body, "success_url", app->cfg->public_base_url,
+	if (pick_url(req, app->cfg, body, "success_url",
 	    "/billing/success?session_id={CHECKOUT_SESSION_ID}", success,
 	    sizeof(success)) != 0 ||
-	    pick_url(req, body, "cancel_url", app->cfg->public_base_url,
-	    "/billing/cancel", cancel, sizeof(cancel)) != 0)
+	    pick_url(req, app->cfg, body, "cancel_url", "/billing/cancel",
+	    cancel, sizeof(cancel)) != 0)
 		goto out;
 
 	/* users act for themselves: the account is the caller's own */
@@ -340,7 +365,7 @@ api_create_checkout(struct app *app, struct http_request *req)
 	}
 	if (stripe_checkout_create(app, &s, &acct, plan, success, cancel, &cs,
 	    &err) != STRIPE_OK) {
-		stripe_failed(app, req, &err);
+		api_stripe_failed(app, req, &err);
 		goto out;
 	}
 	o = json_object_new_object();
@@ -436,7 +461,7 @@ api_payment_methods(struct app *app, struct http_request *req)
 		stripe_form_add(&q, "limit", "100");
 		if (stripe_list(&s, path, &q, PAYMENT_METHODS_MAX, &items,
 		    &err) != STRIPE_OK) {
-			stripe_failed(app, req, &err);
+			api_stripe_failed(app, req, &err);
 			goto out;
 		}
 	}

@@ -36,6 +36,9 @@
 
 #define WEBHOOK_JSON_DEPTH 32   /* Stripe objects nest deeper than ours */
 #define EVENT_TYPE_MAX 128
+/* Stripe's events can be large (an invoice with many lines); the other
+ * routes keep HTTP_MAX_BODY.  nginx lets up to 2 MiB through here. */
+#define WEBHOOK_MAX_BODY (1024 * 1024)
 
 static const char SQL_RECORD_EVENT[] =
     "INSERT INTO billing_stripe_events (event_id, type, stripe_created, "
@@ -170,7 +173,7 @@ api_stripe_webhook(struct app *app, struct http_request *req)
 		    NULL, NULL);
 		return 0;
 	}
-	if (http_read_body(req) != 0)
+	if (http_read_body_max(req, WEBHOOK_MAX_BODY) != 0)
 		return -1;
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;

@@ -97,7 +97,7 @@ static const struct env_override env_overrides[] = {
 	{ "BILLING_PLATFORM_SUSPEND_URL", "platformSuspendUrl",
 	    CF(platform_suspend_url), config_check_url },
 	{ "STRIPE_API_BASE", "stripeApiBase", CF(stripe_api_base),
-	    config_check_url },
+	    config_check_stripe_api_base },
 };
 
 static const char *
@@ -186,6 +186,13 @@ cross_check(struct billing_config *cfg, char *err, size_t errlen)
 	    cfg->events_webhook_secret == NULL) {
 		config_seterr(err, errlen, "eventsWebhookSecret: required when "
 		    "eventsWebhookUrl is set");
+		return -1;
+	}
+	/* suspension notices are signed with the events' secret */
+	if (cfg->platform_suspend_url != NULL &&
+	    cfg->events_webhook_secret == NULL) {
+		config_seterr(err, errlen, "eventsWebhookSecret: required when "
+		    "platformSuspendUrl is set (notices are signed with it)");
 		return -1;
 	}
 	if (cfg->billing_mode != MODE_USAGE && cfg->n_plans == 0) {
@@ -432,6 +439,8 @@ config_free(struct billing_config *cfg)
 	config_free_secret(cfg->events_webhook_secret);
 	free(cfg->platform_suspend_url);
 	free(cfg->public_base_url);
+	for (i = 0; i < cfg->n_checkout_return_origins; i++)
+		free(cfg->checkout_return_origins[i]);
 	free(cfg->stripe_api_base);
 	free(cfg->default_plan);
 	free(cfg);

@@ -15,6 +15,7 @@
 
 #define CONFIG_MAX_PLANS 64
 #define CONFIG_MAX_WEBHOOK_SECRETS 8
+#define CONFIG_MAX_RETURN_ORIGINS 16
 
 enum billing_mode { MODE_USAGE = 0, MODE_SUBSCRIPTION, MODE_HYBRID };
 enum plan_interval { INTERVAL_MONTH = 0, INTERVAL_YEAR };
@@ -86,11 +87,22 @@ struct billing_config {
 	char *events_webhook_secret;
 	char *platform_suspend_url;
 	char *public_base_url;
-	char *stripe_api_base;         /* default https://api.stripe.com */
+	/* where Checkout may return besides publicBaseUrl: lowercase origins */
+	char *checkout_return_origins[CONFIG_MAX_RETURN_ORIGINS];
+	size_t n_checkout_return_origins;
+	char *stripe_api_base;         /* default https://api.stripe.com; http
+	                                * only for a loopback host */
 	int stripe_timeout_seconds;    /* one Stripe attempt, default 10 */
 	char *default_plan;            /* default "free" if such a plan exists */
 	int report_max_days;           /* admin/reports' longest range, 366 */
 };
+
+/*
+ * The origin of an http(s) URL, "scheme://host[:port]" lowercased (the
+ * authority ends at '/', '?', '#' or a backslash), into out.  0, or -1 when
+ * url is not http(s):// with a host, or out is too small.
+ */
+int config_url_origin(const char *url, char *out, size_t size);
 
 /*
  * Loads path (NULL: $BILLING_CONFIG or the default path), applies the

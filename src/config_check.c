@@ -41,6 +41,95 @@ config_check_url(const char *s)
 	return NULL;
 }
 
+int
+config_url_origin(const char *url, char *out, size_t size)
+{
+	const char *host;
+	size_t n, i;
+
+	if (strncasecmp(url, "https://", 8) == 0)
+		host = url + 8;
+	else if (strncasecmp(url, "http://", 7) == 0)
+		host = url + 7;
+	else
+		return -1;
+	n = (size_t)(host - url) + strcspn(host, "/?#\\");
+	if (n == (size_t)(host - url) || n >= size)
+		return -1;
+	for (i = 0; i < n; i++)
+		out[i] = (url[i] >= 'A' && url[i] <= 'Z') ?
+		    (char)(url[i] + 32) : url[i];
+	out[n] = '\0';
+	return 0;
+}
+
+const char *
+config_check_origin(const char *s)
+{
+	char o[1024];
+	const char *bad;
+
+	if ((bad = config_check_url(s)) != NULL)
+		return bad;
+	if (config_url_origin(s, o, sizeof(o)) != 0 || strlen(o) != strlen(s) ||
+	    strchr(o, '@') != NULL)
+		return "must be an origin: http(s)://host[:port], without a "
+		    "path";
+	return NULL;
+}
+
+/* 1 when the dotted quad s (of length n) is in 127.0.0.0/8. */
+static int
+loopback_v4(const char *s, size_t n)
+{
+	unsigned parts = 0, v = 0, digits = 0;
+	size_t i;
+
+	if (n < 4 || strncmp(s, "127.", 4) != 0)
+		return 0;
+	for (i = 0; i <= n; i++) {
+		if (i == n || s[i] == '.') {
+			if (digits == 0 || v > 255)
+				return 0;
+			parts++;
+			v = digits = 0;
+		} else if (s[i] >= '0' && s[i] <= '9' && digits < 3) {
+			v = v * 10 + (unsigned)(s[i] - '0');
+			digits++;
+		} else
+			return 0;
+	}
+	return parts == 4;
+}
+
+const char *
+config_check_stripe_api_base(const char *s)
+{
+	const char *bad, *host, *end;
+	char o[1024];
+	size_t n;
+
+	if ((bad = config_check_url(s)) != NULL)
+		return bad;
+	if (config_url_origin(s, o, sizeof(o)) != 0 || strchr(o, '@') != NULL)
+		return "must be http(s)://host[:port] without user information";
+	if (strncmp(o, "https://", 8) == 0)
+		return NULL;
+	/* plain http carries the secret key in clear: loopback only */
+	host = o + 7;
+	if (host[0] == '[')
+		return strncmp(host, "[::1]", 5) == 0 && (host[5] == '\0' ||
+		    host[5] == ':') ? NULL : "may be http:// only for a loopback "
+		    "host (127.0.0.0/8, ::1, localhost): use https://";
+	end = strchr(host, ':');
+	n = end != NULL ? (size_t)(end - host) : strlen(host);
+	if ((n == 9 && strncmp(host, "localhost", 9) == 0) ||
+	    loopback_v4(host, n))
+		return NULL;
+	return "may be http:// only for a loopback host (127.0.0.0/8, ::1, "
+	    "localhost): use https://";
+}
+
 static const char *
 check_unix_path(const char *p)
 {

@@ -90,6 +90,8 @@ int config_parse_object(struct json_object *obj, const struct key *tab,
 
 int config_has_control(const char *s);
 const char *config_check_url(const char *s);
+const char *config_check_origin(const char *s);
+const char *config_check_stripe_api_base(const char *s);
 const char *config_check_listen(const char *s);
 const char *config_check_abs_path(const char *s);
 const char *config_check_readable_file(const char *s);

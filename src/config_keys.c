@@ -185,6 +185,46 @@ bad:
 	return -1;
 }
 
+/* checkoutReturnOrigins: an array of origins, kept lowercased. */
+static int
+parse_return_origins(struct json_object *val, void *base, const char *path,
+    char *err, size_t errlen)
+{
+	struct billing_config *cfg = base;
+	struct json_object *item;
+	const char *s, *why;
+	char o[1024];
+	size_t i, n;
+
+	for (i = 0; i < cfg->n_checkout_return_origins; i++)
+		free(cfg->checkout_return_origins[i]);
+	cfg->n_checkout_return_origins = 0;
+	if (!json_object_is_type(val, json_type_array) ||
+	    (n = json_object_array_length(val)) > CONFIG_MAX_RETURN_ORIGINS) {
+		config_seterr(err, errlen, "%s: must be an array of at most %d "
+		    "origins", path, CONFIG_MAX_RETURN_ORIGINS);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		item = json_object_array_get_idx(val, i);
+		s = json_object_get_string(item);
+		if (!json_object_is_type(item, json_type_string) ||
+		    (why = config_check_origin(s)) != NULL ||
+		    config_url_origin(s, o, sizeof(o)) != 0) {
+			config_seterr(err, errlen, "%s[%zu]: %s", path, i,
+			    json_object_is_type(item, json_type_string) ?
+			    (why ? why : "is too long") : "must be a string");
+			return -1;
+		}
+		if ((cfg->checkout_return_origins[i] = strdup(o)) == NULL) {
+			config_seterr(err, errlen, "%s: out of memory", path);
+			return -1;
+		}
+		cfg->n_checkout_return_origins = i + 1;
+	}
+	return 0;
+}
+
 static const struct key rate_keys[] = {
 	KMONEY("cpu_per_core_hour", CF(cpu_per_core_hour), MONEY_DECIMALS, 0),
 	KMONEY("memory_per_gb_hour", CF(memory_per_gb_hour), MONEY_DECIMALS, 0),
@@ -371,8 +411,9 @@ static const struct key top_keys[] = {
 	    config_check_url, 0),
 	KSTR("publicBaseUrl", CF(public_base_url), 1, STR_MAX, NULL,
 	    config_check_url, 0),
+	KCUSTOM("checkoutReturnOrigins", parse_return_origins, 0),
 	KSTR("stripeApiBase", CF(stripe_api_base), 1, STR_MAX,
-	    "https://api.stripe.com", config_check_url, 0),
+	    "https://api.stripe.com", config_check_stripe_api_base, 0),
 	KSTR("defaultPlan", CF(default_plan), 1, 64, NULL, NULL, 0),
 	KINT("reportMaxDays", CF(report_max_days), 1, 3660, 366),
 };

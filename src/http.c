@@ -227,17 +227,20 @@ http_send_error(struct http_request *req, int status, const char *code,
 }
 
 int
-http_read_body(struct http_request *req)
+http_read_body_max(struct http_request *req, size_t max)
 {
 	size_t cap, len = 0;
+	char too_large[64];
 	long n;
 	char *buf;
 
 	if (req->body != NULL)
 		return 0;
-	if (req->content_length > HTTP_MAX_BODY) {
-		http_send_error(req, 413, "payload_too_large",
-		    "request body exceeds 65536 bytes", NULL, NULL);
+	snprintf(too_large, sizeof(too_large), "request body exceeds %zu bytes",
+	    max);
+	if (req->content_length > 0 && (size_t)req->content_length > max) {
+		http_send_error(req, 413, "payload_too_large", too_large, NULL,
+		    NULL);
 		return -1;
 	}
 	if (req->content_length == -2) {
@@ -247,7 +250,7 @@ http_read_body(struct http_request *req)
 	}
 	/* one byte more than allowed tells an oversized chunked body apart */
 	cap = req->content_length >= 0 ? (size_t)req->content_length + 1 :
-	    HTTP_MAX_BODY + 1;
+	    max + 1;
 	if ((buf = malloc(cap + 1)) == NULL) {
 		http_send_error(req, 500, "internal", "out of memory", NULL, NULL);
 		return -1;
@@ -255,16 +258,22 @@ http_read_body(struct http_request *req)
 	while (len < cap && req->source.read != NULL &&
 	    (n = req->source.read(req->source.ctx, buf + len, cap - len)) > 0)
 		len += (size_t)n;
-	if (len > HTTP_MAX_BODY) {
+	if (len > max) {
 		free(buf);
-		http_send_error(req, 413, "payload_too_large",
-		    "request body exceeds 65536 bytes", NULL, NULL);
+		http_send_error(req, 413, "payload_too_large", too_large, NULL,
+		    NULL);
 		return -1;
 	}
 	buf[len] = '\0';
 	req->body = buf;
 	req->body_len = len;
 	return 0;
+}
+
+int
+http_read_body(struct http_request *req)
+{
+	return http_read_body_max(req, HTTP_MAX_BODY);
 }
 
 int

@@ -83,6 +83,9 @@ int http_request_from_env(struct http_request *req, char **envp,
 /* Reads the whole body (up to HTTP_MAX_BODY) into req->body.  Returns 0, or
  * -1 after answering 413 payload_too_large (or 400 on a read error). */
 int http_read_body(struct http_request *req);
+/* The same with another limit (the Stripe webhook's, whose events can be
+ * larger). */
+int http_read_body_max(struct http_request *req, size_t max);
 
 /*
  * 1 when a body of Content-Type ct (NULL: none) is read as JSON: bodies are

@@ -42,13 +42,14 @@
  * (billed_through, else from their creation) */
 static const char SQL_ACCOUNTS[] =
     "SELECT id, user_id, COALESCE(plan_id, ''), COALESCE(billing_mode, ''), "
-    "created_at, billed_through FROM billing_accounts WHERE id > ? "
+    "created_at, billed_through, " SQL_STRIPE_PLAN " FROM billing_accounts "
+    "WHERE id > ? "
     "AND COALESCE(billed_through, IF(created_at > ?, ?, created_at)) < ? "
     "ORDER BY id LIMIT 100 FOR UPDATE";
 static const char SQL_OVERLAPS[] =
     "SELECT DISTINCT account_id FROM billing_invoices "
     "WHERE account_id BETWEEN ? AND ? AND status <> 'void' "
-    "AND period_start < ? AND period_end > ?";
+    "AND kind <> 'stripe' AND period_start < ? AND period_end > ?";
 /* accounts with the same billed_through share one statement: usually the
  * whole batch, or two groups (never invoiced, invoiced last period) */
 static struct sql_rows usage_sums = SQL_ROWS_INIT(
@@ -97,6 +98,7 @@ struct acct {
 	uint64_t id;
 	char user_id[256], plan_id[65], mode_name[16];
 	int64_t created, billed_through;   /* 0: never invoiced */
+	int64_t stripe_plan;               /* 1: Stripe collects the plan */
 	int64_t claim_from;                /* 0: from the start */
 	enum acct_state state;
 	const struct plan *plan;
@@ -171,9 +173,12 @@ load_accounts(struct run *r)
 		struct account view;
 
 		memset(a, 0, sizeof(*a));
+		a->lines.whole_units =
+		    money_amount_decimals(r->ib->cfg->currency) == 0;
 		if (db_col_i64(res, 0, &v) != 0 ||
 		    db_col_time(res, 4, &a->created) != 0 ||
-		    db_col_time(res, 5, &a->billed_through) != 0) {
+		    db_col_time(res, 5, &a->billed_through) != 0 ||
+		    db_col_i64(res, 6, &a->stripe_plan) != 0) {
 			f = DB_ERROR;
 			break;
 		}
@@ -359,8 +364,10 @@ account_lines(struct run *r, struct acct *a)
 		break;
 	case MODE_SUBSCRIPTION:
 	case MODE_HYBRID:
-		if (lines_subscription(&a->lines, a->plan, a->created,
-		    ib->period_start, ib->period_end) != 0)
+		/* a plan that Stripe's subscription collects is not billed here */
+		if (lines_subscription(&a->lines, a->stripe_plan ? NULL :
+		    a->plan, a->created, ib->period_start,
+		    ib->period_end) != 0)
 			return lines_failed(r, a, "its plan line");
 		if (a->mode == MODE_SUBSCRIPTION || a->plan == NULL ||
 		    a->records == 0)

@@ -22,15 +22,18 @@
 #include "log.h"
 #include "metering.h"
 #include "money.h"
+#include "stripe.h"
 #include "timeutil.h"
 
 #define USEC_PER_DAY (86400LL * USEC_PER_SEC)
 
 static const char SQL_LOCK_ACCOUNT[] =
     "SELECT COALESCE(plan_id, ''), COALESCE(billing_mode, ''), created_at, "
-    "billed_through FROM billing_accounts WHERE id = ? FOR UPDATE";
+    "billed_through, " SQL_STRIPE_PLAN " FROM billing_accounts "
+    "WHERE id = ? FOR UPDATE";
 static const char SQL_OVERLAP[] =
     "SELECT id FROM billing_invoices WHERE account_id = ? AND status <> 'void' "
+    "AND kind <> 'stripe' "
     "AND period_start < ? AND period_end > ? LIMIT 1";
 static const char SQL_INSERT_INVOICE[] =
     "INSERT INTO billing_invoices (account_id, kind, period_start, period_end, "
@@ -67,9 +70,13 @@ static const char SQL_USAGE_HOURS[] =
 static const char SQL_SET_AMOUNTS[] =
     "UPDATE billing_invoices SET subtotal = ?, credits = 0, total = ? WHERE id = ?";
 
+static const char SQL_INVOICE_ACCOUNT[] =
+    "SELECT account_id FROM billing_invoices WHERE id = ?";
+static const char SQL_LOCK_ACCOUNT_ID[] =
+    "SELECT id FROM billing_accounts WHERE id = ? FOR UPDATE";
 static const char SQL_LOCK_INVOICE[] =
-    "SELECT account_id, status, subtotal, total FROM billing_invoices "
-    "WHERE id = ? FOR UPDATE";
+    "SELECT account_id, status, subtotal, COALESCE(stripe_invoice_id, '') "
+    "FROM billing_invoices WHERE id = ? FOR UPDATE";
 static const char SQL_CREDITS[] =
     "SELECT id, remaining FROM billing_credits WHERE account_id = ? "
     "AND remaining > 0 AND (expires_at IS NULL OR expires_at > ?) "
@@ -123,6 +130,7 @@ struct build {
 	struct line_set lines;
 	char plan_id[65], mode[16];
 	int64_t account_created, billed_through;
+	int64_t stripe_plan;     /* 1: Stripe collects the plan */
 };
 
 /* Why an invoice cannot be made as it should: logged, and the caller's
@@ -220,7 +228,8 @@ lock_account(struct build *b)
 		snprintf(b->mode, sizeof(b->mode), "%s", db_col(res, 1, NULL));
 		s = db_col(res, 2, &len);
 		if (s == NULL || time_parse_db(s, len, &b->account_created) != 0 ||
-		    db_col_time(res, 3, &b->billed_through) != 0)
+		    db_col_time(res, 3, &b->billed_through) != 0 ||
+		    db_col_i64(res, 4, &b->stripe_plan) != 0)
 			r = DB_ERROR;
 	}
 	db_result_free(res);
@@ -246,6 +255,7 @@ invoice_build(struct db *db, const struct billing_config *cfg,
 	memset(&b, 0, sizeof(b));
 	b.db = db;
 	b.spec = spec;
+	b.lines.whole_units = money_amount_decimals(cfg->currency) == 0;
 	*outcome = INVOICE_EXISTS;
 	if ((rc = lock_account(&b)) != DB_OK)
 		goto out;
@@ -290,7 +300,8 @@ invoice_build(struct db *db, const struct billing_config *cfg,
 		break;
 	case MODE_SUBSCRIPTION:
 	case MODE_HYBRID:
-		if (lines_subscription(&b.lines, plan, b.account_created,
+		if (lines_subscription(&b.lines, b.stripe_plan ? NULL : plan,
+		    b.account_created,
 		    spec->period_start, spec->period_end) != 0)
 			rc = lines_failed(&b, "its plan line");
 		else if (mode == MODE_HYBRID && plan != NULL)
@@ -315,10 +326,11 @@ out:
 	return rc;
 }
 
-/* Locks the invoice row; reads its account, status and amounts. */
+/* Locks the invoice row; reads its account, status, subtotal and, when
+ * sid is not NULL, its Stripe id ("" for none) into sid[STRIPE_ID_MAX + 1]. */
 static int
 lock_invoice(struct db *db, uint64_t id, uint64_t *account_id, char *status,
-    size_t size, int64_t *subtotal)
+    size_t size, int64_t *subtotal, char *sid)
 {
 	struct db_result *res = NULL;
 	int64_t v = 0;
@@ -333,6 +345,8 @@ lock_invoice(struct db *db, uint64_t id, uint64_t *account_id, char *status,
 		snprintf(status, size, "%s", db_col(res, 1, NULL));
 		if (db_col_decimal(res, 2, subtotal) != 0)
 			r = DB_ERROR;
+		if (sid != NULL)
+			db_col_text(res, 3, sid, STRIPE_ID_MAX + 1);
 	}
 	db_result_free(res);
 	return r < 0 ? r : r == 0 ? DB_NOT_FOUND : DB_OK;
@@ -395,8 +409,8 @@ apply_credits(struct db *db, uint64_t account_id, uint64_t invoice_id,
 
 /* The next number of the year, from the counter row locked until commit:
  * a rolled-back finalization gives its number back, so there are no gaps. */
-static int
-next_number(struct db *db, int year, char *buf, size_t size)
+int
+invoice_next_number(struct db *db, int year, char *buf, size_t size)
 {
 	int64_t n = 0;
 	int rc;
@@ -438,7 +452,7 @@ invoice_finalize(struct db *db, const struct billing_config *cfg, uint64_t id,
 	int y, m, d, hh, mm, ss, us, rc;
 
 	if ((rc = lock_invoice(db, id, &account_id, status, sizeof(status),
-	    &subtotal)) != DB_OK)
+	    &subtotal, NULL)) != DB_OK)
 		return rc;
 	if (strcmp(status, "draft") != 0)
 		return DB_OK; /* already final: nothing to do */
@@ -447,7 +461,7 @@ invoice_finalize(struct db *db, const struct billing_config *cfg, uint64_t id,
 	if ((rc = apply_credits(db, account_id, id, subtotal, nowt, &credits)) != DB_OK)
 		return rc;
 	time_to_civil(now, &y, &m, &d, &hh, &mm, &ss, &us);
-	if ((rc = next_number(db, y, number, sizeof(number))) != DB_OK)
+	if ((rc = invoice_next_number(db, y, number, sizeof(number))) != DB_OK)
 		return rc;
 	struct db_param p[] = { DBP_STR(number), dec_param(credits, 2, cr, sizeof(cr)),
 	    dec_param(subtotal - credits, 2, tot, sizeof(tot)), DBP_STR(nowt),
@@ -532,23 +546,48 @@ transition_ok(const char *from, const char *to)
 	return 0;
 }
 
+/* The account of invoice id, locked first: one lock order everywhere,
+ * account, then invoice, then credits. */
+static int
+lock_account_of(struct db *db, uint64_t id)
+{
+	int64_t account_id, got;
+	int rc;
+
+	struct db_param p[] = { DBP_INT(id) };
+	if ((rc = db_query_i64(db, SQL_INVOICE_ACCOUNT, p, 1, &account_id)) !=
+	    DB_OK)
+		return rc;
+	struct db_param ap[] = { DBP_INT(account_id) };
+	return db_query_i64(db, SQL_LOCK_ACCOUNT_ID, ap, 1, &got);
+}
+
 int
 invoice_set_status(struct db *db, const struct billing_config *cfg,
-    uint64_t id, const char *to, int64_t now, int *conflict)
+    uint64_t id, const char *to, int64_t now,
+    enum invoice_status_outcome *outcome, struct stripe_error *se)
 {
 	char status[16], nowt[TIME_TEXT_MAX], key[64];
+	char sid[STRIPE_ID_MAX + 1];
 	uint64_t account_id = 0;
 	int64_t subtotal = 0;
 	int rc;
 
-	*conflict = 0;
-	if ((rc = lock_invoice(db, id, &account_id, status, sizeof(status),
-	    &subtotal)) != DB_OK)
+	*outcome = INVOICE_STATUS_DONE;
+	if ((rc = lock_account_of(db, id)) != DB_OK ||
+	    (rc = lock_invoice(db, id, &account_id, status, sizeof(status),
+	    &subtotal, sid)) != DB_OK)
 		return rc;
 	if (strcmp(status, to) == 0)
 		return DB_OK; /* asked again: already so */
 	if (!transition_ok(status, to)) {
-		*conflict = 1;
+		*outcome = INVOICE_STATUS_CONFLICT;
+		return DB_OK;
+	}
+	/* Stripe collects it: Stripe first, and nothing here if it refuses */
+	if (sid[0] != '\0' && strcmp(to, "sent") != 0 &&
+	    stripe_invoice_settle(cfg, id, sid, to, se) != STRIPE_OK) {
+		*outcome = INVOICE_STATUS_STRIPE;
 		return DB_OK;
 	}
 	fmt_time(now, nowt);

@@ -16,6 +16,16 @@ struct db;
 struct plan;
 struct billing_config;
 
+/*
+ * 1 for an account (billing_accounts in the outer query) whose plan is
+ * collected by a live Stripe subscription: its invoices here carry no plan
+ * line (Stripe's subscription invoices are recorded as kind 'stripe').
+ */
+#define SQL_STRIPE_PLAN "EXISTS (SELECT 1 FROM billing_subscriptions s " \
+    "WHERE s.account_id = billing_accounts.id " \
+    "AND s.stripe_subscription_id IS NOT NULL " \
+    "AND s.status IN ('active', 'trialing', 'past_due'))"
+
 /* Usage summed by resource, unit and unit price (micro-units). */
 struct usage_sum {
 	char resource[16];
@@ -43,6 +53,8 @@ struct line_set {
 	struct invoice_line *lines;
 	size_t n, cap;
 	int64_t subtotal;   /* the sum of the lines' amounts */
+	int whole_units;    /* 1: the currency has no minor unit (jpy), amounts
+	                     * round to whole units; 0: to cents */
 };
 void line_set_free(struct line_set *set);
 
@@ -52,7 +64,7 @@ void line_set_free(struct line_set *set);
  * and the caller must fail the whole invoice run, never bill it.
  */
 
-/* One usage line per sum, amounts rounded to cents. */
+/* One usage line per sum, amounts rounded to the currency's minor unit. */
 int lines_usage(struct line_set *set, const struct usage_sum *sums, size_t n);
 
 /* The plan's price: monthly plans every period, yearly ones in the period
@@ -80,6 +92,10 @@ void overage_free(struct overage *o);
  * statements. */
 int lines_insert(struct db *db, const uint64_t *ids,
     const struct line_set *const *sets, size_t n);
+
+/* The next gap-free number of the year ("INV-2025-000001"), from the
+ * counter row locked until the caller's transaction ends (invoice_build.c). */
+int invoice_next_number(struct db *db, int year, char *buf, size_t size);
 
 /* The scheduled run over a batch of accounts (invoice_batch.c). */
 struct invoice_batch {

@@ -35,7 +35,7 @@ static const char SQL_JOB_DRAFTS[] =
     "AND kind = 'scheduled' AND created_at <= ? ORDER BY id LIMIT 100";
 static const char SQL_JOB_OVERDUE[] =
     "UPDATE billing_invoices SET status = 'overdue' "
-    "WHERE status = 'sent' AND due_date < ?";
+    "WHERE status = 'sent' AND due_date < ? AND total > 0";
 
 static void
 fmt_time(int64_t usec, char *buf)

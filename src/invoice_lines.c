@@ -84,6 +84,13 @@ add_line(struct line_set *set, const char *kind, const char *resource,
 	return 0;
 }
 
+/* An amount in the currency's minor unit: cents, or whole units (jpy). */
+static int64_t
+line_round(const struct line_set *set, int64_t micros)
+{
+	return money_round(micros, set->whole_units ? 0 : 2);
+}
+
 static const char *
 usage_description(const char *resource)
 {
@@ -103,7 +110,7 @@ lines_usage(struct line_set *set, const struct usage_sum *sums, size_t n)
 		if (add_line(set, "usage", sums[i].resource,
 		    usage_description(sums[i].resource), sums[i].qty,
 		    sums[i].unit, sums[i].price,
-		    money_round(sums[i].cost, 2)) != 0)
+		    line_round(set, sums[i].cost)) != 0)
 			return -1;
 	return 0;
 }
@@ -127,7 +134,7 @@ lines_subscription(struct line_set *set, const struct plan *plan,
 	    plan->interval == INTERVAL_YEAR ? "yearly" : "monthly");
 	return add_line(set, "subscription", NULL, desc, MONEY_SCALE,
 	    plan->interval == INTERVAL_YEAR ? "year" : "month", plan->price,
-	    money_round(plan->price, 2));
+	    line_round(set, plan->price));
 }
 
 int
@@ -183,7 +190,7 @@ lines_overage(struct line_set *set, const struct overage *o,
 		snprintf(desc, sizeof(desc), "%s above the %s plan",
 		    usage_description(s->resource), plan->name);
 		if (add_line(set, "overage", s->resource, desc, s->qty, s->unit,
-		    s->price, money_round(s->cost, 2)) != 0)
+		    s->price, line_round(set, s->cost)) != 0)
 			return -1;
 	}
 	return 0;

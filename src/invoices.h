@@ -18,12 +18,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct account;
 struct app;
 struct db;
 struct billing_config;
 struct json_object;
 struct job_opts;
 struct job_result;
+struct stripe_error;
 
 struct invoice_line {
 	unsigned line_no;
@@ -118,14 +120,47 @@ int invoice_build(struct db *db, const struct billing_config *cfg,
 int invoice_finalize(struct db *db, const struct billing_config *cfg,
     uint64_t id, int64_t now);
 
+enum invoice_status_outcome {
+	INVOICE_STATUS_DONE = 0,   /* changed, or already so */
+	INVOICE_STATUS_CONFLICT,   /* makes no sense from its status */
+	INVOICE_STATUS_STRIPE      /* Stripe refused or failed: *se says why */
+};
+
 /*
  * Moves an invoice to status `to` (sent, paid, void).  The same status again
- * changes nothing; a change that makes no sense sets *conflict.  paid records
- * a manual payment; void keeps the invoice, gives its credits back and frees
- * its usage for the next invoice.  DB_NOT_FOUND for no such invoice.
+ * changes nothing.  paid records a manual payment; void keeps the invoice,
+ * gives its credits back and frees its usage for the next invoice.  Locks
+ * the account first, then the invoice, then its credits.  An invoice that
+ * Stripe collects (it has a stripe_invoice_id) is voided or paid out of
+ * band in Stripe first, holding those locks; when Stripe refuses or fails,
+ * nothing changes here and *outcome is INVOICE_STATUS_STRIPE with *se
+ * filled.  DB_NOT_FOUND for no such invoice.
  */
 int invoice_set_status(struct db *db, const struct billing_config *cfg,
-    uint64_t id, const char *to, int64_t now, int *conflict);
+    uint64_t id, const char *to, int64_t now,
+    enum invoice_status_outcome *outcome, struct stripe_error *se);
+
+/*
+ * A Stripe subscription's invoice, paid in Stripe and not made by us, as it
+ * is recorded here (invoice_stripe.c).
+ */
+struct invoice_stripe_paid {
+	const char *stripe_invoice_id;   /* borrowed */
+	const char *description;         /* the line's text, clean UTF-8; "" */
+	const char *currency;            /* three lowercase letters */
+	int64_t amount;                  /* micro-units paid, whole cents */
+	int64_t period_start, period_end, paid_at, now;   /* usec */
+};
+
+/*
+ * Records it for the account (locked by the caller) as a paid invoice of
+ * kind 'stripe' with one subscription line, numbered like ours; an invoice
+ * already recorded for that Stripe id is found instead.  *invoice_id is
+ * ours.  Inside the caller's transaction.
+ */
+int invoice_record_stripe(struct db *db, const struct billing_config *cfg,
+    const struct account *acct, const struct invoice_stripe_paid *sp,
+    uint64_t *invoice_id);
 
 /* The invoice job (job_defs "generate-invoices"; invoice_job.c). */
 int invoices_job(struct app *app, const struct job_opts *opts,

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "money.h"
 
@@ -232,4 +233,32 @@ int
 money_add(int64_t a, int64_t b, int64_t *out)
 {
 	return store_checked((money_wide)a + b, out);
+}
+
+int
+money_currency_decimals(const char *currency)
+{
+	/* Stripe's zero-decimal and three-decimal currencies */
+	static const char *const zero[] = { "bif", "clp", "djf", "gnf",
+	    "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
+	    "xaf", "xof", "xpf", NULL };
+	static const char *const three[] = { "bhd", "jod", "kwd", "omr", "tnd",
+	    NULL };
+	size_t i;
+
+	for (i = 0; zero[i] != NULL; i++)
+		if (strcasecmp(currency, zero[i]) == 0)
+			return 0;
+	for (i = 0; three[i] != NULL; i++)
+		if (strcasecmp(currency, three[i]) == 0)
+			return 3;
+	return 2;
+}
+
+int
+money_amount_decimals(const char *currency)
+{
+	int d = money_currency_decimals(currency);
+
+	return d < 2 ? d : 2;
 }

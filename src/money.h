@@ -48,6 +48,17 @@ int money_format_trim(int64_t micros, int min_decimals, char *buf, size_t size);
 int64_t money_round(int64_t micros, int decimals);
 
 /*
+ * The decimals of currency's minor unit as Stripe counts them: 0 for the
+ * zero-decimal currencies (jpy, krw, ...), 3 for bhd, jod, kwd, omr, tnd,
+ * else 2.  Case-insensitive; the one table of them.
+ */
+int money_currency_decimals(const char *currency);
+
+/* The decimals amounts of currency are kept in (invoice lines, credits):
+ * its minor unit's, at most 2 (our columns hold cents). */
+int money_amount_decimals(const char *currency);
+
+/*
  * Product of two micro-unit values, rounded half away from zero to
  * micro-units: money_mul(2000000 (2 units), 50000 (0.05)) = 100000 (0.10).
  * Uses 128-bit intermediates.  Returns 0, or -1 if the result overflows

@@ -201,6 +201,18 @@ int stripe_push_invoice(struct app *app, uint64_t invoice_id, char *err,
     size_t errlen);
 
 /*
+ * Stripe's invoice sid (ours is invoice_id) made void ("void": POST
+ * /v1/invoices/{sid}/void) or paid out of band ("paid": POST .../pay with
+ * paid_out_of_band=true), so that Stripe stops collecting it.  An invoice
+ * already so in Stripe is success.  STRIPE_OK, or an enum stripe_rc with
+ * err filled (STRIPE_REJECTED with status 400: Stripe refused because of
+ * the invoice's state, e.g. it is paid).  Call it before the local change.
+ */
+int stripe_invoice_settle(const struct billing_config *cfg,
+    uint64_t invoice_id, const char *sid, const char *to,
+    struct stripe_error *err);
+
+/*
  * micros (micro-units of currency) as Stripe's minor units of that currency:
  * cents for most, whole units for zero-decimal currencies (jpy, krw, ...),
  * thousandths for three-decimal ones (bhd, jod, kwd, omr, tnd).  0, or -1

@@ -20,8 +20,12 @@
  * within Stripe's 24 hours of idempotency; step 1 and the stored id cover
  * the time after that.
  *
- * A hybrid account with a live Stripe subscription pays its plan through
- * that subscription: the plan's "subscription" lines are not pushed again.
+ * An account whose plan a live Stripe subscription collects has invoices
+ * without the plan line (invoice_impl.h, SQL_STRIPE_PLAN): what is pushed
+ * is the invoice as it is, credits included.  An older invoice that still
+ * carries the plan line is refused, never pushed with the plan charged twice.
+ * An invoice voided or paid by hand while it was being pushed is voided or
+ * paid out of band in Stripe right after (stripe_settle.c).
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -38,6 +42,7 @@
 #include "db.h"
 #include "invoices.h"
 #include "log.h"
+#include "money.h"
 #include "stripe.h"
 #include "timeutil.h"
 
@@ -133,21 +138,11 @@ metadata(struct json_object *o, const char *key)
 int
 stripe_minor_units(const char *currency, int64_t micros, int64_t *out)
 {
-	/* Stripe's zero-decimal and three-decimal currencies */
-	static const char *const zero[] = { "bif", "clp", "djf", "gnf",
-	    "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
-	    "xaf", "xof", "xpf", NULL };
-	static const char *const three[] = { "bhd", "jod", "kwd", "omr", "tnd",
-	    NULL };
-	int64_t div = 10000;
-	size_t i;
+	int64_t div = 1000000;
+	int d;
 
-	for (i = 0; zero[i] != NULL; i++)
-		if (strcasecmp(currency, zero[i]) == 0)
-			div = 1000000;
-	for (i = 0; three[i] != NULL; i++)
-		if (strcasecmp(currency, three[i]) == 0)
-			div = 1000;
+	for (d = money_currency_decimals(currency); d > 0; d--)
+		div /= 10;
 	if (micros % div != 0)
 		return -1;
 	*out = micros / div;
@@ -174,7 +169,9 @@ plan_items(struct push *p)
 		return fail(p, STRIPE_BAD_ANSWER, "%s", "out of memory");
 	for (i = 0; i < inv->nlines; i++) {
 		if (live > 0 && strcmp(inv->lines[i].kind, "subscription") == 0)
-			continue;
+			return fail(p, STRIPE_REJECTED, "%s", "carries the plan, "
+			    "which a Stripe subscription collects: void it and "
+			    "invoice the period again");
 		if (stripe_minor_units(inv->currency, inv->lines[i].amount,
 		    &amount) != 0)
 			return fail(p, STRIPE_BAD_ANSWER, "a line amount is "
@@ -191,9 +188,9 @@ plan_items(struct push *p)
 	if (stripe_minor_units(inv->currency, inv->credits, &credits) != 0)
 		return fail(p, STRIPE_BAD_ANSWER, "the credits are not exact "
 		    "in the minor unit of %s", inv->currency);
-	/* the credits applied, never more than what is pushed */
-	if (credits > sum)
-		credits = sum;
+	if (credits > sum)  /* cannot happen: credits never exceed the lines */
+		return fail(p, STRIPE_BAD_ANSWER, "%s", "the credits exceed "
+		    "the lines");
 	if (credits > 0) {
 		snprintf(p->items[p->nitems].tag, sizeof(p->items[0].tag),
 		    "credits");
@@ -352,6 +349,27 @@ finalize(struct push *p)
 	return rc == STRIPE_OK ? STRIPE_OK : stripe_fail(p, "finalizing");
 }
 
+/* Voided or paid by hand here while it was pushed: the same in Stripe. */
+static int
+settle_if_changed(struct push *p)
+{
+	struct invoice now;
+	int rc;
+
+	if ((rc = invoice_load_summary(p->app->db, p->inv.id, &now)) != DB_OK)
+		return fail(p, STRIPE_DB, "%s", db_error(p->app->db));
+	if (strcmp(now.status, "void") != 0 && strcmp(now.status, "paid") != 0)
+		return STRIPE_OK;
+	if (strcmp(now.status, "paid") == 0 && strcmp(p->sstatus, "paid") == 0)
+		return STRIPE_OK;
+	if (stripe_invoice_settle(p->app->cfg, p->inv.id, p->sid, now.status,
+	    &p->se) != STRIPE_OK)
+		return stripe_fail(p, now.status);
+	log_info("stripe: invoice %s became %s while pushed: %s in Stripe too",
+	    p->id, now.status, now.status);
+	return STRIPE_OK;
+}
+
 static int
 push_steps(struct push *p)
 {
@@ -387,7 +405,7 @@ push_steps(struct push *p)
 		    db_error(p->app->db));
 	log_info("stripe: invoice %s pushed as %s (%s, %" PRId64 " %s)", p->id,
 	    p->sid, p->sstatus, p->total, p->inv.currency);
-	return STRIPE_OK;
+	return settle_if_changed(p);
 }
 
 /* Pushes one invoice; an enum stripe_rc, with err set on failure. */

@@ -65,6 +65,9 @@ static const char SQL_PAYMENT_ANY_PI[] =
 static const char SQL_INVOICE_PAID_BY_STRIPE[] =
     "SELECT id FROM billing_payments WHERE account_id = ? "
     "AND stripe_invoice_id = ? AND status = 'succeeded' LIMIT 1";
+static const char SQL_PAID_BY_HAND[] =
+    "SELECT id FROM billing_payments WHERE invoice_id = ? "
+    "AND method = 'manual' AND status = 'succeeded' LIMIT 1";
 static const char SQL_FAILED_SINCE[] =
     "UPDATE billing_accounts SET payment_failed_at = "
     "COALESCE(payment_failed_at, ?) WHERE id = ?";
@@ -92,17 +95,13 @@ currency_ok(const char *s)
 static int
 minor_to_micros(const char *currency, int64_t amount, int64_t *out)
 {
-	static const char zero[] = "bif clp djf gnf jpy kmf krw mga pyg rwf "
-	    "ugx vnd vuv xaf xof xpf";
-	static const char three[] = "bhd jod kwd omr tnd";
-	int64_t scale = 10000;
+	int64_t scale = MONEY_SCALE;
+	int d;
 
 	if (amount < 0 || amount > AMOUNT_MAX)
 		return -1;
-	if (strstr(zero, currency) != NULL)
-		scale = MONEY_SCALE;
-	else if (strstr(three, currency) != NULL)
-		scale = 1000;
+	for (d = money_currency_decimals(currency); d > 0; d--)
+		scale /= 10;
 	*out = amount * scale;
 	return 0;
 }
@@ -356,20 +355,118 @@ emit_invoice_paid(struct db *db, struct wh *w, uint64_t id)
 }
 
 /*
+ * billing.payment.unexpected, once per Stripe invoice: Stripe collected an
+ * invoice that is void here, or that was already paid by hand.  The payment
+ * is recorded; someone has to refund it or settle it by hand.
+ */
+static int
+emit_unexpected(struct db *db, struct wh *w, const struct target *t,
+    const struct payment *pm, const char *why)
+{
+	struct json_object *d = json_object_new_object();
+	char key[KEY_MAX];
+	int rc;
+
+	json_object_object_add(d, "user_id",
+	    json_object_new_string(t->acct.user_id));
+	json_object_object_add(d, "invoice_id",
+	    json_object_new_int64((int64_t)t->invoice_id));
+	json_object_object_add(d, "invoice_status",
+	    json_object_new_string(t->status));
+	json_object_object_add(d, "stripe_invoice_id",
+	    json_object_new_string(pm->stripe_invoice));
+	json_object_object_add(d, "stripe_event_id",
+	    json_object_new_string(w->event_id));
+	json_object_object_add(d, "amount", json_money(pm->amount, 2));
+	json_object_object_add(d, "currency",
+	    json_object_new_string(pm->currency));
+	json_object_object_add(d, "reason", json_object_new_string(why));
+	snprintf(key, sizeof(key), "billing.payment.unexpected:%s",
+	    pm->stripe_invoice);
+	rc = event_emit(db, "billing.payment.unexpected", t->acct.id, key, d,
+	    w->now);
+	json_object_put(d);
+	if (rc == DB_OK)
+		wh_note(w, "unexpected payment: %s", why);
+	return rc;
+}
+
+/* 1 when Stripe reports the invoice paid outside Stripe (paid_out_of_band,
+ * the older API's flag). */
+static int
+out_of_band(struct json_object *inv)
+{
+	struct json_object *v = wh_jget(inv, "paid_out_of_band");
+
+	return v != NULL && json_object_is_type(v, json_type_boolean) &&
+	    json_object_get_boolean(v);
+}
+
+/*
+ * A subscription's invoice that Stripe made and collected: recorded as our
+ * paid invoice of kind 'stripe' (invoice_stripe.c), its line and period
+ * from the invoice's first line, else the invoice's own period.
+ */
+static int
+record_subscription_invoice(struct db *db, struct wh *w, struct target *t,
+    const struct payment *pm, int64_t paid_usec)
+{
+	struct json_object *inv = w->obj, *line = wh_jfirst(inv, "lines");
+	struct json_object *period = wh_jget(line, "period");
+	struct invoice_stripe_paid sp;
+	char desc[501];
+	int64_t start, end;
+	int rc;
+
+	if (wh_jint(period, "start", &start) != 1 ||
+	    wh_jint(period, "end", &end) != 1) {
+		if (wh_jint(inv, "period_start", &start) != 1 ||
+		    wh_jint(inv, "period_end", &end) != 1)
+			start = end = paid_usec / USEC_PER_SEC;
+	}
+	if (start < 0 || start > TIME_MAX_SEC - 1 || end < 0 ||
+	    end > TIME_MAX_SEC)
+		start = end = paid_usec / USEC_PER_SEC;
+	clean_text(wh_jtext(line, "description") ? wh_jtext(line,
+	    "description") : "", desc, sizeof(desc));
+	memset(&sp, 0, sizeof(sp));
+	sp.stripe_invoice_id = pm->stripe_invoice;
+	sp.description = desc;
+	sp.currency = pm->currency;
+	sp.amount = pm->amount;
+	sp.period_start = start * USEC_PER_SEC;
+	sp.period_end = end * USEC_PER_SEC;
+	sp.paid_at = paid_usec;
+	sp.now = w->now;
+	if ((rc = invoice_record_stripe(db, w->cfg, &t->acct, &sp,
+	    &t->invoice_id)) != DB_OK)
+		return rc;
+	snprintf(t->status, sizeof(t->status), "paid");
+	wh_note(w, "subscription invoice recorded as invoice %llu",
+	    (unsigned long long)t->invoice_id);
+	return DB_OK;
+}
+
+/*
  * invoice.paid: a succeeded payment (amount_paid), our invoice paid (paid
- * is final; a void one stays void, a draft is finalized first) with its
- * billing.invoice.paid event, and the account's payment trouble is over.
+ * is final; a draft is finalized first) with its billing.invoice.paid
+ * event, and the account's payment trouble is over.  A subscription's
+ * invoice that is not ours is recorded as a paid invoice of kind 'stripe'.
+ * Stripe collecting an invoice that is void here, or that was paid by hand,
+ * is recorded and raised as billing.payment.unexpected.  Our own "paid out
+ * of band" echoed back (no payment intent, or paid_out_of_band) moved no
+ * money through Stripe: nothing is recorded.
  */
 int
 wh_on_invoice_paid(struct db *db, struct wh *w)
 {
 	struct json_object *inv = w->obj;
-	char key[KEY_MAX], paid[TIME_TEXT_MAX];
-	const char *in_id = wh_jid(inv, "id");
+	char key[KEY_MAX], paid[TIME_TEXT_MAX], cols[1][COL_MAX];
+	const char *in_id = wh_jid(inv, "id"), *sub_id;
 	struct payment pm;
 	struct target t;
-	int64_t amount, at;
-	int rc;
+	int64_t amount, at, paid_usec;
+	int by_hand = 0, recorded = 0, rc;
 
 	if (in_id == NULL || wh_jint(inv, "amount_paid", &amount) != 1) {
 		wh_note(w, "no invoice id or amount_paid");
@@ -389,6 +486,8 @@ wh_on_invoice_paid(struct db *db, struct wh *w)
 	if (wh_jint(wh_jget(inv, "status_transitions"), "paid_at", &at) != 1 ||
 	    wh_sec_text(at, paid) != 0)
 		time_format_db(w->now, paid, sizeof(paid));
+	if (time_parse_db(paid, strlen(paid), &paid_usec) != 0)
+		paid_usec = w->now;
 	snprintf(key, sizeof(key), "stripe-invoice-paid:%s", in_id);
 	pm.account_id = t.acct.id;
 	pm.invoice_id = t.invoice_id;
@@ -396,6 +495,27 @@ wh_on_invoice_paid(struct db *db, struct wh *w)
 	pm.pi = invoice_payment_intent(inv);
 	pm.stripe_invoice = in_id;
 	pm.key = key;
+	if (t.invoice_id != 0 && strcmp(t.status, "paid") == 0) {
+		struct db_param ph[] = { DBP_INT(t.invoice_id) };
+		rc = wh_query_row(db, SQL_PAID_BY_HAND, ph, 1, cols, 1);
+		if (rc != DB_OK && rc != DB_NOT_FOUND)
+			return rc;
+		by_hand = rc == DB_OK;
+	}
+	if (out_of_band(inv) || (by_hand && pm.pi == NULL)) {
+		wh_note(w, "paid out of band: no payment through Stripe");
+		return DB_OK;
+	}
+	sub_id = wh_jid(invoice_sub_details(inv), "subscription");
+	if (sub_id == NULL)
+		sub_id = wh_jid(inv, "subscription");
+	if (t.invoice_id == 0 && sub_id != NULL) {
+		if ((rc = record_subscription_invoice(db, w, &t, &pm,
+		    paid_usec)) != DB_OK)
+			return rc;
+		pm.invoice_id = t.invoice_id;
+		recorded = 1;
+	}
 	if ((rc = record_success(db, w, &pm)) != DB_OK)
 		return rc;
 	struct db_param pa[] = { DBP_INT(t.acct.id) };
@@ -403,12 +523,15 @@ wh_on_invoice_paid(struct db *db, struct wh *w)
 		return rc;
 	if (t.invoice_id == 0)
 		return DB_OK;
+	if (recorded)
+		return emit_invoice_paid(db, w, t.invoice_id);
 	if (strcmp(t.status, "void") == 0) {
 		wh_note(w, "invoice is void: left void");
-		return DB_OK;
+		return emit_unexpected(db, w, &t, &pm, "the invoice is void");
 	}
 	if (strcmp(t.status, "paid") == 0)
-		return DB_OK;
+		return by_hand ? emit_unexpected(db, w, &t, &pm,
+		    "the invoice was already paid by hand") : DB_OK;
 	if (strcmp(t.status, "draft") == 0 &&
 	    (rc = invoice_finalize(db, w->cfg, t.invoice_id, w->now)) != DB_OK)
 		return rc;

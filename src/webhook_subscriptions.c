@@ -311,6 +311,22 @@ plan_by_price(const struct billing_config *cfg, const char *price)
  * needs no payment), "incomplete" otherwise.  The subscription's own
  * events, whenever they come, own its state afterwards.
  */
+/*
+ * 0 when the session's customer, expanded, says it was made for another
+ * account (metadata.account_id or user_id, set by stripe_customer_ensure).
+ */
+static int
+customer_made_for(struct json_object *s, const struct account *acct)
+{
+	struct json_object *md = wh_jget(wh_jget(s, "customer"), "metadata");
+	const char *aid = wh_jtext(md, "account_id"), *uid = wh_jtext(md,
+	    "user_id");
+
+	if (aid != NULL && wh_parse_id(aid) != acct->id)
+		return 0;
+	return uid == NULL || strcmp(uid, acct->user_id) == 0;
+}
+
 int
 wh_on_checkout_completed(struct db *db, struct wh *w)
 {
@@ -320,16 +336,21 @@ wh_on_checkout_completed(struct db *db, struct wh *w)
 	struct sub_state st;
 	struct sub_row row;
 	struct account acct;
-	int rc;
+	int ours, rc;
 
-	user_id = wh_jtext(s, "client_reference_id");
-	if (user_id == NULL || !account_user_id_valid(user_id))
-		user_id = wh_jtext(md, "user_id");
+	/* ours (metadata, set with the customer) before client_reference_id,
+	 * which whoever makes a session can set */
+	user_id = wh_jtext(md, "user_id");
+	ours = user_id != NULL && account_user_id_valid(user_id);
+	if (!ours)
+		user_id = wh_jtext(s, "client_reference_id");
 	customer = wh_jid(s, "customer");
 	sub_id = wh_jid(s, "subscription");
 	rc = wh_account_by_user(db, user_id, &acct);
-	if (rc == DB_NOT_FOUND)
+	if (rc == DB_NOT_FOUND) {
+		ours = 1;   /* the customer's own account */
 		rc = wh_account_by_customer(db, customer, &acct);
+	}
 	if (rc == DB_NOT_FOUND) {
 		wh_note(w, "no account for the session's user or customer");
 		return wh_ignore(w, "unknown account");
@@ -337,7 +358,12 @@ wh_on_checkout_completed(struct db *db, struct wh *w)
 	if (rc != DB_OK || (rc = wh_lock_account(db, &acct)) != DB_OK)
 		return rc;
 	wh_note(w, "account %llu", (unsigned long long)acct.id);
-	if ((rc = link_customer(db, w, &acct, customer)) != DB_OK)
+	if (!customer_made_for(s, &acct))
+		ours = 0;
+	if (!ours)
+		wh_note(w, "customer %s not linked: not made for this account",
+		    customer ? customer : "(none)");
+	else if ((rc = link_customer(db, w, &acct, customer)) != DB_OK)
 		return rc;
 	if (sub_id == NULL)
 		return DB_OK;

@@ -179,7 +179,7 @@ def invoice_obj(inv_id, form, now):
         "lines": {"object": "list", "data": [], "has_more": False,
                   "url": "/v1/invoices/%s/lines" % inv_id},
         "livemode": False, "metadata": n.get("metadata", {}), "number": None,
-        "parent": None, "period_end": now, "period_start": now,
+        "paid_out_of_band": False, "parent": None, "period_end": now, "period_start": now,
         "status": "draft", "status_transitions": {"finalized_at": None, "paid_at": None,
                                                   "voided_at": None},
         "subtotal": 0, "total": 0,
@@ -466,6 +466,12 @@ class Standin:
             if (len(parts) == 4 and parts[1] == "invoices" and parts[3] == "finalize"
                     and method == "POST"):
                 return 200, self._finalize(parts[2], form, now)
+            if (len(parts) == 4 and parts[1] == "invoices" and parts[3] == "void"
+                    and method == "POST"):
+                return 200, self._void(parts[2], now)
+            if (len(parts) == 4 and parts[1] == "invoices" and parts[3] == "pay"
+                    and method == "POST"):
+                return 200, self._pay(parts[2], form, now)
         raise StripeError(404, "Unrecognized request URL (%s: %s). Please see "
                           "https://stripe.com/docs or we can help at "
                           "https://support.stripe.com/." % (method, path))
@@ -578,6 +584,60 @@ class Standin:
         inv["status_transitions"]["finalized_at"] = now
         inv["effective_at"] = now
         return self._render("invoices", inv)
+
+    def _void(self, inv_id, now):
+        """POST /v1/invoices/{id}/void: open or uncollectible invoices only."""
+        if inv_id not in self.invoices:
+            raise missing("invoice", inv_id)
+        inv = self.invoices[inv_id]
+        if inv["status"] not in ("open", "uncollectible"):
+            raise StripeError(400, "You can only void invoices that are open or "
+                              "uncollectible. This invoice is %s." % inv["status"])
+        inv["status"] = "void"
+        inv["auto_advance"] = False
+        inv["status_transitions"]["voided_at"] = now
+        return self._render("invoices", inv)
+
+    def _pay(self, inv_id, form, now):
+        """POST /v1/invoices/{id}/pay; only paid_out_of_band=true is
+        modelled (no money moves)."""
+        if inv_id not in self.invoices:
+            raise missing("invoice", inv_id)
+        inv = self.invoices[inv_id]
+        if inv["status"] == "paid":
+            raise StripeError(400, "Invoice is already paid", code="invoice_already_paid")
+        if inv["status"] not in ("open", "uncollectible"):
+            raise StripeError(400, "You can only pay invoices that are open or "
+                              "uncollectible. This invoice is %s." % inv["status"])
+        if form.get("paid_out_of_band") != "true":
+            raise StripeError(402, "The stand-in charges nothing: pay with "
+                              "paid_out_of_band=true, or collect() it.",
+                              etype="card_error", code="card_declined")
+        total = self._render("invoices", inv)["total"]
+        inv.update(status="paid", paid_out_of_band=True, amount_paid=total,
+                   auto_advance=False)
+        inv["status_transitions"]["paid_at"] = now
+        return self._render("invoices", inv)
+
+    def collect(self, inv_id):
+        """Stripe charging an open invoice (what auto_advance does): it
+        becomes paid with a payment intent.  Returns the invoice."""
+        now = int(time.time())
+        with self.lock:
+            inv = self.invoices[inv_id]
+            if inv["status"] != "open":
+                raise ValueError("invoice %s is %s, not open" % (inv_id, inv["status"]))
+            total = self._render("invoices", inv)["total"]
+            # 2025-03-31.basil: the payment intent is under invoice.payments
+            inv.update(status="paid", amount_paid=total, payments={
+                "object": "list", "has_more": False, "data": [{
+                    "id": new_id("inpay_"), "object": "invoice_payment",
+                    "amount_paid": total, "currency": inv["currency"],
+                    "invoice": inv_id, "is_default": True, "status": "paid",
+                    "payment": {"type": "payment_intent",
+                                "payment_intent": new_id("pi_")}}]})
+            inv["status_transitions"]["paid_at"] = now
+            return public(self._render("invoices", inv))
 
     # -- the wire --------------------------------------------------------
 

@@ -8,6 +8,9 @@ key; STRIPE_TIMEOUT_SECONDS=2 keeps the timeout tests short (a Stripe call
 then takes at most 2 x 2 + 5 = 9 s, retries included).
 """
 
+import hashlib
+import hmac
+import json
 import os
 import re
 import secrets
@@ -88,6 +91,9 @@ class StripeCase(StackTestCase):
 
 
 class CheckoutTest(StripeCase):
+
+    config_overrides = {"checkoutReturnOrigins": [
+        "https://app.example.com", "http://APP.example.com", "https://example.com"]}
 
     def test_checkout_returns_a_session_with_the_exact_form_and_keys(self):
         sub = self.user()
@@ -229,6 +235,22 @@ class CheckoutTest(StripeCase):
         ok = "https://example.com/" + "a" * (2048 - 20)
         status, _, body = self.checkout(self.user(), {"plan_id": "pro", "success_url": ok})
         self.assertEqual(status, 200, body)
+
+    def test_return_urls_stay_on_our_origins(self):
+        """No open redirect through Checkout: publicBaseUrl's origin and
+        checkoutReturnOrigins only, compared as origins (scheme, host, port)."""
+        for bad in ("https://evil.example/x", "https://app.example.com.evil.example/",
+                    "https://app.example.com@evil.example/", "http://example.com/",
+                    "https://example.com:8443/", "https://evil.example\\@example.com/"):
+            for param in ("success_url", "cancel_url"):
+                self.assertRefused({"plan_id": "pro", param: bad}, param)
+        self.assertEqual(self.posts("/v1/checkout/sessions"), [])
+        for good in ("https://APP.example.com/done", "http://app.example.com/x",
+                     self.stack.base_url + "/billing/elsewhere"):
+            status, _, body = self.checkout(self.user(), {"plan_id": "pro",
+                                                          "success_url": good,
+                                                          "cancel_url": good})
+            self.assertEqual(status, 200, (good, body))
 
 
 class PaymentMethodsTest(StripeCase):
@@ -497,8 +519,9 @@ class PushTest(StripeCase):
 
     def test_a_hybrid_plan_paid_by_its_subscription_is_not_charged_again(self):
         inv = self.hybrid_invoice
+        # the plan is the subscription's to collect: not on our invoice
         kinds = sorted(l["kind"] for l in inv["lines"])
-        self.assertEqual(kinds, ["overage", "subscription"], inv["lines"])
+        self.assertEqual(kinds, ["overage"], inv["lines"])
         self.pushed_or_skip(inv)
         sid = self.stored_id(inv)
         items = self.posts_for("/v1/invoiceitems", inv)
@@ -652,3 +675,333 @@ class SubscriptionChangeTest(StripeCase):
         status, _, body = self.change(sub, {"cancel": True})
         self.assertEqual(status, 502, body)
         self.assertEqual(body["error"]["code"], "stripe_error")
+
+
+def signed(secret, body, t):
+    """A Stripe-Signature header for body (bytes) at unix time t."""
+    mac = hmac.new(secret.encode(), b"%d." % t + body, hashlib.sha256).hexdigest()
+    return "t=%d,v1=%s" % (t, mac)
+
+
+class LedgerCase(StripeCase):
+    """Invoices that Stripe collects, and Stripe's events about them; the
+    daemon's clock is NOW (February 2025; the invoices are January's)."""
+
+    extra_env = {"BILLING_TEST_NOW": NOW}
+
+    def token(self, sub, role="user"):
+        return self.stack.token(sub, role, now=NOW_EPOCH)
+
+    def setUp(self):
+        self.standin.clear_faults()
+
+    session = PushTest.session
+    run_job = PushTest.run_job
+
+    def admin(self):
+        return self.token("admin@example.com", "admin")
+
+    def invoice_of(self, sub, kind=None):
+        """The user's invoices as GET invoices shows them, with details."""
+        status, _, body = self.request("GET", "invoices?user_id=" + urllib.parse.quote(sub),
+                                       token=self.admin())
+        self.assertEqual(status, 200, body)
+        out = []
+        for inv in body["invoices"]:
+            status, _, full = self.request("GET", "invoices/%d" % inv["id"],
+                                           token=self.token(sub))
+            self.assertEqual(status, 200, full)
+            if kind is None or any(l["kind"] == kind for l in full["lines"]):
+                out.append(full)
+        return out
+
+    def pushed_invoice(self, sub, cores=2):
+        """A customer's January usage invoice, pushed to Stripe: (ours, sid)."""
+        status, _, body = self.checkout(sub)
+        self.assertEqual(status, 200, body)
+        self.session(sub, "s-" + sub, cores, 4, "2025-01-10T00:00:00Z",
+                     "2025-01-10T10:00:00Z")
+        self.stack.run_helper("billing-calculate-usage", env={"BILLING_TEST_NOW": NOW})
+        status, _, inv = self.request("POST", "admin/invoices", token=self.admin(),
+                                      body={"user_id": sub, "period_start": "2025-01-01",
+                                            "period_end": "2025-01-31"})
+        self.assertEqual(status, 201, inv)
+        self.run_job()
+        sid = self.sql("SELECT COALESCE(stripe_invoice_id, '') FROM billing_invoices "
+                       "WHERE id = %d" % inv["id"])[0][0]
+        self.assertRegex(sid, r"^in_", "the invoice was not pushed")
+        return inv, sid
+
+    def patch(self, inv, status):
+        return self.request("PATCH", "admin/invoices/%d" % inv["id"], token=self.admin(),
+                            body={"status": status})
+
+    def stripe_inv(self, sid):
+        return [i for i in self.standin.objects("invoices") if i["id"] == sid][0]
+
+    def deliver(self, type_, obj, created=NOW_EPOCH - 60):
+        evt = {"id": "evt_" + secrets.token_hex(12), "object": "event",
+               "api_version": API_VERSION, "type": type_, "created": created,
+               "livemode": False, "data": {"object": obj}}
+        body = json.dumps(evt).encode()
+        status, _, resp = self.request(
+            "POST", "webhook", raw=body, content_type="application/json",
+            headers={"Stripe-Signature": signed(self.stack.webhook_secret, body,
+                                                NOW_EPOCH)})
+        self.assertEqual(status, 200, resp)
+        return resp
+
+    def local(self, inv):
+        return self.sql("SELECT status, COALESCE(voided_at, ''), COALESCE(paid_at, '') "
+                        "FROM billing_invoices WHERE id = %d" % inv["id"])[0]
+
+    def events(self, acct_id, type_):
+        return [json.loads(r[0]) for r in self.sql(
+            "SELECT payload FROM billing_events WHERE account_id = %d AND type = '%s' "
+            "ORDER BY id" % (acct_id, type_))]
+
+
+class SettleTest(LedgerCase):
+    """Voiding or marking paid by hand an invoice that Stripe collects does
+    the same in Stripe first; Stripe refusing leaves ours unchanged."""
+
+    def test_void_voids_it_in_stripe_first(self):
+        inv, sid = self.pushed_invoice("void-me@example.com")
+        status, _, body = self.patch(inv, "void")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["status"], "void")
+        calls = self.posts("/v1/invoices/%s/void" % sid)
+        self.assertEqual(len(calls), 1)
+        self.assertEqual(calls[0]["headers"]["Idempotency-Key"], "invoice-void-%d" % inv["id"])
+        self.assertEqual(self.stripe_inv(sid)["status"], "void")
+        # again: already void, Stripe is not asked again
+        status, _, body = self.patch(inv, "void")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(len(self.posts("/v1/invoices/%s/void" % sid)), 1)
+
+    def test_paid_by_hand_is_paid_out_of_band_in_stripe(self):
+        inv, sid = self.pushed_invoice("paid-by-hand@example.com")
+        status, _, body = self.patch(inv, "paid")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["status"], "paid")
+        calls = self.posts("/v1/invoices/%s/pay" % sid)
+        self.assertEqual([c["form"] for c in calls], [{"paid_out_of_band": "true"}])
+        self.assertEqual(calls[0]["headers"]["Idempotency-Key"], "invoice-pay-%d" % inv["id"])
+        s = self.stripe_inv(sid)
+        self.assertEqual((s["status"], s["paid_out_of_band"]), ("paid", True))
+        # Stripe's invoice.paid for it moved no money: no second payment
+        acct, _ = self.account("paid-by-hand@example.com")
+        self.deliver("invoice.paid", s)
+        self.assertEqual(self.sql("SELECT method, amount FROM billing_payments "
+                                  "WHERE invoice_id = %d" % inv["id"]),
+                         [["manual", "1.40"]])
+        self.assertEqual(self.events(acct, "billing.payment.unexpected"), [])
+
+    def test_stripe_refusing_leaves_ours_unchanged_and_says_why(self):
+        inv, sid = self.pushed_invoice("collected@example.com")
+        paid = self.standin.collect(sid)        # Stripe charged it meanwhile
+        before = self.local(inv)
+        status, _, body = self.patch(inv, "void")
+        self.assertEqual(status, 409, body)
+        self.assertEqual(body["error"]["code"], "conflict")
+        self.assertIn("open or uncollectible", body["error"]["message"])
+        self.assertEqual(self.local(inv), before)
+        self.assertEqual(self.sql("SELECT COUNT(*) FROM billing_credit_applications "
+                                  "WHERE invoice_id = %d" % inv["id"]), [["0"]])
+        status, _, body = self.patch(inv, "paid")
+        self.assertEqual(status, 409, body)
+        self.assertIn("already paid", body["error"]["message"])
+        self.assertEqual(self.local(inv), before)
+        # Stripe's own event settles it
+        self.deliver("invoice.paid", paid)
+        self.assertEqual(self.local(inv)[0], "paid")
+
+    def test_stripe_down_is_503_and_nothing_changes(self):
+        inv, sid = self.pushed_invoice("stripe-down@example.com")
+        before = self.local(inv)
+        self.standin.fault("500", count=10, path="/v1/invoices/%s/void" % sid)
+        status, _, body = self.patch(inv, "void")
+        self.assertEqual(status, 503, body)
+        self.assertEqual(self.local(inv), before)
+        self.assertEqual(self.stripe_inv(sid)["status"], "open")
+
+    def test_a_payment_of_a_void_invoice_is_recorded_and_raised(self):
+        """Stripe collected an invoice that is void here (a void that raced
+        the push): the payment is kept and billing.payment.unexpected says so."""
+        sub = "void-then-paid@example.com"
+        inv, sid = self.pushed_invoice(sub)
+        paid = self.standin.collect(sid)
+        acct, _ = self.account(sub)
+        self.sql("UPDATE billing_invoices SET status = 'void', voided_at = NOW() "
+                 "WHERE id = %d" % inv["id"])
+        self.deliver("invoice.paid", paid)
+        self.assertEqual(self.local(inv)[0], "void")
+        self.assertEqual(self.sql("SELECT method, status, amount, stripe_invoice_id FROM "
+                                  "billing_payments WHERE invoice_id = %d" % inv["id"]),
+                         [["stripe", "succeeded", "1.40", sid]])
+        ev = self.events(acct, "billing.payment.unexpected")
+        self.assertEqual(len(ev), 1, ev)
+        data = ev[0].get("data", ev[0])
+        self.assertEqual((data["invoice_id"], data["stripe_invoice_id"], str(data["amount"]),
+                          data["reason"]), (inv["id"], sid, "1.4", "the invoice is void"))
+
+    def test_void_locks_the_account_before_the_invoice(self):
+        """One lock order: while another transaction holds the account, a
+        void waits for it without holding the invoice."""
+        inv, sid = self.pushed_invoice("lock-order@example.com")
+        acct, _ = self.account("lock-order@example.com")
+        script = ("SET SESSION innodb_lock_wait_timeout = 5; BEGIN; "
+                  "SELECT id FROM billing_accounts WHERE id = %d FOR UPDATE; "
+                  "SELECT SLEEP(2); "
+                  "SELECT id FROM billing_invoices WHERE id = %d FOR UPDATE NOWAIT; "
+                  "ROLLBACK;" % (acct, inv["id"]))
+        out = {}
+
+        def hold():
+            try:
+                self.sql(script)
+                out["ok"] = True
+            except Exception as e:   # NOWAIT failed: the void held the invoice
+                out["error"] = str(e)
+        t = threading.Thread(target=hold)
+        t.start()
+        time.sleep(0.7)
+        status, _, body = self.patch(inv, "void")
+        t.join()
+        self.assertEqual(out, {"ok": True})
+        self.assertEqual(status, 200, body)
+
+
+class SubscriptionLedgerTest(LedgerCase):
+    """A plan collected by a Stripe subscription: our invoices carry usage
+    only (pushed as usual, credits applied once, there), the subscription's
+    own invoices are recorded here as paid with their Stripe id, nothing is
+    billed twice and nothing stays outstanding."""
+
+    def live_subscription(self, sub, mode):
+        status, _, body = self.checkout(sub)
+        self.assertEqual(status, 200, body)
+        acct, cus = self.account(sub)
+        sub_id = "sub_" + secrets.token_hex(8)
+        self.sql("UPDATE billing_accounts SET plan_id = 'pro', billing_mode = '%s', "
+                 "created_at = '2024-12-01' WHERE id = %d;"
+                 "INSERT INTO billing_subscriptions (account_id, plan_id, status, "
+                 "current_period_start, current_period_end, stripe_subscription_id) "
+                 "VALUES (%d, 'pro', 'active', '2025-01-01', '2025-02-01', '%s')"
+                 % (mode, acct, acct, sub_id))
+        return acct, cus, sub_id
+
+    def subscription_invoice(self, cus, sub_id, amount=2999):
+        """Stripe's invoice of the subscription, paid (2025-03-31 shape)."""
+        in_id = "in_" + secrets.token_hex(10)
+        start = int(datetime(2025, 1, 1, tzinfo=timezone.utc).timestamp())
+        end = int(datetime(2025, 2, 1, tzinfo=timezone.utc).timestamp())
+        return {
+            "id": in_id, "object": "invoice", "customer": cus, "currency": "usd",
+            "status": "paid", "amount_due": amount, "amount_paid": amount,
+            "amount_remaining": 0, "billing_reason": "subscription_cycle",
+            "metadata": {}, "period_start": start, "period_end": start,
+            "status_transitions": {"paid_at": start + 60, "finalized_at": start},
+            "parent": {"type": "subscription_details", "quote_details": None,
+                       "subscription_details": {"metadata": {}, "subscription": sub_id}},
+            "lines": {"object": "list", "has_more": False, "data": [{
+                "id": "il_" + secrets.token_hex(8), "object": "line_item",
+                "amount": amount, "currency": "usd",
+                "description": "1 × Professional (at $29.99 / month)",
+                "period": {"start": start, "end": end}}]},
+            "payments": {"object": "list", "has_more": False, "data": [{
+                "id": "inpay_" + secrets.token_hex(8), "object": "invoice_payment",
+                "amount_paid": amount, "currency": "usd", "invoice": in_id,
+                "status": "paid", "payment": {"type": "payment_intent",
+                                              "payment_intent": "pi_" + secrets.token_hex(8)}}]},
+        }
+
+    def test_a_hybrid_account_pays_its_plan_once_and_its_overage_once(self):
+        sub = "stripe-hybrid@example.com"
+        acct, cus, sub_id = self.live_subscription(sub, "hybrid")
+        status, _, resp = self.request("POST", "admin/credits", token=self.admin(),
+                                       body={"user_id": sub, "amount": "0.40",
+                                             "reason": "goodwill"})
+        self.assertEqual(status, 201, resp)
+        # 10 cores on Pro (8) for 10 hours: 2 x 10 x 0.05 = 1.00 of overage
+        inv, sid = self.pushed_invoice(sub, cores=10)
+        self.assertEqual([l["kind"] for l in inv["lines"]], ["overage"], inv["lines"])
+        self.assertEqual((str(inv["subtotal"]), str(inv["credits"]), str(inv["total"])),
+                         ("1.0", "0.4", "0.6"))
+        # credits applied once, where we collect: Stripe gets the same 0.40
+        items = [r for r in self.posts("/v1/invoiceitems")
+                 if r["form"].get("metadata[billing_invoice_id]") == str(inv["id"])]
+        self.assertEqual(sorted((i["form"]["metadata[line]"], int(i["form"]["amount"]))
+                                for i in items), [("1", 100), ("credits", -40)])
+        self.assertEqual(self.stripe_inv(sid)["amount_due"], 60)
+        self.assertEqual(self.sql("SELECT remaining FROM billing_credits "
+                                  "WHERE account_id = %d" % acct), [["0.00"]])
+
+        # the subscription's own invoice: recorded here as paid, with its id
+        plan_inv = self.subscription_invoice(cus, sub_id)
+        self.deliver("invoice.paid", plan_inv)
+        self.deliver("invoice.paid", plan_inv)      # another delivery: once
+        mine = [i for i in self.invoice_of(sub) if i["stripe_invoice_id"] == plan_inv["id"]]
+        self.assertEqual(len(mine), 1, mine)
+        rec = mine[0]
+        self.assertEqual((rec["status"], rec["kind"], str(rec["total"]), str(rec["credits"])),
+                         ("paid", "stripe", "29.99", "0.0"))
+        self.assertRegex(rec["invoice_number"], r"^INV-2025-\d{6}$")
+        self.assertEqual([(l["kind"], str(l["amount"])) for l in rec["lines"]],
+                         [("subscription", "29.99")])
+        self.assertEqual(rec["period_start"], "2025-01-01T00:00:00Z")
+        self.assertEqual([(p["method"], str(p["amount"])) for p in rec["payments"]],
+                         [("stripe", "29.99")])
+
+        # Stripe collects our usage invoice: settled, nothing outstanding
+        self.deliver("invoice.paid", self.standin.collect(sid))
+        self.assertEqual(self.local(inv)[0], "paid")
+        status, _, users = self.request("GET", "admin/users", token=self.admin())
+        self.assertEqual(status, 200, users)
+        row = [u for u in users["users"] if u["user_id"] == sub][0]
+        self.assertEqual(str(row["outstanding_balance"]), "0.0")
+        # the plan was charged once: by Stripe's subscription, never by us
+        self.assertEqual(self.sql(
+            "SELECT COUNT(*) FROM billing_invoice_lines l JOIN billing_invoices i "
+            "ON i.id = l.invoice_id WHERE i.account_id = %d AND l.kind = 'subscription'"
+            % acct), [["1"]])
+
+    def test_a_subscription_account_gets_no_plan_invoice_from_us(self):
+        sub = "stripe-plan-only@example.com"
+        acct, cus, sub_id = self.live_subscription(sub, "subscription")
+        self.run_job()         # February 1st: January's scheduled invoices
+        self.assertEqual(self.sql("SELECT COUNT(*) FROM billing_invoices "
+                                  "WHERE account_id = %d" % acct), [["0"]])
+        self.deliver("invoice.paid", self.subscription_invoice(cus, sub_id))
+        self.assertEqual(self.sql("SELECT kind, status, total FROM billing_invoices "
+                                  "WHERE account_id = %d" % acct),
+                         [["stripe", "paid", "29.99"]])
+        # our own run for the same period is not blocked by it
+        self.sql("DELETE FROM billing_subscriptions WHERE account_id = %d" % acct)
+        status, _, body = self.request("POST", "admin/invoices", token=self.admin(),
+                                       body={"user_id": sub, "period_start": "2025-01-01",
+                                             "period_end": "2025-01-31"})
+        self.assertEqual(status, 201, body)
+
+
+class ZeroDecimalPushTest(LedgerCase):
+    """A deployment billing in yen: lines round to whole yen, so that the
+    invoice pushes exactly (Stripe's jpy amounts are whole units)."""
+
+    config_overrides = {"currency": "jpy"}
+
+    def test_yen_invoices_are_whole_yen_and_pushed(self):
+        # the seed example: 1.00 of cpu and 0.40 of memory, in yen
+        inv, sid = self.pushed_invoice("yen@example.com")
+        self.assertEqual([str(l["amount"]) for l in inv["lines"]], ["1.0", "0.0"])
+        self.assertEqual(str(inv["total"]), "1.0")
+        items = [r for r in self.posts("/v1/invoiceitems")
+                 if r["form"].get("metadata[billing_invoice_id]") == str(inv["id"])]
+        self.assertEqual([(i["form"]["amount"], i["form"]["currency"]) for i in items],
+                         [("1", "jpy")])
+        self.assertEqual(self.stripe_inv(sid)["amount_due"], 1)
+        status, _, body = self.request("POST", "admin/credits", token=self.admin(),
+                                       body={"user_id": "yen@example.com",
+                                             "amount": "10.50", "reason": "sen"})
+        self.assertEqual(status, 400, body)
+        self.assertEqual(body["error"]["param"], "amount")

@@ -308,12 +308,28 @@ class WebhookTest(WebhookCase):
                 err = self.assertError(self.deliver(evt), 400, "invalid_argument")
                 self.assertEqual(err.get("param"), param)
 
-    def test_body_over_64_kib_is_413(self):
+    def test_body_over_1_mib_is_413(self):
         evt = event("customer.created", copy.deepcopy(fixtures()["customer"]))
-        evt["padding"] = "x" * (65 * 1024)
+        evt["padding"] = "x" * (1024 * 1024)
         before = self.snapshot()
+        err = self.assertError(self.deliver(evt), 413, "payload_too_large")
+        self.assertIn("1048576", err["message"])
+        evt["padding"] = "x" * (3 * 1024 * 1024)      # nginx stops it first
         self.assertError(self.deliver(evt), 413, "payload_too_large")
         self.assertEqual(self.snapshot(), before)
+
+    def test_a_large_event_up_to_1_mib_is_received(self):
+        """Stripe's events can exceed 64 KiB (an invoice with many lines)."""
+        evt = event("customer.created", copy.deepcopy(fixtures()["customer"]))
+        evt["padding"] = "x" * (1024 * 1024 - 4096)
+        self.assertReceived(self.deliver(evt), ignored=True)
+        self.assertEqual(self.recorded(evt["id"]), 1)
+        # the other routes keep 64 KiB
+        status, _, body = self.request("POST", "admin/credits", token=self.stack.token(
+            "admin@example.com", "admin", now=NOW_EPOCH),
+            raw=b'{"reason": "' + b"x" * (65 * 1024) + b'"}',
+            content_type="application/json")
+        self.assertEqual(status, 413, body)
 
     # -- once per event ----------------------------------------------------
 
@@ -536,6 +552,36 @@ class WebhookTest(WebhookCase):
         self.assertEqual(self.subscription(acct)[0:7],
                          ["pro", "active", db_time(start), db_time(end), "0", "sub_checkout",
                           str(NOW_EPOCH - 90)])
+
+    def test_checkout_prefers_our_metadata_to_client_reference_id(self):
+        ours, other = self.account("ref-ours@example.com"), self.account("ref-other@example.com")
+        obj = checkout_obj("ref-ours@example.com", "cus_refours", "sub_refours")
+        obj["client_reference_id"] = "ref-other@example.com"
+        self.assertReceived(self.deliver(event("checkout.session.completed", obj)))
+        self.assertEqual(self.one("SELECT COALESCE(stripe_customer_id, '-'), plan_id FROM "
+                                  "billing_accounts WHERE id = %d" % ours),
+                         ["cus_refours", "pro"])
+        self.assertEqual(self.one("SELECT COALESCE(stripe_customer_id, '-'), "
+                                  "COALESCE(plan_id, '-') FROM billing_accounts "
+                                  "WHERE id = %d" % other), ["-", "-"])
+
+    def test_checkout_never_links_a_customer_made_for_another_account(self):
+        """A session that is not ours (no metadata) names a user by
+        client_reference_id: that user's account gets no customer from it;
+        nor does a customer whose metadata names another account."""
+        acct = self.account("ref-only@example.com")
+        obj = checkout_obj("ref-only@example.com", "cus_notmadeforit", "sub_notours")
+        obj["metadata"] = {}
+        self.assertReceived(self.deliver(event("checkout.session.completed", obj)))
+        self.assertEqual(self.one("SELECT COALESCE(stripe_customer_id, '-') FROM "
+                                  "billing_accounts WHERE id = %d" % acct), "-")
+        obj = checkout_obj("ref-only@example.com", "cus_expanded", "sub_expanded")
+        obj["customer"] = {"id": "cus_expanded", "object": "customer",
+                           "metadata": {"user_id": "someone-else@example.com",
+                                        "account_id": str(acct + 1000)}}
+        self.assertReceived(self.deliver(event("checkout.session.completed", obj)))
+        self.assertEqual(self.one("SELECT COALESCE(stripe_customer_id, '-') FROM "
+                                  "billing_accounts WHERE id = %d" % acct), "-")
 
     def test_subscription_updates_out_of_order_keep_the_newest(self):
         user = "order@example.com"

@@ -546,6 +546,74 @@ START_TEST(events_url_needs_a_secret)
 }
 END_TEST
 
+START_TEST(suspend_url_needs_the_events_secret)
+{
+	struct billing_config *cfg;
+
+	assert_rejected("\"platformSuspendUrl\": \"https://p.example/s\"",
+	    "eventsWebhookSecret: required when platformSuspendUrl is set");
+	setenv("BILLING_PLATFORM_SUSPEND_URL", "https://p.example/s", 1);
+	ck_assert_ptr_null(parse_with(""));
+	ck_assert_ptr_nonnull(strstr(err, "eventsWebhookSecret"));
+	setenv("BILLING_EVENTS_WEBHOOK_SECRET", "evsecret", 1);
+	cfg = parse_with("");
+	ck_assert_msg(cfg != NULL, "%s", err);
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(stripe_api_base_is_https_unless_loopback)
+{
+	static const char *const ok[] = { "https://api.stripe.com",
+	    "https://stripe.internal:8443/", "http://localhost:12111",
+	    "http://127.0.0.1:12111", "http://127.5.6.7", "http://[::1]:12111",
+	    "HTTP://LOCALHOST:1" };
+	static const char *const bad[] = { "http://api.stripe.com",
+	    "http://10.0.0.1:12111", "http://127.0.0.1.evil.example",
+	    "http://localhost.evil.example", "http://128.0.0.1",
+	    "http://[::2]:1", "http://127.0.0.256", "http://u@127.0.0.1" };
+	char keys[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct billing_config *cfg;
+
+		snprintf(keys, sizeof(keys), "\"stripeApiBase\": \"%s\"", ok[i]);
+		cfg = parse_with(keys);
+		ck_assert_msg(cfg != NULL, "%s: %s", ok[i], err);
+		config_free(cfg);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(keys, sizeof(keys), "\"stripeApiBase\": \"%s\"", bad[i]);
+		assert_rejected(keys, "stripeApiBase");
+	}
+	setenv("STRIPE_API_BASE", "http://stripe.example", 1);
+	ck_assert_ptr_null(parse_with(""));
+	ck_assert_ptr_nonnull(strstr(err, "STRIPE_API_BASE"));
+}
+END_TEST
+
+START_TEST(checkout_return_origins_are_origins)
+{
+	struct billing_config *cfg = parse_with("\"checkoutReturnOrigins\": "
+	    "[\"https://App.Example.com\", \"http://localhost:3000\"]");
+
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_uint_eq(cfg->n_checkout_return_origins, 2);
+	ck_assert_str_eq(cfg->checkout_return_origins[0], "https://app.example.com");
+	ck_assert_str_eq(cfg->checkout_return_origins[1], "http://localhost:3000");
+	config_free(cfg);
+	assert_rejected("\"checkoutReturnOrigins\": \"https://a.example\"",
+	    "checkoutReturnOrigins: must be an array");
+	assert_rejected("\"checkoutReturnOrigins\": [\"https://a.example/x\"]",
+	    "checkoutReturnOrigins[0]: must be an origin");
+	assert_rejected("\"checkoutReturnOrigins\": [\"https://a.example\", 1]",
+	    "checkoutReturnOrigins[1]: must be a string");
+	assert_rejected("\"checkoutReturnOrigins\": [\"ftp://a.example\"]",
+	    "checkoutReturnOrigins[0]");
+}
+END_TEST
+
 START_TEST(usage_interval_needs_five_fields)
 {
 	struct billing_config *cfg;
@@ -1120,6 +1188,9 @@ config_suite(void)
 	tcase_add_test(tc, currency_is_three_lower_case_letters);
 	tcase_add_test(tc, urls_must_be_http);
 	tcase_add_test(tc, events_url_needs_a_secret);
+	tcase_add_test(tc, suspend_url_needs_the_events_secret);
+	tcase_add_test(tc, stripe_api_base_is_https_unless_loopback);
+	tcase_add_test(tc, checkout_return_origins_are_origins);
 	tcase_add_test(tc, usage_interval_needs_five_fields);
 	tcase_add_test(tc, strings_reject_empty_and_control_characters);
 	tcase_add_test(tc, invalid_json_is_rejected);

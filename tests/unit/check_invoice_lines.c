@@ -13,6 +13,7 @@
 #include "invoice_impl.h"
 #include "money.h"
 #include "sql_rows.h"
+#include "stripe.h"
 #include "timeutil.h"
 
 static struct plan pro;
@@ -69,6 +70,35 @@ START_TEST(test_usage_lines_round_each_sum_half_up_to_cents)
 	ck_assert_int_eq(lines_usage(&set, s, 1), 0);
 	ck_assert_int_eq(set.lines[0].amount, 10000);
 	line_set_free(&set);
+}
+END_TEST
+
+START_TEST(test_zero_decimal_currency_lines_are_whole_units)
+{
+	struct line_set set;
+	struct usage_sum s[1] = {
+		/* 123.45 jpy of cpu: 123 yen, exact in Stripe's minor unit */
+		sum("cpu", "core-hours", 50000000, 2469000, 123450000),
+	};
+	int64_t minor;
+
+	memset(&set, 0, sizeof(set));
+	set.whole_units = money_amount_decimals("jpy") == 0;
+	ck_assert_int_eq(set.whole_units, 1);
+	lines_usage(&set, s, 1);
+	ck_assert_int_eq(set.lines[0].amount, 123000000);
+	ck_assert_int_eq(stripe_minor_units("jpy", set.lines[0].amount, &minor), 0);
+	ck_assert_int_eq(minor, 123);
+	s[0].cost = 123500000;      /* half a yen rounds up */
+	memset(&set, 0, sizeof(set));
+	set.whole_units = 1;
+	lines_usage(&set, s, 1);
+	ck_assert_int_eq(set.lines[0].amount, 124000000);
+	/* cents everywhere else, three-decimal currencies included */
+	ck_assert_int_eq(money_amount_decimals("usd"), 2);
+	ck_assert_int_eq(money_amount_decimals("KWD"), 2);
+	ck_assert_int_eq(money_currency_decimals("kwd"), 3);
+	ck_assert_int_eq(money_currency_decimals("JPY"), 0);
 }
 END_TEST
 
@@ -267,6 +297,7 @@ invoice_lines_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_usage_lines_round_each_sum_half_up_to_cents);
+	tcase_add_test(tc, test_zero_decimal_currency_lines_are_whole_units);
 	tcase_add_test(tc, test_subscription_monthly_every_period_yearly_on_the_anniversary);
 	tcase_add_test(tc, test_overage_is_what_each_hour_exceeds_the_limit);
 	tcase_add_test(tc, test_sql_rows_builds_each_size_once);
