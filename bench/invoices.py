@@ -70,7 +70,7 @@ COUNTERS = ("Questions", "Com_insert", "Com_update", "Com_select", "Com_commit",
             "Innodb_rows_updated", "Innodb_buffer_pool_reads",
             "Innodb_buffer_pool_read_requests", "Innodb_row_lock_waits")
 
-# the statements of the run (src/invoice_job.c, invoice_build.c, invoices.c, events.c)
+# the statements of the run (src/billing/invoice_job.c, invoice_build.c, invoices.c, events.c)
 STATEMENT_KINDS = """
   CASE
     WHEN sql_text LIKE 'SELECT id, user_id, COALESCE(plan_id%' THEN '01 SELECT the next 100 accounts FOR UPDATE'

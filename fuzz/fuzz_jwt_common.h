@@ -1,7 +1,7 @@
 /*
  * What fuzz_jwt and fuzz_jwt_sign share: the keys, an independent
  * base64url codec and an independent HS256/RS256 check, written here from
- * RFC 7515 so that they cannot share a bug with src/jwt.c.
+ * RFC 7515 so that they cannot share a bug with src/core/jwt.c.
  */
 #ifndef FUZZ_JWT_COMMON_H
 #define FUZZ_JWT_COMMON_H

@@ -1,7 +1,7 @@
 /*
  * What fuzz_signature and fuzz_signature_sign share: the secrets, the clock
  * and an independent verifier of Stripe-Signature headers written from the
- * contract in src/signature.h and src/signature.c's header comment:
+ * contract in src/core/signature.h and src/core/signature.c's header comment:
  *
  *   comma-separated key=value items without blanks, at most 1024 bytes;
  *   keys of 1 to 16 characters of [A-Za-z0-9_-]; exactly one t of 1 to 20
@@ -12,7 +12,7 @@
  *   |now - t| <= tolerance.
  *
  * The MAC here is OpenSSL's one-shot HMAC(), not the EVP_MAC stream of
- * src/signature.c.
+ * src/core/signature.c.
  */
 #ifndef FUZZ_SIGNATURE_COMMON_H
 #define FUZZ_SIGNATURE_COMMON_H

@@ -7,7 +7,7 @@ the headers of API answers.
   none of Bob's identifiers (user id, invoice number, session id, Stripe
   customer and payment method ids, credit reason) is in the body.
 - Roles: a user and a service token on every admin endpoint of
-  src/routes.c answer 403 and change nothing; a service token reading
+  src/http/routes.c answer 403 and change nothing; a service token reading
   usage gets its own subject's (empty) usage, never another user's.
 - JWT forgeries on a user endpoint (GET usage) and an admin endpoint (GET
   admin/users): alg none, HS512/RS256 headers, key confusion (HS256 keyed
@@ -42,7 +42,7 @@ from base import ROOT, StackTestCase, b64url, claims_for, clock, make_jwt, rs256
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from stripe_standin import Standin  # noqa: E402  (tests/stripe_standin.py)
 
-ROUTES_C = os.path.join(ROOT, "src", "routes.c")
+ROUTES_C = os.path.join(ROOT, "src", "http", "routes.c")
 FIXTURES = os.path.join(ROOT, "tests", "unit", "fixtures")
 RSA_PRIV = os.path.join(FIXTURES, "rsa_priv.pem")
 RSA_PUB = os.path.join(FIXTURES, "rsa_pub.pem")
@@ -77,7 +77,7 @@ HOSTILE = [
 
 
 def routes():
-    """(method, pattern, access) of every route in src/routes.c."""
+    """(method, pattern, access) of every route in src/http/routes.c."""
     with open(ROUTES_C) as f:
         text = f.read()
     return re.findall(r'\{\s*"([A-Z]+)",\s*"([^"]+)",\s*(ACCESS_[A-Z]+),', text)
@@ -317,7 +317,7 @@ class RolesTest(SecurityCase):
 
     def admin_routes(self):
         found = [(m, p) for m, p, a in routes() if a == "ACCESS_ADMIN"]
-        self.assertGreaterEqual(len(found), 10, "src/routes.c not parsed: %s" % found)
+        self.assertGreaterEqual(len(found), 10, "src/http/routes.c not parsed: %s" % found)
         return found
 
     def test_user_and_service_tokens_on_every_admin_endpoint_are_403(self):
@@ -361,7 +361,7 @@ class RolesTest(SecurityCase):
         self.assertEqual(self.checksums(), before)
 
     def test_service_token_reading_usage_gets_its_own_empty_usage_not_a_users(self):
-        """User endpoints take any role (src/router.h ACCESS_USER) and answer
+        """User endpoints take any role (src/http/router.h ACCESS_USER) and answer
         for the token's sub (api_target_user): a service token ("platform")
         gets the usage of an account named "platform", which does not exist:
         zeros, no session.  Naming a user is admin-only: 403."""

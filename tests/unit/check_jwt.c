@@ -1,7 +1,7 @@
 /*
  * check_jwt: JWT verification against tokens made by someone else.
  *
- * Every token below was made outside src/jwt.c so the tests cannot share a
+ * Every token below was made outside src/core/jwt.c so the tests cannot share a
  * bug with it: HS256/HS384 MACs by Python's hmac/hashlib, base64url by
  * Python's base64, RS256/RS512 and PSS signatures by the openssl command
  * line (openssl dgst -sha256 -sign fixtures/rsa_priv.pem) over the text

@@ -1,6 +1,6 @@
 /*
  * check_signature: Stripe-Signature headers, made and checked, against MACs
- * computed outside src/signature.c so the tests cannot share a bug with it.
+ * computed outside src/core/signature.c so the tests cannot share a bug with it.
  *
  * Every MAC below was computed with the openssl command line and checked
  * again with Python's hmac module, e.g.:
