@@ -1,9 +1,11 @@
 /*
  * db: a MariaDB connection, its statement cache and the retry rules.
  *
- * Statements are keyed by the address of their SQL literal: every caller
- * passes a string constant (or sql_rows' text, kept for the process), so
- * pointer equality is identity.  The cache is a hash table that grows: it
+ * Statements are keyed by (module, id, rows): each module declares its
+ * statements in a table (struct db_stmts, db.h) and names one by its index;
+ * multi-row statements (sql_rows) add their row count.  Text given without
+ * a table (migrations' helpers) is keyed by its content.  Nothing depends on
+ * where a string lives.  The cache is a hash table that grows: it
  * has no fixed cap, so a worker that serves every endpoint and every job
  * never runs out of room.  Each entry is allocated on its own (a caller's
  * open result points into it, and stays valid while the table grows) and
@@ -25,6 +27,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "sql_rows.h"
 #include "timeutil.h"
 
 #define DB_SLOTS_INITIAL 256 /* a power of two; doubles at half full */
@@ -58,8 +61,18 @@ struct db_result {
 	int streaming;
 };
 
+/* What names a statement in the cache. */
+struct db_key {
+	const char *module;	/* NULL: keyed by the text itself */
+	unsigned id, rows;
+	const char *sql;	/* the text (borrowed: a literal or sql_rows') */
+	unsigned nparams;	/* declared with the table's statement */
+	unsigned ncols;
+};
+
 struct db_slot {
-	const char *sql;
+	struct db_key key;
+	const char *sql;	/* key.sql */
 	MYSQL_STMT *stmt;	/* NULL: not prepared on this connection */
 	uint64_t used;		/* db->tick at the last use, for eviction */
 	struct db_result res;
@@ -76,7 +89,7 @@ struct db {
 	struct db *peer;	/* the other one of the pair, for eviction */
 	MYSQL *mysql;
 	int in_txn;
-	struct db_slot **slots;	/* open addressing, keyed by sql's address */
+	struct db_slot **slots;	/* open addressing, keyed by struct db_key */
 	size_t slot_cap;	/* a power of two, or 0 before the first use */
 	size_t nslots;
 	uint64_t tick;
@@ -349,22 +362,38 @@ db_is_connected(const struct db *db)
 	return db->mysql != NULL;
 }
 
+/* FNV-1a over a string, then the numbers mixed in. */
 static size_t
-slot_hash(const char *sql)
+key_hash(const struct db_key *k)
 {
-	/* literals are at least 8-aligned often: drop the low bits, then mix */
-	uint64_t h = (uint64_t)(uintptr_t)sql >> 3;
+	const unsigned char *p = (const unsigned char *)(k->module ?
+	    k->module : k->sql);
+	uint64_t h = 0xcbf29ce484222325ULL;
 
+	for (; *p != '\0'; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	h ^= ((uint64_t)k->id << 20) ^ k->rows;
 	return (size_t)(h * 0x9e3779b97f4a7c15ULL >> 17);
 }
 
-/* The cell holding sql's slot, or the empty cell where it belongs. */
-static struct db_slot **
-slot_cell(struct db_slot **tab, size_t cap, const char *sql)
+static int
+key_eq(const struct db_key *a, const struct db_key *b)
 {
-	size_t mask = cap - 1, i = slot_hash(sql) & mask;
+	if ((a->module == NULL) != (b->module == NULL))
+		return 0;
+	if (a->module == NULL)
+		return strcmp(a->sql, b->sql) == 0;
+	return a->id == b->id && a->rows == b->rows &&
+	    strcmp(a->module, b->module) == 0;
+}
 
-	while (tab[i] != NULL && tab[i]->sql != sql)
+/* The cell holding key's slot, or the empty cell where it belongs. */
+static struct db_slot **
+slot_cell(struct db_slot **tab, size_t cap, const struct db_key *key)
+{
+	size_t mask = cap - 1, i = key_hash(key) & mask;
+
+	while (tab[i] != NULL && !key_eq(&tab[i]->key, key))
 		i = (i + 1) & mask;
 	return &tab[i];
 }
@@ -380,26 +409,27 @@ slots_grow(struct db *db)
 		return -1;
 	for (i = 0; i < db->slot_cap; i++)
 		if (db->slots[i] != NULL)
-			*slot_cell(tab, cap, db->slots[i]->sql) = db->slots[i];
+			*slot_cell(tab, cap, &db->slots[i]->key) = db->slots[i];
 	free(db->slots);
 	db->slots = tab;
 	db->slot_cap = cap;
 	return 0;
 }
 
-/* The slot for sql, made if new (not prepared yet); NULL out of memory. */
+/* The slot for key, made if new (not prepared yet); NULL out of memory. */
 static struct db_slot *
-slot_for(struct db *db, const char *sql)
+slot_for(struct db *db, const struct db_key *key)
 {
 	struct db_slot **cell;
 
 	if ((db->nslots + 1) * 2 > db->slot_cap && slots_grow(db) != 0)
 		return NULL;
-	cell = slot_cell(db->slots, db->slot_cap, sql);
+	cell = slot_cell(db->slots, db->slot_cap, key);
 	if (*cell == NULL) {
 		if ((*cell = calloc(1, sizeof(**cell))) == NULL)
 			return NULL;
-		(*cell)->sql = sql;
+		(*cell)->key = *key;
+		(*cell)->sql = key->sql;
 		(*cell)->res.db = db;
 		db->nslots++;
 	}
@@ -471,18 +501,32 @@ slot_prepare(struct db *db, struct db_slot *slot)
 			    slot->sql);
 		return rc;
 	}
+	/* a table's statement is what its table says it is */
+	if (slot->key.module != NULL && (mysql_stmt_param_count(stmt) !=
+	    slot->key.nparams || mysql_stmt_field_count(stmt) !=
+	    slot->key.ncols)) {
+		snprintf(msg, sizeof(msg), "statement %s/%u: declared %u "
+		    "parameters and %u columns, the server sees %lu and %u",
+		    slot->key.module, slot->key.id, slot->key.nparams,
+		    slot->key.ncols, mysql_stmt_param_count(stmt),
+		    mysql_stmt_field_count(stmt));
+		mysql_stmt_close(stmt);
+		log_warnx("%s", msg);
+		remember_error(db, 0, msg);
+		return DB_ERROR;
+	}
 	slot->stmt = stmt;
 	slot->res.stmt = stmt;
 	return DB_OK;
 }
 
-/* Finds or prepares the statement for sql.  Returns the slot or NULL (*rc set). */
+/* Finds or prepares the statement for key.  Returns the slot or NULL (*rc set). */
 static struct db_slot *
-get_slot(struct db *db, const char *sql, int *rc)
+get_slot(struct db *db, const struct db_key *key, int *rc)
 {
 	struct db_slot *slot;
 
-	if ((slot = slot_for(db, sql)) == NULL) {
+	if ((slot = slot_for(db, key)) == NULL) {
 		remember_error(db, 0, "out of memory for a statement");
 		*rc = DB_ERROR;
 		return NULL;
@@ -567,8 +611,9 @@ bind_result(struct db_result *res)
  * may have run the statement: a failure while connecting, preparing or
  * sending it (2006) leaves it 0. */
 static int
-run_once(struct db *db, const char *sql, const struct db_param *params,
-    size_t n, int want_rows, int streaming, struct db_slot **out, int *sent)
+run_once(struct db *db, const struct db_key *key,
+    const struct db_param *params, size_t n, int want_rows, int streaming,
+    struct db_slot **out, int *sent)
 {
 	struct db_slot *slot;
 	int rc = DB_ERROR;
@@ -588,10 +633,11 @@ run_once(struct db *db, const char *sql, const struct db_param *params,
 
 	if (db->mysql == NULL && (rc = db_connect(db)) != DB_OK)
 		return rc;
-	if ((slot = get_slot(db, sql, &rc)) == NULL)
+	if ((slot = get_slot(db, key, &rc)) == NULL)
 		return rc;
 	if (slot->res.open) {
-		log_warnx("statement reused while its result is open: %.120s", sql);
+		log_warnx("statement reused while its result is open: %.120s",
+		    key->sql);
 		return DB_ERROR;
 	}
 	if (bind_params(slot, params, n, db->pbinds, db->plens) != 0)
@@ -631,23 +677,29 @@ db_sql_repeatable(const char *sql)
 /* Retries once on a fresh connection when no transaction could be lost and
  * running the statement twice cannot do a thing twice. */
 static int
-run(struct db *db, const char *sql, const struct db_param *params, size_t n,
-    int want_rows, int streaming, struct db_slot **out)
+run(struct db *db, const struct db_key *key, const struct db_param *params,
+    size_t n, int want_rows, int streaming, struct db_slot **out)
 {
 	int was_in_txn = db->in_txn;
 	int64_t t0 = time_mono_usec();
 	int rc, sent = 0;
 
-	rc = run_once(db, sql, params, n, want_rows, streaming, out, &sent);
+	if (key->module != NULL && n != key->nparams) {
+		log_warnx("statement %s/%u takes %u parameters, got %zu",
+		    key->module, key->id, key->nparams, n);
+		remember_error(db, 0, "wrong number of parameters");
+		return DB_ERROR;
+	}
+	rc = run_once(db, key, params, n, want_rows, streaming, out, &sent);
 	/* a connection found dead at once (the server restarted) is worth a
 	 * second try; one that timed out (the server hangs) is not.  A write
 	 * the server may have run is not tried again: an insert without a key
 	 * of its own (a credit) would be done twice; the caller answers 503 */
 	if (rc == DB_UNAVAILABLE && !was_in_txn &&
 	    time_mono_usec() - t0 < USEC_PER_SEC &&
-	    (!sent || db_sql_repeatable(sql))) {
+	    (!sent || db_sql_repeatable(key->sql))) {
 		sent = 0;
-		rc = run_once(db, sql, params, n, want_rows, streaming, out,
+		rc = run_once(db, key, params, n, want_rows, streaming, out,
 		    &sent);
 	}
 	return rc;
@@ -660,7 +712,9 @@ db_exec(struct db *db, const char *sql, const struct db_param *params,
 	struct db_slot *slot = NULL;
 	int rc;
 
-	if ((rc = run(db, sql, params, nparams, 0, 0, &slot)) != DB_OK)
+	struct db_key key = { NULL, 0, 0, sql, 0, 0 };
+
+	if ((rc = run(db, &key, params, nparams, 0, 0, &slot)) != DB_OK)
 		return rc;
 	if (affected != NULL)
 		*affected = mysql_stmt_affected_rows(slot->stmt);
@@ -676,7 +730,9 @@ db_query(struct db *db, const char *sql, const struct db_param *params,
 	struct db_slot *slot = NULL;
 	int rc;
 
-	if ((rc = run(db, sql, params, nparams, 1, 0, &slot)) != DB_OK)
+	struct db_key key = { NULL, 0, 0, sql, 0, 0 };
+
+	if ((rc = run(db, &key, params, nparams, 1, 0, &slot)) != DB_OK)
 		return rc;
 	*res = &slot->res;
 	return DB_OK;
@@ -689,10 +745,205 @@ db_query_stream(struct db *db, const char *sql, const struct db_param *params,
 	struct db_slot *slot = NULL;
 	int rc;
 
-	if ((rc = run(db, sql, params, nparams, 1, 1, &slot)) != DB_OK)
+	struct db_key key = { NULL, 0, 0, sql, 0, 0 };
+
+	if ((rc = run(db, &key, params, nparams, 1, 1, &slot)) != DB_OK)
 		return rc;
 	*res = &slot->res;
 	return DB_OK;
+}
+
+/* The key of statement id of table t; -1 (logged) when there is none. */
+static int
+table_key(struct db *db, const struct db_stmts *t, unsigned id,
+    struct db_key *key)
+{
+	if (id >= t->n || t->list[id].sql == NULL) {
+		log_warnx("statement %s/%u is not declared", t->module, id);
+		remember_error(db, 0, "undeclared statement");
+		return -1;
+	}
+	*key = (struct db_key){ t->module, id, 0, t->list[id].sql,
+	    t->list[id].nparams, t->list[id].ncols };
+	return 0;
+}
+
+/* The key of s at rows rows; -1 (logged) when it has no text. */
+static int
+rows_key(struct db *db, struct sql_rows *s, size_t rows, struct db_key *key)
+{
+	const char *sql;
+
+	if (s->module == NULL || (sql = sql_rows_text(s, rows)) == NULL) {
+		log_warnx("multi-row statement %s/%u: no text for %zu rows",
+		    s->module ? s->module : "?", s->id, rows);
+		remember_error(db, 0, "no multi-row statement text");
+		return -1;
+	}
+	*key = (struct db_key){ s->module, s->id, (unsigned)rows, sql,
+	    (unsigned)sql_rows_params(s, rows), s->ncols };
+	return 0;
+}
+
+static int
+exec_key(struct db *db, const struct db_key *key,
+    const struct db_param *params, size_t nparams, uint64_t *affected,
+    uint64_t *insert_id)
+{
+	struct db_slot *slot = NULL;
+	int rc;
+
+	if ((rc = run(db, key, params, nparams, 0, 0, &slot)) != DB_OK)
+		return rc;
+	if (affected != NULL)
+		*affected = mysql_stmt_affected_rows(slot->stmt);
+	if (insert_id != NULL)
+		*insert_id = mysql_stmt_insert_id(slot->stmt);
+	return DB_OK;
+}
+
+static int
+query_key(struct db *db, const struct db_key *key,
+    const struct db_param *params, size_t nparams, int streaming,
+    struct db_result **res)
+{
+	struct db_slot *slot = NULL;
+	int rc;
+
+	if ((rc = run(db, key, params, nparams, 1, streaming, &slot)) != DB_OK)
+		return rc;
+	*res = &slot->res;
+	return DB_OK;
+}
+
+int
+db_run(struct db *db, const struct db_stmts *t, unsigned id,
+    const struct db_param *params, size_t nparams, uint64_t *affected,
+    uint64_t *insert_id)
+{
+	struct db_key key;
+
+	if (table_key(db, t, id, &key) != 0)
+		return DB_ERROR;
+	return exec_key(db, &key, params, nparams, affected, insert_id);
+}
+
+int
+db_get(struct db *db, const struct db_stmts *t, unsigned id,
+    const struct db_param *params, size_t nparams, struct db_result **res)
+{
+	struct db_key key;
+
+	if (table_key(db, t, id, &key) != 0)
+		return DB_ERROR;
+	return query_key(db, &key, params, nparams, 0, res);
+}
+
+int
+db_get_stream(struct db *db, const struct db_stmts *t, unsigned id,
+    const struct db_param *params, size_t nparams, struct db_result **res)
+{
+	struct db_key key;
+
+	if (table_key(db, t, id, &key) != 0)
+		return DB_ERROR;
+	return query_key(db, &key, params, nparams, 1, res);
+}
+
+int
+db_get_i64(struct db *db, const struct db_stmts *t, unsigned id,
+    const struct db_param *params, size_t nparams, int64_t *out)
+{
+	struct db_result *res = NULL;
+	int rc, r;
+
+	if ((rc = db_get(db, t, id, params, nparams, &res)) != DB_OK)
+		return rc;
+	r = db_fetch(res);
+	if (r < 0)
+		rc = r;
+	else if (r == 0 || db_col_i64(res, 0, out) != 0)
+		rc = DB_NOT_FOUND;
+	db_result_free(res);
+	return rc;
+}
+
+int
+db_run_rows(struct db *db, struct sql_rows *s, size_t rows,
+    const struct db_param *params, size_t nparams, uint64_t *affected,
+    uint64_t *insert_id)
+{
+	struct db_key key;
+
+	if (rows_key(db, s, rows, &key) != 0)
+		return DB_ERROR;
+	return exec_key(db, &key, params, nparams, affected, insert_id);
+}
+
+int
+db_get_rows(struct db *db, struct sql_rows *s, size_t rows,
+    const struct db_param *params, size_t nparams, struct db_result **res)
+{
+	struct db_key key;
+
+	if (rows_key(db, s, rows, &key) != 0)
+		return DB_ERROR;
+	return query_key(db, &key, params, nparams, 0, res);
+}
+
+/* Prepares key's statement now; reports a failure. */
+static int
+check_key(struct db *db, const struct db_key *key,
+    void (*report)(const char *msg, void *arg), void *arg)
+{
+	char msg[512];
+	int rc;
+
+	if (get_slot(db, key, &rc) != NULL)
+		return 0;
+	snprintf(msg, sizeof(msg), "%s/%u: %s", key->module, key->id,
+	    db_error(db));
+	report(msg, arg);
+	return 1;
+}
+
+int
+db_check_stmts(struct db *db, const struct db_stmts *t,
+    void (*report)(const char *msg, void *arg), void *arg)
+{
+	struct db_key key;
+	char msg[160];
+	size_t i;
+	int bad = 0;
+
+	if (db->mysql == NULL && db_connect(db) != DB_OK)
+		return -1;
+	for (i = 0; i < t->n; i++) {
+		if (table_key(db, t, (unsigned)i, &key) != 0) {
+			snprintf(msg, sizeof(msg), "%s/%zu: not declared",
+			    t->module, i);
+			report(msg, arg);
+			bad++;
+			continue;
+		}
+		bad += check_key(db, &key, report, arg);
+	}
+	return bad;
+}
+
+int
+db_check_rows(struct db *db, struct sql_rows *s,
+    void (*report)(const char *msg, void *arg), void *arg)
+{
+	struct db_key key;
+
+	if (db->mysql == NULL && db_connect(db) != DB_OK)
+		return -1;
+	if (rows_key(db, s, 1, &key) != 0) {
+		report("a multi-row statement without a module", arg);
+		return 1;
+	}
+	return check_key(db, &key, report, arg);
 }
 
 /* A value was longer than its buffer: grow it and fetch that column again. */

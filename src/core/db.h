@@ -124,6 +124,72 @@ int db_col_time(const struct db_result *res, size_t i, int64_t *out);
 int db_query_i64(struct db *db, const char *sql, const struct db_param *params,
     size_t nparams, int64_t *out);
 
+/*
+ * Statement tables.  Each module declares its statements once, in a const
+ * array indexed by an enum of its own, with the number of parameters each
+ * takes and of columns it returns (0 for a statement without rows):
+ *
+ *	enum { CREDIT_INSERT, CREDIT_BY_ID, CREDIT_NSTMTS };
+ *	static const struct db_stmt credit_sql[CREDIT_NSTMTS] = {
+ *		[CREDIT_INSERT] = { "INSERT INTO billing_credits ... (?, ?)", 2, 0 },
+ *		[CREDIT_BY_ID] = { "SELECT amount, remaining ... WHERE id = ?", 1, 2 },
+ *	};
+ *	const struct db_stmts credit_stmts = DB_STMTS("credits", credit_sql);
+ *
+ * The cache keys a statement by (module, id): no fixed cap, no pointer
+ * identity.  When a statement is prepared its declared counts are checked
+ * against the server's (a mismatch is DB_ERROR and logged), and every call
+ * passes exactly nparams parameters.  db_check_stmts prepares a whole table:
+ * the statements test does it for every table against the real schema.
+ */
+struct db_stmt {
+	const char *sql;
+	unsigned nparams;
+	unsigned ncols;
+};
+
+struct db_stmts {
+	const char *module;          /* unique among the tables */
+	const struct db_stmt *list;  /* indexed by the module's enum */
+	size_t n;
+};
+
+#define DB_STMTS(name, list) { (name), (list), sizeof(list) / sizeof((list)[0]) }
+
+/* db_exec, db_query, db_query_stream and db_query_i64 for statement id of
+ * table t. */
+int db_run(struct db *db, const struct db_stmts *t, unsigned id,
+    const struct db_param *params, size_t nparams, uint64_t *affected,
+    uint64_t *insert_id);
+int db_get(struct db *db, const struct db_stmts *t, unsigned id,
+    const struct db_param *params, size_t nparams, struct db_result **res);
+int db_get_stream(struct db *db, const struct db_stmts *t, unsigned id,
+    const struct db_param *params, size_t nparams, struct db_result **res);
+int db_get_i64(struct db *db, const struct db_stmts *t, unsigned id,
+    const struct db_param *params, size_t nparams, int64_t *out);
+
+/*
+ * Multi-row statements (sql_rows.h) declared with SQL_ROWS_STMT: rows is a
+ * chunk size; the key is (module, id, rows) and the parameter count is the
+ * text's.
+ */
+struct sql_rows;
+int db_run_rows(struct db *db, struct sql_rows *s, size_t rows,
+    const struct db_param *params, size_t nparams, uint64_t *affected,
+    uint64_t *insert_id);
+int db_get_rows(struct db *db, struct sql_rows *s, size_t rows,
+    const struct db_param *params, size_t nparams, struct db_result **res);
+
+/*
+ * Prepares every statement of t (and of s, at one row) on this connection
+ * and checks its declared counts; report(msg, arg) is called for each one
+ * that fails.  Returns the number of failures (-1: no connection).
+ */
+int db_check_stmts(struct db *db, const struct db_stmts *t,
+    void (*report)(const char *msg, void *arg), void *arg);
+int db_check_rows(struct db *db, struct sql_rows *s,
+    void (*report)(const char *msg, void *arg), void *arg);
+
 /* Transactions.  db_begin..db_commit, or db_rollback on any failure. */
 int db_begin(struct db *db);
 int db_commit(struct db *db);

@@ -54,3 +54,20 @@ sql_rows_text(struct sql_rows *s, size_t n)
 	s->text[k] = sql;
 	return sql;
 }
+
+static size_t
+count_params(const char *text)
+{
+	size_t n = 0;
+
+	for (; *text != '\0'; text++)
+		n += *text == '?';
+	return n;
+}
+
+size_t
+sql_rows_params(const struct sql_rows *s, size_t n)
+{
+	return count_params(s->head) + n * count_params(s->row) +
+	    count_params(s->tail);
+}

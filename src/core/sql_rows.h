@@ -17,9 +17,18 @@ struct sql_rows {
 	const char *row;    /* one row, e.g. "(?,?,?)" or "?" */
 	const char *tail;   /* after the last row; "" for none */
 	const char *text[SQL_ROWS_NSIZES];
+	const char *module; /* with id: the statement's name in db's cache */
+	unsigned id;
+	unsigned ncols;     /* columns it returns; 0: none */
 };
 
-#define SQL_ROWS_INIT(h, r, t) { (h), (r), (t), { 0 } }
+#define SQL_ROWS_INIT(h, r, t) { (h), (r), (t), { 0 }, NULL, 0, 0 }
+/* A multi-row statement of a module's table (db_run_rows, db_get_rows). */
+#define SQL_ROWS_STMT(module, id, ncols, h, r, t) \
+	{ (h), (r), (t), { 0 }, (module), (id), (ncols) }
+
+/* The number of parameters of the statement for n rows. */
+size_t sql_rows_params(const struct sql_rows *s, size_t n);
 
 /* The largest chunk size <= left (1 when left is 0). */
 size_t sql_rows_chunk(size_t left);
