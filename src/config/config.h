@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "db.h" /* struct db_config: the database key */
+
 #define CONFIG_MAX_PLANS 64
 #define CONFIG_MAX_WEBHOOK_SECRETS 8
 #define CONFIG_MAX_RETURN_ORIGINS 16
@@ -29,27 +31,6 @@ struct plan {
 	int64_t memory_limit;   /* micro-GB */
 	int64_t storage_limit;  /* micro-GB */
 	char *stripe_price_id;  /* NULL when absent */
-};
-
-/* database.ssl: TLS to the server (Connector/C's MYSQL_OPT_SSL_*). */
-struct db_ssl {
-	int enabled;		/* the object was given: TLS is required */
-	char *ca;		/* PEM file of the CA that signed the server's cert */
-	char *cert;		/* client certificate (with key), or NULL */
-	char *key;
-	int verify;		/* check the server's cert and host name */
-};
-
-struct db_config {
-	char *host;     /* NULL: use socket or localhost */
-	unsigned port;  /* 0: default */
-	char *socket;   /* NULL: none */
-	char *user;
-	char *password; /* never logged */
-	char *name;
-	unsigned read_timeout;  /* seconds a reply may take; 0: the default */
-	unsigned report_timeout; /* the same for admin/reports; 0: default */
-	struct db_ssl ssl;
 };
 
 struct billing_config {

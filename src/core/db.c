@@ -24,7 +24,6 @@
 #include <errmsg.h>
 #include <mysqld_error.h>
 
-#include "config.h"
 #include "db.h"
 #include "log.h"
 #include "sql_rows.h"

@@ -26,7 +26,28 @@
 #include <stdint.h>
 #include <string.h>
 
-struct db_config;
+/* How to reach the server (the config file's "database" key). */
+/* database.ssl: TLS to the server (Connector/C's MYSQL_OPT_SSL_*). */
+struct db_ssl {
+	int enabled;		/* the object was given: TLS is required */
+	char *ca;		/* PEM file of the CA that signed the server's cert */
+	char *cert;		/* client certificate (with key), or NULL */
+	char *key;
+	int verify;		/* check the server's cert and host name */
+};
+
+struct db_config {
+	char *host;     /* NULL: use socket or localhost */
+	unsigned port;  /* 0: default */
+	char *socket;   /* NULL: none */
+	char *user;
+	char *password; /* never logged */
+	char *name;
+	unsigned read_timeout;  /* seconds a reply may take; 0: the default */
+	unsigned report_timeout; /* the same for admin/reports; 0: default */
+	struct db_ssl ssl;
+};
+
 
 enum db_rc {
 	DB_OK = 0,

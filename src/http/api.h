@@ -118,6 +118,11 @@ int api_bad_time(struct http_request *req, const char *param, int r,
 int api_check_keys(struct http_request *req, struct json_object *body,
     const char *const *allowed);
 
+/* Answers a billing function's failure (src/billing/result.h): the one
+ * mapping of result codes to statuses (api_result.c). */
+struct result;
+int api_send_result(struct http_request *req, const struct result *r);
+
 /* Answers 503 unavailable or 500 internal for a db rc, and logs it. */
 int api_db_error(struct app *app, struct http_request *req, int rc);
 

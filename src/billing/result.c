@@ -1,0 +1,43 @@
+/*
+ * result: see result.h.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "db.h"
+#include "result.h"
+
+enum result_code
+result_set(struct result *r, enum result_code code, const char *param,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r == NULL)
+		return code;
+	r->code = code;
+	r->param = param;
+	va_start(ap, fmt);
+	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+enum result_code
+result_db(struct result *r, int db_rc)
+{
+	switch (db_rc) {
+	case DB_OK:
+		return result_set(r, RESULT_OK, NULL, "ok");
+	case DB_UNAVAILABLE:
+	case DB_RETRY:
+		return result_set(r, RESULT_UNAVAILABLE, NULL,
+		    "the database is not reachable; retry later");
+	case DB_NOT_FOUND:
+		return result_set(r, RESULT_NOT_FOUND, NULL, "not found");
+	case DB_DUPLICATE:
+		return result_set(r, RESULT_CONFLICT, NULL, "already exists");
+	default:
+		return result_set(r, RESULT_ERROR, NULL, "internal error");
+	}
+}
