@@ -4,6 +4,9 @@
 #include <stddef.h>
 
 #include "db.h"
+#include "metering.h"
+#include "metering_impl.h"
+#include "sessions.h"
 #include "sql_rows.h"
 #include "statements.h"
 
@@ -12,6 +15,8 @@ static const struct db_stmts *const tables[] = {
 	/* core */
 
 	/* billing: accounts, sessions, metering, usage, reports */
+	&session_stmts,
+	&metering_stmts,
 
 	/* billing: credits, invoices, payments */
 
@@ -25,6 +30,10 @@ static const struct db_stmts *const tables[] = {
 /* The multi-row statements (sql_rows.h, SQL_ROWS_STMT). */
 static struct sql_rows *const rows[] = {
 	/* billing: accounts, sessions, metering, usage, reports */
+	&metering_write_records_sql,
+	&metering_write_daily_sql,
+	&metering_write_lock_accounts_sql,
+	&metering_write_segments_sql,
 
 	/* billing: credits, invoices, payments */
 
