@@ -3,20 +3,26 @@
  */
 #include <stddef.h>
 
+#include "accounts.h"
 #include "db.h"
 #include "metering.h"
 #include "metering_impl.h"
+#include "reports.h"
 #include "sessions.h"
 #include "sql_rows.h"
 #include "statements.h"
+#include "usage.h"
 
 /* Each module's table, by layer and module; add a new one in its place. */
 static const struct db_stmts *const tables[] = {
 	/* core */
 
 	/* billing: accounts, sessions, metering, usage, reports */
+	&account_list_stmts,
 	&session_stmts,
 	&metering_stmts,
+	&usage_stmts,
+	&report_stmts,
 
 	/* billing: credits, invoices, payments */
 
