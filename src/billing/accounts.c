@@ -292,3 +292,64 @@ out:
 	return result_set(r, RESULT_ERROR, NULL,
 	    "account list: database error %u: %s", db_errno(db), db_error(db));
 }
+
+/* --- contact details given by the platform ------------------------------ */
+
+enum { ACCOUNT_CONTACT_LOCK, ACCOUNT_CONTACT_FILL, ACCOUNT_CONTACT_NSTMTS };
+static const struct db_stmt account_contact_sql[ACCOUNT_CONTACT_NSTMTS] = {
+	[ACCOUNT_CONTACT_LOCK] = {
+	    "SELECT email, plan_id FROM billing_accounts WHERE id = ? "
+	    "FOR UPDATE", 1, 2 },
+	[ACCOUNT_CONTACT_FILL] = {
+	    "UPDATE billing_accounts SET email = COALESCE(email, ?), "
+	    "plan_id = COALESCE(plan_id, ?) WHERE id = ?", 3, 0 },
+};
+const struct db_stmts account_contact_stmts = DB_STMTS("account_contact",
+    account_contact_sql);
+
+/* ACCOUNT_CONTACT_LOCK's columns */
+enum { CONTACT_EMAIL, CONTACT_PLAN };
+
+int
+account_fill_contact(struct db *db, uint64_t id, const char *email,
+    const char *plan_id, enum account_fill *out)
+{
+	struct db_result *res = NULL;
+	struct db_param p[] = { DBP_INT(id) };
+	const char *have_email, *have_plan;
+	int fill = 0, rc, r;
+
+	*out = ACCOUNT_FILL_UNCHANGED;
+	if ((rc = db_get(db, &account_contact_stmts, ACCOUNT_CONTACT_LOCK, p, 1,
+	    &res)) != DB_OK)
+		return rc;
+	if ((r = db_fetch(res)) != 1) {
+		db_result_free(res);
+		return r < 0 ? r : DB_ERROR;
+	}
+	have_email = db_col(res, CONTACT_EMAIL, NULL);
+	have_plan = db_col(res, CONTACT_PLAN, NULL);
+	if (email != NULL) {
+		if (have_email == NULL)
+			fill = 1;
+		else if (strcmp(have_email, email) != 0)
+			*out = ACCOUNT_FILL_CONFLICT_EMAIL;
+	}
+	if (plan_id != NULL && *out == ACCOUNT_FILL_UNCHANGED) {
+		if (have_plan == NULL)
+			fill = 1;
+		else if (strcmp(have_plan, plan_id) != 0)
+			*out = ACCOUNT_FILL_CONFLICT_PLAN;
+	}
+	db_result_free(res);
+	if (*out != ACCOUNT_FILL_UNCHANGED || !fill)
+		return DB_OK;
+	/* the account was made without them (e.g. by a session): fill in */
+	struct db_param f[] = { email ? DBP_STR(email) : DBP_NULLV,
+	    plan_id ? DBP_STR(plan_id) : DBP_NULLV, DBP_INT(id) };
+	if ((rc = db_run(db, &account_contact_stmts, ACCOUNT_CONTACT_FILL, f, 3,
+	    NULL, NULL)) != DB_OK)
+		return rc;
+	*out = ACCOUNT_FILL_FILLED;
+	return DB_OK;
+}

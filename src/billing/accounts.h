@@ -99,4 +99,22 @@ enum result_code account_list(struct db *db, const struct billing_config *cfg,
 struct db_stmts;
 extern const struct db_stmts account_list_stmts;
 
+/* --- contact details given by the platform ------------------------------ */
+
+enum account_fill { ACCOUNT_FILL_UNCHANGED, ACCOUNT_FILL_FILLED,
+    ACCOUNT_FILL_CONFLICT_EMAIL, ACCOUNT_FILL_CONFLICT_PLAN };
+
+/*
+ * Inside a transaction: locks account id and compares the email and
+ * plan_id given (either may be NULL: not given) with the stored ones.  A
+ * stored one that differs is a conflict (email first) and nothing is
+ * written; one the account lacks is filled in; never overwritten.  DB_OK
+ * with *out, or an error.
+ */
+int account_fill_contact(struct db *db, uint64_t id, const char *email,
+    const char *plan_id, enum account_fill *out);
+
+/* Those statements (statements.c). */
+extern const struct db_stmts account_contact_stmts;
+
 #endif

@@ -36,8 +36,6 @@ enum {
 	SESSION_SQL_SEGMENT_RESIZE,
 	SESSION_SQL_BEAT_READ,
 	SESSION_SQL_BEAT_FAST,
-	SESSION_SQL_ACCOUNT_LOCK,
-	SESSION_SQL_ACCOUNT_FILL,
 	SESSION_SQL_N
 };
 static const struct db_stmt session_sql[SESSION_SQL_N] = {
@@ -102,12 +100,6 @@ static const struct db_stmt session_sql[SESSION_SQL_N] = {
 	    "AND cpu_cores = CAST(? AS DECIMAL(12,6)) "
 	    "AND memory_gb = CAST(? AS DECIMAL(14,6)) "
 	    "AND storage_gb = CAST(? AS DECIMAL(16,6))", 6, 0 },
-	[SESSION_SQL_ACCOUNT_LOCK] = {
-	    "SELECT email, plan_id FROM billing_accounts WHERE id = ? "
-	    "FOR UPDATE", 1, 2 },
-	[SESSION_SQL_ACCOUNT_FILL] = {
-	    "UPDATE billing_accounts SET email = COALESCE(email, ?), "
-	    "plan_id = COALESCE(plan_id, ?) WHERE id = ?", 3, 0 },
 };
 const struct db_stmts session_stmts = DB_STMTS("sessions", session_sql);
 
@@ -118,8 +110,6 @@ enum { SEG_ID, SEG_SEQ, SEG_STARTED, SEG_METERED_UNTIL, SEG_SIZE };
 /* SESSION_SQL_BEAT_READ's */
 enum { BEAT_PK, BEAT_STARTED, BEAT_HEARTBEAT, BEAT_ENDED, BEAT_SIZE,
     BEAT_USER = BEAT_SIZE + 3, BEAT_SEQ, BEAT_SEG_ENDED, BEAT_SEG_SIZE };
-/* SESSION_SQL_ACCOUNT_LOCK's */
-enum { LOCK_EMAIL, LOCK_PLAN };
 
 /* The open segment of a session, as locked by heartbeat and terminate. */
 struct segment {
@@ -335,9 +325,8 @@ static int
 user_txn(struct db *db, void *arg)
 {
 	struct user_txn *u = arg;
-	struct db_result *res = NULL;
-	const char *email, *plan;
-	int created = 0, fill = 0, rc, r;
+	enum account_fill fill;
+	int created = 0, rc;
 
 	rc = account_ensure(db, u->user_id, u->email, u->plan_id, u->out,
 	    &created);
@@ -347,41 +336,22 @@ user_txn(struct db *db, void *arg)
 		u->outcome = SESSION_CREATED;
 		return DB_OK;
 	}
-	struct db_param p[] = { DBP_INT(u->out->id) };
-	if ((rc = db_get(db, &session_stmts, SESSION_SQL_ACCOUNT_LOCK, p, 1,
-	    &res)) != DB_OK)
+	rc = account_fill_contact(db, u->out->id, u->email, u->plan_id, &fill);
+	if (rc != DB_OK)
 		return rc;
-	if ((r = db_fetch(res)) != 1) {
-		rc = r < 0 ? r : DB_ERROR;
-		goto out;
+	switch (fill) {
+	case ACCOUNT_FILL_UNCHANGED:
+		u->outcome = SESSION_UNCHANGED;
+		return DB_OK;
+	case ACCOUNT_FILL_CONFLICT_EMAIL:
+		u->outcome = SESSION_CONFLICT_EMAIL;
+		return TXN_REFUSED;
+	case ACCOUNT_FILL_CONFLICT_PLAN:
+		u->outcome = SESSION_CONFLICT_PLAN;
+		return TXN_REFUSED;
+	default:
+		break;
 	}
-	email = db_col(res, LOCK_EMAIL, NULL);
-	plan = db_col(res, LOCK_PLAN, NULL);
-	u->outcome = SESSION_UNCHANGED;
-	if (u->email != NULL) {
-		if (email == NULL)
-			fill = 1;
-		else if (strcmp(email, u->email) != 0)
-			u->outcome = SESSION_CONFLICT_EMAIL;
-	}
-	if (u->plan_id != NULL && u->outcome == SESSION_UNCHANGED) {
-		if (plan == NULL)
-			fill = 1;
-		else if (strcmp(plan, u->plan_id) != 0)
-			u->outcome = SESSION_CONFLICT_PLAN;
-	}
-	rc = u->outcome == SESSION_UNCHANGED ? DB_OK : TXN_REFUSED;
-out:
-	db_result_free(res);
-	if (rc != DB_OK || !fill)
-		return rc;
-	/* the account was made without them (e.g. by a session): fill in */
-	struct db_param f[] = {
-	    u->email ? DBP_STR(u->email) : DBP_NULLV,
-	    u->plan_id ? DBP_STR(u->plan_id) : DBP_NULLV, DBP_INT(u->out->id) };
-	if ((rc = db_run(db, &session_stmts, SESSION_SQL_ACCOUNT_FILL, f, 3, NULL,
-	    NULL)) != DB_OK)
-		return rc;
 	u->outcome = SESSION_UPDATED;
 	return account_get(db, u->out->id, u->out);
 }

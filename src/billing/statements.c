@@ -19,6 +19,7 @@ static const struct db_stmts *const tables[] = {
 
 	/* billing: accounts, sessions, metering, usage, reports */
 	&account_list_stmts,
+	&account_contact_stmts,
 	&session_stmts,
 	&metering_stmts,
 	&usage_stmts,
