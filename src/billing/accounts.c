@@ -6,6 +6,9 @@
 
 #include "accounts.h"
 #include "db.h"
+#include "period.h"
+#include "result.h"
+#include "timeutil.h"
 
 #define ACCOUNT_COLUMNS \
 	"id, user_id, COALESCE(email, ''), COALESCE(plan_id, ''), " \
@@ -171,4 +174,182 @@ account_user_id_valid(const char *s)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return 0;
 	return utf8_valid((const unsigned char *)s - n);
+}
+
+/* --- the admin listing ------------------------------------------------- */
+
+/*
+ * A page of accounts in id order, each with four scalar subqueries (the
+ * current period's cost from the daily totals, the outstanding invoices,
+ * the credits balance, the open sessions), each an index lookup on the
+ * account id.  The figures follow GET usage's rules: the period is the
+ * billing period containing now; a credit counts while it has not expired.
+ */
+enum { ACCOUNT_LIST_PAGE, ACCOUNT_LIST_NSTMTS };
+static const struct db_stmt account_list_sql[ACCOUNT_LIST_NSTMTS] = {
+	[ACCOUNT_LIST_PAGE] = {
+	    "SELECT a.id, a.user_id, COALESCE(a.email, ''), "
+	    "COALESCE(a.plan_id, ''), COALESCE(a.billing_mode, ''), a.status, "
+	    "a.created_at, "
+	    "(SELECT COALESCE(SUM(d.total_cost), 0) FROM billing_usage_daily d "
+	    "  WHERE d.account_id = a.id AND d.day >= ? AND d.day < ?), "
+	    "(SELECT COALESCE(SUM(i.total), 0) FROM billing_invoices i "
+	    "  WHERE i.account_id = a.id AND i.status IN ('sent', 'overdue')), "
+	    "(SELECT COALESCE(SUM(c.remaining), 0) FROM billing_credits c "
+	    "  WHERE c.account_id = a.id AND (c.expires_at IS NULL OR "
+	    "c.expires_at > ?)), "
+	    "(SELECT COUNT(*) FROM billing_sessions s "
+	    "  WHERE s.account_id = a.id AND s.ended_at IS NULL) "
+	    "FROM billing_accounts a "
+	    "WHERE a.id > ? AND (? = '' OR a.status = ?) "
+	    "ORDER BY a.id LIMIT ?", 7, 11 },
+};
+const struct db_stmts account_list_stmts = DB_STMTS("account_list",
+    account_list_sql);
+
+/* ACCOUNT_LIST_PAGE's columns */
+enum { LIST_ID, LIST_USER, LIST_EMAIL, LIST_PLAN, LIST_MODE, LIST_STATUS,
+    LIST_CREATED, LIST_COST, LIST_OUTSTANDING, LIST_CREDITS, LIST_SESSIONS };
+
+/* One row of the page into *out: 0, or -1 when it cannot be read. */
+static int
+list_row(const struct db_result *res, struct account_row *out)
+{
+	int64_t id;
+
+	memset(out, 0, sizeof(*out));
+	if (db_col_i64(res, LIST_ID, &id) != 0 ||
+	    db_col(res, LIST_CREATED, NULL) == NULL ||
+	    db_col_time(res, LIST_CREATED, &out->created_at) != 0 ||
+	    db_col_decimal(res, LIST_COST, &out->period_cost) != 0 ||
+	    db_col_decimal(res, LIST_OUTSTANDING, &out->outstanding) != 0 ||
+	    db_col_decimal(res, LIST_CREDITS, &out->credits) != 0 ||
+	    db_col_i64(res, LIST_SESSIONS, &out->sessions) != 0)
+		return -1;
+	out->account.id = (uint64_t)id;
+	db_col_text(res, LIST_USER, out->account.user_id,
+	    sizeof(out->account.user_id));
+	db_col_text(res, LIST_EMAIL, out->account.email,
+	    sizeof(out->account.email));
+	db_col_text(res, LIST_PLAN, out->account.plan_id,
+	    sizeof(out->account.plan_id));
+	db_col_text(res, LIST_MODE, out->account.billing_mode,
+	    sizeof(out->account.billing_mode));
+	db_col_text(res, LIST_STATUS, out->account.status,
+	    sizeof(out->account.status));
+	return 0;
+}
+
+enum result_code
+account_list(struct db *db, const struct billing_config *cfg,
+    struct account_page *pg, account_row_fn fn, void *arg, struct result *r)
+{
+	char dfrom[TIME_TEXT_MAX], dto[TIME_TEXT_MAX], tnow[TIME_TEXT_MAX];
+	struct db_result *res = NULL;
+	struct account_row row;
+	int64_t n = 0;
+	int rc, f;
+
+	pg->more = 0;
+	pg->last_id = 0;
+	period_containing(cfg->invoice_day, pg->now, &pg->period_from,
+	    &pg->period_to);
+	/* periods start at 00:00 UTC: whole days of the daily totals */
+	time_format_db(pg->period_from, dfrom, sizeof(dfrom));
+	dfrom[10] = '\0';
+	time_format_db(pg->period_to, dto, sizeof(dto));
+	dto[10] = '\0';
+	time_format_db(pg->now, tnow, sizeof(tnow));
+	struct db_param p[] = { DBP_STR(dfrom), DBP_STR(dto), DBP_STR(tnow),
+	    DBP_INT(pg->after_id), DBP_STR(pg->status), DBP_STR(pg->status),
+	    DBP_INT(pg->limit + 1) };
+
+	/* one row more than asked tells whether another page follows */
+	if ((rc = db_get(db, &account_list_stmts, ACCOUNT_LIST_PAGE, p,
+	    sizeof(p) / sizeof(p[0]), &res)) != DB_OK)
+		goto out;
+	while ((f = db_fetch(res)) == 1) {
+		if (n == pg->limit) {
+			pg->more = 1;
+			break;
+		}
+		if (list_row(res, &row) != 0) {
+			rc = DB_ERROR;
+			goto out;
+		}
+		pg->last_id = (int64_t)row.account.id;
+		fn(&row, arg);
+		n++;
+	}
+	if (f < 0)
+		rc = f;
+out:
+	db_result_free(res);
+	if (rc == DB_OK)
+		return result_set(r, RESULT_OK, NULL, "ok");
+	if (rc == DB_UNAVAILABLE || rc == DB_RETRY)
+		return result_db(r, rc);
+	return result_set(r, RESULT_ERROR, NULL,
+	    "account list: database error %u: %s", db_errno(db), db_error(db));
+}
+
+/* --- contact details given by the platform ------------------------------ */
+
+enum { ACCOUNT_CONTACT_LOCK, ACCOUNT_CONTACT_FILL, ACCOUNT_CONTACT_NSTMTS };
+static const struct db_stmt account_contact_sql[ACCOUNT_CONTACT_NSTMTS] = {
+	[ACCOUNT_CONTACT_LOCK] = {
+	    "SELECT email, plan_id FROM billing_accounts WHERE id = ? "
+	    "FOR UPDATE", 1, 2 },
+	[ACCOUNT_CONTACT_FILL] = {
+	    "UPDATE billing_accounts SET email = COALESCE(email, ?), "
+	    "plan_id = COALESCE(plan_id, ?) WHERE id = ?", 3, 0 },
+};
+const struct db_stmts account_contact_stmts = DB_STMTS("account_contact",
+    account_contact_sql);
+
+/* ACCOUNT_CONTACT_LOCK's columns */
+enum { CONTACT_EMAIL, CONTACT_PLAN };
+
+int
+account_fill_contact(struct db *db, uint64_t id, const char *email,
+    const char *plan_id, enum account_fill *out)
+{
+	struct db_result *res = NULL;
+	struct db_param p[] = { DBP_INT(id) };
+	const char *have_email, *have_plan;
+	int fill = 0, rc, r;
+
+	*out = ACCOUNT_FILL_UNCHANGED;
+	if ((rc = db_get(db, &account_contact_stmts, ACCOUNT_CONTACT_LOCK, p, 1,
+	    &res)) != DB_OK)
+		return rc;
+	if ((r = db_fetch(res)) != 1) {
+		db_result_free(res);
+		return r < 0 ? r : DB_ERROR;
+	}
+	have_email = db_col(res, CONTACT_EMAIL, NULL);
+	have_plan = db_col(res, CONTACT_PLAN, NULL);
+	if (email != NULL) {
+		if (have_email == NULL)
+			fill = 1;
+		else if (strcmp(have_email, email) != 0)
+			*out = ACCOUNT_FILL_CONFLICT_EMAIL;
+	}
+	if (plan_id != NULL && *out == ACCOUNT_FILL_UNCHANGED) {
+		if (have_plan == NULL)
+			fill = 1;
+		else if (strcmp(have_plan, plan_id) != 0)
+			*out = ACCOUNT_FILL_CONFLICT_PLAN;
+	}
+	db_result_free(res);
+	if (*out != ACCOUNT_FILL_UNCHANGED || !fill)
+		return DB_OK;
+	/* the account was made without them (e.g. by a session): fill in */
+	struct db_param f[] = { email ? DBP_STR(email) : DBP_NULLV,
+	    plan_id ? DBP_STR(plan_id) : DBP_NULLV, DBP_INT(id) };
+	if ((rc = db_run(db, &account_contact_stmts, ACCOUNT_CONTACT_FILL, f, 3,
+	    NULL, NULL)) != DB_OK)
+		return rc;
+	*out = ACCOUNT_FILL_FILLED;
+	return DB_OK;
 }

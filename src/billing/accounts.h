@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "result.h"
 
 struct db;
 
@@ -59,5 +60,61 @@ int account_set_stripe_customer(struct db *db, uint64_t id,
 /* 1 when s is a valid user id: 1-255 bytes of UTF-8, no control
  * characters, no blank at either end. */
 int account_user_id_valid(const char *s);
+
+/* --- the admin listing (GET admin/users) ------------------------------- */
+
+/* An account with its figures of the current billing period. */
+struct account_row {
+	struct account account;
+	int64_t created_at;
+	int64_t period_cost;     /* from the daily totals */
+	int64_t outstanding;     /* invoices sent or overdue */
+	int64_t credits;         /* unexpired credits */
+	int64_t sessions;        /* open sessions */
+};
+
+/* One page of the listing: the caller sets the first four fields. */
+struct account_page {
+	int64_t limit;           /* rows per page */
+	int64_t after_id;        /* 0: from the start */
+	const char *status;      /* "" for every status */
+	int64_t now;
+	/* set by account_list */
+	int64_t period_from, period_to;  /* the period containing now */
+	int more;                /* another page follows */
+	int64_t last_id;         /* the cursor of the next page */
+};
+
+typedef void (*account_row_fn)(const struct account_row *row, void *arg);
+
+/*
+ * The accounts after pg->after_id in id order, pg->limit of them, each
+ * passed to fn(arg): one query per page, whatever its size.  RESULT_OK,
+ * or a failure in r.
+ */
+enum result_code account_list(struct db *db, const struct billing_config *cfg,
+    struct account_page *pg, account_row_fn fn, void *arg, struct result *r);
+
+/* The listing's statements (statements.c). */
+struct db_stmts;
+extern const struct db_stmts account_list_stmts;
+
+/* --- contact details given by the platform ------------------------------ */
+
+enum account_fill { ACCOUNT_FILL_UNCHANGED, ACCOUNT_FILL_FILLED,
+    ACCOUNT_FILL_CONFLICT_EMAIL, ACCOUNT_FILL_CONFLICT_PLAN };
+
+/*
+ * Inside a transaction: locks account id and compares the email and
+ * plan_id given (either may be NULL: not given) with the stored ones.  A
+ * stored one that differs is a conflict (email first) and nothing is
+ * written; one the account lacks is filled in; never overwritten.  DB_OK
+ * with *out, or an error.
+ */
+int account_fill_contact(struct db *db, uint64_t id, const char *email,
+    const char *plan_id, enum account_fill *out);
+
+/* Those statements (statements.c). */
+extern const struct db_stmts account_contact_stmts;
 
 #endif

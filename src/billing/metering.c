@@ -8,7 +8,8 @@
  *     a session before its segments, so locking sessions here could deadlock);
  *  3. cut each segment from where metering stands to its horizon;
  *  4. write the records, the segments' progress and the daily totals with
- *     multi-row statements (metering_write.c), and commit.
+ *     multi-row statements (metering_write.c, which calls nothing back
+ *     here), and commit.
  * A run killed between batches leaves whole batches behind it; the next run
  * starts where metering stands.
  */
@@ -23,6 +24,7 @@
 #include "log.h"
 #include "metering.h"
 #include "metering_impl.h"
+#include "resource.h"
 #include "money.h"
 #include "timeutil.h"
 
@@ -30,45 +32,36 @@
 #define MAX_HOURS_PER_SEGMENT (24 * 7) /* per batch; catch-up takes more passes */
 #define MAX_PASSES 10000
 
-static const char SQL_PENDING[] =
-    "SELECT id, session_pk, account_id, started_at, ended_at, cpu_cores, "
-    "memory_gb, storage_gb, metered_until FROM billing_session_segments "
-    /* without the hint MariaDB reads every pending row below id on each
-     * batch, which grows with the square of the pending segments */
-    "FORCE INDEX (ix_segments_pending) "
-    "WHERE metered_done = 0 AND id > ? ORDER BY id LIMIT 256 "
-    "FOR UPDATE SKIP LOCKED";
-static const char SQL_SESSIONS[] =
-    "SELECT g.id, s.last_heartbeat_at, s.ended_at "
-    "FROM billing_session_segments g "
-    "JOIN billing_sessions s ON s.id = g.session_pk "
-    "WHERE g.id BETWEEN ? AND ? AND g.metered_done = 0 ORDER BY g.id";
+enum {
+	METERING_PENDING,       /* locks the next pending segments */
+	METERING_SESSIONS,      /* their sessions' heartbeat and end */
+	METERING_NSTMTS
+};
+static const struct db_stmt metering_sql[METERING_NSTMTS] = {
+	[METERING_PENDING] = {
+	    "SELECT id, session_pk, account_id, started_at, ended_at, cpu_cores, "
+	    "memory_gb, storage_gb, metered_until FROM billing_session_segments "
+	    /* without the hint MariaDB reads every pending row below id on
+	     * each batch, which grows with the square of the pending
+	     * segments */
+	    "FORCE INDEX (ix_segments_pending) "
+	    "WHERE metered_done = 0 AND id > ? ORDER BY id LIMIT 256 "
+	    "FOR UPDATE SKIP LOCKED", 1, 9 },
+	[METERING_SESSIONS] = {
+	    "SELECT g.id, s.last_heartbeat_at, s.ended_at "
+	    "FROM billing_session_segments g "
+	    "JOIN billing_sessions s ON s.id = g.session_pk "
+	    "WHERE g.id BETWEEN ? AND ? AND g.metered_done = 0 ORDER BY g.id",
+	    2, 3 },
+};
+const struct db_stmts metering_stmts = DB_STMTS("metering", metering_sql);
 
-const char *
-resource_name(enum resource r)
-{
-	static const char *names[] = { "cpu", "memory", "storage" };
-
-	return r < RES_COUNT ? names[r] : "?";
-}
-
-const char *
-resource_unit(enum resource r)
-{
-	static const char *units[] = { "core-hours", "gb-hours", "gb-months" };
-
-	return r < RES_COUNT ? units[r] : "?";
-}
-
-int64_t
-resource_rate(const struct billing_config *cfg, enum resource r)
-{
-	switch (r) {
-	case RES_CPU: return cfg->cpu_per_core_hour;
-	case RES_MEMORY: return cfg->memory_per_gb_hour;
-	default: return cfg->storage_per_gb_month;
-	}
-}
+/* METERING_PENDING's columns */
+enum { PENDING_ID, PENDING_SESSION, PENDING_ACCOUNT, PENDING_STARTED,
+    PENDING_ENDED, PENDING_CPU, PENDING_MEMORY, PENDING_STORAGE,
+    PENDING_UNTIL };
+/* METERING_SESSIONS's columns */
+enum { SESSIONS_SEGMENT, SESSIONS_HEARTBEAT, SESSIONS_ENDED };
 
 /* The span of one unit of the resource's quantity, in microseconds. */
 static int64_t
@@ -126,27 +119,28 @@ load_segments(struct db *db, struct batch *b)
 	int rc, r;
 
 	struct db_param p[] = { DBP_INT(b->after_id) };
-	if ((rc = db_query(db, SQL_PENDING, p, 1, &res)) != DB_OK)
+	if ((rc = db_get(db, &metering_stmts, METERING_PENDING, p, 1,
+	    &res)) != DB_OK)
 		return rc;
 	while ((r = db_fetch(res)) == 1) {
 		struct seg *s = &b->segs[b->nsegs];
 
 		memset(s, 0, sizeof(*s));
-		if (db_col_i64(res, 0, &v) != 0)
+		if (db_col_i64(res, PENDING_ID, &v) != 0)
 			goto bad;
 		s->id = (uint64_t)v;
-		if (db_col_i64(res, 1, &v) != 0)
+		if (db_col_i64(res, PENDING_SESSION, &v) != 0)
 			goto bad;
 		s->session_pk = (uint64_t)v;
-		if (db_col_i64(res, 2, &v) != 0)
+		if (db_col_i64(res, PENDING_ACCOUNT, &v) != 0)
 			goto bad;
 		s->account_id = (uint64_t)v;
-		if (db_col_time(res, 3, &s->started_at) != 0 ||
-		    db_col_time(res, 4, &s->ended_at) != 0 ||
-		    col_micros(res, 5, &s->size[RES_CPU]) != 0 ||
-		    col_micros(res, 6, &s->size[RES_MEMORY]) != 0 ||
-		    col_micros(res, 7, &s->size[RES_STORAGE]) != 0 ||
-		    db_col_time(res, 8, &s->metered_until) != 0)
+		if (db_col_time(res, PENDING_STARTED, &s->started_at) != 0 ||
+		    db_col_time(res, PENDING_ENDED, &s->ended_at) != 0 ||
+		    col_micros(res, PENDING_CPU, &s->size[RES_CPU]) != 0 ||
+		    col_micros(res, PENDING_MEMORY, &s->size[RES_MEMORY]) != 0 ||
+		    col_micros(res, PENDING_STORAGE, &s->size[RES_STORAGE]) != 0 ||
+		    db_col_time(res, PENDING_UNTIL, &s->metered_until) != 0)
 			goto bad;
 		if (++b->nsegs == BATCH_SEGMENTS)
 			break;
@@ -172,18 +166,21 @@ load_sessions(struct db *db, struct batch *b)
 		return DB_OK;
 	struct db_param p[] = { DBP_INT(b->segs[0].id),
 	    DBP_INT(b->segs[b->nsegs - 1].id) };
-	if ((rc = db_query(db, SQL_SESSIONS, p, 2, &res)) != DB_OK)
+	if ((rc = db_get(db, &metering_stmts, METERING_SESSIONS, p, 2,
+	    &res)) != DB_OK)
 		return rc;
 	while ((r = db_fetch(res)) == 1) {
-		if (db_col_i64(res, 0, &id) != 0)
+		if (db_col_i64(res, SESSIONS_SEGMENT, &id) != 0)
 			continue;
 		while (i < b->nsegs && b->segs[i].id < (uint64_t)id)
 			i++;
 		if (i == b->nsegs)
 			break;
 		if (b->segs[i].id == (uint64_t)id) {
-			db_col_time(res, 1, &b->segs[i].heartbeat);
-			db_col_time(res, 2, &b->segs[i].session_ended);
+			db_col_time(res, SESSIONS_HEARTBEAT,
+			    &b->segs[i].heartbeat);
+			db_col_time(res, SESSIONS_ENDED,
+			    &b->segs[i].session_ended);
 		}
 	}
 	db_result_free(res);
@@ -342,7 +339,7 @@ batch_txn(struct db *db, void *arg)
 		b->nprocessed++;
 		b->last_id = b->segs[i].id;
 	}
-	if ((rc = metering_bill_from(db, b, params)) != DB_OK ||
+	if ((rc = metering_write_bill_from(db, b, params)) != DB_OK ||
 	    (rc = metering_write_records(db, b, params)) != DB_OK ||
 	    (rc = metering_write_segments(db, b, params, seg_txt)) != DB_OK ||
 	    (rc = metering_write_daily(db, b, params)) != DB_OK)

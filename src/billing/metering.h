@@ -18,22 +18,16 @@
 
 #include <stdint.h>
 
+#include "db.h"
+#include "resource.h"
+
 struct app;
 struct billing_config;
 struct job_opts;
 struct job_result;
 
-enum resource { RES_CPU = 0, RES_MEMORY, RES_STORAGE, RES_COUNT };
-
 #define USEC_PER_HOUR (3600LL * 1000000LL)
 #define HOURS_PER_MONTH 730 /* storage's GB-month, prorated by the hour */
-
-/* "cpu", "memory", "storage" and their units. */
-const char *resource_name(enum resource r);
-const char *resource_unit(enum resource r);
-
-/* The configured unit price of a resource (micro-units). */
-int64_t resource_rate(const struct billing_config *cfg, enum resource r);
 
 /*
  * Quantity (micro-units of the resource's unit) and cost (micro-units of
@@ -54,5 +48,8 @@ int metering_job(struct app *app, const struct job_opts *opts,
  */
 int64_t metering_live_cost(const struct billing_config *cfg, int64_t cpu,
     int64_t memory, int64_t storage, int64_t from, int64_t to);
+
+/* The job's statements (statements.c). */
+extern const struct db_stmts metering_stmts;
 
 #endif

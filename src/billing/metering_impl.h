@@ -13,6 +13,7 @@
 struct app;
 struct db;
 struct db_param;
+struct sql_rows;
 
 #define BATCH_SEGMENTS 256
 
@@ -76,6 +77,13 @@ int metering_write_daily(struct db *db, struct batch *b, struct db_param *p);
  * when that is later (the period was invoiced: the record goes on the next
  * invoice).  Reads the accounts under a shared lock, held to commit.
  */
-int metering_bill_from(struct db *db, struct batch *b, struct db_param *p);
+int metering_write_bill_from(struct db *db, struct batch *b,
+    struct db_param *p);
+
+/* The batch's multi-row statements (statements.c). */
+extern struct sql_rows metering_write_records_sql;
+extern struct sql_rows metering_write_daily_sql;
+extern struct sql_rows metering_write_lock_accounts_sql;
+extern struct sql_rows metering_write_segments_sql;
 
 #endif

@@ -2,7 +2,8 @@
  * metering_write: the usage job's batch writes.  A batch's records, its
  * segments' progress and its daily totals each go in multi-row statements
  * of 256, 64, 16, 4 or 1 rows, whose SQL is built once per shape and size.
- * Cutting segments into records and the job loop are metering.c.
+ * Cutting segments into records and the job loop are metering.c, which
+ * calls these; nothing here calls back into it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,17 +12,23 @@
 #include "db.h"
 #include "metering.h"
 #include "metering_impl.h"
+#include "resource.h"
 #include "money.h"
 #include "sql_rows.h"
 #include "timeutil.h"
 
-static struct sql_rows insert_records = SQL_ROWS_INIT(
+/* The batch's statements, each of 256, 64, 16, 4 or 1 rows. */
+enum { WRITE_RECORDS, WRITE_DAILY, WRITE_LOCK_ACCOUNTS, WRITE_SEGMENTS };
+
+struct sql_rows metering_write_records_sql = SQL_ROWS_STMT("metering_write",
+    WRITE_RECORDS, 0,
     "INSERT INTO billing_usage_records (account_id, session_pk, "
     "segment_id, resource_type, quantity, unit, unit_price, total_cost, "
     "start_time, end_time, bill_from) VALUES ",
     "(?,?,?,?,?,?,?,?,?,?,?)", "");
 
-static struct sql_rows upsert_daily = SQL_ROWS_INIT(
+struct sql_rows metering_write_daily_sql = SQL_ROWS_STMT("metering_write",
+    WRITE_DAILY, 0,
     "INSERT INTO billing_usage_daily (account_id, day, resource_type, "
     "unit_price, quantity, total_cost, records) VALUES ",
     "(?,?,?,?,?,?,?)",
@@ -34,49 +41,29 @@ static struct sql_rows upsert_daily = SQL_ROWS_INIT(
  * behind its invoice.  Every account of the batch, never-invoiced ones
  * (NULL) too: under READ COMMITTED a row that fails a filter is unlocked at
  * once, and the run could close a new account's first period meanwhile. */
-static struct sql_rows lock_accounts = SQL_ROWS_INIT(
+struct sql_rows metering_write_lock_accounts_sql = SQL_ROWS_STMT(
+    "metering_write", WRITE_LOCK_ACCOUNTS, 2,
     "SELECT id, billed_through FROM billing_accounts WHERE id IN (", "?",
     ") LOCK IN SHARE MODE");
+enum { LOCK_ID, LOCK_BILLED_THROUGH };
 
 /*
- * One statement updates n segments: each gets its own metered_until,
- * added cost and done flag through CASE on its id.  Decimal parameters are
- * CAST so that the arithmetic stays DECIMAL (a bare string would be DOUBLE).
+ * One statement updates n segments, each with its own metered_until, added
+ * cost and done flag, joined by id from a table of values (the empty first
+ * part names its columns).  The values are read first and each segment
+ * found by its primary key (STRAIGHT_JOIN, FORCE INDEX): a scan would lock
+ * segments a concurrent run holds.  The cost is CAST so that the
+ * arithmetic stays DECIMAL (a bare string would be DOUBLE).
  */
-static const char *
-sql_update_segments(size_t n)
-{
-	static const char *cache[SQL_ROWS_NSIZES];
-	size_t k, i, len;
-	char *sql, *p;
-
-	/* the chunk sizes are 256 >> 0, 2, 4, 6, 8 */
-	for (k = 0; k < SQL_ROWS_NSIZES && ((size_t)SQL_ROWS_MAX >> (2 * k)) != n; k++)
-		;
-	if (k == SQL_ROWS_NSIZES)
-		return NULL;
-	if (cache[k] != NULL)
-		return cache[k];
-	len = 256 + n * 120;
-	if ((sql = malloc(len)) == NULL)
-		return NULL;
-	p = sql + sprintf(sql, "UPDATE billing_session_segments SET "
-	    "metered_until = CASE id");
-	for (i = 0; i < n; i++)
-		p += sprintf(p, " WHEN ? THEN ?");
-	p += sprintf(p, " END, metered_cost = metered_cost + CASE id");
-	for (i = 0; i < n; i++)
-		p += sprintf(p, " WHEN ? THEN CAST(? AS DECIMAL(20,6))");
-	p += sprintf(p, " END, metered_done = CASE id");
-	for (i = 0; i < n; i++)
-		p += sprintf(p, " WHEN ? THEN ?");
-	p += sprintf(p, " END WHERE id IN (");
-	for (i = 0; i < n; i++)
-		p += sprintf(p, "%s?", i ? "," : "");
-	strcpy(p, ")");
-	cache[k] = sql;
-	return sql;
-}
+struct sql_rows metering_write_segments_sql = SQL_ROWS_STMT("metering_write",
+    WRITE_SEGMENTS, 0,
+    "UPDATE (SELECT 0 AS id, CAST(NULL AS DATETIME(6)) AS until, "
+    "CAST(0 AS DECIMAL(20,6)) AS cost, 0 AS done FROM DUAL WHERE 0 "
+    "UNION ALL VALUES ",
+    "(?, ?, CAST(? AS DECIMAL(20,6)), ?)",
+    ") v STRAIGHT_JOIN billing_session_segments g FORCE INDEX (PRIMARY) "
+    "ON g.id = v.id SET g.metered_until = v.until, "
+    "g.metered_cost = g.metered_cost + v.cost, g.metered_done = v.done");
 
 static int
 cmp_u64(const void *a, const void *b)
@@ -99,7 +86,7 @@ cmp_watermark(const void *a, const void *b)
 }
 
 int
-metering_bill_from(struct db *db, struct batch *b, struct db_param *p)
+metering_write_bill_from(struct db *db, struct batch *b, struct db_param *p)
 {
 	uint64_t *ids = NULL;
 	struct watermark *w = NULL;
@@ -124,21 +111,18 @@ metering_bill_from(struct db *db, struct batch *b, struct db_param *p)
 		struct db_result *res = NULL;
 		size_t n = nids - done < SQL_ROWS_MAX ? nids - done : SQL_ROWS_MAX;
 		size_t k = sql_rows_chunk_up(n);
-		const char *sql = sql_rows_text(&lock_accounts, k);
 		int64_t id;
 		int r;
 
-		if (sql == NULL) {
-			rc = DB_ERROR;
-			break;
-		}
 		for (i = 0; i < k; i++)
 			p[i] = DBP_INT(ids[done + (i < n ? i : n - 1)]);
-		if ((rc = db_query(db, sql, p, k, &res)) != DB_OK)
+		if ((rc = db_get_rows(db, &metering_write_lock_accounts_sql, k,
+		    p, k, &res)) != DB_OK)
 			break;
 		while ((r = db_fetch(res)) == 1)
-			if (db_col_i64(res, 0, &id) == 0 &&
-			    db_col_time(res, 1, &w[nw].billed_through) == 0) {
+			if (db_col_i64(res, LOCK_ID, &id) == 0 &&
+			    db_col_time(res, LOCK_BILLED_THROUGH,
+			    &w[nw].billed_through) == 0) {
 				w[nw].account_id = (uint64_t)id;
 				nw++;
 			}
@@ -174,11 +158,7 @@ metering_write_records(struct db *db, struct batch *b, struct db_param *p)
 	int rc;
 
 	while (done < b->nrecs) {
-		const char *sql;
-
 		n = sql_rows_chunk(b->nrecs - done);
-		if ((sql = sql_rows_text(&insert_records, n)) == NULL)
-			return DB_ERROR;
 		for (i = 0, j = 0; i < n; i++) {
 			struct rec *r = &b->recs[done + i];
 
@@ -194,7 +174,8 @@ metering_write_records(struct db *db, struct batch *b, struct db_param *p)
 			p[j++] = DBP_STR(r->end);
 			p[j++] = DBP_STR(r->bill_from);
 		}
-		if ((rc = db_exec(db, sql, p, j, NULL, NULL)) != DB_OK)
+		if ((rc = db_run_rows(db, &metering_write_records_sql, n, p, j,
+		    NULL, NULL)) != DB_OK)
 			return rc;
 		done += n;
 	}
@@ -220,28 +201,19 @@ metering_write_segments(struct db *db, struct batch *b, struct db_param *p,
 		    sizeof(txt[i].cost));
 	}
 	while (done < nt) {
-		const char *sql;
-
 		n = sql_rows_chunk(nt - done);
-		if ((sql = sql_update_segments(n)) == NULL)
-			return DB_ERROR;
 		j = 0;
 		for (i = 0; i < n; i++) {
-			p[j++] = DBP_INT(touched[done + i]->id);
-			p[j++] = touched[done + i]->new_until ?
-			    DBP_STR(txt[done + i].until) : DBP_NULLV;
-		}
-		for (i = 0; i < n; i++) {
-			p[j++] = DBP_INT(touched[done + i]->id);
+			struct seg *g = touched[done + i];
+
+			p[j++] = DBP_INT(g->id);
+			p[j++] = g->new_until ? DBP_STR(txt[done + i].until) :
+			    DBP_NULLV;
 			p[j++] = DBP_STR(txt[done + i].cost);
+			p[j++] = DBP_INT(g->done);
 		}
-		for (i = 0; i < n; i++) {
-			p[j++] = DBP_INT(touched[done + i]->id);
-			p[j++] = DBP_INT(touched[done + i]->done);
-		}
-		for (i = 0; i < n; i++)
-			p[j++] = DBP_INT(touched[done + i]->id);
-		if ((rc = db_exec(db, sql, p, j, NULL, NULL)) != DB_OK)
+		if ((rc = db_run_rows(db, &metering_write_segments_sql, n, p, j,
+		    NULL, NULL)) != DB_OK)
 			return rc;
 		done += n;
 	}
@@ -283,13 +255,7 @@ metering_write_daily(struct db *db, struct batch *b, struct db_param *p)
 		money_format(b->days[i].cost, 6, txt[i][3], sizeof(txt[i][3]));
 	}
 	while (done < b->ndays && rc == DB_OK) {
-		const char *sql;
-
 		n = sql_rows_chunk(b->ndays - done);
-		if ((sql = sql_rows_text(&upsert_daily, n)) == NULL) {
-			rc = DB_ERROR;
-			break;
-		}
 		for (i = 0, j = 0; i < n; i++) {
 			struct daily *d = &b->days[done + i];
 
@@ -301,7 +267,8 @@ metering_write_daily(struct db *db, struct batch *b, struct db_param *p)
 			p[j++] = DBP_STR(txt[done + i][3]);
 			p[j++] = DBP_INT(d->n);
 		}
-		rc = db_exec(db, sql, p, j, NULL, NULL);
+		rc = db_run_rows(db, &metering_write_daily_sql, n, p, j, NULL,
+		    NULL);
 		done += n;
 	}
 	free(txt);

@@ -21,67 +21,95 @@
 	"id, account_id, started_at, last_heartbeat_at, ended_at, " \
 	"cpu_cores, memory_gb, storage_gb"
 
-static const char SQL_SESSION[] =
-    "SELECT " SESSION_COLUMNS " FROM billing_sessions WHERE session_id = ?";
-static const char SQL_SESSION_LOCK[] =
-    "SELECT " SESSION_COLUMNS " FROM billing_sessions WHERE session_id = ? "
-    "FOR UPDATE";
-static const char SQL_SESSION_INSERT[] =
-    "INSERT INTO billing_sessions (session_id, account_id, started_at, "
-    "last_heartbeat_at, cpu_cores, memory_gb, storage_gb) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)";
-static const char SQL_SESSION_BEAT[] =
-    "UPDATE billing_sessions SET last_heartbeat_at = ?, cpu_cores = ?, "
-    "memory_gb = ?, storage_gb = ? WHERE id = ?";
-static const char SQL_SESSION_END[] =
-    "UPDATE billing_sessions SET ended_at = ? WHERE id = ?";
-static const char SQL_USER_OF[] =
-    "SELECT user_id FROM billing_accounts WHERE id = ?";
-static const char SQL_LAST_SEQ[] =
-    "SELECT MAX(seq) FROM billing_session_segments WHERE session_pk = ?";
-static const char SQL_SEGMENT0[] =
-    "SELECT cpu_cores, memory_gb, storage_gb FROM billing_session_segments "
-    "WHERE session_pk = ? AND seq = 0";
-static const char SQL_OPEN_SEGMENT_LOCK[] =
-    "SELECT id, seq, started_at, metered_until, cpu_cores, memory_gb, "
-    "storage_gb FROM billing_session_segments "
-    "WHERE session_pk = ? AND ended_at IS NULL ORDER BY seq DESC LIMIT 1 "
-    "FOR UPDATE";
-static const char SQL_SEGMENT_INSERT[] =
-    "INSERT INTO billing_session_segments (session_pk, account_id, seq, "
-    "started_at, cpu_cores, memory_gb, storage_gb) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)";
-static const char SQL_SEGMENT_CLOSE[] =
-    "UPDATE billing_session_segments SET ended_at = ? WHERE id = ?";
-static const char SQL_SEGMENT_RESIZE[] =
-    "UPDATE billing_session_segments SET cpu_cores = ?, memory_gb = ?, "
-    "storage_gb = ? WHERE id = ?";
-/* the heartbeat's fast path: the session, its user and its latest segment
- * in one read, then one autocommitted conditional UPDATE */
-static const char SQL_BEAT_READ[] =
-    "SELECT s.id, s.started_at, s.last_heartbeat_at, s.ended_at, "
-    "s.cpu_cores, s.memory_gb, s.storage_gb, a.user_id, g.seq, g.ended_at, "
-    "g.cpu_cores, g.memory_gb, g.storage_gb FROM billing_sessions s "
-    "JOIN billing_accounts a ON a.id = s.account_id "
-    "JOIN billing_session_segments g ON g.session_pk = s.id "
-    "WHERE s.session_id = ? ORDER BY g.seq DESC LIMIT 1";
-/* applies only while the row is as read: open, older, the same sizes (as
- * exact decimals: every resize changes them); 0 rows affected sends the
- * beat down the locking path.  (A NOT EXISTS on a newer segment would also
- * catch two resizes that put the sizes back between the read and this,
- * which only the answer's "segment" could tell; it cost the server 40%
- * more per UPDATE.) */
-static const char SQL_BEAT_FAST[] =
-    "UPDATE billing_sessions SET last_heartbeat_at = ? "
-    "WHERE id = ? AND ended_at IS NULL AND last_heartbeat_at < ? "
-    "AND cpu_cores = CAST(? AS DECIMAL(12,6)) "
-    "AND memory_gb = CAST(? AS DECIMAL(14,6)) "
-    "AND storage_gb = CAST(? AS DECIMAL(16,6))";
-static const char SQL_ACCOUNT_LOCK[] =
-    "SELECT email, plan_id FROM billing_accounts WHERE id = ? FOR UPDATE";
-static const char SQL_ACCOUNT_FILL[] =
-    "UPDATE billing_accounts SET email = COALESCE(email, ?), "
-    "plan_id = COALESCE(plan_id, ?) WHERE id = ?";
+enum {
+	SESSION_SQL_BY_ID,
+	SESSION_SQL_LOCK,
+	SESSION_SQL_INSERT,
+	SESSION_SQL_BEAT,
+	SESSION_SQL_END,
+	SESSION_SQL_USER_OF,
+	SESSION_SQL_LAST_SEQ,
+	SESSION_SQL_SEGMENT0,
+	SESSION_SQL_OPEN_SEGMENT_LOCK,
+	SESSION_SQL_SEGMENT_INSERT,
+	SESSION_SQL_SEGMENT_CLOSE,
+	SESSION_SQL_SEGMENT_RESIZE,
+	SESSION_SQL_BEAT_READ,
+	SESSION_SQL_BEAT_FAST,
+	SESSION_SQL_N
+};
+static const struct db_stmt session_sql[SESSION_SQL_N] = {
+	[SESSION_SQL_BY_ID] = {
+	    "SELECT " SESSION_COLUMNS " FROM billing_sessions "
+	    "WHERE session_id = ?", 1, 8 },
+	[SESSION_SQL_LOCK] = {
+	    "SELECT " SESSION_COLUMNS " FROM billing_sessions "
+	    "WHERE session_id = ? FOR UPDATE", 1, 8 },
+	[SESSION_SQL_INSERT] = {
+	    "INSERT INTO billing_sessions (session_id, account_id, started_at, "
+	    "last_heartbeat_at, cpu_cores, memory_gb, storage_gb) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?)", 7, 0 },
+	[SESSION_SQL_BEAT] = {
+	    "UPDATE billing_sessions SET last_heartbeat_at = ?, cpu_cores = ?, "
+	    "memory_gb = ?, storage_gb = ? WHERE id = ?", 5, 0 },
+	[SESSION_SQL_END] = {
+	    "UPDATE billing_sessions SET ended_at = ? WHERE id = ?", 2, 0 },
+	[SESSION_SQL_USER_OF] = {
+	    "SELECT user_id FROM billing_accounts WHERE id = ?", 1, 1 },
+	[SESSION_SQL_LAST_SEQ] = {
+	    "SELECT MAX(seq) FROM billing_session_segments "
+	    "WHERE session_pk = ?", 1, 1 },
+	[SESSION_SQL_SEGMENT0] = {
+	    "SELECT cpu_cores, memory_gb, storage_gb "
+	    "FROM billing_session_segments WHERE session_pk = ? AND seq = 0",
+	    1, 3 },
+	[SESSION_SQL_OPEN_SEGMENT_LOCK] = {
+	    "SELECT id, seq, started_at, metered_until, cpu_cores, memory_gb, "
+	    "storage_gb FROM billing_session_segments "
+	    "WHERE session_pk = ? AND ended_at IS NULL ORDER BY seq DESC "
+	    "LIMIT 1 FOR UPDATE", 1, 7 },
+	[SESSION_SQL_SEGMENT_INSERT] = {
+	    "INSERT INTO billing_session_segments (session_pk, account_id, seq, "
+	    "started_at, cpu_cores, memory_gb, storage_gb) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?)", 7, 0 },
+	[SESSION_SQL_SEGMENT_CLOSE] = {
+	    "UPDATE billing_session_segments SET ended_at = ? WHERE id = ?",
+	    2, 0 },
+	[SESSION_SQL_SEGMENT_RESIZE] = {
+	    "UPDATE billing_session_segments SET cpu_cores = ?, memory_gb = ?, "
+	    "storage_gb = ? WHERE id = ?", 4, 0 },
+	/* the heartbeat's fast path: the session, its user and its latest
+	 * segment in one read, then one autocommitted conditional UPDATE */
+	[SESSION_SQL_BEAT_READ] = {
+	    "SELECT s.id, s.started_at, s.last_heartbeat_at, s.ended_at, "
+	    "s.cpu_cores, s.memory_gb, s.storage_gb, a.user_id, g.seq, "
+	    "g.ended_at, g.cpu_cores, g.memory_gb, g.storage_gb "
+	    "FROM billing_sessions s "
+	    "JOIN billing_accounts a ON a.id = s.account_id "
+	    "JOIN billing_session_segments g ON g.session_pk = s.id "
+	    "WHERE s.session_id = ? ORDER BY g.seq DESC LIMIT 1", 1, 13 },
+	/* applies only while the row is as read: open, older, the same sizes
+	 * (as exact decimals: every resize changes them); 0 rows affected
+	 * sends the beat down the locking path.  (A NOT EXISTS on a newer
+	 * segment would also catch two resizes that put the sizes back
+	 * between the read and this, which only the answer's "segment" could
+	 * tell; it cost the server 40% more per UPDATE.) */
+	[SESSION_SQL_BEAT_FAST] = {
+	    "UPDATE billing_sessions SET last_heartbeat_at = ? "
+	    "WHERE id = ? AND ended_at IS NULL AND last_heartbeat_at < ? "
+	    "AND cpu_cores = CAST(? AS DECIMAL(12,6)) "
+	    "AND memory_gb = CAST(? AS DECIMAL(14,6)) "
+	    "AND storage_gb = CAST(? AS DECIMAL(16,6))", 6, 0 },
+};
+const struct db_stmts session_stmts = DB_STMTS("sessions", session_sql);
+
+/* SESSION_SQL_BY_ID's and SESSION_SQL_LOCK's columns */
+enum { ROW_PK, ROW_ACCOUNT, ROW_STARTED, ROW_HEARTBEAT, ROW_ENDED, ROW_SIZE };
+/* SESSION_SQL_OPEN_SEGMENT_LOCK's */
+enum { SEG_ID, SEG_SEQ, SEG_STARTED, SEG_METERED_UNTIL, SEG_SIZE };
+/* SESSION_SQL_BEAT_READ's */
+enum { BEAT_PK, BEAT_STARTED, BEAT_HEARTBEAT, BEAT_ENDED, BEAT_SIZE,
+    BEAT_USER = BEAT_SIZE + 3, BEAT_SEQ, BEAT_SEG_ENDED, BEAT_SEG_SIZE };
 
 /* The open segment of a session, as locked by heartbeat and terminate. */
 struct segment {
@@ -172,7 +200,8 @@ load_row(struct db *db, const char *session_id, int lock, struct session *out)
 	int64_t v;
 	int rc, r;
 
-	rc = db_query(db, lock ? SQL_SESSION_LOCK : SQL_SESSION, p, 1, &res);
+	rc = db_get(db, &session_stmts, lock ? SESSION_SQL_LOCK :
+	    SESSION_SQL_BY_ID, p, 1, &res);
 	if (rc != DB_OK)
 		return rc;
 	if ((r = db_fetch(res)) != 1) {
@@ -182,16 +211,16 @@ load_row(struct db *db, const char *session_id, int lock, struct session *out)
 	memset(out, 0, sizeof(*out));
 	snprintf(out->session_id, sizeof(out->session_id), "%s", session_id);
 	rc = DB_ERROR;
-	if (db_col_i64(res, 0, &v) != 0)
+	if (db_col_i64(res, ROW_PK, &v) != 0)
 		goto out;
 	out->pk = (uint64_t)v;
-	if (db_col_i64(res, 1, &v) != 0)
+	if (db_col_i64(res, ROW_ACCOUNT, &v) != 0)
 		goto out;
 	out->account_id = (uint64_t)v;
-	if (col_time(res, 2, &out->started_at) != 1 ||
-	    col_time(res, 3, &out->last_heartbeat_at) != 1 ||
-	    (out->ended = col_time(res, 4, &out->ended_at)) < 0 ||
-	    col_size(res, 5, &out->size) != 0)
+	if (col_time(res, ROW_STARTED, &out->started_at) != 1 ||
+	    col_time(res, ROW_HEARTBEAT, &out->last_heartbeat_at) != 1 ||
+	    (out->ended = col_time(res, ROW_ENDED, &out->ended_at)) < 0 ||
+	    col_size(res, ROW_SIZE, &out->size) != 0)
 		goto out;
 	rc = DB_OK;
 out:
@@ -209,7 +238,8 @@ complete(struct db *db, struct session *s)
 	const char *v;
 	int rc, r;
 
-	if ((rc = db_query(db, SQL_USER_OF, pa, 1, &res)) != DB_OK)
+	if ((rc = db_get(db, &session_stmts, SESSION_SQL_USER_OF, pa, 1,
+	    &res)) != DB_OK)
 		return rc;
 	r = db_fetch(res);
 	if (r == 1 && (v = db_col(res, 0, NULL)) != NULL)
@@ -217,7 +247,8 @@ complete(struct db *db, struct session *s)
 	db_result_free(res);
 	if (r != 1)
 		return r < 0 ? r : DB_ERROR;
-	rc = db_query_i64(db, SQL_LAST_SEQ, ps, 1, &s->segment);
+	rc = db_get_i64(db, &session_stmts, SESSION_SQL_LAST_SEQ, ps, 1,
+	    &s->segment);
 	return rc == DB_NOT_FOUND ? DB_ERROR : rc;
 }
 
@@ -242,7 +273,8 @@ lock_open_segment(struct db *db, uint64_t pk, struct segment *out)
 	int64_t v;
 	int rc, r;
 
-	if ((rc = db_query(db, SQL_OPEN_SEGMENT_LOCK, p, 1, &res)) != DB_OK)
+	if ((rc = db_get(db, &session_stmts, SESSION_SQL_OPEN_SEGMENT_LOCK, p, 1,
+	    &res)) != DB_OK)
 		return rc;
 	/* an open session without an open segment is a bug: 500 */
 	rc = DB_ERROR;
@@ -251,13 +283,14 @@ lock_open_segment(struct db *db, uint64_t pk, struct segment *out)
 		goto out;
 	}
 	memset(out, 0, sizeof(*out));
-	if (db_col_i64(res, 0, &v) != 0)
+	if (db_col_i64(res, SEG_ID, &v) != 0)
 		goto out;
 	out->id = (uint64_t)v;
-	if (db_col_i64(res, 1, &out->seq) != 0 ||
-	    col_time(res, 2, &out->started_at) != 1 ||
-	    (out->metered = col_time(res, 3, &out->metered_until)) < 0 ||
-	    col_size(res, 4, &out->size) != 0)
+	if (db_col_i64(res, SEG_SEQ, &out->seq) != 0 ||
+	    col_time(res, SEG_STARTED, &out->started_at) != 1 ||
+	    (out->metered = col_time(res, SEG_METERED_UNTIL,
+	    &out->metered_until)) < 0 ||
+	    col_size(res, SEG_SIZE, &out->size) != 0)
 		goto out;
 	rc = DB_OK;
 out:
@@ -276,7 +309,8 @@ insert_segment(struct db *db, uint64_t pk, uint64_t account_id, int64_t seq,
 	struct db_param p[] = { DBP_INT(pk), DBP_INT(account_id), DBP_INT(seq),
 	    DBP_STR(time_text(&t, started_at)), DBP_STR(z.cpu),
 	    DBP_STR(z.memory), DBP_STR(z.storage) };
-	return db_exec(db, SQL_SEGMENT_INSERT, p, 7, NULL, NULL);
+	return db_run(db, &session_stmts, SESSION_SQL_SEGMENT_INSERT, p, 7, NULL,
+	    NULL);
 }
 
 /* --- user-created ------------------------------------------------------ */
@@ -291,9 +325,8 @@ static int
 user_txn(struct db *db, void *arg)
 {
 	struct user_txn *u = arg;
-	struct db_result *res = NULL;
-	const char *email, *plan;
-	int created = 0, fill = 0, rc, r;
+	enum account_fill fill;
+	int created = 0, rc;
 
 	rc = account_ensure(db, u->user_id, u->email, u->plan_id, u->out,
 	    &created);
@@ -303,39 +336,22 @@ user_txn(struct db *db, void *arg)
 		u->outcome = SESSION_CREATED;
 		return DB_OK;
 	}
-	struct db_param p[] = { DBP_INT(u->out->id) };
-	if ((rc = db_query(db, SQL_ACCOUNT_LOCK, p, 1, &res)) != DB_OK)
+	rc = account_fill_contact(db, u->out->id, u->email, u->plan_id, &fill);
+	if (rc != DB_OK)
 		return rc;
-	if ((r = db_fetch(res)) != 1) {
-		rc = r < 0 ? r : DB_ERROR;
-		goto out;
+	switch (fill) {
+	case ACCOUNT_FILL_UNCHANGED:
+		u->outcome = SESSION_UNCHANGED;
+		return DB_OK;
+	case ACCOUNT_FILL_CONFLICT_EMAIL:
+		u->outcome = SESSION_CONFLICT_EMAIL;
+		return TXN_REFUSED;
+	case ACCOUNT_FILL_CONFLICT_PLAN:
+		u->outcome = SESSION_CONFLICT_PLAN;
+		return TXN_REFUSED;
+	default:
+		break;
 	}
-	email = db_col(res, 0, NULL);
-	plan = db_col(res, 1, NULL);
-	u->outcome = SESSION_UNCHANGED;
-	if (u->email != NULL) {
-		if (email == NULL)
-			fill = 1;
-		else if (strcmp(email, u->email) != 0)
-			u->outcome = SESSION_CONFLICT_EMAIL;
-	}
-	if (u->plan_id != NULL && u->outcome == SESSION_UNCHANGED) {
-		if (plan == NULL)
-			fill = 1;
-		else if (strcmp(plan, u->plan_id) != 0)
-			u->outcome = SESSION_CONFLICT_PLAN;
-	}
-	rc = u->outcome == SESSION_UNCHANGED ? DB_OK : TXN_REFUSED;
-out:
-	db_result_free(res);
-	if (rc != DB_OK || !fill)
-		return rc;
-	/* the account was made without them (e.g. by a session): fill in */
-	struct db_param f[] = {
-	    u->email ? DBP_STR(u->email) : DBP_NULLV,
-	    u->plan_id ? DBP_STR(u->plan_id) : DBP_NULLV, DBP_INT(u->out->id) };
-	if ((rc = db_exec(db, SQL_ACCOUNT_FILL, f, 3, NULL, NULL)) != DB_OK)
-		return rc;
 	u->outcome = SESSION_UPDATED;
 	return account_get(db, u->out->id, u->out);
 }
@@ -382,7 +398,7 @@ create_txn(struct db *db, void *arg)
 	struct db_param p[] = { DBP_STR(c->session_id), DBP_INT(acct.id),
 	    DBP_STR(t.s), DBP_STR(t.s), DBP_STR(z.cpu), DBP_STR(z.memory),
 	    DBP_STR(z.storage) };
-	rc = db_exec(db, SQL_SESSION_INSERT, p, 7, NULL, &pk);
+	rc = db_run(db, &session_stmts, SESSION_SQL_INSERT, p, 7, NULL, &pk);
 	if (rc == DB_DUPLICATE)
 		return TXN_REFUSED; /* rolls back an account made here too */
 	if (rc != DB_OK)
@@ -401,7 +417,8 @@ load_segment0(struct db *db, uint64_t pk, struct session_size *out)
 	struct db_param p[] = { DBP_INT(pk) };
 	int rc, r;
 
-	if ((rc = db_query(db, SQL_SEGMENT0, p, 1, &res)) != DB_OK)
+	if ((rc = db_get(db, &session_stmts, SESSION_SQL_SEGMENT0, p, 1,
+	    &res)) != DB_OK)
 		return rc;
 	r = db_fetch(res);
 	if (r == 1)
@@ -471,10 +488,12 @@ resize(struct db *db, const struct session *s, const struct segment *seg,
 		size_text(&z, size);
 		struct db_param p[] = { DBP_STR(z.cpu), DBP_STR(z.memory),
 		    DBP_STR(z.storage), DBP_INT(seg->id) };
-		return db_exec(db, SQL_SEGMENT_RESIZE, p, 4, NULL, NULL);
+		return db_run(db, &session_stmts, SESSION_SQL_SEGMENT_RESIZE, p, 4,
+		    NULL, NULL);
 	}
 	struct db_param p[] = { DBP_STR(time_text(&t, eff)), DBP_INT(seg->id) };
-	if ((rc = db_exec(db, SQL_SEGMENT_CLOSE, p, 2, NULL, NULL)) != DB_OK)
+	if ((rc = db_run(db, &session_stmts, SESSION_SQL_SEGMENT_CLOSE, p, 2,
+	    NULL, NULL)) != DB_OK)
 		return rc;
 	rc = insert_segment(db, s->pk, s->account_id, seg->seq + 1, eff, size);
 	return rc == DB_DUPLICATE ? DB_ERROR : rc;
@@ -528,7 +547,8 @@ beat_txn(struct db *db, void *arg)
 		struct db_param p[] = { DBP_STR(time_text(&t, last)),
 		    DBP_STR(z.cpu), DBP_STR(z.memory), DBP_STR(z.storage),
 		    DBP_INT(s.pk) };
-		rc = db_exec(db, SQL_SESSION_BEAT, p, 5, NULL, NULL);
+		rc = db_run(db, &session_stmts, SESSION_SQL_BEAT, p, 5, NULL,
+		    NULL);
 		if (rc != DB_OK)
 			return rc;
 		b->outcome = SESSION_UPDATED;
@@ -559,7 +579,8 @@ beat_fast(struct db *db, const char *session_id,
 	int rc, r, usable = 0;
 
 	struct db_param p[] = { DBP_STR(session_id) };
-	if ((rc = db_query(db, SQL_BEAT_READ, p, 1, &res)) != DB_OK)
+	if ((rc = db_get(db, &session_stmts, SESSION_SQL_BEAT_READ, p, 1,
+	    &res)) != DB_OK)
 		return rc;
 	if ((r = db_fetch(res)) != 1) {
 		db_result_free(res);
@@ -567,17 +588,19 @@ beat_fast(struct db *db, const char *session_id,
 	}
 	memset(out, 0, sizeof(*out));
 	snprintf(out->session_id, sizeof(out->session_id), "%s", session_id);
-	if (db_col_i64(res, 0, &v) == 0 &&
-	    col_time(res, 1, &out->started_at) == 1 &&
-	    col_time(res, 2, &out->last_heartbeat_at) == 1 &&
-	    (out->ended = col_time(res, 3, &out->ended_at)) == 0 &&
-	    col_size(res, 4, &out->size) == 0 &&
-	    db_col(res, 7, NULL) != NULL && db_col_i64(res, 8, &seq) == 0 &&
-	    col_time(res, 9, &seg_end) == 0 && /* the latest segment is open */
-	    col_size(res, 10, &seg_size) == 0) {
+	if (db_col_i64(res, BEAT_PK, &v) == 0 &&
+	    col_time(res, BEAT_STARTED, &out->started_at) == 1 &&
+	    col_time(res, BEAT_HEARTBEAT, &out->last_heartbeat_at) == 1 &&
+	    (out->ended = col_time(res, BEAT_ENDED, &out->ended_at)) == 0 &&
+	    col_size(res, BEAT_SIZE, &out->size) == 0 &&
+	    db_col(res, BEAT_USER, NULL) != NULL &&
+	    db_col_i64(res, BEAT_SEQ, &seq) == 0 &&
+	    /* the latest segment is open */
+	    col_time(res, BEAT_SEG_ENDED, &seg_end) == 0 &&
+	    col_size(res, BEAT_SEG_SIZE, &seg_size) == 0) {
 		out->pk = (uint64_t)v;
 		out->segment = seq;
-		db_col_text(res, 7, out->user_id, sizeof(out->user_id));
+		db_col_text(res, BEAT_USER, out->user_id, sizeof(out->user_id));
 		usable = 1;
 	}
 	db_result_free(res);
@@ -602,7 +625,8 @@ beat_fast(struct db *db, const char *session_id,
 	time_text(&t, beat->at);
 	struct db_param u[] = { DBP_STR(t.s), DBP_INT(out->pk), DBP_STR(t.s),
 	    DBP_STR(z.cpu), DBP_STR(z.memory), DBP_STR(z.storage) };
-	if ((rc = db_exec(db, SQL_BEAT_FAST, u, 6, &affected, NULL)) != DB_OK)
+	if ((rc = db_run(db, &session_stmts, SESSION_SQL_BEAT_FAST, u, 6,
+	    &affected, NULL)) != DB_OK)
 		return rc;
 	if (affected != 1)
 		return 0; /* changed since the read */
@@ -677,11 +701,13 @@ end_txn(struct db *db, void *arg)
 		seg_end = max64(seg_end, seg.metered_until);
 	struct db_param ps[] = { DBP_STR(time_text(&t, seg_end)),
 	    DBP_INT(seg.id) };
-	if ((rc = db_exec(db, SQL_SEGMENT_CLOSE, ps, 2, NULL, NULL)) != DB_OK)
+	if ((rc = db_run(db, &session_stmts, SESSION_SQL_SEGMENT_CLOSE, ps, 2,
+	    NULL, NULL)) != DB_OK)
 		return rc;
 	struct db_param pe[] = { DBP_STR(time_text(&t, e->ended_at)),
 	    DBP_INT(s.pk) };
-	if ((rc = db_exec(db, SQL_SESSION_END, pe, 2, NULL, NULL)) != DB_OK)
+	if ((rc = db_run(db, &session_stmts, SESSION_SQL_END, pe, 2, NULL,
+	    NULL)) != DB_OK)
 		return rc;
 	e->outcome = SESSION_UPDATED;
 	return load_session(db, e->session_id, 0, e->out);

@@ -127,4 +127,8 @@ int session_heartbeat(struct db *db, const char *session_id,
 int session_terminate(struct db *db, const char *session_id, int64_t ended_at,
     int ended_given, struct session *out, enum session_outcome *outcome);
 
+/* This module's statements (statements.c). */
+struct db_stmts;
+extern const struct db_stmts session_stmts;
+
 #endif

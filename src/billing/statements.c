@@ -3,15 +3,27 @@
  */
 #include <stddef.h>
 
+#include "accounts.h"
 #include "db.h"
+#include "metering.h"
+#include "metering_impl.h"
+#include "reports.h"
+#include "sessions.h"
 #include "sql_rows.h"
 #include "statements.h"
+#include "usage.h"
 
 /* Each module's table, by layer and module; add a new one in its place. */
 static const struct db_stmts *const tables[] = {
 	/* core */
 
 	/* billing: accounts, sessions, metering, usage, reports */
+	&account_list_stmts,
+	&account_contact_stmts,
+	&session_stmts,
+	&metering_stmts,
+	&usage_stmts,
+	&report_stmts,
 
 	/* billing: credits, invoices, payments */
 
@@ -25,6 +37,10 @@ static const struct db_stmts *const tables[] = {
 /* The multi-row statements (sql_rows.h, SQL_ROWS_STMT). */
 static struct sql_rows *const rows[] = {
 	/* billing: accounts, sessions, metering, usage, reports */
+	&metering_write_records_sql,
+	&metering_write_daily_sql,
+	&metering_write_lock_accounts_sql,
+	&metering_write_segments_sql,
 
 	/* billing: credits, invoices, payments */
 

@@ -1,0 +1,406 @@
+/*
+ * usage: GET usage's read.  What was metered comes from the daily totals
+ * (at most a few rows per day of the period, however long the history); the
+ * live part of active sessions is computed from their open segments.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "accounts.h"
+#include "config.h"
+#include "db.h"
+#include "grow.h"
+#include "log.h"
+#include "metering.h"
+#include "money.h"
+#include "period.h"
+#include "resource.h"
+#include "result.h"
+#include "timeutil.h"
+#include "usage.h"
+
+/*
+ * Everything GET usage reads, in one statement and one round trip (four
+ * before: the account, the daily totals, the live sessions, the credits).
+ * UNION ALL of three parts told apart by column 0; each part has columns of
+ * its own and NULL in the others, so that no column mixes types (a BIGINT
+ * beside a DECIMAL would come back as "5.000000"):
+ *
+ *   0  the account and its credit balance
+ *   1  a daily total: the rows in key order, summed here (a GROUP BY that
+ *      does not follow the key would cost the server a temporary table on
+ *      every request)
+ *   2  a live session with one of its segments
+ *
+ * Parts 1 and 2 find the account by user_id themselves; an unknown user
+ * gives no row at all.  MariaDB streams a UNION ALL without a temporary
+ * table.
+ */
+#define N2 "NULL, NULL, "
+#define N4 "NULL, NULL, NULL, NULL, "
+#define N8 N4 N4
+
+enum { USAGE_READ, USAGE_EDGES, USAGE_NSTMTS };
+static const struct db_stmt usage_sql[USAGE_NSTMTS] = {
+	[USAGE_READ] = {
+	    "SELECT 0, a.id, a.user_id, COALESCE(a.email, ''), "
+	    "COALESCE(a.plan_id, ''), COALESCE(a.billing_mode, ''), a.status, "
+	    "COALESCE(a.stripe_customer_id, ''), "
+	    "(SELECT COALESCE(SUM(c.remaining), 0) FROM billing_credits c "
+	    "WHERE c.account_id = a.id AND (c.expires_at IS NULL OR "
+	    "c.expires_at > ?)), "
+	    N8 N8 N2 "NULL "
+	    "FROM billing_accounts a WHERE a.user_id = ? "
+	    "UNION ALL "
+	    "SELECT 1, " N8 "d.resource_type, d.unit_price, d.quantity, "
+	    "d.total_cost, " N8 N4 N2 "NULL "
+	    "FROM billing_accounts a "
+	    "JOIN billing_usage_daily d ON d.account_id = a.id "
+	    "WHERE a.user_id = ? AND d.day >= ? AND d.day < ? "
+	    "UNION ALL "
+	    "(SELECT 2, " N8 N4 "s.id, s.session_id, s.started_at, "
+	    "s.last_heartbeat_at, s.cpu_cores, s.memory_gb, s.storage_gb, "
+	    "g.started_at, g.ended_at, g.metered_until, g.metered_done, "
+	    "g.cpu_cores, g.memory_gb, g.storage_gb, g.metered_cost "
+	    "FROM billing_accounts a "
+	    "JOIN billing_sessions s ON s.account_id = a.id "
+	    "JOIN billing_session_segments g ON g.session_pk = s.id "
+	    /* by session only: ordering by g.seq too costs a temporary table
+	     * and a sort on every request; a session's rows stay together
+	     * either way */
+	    "WHERE a.user_id = ? AND s.ended_at IS NULL ORDER BY s.id "
+	    "LIMIT 10000)", 6, 28 },
+	/* the partial days at either edge of a range that is not day-aligned */
+	[USAGE_EDGES] = {
+	    "SELECT resource_type, unit_price, SUM(quantity), SUM(total_cost) "
+	    "FROM billing_usage_records WHERE account_id = ? AND "
+	    "((start_time >= ? AND start_time < ?) OR "
+	    "(start_time >= ? AND start_time < ?)) "
+	    "GROUP BY resource_type, unit_price", 5, 4 },
+};
+const struct db_stmts usage_stmts = DB_STMTS("usage", usage_sql);
+#undef N2
+#undef N4
+#undef N8
+
+/* USAGE_READ's parts (column USAGE_COL_KIND) */
+enum { KIND_ACCOUNT, KIND_DAILY, KIND_SESSION };
+
+/* USAGE_READ's columns */
+enum {
+	USAGE_COL_KIND,
+	/* the account */
+	USAGE_COL_ACCOUNT_ID, USAGE_COL_USER_ID, USAGE_COL_EMAIL,
+	USAGE_COL_PLAN, USAGE_COL_MODE, USAGE_COL_STATUS, USAGE_COL_CUSTOMER,
+	USAGE_COL_CREDITS,
+	/* a daily total (SUM_* from here) */
+	USAGE_COL_DAILY,
+	/* a live session and one of its segments */
+	USAGE_COL_SESSION_PK = USAGE_COL_DAILY + 4, USAGE_COL_SESSION_ID,
+	USAGE_COL_STARTED, USAGE_COL_HEARTBEAT, USAGE_COL_SIZE,
+	USAGE_COL_SEG_STARTED = USAGE_COL_SIZE + RES_COUNT,
+	USAGE_COL_SEG_ENDED, USAGE_COL_SEG_UNTIL, USAGE_COL_SEG_DONE,
+	USAGE_COL_SEG_SIZE,
+	USAGE_COL_SEG_COST = USAGE_COL_SEG_SIZE + RES_COUNT,
+	USAGE_NCOLS
+};
+
+/* A sum's columns, from USAGE_COL_DAILY in USAGE_READ, from 0 in
+ * USAGE_EDGES */
+enum { SUM_RESOURCE, SUM_PRICE, SUM_QTY, SUM_COST };
+
+void
+usage_free(struct usage *u)
+{
+	free(u->items);
+	u->items = NULL;
+	u->nitems = u->cap = 0;
+}
+
+/* Adds to the item of r at price: 0, or DB_ERROR (logged) when out of
+ * memory or beyond the money range; an item is never left out. */
+static int
+add_item(struct usage *u, enum resource r, int64_t price, int64_t qty,
+    int64_t cost)
+{
+	struct usage_item *it;
+	size_t i;
+
+	for (i = 0; i < u->nitems; i++)
+		if (u->items[i].res == r && u->items[i].price == price)
+			break;
+	if (i == u->nitems) {
+		if (u->nitems == u->cap) {
+			if ((it = grow_array(u->items, &u->cap,
+			    sizeof(*it))) == NULL) {
+				log_warnx("usage: out of memory for %zu items",
+				    u->nitems + 1);
+				return DB_ERROR;
+			}
+			u->items = it;
+		}
+		u->items[u->nitems++] = (struct usage_item){ r, price, 0, 0 };
+	}
+	it = &u->items[i];
+	if (money_add(it->qty, qty, &it->qty) != 0 ||
+	    money_add(it->cost, cost, &it->cost) != 0 ||
+	    money_add(u->total, cost, &u->total) != 0) {
+		log_warnx("usage: a sum beyond the money range");
+		return DB_ERROR;
+	}
+	return 0;
+}
+
+/* A row's resource, price, quantity and cost from columns c + SUM_* into
+ * u; a row that cannot be read is left out. */
+static int
+add_row(struct usage *u, const struct db_result *res, size_t c)
+{
+	enum resource rs;
+	int64_t price, qty, cost;
+
+	if (resource_parse(db_col(res, c + SUM_RESOURCE, NULL), &rs) != 0 ||
+	    db_col_decimal(res, c + SUM_PRICE, &price) != 0 ||
+	    db_col_decimal(res, c + SUM_QTY, &qty) != 0 ||
+	    db_col_decimal(res, c + SUM_COST, &cost) != 0)
+		return 0;
+	return add_item(u, rs, price, qty, cost);
+}
+
+static void
+fmt_day(int64_t usec, char *buf, size_t size)
+{
+	time_format_db(usec, buf, size);
+	buf[10] = '\0';
+}
+
+/* The whole days of [from, to) (the daily totals' part): [*dfrom, *dto),
+ * empty (both to) when no whole day is inside. */
+static void
+whole_days(int64_t from, int64_t to, int64_t *dfrom, int64_t *dto)
+{
+	*dfrom = day_ceil(from);
+	*dto = day_floor(to);
+	if (*dfrom >= *dto)
+		*dfrom = *dto = to; /* no whole day inside: [from, to) is one edge */
+}
+
+/* The partial days at the edges of [from, to), from the records. */
+static int
+edge_usage(struct db *db, uint64_t account_id, int64_t from, int64_t to,
+    struct usage *u)
+{
+	struct db_result *res = NULL;
+	int64_t dfrom, dto;
+	char a[TIME_TEXT_MAX], b[TIME_TEXT_MAX], c[TIME_TEXT_MAX], d[TIME_TEXT_MAX];
+	int rc, r;
+
+	whole_days(from, to, &dfrom, &dto);
+	if (from == dfrom && dto == to)
+		return DB_OK;
+	/* [from, dfrom) and [dto, to); either may be empty */
+	time_format_db(from, a, sizeof(a));
+	time_format_db(dfrom, b, sizeof(b));
+	time_format_db(dto, c, sizeof(c));
+	time_format_db(to, d, sizeof(d));
+	struct db_param p[] = { DBP_INT(account_id), DBP_STR(a), DBP_STR(b),
+	    DBP_STR(c), DBP_STR(d) };
+	if ((rc = db_get(db, &usage_stmts, USAGE_EDGES, p, 5, &res)) != DB_OK)
+		return rc;
+	while ((r = db_fetch(res)) == 1)
+		if ((r = add_row(u, res, 0)) != 0)
+			break;
+	db_result_free(res);
+	return r < 0 ? r : DB_OK;
+}
+
+/* One active session, built across its segment rows. */
+struct live {
+	struct usage_session s;
+	int open;                 /* s holds a session not yet passed on */
+	int64_t pk;
+	usage_session_fn fn;
+	void *arg;
+};
+
+static void
+finish_session(struct live *l)
+{
+	if (!l->open)
+		return;
+	l->fn(&l->s, l->arg);
+	l->open = 0;
+}
+
+/* One row of a live session and one of its segments. */
+static void
+session_row(const struct billing_config *cfg, const struct db_result *res,
+    int64_t now, int64_t stale_before, struct live *l, struct usage *u)
+{
+	int64_t pk, started, hb, cur[RES_COUNT], gs, ge, mu, sz[RES_COUNT];
+	int64_t cost, done = 0, until, live;
+	int k;
+
+	if (db_col_i64(res, USAGE_COL_SESSION_PK, &pk) != 0 ||
+	    db_col_time(res, USAGE_COL_STARTED, &started) != 0 ||
+	    db_col_time(res, USAGE_COL_HEARTBEAT, &hb) != 0 ||
+	    db_col_time(res, USAGE_COL_SEG_STARTED, &gs) != 0 ||
+	    db_col_time(res, USAGE_COL_SEG_ENDED, &ge) != 0 ||
+	    db_col_time(res, USAGE_COL_SEG_UNTIL, &mu) != 0 ||
+	    db_col_i64(res, USAGE_COL_SEG_DONE, &done) != 0 ||
+	    db_col_decimal(res, USAGE_COL_SEG_COST, &cost) != 0)
+		return;
+	for (k = 0; k < RES_COUNT; k++)
+		if (db_col_decimal(res, USAGE_COL_SIZE + k, &cur[k]) != 0 ||
+		    db_col_decimal(res, USAGE_COL_SEG_SIZE + k, &sz[k]) != 0)
+			return;
+	if (!l->open || l->pk != pk) {
+		finish_session(l);
+		memset(&l->s, 0, sizeof(l->s));
+		l->open = 1;
+		l->pk = pk;
+		db_col_text(res, USAGE_COL_SESSION_ID, l->s.session_id,
+		    sizeof(l->s.session_id));
+		l->s.started_at = started;
+		l->s.last_heartbeat_at = hb;
+		memcpy(l->s.size, cur, sizeof(l->s.size));
+		l->s.stale = hb < stale_before;
+		if (!l->s.stale)
+			for (k = 0; k < RES_COUNT; k++)
+				u->in_use[k] += cur[k];
+	}
+	/* metered so far, plus what the job has not cut yet */
+	l->s.accrued += cost;
+	if (!done) {
+		until = ge ? ge : (l->s.stale ? hb : now);
+		live = metering_live_cost(cfg, sz[RES_CPU], sz[RES_MEMORY],
+		    sz[RES_STORAGE], mu ? mu : gs, until);
+		l->s.accrued += live;
+		u->pending += live;
+	}
+}
+
+/* The account's columns into *out. */
+static int
+account_row(const struct db_result *res, struct account *out)
+{
+	int64_t id;
+
+	if (db_col_i64(res, USAGE_COL_ACCOUNT_ID, &id) != 0)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	out->id = (uint64_t)id;
+	db_col_text(res, USAGE_COL_USER_ID, out->user_id, sizeof(out->user_id));
+	db_col_text(res, USAGE_COL_EMAIL, out->email, sizeof(out->email));
+	db_col_text(res, USAGE_COL_PLAN, out->plan_id, sizeof(out->plan_id));
+	db_col_text(res, USAGE_COL_MODE, out->billing_mode,
+	    sizeof(out->billing_mode));
+	db_col_text(res, USAGE_COL_STATUS, out->status, sizeof(out->status));
+	db_col_text(res, USAGE_COL_CUSTOMER, out->stripe_customer_id,
+	    sizeof(out->stripe_customer_id));
+	return 0;
+}
+
+/* Runs USAGE_READ for user_id: the account, the metered usage of the whole
+ * days of [from, to), the live sessions and the credit balance. */
+static int
+read_all(struct db *db, const struct billing_config *cfg,
+    const char *user_id, int64_t from, int64_t to, int64_t now,
+    struct usage *u, usage_session_fn fn, void *arg)
+{
+	int64_t stale_before = now -
+	    (int64_t)cfg->session_timeout_minutes * 60 * USEC_PER_SEC;
+	char t[TIME_TEXT_MAX], a[TIME_TEXT_MAX], b[TIME_TEXT_MAX];
+	struct live l = { .fn = fn, .arg = arg };
+	struct db_result *res = NULL;
+	int64_t kind, dfrom, dto;
+	int rc, r;
+
+	whole_days(from, to, &dfrom, &dto);
+	fmt_day(dfrom, a, sizeof(a));
+	fmt_day(dto, b, sizeof(b));
+	time_format_db(now, t, sizeof(t));
+	struct db_param p[] = { DBP_STR(t), DBP_STR(user_id), DBP_STR(user_id),
+	    DBP_STR(a), DBP_STR(b), DBP_STR(user_id) };
+	if ((rc = db_get(db, &usage_stmts, USAGE_READ, p, 6, &res)) != DB_OK)
+		return rc;
+	while ((r = db_fetch(res)) == 1) {
+		if (db_col_i64(res, USAGE_COL_KIND, &kind) != 0)
+			continue;
+		switch (kind) {
+		case KIND_ACCOUNT:
+			if (account_row(res, &u->account) != 0 ||
+			    db_col_decimal(res, USAGE_COL_CREDITS,
+			    &u->credits) != 0)
+				r = DB_ERROR;
+			else
+				u->have_account = 1;
+			break;
+		case KIND_DAILY:
+			if (add_row(u, res, USAGE_COL_DAILY) != 0)
+				r = DB_ERROR;
+			break;
+		case KIND_SESSION:
+			session_row(cfg, res, now, stale_before, &l, u);
+			break;
+		}
+		if (r < 0)
+			break;
+	}
+	finish_session(&l);
+	db_result_free(res);
+	return r < 0 ? r : DB_OK;
+}
+
+/* The items by resource, then in the order met; one with no usage at a
+ * price other than the current rate is left out. */
+static void
+order_items(const struct billing_config *cfg, struct usage *u)
+{
+	struct usage_item *it = u->items, tmp;
+	size_t i, j, n = 0;
+	int r;
+
+	/* a stable selection in place: few items */
+	for (r = 0; r < RES_COUNT; r++)
+		for (i = n; i < u->nitems; i++) {
+			if (it[i].res != (enum resource)r)
+				continue;
+			if (it[i].qty == 0 && it[i].cost == 0 &&
+			    it[i].price != resource_rate(cfg, r)) {
+				it[i].res = RES_COUNT; /* dropped below */
+				continue;
+			}
+			tmp = it[i];
+			for (j = i; j > n; j--)
+				it[j] = it[j - 1];
+			it[n++] = tmp;
+		}
+	u->nitems = n;
+}
+
+enum result_code
+usage_read(struct db *db, const struct billing_config *cfg,
+    const char *user_id, int64_t from, int64_t to, int64_t now,
+    struct usage *u, usage_session_fn fn, void *arg, struct result *r)
+{
+	int rc, k;
+
+	u->have_account = 0;
+	u->credits = 0;
+	rc = read_all(db, cfg, user_id, from, to, now, u, fn, arg);
+	if (rc == DB_OK && u->have_account)
+		rc = edge_usage(db, u->account.id, from, to, u);
+	/* every resource appears, at the current rate when it had no usage */
+	for (k = 0; k < RES_COUNT && rc == DB_OK; k++)
+		rc = add_item(u, k, resource_rate(cfg, k), 0, 0);
+	if (rc != DB_OK) {
+		if (rc == DB_UNAVAILABLE || rc == DB_RETRY)
+			return result_db(r, rc);
+		return result_set(r, RESULT_ERROR, NULL,
+		    "usage of %s: database error %u: %s", user_id,
+		    db_errno(db), db_error(db));
+	}
+	order_items(cfg, u);
+	return result_set(r, RESULT_OK, NULL, "ok");
+}

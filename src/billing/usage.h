@@ -1,0 +1,65 @@
+/*
+ * usage: what GET usage answers, read in one round trip (the hot path,
+ * docs/architecture.md): the account and its credit balance, the metered
+ * usage of a range from the daily totals (and from the records for partial
+ * days at its edges), and the live part of the active sessions.
+ */
+#ifndef BILLING_USAGE_H
+#define BILLING_USAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "accounts.h"
+#include "resource.h"
+#include "result.h"
+#include "sessions.h"
+
+struct billing_config;
+struct db;
+
+/* One line of the answer: a resource at one unit price. */
+struct usage_item {
+	enum resource res;
+	int64_t price, qty, cost;
+};
+
+/* An active session as GET usage shows it. */
+struct usage_session {
+	char session_id[SESSION_ID_MAX + 1];
+	int64_t started_at, last_heartbeat_at;
+	int64_t size[RES_COUNT];      /* current size, micro-units */
+	int stale;                    /* no heartbeat for sessionTimeoutMinutes */
+	int64_t accrued;              /* metered so far plus not yet cut */
+};
+
+/* Called for each active session, in session order. */
+typedef void (*usage_session_fn)(const struct usage_session *s, void *arg);
+
+/* Zero it before usage_read; items owned (usage_free). */
+struct usage {
+	struct account account;
+	int have_account;             /* 0: no such user (no rows at all) */
+	int64_t credits;              /* the balance of unexpired credits */
+	/* by resource, then price; every resource at least at its current
+	 * rate, other prices only when they had usage */
+	struct usage_item *items;
+	size_t nitems, cap;
+	int64_t total, pending;       /* metered; live, not yet metered */
+	int64_t in_use[RES_COUNT];    /* the sizes of active, fresh sessions */
+};
+
+/*
+ * Reads user_id's usage of [from, to) as of now into *u and passes each
+ * active session to fn(arg).  RESULT_OK, or a failure in r.
+ */
+enum result_code usage_read(struct db *db, const struct billing_config *cfg,
+    const char *user_id, int64_t from, int64_t to, int64_t now,
+    struct usage *u, usage_session_fn fn, void *arg, struct result *r);
+void usage_free(struct usage *u);
+
+/* The module's statements (statements.c). */
+struct db_stmts;
+extern const struct db_stmts usage_stmts;
+
+#endif
