@@ -3,9 +3,12 @@
  */
 #include <stddef.h>
 
+#include "accounts.h"
 #include "db.h"
 #include "sql_rows.h"
 #include "statements.h"
+#include "subscriptions.h"
+#include "webhook.h"
 
 /* Each module's table, by layer and module; add a new one in its place. */
 static const struct db_stmts *const tables[] = {
@@ -16,6 +19,9 @@ static const struct db_stmts *const tables[] = {
 	/* billing: credits, invoices, payments */
 
 	/* billing: subscriptions, checkout, Stripe webhooks */
+	&account_stmts,
+	&subscription_stmts,
+	&webhook_stmts,
 
 	/* billing: jobs, events, dispatch, quotas */
 

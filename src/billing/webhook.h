@@ -1,11 +1,11 @@
 /*
- * webhook: the interface between the Stripe webhook endpoint
- * (api_webhook.c) and the modules that apply its events: the event being
- * applied (struct wh), the handlers the endpoint dispatches to
- * (webhook_subscriptions.c, webhook_payments.c) and the helpers they share
- * (webhook_util.c).  Internal to those files; nothing else includes it.
+ * webhook: applying Stripe's events.  The endpoint (api_webhook.c) checks
+ * the signature and the envelope and calls wh_apply (webhook.c), which
+ * records the event and runs the handler of its type
+ * (webhook_subscriptions.c, webhook_payments.c) in one transaction; the
+ * helpers they share are in webhook_util.c.
  *
- * A handler runs inside the endpoint's transaction, after the event's row
+ * A handler runs inside wh_apply's transaction, after the event's row
  * in billing_stripe_events has been inserted: whatever it writes commits
  * or rolls back with that row.  It finds its local record by the Stripe id
  * we stored, else by the metadata we set, else by the customer, and locks
@@ -23,13 +23,14 @@
 
 #include "db.h"
 #include "log.h"
+#include "result.h"
+#include "stripe.h"
 #include "timeutil.h"
 
 struct account;
 struct billing_config;
 struct json_object;
 
-#define STRIPE_ID_MAX 200       /* leaves room for key prefixes in 255 */
 #define TIME_MAX_SEC INT64_C(253402300799)   /* 9999-12-31T23:59:59Z */
 #define NOTE_MAX 512
 #define COL_MAX 256
@@ -53,6 +54,17 @@ struct wh {
 	const char *reason;            /* static: why it was ignored */
 	char note[NOTE_MAX];           /* what happened, for the log line */
 };
+
+/* The statement table of webhook.c (statements.c registers it). */
+extern const struct db_stmts webhook_stmts;
+
+/*
+ * Applies the event w (its envelope checked, w->cfg, w->now set): records
+ * it in billing_stripe_events and runs its type's handler, in one
+ * transaction (retried on deadlock); a duplicate changes nothing.  Sets
+ * w->outcome, reason and note.  RESULT_OK, or a database failure in r.
+ */
+enum result_code wh_apply(struct db *db, struct wh *w, struct result *r);
 
 /*
  * The handlers: each applies one kind of event to the database within the
@@ -93,11 +105,8 @@ int wh_ignore(struct wh *w, const char *reason);
 struct json_object *wh_jget(struct json_object *o, const char *key);
 /* A string field without NUL bytes, or NULL. */
 const char *wh_jtext(struct json_object *o, const char *key);
-/* Whether s is a Stripe id: 1..STRIPE_ID_MAX bytes of printable ASCII
- * without blanks (0 for NULL). */
-int wh_id_ok(const char *s);
 /* A Stripe id: the string, or an expanded object's "id"; NULL when it is
- * not a valid id. */
+ * not a valid id (stripe_id_valid). */
 const char *wh_jid(struct json_object *o, const char *key);
 /* An integer field into *out: 1 present, 0 absent or null, -1 another
  * type (*out untouched unless 1). */
@@ -117,16 +126,17 @@ int wh_sec_text(int64_t sec, char buf[TIME_TEXT_MAX]);
 /* -- the database (webhook_util.c) ---------------------------------------- */
 
 /*
- * Runs sql and copies the first row's first ncols columns as text ("" for
- * NULL) into the caller's cols.  DB_OK, DB_NOT_FOUND or an error.
+ * Runs statement id of table t and copies the first row's first ncols
+ * columns as text ("" for NULL) into the caller's cols.  DB_OK,
+ * DB_NOT_FOUND or an error.
  */
-int wh_query_row(struct db *db, const char *sql, const struct db_param *p,
-    size_t np, char (*cols)[COL_MAX], size_t ncols);
+int wh_query_row(struct db *db, const struct db_stmts *t, unsigned id,
+    const struct db_param *p, size_t np, char (*cols)[COL_MAX], size_t ncols);
 
 /*
- * The account of a Stripe customer, of a Stripe subscription (by our
- * billing_subscriptions row) or of a platform user id (metadata.user_id),
- * into the caller's *out, unlocked.  A NULL (or, for a user, invalid) key
+ * The account of a Stripe customer (accounts.c), of a Stripe subscription
+ * (by our billing_subscriptions row, subscriptions.c) or of a platform user
+ * id (metadata.user_id), into the caller's *out, unlocked.  A NULL (or, for a user, invalid) key
  * finds nothing.  DB_OK, DB_NOT_FOUND or an error.
  */
 int wh_account_by_customer(struct db *db, const char *customer,
@@ -136,7 +146,8 @@ int wh_account_by_subscription(struct db *db, const char *sub_id,
 int wh_account_by_user(struct db *db, const char *user_id,
     struct account *out);
 
-/* Locks the account's row until the transaction ends and reloads *acct. */
+/* Locks the account's row until the transaction ends and reloads *acct
+ * (account_lock). */
 int wh_lock_account(struct db *db, struct account *acct);
 
 #endif

@@ -25,27 +25,11 @@
 #include "config.h"
 #include "db.h"
 #include "json_util.h"
+#include "subscriptions.h"
 #include "timeutil.h"
 #include "webhook.h"
 
 #define STATUS_MAX 32
-
-static const char SQL_SET_PLAN[] =
-    "UPDATE billing_accounts SET plan_id = ? WHERE id = ?";
-static const char SQL_SUB_LOCK[] =
-    "SELECT id, plan_id, status, COALESCE(stripe_subscription_id, ''), "
-    "stripe_event_created, current_period_start, current_period_end "
-    "FROM billing_subscriptions WHERE account_id = ? FOR UPDATE";
-static const char SQL_SUB_UPDATE[] =
-    "UPDATE billing_subscriptions SET plan_id = ?, status = ?, "
-    "current_period_start = ?, current_period_end = ?, "
-    "cancel_at_period_end = ?, stripe_subscription_id = ?, "
-    "stripe_event_created = ?, canceled_at = ? WHERE id = ?";
-static const char SQL_SUB_INSERT[] =
-    "INSERT INTO billing_subscriptions (plan_id, status, "
-    "current_period_start, current_period_end, cancel_at_period_end, "
-    "stripe_subscription_id, stripe_event_created, canceled_at, account_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 /* -- the account ---------------------------------------------------------- */
 
@@ -110,45 +94,6 @@ status_ended(const char *s)
 	    strcmp(s, "incomplete_expired") == 0 || strcmp(s, "paused") == 0;
 }
 
-struct sub_row {
-	int exists;
-	uint64_t id;
-	char plan_id[COL_MAX];
-	char status[COL_MAX];
-	char stripe_id[COL_MAX];
-	int has_created;
-	int64_t event_created;
-	char start[COL_MAX], end[COL_MAX];
-};
-
-/* The account's subscription row, locked.  DB_OK (row->exists 0 or 1). */
-static int
-load_sub(struct db *db, uint64_t account_id, struct sub_row *row)
-{
-	char cols[7][COL_MAX];
-	int rc;
-
-	memset(row, 0, sizeof(*row));
-	struct db_param p[] = { DBP_INT(account_id) };
-	rc = wh_query_row(db, SQL_SUB_LOCK, p, 1, cols, 7);
-	if (rc == DB_NOT_FOUND)
-		return DB_OK;
-	if (rc != DB_OK)
-		return rc;
-	row->exists = 1;
-	row->id = wh_parse_id(cols[0]);
-	memcpy(row->plan_id, cols[1], COL_MAX);
-	memcpy(row->status, cols[2], COL_MAX);
-	memcpy(row->stripe_id, cols[3], COL_MAX);
-	if (cols[4][0] != '\0') {
-		row->has_created = 1;
-		row->event_created = strtoll(cols[4], NULL, 10);
-	}
-	memcpy(row->start, cols[5], COL_MAX);
-	memcpy(row->end, cols[6], COL_MAX);
-	return DB_OK;
-}
-
 /* Statuses Stripe never leaves: the subscription is over for good. */
 static int
 status_final(const char *s)
@@ -188,7 +133,7 @@ status_stage(const char *s)
  * and not older.  Sets *why when not.
  */
 static int
-may_replace(const struct sub_row *row, const char *sub_id,
+may_replace(const struct subscription_row *row, const char *sub_id,
     const char *status, int has_created, int64_t created, const char **why)
 {
 	int older, tie, from, to;
@@ -234,35 +179,6 @@ add_interval(int64_t sec, const struct plan *plan)
 	return time_from_civil(y, m + months, d, hh, mm, ss) / USEC_PER_SEC;
 }
 
-struct sub_state {
-	const char *stripe_id;
-	const char *plan_id;
-	const char *status;
-	int cancel_at_period_end;
-	char start[COL_MAX], end[COL_MAX];
-	int has_canceled;
-	char canceled[TIME_TEXT_MAX];
-	int has_created;             /* stripe_event_created, else NULL */
-	int64_t created;
-};
-
-/* Writes the account's subscription row.  DB_DUPLICATE when another
- * account holds the Stripe subscription. */
-static int
-write_sub(struct db *db, uint64_t account_id, const struct sub_row *row,
-    const struct sub_state *s)
-{
-	struct db_param p[] = { DBP_STR(s->plan_id), DBP_STR(s->status),
-	    DBP_STR(s->start), DBP_STR(s->end),
-	    DBP_INT(s->cancel_at_period_end), DBP_STR(s->stripe_id),
-	    s->has_created ? DBP_INT(s->created) : DBP_NULLV,
-	    s->has_canceled ? DBP_STR(s->canceled) : DBP_NULLV,
-	    DBP_INT(row->exists ? row->id : account_id) };
-
-	return db_exec(db, row->exists ? SQL_SUB_UPDATE : SQL_SUB_INSERT, p, 9,
-	    NULL, NULL);
-}
-
 /*
  * The account's plan once its subscription is in status: the
  * subscription's plan while live, the default plan once it has ended,
@@ -284,9 +200,7 @@ set_account_plan(struct db *db, struct wh *w, struct account *acct,
 	if (to == NULL ? acct->plan_id[0] == '\0' :
 	    strcmp(to, acct->plan_id) == 0)
 		return DB_OK;
-	struct db_param p[] = { to ? DBP_STR(to) : DBP_NULLV,
-	    DBP_INT(acct->id) };
-	if ((rc = db_exec(db, SQL_SET_PLAN, p, 2, NULL, NULL)) == DB_OK)
+	if ((rc = account_set_plan(db, acct->id, to)) == DB_OK)
 		wh_note(w, "account plan %s", to ? to : "(none)");
 	return rc;
 }
@@ -333,8 +247,8 @@ wh_on_checkout_completed(struct db *db, struct wh *w)
 	struct json_object *s = w->obj, *md = wh_jget(s, "metadata");
 	const char *user_id, *customer, *sub_id, *pay, *why = "";
 	const struct plan *plan;
-	struct sub_state st;
-	struct sub_row row;
+	struct subscription_state st;
+	struct subscription_row row;
 	struct account acct;
 	int ours, rc;
 
@@ -367,7 +281,7 @@ wh_on_checkout_completed(struct db *db, struct wh *w)
 		return rc;
 	if (sub_id == NULL)
 		return DB_OK;
-	if ((rc = load_sub(db, acct.id, &row)) != DB_OK)
+	if ((rc = subscription_lock(db, acct.id, &row)) != DB_OK)
 		return rc;
 	if (row.exists && strcmp(row.stripe_id, sub_id) == 0) {
 		wh_note(w, "subscription %s known from its own events", sub_id);
@@ -395,7 +309,7 @@ wh_on_checkout_completed(struct db *db, struct wh *w)
 	if (wh_sec_text(w->created, st.start) != 0 ||
 	    wh_sec_text(add_interval(w->created, plan), st.end) != 0)
 		return wh_ignore(w, "malformed object");
-	rc = write_sub(db, acct.id, &row, &st);
+	rc = subscription_write(db, acct.id, &row, &st);
 	if (rc == DB_DUPLICATE) {
 		wh_note(w, "subscription %s belongs to another account", sub_id);
 		return DB_OK;
@@ -427,8 +341,8 @@ wh_on_subscription(struct db *db, struct wh *w)
 	struct json_object *sub = w->obj, *md = wh_jget(sub, "metadata");
 	const char *sub_id, *why = "";
 	const struct plan *plan;
-	struct sub_state st;
-	struct sub_row row;
+	struct subscription_state st;
+	struct subscription_row row;
 	struct account acct;
 	int64_t ps, pe, ca;
 	int deleted, same, rc;
@@ -451,7 +365,7 @@ wh_on_subscription(struct db *db, struct wh *w)
 		return wh_ignore(w, "unknown subscription");
 	}
 	if (rc != DB_OK || (rc = wh_lock_account(db, &acct)) != DB_OK ||
-	    (rc = load_sub(db, acct.id, &row)) != DB_OK)
+	    (rc = subscription_lock(db, acct.id, &row)) != DB_OK)
 		return rc;
 	wh_note(w, "account %llu subscription %s", (unsigned long long)acct.id,
 	    sub_id);
@@ -495,7 +409,7 @@ wh_on_subscription(struct db *db, struct wh *w)
 	}
 	if ((rc = link_customer(db, w, &acct, wh_jid(sub, "customer"))) != DB_OK)
 		return rc;
-	rc = write_sub(db, acct.id, &row, &st);
+	rc = subscription_write(db, acct.id, &row, &st);
 	if (rc == DB_DUPLICATE) {
 		wh_note(w, "subscription belongs to another account");
 		return wh_ignore(w, "subscription of another account");

@@ -5,7 +5,7 @@
  * finding and locking the account an event is about.
  *
  * Stripe's objects are read defensively: a field of the wrong type, an id
- * that is not printable ASCII or too long for our columns, or a time out
+ * that breaks the Stripe id rule (stripe_id_valid), or a time out
  * of range reads as absent, so a handler ignores the event rather than
  * storing something odd.
  */
@@ -18,16 +18,10 @@
 
 #include "accounts.h"
 #include "db.h"
+#include "stripe.h"
+#include "subscriptions.h"
 #include "timeutil.h"
 #include "webhook.h"
-
-static const char SQL_ACCOUNT_BY_CUSTOMER[] =
-    "SELECT id FROM billing_accounts WHERE stripe_customer_id = ?";
-static const char SQL_ACCOUNT_BY_SUB[] =
-    "SELECT account_id FROM billing_subscriptions "
-    "WHERE stripe_subscription_id = ?";
-static const char SQL_LOCK_ACCOUNT[] =
-    "SELECT id FROM billing_accounts WHERE id = ? FOR UPDATE";
 
 /* -- the event ------------------------------------------------------------ */
 
@@ -83,21 +77,6 @@ wh_jtext(struct json_object *o, const char *key)
 	return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
 }
 
-/* 1..STRIPE_ID_MAX bytes of printable ASCII without blanks. */
-int
-wh_id_ok(const char *s)
-{
-	size_t n;
-
-	if (s == NULL)
-		return 0;
-	for (n = 0; s[n] != '\0'; n++)
-		if (n >= STRIPE_ID_MAX || (unsigned char)s[n] <= 0x20 ||
-		    (unsigned char)s[n] >= 0x7f)
-			return 0;
-	return n > 0;
-}
-
 /* A Stripe id: the string, or an expanded object's "id".  Borrowed. */
 const char *
 wh_jid(struct json_object *o, const char *key)
@@ -107,7 +86,7 @@ wh_jid(struct json_object *o, const char *key)
 
 	s = json_object_is_type(v, json_type_object) ? wh_jtext(v, "id") :
 	    wh_jtext(o, key);
-	return wh_id_ok(s) ? s : NULL;
+	return stripe_id_valid(s) ? s : NULL;
 }
 
 /* An integer field: 1 present, 0 absent or null, -1 another type. */
@@ -169,19 +148,19 @@ wh_sec_text(int64_t sec, char buf[TIME_TEXT_MAX])
 /* -- the database --------------------------------------------------------- */
 
 /*
- * Runs sql and copies the first row's first ncols columns as text ("" for
- * NULL) into cols.  DB_OK, DB_NOT_FOUND or an error.
+ * Runs statement id of t and copies the first row's first ncols columns as
+ * text ("" for NULL) into cols.  DB_OK, DB_NOT_FOUND or an error.
  */
 int
-wh_query_row(struct db *db, const char *sql, const struct db_param *p,
-    size_t np, char (*cols)[COL_MAX], size_t ncols)
+wh_query_row(struct db *db, const struct db_stmts *t, unsigned id,
+    const struct db_param *p, size_t np, char (*cols)[COL_MAX], size_t ncols)
 {
 	struct db_result *res = NULL;
 	const char *v;
 	size_t i;
 	int rc, r;
 
-	if ((rc = db_query(db, sql, p, np, &res)) != DB_OK)
+	if ((rc = db_get(db, t, id, p, np, &res)) != DB_OK)
 		return rc;
 	if ((r = db_fetch(res)) == 1)
 		for (i = 0; i < ncols; i++) {
@@ -198,30 +177,14 @@ int
 wh_account_by_customer(struct db *db, const char *customer,
     struct account *out)
 {
-	int64_t id;
-	int rc;
-
-	if (customer == NULL)
-		return DB_NOT_FOUND;
-	struct db_param p[] = { DBP_STR(customer) };
-	if ((rc = db_query_i64(db, SQL_ACCOUNT_BY_CUSTOMER, p, 1, &id)) != DB_OK)
-		return rc;
-	return account_get(db, (uint64_t)id, out);
+	return account_find_by_customer(db, customer, out);
 }
 
 int
 wh_account_by_subscription(struct db *db, const char *sub_id,
     struct account *out)
 {
-	int64_t id;
-	int rc;
-
-	if (sub_id == NULL)
-		return DB_NOT_FOUND;
-	struct db_param p[] = { DBP_STR(sub_id) };
-	if ((rc = db_query_i64(db, SQL_ACCOUNT_BY_SUB, p, 1, &id)) != DB_OK)
-		return rc;
-	return account_get(db, (uint64_t)id, out);
+	return subscription_account(db, sub_id, out);
 }
 
 int
@@ -237,11 +200,5 @@ wh_account_by_user(struct db *db, const char *user_id,
 int
 wh_lock_account(struct db *db, struct account *acct)
 {
-	int64_t id;
-	int rc;
-
-	struct db_param p[] = { DBP_INT(acct->id) };
-	if ((rc = db_query_i64(db, SQL_LOCK_ACCOUNT, p, 1, &id)) != DB_OK)
-		return rc;
-	return account_get(db, acct->id, acct);
+	return account_lock(db, acct);
 }
