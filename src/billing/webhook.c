@@ -31,26 +31,26 @@ const struct db_stmts webhook_stmts = DB_STMTS("webhook", webhook_sql);
 
 static const struct {
 	const char *type;
-	int (*fn)(struct db *, struct wh *);
+	int (*fn)(struct db *, struct webhook_event *);
 } handlers[] = {
-	{ "checkout.session.completed", wh_on_checkout_completed },
-	{ "customer.subscription.updated", wh_on_subscription },
-	{ "customer.subscription.deleted", wh_on_subscription },
-	{ "invoice.paid", wh_on_invoice_paid },
-	{ "invoice.payment_failed", wh_on_invoice_failed },
-	{ "payment_intent.succeeded", wh_on_payment_intent },
+	{ "checkout.session.completed", webhook_on_checkout_completed },
+	{ "customer.subscription.updated", webhook_on_subscription },
+	{ "customer.subscription.deleted", webhook_on_subscription },
+	{ "invoice.paid", webhook_on_invoice_paid },
+	{ "invoice.payment_failed", webhook_on_invoice_failed },
+	{ "payment_intent.succeeded", webhook_on_payment_intent },
 };
 
 /* The event's row and its effect, in one transaction (db_transaction). */
 static int
 apply_txn(struct db *db, void *arg)
 {
-	struct wh *w = arg;
+	struct webhook_event *w = arg;
 	char nowt[TIME_TEXT_MAX];
 	size_t i;
 	int rc;
 
-	w->outcome = OUT_APPLIED;
+	w->outcome = WEBHOOK_APPLIED;
 	w->reason = NULL;
 	w->note[0] = '\0';
 	time_format_db(w->now, nowt, sizeof(nowt));
@@ -58,7 +58,7 @@ apply_txn(struct db *db, void *arg)
 	    DBP_INT(w->created), DBP_STR(nowt) };
 	rc = db_run(db, &webhook_stmts, WEBHOOK_RECORD_EVENT, p, 4, NULL, NULL);
 	if (rc == DB_DUPLICATE) {
-		w->outcome = OUT_DUPLICATE;
+		w->outcome = WEBHOOK_DUPLICATE;
 		return DB_OK;
 	}
 	if (rc != DB_OK)
@@ -66,7 +66,7 @@ apply_txn(struct db *db, void *arg)
 	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
 		if (strcmp(handlers[i].type, w->type) == 0)
 			return handlers[i].fn(db, w);
-	return wh_ignore(w, "unhandled event type");
+	return webhook_ignore(w, "unhandled event type");
 }
 
 /* Whether the event's type has a handler (and so an effect to apply). */
@@ -91,7 +91,7 @@ has_handler(const char *type)
  * that finds it answers "duplicate".)
  */
 static int
-record_unhandled(struct db *db, struct wh *w)
+record_unhandled(struct db *db, struct webhook_event *w)
 {
 	int rc;
 
@@ -102,7 +102,7 @@ record_unhandled(struct db *db, struct wh *w)
 }
 
 enum result_code
-wh_apply(struct db *db, struct wh *w, struct result *r)
+webhook_apply(struct db *db, struct webhook_event *w, struct result *r)
 {
 	int rc;
 

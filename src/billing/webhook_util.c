@@ -27,7 +27,7 @@
 
 /* Appends to the log note ("; " between parts). */
 void
-wh_note(struct wh *w, const char *fmt, ...)
+webhook_note(struct webhook_event *w, const char *fmt, ...)
 {
 	size_t n = strlen(w->note);
 	va_list ap;
@@ -43,9 +43,9 @@ wh_note(struct wh *w, const char *fmt, ...)
 
 /* Marks the event acknowledged without effect (it is still recorded). */
 int
-wh_ignore(struct wh *w, const char *reason)
+webhook_ignore(struct webhook_event *w, const char *reason)
 {
-	w->outcome = OUT_IGNORED;
+	w->outcome = WEBHOOK_IGNORED;
 	w->reason = reason;
 	return DB_OK;
 }
@@ -54,7 +54,7 @@ wh_ignore(struct wh *w, const char *reason)
 
 /* o[key], or NULL when o is not an object, key is absent or null. */
 struct json_object *
-wh_jget(struct json_object *o, const char *key)
+webhook_jget(struct json_object *o, const char *key)
 {
 	struct json_object *v = NULL;
 
@@ -66,9 +66,9 @@ wh_jget(struct json_object *o, const char *key)
 
 /* A string field without NUL bytes (borrowed), or NULL. */
 const char *
-wh_jtext(struct json_object *o, const char *key)
+webhook_jtext(struct json_object *o, const char *key)
 {
-	struct json_object *v = wh_jget(o, key);
+	struct json_object *v = webhook_jget(o, key);
 	const char *s;
 
 	if (!json_object_is_type(v, json_type_string))
@@ -79,21 +79,21 @@ wh_jtext(struct json_object *o, const char *key)
 
 /* A Stripe id: the string, or an expanded object's "id".  Borrowed. */
 const char *
-wh_jid(struct json_object *o, const char *key)
+webhook_jid(struct json_object *o, const char *key)
 {
-	struct json_object *v = wh_jget(o, key);
+	struct json_object *v = webhook_jget(o, key);
 	const char *s;
 
-	s = json_object_is_type(v, json_type_object) ? wh_jtext(v, "id") :
-	    wh_jtext(o, key);
+	s = json_object_is_type(v, json_type_object) ? webhook_jtext(v, "id") :
+	    webhook_jtext(o, key);
 	return stripe_id_valid(s) ? s : NULL;
 }
 
 /* An integer field: 1 present, 0 absent or null, -1 another type. */
 int
-wh_jint(struct json_object *o, const char *key, int64_t *out)
+webhook_jint(struct json_object *o, const char *key, int64_t *out)
 {
-	struct json_object *v = wh_jget(o, key);
+	struct json_object *v = webhook_jget(o, key);
 
 	if (v == NULL)
 		return 0;
@@ -105,9 +105,9 @@ wh_jint(struct json_object *o, const char *key, int64_t *out)
 
 /* The first element of a Stripe list (o[key].data[0]), or NULL. */
 struct json_object *
-wh_jfirst(struct json_object *o, const char *key)
+webhook_jfirst(struct json_object *o, const char *key)
 {
-	struct json_object *data = wh_jget(wh_jget(o, key), "data");
+	struct json_object *data = webhook_jget(webhook_jget(o, key), "data");
 
 	if (!json_object_is_type(data, json_type_array) ||
 	    json_object_array_length(data) == 0)
@@ -120,7 +120,7 @@ wh_jfirst(struct json_object *o, const char *key)
 /* Our numeric ids as text (metadata values are strings): 1..19 digits;
  * 0 when it is not one. */
 uint64_t
-wh_parse_id(const char *s)
+webhook_parse_id(const char *s)
 {
 	uint64_t v = 0;
 	size_t n;
@@ -137,9 +137,9 @@ wh_parse_id(const char *s)
 
 /* Unix seconds as DATETIME(6) text.  0, or -1 when out of range. */
 int
-wh_sec_text(int64_t sec, char buf[TIME_TEXT_MAX])
+webhook_sec_text(int64_t sec, char buf[TIME_TEXT_MAX])
 {
-	if (sec < 0 || sec > TIME_MAX_SEC)
+	if (sec < 0 || sec > WEBHOOK_TIME_MAX_SEC)
 		return -1;
 	return time_format_db(sec * USEC_PER_SEC, buf, TIME_TEXT_MAX) < 0 ?
 	    -1 : 0;
@@ -152,8 +152,9 @@ wh_sec_text(int64_t sec, char buf[TIME_TEXT_MAX])
  * text ("" for NULL) into cols.  DB_OK, DB_NOT_FOUND or an error.
  */
 int
-wh_query_row(struct db *db, const struct db_stmts *t, unsigned id,
-    const struct db_param *p, size_t np, char (*cols)[COL_MAX], size_t ncols)
+webhook_query_row(struct db *db, const struct db_stmts *t, unsigned id,
+    const struct db_param *p, size_t np, char (*cols)[WEBHOOK_COL_MAX],
+    size_t ncols)
 {
 	struct db_result *res = NULL;
 	const char *v;
@@ -165,7 +166,8 @@ wh_query_row(struct db *db, const struct db_stmts *t, unsigned id,
 	if ((r = db_fetch(res)) == 1)
 		for (i = 0; i < ncols; i++) {
 			v = db_col(res, i, NULL);
-			snprintf(cols[i], COL_MAX, "%s", v != NULL ? v : "");
+			snprintf(cols[i], WEBHOOK_COL_MAX, "%s",
+			    v != NULL ? v : "");
 		}
 	db_result_free(res);
 	return r < 0 ? r : r == 0 ? DB_NOT_FOUND : DB_OK;
@@ -174,21 +176,21 @@ wh_query_row(struct db *db, const struct db_stmts *t, unsigned id,
 /* -- accounts ------------------------------------------------------------- */
 
 int
-wh_account_by_customer(struct db *db, const char *customer,
+webhook_account_by_customer(struct db *db, const char *customer,
     struct account *out)
 {
 	return account_find_by_customer(db, customer, out);
 }
 
 int
-wh_account_by_subscription(struct db *db, const char *sub_id,
+webhook_account_by_subscription(struct db *db, const char *sub_id,
     struct account *out)
 {
 	return subscription_account(db, sub_id, out);
 }
 
 int
-wh_account_by_user(struct db *db, const char *user_id,
+webhook_account_by_user(struct db *db, const char *user_id,
     struct account *out)
 {
 	if (user_id == NULL || !account_user_id_valid(user_id))
@@ -198,7 +200,7 @@ wh_account_by_user(struct db *db, const char *user_id,
 
 /* Locks the account's row until the transaction ends and reloads it. */
 int
-wh_lock_account(struct db *db, struct account *acct)
+webhook_lock_account(struct db *db, struct account *acct)
 {
 	return account_lock(db, acct);
 }

@@ -6,7 +6,7 @@
  * bad or stale one is refused with 400 and nothing changes.
  *
  * The envelope (id, type, created, data.object) is checked here; the event
- * is applied, once, by webhook.c (wh_apply), under the rules webhook.h
+ * is applied, once, by webhook.c (webhook_apply), under the rules webhook.h
  * states.
  */
 #include <stdint.h>
@@ -35,21 +35,24 @@
 
 /* The envelope: id, type, created, data.object.  0, or -1 after 400. */
 static int
-read_event(struct http_request *req, struct json_object *root, struct wh *w)
+read_event(struct http_request *req, struct json_object *root,
+    struct webhook_event *w)
 {
-	struct json_object *obj = wh_jget(wh_jget(root, "data"), "object");
+	struct json_object *obj = webhook_jget(webhook_jget(root, "data"),
+	    "object");
 	const char *param = NULL;
 	size_t i;
 
-	w->event_id = wh_jtext(root, "id");
-	w->type = wh_jtext(root, "type");
+	w->event_id = webhook_jtext(root, "id");
+	w->type = webhook_jtext(root, "type");
 	if (!stripe_id_valid(w->event_id))
 		param = "id";
 	else if (w->type == NULL || w->type[0] == '\0' ||
 	    strlen(w->type) > EVENT_TYPE_MAX)
 		param = "type";
-	else if (wh_jint(root, "created", &w->created) != 1 || w->created < 0 ||
-	    w->created > TIME_MAX_SEC)
+	else if (webhook_jint(root, "created", &w->created) != 1 ||
+	    w->created < 0 ||
+	    w->created > WEBHOOK_TIME_MAX_SEC)
 		param = "created";
 	else if (!json_object_is_type(obj, json_type_object))
 		param = "data.object";
@@ -59,7 +62,8 @@ read_event(struct http_request *req, struct json_object *root, struct wh *w)
 			param = "type";
 	if (param != NULL) {
 		http_send_error(req, 400, "invalid_argument",
-		    "not a Stripe event: missing or invalid field", param, NULL);
+		    "not a Stripe event: missing or invalid field", param,
+		    NULL);
 		return -1;
 	}
 	w->obj = obj;
@@ -71,11 +75,11 @@ api_stripe_webhook(struct app *app, struct http_request *req)
 {
 	const struct billing_config *cfg = app->cfg;
 	struct json_object *root = NULL, *resp = NULL;
-	char msg[160], esc[NOTE_MAX + 64], eid[4 * STRIPE_ID_MAX];
+	char msg[160], esc[WEBHOOK_NOTE_MAX + 64], eid[4 * STRIPE_ID_MAX];
 	char etype[4 * EVENT_TYPE_MAX];
 	const char *why = NULL;
 	struct result r;
-	struct wh w;
+	struct webhook_event w;
 
 	if (cfg->n_stripe_webhook_secrets == 0) {
 		http_send_error(req, 503, "unavailable",
@@ -115,7 +119,7 @@ api_stripe_webhook(struct app *app, struct http_request *req)
 	}
 	if (read_event(req, root, &w) != 0)
 		goto out;
-	if (wh_apply(app->db, &w, &r) != RESULT_OK) {
+	if (webhook_apply(app->db, &w, &r) != RESULT_OK) {
 		api_send_result(req, &r);
 		goto out;
 	}
@@ -123,15 +127,16 @@ api_stripe_webhook(struct app *app, struct http_request *req)
 	log_escape(eid, sizeof(eid), w.event_id, strlen(w.event_id));
 	log_escape(etype, sizeof(etype), w.type, strlen(w.type));
 	log_info("req=%s stripe event %s %s: %s%s%s%s", req->request_id,
-	    eid, etype, w.outcome == OUT_DUPLICATE ? "duplicate" :
-	    w.outcome == OUT_IGNORED ? "ignored: " : "applied",
-	    w.outcome == OUT_IGNORED ? w.reason : "", esc[0] ? "; " : "", esc);
+	    eid, etype, w.outcome == WEBHOOK_DUPLICATE ? "duplicate" :
+	    w.outcome == WEBHOOK_IGNORED ? "ignored: " : "applied",
+	    w.outcome == WEBHOOK_IGNORED ? w.reason : "", esc[0] ? "; " : "",
+	    esc);
 	resp = json_object_new_object();
 	json_object_object_add(resp, "received", json_object_new_boolean(1));
-	if (w.outcome == OUT_DUPLICATE)
+	if (w.outcome == WEBHOOK_DUPLICATE)
 		json_object_object_add(resp, "duplicate",
 		    json_object_new_boolean(1));
-	else if (w.outcome == OUT_IGNORED) {
+	else if (w.outcome == WEBHOOK_IGNORED) {
 		json_object_object_add(resp, "ignored",
 		    json_object_new_boolean(1));
 		json_object_object_add(resp, "reason",
