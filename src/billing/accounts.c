@@ -14,36 +14,63 @@
 	"id, user_id, COALESCE(email, ''), COALESCE(plan_id, ''), " \
 	"COALESCE(billing_mode, ''), status, COALESCE(stripe_customer_id, '')"
 
-static const char SQL_BY_USER[] =
-    "SELECT " ACCOUNT_COLUMNS " FROM billing_accounts WHERE user_id = ?";
-static const char SQL_BY_ID[] =
-    "SELECT " ACCOUNT_COLUMNS " FROM billing_accounts WHERE id = ?";
-static const char SQL_SET_CUSTOMER[] =
-    "UPDATE billing_accounts SET stripe_customer_id = ? "
-    "WHERE id = ? AND stripe_customer_id IS NULL";
-static const char SQL_INSERT[] =
-    "INSERT INTO billing_accounts (user_id, email, plan_id) VALUES (?, ?, ?)";
+/* The columns of ACCOUNT_COLUMNS, by position. */
+enum {
+	ACCOUNT_COL_ID, ACCOUNT_COL_USER_ID, ACCOUNT_COL_EMAIL,
+	ACCOUNT_COL_PLAN_ID, ACCOUNT_COL_BILLING_MODE, ACCOUNT_COL_STATUS,
+	ACCOUNT_COL_CUSTOMER, ACCOUNT_NCOLS
+};
+
+enum {
+	ACCOUNT_BY_USER, ACCOUNT_BY_ID, ACCOUNT_SET_CUSTOMER, ACCOUNT_INSERT,
+	ACCOUNT_SET_PLAN, ACCOUNT_BY_CUSTOMER, ACCOUNT_LOCK, ACCOUNT_NSTMTS
+};
+
+static const struct db_stmt account_sql[ACCOUNT_NSTMTS] = {
+	[ACCOUNT_BY_USER] = { "SELECT " ACCOUNT_COLUMNS " FROM billing_accounts "
+	    "WHERE user_id = ?", 1, ACCOUNT_NCOLS },
+	[ACCOUNT_BY_ID] = { "SELECT " ACCOUNT_COLUMNS " FROM billing_accounts "
+	    "WHERE id = ?", 1, ACCOUNT_NCOLS },
+	[ACCOUNT_SET_CUSTOMER] = { "UPDATE billing_accounts SET "
+	    "stripe_customer_id = ? WHERE id = ? AND stripe_customer_id IS NULL",
+	    2, 0 },
+	[ACCOUNT_INSERT] = { "INSERT INTO billing_accounts (user_id, email, "
+	    "plan_id) VALUES (?, ?, ?)", 3, 0 },
+	[ACCOUNT_SET_PLAN] = { "UPDATE billing_accounts SET plan_id = ? "
+	    "WHERE id = ?", 2, 0 },
+	[ACCOUNT_BY_CUSTOMER] = { "SELECT id FROM billing_accounts "
+	    "WHERE stripe_customer_id = ?", 1, 1 },
+	[ACCOUNT_LOCK] = { "SELECT id FROM billing_accounts WHERE id = ? "
+	    "FOR UPDATE", 1, 1 },
+};
+
+const struct db_stmts account_stmts = DB_STMTS("accounts", account_sql);
 
 static int
-load(struct db *db, const char *sql, const struct db_param *p,
+load(struct db *db, unsigned stmt, const struct db_param *p,
     struct account *out)
 {
 	struct db_result *res = NULL;
 	int64_t id;
 	int rc, r;
 
-	if ((rc = db_query(db, sql, p, 1, &res)) != DB_OK)
+	if ((rc = db_get(db, &account_stmts, stmt, p, 1, &res)) != DB_OK)
 		return rc;
 	r = db_fetch(res);
-	if (r == 1 && db_col_i64(res, 0, &id) == 0) {
+	if (r == 1 && db_col_i64(res, ACCOUNT_COL_ID, &id) == 0) {
 		memset(out, 0, sizeof(*out));
 		out->id = (uint64_t)id;
-		db_col_text(res, 1, out->user_id, sizeof(out->user_id));
-		db_col_text(res, 2, out->email, sizeof(out->email));
-		db_col_text(res, 3, out->plan_id, sizeof(out->plan_id));
-		db_col_text(res, 4, out->billing_mode, sizeof(out->billing_mode));
-		db_col_text(res, 5, out->status, sizeof(out->status));
-		db_col_text(res, 6, out->stripe_customer_id,
+		db_col_text(res, ACCOUNT_COL_USER_ID, out->user_id,
+		    sizeof(out->user_id));
+		db_col_text(res, ACCOUNT_COL_EMAIL, out->email,
+		    sizeof(out->email));
+		db_col_text(res, ACCOUNT_COL_PLAN_ID, out->plan_id,
+		    sizeof(out->plan_id));
+		db_col_text(res, ACCOUNT_COL_BILLING_MODE, out->billing_mode,
+		    sizeof(out->billing_mode));
+		db_col_text(res, ACCOUNT_COL_STATUS, out->status,
+		    sizeof(out->status));
+		db_col_text(res, ACCOUNT_COL_CUSTOMER, out->stripe_customer_id,
 		    sizeof(out->stripe_customer_id));
 		rc = DB_OK;
 	} else
@@ -57,7 +84,7 @@ account_find(struct db *db, const char *user_id, struct account *out)
 {
 	struct db_param p[] = { DBP_STR(user_id) };
 
-	return load(db, SQL_BY_USER, p, out);
+	return load(db, ACCOUNT_BY_USER, p, out);
 }
 
 int
@@ -65,7 +92,7 @@ account_get(struct db *db, uint64_t id, struct account *out)
 {
 	struct db_param p[] = { DBP_INT(id) };
 
-	return load(db, SQL_BY_ID, p, out);
+	return load(db, ACCOUNT_BY_ID, p, out);
 }
 
 int
@@ -84,7 +111,7 @@ account_ensure(struct db *db, const char *user_id, const char *email,
 	    email ? DBP_STR(email) : DBP_NULLV,
 	    plan_id ? DBP_STR(plan_id) : DBP_NULLV };
 	/* a concurrent creator may win the unique key: then read its row */
-	rc = db_exec(db, SQL_INSERT, p, 3, &affected, NULL);
+	rc = db_run(db, &account_stmts, ACCOUNT_INSERT, p, 3, &affected, NULL);
 	if (rc != DB_OK && rc != DB_DUPLICATE)
 		return rc;
 	if (created != NULL)
@@ -97,7 +124,46 @@ account_set_stripe_customer(struct db *db, uint64_t id, const char *customer_id)
 {
 	struct db_param p[] = { DBP_STR(customer_id), DBP_INT(id) };
 
-	return db_exec(db, SQL_SET_CUSTOMER, p, 2, NULL, NULL);
+	return db_run(db, &account_stmts, ACCOUNT_SET_CUSTOMER, p, 2, NULL,
+	    NULL);
+}
+
+int
+account_set_plan(struct db *db, uint64_t id, const char *plan_id)
+{
+	struct db_param p[] = { plan_id != NULL ? DBP_STR(plan_id) : DBP_NULLV,
+	    DBP_INT(id) };
+
+	return db_run(db, &account_stmts, ACCOUNT_SET_PLAN, p, 2, NULL, NULL);
+}
+
+int
+account_find_by_customer(struct db *db, const char *customer,
+    struct account *out)
+{
+	int64_t id;
+	int rc;
+
+	if (customer == NULL)
+		return DB_NOT_FOUND;
+	struct db_param p[] = { DBP_STR(customer) };
+	rc = db_get_i64(db, &account_stmts, ACCOUNT_BY_CUSTOMER, p, 1, &id);
+	if (rc != DB_OK)
+		return rc;
+	return account_get(db, (uint64_t)id, out);
+}
+
+int
+account_lock(struct db *db, struct account *acct)
+{
+	int64_t id;
+	int rc;
+
+	struct db_param p[] = { DBP_INT(acct->id) };
+	rc = db_get_i64(db, &account_stmts, ACCOUNT_LOCK, p, 1, &id);
+	if (rc != DB_OK)
+		return rc;
+	return account_get(db, acct->id, acct);
 }
 
 const struct plan *

@@ -11,6 +11,7 @@
 #include "result.h"
 
 struct db;
+struct db_stmts;
 
 #define ACCOUNT_USER_ID_MAX 255
 
@@ -56,6 +57,22 @@ enum billing_mode account_mode(const struct billing_config *cfg,
  */
 int account_set_stripe_customer(struct db *db, uint64_t id,
     const char *customer_id);
+
+/* Sets the account's own plan (NULL: none, the default plan applies).  The
+ * one writer of billing_accounts.plan_id.  DB_OK or an error. */
+int account_set_plan(struct db *db, uint64_t id, const char *plan_id);
+
+/* The account of a Stripe customer (NULL finds nothing).  DB_OK,
+ * DB_NOT_FOUND or an error. */
+int account_find_by_customer(struct db *db, const char *customer,
+    struct account *out);
+
+/* Locks the account's row until the transaction ends (SELECT ... FOR
+ * UPDATE) and reloads *acct.  DB_OK or an error. */
+int account_lock(struct db *db, struct account *acct);
+
+/* The statement table of accounts.c (statements.c registers it). */
+extern const struct db_stmts account_stmts;
 
 /* 1 when s is a valid user id: 1-255 bytes of UTF-8, no control
  * characters, no blank at either end. */

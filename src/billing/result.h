@@ -21,7 +21,7 @@ enum result_code {
 	RESULT_ERROR            /* a bug or an unexpected failure: 500 */
 };
 
-#define RESULT_MESSAGE_MAX 256
+#define RESULT_MESSAGE_MAX 768  /* room for Stripe's own message (512) */
 
 struct result {
 	enum result_code code;
@@ -40,5 +40,15 @@ enum result_code result_set(struct result *r, enum result_code code,
  * RESULT_CONFLICT; else RESULT_ERROR), with a message that names no
  * server detail. */
 enum result_code result_db(struct result *r, int db_rc);
+
+/*
+ * The code for a failed Stripe call (stripe.h): not configured and
+ * unreachable are RESULT_UNAVAILABLE; Stripe's refusal RESULT_STRIPE_REFUSED
+ * with its message (never one about our credentials); an answer we cannot
+ * use RESULT_STRIPE_REFUSED; our database's failure as result_db.
+ */
+struct stripe_error;
+enum result_code result_stripe(struct result *r,
+    const struct stripe_error *err);
 
 #endif

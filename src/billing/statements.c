@@ -11,7 +11,9 @@
 #include "sessions.h"
 #include "sql_rows.h"
 #include "statements.h"
+#include "subscriptions.h"
 #include "usage.h"
+#include "webhook.h"
 
 /* Each module's table, by layer and module; add a new one in its place. */
 static const struct db_stmts *const tables[] = {
@@ -28,6 +30,9 @@ static const struct db_stmts *const tables[] = {
 	/* billing: credits, invoices, payments */
 
 	/* billing: subscriptions, checkout, Stripe webhooks */
+	&account_stmts,
+	&subscription_stmts,
+	&webhook_stmts,
 
 	/* billing: jobs, events, dispatch, quotas */
 

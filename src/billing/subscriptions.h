@@ -1,7 +1,9 @@
 /*
  * subscriptions: an account's paid subscription (billing_subscriptions, one
  * row per account, kept in step with Stripe by the webhook) and the changes
- * a user asks for, which go through Stripe.
+ * a user asks for, which go through Stripe.  The one writer of
+ * billing_subscriptions: the webhook's handlers write it through
+ * subscription_lock and subscription_write.
  */
 #ifndef BILLING_SUBSCRIPTIONS_H
 #define BILLING_SUBSCRIPTIONS_H
@@ -9,10 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct account;
+#include "accounts.h"
+#include "result.h"
+#include "timeutil.h"
+
 struct app;
+struct checkout_session;
 struct db;
-struct json_object;
+struct db_stmts;
 struct plan;
 
 struct subscription {
@@ -24,6 +30,9 @@ struct subscription {
 	char stripe_subscription_id[256];
 };
 
+/* The statement table of subscriptions.c (statements.c registers it). */
+extern const struct db_stmts subscription_stmts;
+
 /* The account's subscription row.  DB_OK, DB_NOT_FOUND or an error. */
 int subscription_find(struct db *db, uint64_t account_id,
     struct subscription *out);
@@ -31,21 +40,77 @@ int subscription_find(struct db *db, uint64_t account_id,
 /* 1 while Stripe bills it (active, trialing, past_due, incomplete, unpaid). */
 int subscription_is_live(const struct subscription *sub);
 
-/*
- * Asks Stripe to stop the subscription at the end of its period and records
- * cancel_at_period_end.  Returns 0, or an HTTP status (503 Stripe
- * unreachable or off, 502 Stripe refused) with a message in err.
- */
-int subscription_cancel_at_period_end(struct app *app,
-    const struct subscription *sub, char *err, size_t errlen);
+/* -- as the webhook keeps it ------------------------------------------------ */
+
+#define SUBSCRIPTION_TEXT_MAX 256
+
+/* The row as the webhook reads it (locked), its columns as text. */
+struct subscription_row {
+	int exists;
+	uint64_t id;
+	char plan_id[SUBSCRIPTION_TEXT_MAX];
+	char status[SUBSCRIPTION_TEXT_MAX];
+	char stripe_id[SUBSCRIPTION_TEXT_MAX];
+	int has_created;             /* stripe_event_created is not NULL */
+	int64_t event_created;
+	char start[SUBSCRIPTION_TEXT_MAX], end[SUBSCRIPTION_TEXT_MAX];
+};
+
+/* What the webhook writes (all borrowed or the caller's). */
+struct subscription_state {
+	const char *stripe_id;
+	const char *plan_id;
+	const char *status;
+	int cancel_at_period_end;
+	char start[SUBSCRIPTION_TEXT_MAX], end[SUBSCRIPTION_TEXT_MAX];
+	int has_canceled;
+	char canceled[TIME_TEXT_MAX];
+	int has_created;             /* stripe_event_created, else NULL */
+	int64_t created;
+};
+
+/* The account of a Stripe subscription, by its row (NULL finds nothing).
+ * DB_OK, DB_NOT_FOUND or an error. */
+int subscription_account(struct db *db, const char *stripe_id,
+    struct account *out);
+
+/* The account's row, locked until the transaction ends.  DB_OK with
+ * row->exists 0 or 1, or an error. */
+int subscription_lock(struct db *db, uint64_t account_id,
+    struct subscription_row *row);
+
+/* Writes the account's row (row as subscription_lock read it).  DB_OK,
+ * DB_DUPLICATE when another account holds the Stripe subscription, or an
+ * error. */
+int subscription_write(struct db *db, uint64_t account_id,
+    const struct subscription_row *row, const struct subscription_state *s);
+
+/* -- what a user asks for --------------------------------------------------- */
+
+/* What GET subscription shows: the account (if any) and its row (if any). */
+struct subscription_view {
+	int has_account;
+	struct account acct;
+	int has_sub;
+	struct subscription sub;
+};
+
+/* The view of user_id's subscription.  RESULT_OK, or a failure in r. */
+enum result_code subscription_view(struct db *db, const char *user_id,
+    struct subscription_view *out, struct result *r);
 
 /*
- * Moves the account to a paid plan: a new Checkout Session when Stripe bills
- * nothing yet (*checkout = {id, url}), else the live subscription's price is
- * changed.  Returns 0, or an HTTP status with a message in err.
+ * POST subscription for user_id (its account is made if needed): plan NULL
+ * cancels the live Stripe subscription at the period's end (RESULT_CONFLICT
+ * when there is none); a free plan does the same, or applies at once when
+ * Stripe bills nothing; a paid plan changes the live subscription's price,
+ * or, with none, makes a Checkout Session (*has_checkout 1, *checkout
+ * filled).  RESULT_OK, or a failure in r (RESULT_UNAVAILABLE when Stripe
+ * is off or unreachable, RESULT_STRIPE_REFUSED when it refused, with
+ * Stripe's message).
  */
-int subscription_change_paid(struct app *app, const struct account *acct,
-    const struct subscription *live, const struct plan *plan,
-    struct json_object **checkout, char *err, size_t errlen);
+enum result_code subscription_change(struct app *app, const char *user_id,
+    const struct plan *plan, struct checkout_session *checkout,
+    int *has_checkout, struct result *r);
 
 #endif

@@ -1,19 +1,19 @@
 /*
- * webhook: the interface between the Stripe webhook endpoint
- * (api_webhook.c) and the modules that apply its events: the event being
- * applied (struct wh), the handlers the endpoint dispatches to
- * (webhook_subscriptions.c, webhook_payments.c) and the helpers they share
- * (webhook_util.c).  Internal to those files; nothing else includes it.
+ * webhook: applying Stripe's events.  The endpoint (api_webhook.c) checks
+ * the signature and the envelope and calls webhook_apply (webhook.c), which
+ * records the event and runs the handler of its type
+ * (webhook_subscriptions.c, webhook_payments.c) in one transaction; the
+ * helpers they share are in webhook_util.c.
  *
- * A handler runs inside the endpoint's transaction, after the event's row
+ * A handler runs inside webhook_apply's transaction, after the event's row
  * in billing_stripe_events has been inserted: whatever it writes commits
  * or rolls back with that row.  It finds its local record by the Stripe id
  * we stored, else by the metadata we set, else by the customer, and locks
- * the account row (wh_lock_account) before anything else of the account:
+ * the account row (webhook_lock_account) before anything else of the account:
  * one lock order, account then invoice or subscription, so the events of
  * one account apply one at a time.  An event about something we do not
  * know, or that is malformed or older than what was applied, is not an
- * error: the handler calls wh_ignore and returns DB_OK.
+ * error: the handler calls webhook_ignore and returns DB_OK.
  */
 #ifndef BILLING_WEBHOOK_H
 #define BILLING_WEBHOOK_H
@@ -23,63 +23,79 @@
 
 #include "db.h"
 #include "log.h"
+#include "result.h"
+#include "stripe.h"
 #include "timeutil.h"
 
 struct account;
 struct billing_config;
 struct json_object;
 
-#define STRIPE_ID_MAX 200       /* leaves room for key prefixes in 255 */
-#define TIME_MAX_SEC INT64_C(253402300799)   /* 9999-12-31T23:59:59Z */
-#define NOTE_MAX 512
-#define COL_MAX 256
-#define KEY_MAX 256
+#define WEBHOOK_TIME_MAX_SEC INT64_C(253402300799)   /* 9999-12-31T23:59:59Z */
+#define WEBHOOK_NOTE_MAX 512
+#define WEBHOOK_COL_MAX 256
+#define WEBHOOK_KEY_MAX 256
 
-enum outcome { OUT_APPLIED = 0, OUT_DUPLICATE, OUT_IGNORED };
+enum webhook_outcome {
+	WEBHOOK_APPLIED = 0, WEBHOOK_DUPLICATE, WEBHOOK_IGNORED
+};
 
 /*
  * One event being applied.  The endpoint owns it (on its stack) and resets
  * outcome, reason and note at the start of every attempt of the
  * transaction; handlers read the event and write only outcome, reason
- * (through wh_ignore) and note (through wh_note).
+ * (through webhook_ignore) and note (through webhook_note).
  */
-struct wh {
+struct webhook_event {
 	const struct billing_config *cfg;
 	const char *event_id, *type;   /* borrowed from the parsed body */
 	int64_t created;               /* the event's, unix seconds */
 	struct json_object *obj;       /* data.object, borrowed */
 	int64_t now;                   /* usec */
-	enum outcome outcome;
+	enum webhook_outcome outcome;
 	const char *reason;            /* static: why it was ignored */
-	char note[NOTE_MAX];           /* what happened, for the log line */
+	char note[WEBHOOK_NOTE_MAX];   /* what happened, for the log line */
 };
+
+/* The statement table of webhook.c (statements.c registers it). */
+extern const struct db_stmts webhook_stmts;
+
+/*
+ * Applies the event w (its envelope checked, w->cfg, w->now set): records
+ * it in billing_stripe_events and runs its type's handler, in one
+ * transaction (retried on deadlock); a duplicate changes nothing.  Sets
+ * w->outcome, reason and note.  RESULT_OK, or a database failure in r.
+ */
+enum result_code webhook_apply(struct db *db, struct webhook_event *w,
+    struct result *r);
 
 /*
  * The handlers: each applies one kind of event to the database within the
- * endpoint's transaction.  DB_OK (applied, or ignored through wh_ignore),
+ * endpoint's transaction.  DB_OK (applied, or ignored through webhook_ignore),
  * or a database error, which rolls the transaction back.
  */
 
 /* checkout.session.completed (webhook_subscriptions.c) */
-int wh_on_checkout_completed(struct db *db, struct wh *w);
+int webhook_on_checkout_completed(struct db *db, struct webhook_event *w);
 /* customer.subscription.updated and .deleted (webhook_subscriptions.c) */
-int wh_on_subscription(struct db *db, struct wh *w);
+int webhook_on_subscription(struct db *db, struct webhook_event *w);
 /* invoice.paid (webhook_payments.c) */
-int wh_on_invoice_paid(struct db *db, struct wh *w);
+int webhook_on_invoice_paid(struct db *db, struct webhook_event *w);
 /* invoice.payment_failed (webhook_payments.c) */
-int wh_on_invoice_failed(struct db *db, struct wh *w);
+int webhook_on_invoice_failed(struct db *db, struct webhook_event *w);
 /* payment_intent.succeeded (webhook_payments.c) */
-int wh_on_payment_intent(struct db *db, struct wh *w);
+int webhook_on_payment_intent(struct db *db, struct webhook_event *w);
 
 /* -- the event (webhook_util.c) ------------------------------------------- */
 
 /* Appends to w->note, the log line's detail ("; " between parts; what does
  * not fit is cut). */
-void wh_note(struct wh *w, const char *fmt, ...) LOG_PRINTF(2, 3);
+void webhook_note(struct webhook_event *w, const char *fmt, ...)
+    LOG_PRINTF(2, 3);
 
 /* Marks the event acknowledged without effect (it is still recorded).
  * reason must be static.  Returns DB_OK, for the handler to return. */
-int wh_ignore(struct wh *w, const char *reason);
+int webhook_ignore(struct webhook_event *w, const char *reason);
 
 /*
  * -- Stripe objects (webhook_util.c) --------------------------------------
@@ -90,53 +106,53 @@ int wh_ignore(struct wh *w, const char *reason);
  */
 
 /* o[key], or NULL when o is not an object, key is absent or null. */
-struct json_object *wh_jget(struct json_object *o, const char *key);
+struct json_object *webhook_jget(struct json_object *o, const char *key);
 /* A string field without NUL bytes, or NULL. */
-const char *wh_jtext(struct json_object *o, const char *key);
-/* Whether s is a Stripe id: 1..STRIPE_ID_MAX bytes of printable ASCII
- * without blanks (0 for NULL). */
-int wh_id_ok(const char *s);
+const char *webhook_jtext(struct json_object *o, const char *key);
 /* A Stripe id: the string, or an expanded object's "id"; NULL when it is
- * not a valid id. */
-const char *wh_jid(struct json_object *o, const char *key);
+ * not a valid id (stripe_id_valid). */
+const char *webhook_jid(struct json_object *o, const char *key);
 /* An integer field into *out: 1 present, 0 absent or null, -1 another
  * type (*out untouched unless 1). */
-int wh_jint(struct json_object *o, const char *key, int64_t *out);
+int webhook_jint(struct json_object *o, const char *key, int64_t *out);
 /* The first element of a Stripe list (o[key].data[0]), or NULL. */
-struct json_object *wh_jfirst(struct json_object *o, const char *key);
+struct json_object *webhook_jfirst(struct json_object *o, const char *key);
 
 /* -- conversions (webhook_util.c) ----------------------------------------- */
 
 /* Our numeric ids as text (metadata values are strings, and query_row
  * columns): 1..19 digits; 0 when it is not one. */
-uint64_t wh_parse_id(const char *s);
+uint64_t webhook_parse_id(const char *s);
 /* Unix seconds (Stripe's times) as DATETIME(6) text into the caller's buf.
- * 0, or -1 when out of 0..TIME_MAX_SEC. */
-int wh_sec_text(int64_t sec, char buf[TIME_TEXT_MAX]);
+ * 0, or -1 when out of 0..WEBHOOK_TIME_MAX_SEC. */
+int webhook_sec_text(int64_t sec, char buf[TIME_TEXT_MAX]);
 
 /* -- the database (webhook_util.c) ---------------------------------------- */
 
 /*
- * Runs sql and copies the first row's first ncols columns as text ("" for
- * NULL) into the caller's cols.  DB_OK, DB_NOT_FOUND or an error.
+ * Runs statement id of table t and copies the first row's first ncols
+ * columns as text ("" for NULL) into the caller's cols.  DB_OK,
+ * DB_NOT_FOUND or an error.
  */
-int wh_query_row(struct db *db, const char *sql, const struct db_param *p,
-    size_t np, char (*cols)[COL_MAX], size_t ncols);
+int webhook_query_row(struct db *db, const struct db_stmts *t, unsigned id,
+    const struct db_param *p, size_t np, char (*cols)[WEBHOOK_COL_MAX],
+    size_t ncols);
 
 /*
- * The account of a Stripe customer, of a Stripe subscription (by our
- * billing_subscriptions row) or of a platform user id (metadata.user_id),
- * into the caller's *out, unlocked.  A NULL (or, for a user, invalid) key
- * finds nothing.  DB_OK, DB_NOT_FOUND or an error.
+ * The account of a Stripe customer (accounts.c), of a Stripe subscription
+ * (by our billing_subscriptions row, subscriptions.c) or of a platform user
+ * id (metadata.user_id), into the caller's *out, unlocked.  A NULL (or,
+ * for a user, invalid) key finds nothing.  DB_OK, DB_NOT_FOUND or an error.
  */
-int wh_account_by_customer(struct db *db, const char *customer,
+int webhook_account_by_customer(struct db *db, const char *customer,
     struct account *out);
-int wh_account_by_subscription(struct db *db, const char *sub_id,
+int webhook_account_by_subscription(struct db *db, const char *sub_id,
     struct account *out);
-int wh_account_by_user(struct db *db, const char *user_id,
+int webhook_account_by_user(struct db *db, const char *user_id,
     struct account *out);
 
-/* Locks the account's row until the transaction ends and reloads *acct. */
-int wh_lock_account(struct db *db, struct account *acct);
+/* Locks the account's row until the transaction ends and reloads *acct
+ * (account_lock). */
+int webhook_lock_account(struct db *db, struct account *acct);
 
 #endif

@@ -77,6 +77,31 @@ static const char SQL_FAILED_CLEAR[] =
     "UPDATE billing_accounts SET payment_failed_at = NULL "
     "WHERE id = ? AND payment_failed_at IS NOT NULL";
 
+/*
+ * The first row of sql, its first ncols columns as text (webhook_query_row's
+ * contract), until this file's statements are in a table (db.h): then
+ * webhook_query_row(db, &table, id, ...) takes its place.
+ */
+static int
+query_row(struct db *db, const char *sql, const struct db_param *p,
+    size_t np, char (*cols)[WEBHOOK_COL_MAX], size_t ncols)
+{
+	struct db_result *res = NULL;
+	const char *v;
+	size_t i;
+	int rc, r;
+
+	if ((rc = db_query(db, sql, p, np, &res)) != DB_OK)
+		return rc;
+	if ((r = db_fetch(res)) == 1)
+		for (i = 0; i < ncols; i++) {
+			v = db_col(res, i, NULL);
+			snprintf(cols[i], WEBHOOK_COL_MAX, "%s", v != NULL ? v : "");
+		}
+	db_result_free(res);
+	return r < 0 ? r : r == 0 ? DB_NOT_FOUND : DB_OK;
+}
+
 /* -- amounts and text ----------------------------------------------------- */
 
 /* A currency code as Stripe writes it: three lowercase letters. */
@@ -170,8 +195,8 @@ clean_text(const char *s, char *out, size_t size)
 struct target {
 	struct account acct;
 	uint64_t invoice_id;        /* 0: not one of ours */
-	char status[COL_MAX];       /* our invoice's */
-	char currency[COL_MAX];
+	char status[WEBHOOK_COL_MAX];       /* our invoice's */
+	char currency[WEBHOOK_COL_MAX];
 };
 
 /* The subscription of an invoice: parent.subscription_details (2025-03-31
@@ -179,7 +204,7 @@ struct target {
 static struct json_object *
 invoice_sub_details(struct json_object *inv)
 {
-	return wh_jget(wh_jget(inv, "parent"), "subscription_details");
+	return webhook_jget(webhook_jget(inv, "parent"), "subscription_details");
 }
 
 /*
@@ -188,61 +213,61 @@ invoice_sub_details(struct json_object *inv)
  * account by customer, subscription or metadata.user_id.
  */
 static int
-find_target(struct db *db, struct wh *w, const char *in_id,
+find_target(struct db *db, struct webhook_event *w, const char *in_id,
     struct target *t)
 {
 	struct json_object *inv = w->obj, *details = invoice_sub_details(inv);
-	char cols[3][COL_MAX];
+	char cols[3][WEBHOOK_COL_MAX];
 	const char *sub_id, *user_id;
 	uint64_t our;
 	int rc;
 
 	memset(t, 0, sizeof(*t));
 	struct db_param ps[] = { DBP_STR(in_id) };
-	rc = wh_query_row(db, SQL_INVOICE_BY_STRIPE, ps, 1, cols, 2);
+	rc = query_row(db, SQL_INVOICE_BY_STRIPE, ps, 1, cols, 2);
 	if (rc == DB_NOT_FOUND &&
-	    (our = wh_parse_id(wh_jtext(wh_jget(inv, "metadata"),
+	    (our = webhook_parse_id(webhook_jtext(webhook_jget(inv, "metadata"),
 	    "billing_invoice_id"))) != 0) {
 		struct db_param pi[] = { DBP_INT(our) };
-		rc = wh_query_row(db, SQL_INVOICE_BY_ID, pi, 1, cols, 2);
+		rc = query_row(db, SQL_INVOICE_BY_ID, pi, 1, cols, 2);
 	}
 	if (rc == DB_OK) {
-		t->invoice_id = wh_parse_id(cols[0]);
-		rc = account_get(db, wh_parse_id(cols[1]), &t->acct);
+		t->invoice_id = webhook_parse_id(cols[0]);
+		rc = account_get(db, webhook_parse_id(cols[1]), &t->acct);
 	} else if (rc == DB_NOT_FOUND) {
-		sub_id = wh_jid(details, "subscription");
+		sub_id = webhook_jid(details, "subscription");
 		if (sub_id == NULL)
-			sub_id = wh_jid(inv, "subscription");
-		user_id = wh_jtext(wh_jget(details, "metadata"), "user_id");
+			sub_id = webhook_jid(inv, "subscription");
+		user_id = webhook_jtext(webhook_jget(details, "metadata"), "user_id");
 		if (user_id == NULL)
-			user_id = wh_jtext(wh_jget(inv, "metadata"), "user_id");
-		rc = wh_account_by_customer(db, wh_jid(inv, "customer"), &t->acct);
+			user_id = webhook_jtext(webhook_jget(inv, "metadata"), "user_id");
+		rc = webhook_account_by_customer(db, webhook_jid(inv, "customer"), &t->acct);
 		if (rc == DB_NOT_FOUND)
-			rc = wh_account_by_subscription(db, sub_id, &t->acct);
+			rc = webhook_account_by_subscription(db, sub_id, &t->acct);
 		if (rc == DB_NOT_FOUND)
-			rc = wh_account_by_user(db, user_id, &t->acct);
+			rc = webhook_account_by_user(db, user_id, &t->acct);
 	}
-	if (rc != DB_OK || (rc = wh_lock_account(db, &t->acct)) != DB_OK)
+	if (rc != DB_OK || (rc = webhook_lock_account(db, &t->acct)) != DB_OK)
 		return rc;
-	wh_note(w, "account %llu", (unsigned long long)t->acct.id);
+	webhook_note(w, "account %llu", (unsigned long long)t->acct.id);
 	if (t->invoice_id == 0)
 		return DB_OK;
 	struct db_param pl[] = { DBP_INT(t->invoice_id) };
-	if ((rc = wh_query_row(db, SQL_INVOICE_LOCK, pl, 1, cols, 3)) != DB_OK)
+	if ((rc = query_row(db, SQL_INVOICE_LOCK, pl, 1, cols, 3)) != DB_OK)
 		return rc;
-	memcpy(t->status, cols[0], COL_MAX);
-	memcpy(t->currency, cols[1], COL_MAX);
-	wh_note(w, "invoice %llu (%s)", (unsigned long long)t->invoice_id,
+	memcpy(t->status, cols[0], WEBHOOK_COL_MAX);
+	memcpy(t->currency, cols[1], WEBHOOK_COL_MAX);
+	webhook_note(w, "invoice %llu (%s)", (unsigned long long)t->invoice_id,
 	    t->status);
 	if (cols[2][0] == '\0') {
 		struct db_param pk[] = { DBP_STR(in_id), DBP_INT(t->invoice_id) };
 		rc = db_exec(db, SQL_INVOICE_LINK, pk, 2, NULL, NULL);
 		if (rc == DB_DUPLICATE)
-			wh_note(w, "%s is linked to another invoice", in_id);
+			webhook_note(w, "%s is linked to another invoice", in_id);
 		else if (rc != DB_OK)
 			return rc;
 	} else if (strcmp(cols[2], in_id) != 0)
-		wh_note(w, "invoice is linked to %s", cols[2]);
+		webhook_note(w, "invoice is linked to %s", cols[2]);
 	return DB_OK;
 }
 
@@ -251,10 +276,10 @@ find_target(struct db *db, struct wh *w, const char *in_id,
 static const char *
 invoice_payment_intent(struct json_object *inv)
 {
-	const char *pi = wh_jid(inv, "payment_intent");
+	const char *pi = webhook_jid(inv, "payment_intent");
 
 	if (pi == NULL)
-		pi = wh_jid(wh_jget(wh_jfirst(inv, "payments"), "payment"),
+		pi = webhook_jid(webhook_jget(webhook_jfirst(inv, "payments"), "payment"),
 		    "payment_intent");
 	return pi;
 }
@@ -262,9 +287,9 @@ invoice_payment_intent(struct json_object *inv)
 /* The currency of a Stripe amount: the object's, else our invoice's, else
  * the configured one. */
 static const char *
-pick_currency(struct wh *w, struct json_object *o, const struct target *t)
+pick_currency(struct webhook_event *w, struct json_object *o, const struct target *t)
 {
-	const char *c = wh_jtext(o, "currency");
+	const char *c = webhook_jtext(o, "currency");
 
 	if (currency_ok(c))
 		return c;
@@ -284,7 +309,7 @@ struct payment {
 
 /* Inserts the payment once (its idempotency key). */
 static int
-insert_payment(struct db *db, struct wh *w, const struct payment *pm)
+insert_payment(struct db *db, struct webhook_event *w, const struct payment *pm)
 {
 	char amt[32], nowt[TIME_TEXT_MAX];
 	int rc;
@@ -299,11 +324,11 @@ insert_payment(struct db *db, struct wh *w, const struct payment *pm)
 	    DBP_STR(nowt) };
 	rc = db_exec(db, SQL_PAYMENT_INSERT, p, 10, NULL, NULL);
 	if (rc == DB_DUPLICATE) {
-		wh_note(w, "payment %s already recorded", pm->key);
+		webhook_note(w, "payment %s already recorded", pm->key);
 		return DB_OK;
 	}
 	if (rc == DB_OK)
-		wh_note(w, "%s payment recorded", pm->status);
+		webhook_note(w, "%s payment recorded", pm->status);
 	return rc;
 }
 
@@ -312,15 +337,15 @@ insert_payment(struct db *db, struct wh *w, const struct payment *pm)
  * already recorded for the same intent is completed, not doubled.
  */
 static int
-record_success(struct db *db, struct wh *w, const struct payment *pm)
+record_success(struct db *db, struct webhook_event *w, const struct payment *pm)
 {
-	char cols[1][COL_MAX];
+	char cols[1][WEBHOOK_COL_MAX];
 	int rc;
 
 	if (pm->pi == NULL)
 		return insert_payment(db, w, pm);
 	struct db_param p[] = { DBP_INT(pm->account_id), DBP_STR(pm->pi) };
-	rc = wh_query_row(db, SQL_PAYMENT_BY_PI, p, 2, cols, 1);
+	rc = query_row(db, SQL_PAYMENT_BY_PI, p, 2, cols, 1);
 	if (rc == DB_NOT_FOUND)
 		return insert_payment(db, w, pm);
 	if (rc != DB_OK)
@@ -328,14 +353,14 @@ record_success(struct db *db, struct wh *w, const struct payment *pm)
 	struct db_param pc[] = {
 	    pm->invoice_id ? DBP_INT(pm->invoice_id) : DBP_NULLV,
 	    pm->stripe_invoice ? DBP_STR(pm->stripe_invoice) : DBP_NULLV,
-	    DBP_INT(wh_parse_id(cols[0])) };
-	wh_note(w, "payment %s already recorded", cols[0]);
+	    DBP_INT(webhook_parse_id(cols[0])) };
+	webhook_note(w, "payment %s already recorded", cols[0]);
 	return db_exec(db, SQL_PAYMENT_COMPLETE, pc, 3, NULL, NULL);
 }
 
 /* Queues billing.invoice.paid for our invoice, once. */
 static int
-emit_invoice_paid(struct db *db, struct wh *w, uint64_t id)
+emit_invoice_paid(struct db *db, struct webhook_event *w, uint64_t id)
 {
 	struct json_object *data;
 	struct invoice inv;
@@ -360,11 +385,11 @@ emit_invoice_paid(struct db *db, struct wh *w, uint64_t id)
  * is recorded; someone has to refund it or settle it by hand.
  */
 static int
-emit_unexpected(struct db *db, struct wh *w, const struct target *t,
+emit_unexpected(struct db *db, struct webhook_event *w, const struct target *t,
     const struct payment *pm, const char *why)
 {
 	struct json_object *d = json_object_new_object();
-	char key[KEY_MAX];
+	char key[WEBHOOK_KEY_MAX];
 	int rc;
 
 	json_object_object_add(d, "user_id",
@@ -387,7 +412,7 @@ emit_unexpected(struct db *db, struct wh *w, const struct target *t,
 	    w->now);
 	json_object_put(d);
 	if (rc == DB_OK)
-		wh_note(w, "unexpected payment: %s", why);
+		webhook_note(w, "unexpected payment: %s", why);
 	return rc;
 }
 
@@ -396,7 +421,7 @@ emit_unexpected(struct db *db, struct wh *w, const struct target *t,
 static int
 out_of_band(struct json_object *inv)
 {
-	struct json_object *v = wh_jget(inv, "paid_out_of_band");
+	struct json_object *v = webhook_jget(inv, "paid_out_of_band");
 
 	return v != NULL && json_object_is_type(v, json_type_boolean) &&
 	    json_object_get_boolean(v);
@@ -408,26 +433,26 @@ out_of_band(struct json_object *inv)
  * from the invoice's first line, else the invoice's own period.
  */
 static int
-record_subscription_invoice(struct db *db, struct wh *w, struct target *t,
+record_subscription_invoice(struct db *db, struct webhook_event *w, struct target *t,
     const struct payment *pm, int64_t paid_usec)
 {
-	struct json_object *inv = w->obj, *line = wh_jfirst(inv, "lines");
-	struct json_object *period = wh_jget(line, "period");
+	struct json_object *inv = w->obj, *line = webhook_jfirst(inv, "lines");
+	struct json_object *period = webhook_jget(line, "period");
 	struct invoice_stripe_paid sp;
 	char desc[501];
 	int64_t start, end;
 	int rc;
 
-	if (wh_jint(period, "start", &start) != 1 ||
-	    wh_jint(period, "end", &end) != 1) {
-		if (wh_jint(inv, "period_start", &start) != 1 ||
-		    wh_jint(inv, "period_end", &end) != 1)
+	if (webhook_jint(period, "start", &start) != 1 ||
+	    webhook_jint(period, "end", &end) != 1) {
+		if (webhook_jint(inv, "period_start", &start) != 1 ||
+		    webhook_jint(inv, "period_end", &end) != 1)
 			start = end = paid_usec / USEC_PER_SEC;
 	}
-	if (start < 0 || start > TIME_MAX_SEC - 1 || end < 0 ||
-	    end > TIME_MAX_SEC)
+	if (start < 0 || start > WEBHOOK_TIME_MAX_SEC - 1 || end < 0 ||
+	    end > WEBHOOK_TIME_MAX_SEC)
 		start = end = paid_usec / USEC_PER_SEC;
-	clean_text(wh_jtext(line, "description") ? wh_jtext(line,
+	clean_text(webhook_jtext(line, "description") ? webhook_jtext(line,
 	    "description") : "", desc, sizeof(desc));
 	memset(&sp, 0, sizeof(sp));
 	sp.stripe_invoice_id = pm->stripe_invoice;
@@ -442,7 +467,7 @@ record_subscription_invoice(struct db *db, struct wh *w, struct target *t,
 	    &t->invoice_id)) != DB_OK)
 		return rc;
 	snprintf(t->status, sizeof(t->status), "paid");
-	wh_note(w, "subscription invoice recorded as invoice %llu",
+	webhook_note(w, "subscription invoice recorded as invoice %llu",
 	    (unsigned long long)t->invoice_id);
 	return DB_OK;
 }
@@ -458,33 +483,33 @@ record_subscription_invoice(struct db *db, struct wh *w, struct target *t,
  * money through Stripe: nothing is recorded.
  */
 int
-wh_on_invoice_paid(struct db *db, struct wh *w)
+webhook_on_invoice_paid(struct db *db, struct webhook_event *w)
 {
 	struct json_object *inv = w->obj;
-	char key[KEY_MAX], paid[TIME_TEXT_MAX], cols[1][COL_MAX];
-	const char *in_id = wh_jid(inv, "id"), *sub_id;
+	char key[WEBHOOK_KEY_MAX], paid[TIME_TEXT_MAX], cols[1][WEBHOOK_COL_MAX];
+	const char *in_id = webhook_jid(inv, "id"), *sub_id;
 	struct payment pm;
 	struct target t;
 	int64_t amount, at, paid_usec;
 	int by_hand = 0, recorded = 0, rc;
 
-	if (in_id == NULL || wh_jint(inv, "amount_paid", &amount) != 1) {
-		wh_note(w, "no invoice id or amount_paid");
-		return wh_ignore(w, "malformed object");
+	if (in_id == NULL || webhook_jint(inv, "amount_paid", &amount) != 1) {
+		webhook_note(w, "no invoice id or amount_paid");
+		return webhook_ignore(w, "malformed object");
 	}
 	rc = find_target(db, w, in_id, &t);
 	if (rc == DB_NOT_FOUND) {
-		wh_note(w, "no invoice or account for %s", in_id);
-		return wh_ignore(w, "unknown invoice");
+		webhook_note(w, "no invoice or account for %s", in_id);
+		return webhook_ignore(w, "unknown invoice");
 	}
 	if (rc != DB_OK)
 		return rc;
 	memset(&pm, 0, sizeof(pm));
 	pm.currency = pick_currency(w, inv, &t);
 	if (minor_to_micros(pm.currency, amount, &pm.amount) != 0)
-		return wh_ignore(w, "malformed object");
-	if (wh_jint(wh_jget(inv, "status_transitions"), "paid_at", &at) != 1 ||
-	    wh_sec_text(at, paid) != 0)
+		return webhook_ignore(w, "malformed object");
+	if (webhook_jint(webhook_jget(inv, "status_transitions"), "paid_at", &at) != 1 ||
+	    webhook_sec_text(at, paid) != 0)
 		time_format_db(w->now, paid, sizeof(paid));
 	if (time_parse_db(paid, strlen(paid), &paid_usec) != 0)
 		paid_usec = w->now;
@@ -497,18 +522,18 @@ wh_on_invoice_paid(struct db *db, struct wh *w)
 	pm.key = key;
 	if (t.invoice_id != 0 && strcmp(t.status, "paid") == 0) {
 		struct db_param ph[] = { DBP_INT(t.invoice_id) };
-		rc = wh_query_row(db, SQL_PAID_BY_HAND, ph, 1, cols, 1);
+		rc = query_row(db, SQL_PAID_BY_HAND, ph, 1, cols, 1);
 		if (rc != DB_OK && rc != DB_NOT_FOUND)
 			return rc;
 		by_hand = rc == DB_OK;
 	}
 	if (out_of_band(inv) || (by_hand && pm.pi == NULL)) {
-		wh_note(w, "paid out of band: no payment through Stripe");
+		webhook_note(w, "paid out of band: no payment through Stripe");
 		return DB_OK;
 	}
-	sub_id = wh_jid(invoice_sub_details(inv), "subscription");
+	sub_id = webhook_jid(invoice_sub_details(inv), "subscription");
 	if (sub_id == NULL)
-		sub_id = wh_jid(inv, "subscription");
+		sub_id = webhook_jid(inv, "subscription");
 	if (t.invoice_id == 0 && sub_id != NULL) {
 		if ((rc = record_subscription_invoice(db, w, &t, &pm,
 		    paid_usec)) != DB_OK)
@@ -526,7 +551,7 @@ wh_on_invoice_paid(struct db *db, struct wh *w)
 	if (recorded)
 		return emit_invoice_paid(db, w, t.invoice_id);
 	if (strcmp(t.status, "void") == 0) {
-		wh_note(w, "invoice is void: left void");
+		webhook_note(w, "invoice is void: left void");
 		return emit_unexpected(db, w, &t, &pm, "the invoice is void");
 	}
 	if (strcmp(t.status, "paid") == 0)
@@ -538,7 +563,7 @@ wh_on_invoice_paid(struct db *db, struct wh *w)
 	struct db_param pp[] = { DBP_STR(paid), DBP_INT(t.invoice_id) };
 	if ((rc = db_exec(db, SQL_INVOICE_PAID, pp, 2, NULL, NULL)) != DB_OK)
 		return rc;
-	wh_note(w, "invoice paid");
+	webhook_note(w, "invoice paid");
 	return emit_invoice_paid(db, w, t.invoice_id);
 }
 
@@ -547,13 +572,13 @@ static void
 failure_text(struct json_object *inv, const char *in_id, char *out,
     size_t size)
 {
-	struct json_object *err = wh_jget(inv, "last_finalization_error");
-	const char *s = wh_jtext(err, "message");
+	struct json_object *err = webhook_jget(inv, "last_finalization_error");
+	const char *s = webhook_jtext(err, "message");
 
 	if (s == NULL || s[0] == '\0')
-		s = wh_jtext(err, "code");
+		s = webhook_jtext(err, "code");
 	if (s == NULL || s[0] == '\0')
-		s = wh_jtext(err, "type");
+		s = webhook_jtext(err, "type");
 	if (s != NULL && s[0] != '\0')
 		clean_text(s, out, size);
 	else
@@ -562,11 +587,11 @@ failure_text(struct json_object *inv, const char *in_id, char *out,
 
 /* billing.payment.failed, once per Stripe event. */
 static int
-emit_payment_failed(struct db *db, struct wh *w, const struct target *t,
+emit_payment_failed(struct db *db, struct webhook_event *w, const struct target *t,
     const struct payment *pm, int64_t failed_at)
 {
 	struct json_object *inv = w->obj, *d = json_object_new_object();
-	char key[KEY_MAX];
+	char key[WEBHOOK_KEY_MAX];
 	int64_t v;
 	int rc;
 
@@ -584,11 +609,11 @@ emit_payment_failed(struct db *db, struct wh *w, const struct target *t,
 	json_object_object_add(d, "failure_message",
 	    json_object_new_string(pm->failure));
 	json_object_object_add(d, "attempt_count",
-	    wh_jint(inv, "attempt_count", &v) == 1 ? json_object_new_int64(v) :
+	    webhook_jint(inv, "attempt_count", &v) == 1 ? json_object_new_int64(v) :
 	    NULL);
 	json_object_object_add(d, "next_payment_attempt",
-	    wh_jint(inv, "next_payment_attempt", &v) == 1 && v >= 0 &&
-	    v <= TIME_MAX_SEC ? json_time(v * USEC_PER_SEC) : NULL);
+	    webhook_jint(inv, "next_payment_attempt", &v) == 1 && v >= 0 &&
+	    v <= WEBHOOK_TIME_MAX_SEC ? json_time(v * USEC_PER_SEC) : NULL);
 	json_object_object_add(d, "payment_failed_at", json_time(failed_at));
 	json_object_object_add(d, "grace_period_ends_at", json_time(failed_at +
 	    (int64_t)w->cfg->grace_period_days * 86400 * USEC_PER_SEC));
@@ -606,35 +631,35 @@ emit_payment_failed(struct db *db, struct wh *w, const struct target *t,
  * later failures).
  */
 int
-wh_on_invoice_failed(struct db *db, struct wh *w)
+webhook_on_invoice_failed(struct db *db, struct webhook_event *w)
 {
 	struct json_object *inv = w->obj;
-	char key[KEY_MAX], fail[FAILURE_MAX + 1], when[TIME_TEXT_MAX];
-	char cols[1][COL_MAX];
-	const char *in_id = wh_jid(inv, "id");
+	char key[WEBHOOK_KEY_MAX], fail[FAILURE_MAX + 1], when[TIME_TEXT_MAX];
+	char cols[1][WEBHOOK_COL_MAX];
+	const char *in_id = webhook_jid(inv, "id");
 	struct payment pm;
 	struct target t;
 	int64_t amount = 0, failed_at;
 	int settled, rc;
 
-	if (in_id == NULL || wh_sec_text(w->created, when) != 0) {
-		wh_note(w, "no invoice id");
-		return wh_ignore(w, "malformed object");
+	if (in_id == NULL || webhook_sec_text(w->created, when) != 0) {
+		webhook_note(w, "no invoice id");
+		return webhook_ignore(w, "malformed object");
 	}
 	rc = find_target(db, w, in_id, &t);
 	if (rc == DB_NOT_FOUND) {
-		wh_note(w, "no invoice or account for %s", in_id);
-		return wh_ignore(w, "unknown invoice");
+		webhook_note(w, "no invoice or account for %s", in_id);
+		return webhook_ignore(w, "unknown invoice");
 	}
 	if (rc != DB_OK)
 		return rc;
 	memset(&pm, 0, sizeof(pm));
-	if (wh_jint(inv, "amount_due", &amount) != 1 &&
-	    wh_jint(inv, "amount_remaining", &amount) != 1)
+	if (webhook_jint(inv, "amount_due", &amount) != 1 &&
+	    webhook_jint(inv, "amount_remaining", &amount) != 1)
 		amount = 0;
 	pm.currency = pick_currency(w, inv, &t);
 	if (minor_to_micros(pm.currency, amount, &pm.amount) != 0)
-		return wh_ignore(w, "malformed object");
+		return webhook_ignore(w, "malformed object");
 	failure_text(inv, in_id, fail, sizeof(fail));
 	snprintf(key, sizeof(key), "stripe-invoice-failed:%s", w->event_id);
 	pm.account_id = t.acct.id;
@@ -651,24 +676,24 @@ wh_on_invoice_failed(struct db *db, struct wh *w)
 	    strcmp(t.status, "void") == 0);
 	if (!settled) {
 		struct db_param pq[] = { DBP_INT(t.acct.id), DBP_STR(in_id) };
-		rc = wh_query_row(db, SQL_INVOICE_PAID_BY_STRIPE, pq, 2, cols, 1);
+		rc = query_row(db, SQL_INVOICE_PAID_BY_STRIPE, pq, 2, cols, 1);
 		if (rc != DB_OK && rc != DB_NOT_FOUND)
 			return rc;
 		settled = rc == DB_OK;
 	}
 	if (settled) {
-		wh_note(w, "invoice already settled: no grace period");
+		webhook_note(w, "invoice already settled: no grace period");
 		return DB_OK;
 	}
 	struct db_param pf[] = { DBP_STR(when), DBP_INT(t.acct.id) };
 	if ((rc = db_exec(db, SQL_FAILED_SINCE, pf, 2, NULL, NULL)) != DB_OK)
 		return rc;
 	struct db_param pa[] = { DBP_INT(t.acct.id) };
-	if ((rc = wh_query_row(db, SQL_FAILED_AT, pa, 1, cols, 1)) != DB_OK)
+	if ((rc = query_row(db, SQL_FAILED_AT, pa, 1, cols, 1)) != DB_OK)
 		return rc;
 	if (time_parse_db(cols[0], strlen(cols[0]), &failed_at) != 0)
 		return DB_ERROR;
-	wh_note(w, "payment failing since %s", cols[0]);
+	webhook_note(w, "payment failing since %s", cols[0]);
 	return emit_payment_failed(db, w, &t, &pm, failed_at);
 }
 
@@ -678,53 +703,53 @@ wh_on_invoice_failed(struct db *db, struct wh *w)
  * a succeeded payment row exists.  Anything else is acknowledged.
  */
 int
-wh_on_payment_intent(struct db *db, struct wh *w)
+webhook_on_payment_intent(struct db *db, struct webhook_event *w)
 {
 	struct json_object *pi = w->obj;
-	char cols[3][COL_MAX], key[KEY_MAX];
-	const char *pi_id = wh_jid(pi, "id");
+	char cols[3][WEBHOOK_COL_MAX], key[WEBHOOK_KEY_MAX];
+	const char *pi_id = webhook_jid(pi, "id");
 	struct payment pm;
 	struct target t;
 	uint64_t our;
 	int64_t amount;
 	int rc;
 
-	if (pi_id == NULL || (wh_jint(pi, "amount_received", &amount) != 1 &&
-	    wh_jint(pi, "amount", &amount) != 1)) {
-		wh_note(w, "no payment intent id or amount");
-		return wh_ignore(w, "malformed object");
+	if (pi_id == NULL || (webhook_jint(pi, "amount_received", &amount) != 1 &&
+	    webhook_jint(pi, "amount", &amount) != 1)) {
+		webhook_note(w, "no payment intent id or amount");
+		return webhook_ignore(w, "malformed object");
 	}
 	memset(&t, 0, sizeof(t));
 	memset(&pm, 0, sizeof(pm));
-	our = wh_parse_id(wh_jtext(wh_jget(pi, "metadata"), "billing_invoice_id"));
+	our = webhook_parse_id(webhook_jtext(webhook_jget(pi, "metadata"), "billing_invoice_id"));
 	rc = DB_NOT_FOUND;
 	if (our != 0) {
 		struct db_param p[] = { DBP_INT(our) };
-		if ((rc = wh_query_row(db, SQL_INVOICE_BY_ID, p, 1, cols, 2)) ==
+		if ((rc = query_row(db, SQL_INVOICE_BY_ID, p, 1, cols, 2)) ==
 		    DB_OK) {
 			t.invoice_id = our;
-			rc = account_get(db, wh_parse_id(cols[1]), &t.acct);
+			rc = account_get(db, webhook_parse_id(cols[1]), &t.acct);
 		}
 	}
 	if (rc == DB_NOT_FOUND) {
 		struct db_param p[] = { DBP_STR(pi_id) };
-		if ((rc = wh_query_row(db, SQL_PAYMENT_ANY_PI, p, 1, cols, 3)) ==
+		if ((rc = query_row(db, SQL_PAYMENT_ANY_PI, p, 1, cols, 3)) ==
 		    DB_OK) {
-			t.invoice_id = wh_parse_id(cols[1]);
+			t.invoice_id = webhook_parse_id(cols[1]);
 			pm.stripe_invoice = cols[2][0] ? cols[2] : NULL;
-			rc = account_get(db, wh_parse_id(cols[0]), &t.acct);
+			rc = account_get(db, webhook_parse_id(cols[0]), &t.acct);
 		}
 	}
 	if (rc == DB_NOT_FOUND) {
-		wh_note(w, "not a payment of ours");
-		return wh_ignore(w, "unknown payment intent");
+		webhook_note(w, "not a payment of ours");
+		return webhook_ignore(w, "unknown payment intent");
 	}
-	if (rc != DB_OK || (rc = wh_lock_account(db, &t.acct)) != DB_OK)
+	if (rc != DB_OK || (rc = webhook_lock_account(db, &t.acct)) != DB_OK)
 		return rc;
-	wh_note(w, "account %llu", (unsigned long long)t.acct.id);
+	webhook_note(w, "account %llu", (unsigned long long)t.acct.id);
 	pm.currency = pick_currency(w, pi, NULL);
 	if (minor_to_micros(pm.currency, amount, &pm.amount) != 0)
-		return wh_ignore(w, "malformed object");
+		return webhook_ignore(w, "malformed object");
 	snprintf(key, sizeof(key), "stripe-pi:%s", pi_id);
 	pm.account_id = t.acct.id;
 	pm.invoice_id = t.invoice_id;

@@ -25,33 +25,17 @@
 #include "config.h"
 #include "db.h"
 #include "json_util.h"
+#include "subscriptions.h"
 #include "timeutil.h"
 #include "webhook.h"
 
 #define STATUS_MAX 32
 
-static const char SQL_SET_PLAN[] =
-    "UPDATE billing_accounts SET plan_id = ? WHERE id = ?";
-static const char SQL_SUB_LOCK[] =
-    "SELECT id, plan_id, status, COALESCE(stripe_subscription_id, ''), "
-    "stripe_event_created, current_period_start, current_period_end "
-    "FROM billing_subscriptions WHERE account_id = ? FOR UPDATE";
-static const char SQL_SUB_UPDATE[] =
-    "UPDATE billing_subscriptions SET plan_id = ?, status = ?, "
-    "current_period_start = ?, current_period_end = ?, "
-    "cancel_at_period_end = ?, stripe_subscription_id = ?, "
-    "stripe_event_created = ?, canceled_at = ? WHERE id = ?";
-static const char SQL_SUB_INSERT[] =
-    "INSERT INTO billing_subscriptions (plan_id, status, "
-    "current_period_start, current_period_end, cancel_at_period_end, "
-    "stripe_subscription_id, stripe_event_created, canceled_at, account_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
-
 /* -- the account ---------------------------------------------------------- */
 
 /* Stores the Stripe customer on an account that has none. */
 static int
-link_customer(struct db *db, struct wh *w, struct account *acct,
+link_customer(struct db *db, struct webhook_event *w, struct account *acct,
     const char *customer)
 {
 	int rc;
@@ -60,19 +44,20 @@ link_customer(struct db *db, struct wh *w, struct account *acct,
 		return DB_OK;
 	if (acct->stripe_customer_id[0] != '\0') {
 		if (strcmp(acct->stripe_customer_id, customer) != 0)
-			wh_note(w, "account keeps its customer %s, not %s",
+			webhook_note(w, "account keeps its customer %s, not %s",
 			    acct->stripe_customer_id, customer);
 		return DB_OK;
 	}
 	rc = account_set_stripe_customer(db, acct->id, customer);
 	if (rc == DB_DUPLICATE) {
-		wh_note(w, "customer %s belongs to another account", customer);
+		webhook_note(w, "customer %s belongs to another account",
+		    customer);
 		return DB_OK;
 	}
 	if (rc == DB_OK) {
 		snprintf(acct->stripe_customer_id,
 		    sizeof(acct->stripe_customer_id), "%s", customer);
-		wh_note(w, "customer %s linked", customer);
+		webhook_note(w, "customer %s linked", customer);
 	}
 	return rc;
 }
@@ -108,45 +93,6 @@ status_ended(const char *s)
 {
 	return strcmp(s, "canceled") == 0 || strcmp(s, "unpaid") == 0 ||
 	    strcmp(s, "incomplete_expired") == 0 || strcmp(s, "paused") == 0;
-}
-
-struct sub_row {
-	int exists;
-	uint64_t id;
-	char plan_id[COL_MAX];
-	char status[COL_MAX];
-	char stripe_id[COL_MAX];
-	int has_created;
-	int64_t event_created;
-	char start[COL_MAX], end[COL_MAX];
-};
-
-/* The account's subscription row, locked.  DB_OK (row->exists 0 or 1). */
-static int
-load_sub(struct db *db, uint64_t account_id, struct sub_row *row)
-{
-	char cols[7][COL_MAX];
-	int rc;
-
-	memset(row, 0, sizeof(*row));
-	struct db_param p[] = { DBP_INT(account_id) };
-	rc = wh_query_row(db, SQL_SUB_LOCK, p, 1, cols, 7);
-	if (rc == DB_NOT_FOUND)
-		return DB_OK;
-	if (rc != DB_OK)
-		return rc;
-	row->exists = 1;
-	row->id = wh_parse_id(cols[0]);
-	memcpy(row->plan_id, cols[1], COL_MAX);
-	memcpy(row->status, cols[2], COL_MAX);
-	memcpy(row->stripe_id, cols[3], COL_MAX);
-	if (cols[4][0] != '\0') {
-		row->has_created = 1;
-		row->event_created = strtoll(cols[4], NULL, 10);
-	}
-	memcpy(row->start, cols[5], COL_MAX);
-	memcpy(row->end, cols[6], COL_MAX);
-	return DB_OK;
 }
 
 /* Statuses Stripe never leaves: the subscription is over for good. */
@@ -188,7 +134,7 @@ status_stage(const char *s)
  * and not older.  Sets *why when not.
  */
 static int
-may_replace(const struct sub_row *row, const char *sub_id,
+may_replace(const struct subscription_row *row, const char *sub_id,
     const char *status, int has_created, int64_t created, const char **why)
 {
 	int older, tie, from, to;
@@ -234,42 +180,13 @@ add_interval(int64_t sec, const struct plan *plan)
 	return time_from_civil(y, m + months, d, hh, mm, ss) / USEC_PER_SEC;
 }
 
-struct sub_state {
-	const char *stripe_id;
-	const char *plan_id;
-	const char *status;
-	int cancel_at_period_end;
-	char start[COL_MAX], end[COL_MAX];
-	int has_canceled;
-	char canceled[TIME_TEXT_MAX];
-	int has_created;             /* stripe_event_created, else NULL */
-	int64_t created;
-};
-
-/* Writes the account's subscription row.  DB_DUPLICATE when another
- * account holds the Stripe subscription. */
-static int
-write_sub(struct db *db, uint64_t account_id, const struct sub_row *row,
-    const struct sub_state *s)
-{
-	struct db_param p[] = { DBP_STR(s->plan_id), DBP_STR(s->status),
-	    DBP_STR(s->start), DBP_STR(s->end),
-	    DBP_INT(s->cancel_at_period_end), DBP_STR(s->stripe_id),
-	    s->has_created ? DBP_INT(s->created) : DBP_NULLV,
-	    s->has_canceled ? DBP_STR(s->canceled) : DBP_NULLV,
-	    DBP_INT(row->exists ? row->id : account_id) };
-
-	return db_exec(db, row->exists ? SQL_SUB_UPDATE : SQL_SUB_INSERT, p, 9,
-	    NULL, NULL);
-}
-
 /*
  * The account's plan once its subscription is in status: the
  * subscription's plan while live, the default plan once it has ended,
  * unchanged otherwise (incomplete: not paid yet).
  */
 static int
-set_account_plan(struct db *db, struct wh *w, struct account *acct,
+set_account_plan(struct db *db, struct webhook_event *w, struct account *acct,
     const char *status, const char *plan_id)
 {
 	const char *to;
@@ -284,10 +201,8 @@ set_account_plan(struct db *db, struct wh *w, struct account *acct,
 	if (to == NULL ? acct->plan_id[0] == '\0' :
 	    strcmp(to, acct->plan_id) == 0)
 		return DB_OK;
-	struct db_param p[] = { to ? DBP_STR(to) : DBP_NULLV,
-	    DBP_INT(acct->id) };
-	if ((rc = db_exec(db, SQL_SET_PLAN, p, 2, NULL, NULL)) == DB_OK)
-		wh_note(w, "account plan %s", to ? to : "(none)");
+	if ((rc = account_set_plan(db, acct->id, to)) == DB_OK)
+		webhook_note(w, "account plan %s", to ? to : "(none)");
 	return rc;
 }
 
@@ -318,91 +233,98 @@ plan_by_price(const struct billing_config *cfg, const char *price)
 static int
 customer_made_for(struct json_object *s, const struct account *acct)
 {
-	struct json_object *md = wh_jget(wh_jget(s, "customer"), "metadata");
-	const char *aid = wh_jtext(md, "account_id"), *uid = wh_jtext(md,
-	    "user_id");
+	struct json_object *md = webhook_jget(webhook_jget(s, "customer"),
+	    "metadata");
+	const char *aid = webhook_jtext(md, "account_id");
+	const char *uid = webhook_jtext(md, "user_id");
 
-	if (aid != NULL && wh_parse_id(aid) != acct->id)
+	if (aid != NULL && webhook_parse_id(aid) != acct->id)
 		return 0;
 	return uid == NULL || strcmp(uid, acct->user_id) == 0;
 }
 
 int
-wh_on_checkout_completed(struct db *db, struct wh *w)
+webhook_on_checkout_completed(struct db *db, struct webhook_event *w)
 {
-	struct json_object *s = w->obj, *md = wh_jget(s, "metadata");
+	struct json_object *s = w->obj, *md = webhook_jget(s, "metadata");
 	const char *user_id, *customer, *sub_id, *pay, *why = "";
 	const struct plan *plan;
-	struct sub_state st;
-	struct sub_row row;
+	struct subscription_state st;
+	struct subscription_row row;
 	struct account acct;
 	int ours, rc;
 
 	/* ours (metadata, set with the customer) before client_reference_id,
 	 * which whoever makes a session can set */
-	user_id = wh_jtext(md, "user_id");
+	user_id = webhook_jtext(md, "user_id");
 	ours = user_id != NULL && account_user_id_valid(user_id);
 	if (!ours)
-		user_id = wh_jtext(s, "client_reference_id");
-	customer = wh_jid(s, "customer");
-	sub_id = wh_jid(s, "subscription");
-	rc = wh_account_by_user(db, user_id, &acct);
+		user_id = webhook_jtext(s, "client_reference_id");
+	customer = webhook_jid(s, "customer");
+	sub_id = webhook_jid(s, "subscription");
+	rc = webhook_account_by_user(db, user_id, &acct);
 	if (rc == DB_NOT_FOUND) {
 		ours = 1;   /* the customer's own account */
-		rc = wh_account_by_customer(db, customer, &acct);
+		rc = webhook_account_by_customer(db, customer, &acct);
 	}
 	if (rc == DB_NOT_FOUND) {
-		wh_note(w, "no account for the session's user or customer");
-		return wh_ignore(w, "unknown account");
+		webhook_note(w, "no account for the session's user or "
+		    "customer");
+		return webhook_ignore(w, "unknown account");
 	}
-	if (rc != DB_OK || (rc = wh_lock_account(db, &acct)) != DB_OK)
+	if (rc != DB_OK || (rc = webhook_lock_account(db, &acct)) != DB_OK)
 		return rc;
-	wh_note(w, "account %llu", (unsigned long long)acct.id);
+	webhook_note(w, "account %llu", (unsigned long long)acct.id);
 	if (!customer_made_for(s, &acct))
 		ours = 0;
 	if (!ours)
-		wh_note(w, "customer %s not linked: not made for this account",
+		webhook_note(w, "customer %s not linked: not made for this "
+		    "account",
 		    customer ? customer : "(none)");
 	else if ((rc = link_customer(db, w, &acct, customer)) != DB_OK)
 		return rc;
 	if (sub_id == NULL)
 		return DB_OK;
-	if ((rc = load_sub(db, acct.id, &row)) != DB_OK)
+	if ((rc = subscription_lock(db, acct.id, &row)) != DB_OK)
 		return rc;
 	if (row.exists && strcmp(row.stripe_id, sub_id) == 0) {
-		wh_note(w, "subscription %s known from its own events", sub_id);
+		webhook_note(w, "subscription %s known from its own events",
+		    sub_id);
 		return DB_OK;
 	}
-	plan = config_find_plan(w->cfg, wh_jtext(md, "plan_id"));
+	plan = config_find_plan(w->cfg, webhook_jtext(md, "plan_id"));
 	if (plan == NULL) {
-		wh_note(w, "no configured plan in metadata.plan_id: subscription "
-		    "%s left to its own events", sub_id);
+		webhook_note(w, "no configured plan in metadata.plan_id: "
+		    "subscription %s left to its own events", sub_id);
 		return DB_OK;
 	}
 	memset(&st, 0, sizeof(st));
-	pay = wh_jtext(s, "payment_status");
-	st.status = wh_jtext(s, "status") != NULL &&
-	    strcmp(wh_jtext(s, "status"), "complete") == 0 && pay != NULL &&
+	pay = webhook_jtext(s, "payment_status");
+	st.status = webhook_jtext(s, "status") != NULL &&
+	    strcmp(webhook_jtext(s, "status"), "complete") == 0 &&
+	    pay != NULL &&
 	    (strcmp(pay, "paid") == 0 ||
 	    strcmp(pay, "no_payment_required") == 0) ? "active" : "incomplete";
 	if (!may_replace(&row, sub_id, st.status, 0, 0, &why)) {
-		wh_note(w, "subscription %s not applied: %s", sub_id, why);
+		webhook_note(w, "subscription %s not applied: %s", sub_id, why);
 		return DB_OK;
 	}
 	st.stripe_id = sub_id;
 	st.plan_id = plan->id;
 	/* the period until the subscription's events tell the real one */
-	if (wh_sec_text(w->created, st.start) != 0 ||
-	    wh_sec_text(add_interval(w->created, plan), st.end) != 0)
-		return wh_ignore(w, "malformed object");
-	rc = write_sub(db, acct.id, &row, &st);
+	if (webhook_sec_text(w->created, st.start) != 0 ||
+	    webhook_sec_text(add_interval(w->created, plan), st.end) != 0)
+		return webhook_ignore(w, "malformed object");
+	rc = subscription_write(db, acct.id, &row, &st);
 	if (rc == DB_DUPLICATE) {
-		wh_note(w, "subscription %s belongs to another account", sub_id);
+		webhook_note(w, "subscription %s belongs to another account",
+		    sub_id);
 		return DB_OK;
 	}
 	if (rc != DB_OK)
 		return rc;
-	wh_note(w, "subscription %s %s on plan %s", sub_id, st.status, plan->id);
+	webhook_note(w, "subscription %s %s on plan %s", sub_id, st.status,
+	    plan->id);
 	return set_account_plan(db, w, &acct, st.status, plan->id);
 }
 
@@ -410,9 +332,9 @@ wh_on_checkout_completed(struct db *db, struct wh *w)
 static int
 sub_period(struct json_object *sub, const char *key, int64_t *out)
 {
-	if (wh_jint(wh_jfirst(sub, "items"), key, out) == 1)
+	if (webhook_jint(webhook_jfirst(sub, "items"), key, out) == 1)
 		return 1;
-	return wh_jint(sub, key, out) == 1;
+	return webhook_jint(sub, key, out) == 1;
 }
 
 /*
@@ -422,51 +344,55 @@ sub_period(struct json_object *sub, const char *key, int64_t *out)
  * the account's plan follows the status.
  */
 int
-wh_on_subscription(struct db *db, struct wh *w)
+webhook_on_subscription(struct db *db, struct webhook_event *w)
 {
-	struct json_object *sub = w->obj, *md = wh_jget(sub, "metadata");
+	struct json_object *sub = w->obj, *md = webhook_jget(sub, "metadata");
+	struct json_object *price;
 	const char *sub_id, *why = "";
 	const struct plan *plan;
-	struct sub_state st;
-	struct sub_row row;
+	struct subscription_state st;
+	struct subscription_row row;
 	struct account acct;
 	int64_t ps, pe, ca;
 	int deleted, same, rc;
 
 	deleted = strcmp(w->type, "customer.subscription.deleted") == 0;
 	memset(&st, 0, sizeof(st));
-	sub_id = wh_jid(sub, "id");
-	st.status = deleted ? "canceled" : wh_jtext(sub, "status");
+	sub_id = webhook_jid(sub, "id");
+	st.status = deleted ? "canceled" : webhook_jtext(sub, "status");
 	if (sub_id == NULL || !status_ok(st.status)) {
-		wh_note(w, "no subscription id or status");
-		return wh_ignore(w, "malformed object");
+		webhook_note(w, "no subscription id or status");
+		return webhook_ignore(w, "malformed object");
 	}
-	rc = wh_account_by_subscription(db, sub_id, &acct);
+	rc = webhook_account_by_subscription(db, sub_id, &acct);
 	if (rc == DB_NOT_FOUND)
-		rc = wh_account_by_user(db, wh_jtext(md, "user_id"), &acct);
+		rc = webhook_account_by_user(db, webhook_jtext(md, "user_id"),
+		    &acct);
 	if (rc == DB_NOT_FOUND)
-		rc = wh_account_by_customer(db, wh_jid(sub, "customer"), &acct);
+		rc = webhook_account_by_customer(db,
+		    webhook_jid(sub, "customer"), &acct);
 	if (rc == DB_NOT_FOUND) {
-		wh_note(w, "no account for subscription %s", sub_id);
-		return wh_ignore(w, "unknown subscription");
+		webhook_note(w, "no account for subscription %s", sub_id);
+		return webhook_ignore(w, "unknown subscription");
 	}
-	if (rc != DB_OK || (rc = wh_lock_account(db, &acct)) != DB_OK ||
-	    (rc = load_sub(db, acct.id, &row)) != DB_OK)
+	if (rc != DB_OK || (rc = webhook_lock_account(db, &acct)) != DB_OK ||
+	    (rc = subscription_lock(db, acct.id, &row)) != DB_OK)
 		return rc;
-	wh_note(w, "account %llu subscription %s", (unsigned long long)acct.id,
-	    sub_id);
+	webhook_note(w, "account %llu subscription %s",
+	    (unsigned long long)acct.id, sub_id);
 	if (!may_replace(&row, sub_id, st.status, 1, w->created, &why))
-		return wh_ignore(w, why);
+		return webhook_ignore(w, why);
 	same = row.exists && strcmp(row.stripe_id, sub_id) == 0;
-	plan = plan_by_price(w->cfg, wh_jid(wh_jget(wh_jfirst(sub, "items"), "price"),
-	    "id"));
+	price = webhook_jget(webhook_jfirst(sub, "items"), "price");
+	plan = plan_by_price(w->cfg, webhook_jid(price, "id"));
 	if (plan == NULL)
-		plan = config_find_plan(w->cfg, wh_jtext(md, "plan_id"));
+		plan = config_find_plan(w->cfg, webhook_jtext(md, "plan_id"));
 	if (plan == NULL && same)
 		plan = config_find_plan(w->cfg, row.plan_id);
 	if (plan == NULL) {
-		wh_note(w, "no configured plan for its price or metadata.plan_id");
-		return wh_ignore(w, "unknown plan");
+		webhook_note(w, "no configured plan for its price or "
+		    "metadata.plan_id");
+		return webhook_ignore(w, "unknown plan");
 	}
 	st.stripe_id = sub_id;
 	st.plan_id = plan->id;
@@ -477,31 +403,33 @@ wh_on_subscription(struct db *db, struct wh *w)
 		st.cancel_at_period_end = 0;
 	if (sub_period(sub, "current_period_start", &ps) &&
 	    sub_period(sub, "current_period_end", &pe)) {
-		if (wh_sec_text(ps, st.start) != 0 || wh_sec_text(pe, st.end) != 0)
-			return wh_ignore(w, "malformed object");
+		if (webhook_sec_text(ps, st.start) != 0 ||
+		    webhook_sec_text(pe, st.end) != 0)
+			return webhook_ignore(w, "malformed object");
 	} else if (same) {
 		memcpy(st.start, row.start, sizeof(st.start));
 		memcpy(st.end, row.end, sizeof(st.end));
-	} else if (wh_sec_text(w->created, st.start) != 0 ||
-	    wh_sec_text(add_interval(w->created, plan), st.end) != 0)
-		return wh_ignore(w, "malformed object");
+	} else if (webhook_sec_text(w->created, st.start) != 0 ||
+	    webhook_sec_text(add_interval(w->created, plan), st.end) != 0)
+		return webhook_ignore(w, "malformed object");
 	if (strcmp(st.status, "canceled") == 0) {
-		if (wh_jint(sub, "ended_at", &ca) != 1 &&
-		    wh_jint(sub, "canceled_at", &ca) != 1)
+		if (webhook_jint(sub, "ended_at", &ca) != 1 &&
+		    webhook_jint(sub, "canceled_at", &ca) != 1)
 			ca = w->created;
-		if (wh_sec_text(ca, st.canceled) != 0)
-			return wh_ignore(w, "malformed object");
+		if (webhook_sec_text(ca, st.canceled) != 0)
+			return webhook_ignore(w, "malformed object");
 		st.has_canceled = 1;
 	}
-	if ((rc = link_customer(db, w, &acct, wh_jid(sub, "customer"))) != DB_OK)
+	rc = link_customer(db, w, &acct, webhook_jid(sub, "customer"));
+	if (rc != DB_OK)
 		return rc;
-	rc = write_sub(db, acct.id, &row, &st);
+	rc = subscription_write(db, acct.id, &row, &st);
 	if (rc == DB_DUPLICATE) {
-		wh_note(w, "subscription belongs to another account");
-		return wh_ignore(w, "subscription of another account");
+		webhook_note(w, "subscription belongs to another account");
+		return webhook_ignore(w, "subscription of another account");
 	}
 	if (rc != DB_OK)
 		return rc;
-	wh_note(w, "%s on plan %s", st.status, plan->id);
+	webhook_note(w, "%s on plan %s", st.status, plan->id);
 	return set_account_plan(db, w, &acct, st.status, plan->id);
 }

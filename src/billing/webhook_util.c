@@ -5,7 +5,7 @@
  * finding and locking the account an event is about.
  *
  * Stripe's objects are read defensively: a field of the wrong type, an id
- * that is not printable ASCII or too long for our columns, or a time out
+ * that breaks the Stripe id rule (stripe_id_valid), or a time out
  * of range reads as absent, so a handler ignores the event rather than
  * storing something odd.
  */
@@ -18,22 +18,16 @@
 
 #include "accounts.h"
 #include "db.h"
+#include "stripe.h"
+#include "subscriptions.h"
 #include "timeutil.h"
 #include "webhook.h"
-
-static const char SQL_ACCOUNT_BY_CUSTOMER[] =
-    "SELECT id FROM billing_accounts WHERE stripe_customer_id = ?";
-static const char SQL_ACCOUNT_BY_SUB[] =
-    "SELECT account_id FROM billing_subscriptions "
-    "WHERE stripe_subscription_id = ?";
-static const char SQL_LOCK_ACCOUNT[] =
-    "SELECT id FROM billing_accounts WHERE id = ? FOR UPDATE";
 
 /* -- the event ------------------------------------------------------------ */
 
 /* Appends to the log note ("; " between parts). */
 void
-wh_note(struct wh *w, const char *fmt, ...)
+webhook_note(struct webhook_event *w, const char *fmt, ...)
 {
 	size_t n = strlen(w->note);
 	va_list ap;
@@ -49,9 +43,9 @@ wh_note(struct wh *w, const char *fmt, ...)
 
 /* Marks the event acknowledged without effect (it is still recorded). */
 int
-wh_ignore(struct wh *w, const char *reason)
+webhook_ignore(struct webhook_event *w, const char *reason)
 {
-	w->outcome = OUT_IGNORED;
+	w->outcome = WEBHOOK_IGNORED;
 	w->reason = reason;
 	return DB_OK;
 }
@@ -60,7 +54,7 @@ wh_ignore(struct wh *w, const char *reason)
 
 /* o[key], or NULL when o is not an object, key is absent or null. */
 struct json_object *
-wh_jget(struct json_object *o, const char *key)
+webhook_jget(struct json_object *o, const char *key)
 {
 	struct json_object *v = NULL;
 
@@ -72,9 +66,9 @@ wh_jget(struct json_object *o, const char *key)
 
 /* A string field without NUL bytes (borrowed), or NULL. */
 const char *
-wh_jtext(struct json_object *o, const char *key)
+webhook_jtext(struct json_object *o, const char *key)
 {
-	struct json_object *v = wh_jget(o, key);
+	struct json_object *v = webhook_jget(o, key);
 	const char *s;
 
 	if (!json_object_is_type(v, json_type_string))
@@ -83,38 +77,23 @@ wh_jtext(struct json_object *o, const char *key)
 	return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
 }
 
-/* 1..STRIPE_ID_MAX bytes of printable ASCII without blanks. */
-int
-wh_id_ok(const char *s)
-{
-	size_t n;
-
-	if (s == NULL)
-		return 0;
-	for (n = 0; s[n] != '\0'; n++)
-		if (n >= STRIPE_ID_MAX || (unsigned char)s[n] <= 0x20 ||
-		    (unsigned char)s[n] >= 0x7f)
-			return 0;
-	return n > 0;
-}
-
 /* A Stripe id: the string, or an expanded object's "id".  Borrowed. */
 const char *
-wh_jid(struct json_object *o, const char *key)
+webhook_jid(struct json_object *o, const char *key)
 {
-	struct json_object *v = wh_jget(o, key);
+	struct json_object *v = webhook_jget(o, key);
 	const char *s;
 
-	s = json_object_is_type(v, json_type_object) ? wh_jtext(v, "id") :
-	    wh_jtext(o, key);
-	return wh_id_ok(s) ? s : NULL;
+	s = json_object_is_type(v, json_type_object) ? webhook_jtext(v, "id") :
+	    webhook_jtext(o, key);
+	return stripe_id_valid(s) ? s : NULL;
 }
 
 /* An integer field: 1 present, 0 absent or null, -1 another type. */
 int
-wh_jint(struct json_object *o, const char *key, int64_t *out)
+webhook_jint(struct json_object *o, const char *key, int64_t *out)
 {
-	struct json_object *v = wh_jget(o, key);
+	struct json_object *v = webhook_jget(o, key);
 
 	if (v == NULL)
 		return 0;
@@ -126,9 +105,9 @@ wh_jint(struct json_object *o, const char *key, int64_t *out)
 
 /* The first element of a Stripe list (o[key].data[0]), or NULL. */
 struct json_object *
-wh_jfirst(struct json_object *o, const char *key)
+webhook_jfirst(struct json_object *o, const char *key)
 {
-	struct json_object *data = wh_jget(wh_jget(o, key), "data");
+	struct json_object *data = webhook_jget(webhook_jget(o, key), "data");
 
 	if (!json_object_is_type(data, json_type_array) ||
 	    json_object_array_length(data) == 0)
@@ -141,7 +120,7 @@ wh_jfirst(struct json_object *o, const char *key)
 /* Our numeric ids as text (metadata values are strings): 1..19 digits;
  * 0 when it is not one. */
 uint64_t
-wh_parse_id(const char *s)
+webhook_parse_id(const char *s)
 {
 	uint64_t v = 0;
 	size_t n;
@@ -158,9 +137,9 @@ wh_parse_id(const char *s)
 
 /* Unix seconds as DATETIME(6) text.  0, or -1 when out of range. */
 int
-wh_sec_text(int64_t sec, char buf[TIME_TEXT_MAX])
+webhook_sec_text(int64_t sec, char buf[TIME_TEXT_MAX])
 {
-	if (sec < 0 || sec > TIME_MAX_SEC)
+	if (sec < 0 || sec > WEBHOOK_TIME_MAX_SEC)
 		return -1;
 	return time_format_db(sec * USEC_PER_SEC, buf, TIME_TEXT_MAX) < 0 ?
 	    -1 : 0;
@@ -169,24 +148,26 @@ wh_sec_text(int64_t sec, char buf[TIME_TEXT_MAX])
 /* -- the database --------------------------------------------------------- */
 
 /*
- * Runs sql and copies the first row's first ncols columns as text ("" for
- * NULL) into cols.  DB_OK, DB_NOT_FOUND or an error.
+ * Runs statement id of t and copies the first row's first ncols columns as
+ * text ("" for NULL) into cols.  DB_OK, DB_NOT_FOUND or an error.
  */
 int
-wh_query_row(struct db *db, const char *sql, const struct db_param *p,
-    size_t np, char (*cols)[COL_MAX], size_t ncols)
+webhook_query_row(struct db *db, const struct db_stmts *t, unsigned id,
+    const struct db_param *p, size_t np, char (*cols)[WEBHOOK_COL_MAX],
+    size_t ncols)
 {
 	struct db_result *res = NULL;
 	const char *v;
 	size_t i;
 	int rc, r;
 
-	if ((rc = db_query(db, sql, p, np, &res)) != DB_OK)
+	if ((rc = db_get(db, t, id, p, np, &res)) != DB_OK)
 		return rc;
 	if ((r = db_fetch(res)) == 1)
 		for (i = 0; i < ncols; i++) {
 			v = db_col(res, i, NULL);
-			snprintf(cols[i], COL_MAX, "%s", v != NULL ? v : "");
+			snprintf(cols[i], WEBHOOK_COL_MAX, "%s",
+			    v != NULL ? v : "");
 		}
 	db_result_free(res);
 	return r < 0 ? r : r == 0 ? DB_NOT_FOUND : DB_OK;
@@ -195,37 +176,21 @@ wh_query_row(struct db *db, const char *sql, const struct db_param *p,
 /* -- accounts ------------------------------------------------------------- */
 
 int
-wh_account_by_customer(struct db *db, const char *customer,
+webhook_account_by_customer(struct db *db, const char *customer,
     struct account *out)
 {
-	int64_t id;
-	int rc;
-
-	if (customer == NULL)
-		return DB_NOT_FOUND;
-	struct db_param p[] = { DBP_STR(customer) };
-	if ((rc = db_query_i64(db, SQL_ACCOUNT_BY_CUSTOMER, p, 1, &id)) != DB_OK)
-		return rc;
-	return account_get(db, (uint64_t)id, out);
+	return account_find_by_customer(db, customer, out);
 }
 
 int
-wh_account_by_subscription(struct db *db, const char *sub_id,
+webhook_account_by_subscription(struct db *db, const char *sub_id,
     struct account *out)
 {
-	int64_t id;
-	int rc;
-
-	if (sub_id == NULL)
-		return DB_NOT_FOUND;
-	struct db_param p[] = { DBP_STR(sub_id) };
-	if ((rc = db_query_i64(db, SQL_ACCOUNT_BY_SUB, p, 1, &id)) != DB_OK)
-		return rc;
-	return account_get(db, (uint64_t)id, out);
+	return subscription_account(db, sub_id, out);
 }
 
 int
-wh_account_by_user(struct db *db, const char *user_id,
+webhook_account_by_user(struct db *db, const char *user_id,
     struct account *out)
 {
 	if (user_id == NULL || !account_user_id_valid(user_id))
@@ -235,13 +200,7 @@ wh_account_by_user(struct db *db, const char *user_id,
 
 /* Locks the account's row until the transaction ends and reloads it. */
 int
-wh_lock_account(struct db *db, struct account *acct)
+webhook_lock_account(struct db *db, struct account *acct)
 {
-	int64_t id;
-	int rc;
-
-	struct db_param p[] = { DBP_INT(acct->id) };
-	if ((rc = db_query_i64(db, SQL_LOCK_ACCOUNT, p, 1, &id)) != DB_OK)
-		return rc;
-	return account_get(db, acct->id, acct);
+	return account_lock(db, acct);
 }

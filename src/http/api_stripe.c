@@ -1,6 +1,7 @@
 /*
- * POST create-checkout and GET payment-methods, and the customer and
- * Checkout Session operations they are built on (stripe.h).
+ * POST create-checkout and GET payment-methods: they parse and check the
+ * request, call checkout.h (the customer, the session, the saved methods)
+ * and answer.
  *
  *   POST create-checkout {"plan_id", "success_url"?, "cancel_url"?}
  *     -> 200 {"id": "cs_...", "url": "https://checkout.stripe.com/..."}
@@ -17,188 +18,18 @@
 #include <strings.h>
 
 #include <json-c/json.h>
-#include <openssl/sha.h>
 
 #include "accounts.h"
 #include "api.h"
 #include "app.h"
+#include "checkout.h"
 #include "config.h"
-#include "db.h"
 #include "http.h"
 #include "json_util.h"
-#include "log.h"
+#include "result.h"
 #include "stripe.h"
-#include "timeutil.h"
 
-#define CLIENT_REFERENCE_MAX 200  /* Stripe's limit on client_reference_id */
 #define PAYMENT_METHODS_MAX 1000
-
-/* -- customers and checkout ------------------------------------------------ */
-
-static void
-db_failed(struct stripe_error *err, int db_rc)
-{
-	memset(err, 0, sizeof(*err));
-	err->rc = STRIPE_DB;
-	err->db_rc = db_rc;
-	snprintf(err->message, sizeof(err->message), "database error");
-}
-
-/* The string field key of a Stripe object, copied when it is a valid id. */
-static int
-object_id(struct json_object *o, const char *key, char *dst, size_t size)
-{
-	struct json_object *v;
-	const char *s;
-
-	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return -1;
-	s = json_object_get_string(v);
-	if (!stripe_id_valid(s) || strlen(s) >= size)
-		return -1;
-	snprintf(dst, size, "%s", s);
-	return 0;
-}
-
-static int
-bad_answer(struct stripe_error *err, const char *what)
-{
-	err->rc = STRIPE_BAD_ANSWER;
-	snprintf(err->message, sizeof(err->message), "Stripe's answer has no "
-	    "valid %s", what);
-	log_warnx("stripe: %s", err->message);
-	return STRIPE_BAD_ANSWER;
-}
-
-int
-stripe_customer_ensure(struct app *app, struct stripe *s,
-    struct account *acct, struct stripe_error *err)
-{
-	struct stripe_form f;
-	struct json_object *cus = NULL;
-	char key[64], id[STRIPE_ID_MAX + 1], acct_id[24];
-	int rc, dbrc;
-
-	if (acct->stripe_customer_id[0] != '\0') {
-		memset(err, 0, sizeof(*err));
-		return STRIPE_OK;
-	}
-	snprintf(key, sizeof(key), "customer-%llu",
-	    (unsigned long long)acct->id);
-	snprintf(acct_id, sizeof(acct_id), "%llu",
-	    (unsigned long long)acct->id);
-	stripe_form_init(&f);
-	stripe_form_add(&f, "email", acct->email[0] != '\0' ? acct->email :
-	    NULL);
-	stripe_form_add(&f, "metadata[user_id]", acct->user_id);
-	stripe_form_add(&f, "metadata[account_id]", acct_id);
-	rc = stripe_request(s, "POST", "/v1/customers", &f, key, &cus, err);
-	if (rc != STRIPE_OK)
-		goto out;
-	if (object_id(cus, "id", id, sizeof(id)) != 0) {
-		rc = bad_answer(err, "customer id");
-		goto out;
-	}
-	/* the first id stored wins; a concurrent request may have stored one */
-	dbrc = account_set_stripe_customer(app->db, acct->id, id);
-	if (dbrc == DB_OK)
-		dbrc = account_get(app->db, acct->id, acct);
-	if (dbrc == DB_OK && acct->stripe_customer_id[0] == '\0')
-		dbrc = DB_ERROR;
-	if (dbrc != DB_OK) {
-		db_failed(err, dbrc);
-		rc = STRIPE_DB;
-		goto out;
-	}
-	if (strcmp(acct->stripe_customer_id, id) != 0)
-		log_warnx("stripe: account %llu already had customer %s; %s is "
-		    "not used", (unsigned long long)acct->id,
-		    acct->stripe_customer_id, id);
-	else
-		log_info("stripe: account %llu has customer %s",
-		    (unsigned long long)acct->id, id);
-out:
-	json_object_put(cus);
-	stripe_form_free(&f);
-	return rc;
-}
-
-/* 16 hex digits of SHA-256 over text: tells different requests apart. */
-static void
-short_hash(const char *text, char out[17])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	size_t i;
-
-	SHA256((const unsigned char *)text, strlen(text), md);
-	for (i = 0; i < 8; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 0x0f];
-	}
-	out[16] = '\0';
-}
-
-int
-stripe_checkout_create(struct app *app, struct stripe *s,
-    struct account *acct, const struct plan *plan, const char *success_url,
-    const char *cancel_url, struct stripe_checkout *out,
-    struct stripe_error *err)
-{
-	struct stripe_form f;
-	struct json_object *cs = NULL, *v;
-	char key[160], hash[17];
-	const char *url;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	stripe_form_init(&f);
-	if ((rc = stripe_customer_ensure(app, s, acct, err)) != STRIPE_OK)
-		goto out;
-	stripe_form_add(&f, "mode", "subscription");
-	stripe_form_add(&f, "customer", acct->stripe_customer_id);
-	if (strlen(acct->user_id) <= CLIENT_REFERENCE_MAX)
-		stripe_form_add(&f, "client_reference_id", acct->user_id);
-	stripe_form_add(&f, "line_items[0][price]", plan->stripe_price_id);
-	stripe_form_add(&f, "line_items[0][quantity]", "1");
-	stripe_form_add(&f, "success_url", success_url);
-	stripe_form_add(&f, "cancel_url", cancel_url);
-	stripe_form_add(&f, "metadata[user_id]", acct->user_id);
-	stripe_form_add(&f, "metadata[plan_id]", plan->id);
-	stripe_form_add(&f, "subscription_data[metadata][user_id]",
-	    acct->user_id);
-	stripe_form_add(&f, "subscription_data[metadata][plan_id]", plan->id);
-	/*
-	 * The same request again within the same minute (a double click, a
-	 * retry by the client) is the same session; another plan or other
-	 * URLs are another request.
-	 */
-	short_hash(stripe_form_text(&f), hash);
-	snprintf(key, sizeof(key), "checkout-%llu-%s-%lld-%s",
-	    (unsigned long long)acct->id, plan->id,
-	    (long long)(time_now_usec() / (60 * USEC_PER_SEC)), hash);
-	rc = stripe_request(s, "POST", "/v1/checkout/sessions", &f, key, &cs,
-	    err);
-	if (rc != STRIPE_OK)
-		goto out;
-	if (object_id(cs, "id", out->id, sizeof(out->id)) != 0) {
-		rc = bad_answer(err, "session id");
-		goto out;
-	}
-	if (!json_object_object_get_ex(cs, "url", &v) ||
-	    !json_object_is_type(v, json_type_string) ||
-	    strncmp(url = json_object_get_string(v), "https://", 8) != 0 ||
-	    strlen(url) > STRIPE_URL_MAX) {
-		rc = bad_answer(err, "session url");
-		goto out;
-	}
-	snprintf(out->url, sizeof(out->url), "%s", url);
-out:
-	json_object_put(cs);
-	stripe_form_free(&f);
-	return rc;
-}
 
 /* -- answering ------------------------------------------------------- */
 
@@ -206,32 +37,10 @@ int
 api_stripe_failed(struct app *app, struct http_request *req,
     const struct stripe_error *err)
 {
-	char msg[700];
+	struct result r;
 
-	switch (err->rc) {
-	case STRIPE_DISABLED:
-		return http_send_error(req, 503, "unavailable",
-		    "Stripe is not configured", NULL, NULL);
-	case STRIPE_DB:
-		return api_db_error(app, req, err->db_rc);
-	case STRIPE_UNAVAILABLE:
-		return http_send_error(req, 503, "unavailable", "Stripe is "
-		    "unavailable, try again later", NULL, NULL);
-	case STRIPE_REJECTED:
-		/* our credentials are no business of the caller's */
-		if (err->status == 401 || err->status == 403 ||
-		    strcmp(err->type, "authentication_error") == 0)
-			snprintf(msg, sizeof(msg), "Stripe refused the "
-			    "service's credentials");
-		else
-			snprintf(msg, sizeof(msg), "Stripe refused the "
-			    "request: %s", err->message);
-		return http_send_error(req, 502, "stripe_error", msg, NULL,
-		    NULL);
-	default:
-		return http_send_error(req, 502, "stripe_error", "Stripe's "
-		    "answer could not be used", NULL, NULL);
-	}
+	result_stripe(&r, err);
+	return api_send_result(req, &r);
 }
 
 /* 1 when s is an http(s) URL with a host, of printable ASCII, <= 2048. */
@@ -320,16 +129,14 @@ api_create_checkout(struct app *app, struct http_request *req)
 	static const char *const keys[] = { "plan_id", "success_url",
 	    "cancel_url", NULL };
 	struct json_object *body = NULL, *o = NULL;
-	struct stripe s;
-	struct stripe_error err;
-	struct stripe_checkout cs;
-	struct account acct;
+	struct checkout_session cs;
+	struct result res;
 	const struct plan *plan;
 	const char *plan_id;
 	char success[STRIPE_URL_MAX + 1], cancel[STRIPE_URL_MAX + 1];
-	int rc, r;
+	int r;
 
-	if (stripe_init(&s, app->cfg) != STRIPE_OK)
+	if (!stripe_configured(app->cfg))
 		return http_send_error(req, 503, "unavailable",
 		    "Stripe is not configured", NULL, NULL);
 	if (http_read_json(req, &body) != 0)
@@ -358,14 +165,9 @@ api_create_checkout(struct app *app, struct http_request *req)
 		goto out;
 
 	/* users act for themselves: the account is the caller's own */
-	rc = account_ensure(app->db, req->claims.sub, NULL, NULL, &acct, NULL);
-	if (rc != DB_OK) {
-		api_db_error(app, req, rc);
-		goto out;
-	}
-	if (stripe_checkout_create(app, &s, &acct, plan, success, cancel, &cs,
-	    &err) != STRIPE_OK) {
-		api_stripe_failed(app, req, &err);
+	if (checkout_create(app, req->claims.sub, plan, success, cancel, &cs,
+	    &res) != RESULT_OK) {
+		api_send_result(req, &res);
 		goto out;
 	}
 	o = json_object_new_object();
@@ -426,55 +228,26 @@ int
 api_payment_methods(struct app *app, struct http_request *req)
 {
 	struct json_object *o = NULL, *list, *items = NULL;
-	struct stripe s;
-	struct stripe_error err;
-	struct stripe_form q;
-	struct account acct;
-	char user[ACCOUNT_USER_ID_MAX + 2], path[STRIPE_ID_MAX + 64];
+	struct result res;
+	char user[ACCOUNT_USER_ID_MAX + 2];
 	size_t i, n;
-	int rc;
 
-	stripe_form_init(&q);
-	if (stripe_init(&s, app->cfg) != STRIPE_OK)
+	if (!stripe_configured(app->cfg))
 		return http_send_error(req, 503, "unavailable",
 		    "Stripe is not configured", NULL, NULL);
 	if (api_target_user(req, user, sizeof(user)) != 0)
 		return -1;
-	memset(&acct, 0, sizeof(acct));
-	rc = account_find(app->db, user, &acct);
-	if (rc != DB_OK && rc != DB_NOT_FOUND) {
-		api_db_error(app, req, rc);
-		goto out;
-	}
-	/* no customer yet: nothing saved, and a GET creates nothing */
-	if (acct.stripe_customer_id[0] != '\0') {
-		if (!stripe_id_valid(acct.stripe_customer_id)) {
-			log_warnx("req=%s account %llu: stored customer id is "
-			    "not a Stripe id", req->request_id,
-			    (unsigned long long)acct.id);
-			http_send_error(req, 500, "internal", "internal error",
-			    NULL, NULL);
-			goto out;
-		}
-		snprintf(path, sizeof(path), "/v1/customers/%s/payment_methods",
-		    acct.stripe_customer_id);
-		stripe_form_add(&q, "limit", "100");
-		if (stripe_list(&s, path, &q, PAYMENT_METHODS_MAX, &items,
-		    &err) != STRIPE_OK) {
-			api_stripe_failed(app, req, &err);
-			goto out;
-		}
-	}
+	if (checkout_payment_methods(app, user, PAYMENT_METHODS_MAX, &items,
+	    &res) != RESULT_OK)
+		return api_send_result(req, &res), 0;
 	list = json_object_new_array();
-	n = items != NULL ? json_object_array_length(items) : 0;
+	n = json_object_array_length(items);
 	for (i = 0; i < n; i++)
 		json_object_array_add(list,
 		    method_json(json_object_array_get_idx(items, i)));
 	o = json_object_new_object();
 	json_object_object_add(o, "payment_methods", list);
 	http_send_json(req, 200, o);
-out:
-	stripe_form_free(&q);
 	json_object_put(items);
 	json_object_put(o);
 	return 0;

@@ -16,8 +16,9 @@
  * never logged: a call logs its method, path, status, Stripe's Request-Id
  * and the number of attempts.
  *
- * Files: stripe.c (form encoding, HTTP, retries, lists), api_stripe.c
- * (customers, checkout, the two endpoints), stripe_push.c (invoices).
+ * Files: stripe.c and stripe_form.c (form encoding, HTTP, retries, lists,
+ * the Stripe id rule); in billing, checkout.c (customers, Checkout
+ * Sessions, payment methods) and stripe_push.c (invoices).
  */
 #ifndef BILLING_STRIPE_H
 #define BILLING_STRIPE_H
@@ -25,11 +26,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct account;
 struct app;
 struct billing_config;
 struct json_object;
-struct plan;
 
 /* The API version every request pins (docs/stripe.md). */
 #define STRIPE_API_VERSION "2025-03-31.basil"
@@ -157,35 +156,13 @@ long stripe_backoff_ms(int n, unsigned rnd);
  */
 int stripe_parse_error(const char *body, size_t len, struct stripe_error *err);
 
-/* 1 when s looks like a Stripe object id ([A-Za-z0-9_], 1-255 bytes). */
+/*
+ * The Stripe id rule, the one copy: 1 when s looks like a Stripe object id,
+ * [A-Za-z0-9_], 1..STRIPE_ID_MAX bytes (so it is safe in a URL path and
+ * fits our columns).  Every id we send, store or take from an event is
+ * checked with it.
+ */
 int stripe_id_valid(const char *s);
-
-/* -- customers and checkout (api_stripe.c) -------------------------------- */
-
-struct stripe_checkout {
-	char id[STRIPE_ID_MAX + 1];
-	char url[STRIPE_URL_MAX + 1];
-};
-
-/*
- * Makes sure the account has a Stripe customer: creates one on first need
- * (Idempotency-Key "customer-<account id>", metadata[user_id], email when
- * known) and stores its id on the account unless a concurrent request
- * stored one first, in which case that one is used.  acct is updated.
- * Returns STRIPE_OK or an enum stripe_rc with err filled.
- */
-int stripe_customer_ensure(struct app *app, struct stripe *s,
-    struct account *acct, struct stripe_error *err);
-
-/*
- * A Checkout Session in subscription mode for plan (which must have a
- * stripe_price_id) for the account, creating its customer first if needed.
- * success_url and cancel_url are borrowed and already validated.
- */
-int stripe_checkout_create(struct app *app, struct stripe *s,
-    struct account *acct, const struct plan *plan, const char *success_url,
-    const char *cancel_url, struct stripe_checkout *out,
-    struct stripe_error *err);
 
 /* -- pushing invoices (stripe_push.c) ------------------------------------- */
 
