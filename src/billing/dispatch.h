@@ -11,7 +11,7 @@ struct app;
 struct job_opts;
 struct job_result;
 
-/* The dispatch job (job_defs "dispatch-events"). */
+/* The dispatch job (job_table "dispatch-events"). */
 int dispatch_job(struct app *app, const struct job_opts *opts,
     struct job_result *result);
 

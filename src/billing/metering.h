@@ -44,7 +44,7 @@ int64_t resource_rate(const struct billing_config *cfg, enum resource r);
 int metering_price(enum resource r, int64_t size, int64_t usec, int64_t rate,
     int64_t *quantity, int64_t *cost);
 
-/* The usage job (job_defs "calculate-usage"). */
+/* The usage job (job_table "calculate-usage"). */
 int metering_job(struct app *app, const struct job_opts *opts,
     struct job_result *result);
 

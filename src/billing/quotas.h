@@ -11,7 +11,7 @@ struct app;
 struct job_opts;
 struct job_result;
 
-/* The quota job (job_defs "check-quotas"). */
+/* The quota job (job_table "check-quotas"). */
 int quotas_job(struct app *app, const struct job_opts *opts,
     struct job_result *result);
 

@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "db.h"
+#include "jobs.h"
 #include "sql_rows.h"
 #include "statements.h"
 
@@ -18,6 +19,7 @@ static const struct db_stmts *const tables[] = {
 	/* billing: subscriptions, checkout, Stripe webhooks */
 
 	/* billing: jobs, events, dispatch, quotas */
+	&jobs_stmts,
 
 	NULL
 };
