@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "db.h"
+#include "events.h"
 #include "jobs.h"
 #include "sql_rows.h"
 #include "statements.h"
@@ -20,6 +21,7 @@ static const struct db_stmts *const tables[] = {
 
 	/* billing: jobs, events, dispatch, quotas */
 	&jobs_stmts,
+	&events_stmts,
 
 	NULL
 };
@@ -33,6 +35,7 @@ static struct sql_rows *const rows[] = {
 	/* billing: subscriptions, checkout, Stripe webhooks */
 
 	/* billing: jobs, events, dispatch, quotas */
+	&events_insert_rows,
 
 	NULL
 };
