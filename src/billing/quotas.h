@@ -15,4 +15,8 @@ struct job_result;
 int quotas_job(struct app *app, const struct job_opts *opts,
     struct job_result *result);
 
+/* The statement table (statements.c). */
+struct db_stmts;
+extern const struct db_stmts quotas_stmts;
+
 #endif

@@ -4,8 +4,10 @@
 #include <stddef.h>
 
 #include "db.h"
+#include "dispatch.h"
 #include "events.h"
 #include "jobs.h"
+#include "quotas.h"
 #include "sql_rows.h"
 #include "statements.h"
 
@@ -22,6 +24,8 @@ static const struct db_stmts *const tables[] = {
 	/* billing: jobs, events, dispatch, quotas */
 	&jobs_stmts,
 	&events_stmts,
+	&dispatch_stmts,
+	&quotas_stmts,
 
 	NULL
 };
