@@ -9,6 +9,7 @@
 #include "period.h"
 #include "result.h"
 #include "timeutil.h"
+#include "utf8.h"
 
 #define ACCOUNT_COLUMNS \
 	"id, user_id, COALESCE(email, ''), COALESCE(plan_id, ''), " \
@@ -192,40 +193,6 @@ account_mode(const struct billing_config *cfg, const struct account *acct)
 	return cfg->billing_mode;
 }
 
-/* 1 when s holds well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
-static int
-utf8_valid(const unsigned char *s)
-{
-	while (*s != '\0') {
-		unsigned c = *s++, n, cp, min;
-
-		if (c < 0x80)
-			continue;
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-			min = 0x80;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-			min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-			min = 0x10000;
-		} else
-			return 0;
-		while (n-- > 0) {
-			if ((*s & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (*s++ & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-	}
-	return 1;
-}
-
 int
 account_user_id_valid(const char *s)
 {
@@ -239,7 +206,7 @@ account_user_id_valid(const char *s)
 	for (; *s != '\0'; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return 0;
-	return utf8_valid((const unsigned char *)s - n);
+	return utf8_valid(s - n);
 }
 
 /* --- the admin listing ------------------------------------------------- */

@@ -25,17 +25,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <openssl/rand.h>
 
 #include "app.h"
-#include "build-config.h"
 #include "config.h"
 #include "db.h"
 #include "dispatch.h"
 #include "jobs.h"
 #include "log.h"
-#include "signature.h"
+#include "outbound.h"
 #include "timeutil.h"
 
 #define BATCH_MAX 500
@@ -43,51 +41,60 @@
 #define RUN_BUDGET_USEC (50 * USEC_PER_SEC)
 /* a send starts at most this long after its claim, so it ends in the lease */
 #define SEND_WINDOW_USEC ((LEASE_SEC - 15) * USEC_PER_SEC)
-#define CONNECT_TIMEOUT_MS 5000L
-#define TOTAL_TIMEOUT_MS 10000L
 #define BACKOFF_BASE_SEC 30
 #define BACKOFF_MAX_SEC (6 * 3600)
 #define GIVE_UP_SEC (3 * 86400)
 #define ERROR_MAX 1000
-#define USER_AGENT "StreamSpace-Billing/" PACKAGE_VERSION " (events)"
 
-/*
- * The due events in id order, without those of an account whose older
- * pending event is not due (h: the first such event per account, computed
- * once), with the id of the account's previous pending event (checked
- * against the batch, see claim_txn).  Forced onto (status, next_attempt_at)
- * so that only pending rows are read and locked, however long the history.
- */
-static const char SQL_CLAIM[] =
-    "SELECT e.id, e.event_id, e.type, e.account_id, e.payload, e.attempts, "
-    "e.created_at, (SELECT MAX(o.id) FROM billing_events o "
-    "  WHERE o.status = 'pending' AND o.account_id = e.account_id "
-    "  AND o.id < e.id) "
-    "FROM billing_events e FORCE INDEX (ix_events_due) "
-    "LEFT JOIN (SELECT b.account_id, MIN(b.id) AS first_held "
-    "  FROM billing_events b WHERE b.status = 'pending' "
-    "  AND b.next_attempt_at > ? AND b.account_id IS NOT NULL "
-    "  GROUP BY b.account_id) h ON h.account_id = e.account_id "
-    "WHERE e.status = 'pending' AND e.next_attempt_at <= ? "
-    "AND (h.first_held IS NULL OR e.id < h.first_held) "
-    "ORDER BY e.id LIMIT ? FOR UPDATE SKIP LOCKED";
-static const char SQL_LEASE[] =
-    "UPDATE billing_events SET next_attempt_at = ? WHERE id = ?";
-static const char SQL_DELIVERED[] =
-    "UPDATE billing_events SET status = 'delivered', attempts = attempts + 1, "
-    "delivered_at = ?, last_error = NULL WHERE id = ? AND status = 'pending'";
-static const char SQL_RETRY[] =
-    "UPDATE billing_events SET attempts = attempts + 1, next_attempt_at = ?, "
-    "last_error = ? WHERE id = ? AND status = 'pending'";
-static const char SQL_FAILED[] =
-    "UPDATE billing_events SET status = 'failed', attempts = attempts + 1, "
-    "last_error = ? WHERE id = ? AND status = 'pending'";
-static const char SQL_RELEASE[] =
-    "UPDATE billing_events SET next_attempt_at = ? WHERE id = ? "
-    "AND status = 'pending'";
+enum { DISPATCH_CLAIM, DISPATCH_LEASE, DISPATCH_DELIVERED, DISPATCH_RETRY,
+    DISPATCH_FAILED, DISPATCH_RELEASE, DISPATCH_NSTMTS };
 
+/* the columns of DISPATCH_CLAIM */
 enum { C_ID, C_EVENT_ID, C_TYPE, C_ACCOUNT, C_PAYLOAD, C_ATTEMPTS,
-    C_CREATED, C_PREV };
+    C_CREATED, C_PREV, C_NCOLS };
+
+static const struct db_stmt dispatch_sql[DISPATCH_NSTMTS] = {
+	/*
+	 * The due events in id order, without those of an account whose
+	 * older pending event is not due (h: the first such event per
+	 * account, computed once), with the id of the account's previous
+	 * pending event (checked against the batch, see claim_txn).  Forced
+	 * onto (status, next_attempt_at) so that only pending rows are read
+	 * and locked, however long the history.
+	 */
+	[DISPATCH_CLAIM] = {
+	    "SELECT e.id, e.event_id, e.type, e.account_id, e.payload, "
+	    "e.attempts, e.created_at, (SELECT MAX(o.id) FROM billing_events o "
+	    "  WHERE o.status = 'pending' AND o.account_id = e.account_id "
+	    "  AND o.id < e.id) "
+	    "FROM billing_events e FORCE INDEX (ix_events_due) "
+	    "LEFT JOIN (SELECT b.account_id, MIN(b.id) AS first_held "
+	    "  FROM billing_events b WHERE b.status = 'pending' "
+	    "  AND b.next_attempt_at > ? AND b.account_id IS NOT NULL "
+	    "  GROUP BY b.account_id) h ON h.account_id = e.account_id "
+	    "WHERE e.status = 'pending' AND e.next_attempt_at <= ? "
+	    "AND (h.first_held IS NULL OR e.id < h.first_held) "
+	    "ORDER BY e.id LIMIT ? FOR UPDATE SKIP LOCKED", 3, C_NCOLS },
+	[DISPATCH_LEASE] = {
+	    "UPDATE billing_events SET next_attempt_at = ? WHERE id = ?", 2, 0 },
+	[DISPATCH_DELIVERED] = {
+	    "UPDATE billing_events SET status = 'delivered', "
+	    "attempts = attempts + 1, delivered_at = ?, last_error = NULL "
+	    "WHERE id = ? AND status = 'pending'", 2, 0 },
+	[DISPATCH_RETRY] = {
+	    "UPDATE billing_events SET attempts = attempts + 1, "
+	    "next_attempt_at = ?, last_error = ? "
+	    "WHERE id = ? AND status = 'pending'", 3, 0 },
+	[DISPATCH_FAILED] = {
+	    "UPDATE billing_events SET status = 'failed', "
+	    "attempts = attempts + 1, last_error = ? "
+	    "WHERE id = ? AND status = 'pending'", 2, 0 },
+	[DISPATCH_RELEASE] = {
+	    "UPDATE billing_events SET next_attempt_at = ? WHERE id = ? "
+	    "AND status = 'pending'", 2, 0 },
+};
+
+const struct db_stmts dispatch_stmts = DB_STMTS("dispatch", dispatch_sql);
 
 enum ev_state { EV_CLAIMED = 0, EV_DONE, EV_HELD };
 
@@ -109,8 +116,7 @@ struct dispatcher {
 	const char *secret;     /* borrowed; never logged nor stored */
 	int64_t fixed_now;      /* opts->now; 0: the clock */
 	int64_t claim_now;      /* "now" of the current batch's claim */
-	CURL *curl;             /* one handle for the run: connections reused */
-	char errbuf[CURL_ERROR_SIZE];
+	struct outbound *out;   /* one handle for the run: connections reused */
 	struct event ev[BATCH_MAX];
 	size_t n;
 	uint64_t delivered, retried, failed;
@@ -211,7 +217,7 @@ claim_txn(struct db *db, void *arg)
 	time_format_db(d->claim_now + LEASE_SEC * USEC_PER_SEC, lease,
 	    sizeof(lease));
 	struct db_param p[] = { DBP_STR(now), DBP_STR(now), DBP_INT(BATCH_MAX) };
-	if ((rc = db_query(db, SQL_CLAIM, p, 3, &res)) != DB_OK)
+	if ((rc = db_get(db, &dispatch_stmts, DISPATCH_CLAIM, p, 3, &res)) != DB_OK)
 		return rc;
 	while ((r = db_fetch(res)) == 1) {
 		/* an older pending event leased elsewhere holds this one back */
@@ -229,64 +235,10 @@ claim_txn(struct db *db, void *arg)
 		return r;
 	for (i = 0; i < d->n; i++) {
 		struct db_param q[] = { DBP_STR(lease), DBP_INT(d->ev[i].id) };
-		if ((rc = db_exec(db, SQL_LEASE, q, 2, NULL, NULL)) != DB_OK)
+		if ((rc = db_run(db, &dispatch_stmts, DISPATCH_LEASE, q, 2, NULL, NULL)) != DB_OK)
 			return rc;
 	}
 	return DB_OK;
-}
-
-static size_t
-discard(char *ptr, size_t size, size_t nmemb, void *ctx)
-{
-	(void)ptr;
-	(void)ctx;
-	return size * nmemb;
-}
-
-static int
-curl_setup(struct dispatcher *d)
-{
-	CURL *c;
-
-	if ((c = curl_easy_init()) == NULL)
-		return -1;
-	d->curl = c;
-	if (curl_easy_setopt(c, CURLOPT_URL, d->url) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_POST, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-	    CONNECT_TIMEOUT_MS) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, TOTAL_TIMEOUT_MS) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, d->errbuf) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard) != CURLE_OK ||
-#if LIBCURL_VERSION_NUM >= 0x075500
-	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
-#else
-	    curl_easy_setopt(c, CURLOPT_PROTOCOLS,
-	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) != CURLE_OK)
-#endif
-		return -1;
-	return 0;
-}
-
-/* Appends "name: value" to *h, value kept to printable ASCII.  0 or -1. */
-static int
-add_header(struct curl_slist **h, const char *name, const char *value)
-{
-	char line[SIGNATURE_HEADER_MAX + 64];
-	struct curl_slist *t;
-	char *s;
-
-	snprintf(line, sizeof(line), "%s:%s%s", name, *value ? " " : "", value);
-	for (s = line; *s != '\0'; s++)
-		if (*s < 0x20 || *s > 0x7e)
-			*s = '?';
-	if ((t = curl_slist_append(*h, line)) == NULL)
-		return -1;
-	*h = t;
-	return 0;
 }
 
 /*
@@ -296,55 +248,14 @@ add_header(struct curl_slist **h, const char *name, const char *value)
 static int
 deliver(struct dispatcher *d, const struct event *e, char *err, size_t errlen)
 {
-	struct curl_slist *h = NULL;
-	char sig[SIGNATURE_HEADER_MAX];
-	CURLcode cc;
-	long status = 0;
-	int rc = -1;
+	const struct outbound_header extra[] = {
+		{ "Billing-Event-Id", e->event_id },
+		{ "Billing-Event-Type", e->type },
+	};
 
-	if (signature_header(d->secret, now_usec(d) / USEC_PER_SEC, e->payload,
-	    e->len, sig, sizeof(sig)) != 0) {
-		snprintf(err, errlen, "cannot sign the event");
-		goto out;
-	}
-	if (add_header(&h, "Content-Type", "application/json") != 0 ||
-	    add_header(&h, "Expect", "") != 0 ||
-	    add_header(&h, "Billing-Signature", sig) != 0 ||
-	    add_header(&h, "Billing-Event-Id", e->event_id) != 0 ||
-	    add_header(&h, "Billing-Event-Type", e->type) != 0) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	d->errbuf[0] = '\0';
-	if (curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, h) != CURLE_OK ||
-	    curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, e->payload) != CURLE_OK ||
-	    curl_easy_setopt(d->curl, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)e->len) != CURLE_OK) {
-		snprintf(err, errlen, "cannot set up the request");
-		goto out;
-	}
-	cc = curl_easy_perform(d->curl);
-	if (cc != CURLE_OK) {
-		snprintf(err, errlen, "curl error %d: %s", (int)cc,
-		    d->errbuf[0] ? d->errbuf : curl_easy_strerror(cc));
-		goto out;
-	}
-	curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status >= 200 && status <= 299)
-		rc = 0;
-	else if (status >= 300 && status <= 399)
-		snprintf(err, errlen, "HTTP %ld (redirects are not followed)",
-		    status);
-	else
-		snprintf(err, errlen, "HTTP %ld", status);
-out:
-	/* the handle must not keep pointers into this event */
-	if (d->curl != NULL) {
-		curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, NULL);
-		curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, NULL);
-	}
-	curl_slist_free_all(h);
-	return rc;
+	return outbound_post(d->out, d->url, d->secret,
+	    now_usec(d) / USEC_PER_SEC, e->payload, e->len, extra, 2, NULL,
+	    err, errlen);
 }
 
 /* Microseconds until the next attempt after `attempts` failed ones:
@@ -378,8 +289,8 @@ record_failure(struct dispatcher *d, struct event *e, const char *err)
 	give_up = e->created + (int64_t)GIVE_UP_SEC * USEC_PER_SEC;
 	if (now >= give_up) {
 		struct db_param p[] = { DBP_STR(safe), DBP_INT(e->id) };
-		if ((rc = db_exec(d->app->db, SQL_FAILED, p, 2, NULL,
-		    NULL)) == DB_OK) {
+		if ((rc = db_run(d->app->db, &dispatch_stmts, DISPATCH_FAILED,
+		    p, 2, NULL, NULL)) == DB_OK) {
 			d->failed++;
 			log_warnx("event %s (%s): failed for good after %lld "
 			    "attempts: %s", e->event_id, e->type,
@@ -392,7 +303,8 @@ record_failure(struct dispatcher *d, struct event *e, const char *err)
 		next = give_up;
 	time_format_db(next, when, sizeof(when));
 	struct db_param p[] = { DBP_STR(when), DBP_STR(safe), DBP_INT(e->id) };
-	if ((rc = db_exec(d->app->db, SQL_RETRY, p, 3, NULL, NULL)) != DB_OK)
+	if ((rc = db_run(d->app->db, &dispatch_stmts, DISPATCH_RETRY, p, 3,
+	    NULL, NULL)) != DB_OK)
 		return rc;
 	d->retried++;
 	log_warnx("event %s (%s): attempt %lld failed, next at %s: %s",
@@ -412,7 +324,8 @@ record_delivered(struct dispatcher *d, const struct event *e)
 
 	time_format_db(now_usec(d), when, sizeof(when));
 	struct db_param p[] = { DBP_STR(when), DBP_INT(e->id) };
-	return db_exec(d->app->db, SQL_DELIVERED, p, 2, NULL, NULL);
+	return db_run(d->app->db, &dispatch_stmts, DISPATCH_DELIVERED, p, 2,
+	    NULL, NULL);
 }
 
 /* Gives the batch's unsent events back: due again at the claim's now. */
@@ -427,7 +340,8 @@ release_rest(struct dispatcher *d)
 		if (d->ev[i].state == EV_DONE)
 			continue;
 		struct db_param p[] = { DBP_STR(when), DBP_INT(d->ev[i].id) };
-		if (db_exec(d->app->db, SQL_RELEASE, p, 2, NULL, NULL) != DB_OK)
+		if (db_run(d->app->db, &dispatch_stmts, DISPATCH_RELEASE, p,
+		    2, NULL, NULL) != DB_OK)
 			break;  /* the lease runs out by itself */
 		d->ev[i].state = EV_DONE;
 	}
@@ -487,7 +401,7 @@ dispatch_job(struct app *app, const struct job_opts *opts,
 	d->url = cfg->events_webhook_url;
 	d->secret = cfg->events_webhook_secret;
 	d->fixed_now = opts != NULL ? opts->now : 0;
-	if (curl_setup(d) != 0) {
+	if ((d->out = outbound_new("events")) == NULL) {
 		snprintf(result->message, sizeof(result->message),
 		    "cannot set up the HTTP client");
 		goto out;
@@ -522,8 +436,7 @@ dispatch_job(struct app *app, const struct job_opts *opts,
 out:
 	if (d != NULL) {
 		batch_clear(d);
-		if (d->curl != NULL)
-			curl_easy_cleanup(d->curl);
+		outbound_free(d->out);
 		free(d);
 	}
 	return ret;

@@ -11,8 +11,12 @@ struct app;
 struct job_opts;
 struct job_result;
 
-/* The dispatch job (job_defs "dispatch-events"). */
+/* The dispatch job (job_table "dispatch-events"). */
 int dispatch_job(struct app *app, const struct job_opts *opts,
     struct job_result *result);
+
+/* The statement table (statements.c). */
+struct db_stmts;
+extern const struct db_stmts dispatch_stmts;
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * events: writing the outbox.
+ * events: the outbox (billing_events): writing it, and reading it a page at
+ * a time for admin/events.  Delivery is dispatch.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -7,16 +8,41 @@
 #include <json-c/json.h>
 #include <openssl/rand.h>
 
+#include "accounts.h"
 #include "db.h"
 #include "events.h"
+#include "result.h"
 #include "sql_rows.h"
 #include "timeutil.h"
 
-static const char SQL_INSERT[] =
-    "INSERT INTO billing_events (event_id, type, account_id, dedupe_key, "
-    "payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
+enum { EVENTS_INSERT, EVENTS_PAGE, EVENTS_NSTMTS,
+    EVENTS_INSERT_ROWS = EVENTS_NSTMTS };
 
-static struct sql_rows insert_many = SQL_ROWS_INIT(
+/* the columns of EVENTS_PAGE */
+enum { PAGE_COL_ID, PAGE_COL_EVENT_ID, PAGE_COL_TYPE, PAGE_COL_USER,
+    PAGE_COL_STATUS, PAGE_COL_ATTEMPTS, PAGE_COL_NEXT, PAGE_COL_ERROR,
+    PAGE_COL_CREATED, PAGE_COL_DELIVERED, PAGE_COL_PAYLOAD, PAGE_NCOLS };
+
+static const struct db_stmt events_sql[EVENTS_NSTMTS] = {
+	[EVENTS_INSERT] = {
+	    "INSERT INTO billing_events (event_id, type, account_id, "
+	    "dedupe_key, payload, next_attempt_at, created_at) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?)", 7, 0 },
+	/* newest first, after the cursor, by the filters ('' and 0: any) */
+	[EVENTS_PAGE] = {
+	    "SELECT e.id, e.event_id, e.type, a.user_id, e.status, e.attempts, "
+	    "e.next_attempt_at, e.last_error, e.created_at, e.delivered_at, "
+	    "e.payload FROM billing_events e "
+	    "LEFT JOIN billing_accounts a ON a.id = e.account_id "
+	    "WHERE (? = 0 OR e.id < ?) AND (? = '' OR e.status = ?) "
+	    "AND (? = '' OR e.type = ?) AND (? = 0 OR e.account_id = ?) "
+	    "ORDER BY e.id DESC LIMIT ?", 9, PAGE_NCOLS },
+};
+
+const struct db_stmts events_stmts = DB_STMTS("events", events_sql);
+
+struct sql_rows events_insert_rows = SQL_ROWS_STMT("events",
+    EVENTS_INSERT_ROWS, 0,
     "INSERT INTO billing_events (event_id, type, account_id, dedupe_key, "
     "payload, next_attempt_at, created_at) VALUES ", "(?,?,?,?,?,?,?)", "");
 
@@ -68,7 +94,7 @@ event_emit(struct db *db, const char *type, uint64_t account_id,
 	    account_id ? DBP_INT(account_id) : DBP_NULLV,
 	    dedupe_key ? DBP_STR(dedupe_key) : DBP_NULLV, DBP_STR(payload),
 	    DBP_STR(when), DBP_STR(when) };
-	rc = db_exec(db, SQL_INSERT, p, 7, NULL, NULL);
+	rc = db_run(db, &events_stmts, EVENTS_INSERT, p, 7, NULL, NULL);
 	json_object_put(env);
 	/* the same cause again: the event is already queued */
 	return rc == DB_DUPLICATE && dedupe_key != NULL ? DB_OK : rc;
@@ -87,11 +113,7 @@ event_emit_many(struct db *db, const struct event_spec *ev, size_t n,
 	time_format_db(now, when, sizeof(when));
 	/* 64 rows at most: the payloads are a few hundred bytes each */
 	while (done < n && rc == DB_OK) {
-		const char *sql;
-
 		k = sql_rows_chunk(n - done < 64 ? n - done : 64);
-		if ((sql = sql_rows_text(&insert_many, k)) == NULL)
-			return DB_ERROR;
 		for (i = 0, j = 0; i < k; i++) {
 			const struct event_spec *e = &ev[done + i];
 
@@ -108,10 +130,85 @@ event_emit_many(struct db *db, const struct event_spec *ev, size_t n,
 			p[j++] = DBP_STR(when);
 			p[j++] = DBP_STR(when);
 		}
-		rc = db_exec(db, sql, p, j, NULL, NULL);
+		rc = db_run_rows(db, &events_insert_rows, k, p, j, NULL, NULL);
 		for (i = 0; i < k; i++)
 			json_object_put(env[i]);
 		done += k;
 	}
 	return rc;
+}
+
+/* A column as borrowed text (NULL for SQL NULL). */
+static const char *
+col_text(const struct db_result *res, size_t col, size_t *len)
+{
+	*len = 0;
+	return db_col(res, col, len);
+}
+
+/* One row of EVENTS_PAGE into *ev.  DB_OK, or DB_ERROR when unreadable. */
+static int
+read_row(const struct db_result *res, struct event_row *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->status = db_col(res, PAGE_COL_STATUS, NULL);
+	if (db_col_i64(res, PAGE_COL_ID, &ev->id) != 0 || ev->status == NULL ||
+	    db_col_i64(res, PAGE_COL_ATTEMPTS, &ev->attempts) != 0)
+		return DB_ERROR;
+	ev->event_id = col_text(res, PAGE_COL_EVENT_ID, &ev->event_id_len);
+	ev->type = col_text(res, PAGE_COL_TYPE, &ev->type_len);
+	ev->user_id = col_text(res, PAGE_COL_USER, &ev->user_id_len);
+	ev->last_error = col_text(res, PAGE_COL_ERROR, &ev->last_error_len);
+	ev->payload = col_text(res, PAGE_COL_PAYLOAD, &ev->payload_len);
+	/* the next attempt is only a fact of a pending event */
+	if ((strcmp(ev->status, "pending") == 0 &&
+	    db_col_time(res, PAGE_COL_NEXT, &ev->next_attempt_at) != 0) ||
+	    db_col_time(res, PAGE_COL_CREATED, &ev->created_at) != 0 ||
+	    db_col_time(res, PAGE_COL_DELIVERED, &ev->delivered_at) != 0)
+		return DB_ERROR;
+	return DB_OK;
+}
+
+enum result_code
+event_list(struct db *db, const struct event_filter *f, event_row_fn each,
+    void *arg, int *more, struct result *r)
+{
+	struct db_result *res = NULL;
+	struct event_row ev;
+	struct account acct;
+	int64_t account_id = 0, n = 0;
+	int rc, fr;
+
+	*more = 0;
+	if (f->user_id[0] != '\0') {
+		rc = account_find(db, f->user_id, &acct);
+		if (rc == DB_NOT_FOUND)
+			return RESULT_OK;   /* no account: no events */
+		if (rc != DB_OK)
+			return result_db(r, rc);
+		account_id = (int64_t)acct.id;
+	}
+	/* one row more than asked tells whether another page follows */
+	struct db_param p[] = { DBP_INT(f->cursor), DBP_INT(f->cursor),
+	    DBP_STR(f->status), DBP_STR(f->status), DBP_STR(f->type),
+	    DBP_STR(f->type), DBP_INT(account_id), DBP_INT(account_id),
+	    DBP_INT(f->limit + 1) };
+	if ((rc = db_get(db, &events_stmts, EVENTS_PAGE, p,
+	    sizeof(p) / sizeof(p[0]), &res)) != DB_OK)
+		return result_db(r, rc);
+	while ((fr = db_fetch(res)) == 1) {
+		if (n == f->limit) {
+			*more = 1;
+			break;
+		}
+		if ((rc = read_row(res, &ev)) != DB_OK)
+			break;
+		each(&ev, arg);
+		n++;
+	}
+	db_result_free(res);
+	if (rc != DB_OK)
+		return result_set(r, RESULT_ERROR, NULL,
+		    "event %lld: a stored column is unreadable", (long long)ev.id);
+	return fr < 0 ? result_db(r, fr) : RESULT_OK;
 }

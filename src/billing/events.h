@@ -6,7 +6,10 @@
 #ifndef BILLING_EVENTS_H
 #define BILLING_EVENTS_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "result.h"
 
 struct db;
 struct json_object;
@@ -35,5 +38,57 @@ struct event_spec {
  */
 int event_emit_many(struct db *db, const struct event_spec *ev, size_t n,
     int64_t now);
+
+/*
+ * Reading the outbox, newest first, a page at a time (GET admin/events).
+ */
+struct event_filter {
+	int64_t limit;          /* 1..500 */
+	int64_t cursor;         /* the id of the last event of the previous
+	                         * page; 0: from the newest */
+	const char *status;     /* "" or pending, delivered, failed */
+	const char *type;       /* "" for every type */
+	const char *user_id;    /* "" for every account */
+};
+
+/* One event, borrowed for the call of event_row_fn only.  Texts are NULL
+ * for SQL NULL; times are usec, 0 for none. */
+struct event_row {
+	int64_t id;                     /* internal: the cursor */
+	const char *event_id;           /* "evt_..." */
+	size_t event_id_len;
+	const char *type;
+	size_t type_len;
+	const char *user_id;            /* NULL: no account */
+	size_t user_id_len;
+	const char *status;             /* pending, delivered or failed */
+	int64_t attempts;
+	int64_t next_attempt_at;        /* 0 unless pending */
+	const char *last_error;
+	size_t last_error_len;
+	int64_t created_at;
+	int64_t delivered_at;
+	const char *payload;            /* the envelope's JSON text */
+	size_t payload_len;
+};
+
+typedef void (*event_row_fn)(const struct event_row *ev, void *arg);
+
+/*
+ * Calls each(ev, arg) for up to f->limit events matching f, newest first;
+ * *more is set when another page follows (the cursor of the next page is
+ * the id of the last event passed).  An unknown user_id has no events.
+ * RESULT_OK, RESULT_ERROR when a stored event is unreadable, or a
+ * database failure.
+ */
+struct result;
+enum result_code event_list(struct db *db, const struct event_filter *f,
+    event_row_fn each, void *arg, int *more, struct result *r);
+
+/* The statement tables (statements.c). */
+struct db_stmts;
+struct sql_rows;
+extern const struct db_stmts events_stmts;
+extern struct sql_rows events_insert_rows;
 
 #endif

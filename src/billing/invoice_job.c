@@ -1,5 +1,5 @@
 /*
- * invoice_job: the invoice job (job_defs "generate-invoices").  Every day it
+ * invoice_job: the invoice job (job_table "generate-invoices").  Every day it
  * invoices each period that has ended and is still open for some account
  * (a missed invoice day is caught up), oldest first, at most
  * INVOICE_CATCHUP_PERIODS back, a batch of accounts per transaction

@@ -162,7 +162,7 @@ int invoice_record_stripe(struct db *db, const struct billing_config *cfg,
     const struct account *acct, const struct invoice_stripe_paid *sp,
     uint64_t *invoice_id);
 
-/* The invoice job (job_defs "generate-invoices"; invoice_job.c). */
+/* The invoice job (job_table "generate-invoices"; invoice_job.c). */
 int invoices_job(struct app *app, const struct job_opts *opts,
     struct job_result *result);
 

@@ -1,58 +1,44 @@
 /*
- * jobs: the job table and the run records.  Run records are written outside
- * any job transaction, so a run that dies still leaves its "running" row
- * behind as evidence.
+ * jobs: running a job and its run records (jobs.h).  Run records are
+ * written outside any job transaction, so a run that dies still leaves its
+ * "running" row behind as evidence.
  */
-#include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <curl/curl.h>
-#include <mysql.h>
 
 #include "app.h"
 #include "config.h"
 #include "db.h"
 #include "jobs.h"
 #include "log.h"
-#include "dispatch.h"
-#include "invoices.h"
-#include "metering.h"
-#include "quotas.h"
-#include "stripe.h"
+#include "result.h"
 #include "timeutil.h"
 
-const struct job_def job_defs[] = {
-	{ "calculate-usage", "5 * * * *",
-	    "cuts session segments into hourly usage records", metering_job },
-	{ "check-quotas", "*/15 * * * *",
-	    "checks accounts against their plan limits", quotas_job },
-	{ "generate-invoices", "30 0 * * *",
-	    "invoices the period just ended on invoiceDay", invoices_job },
-	{ "dispatch-events", "* * * * *",
-	    "delivers the events outbox", dispatch_job },
+enum { JOBS_BEGIN, JOBS_FINISH, JOBS_LAST_RUN, JOBS_LAST_SUCCESS,
+    JOBS_NSTMTS };
+
+/* the columns of JOBS_LAST_RUN */
+enum { RUN_COL_ID, RUN_COL_TRIGGER, RUN_COL_STATUS, RUN_COL_STARTED,
+    RUN_COL_FINISHED, RUN_COL_ITEMS, RUN_COL_MESSAGE, RUN_NCOLS };
+
+static const struct db_stmt jobs_sql[JOBS_NSTMTS] = {
+	[JOBS_BEGIN] = {
+	    "INSERT INTO billing_job_runs (job, trigger_source, status, host, "
+	    "pid, started_at) VALUES (?, ?, 'running', ?, ?, ?)", 5, 0 },
+	[JOBS_FINISH] = {
+	    "UPDATE billing_job_runs SET status = ?, finished_at = ?, "
+	    "items = ?, message = ? WHERE id = ?", 5, 0 },
+	[JOBS_LAST_RUN] = {
+	    "SELECT id, trigger_source, status, started_at, finished_at, "
+	    "items, message FROM billing_job_runs WHERE job = ? "
+	    "ORDER BY started_at DESC, id DESC LIMIT 1", 1, RUN_NCOLS },
+	[JOBS_LAST_SUCCESS] = {
+	    "SELECT MAX(finished_at) FROM billing_job_runs "
+	    "WHERE job = ? AND status = 'succeeded'", 1, 1 },
 };
-const size_t job_defs_count = sizeof(job_defs) / sizeof(job_defs[0]);
 
-static const char SQL_BEGIN[] =
-    "INSERT INTO billing_job_runs (job, trigger_source, status, host, pid, "
-    "started_at) VALUES (?, ?, 'running', ?, ?, ?)";
-static const char SQL_FINISH[] =
-    "UPDATE billing_job_runs SET status = ?, finished_at = ?, items = ?, "
-    "message = ? WHERE id = ?";
-
-const struct job_def *
-job_find(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < job_defs_count; i++)
-		if (strcmp(job_defs[i].name, name) == 0)
-			return &job_defs[i];
-	return NULL;
-}
+const struct db_stmts jobs_stmts = DB_STMTS("jobs", jobs_sql);
 
 int
 job_run_begin(struct db *db, const char *job, const char *trigger,
@@ -64,7 +50,7 @@ job_run_begin(struct db *db, const char *job, const char *trigger,
 	time_format_db(time_now_usec(), now, sizeof(now));
 	struct db_param p[] = { DBP_STR(job), DBP_STR(trigger), DBP_STR(host),
 	    DBP_INT(getpid()), DBP_STR(now) };
-	return db_exec(db, SQL_BEGIN, p, 5, NULL, run_id);
+	return db_run(db, &jobs_stmts, JOBS_BEGIN, p, 5, NULL, run_id);
 }
 
 int
@@ -77,10 +63,10 @@ job_run_finish(struct db *db, uint64_t run_id, int ok, uint64_t items,
 	struct db_param p[] = { DBP_STR(ok ? "succeeded" : "failed"),
 	    DBP_STR(now), DBP_INT(items),
 	    message && *message ? DBP_STR(message) : DBP_NULLV, DBP_INT(run_id) };
-	return db_exec(db, SQL_FINISH, p, 5, NULL, NULL);
+	return db_run(db, &jobs_stmts, JOBS_FINISH, p, 5, NULL, NULL);
 }
 
-int
+enum result_code
 job_execute(struct app *app, const struct job_def *job, const char *trigger,
     const struct job_opts *opts, struct job_result *result, uint64_t *run_id)
 {
@@ -89,10 +75,13 @@ job_execute(struct app *app, const struct job_def *job, const char *trigger,
 	int rc;
 
 	memset(result, 0, sizeof(*result));
+	if (run_id != NULL)
+		*run_id = 0;
 	if ((rc = job_run_begin(app->db, job->name, trigger, &id)) != DB_OK) {
 		snprintf(result->message, sizeof(result->message),
 		    "cannot record the run: %s", db_error(app->db));
-		return -1;
+		result->unavailable = 1;
+		return RESULT_UNAVAILABLE;
 	}
 	/* enabled: false: the run is recorded, its work is not done */
 	if (!app->cfg->enabled) {
@@ -113,88 +102,57 @@ job_execute(struct app *app, const struct job_def *job, const char *trigger,
 		    job->name, (unsigned long long)id, db_error(app->db));
 	if (run_id != NULL)
 		*run_id = id;
-	return rc == 0 ? 0 : -1;
+	if (rc == 0)
+		return RESULT_OK;
+	return result->unavailable ? RESULT_UNAVAILABLE : RESULT_ERROR;
 }
 
-int
-job_helper_main(const char *job_name, int argc, char *argv[])
+/* The row of JOBS_LAST_RUN into *run. */
+static void
+read_run(const struct db_result *res, struct job_run *run)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "date", required_argument, NULL, 'd' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const struct job_def *job = job_find(job_name);
-	const char *config_path = NULL;
-	struct billing_config *cfg = NULL;
-	struct job_opts opts = { 0 };
-	struct job_result result;
-	struct app app;
-	char err[512];
-	int ch, rc = 1, verbose = 0;
+	int64_t v;
 
-	log_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case 'v':
-			verbose = 1;
-			break;
-		case 'd':
-			/* as of that day, 00:00 UTC: to catch up a missed day */
-			if (strcmp(job_name, "generate-invoices") != 0 ||
-			    time_parse_rfc3339(optarg, strlen(optarg), 1,
-			    &opts.now, NULL) != 0 || opts.now > time_now_usec()) {
-				fprintf(stderr, "billing-%s: --date: a past "
-				    "YYYY-MM-DD (generate-invoices only)\n",
-				    job_name);
-				return 2;
-			}
-			break;
-		default:
-			fprintf(stderr, "usage: billing-%s [-v] [-c config]%s\n",
-			    job_name, strcmp(job_name, "generate-invoices") == 0 ?
-			    " [--date YYYY-MM-DD]" : "");
-			return 2;
-		}
+	memset(run, 0, sizeof(*run));
+	if (db_col_i64(res, RUN_COL_ID, &v) == 0)
+		run->id = (uint64_t)v;
+	db_col_text(res, RUN_COL_TRIGGER, run->trigger, sizeof(run->trigger));
+	db_col_text(res, RUN_COL_STATUS, run->status, sizeof(run->status));
+	/* an unreadable time reads as none */
+	if (db_col_time(res, RUN_COL_STARTED, &run->started_at) != 0)
+		run->started_at = 0;
+	if (db_col_time(res, RUN_COL_FINISHED, &run->finished_at) != 0)
+		run->finished_at = 0;
+	if (db_col_i64(res, RUN_COL_ITEMS, &v) == 0)
+		run->items = (uint64_t)v;
+	run->has_message = db_col(res, RUN_COL_MESSAGE, NULL) != NULL;
+	db_col_text(res, RUN_COL_MESSAGE, run->message, sizeof(run->message));
+}
+
+enum result_code
+job_status_get(struct db *db, const char *job, struct job_status *st,
+    struct result *r)
+{
+	struct db_result *res = NULL;
+	int rc, f;
+
+	memset(st, 0, sizeof(*st));
+	struct db_param p[] = { DBP_STR(job) };
+	if ((rc = db_get(db, &jobs_stmts, JOBS_LAST_RUN, p, 1, &res)) != DB_OK)
+		return result_db(r, rc);
+	if ((f = db_fetch(res)) == 1) {
+		st->has_run = 1;
+		read_run(res, &st->last);
 	}
-	if (job == NULL) {
-		fprintf(stderr, "%s: unknown job\n", job_name);
-		return 2;
-	}
-	if ((cfg = config_load(config_path, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "billing-%s: config: %s\n", job_name, err);
-		return 1;
-	}
-	mysql_library_init(0, NULL, NULL);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	memset(&app, 0, sizeof(app));
-	app.cfg = cfg;
-	if ((app.db = db_new(&cfg->database)) == NULL)
-		goto out;
-	if (db_connect(app.db) != DB_OK) {
-		fprintf(stderr, "billing-%s: database: %s\n", job_name,
-		    db_error(app.db));
-		goto out;
-	}
-	if (job_execute(&app, job, "cron", &opts, &result, NULL) != 0) {
-		fprintf(stderr, "billing-%s: %s\n", job_name, result.message);
-		goto out;
-	}
-	/* quiet on success under cron (which mails any output); -v or a
-	 * terminal shows the outcome */
-	if (verbose || isatty(STDERR_FILENO))
-		log_info("%s", result.message);
-	rc = 0;
-out:
-	db_free(app.db);
-	config_free(cfg);
-	stripe_close();
-	curl_global_cleanup();
-	mysql_library_end();
-	return rc;
+	db_result_free(res);
+	if (f < 0)
+		return result_db(r, f);
+	if ((rc = db_get(db, &jobs_stmts, JOBS_LAST_SUCCESS, p, 1,
+	    &res)) != DB_OK)
+		return result_db(r, rc);
+	if ((f = db_fetch(res)) == 1 &&
+	    db_col_time(res, 0, &st->last_success_at) != 0)
+		st->last_success_at = 0;
+	db_result_free(res);
+	return f < 0 ? result_db(r, f) : RESULT_OK;
 }

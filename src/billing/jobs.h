@@ -1,14 +1,21 @@
 /*
- * jobs: the scheduled jobs, what runs them, and their run records in
- * billing_job_runs.  A cron helper and POST jobs/{name} both go through
- * job_execute, so a run is recorded the same way whoever started it: running
- * when it starts, succeeded or failed with a count and a one-line message.
+ * jobs: what runs a scheduled job, and the run records in billing_job_runs
+ * (the only writer of that table).  A cron helper and POST jobs/{name} both
+ * go through job_execute, so a run is recorded the same way whoever started
+ * it: running when it starts, succeeded or failed with a count and a
+ * one-line message.
+ *
+ * This module knows no job by name: the table of jobs is job_table.c, a
+ * module above the jobs (metering, quotas, invoices, dispatch), which only
+ * see the types declared here.
  */
 #ifndef BILLING_JOBS_H
 #define BILLING_JOBS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "result.h"
 
 struct app;
 struct db;
@@ -38,32 +45,50 @@ struct job_def {
 	job_run_fn run;
 };
 
-extern const struct job_def job_defs[];
-extern const size_t job_defs_count;
-
-/* Borrowed definition for name, or NULL. */
-const struct job_def *job_find(const char *name);
-
 /*
  * Records the start, runs the job (unless billing is disabled: then it
  * succeeds with JOB_DISABLED_MESSAGE and 0 items), records the end.
- * trigger is "cron", "api" or "manual".  Returns 0 on success, -1 on
- * failure (result->message says why; it is also stored).  *run_id (may be
- * NULL) is the record's id.
+ * trigger is "cron", "api" or "manual".  Returns RESULT_OK; or
+ * RESULT_UNAVAILABLE when the start could not be recorded or the job failed
+ * for want of the database or Stripe; or RESULT_ERROR.  On failure
+ * result->message says why (it is also stored, when a record was made).
+ * *run_id (may be NULL) is the record's id, 0 when none was made.
  */
-int job_execute(struct app *app, const struct job_def *job, const char *trigger,
-    const struct job_opts *opts, struct job_result *result, uint64_t *run_id);
+enum result_code job_execute(struct app *app, const struct job_def *job,
+    const char *trigger, const struct job_opts *opts,
+    struct job_result *result, uint64_t *run_id);
 
-/* Lower level: the run record alone. */
+/* Lower level: the run record alone (enum db_rc). */
 int job_run_begin(struct db *db, const char *job, const char *trigger,
     uint64_t *run_id);
 int job_run_finish(struct db *db, uint64_t run_id, int ok, uint64_t items,
     const char *message);
 
-/*
- * The body of every cron helper: parses -c CONFIG, loads the config, connects, runs job_execute with trigger "cron",
- * prints the one-line outcome and returns the exit code (0 or 1).
- */
-int job_helper_main(const char *job_name, int argc, char *argv[]);
+/* The last run of a job and its last success, for GET jobs/status. */
+struct job_run {
+	uint64_t id;
+	char trigger[17];       /* "cron", "api", "manual" */
+	char status[17];        /* "running", "succeeded", "failed" */
+	int64_t started_at;     /* usec */
+	int64_t finished_at;    /* usec; 0: not finished */
+	uint64_t items;
+	int has_message;
+	char message[4001];     /* up to 1000 characters */
+};
+
+struct job_status {
+	int has_run;            /* 0: never run; last is empty */
+	struct job_run last;
+	int64_t last_success_at; /* usec; 0: never succeeded */
+};
+
+/* Reads the status of job (a name).  RESULT_OK, or a database failure
+ * (result_db). */
+enum result_code job_status_get(struct db *db, const char *job,
+    struct job_status *st, struct result *r);
+
+/* The statement table (statements.c). */
+struct db_stmts;
+extern const struct db_stmts jobs_stmts;
 
 #endif

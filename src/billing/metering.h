@@ -38,7 +38,7 @@ struct job_result;
 int metering_price(enum resource r, int64_t size, int64_t usec, int64_t rate,
     int64_t *quantity, int64_t *cost);
 
-/* The usage job (job_defs "calculate-usage"). */
+/* The usage job (job_table "calculate-usage"). */
 int metering_job(struct app *app, const struct job_opts *opts,
     struct job_result *result);
 

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "accounts.h"
@@ -32,8 +31,8 @@
 #include "log.h"
 #include "metering.h"
 #include "money.h"
+#include "outbound.h"
 #include "quotas.h"
-#include "signature.h"
 #include "timeutil.h"
 
 #define BATCH 200
@@ -42,42 +41,67 @@
 enum level { LEVEL_OK = 0, LEVEL_WARNING, LEVEL_EXCEEDED };
 static const char *const level_names[] = { "ok", "warning", "exceeded" };
 
-static const char SQL_ACCOUNTS[] =
-    "SELECT a.id, a.user_id, COALESCE(a.plan_id, ''), "
-    "COALESCE(a.billing_mode, ''), a.status, COALESCE(a.suspension_reason, ''), "
-    "a.payment_failed_at, COALESCE(SUM(s.cpu_cores), 0), "
-    "COALESCE(SUM(s.memory_gb), 0), COALESCE(SUM(s.storage_gb), 0) "
-    "FROM billing_accounts a LEFT JOIN billing_sessions s ON s.account_id = a.id "
-    "AND s.ended_at IS NULL AND s.last_heartbeat_at >= ? "
-    "WHERE a.id > ? GROUP BY a.id ORDER BY a.id LIMIT 200";
-static const char SQL_LOCK_ACCOUNT[] =
-    "SELECT status FROM billing_accounts WHERE id = ? FOR UPDATE";
-static const char SQL_STATE[] =
-    "SELECT level, crossing_seq, exceeded_since, in_use FROM billing_quota_state "
-    "WHERE account_id = ? AND resource_type = ?";
-static const char SQL_STATE_UPSERT[] =
-    "INSERT INTO billing_quota_state (account_id, resource_type, level, "
-    "crossing_seq, level_since, exceeded_since, in_use, quota_limit, checked_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
-    "level = VALUES(level), crossing_seq = VALUES(crossing_seq), "
-    "level_since = VALUES(level_since), exceeded_since = VALUES(exceeded_since), "
-    "in_use = VALUES(in_use), quota_limit = VALUES(quota_limit), "
-    "checked_at = VALUES(checked_at)";
-static const char SQL_SUSPEND[] =
-    "UPDATE billing_accounts SET status = 'suspended', suspended_at = ?, "
-    "suspension_reason = ? WHERE id = ?";
-static const char SQL_RESUME[] =
-    "UPDATE billing_accounts SET status = 'active', suspended_at = NULL, "
-    "suspension_reason = NULL WHERE id = ?";
-/* accounts whose status the platform has not acknowledged yet */
-static const char SQL_TO_NOTIFY[] =
-    "SELECT id, user_id, status, COALESCE(suspension_reason, '') "
-    "FROM billing_accounts WHERE status IN ('active', 'suspended') "
-    "AND status <> COALESCE(platform_status, 'active') AND id > ? "
-    "ORDER BY id LIMIT 200";
-static const char SQL_NOTIFIED[] =
-    "UPDATE billing_accounts SET platform_status = ? WHERE id = ? "
-    "AND status = ?";
+enum { QUOTAS_ACCOUNTS, QUOTAS_LOCK_ACCOUNT, QUOTAS_STATE, QUOTAS_STATE_UPSERT,
+    QUOTAS_SUSPEND, QUOTAS_RESUME, QUOTAS_TO_NOTIFY, QUOTAS_NOTIFIED,
+    QUOTAS_NSTMTS };
+
+/* the columns of QUOTAS_ACCOUNTS */
+enum { ACC_COL_ID, ACC_COL_USER, ACC_COL_PLAN, ACC_COL_MODE, ACC_COL_STATUS,
+    ACC_COL_REASON, ACC_COL_PAYMENT_FAILED, ACC_COL_CPU, ACC_COL_MEMORY,
+    ACC_COL_STORAGE, ACC_NCOLS };
+/* of QUOTAS_STATE */
+enum { STATE_COL_LEVEL, STATE_COL_SEQ, STATE_COL_EXCEEDED, STATE_COL_IN_USE,
+    STATE_NCOLS };
+/* of QUOTAS_TO_NOTIFY */
+enum { NOTIFY_COL_ID, NOTIFY_COL_USER, NOTIFY_COL_STATUS, NOTIFY_COL_REASON,
+    NOTIFY_NCOLS };
+
+static const struct db_stmt quotas_sql[QUOTAS_NSTMTS] = {
+	[QUOTAS_ACCOUNTS] = {
+	    "SELECT a.id, a.user_id, COALESCE(a.plan_id, ''), "
+	    "COALESCE(a.billing_mode, ''), a.status, "
+	    "COALESCE(a.suspension_reason, ''), a.payment_failed_at, "
+	    "COALESCE(SUM(s.cpu_cores), 0), COALESCE(SUM(s.memory_gb), 0), "
+	    "COALESCE(SUM(s.storage_gb), 0) FROM billing_accounts a "
+	    "LEFT JOIN billing_sessions s ON s.account_id = a.id "
+	    "AND s.ended_at IS NULL AND s.last_heartbeat_at >= ? "
+	    "WHERE a.id > ? GROUP BY a.id ORDER BY a.id LIMIT 200", 2,
+	    ACC_NCOLS },
+	[QUOTAS_LOCK_ACCOUNT] = {
+	    "SELECT status FROM billing_accounts WHERE id = ? FOR UPDATE",
+	    1, 1 },
+	[QUOTAS_STATE] = {
+	    "SELECT level, crossing_seq, exceeded_since, in_use "
+	    "FROM billing_quota_state WHERE account_id = ? "
+	    "AND resource_type = ?", 2, STATE_NCOLS },
+	[QUOTAS_STATE_UPSERT] = {
+	    "INSERT INTO billing_quota_state (account_id, resource_type, level, "
+	    "crossing_seq, level_since, exceeded_since, in_use, quota_limit, "
+	    "checked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+	    "ON DUPLICATE KEY UPDATE level = VALUES(level), "
+	    "crossing_seq = VALUES(crossing_seq), "
+	    "level_since = VALUES(level_since), "
+	    "exceeded_since = VALUES(exceeded_since), in_use = VALUES(in_use), "
+	    "quota_limit = VALUES(quota_limit), "
+	    "checked_at = VALUES(checked_at)", 9, 0 },
+	[QUOTAS_SUSPEND] = {
+	    "UPDATE billing_accounts SET status = 'suspended', "
+	    "suspended_at = ?, suspension_reason = ? WHERE id = ?", 3, 0 },
+	[QUOTAS_RESUME] = {
+	    "UPDATE billing_accounts SET status = 'active', suspended_at = NULL, "
+	    "suspension_reason = NULL WHERE id = ?", 1, 0 },
+	/* accounts whose status the platform has not acknowledged yet */
+	[QUOTAS_TO_NOTIFY] = {
+	    "SELECT id, user_id, status, COALESCE(suspension_reason, '') "
+	    "FROM billing_accounts WHERE status IN ('active', 'suspended') "
+	    "AND status <> COALESCE(platform_status, 'active') AND id > ? "
+	    "ORDER BY id LIMIT 200", 1, NOTIFY_NCOLS },
+	[QUOTAS_NOTIFIED] = {
+	    "UPDATE billing_accounts SET platform_status = ? WHERE id = ? "
+	    "AND status = ?", 3, 0 },
+};
+
+const struct db_stmts quotas_stmts = DB_STMTS("quotas", quotas_sql);
 
 struct acct_row {
 	uint64_t id;
@@ -157,17 +181,17 @@ check_resource(struct db *db, struct batch *b, const struct acct_row *a,
 	int rc, rr, i;
 
 	struct db_param sp[] = { DBP_INT(a->id), DBP_STR(resource_name(r)) };
-	if ((rc = db_query(db, SQL_STATE, sp, 2, &res)) != DB_OK)
+	if ((rc = db_get(db, &quotas_stmts, QUOTAS_STATE, sp, 2, &res)) != DB_OK)
 		return rc;
 	if ((rr = db_fetch(res)) == 1) {
-		const char *lv = db_col(res, 0, NULL);
+		const char *lv = db_col(res, STATE_COL_LEVEL, NULL);
 
 		for (i = 0; i < 3; i++)
 			if (lv != NULL && strcmp(lv, level_names[i]) == 0)
 				old = (enum level)i;
-		db_col_i64(res, 1, &seq);
-		db_col_time(res, 2, &exceeded_since);
-		if (db_col_decimal(res, 3, &held) != 0)
+		db_col_i64(res, STATE_COL_SEQ, &seq);
+		db_col_time(res, STATE_COL_EXCEEDED, &exceeded_since);
+		if (db_col_decimal(res, STATE_COL_IN_USE, &held) != 0)
 			held = 0;
 	}
 	db_result_free(res);
@@ -210,7 +234,8 @@ check_resource(struct db *db, struct batch *b, const struct acct_row *a,
 	    DBP_STR(level_names[now_level]), DBP_INT(seq), DBP_STR(nowt),
 	    exceeded_since ? DBP_STR(exc) : DBP_NULLV, DBP_STR(use), DBP_STR(lim),
 	    DBP_STR(nowt) };
-	return db_exec(db, SQL_STATE_UPSERT, up, 9, NULL, NULL);
+	return db_run(db, &quotas_stmts, QUOTAS_STATE_UPSERT, up, 9, NULL,
+	    NULL);
 }
 
 static int
@@ -252,14 +277,16 @@ check_suspension(struct db *db, struct batch *b, const struct acct_row *a,
 	if (cause != NULL && !suspended && strcmp(a->status, "active") == 0) {
 		time_format_db(b->now, nowt, sizeof(nowt));
 		struct db_param p[] = { DBP_STR(nowt), DBP_STR(cause), DBP_INT(a->id) };
-		if ((rc = db_exec(db, SQL_SUSPEND, p, 3, NULL, NULL)) != DB_OK)
+		if ((rc = db_run(db, &quotas_stmts, QUOTAS_SUSPEND, p, 3, NULL,
+		    NULL)) != DB_OK)
 			return rc;
 		b->suspended++;
 		return account_event(db, b, a, "billing.account.suspended", cause);
 	}
 	if (cause == NULL && suspended) {
 		struct db_param p[] = { DBP_INT(a->id) };
-		if ((rc = db_exec(db, SQL_RESUME, p, 1, NULL, NULL)) != DB_OK)
+		if ((rc = db_run(db, &quotas_stmts, QUOTAS_RESUME, p, 1, NULL,
+		    NULL)) != DB_OK)
 			return rc;
 		b->resumed++;
 		return account_event(db, b, a, "billing.account.resumed", NULL);
@@ -279,24 +306,25 @@ load_accounts(struct db *db, struct batch *b, struct acct_row *rows)
 	    60 * USEC_PER_SEC, stale, sizeof(stale));
 	struct db_param p[] = { DBP_STR(stale), DBP_INT(b->after) };
 	b->n = 0;
-	if ((rc = db_query(db, SQL_ACCOUNTS, p, 2, &res)) != DB_OK)
+	if ((rc = db_get(db, &quotas_stmts, QUOTAS_ACCOUNTS, p, 2, &res)) != DB_OK)
 		return rc;
 	while ((r = db_fetch(res)) == 1 && b->n < BATCH) {
 		struct acct_row *a = &rows[b->n];
 
 		memset(a, 0, sizeof(*a));
-		if (db_col_i64(res, 0, &v) != 0)
+		if (db_col_i64(res, ACC_COL_ID, &v) != 0)
 			continue;
 		a->id = (uint64_t)v;
-		db_col_text(res, 1, a->user_id, sizeof(a->user_id));
-		db_col_text(res, 2, a->plan_id, sizeof(a->plan_id));
-		db_col_text(res, 3, a->mode, sizeof(a->mode));
-		db_col_text(res, 4, a->status, sizeof(a->status));
-		db_col_text(res, 5, a->reason, sizeof(a->reason));
-		if (db_col_time(res, 6, &a->payment_failed_at) != 0 ||
-		    db_col_decimal(res, 7, &a->in_use[RES_CPU]) != 0 ||
-		    db_col_decimal(res, 8, &a->in_use[RES_MEMORY]) != 0 ||
-		    db_col_decimal(res, 9, &a->in_use[RES_STORAGE]) != 0)
+		db_col_text(res, ACC_COL_USER, a->user_id, sizeof(a->user_id));
+		db_col_text(res, ACC_COL_PLAN, a->plan_id, sizeof(a->plan_id));
+		db_col_text(res, ACC_COL_MODE, a->mode, sizeof(a->mode));
+		db_col_text(res, ACC_COL_STATUS, a->status, sizeof(a->status));
+		db_col_text(res, ACC_COL_REASON, a->reason, sizeof(a->reason));
+		if (db_col_time(res, ACC_COL_PAYMENT_FAILED,
+		    &a->payment_failed_at) != 0 ||
+		    db_col_decimal(res, ACC_COL_CPU, &a->in_use[RES_CPU]) != 0 ||
+		    db_col_decimal(res, ACC_COL_MEMORY, &a->in_use[RES_MEMORY]) != 0 ||
+		    db_col_decimal(res, ACC_COL_STORAGE, &a->in_use[RES_STORAGE]) != 0)
 			continue;
 		b->n++;
 	}
@@ -324,7 +352,8 @@ quota_batch_txn(struct db *db, void *arg)
 		/* one checker at a time per account: concurrent runs queue here */
 		struct db_param lp[] = { DBP_INT(a->id) };
 		struct db_result *res = NULL;
-		if ((rc = db_query(db, SQL_LOCK_ACCOUNT, lp, 1, &res)) != DB_OK)
+		if ((rc = db_get(db, &quotas_stmts, QUOTAS_LOCK_ACCOUNT, lp, 1,
+		    &res)) != DB_OK)
 			return rc;
 		if (db_fetch(res) == 1)
 			db_col_text(res, 0, a->status, sizeof(a->status));
@@ -348,54 +377,28 @@ quota_batch_txn(struct db *db, void *arg)
 	return DB_OK;
 }
 
-static size_t
-discard(char *ptr, size_t size, size_t n, void *ud)
-{
-	(void)ptr;
-	(void)ud;
-	return size * n;
-}
-
 /* POSTs {user_id, status, reason} signed like our events; 0 on a 2xx. */
 static int
-notify_platform(CURL *curl, const struct billing_config *cfg,
+notify_platform(struct outbound *out, const struct billing_config *cfg,
     const char *user_id, const char *status, const char *reason, int64_t now)
 {
 	struct json_object *o = json_object_new_object();
-	struct curl_slist *h = NULL;
-	char sig[SIGNATURE_HEADER_MAX + 32], hdr[SIGNATURE_HEADER_MAX + 64];
 	const char *body;
+	char err[256];
 	long code = 0;
-	int rc = -1;
+	int rc;
 
 	json_object_object_add(o, "user_id", json_object_new_string(user_id));
 	json_object_object_add(o, "status", json_object_new_string(status));
 	json_object_object_add(o, "reason",
 	    reason[0] ? json_object_new_string(reason) : NULL);
 	body = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	h = curl_slist_append(h, "Content-Type: application/json");
-	if (cfg->events_webhook_secret != NULL &&
-	    signature_header(cfg->events_webhook_secret, now / USEC_PER_SEC, body,
-	    strlen(body), sig, sizeof(sig)) == 0) {
-		snprintf(hdr, sizeof(hdr), "Billing-Signature: %s", sig);
-		h = curl_slist_append(h, hdr);
-	}
-	curl_easy_reset(curl);
-	curl_easy_setopt(curl, CURLOPT_URL, cfg->platform_suspend_url);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
-	if (curl_easy_perform(curl) == CURLE_OK &&
-	    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK &&
-	    code >= 200 && code < 300)
-		rc = 0;
-	else
-		log_warnx("platformSuspendUrl: %s for %s not acknowledged (HTTP %ld)",
-		    status, user_id, code);
-	curl_slist_free_all(h);
+	rc = outbound_post(out, cfg->platform_suspend_url,
+	    cfg->events_webhook_secret, now / USEC_PER_SEC, body, strlen(body),
+	    NULL, 0, &code, err, sizeof(err));
+	if (rc != 0)
+		log_warnx("platformSuspendUrl: %s for %s not acknowledged "
+		    "(HTTP %ld)", status, user_id, code);
 	json_object_put(o);
 	return rc;
 }
@@ -407,7 +410,7 @@ notify_all(struct app *app, int64_t now, uint64_t *told)
 	struct { uint64_t id; char user[256], status[16], reason[32]; } *rows = NULL;
 	struct db_result *res = NULL;
 	uint64_t after = 0;
-	CURL *curl = NULL;
+	struct outbound *out = NULL;
 	size_t n, i;
 	int64_t v;
 	int rc = DB_OK, r;
@@ -416,20 +419,23 @@ notify_all(struct app *app, int64_t now, uint64_t *told)
 	if (app->cfg->platform_suspend_url == NULL)
 		return DB_OK;
 	if ((rows = calloc(BATCH, sizeof(*rows))) == NULL ||
-	    (curl = curl_easy_init()) == NULL) {
+	    (out = outbound_new("platform")) == NULL) {
 		free(rows);
 		return DB_ERROR;
 	}
 	do {
 		struct db_param p[] = { DBP_INT(after) };
-		if ((rc = db_query(app->db, SQL_TO_NOTIFY, p, 1, &res)) != DB_OK)
+		if ((rc = db_get(app->db, &quotas_stmts, QUOTAS_TO_NOTIFY, p, 1,
+		    &res)) != DB_OK)
 			break;
 		for (n = 0; (r = db_fetch(res)) == 1 && n < BATCH; n++) {
-			db_col_i64(res, 0, &v);
+			db_col_i64(res, NOTIFY_COL_ID, &v);
 			rows[n].id = (uint64_t)v;
-			db_col_text(res, 1, rows[n].user, sizeof(rows[n].user));
-			db_col_text(res, 2, rows[n].status, sizeof(rows[n].status));
-			db_col_text(res, 3, rows[n].reason, sizeof(rows[n].reason));
+			db_col_text(res, NOTIFY_COL_USER, rows[n].user, sizeof(rows[n].user));
+			db_col_text(res, NOTIFY_COL_STATUS,
+			    rows[n].status, sizeof(rows[n].status));
+			db_col_text(res, NOTIFY_COL_REASON,
+			    rows[n].reason, sizeof(rows[n].reason));
 		}
 		db_result_free(res);
 		if (r < 0) {
@@ -438,18 +444,18 @@ notify_all(struct app *app, int64_t now, uint64_t *told)
 		}
 		for (i = 0; i < n; i++) {
 			after = rows[i].id;
-			if (notify_platform(curl, app->cfg, rows[i].user,
+			if (notify_platform(out, app->cfg, rows[i].user,
 			    rows[i].status, rows[i].reason, now) != 0)
 				continue;
 			struct db_param up[] = { DBP_STR(rows[i].status),
 			    DBP_INT(rows[i].id), DBP_STR(rows[i].status) };
-			if ((rc = db_exec(app->db, SQL_NOTIFIED, up, 3, NULL,
-			    NULL)) != DB_OK)
+			if ((rc = db_run(app->db, &quotas_stmts, QUOTAS_NOTIFIED, up,
+			    3, NULL, NULL)) != DB_OK)
 				break;
 			(*told)++;
 		}
 	} while (rc == DB_OK && n == BATCH);
-	curl_easy_cleanup(curl);
+	outbound_free(out);
 	free(rows);
 	return rc;
 }

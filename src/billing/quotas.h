@@ -11,8 +11,12 @@ struct app;
 struct job_opts;
 struct job_result;
 
-/* The quota job (job_defs "check-quotas"). */
+/* The quota job (job_table "check-quotas"). */
 int quotas_job(struct app *app, const struct job_opts *opts,
     struct job_result *result);
+
+/* The statement table (statements.c). */
+struct db_stmts;
+extern const struct db_stmts quotas_stmts;
 
 #endif

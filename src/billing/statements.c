@@ -5,8 +5,12 @@
 
 #include "accounts.h"
 #include "db.h"
+#include "dispatch.h"
+#include "events.h"
+#include "jobs.h"
 #include "metering.h"
 #include "metering_impl.h"
+#include "quotas.h"
 #include "reports.h"
 #include "sessions.h"
 #include "sql_rows.h"
@@ -35,6 +39,10 @@ static const struct db_stmts *const tables[] = {
 	&webhook_stmts,
 
 	/* billing: jobs, events, dispatch, quotas */
+	&jobs_stmts,
+	&events_stmts,
+	&dispatch_stmts,
+	&quotas_stmts,
 
 	NULL
 };
@@ -52,6 +60,7 @@ static struct sql_rows *const rows[] = {
 	/* billing: subscriptions, checkout, Stripe webhooks */
 
 	/* billing: jobs, events, dispatch, quotas */
+	&events_insert_rows,
 
 	NULL
 };

@@ -28,6 +28,7 @@
 #include "json_util.h"
 #include "money.h"
 #include "timeutil.h"
+#include "utf8.h"
 #include "webhook.h"
 
 #define FAILURE_MAX 1000        /* billing_payments.failure_message */
@@ -149,30 +150,9 @@ clean_text(const char *s, char *out, size_t size)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t o = 0, n, i;
-	unsigned char lo, hi;
 
 	while (*p != '\0' && o + 1 < size) {
-		lo = 0x80;
-		hi = 0xbf;
-		if (*p < 0x80)
-			n = 1;
-		else if (*p >= 0xc2 && *p <= 0xdf)
-			n = 2;
-		else if (*p >= 0xe0 && *p <= 0xef) {
-			n = 3;
-			lo = *p == 0xe0 ? 0xa0 : 0x80;
-			hi = *p == 0xed ? 0x9f : 0xbf;
-		} else if (*p >= 0xf0 && *p <= 0xf4) {
-			n = 4;
-			lo = *p == 0xf0 ? 0x90 : 0x80;
-			hi = *p == 0xf4 ? 0x8f : 0xbf;
-		} else
-			n = 0;
-		for (i = 1; i < n; i++)
-			if (p[i] < (i == 1 ? lo : 0x80) ||
-			    p[i] > (i == 1 ? hi : 0xbf))
-				n = 0;
-		if (n == 0) {
+		if ((n = utf8_char((const char *)p, NULL)) == 0) {
 			out[o++] = '?';
 			p++;
 			continue;

@@ -18,6 +18,7 @@
 
 #include "accounts.h"
 #include "db.h"
+#include "id.h"
 #include "stripe.h"
 #include "subscriptions.h"
 #include "timeutil.h"
@@ -117,22 +118,14 @@ webhook_jfirst(struct json_object *o, const char *key)
 
 /* -- conversions ---------------------------------------------------------- */
 
-/* Our numeric ids as text (metadata values are strings): 1..19 digits;
- * 0 when it is not one. */
+/* Our numeric ids as text (metadata values are strings; id.h); 0 when
+ * it is not one. */
 uint64_t
 webhook_parse_id(const char *s)
 {
-	uint64_t v = 0;
-	size_t n;
+	int64_t v;
 
-	if (s == NULL)
-		return 0;
-	for (n = 0; s[n] != '\0'; n++) {
-		if (n >= 19 || s[n] < '0' || s[n] > '9')
-			return 0;
-		v = v * 10 + (uint64_t)(s[n] - '0');
-	}
-	return v;
+	return id_parse(s, &v) == 0 ? (uint64_t)v : 0;
 }
 
 /* Unix seconds as DATETIME(6) text.  0, or -1 when out of range. */

@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,48 +32,6 @@
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
 #define CONFIG_MAX_DEPTH 16
-
-const char *const config_mode_names[MODE_HYBRID + 1] = {
-	"usage", "subscription", "hybrid"
-};
-
-void
-config_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* Key names and paths come from the file: keep them short and printable. */
-void
-config_safe_text(char *dst, size_t size, const char *src, size_t max)
-{
-	size_t i, n = 0;
-
-	for (i = 0; src[i] != '\0' && n + 4 < size; i++) {
-		if (i == max) {
-			memcpy(dst + n, "...", 3);
-			n += 3;
-			break;
-		}
-		dst[n++] = (src[i] < 0x20 || src[i] == 0x7f) ? '?' : src[i];
-	}
-	dst[n] = '\0';
-}
-
-/* Secrets are wiped before their memory goes back. */
-void
-config_free_secret(char *s)
-{
-	if (s != NULL)
-		explicit_bzero(s, strlen(s));
-	free(s);
-}
 
 /* Environment variables that replace a file value when set and non-empty. */
 struct env_override {

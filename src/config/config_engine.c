@@ -4,6 +4,7 @@
  * type, bounds and rule.  Unknown keys are errors; JSON null leaves the
  * default.
  */
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,44 @@
 
 #include "config_impl.h"
 #include "json_util.h"
+
+void
+config_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Key names and paths come from the file: keep them short and printable. */
+void
+config_safe_text(char *dst, size_t size, const char *src, size_t max)
+{
+	size_t i, n = 0;
+
+	for (i = 0; src[i] != '\0' && n + 4 < size; i++) {
+		if (i == max) {
+			memcpy(dst + n, "...", 3);
+			n += 3;
+			break;
+		}
+		dst[n++] = (src[i] < 0x20 || src[i] == 0x7f) ? '?' : src[i];
+	}
+	dst[n] = '\0';
+}
+
+/* Secrets are wiped before their memory goes back. */
+void
+config_free_secret(char *s)
+{
+	if (s != NULL)
+		explicit_bzero(s, strlen(s));
+	free(s);
+}
 
 static void
 join_path(char *dst, size_t size, const char *prefix, const char *key)

@@ -6,8 +6,13 @@
  *                    reading the file, JSON errors, the environment
  *                    overrides and the rules that span several keys
  *   config_keys.c    the declarative key tables and their custom handlers
- *   config_engine.c  the engine that applies a table to a JSON object
+ *   config_engine.c  the engine that applies a table to a JSON object, and
+ *                    the helpers the others share (errors, secrets)
  *   config_check.c   the string rules (URLs, listen address, cron, ...)
+ *
+ * Calls go one way, down this list: config.c uses the keys, the engine
+ * and the checks; the keys use the engine and the checks; the engine uses
+ * the checks; the checks use none of the others.
  */
 #ifndef BILLING_CONFIG_IMPL_H
 #define BILLING_CONFIG_IMPL_H
@@ -54,17 +59,10 @@ struct key {
 #define CF(f) offsetof(struct billing_config, f)
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
 
-/* -- config.c -- */
+/* -- config_keys.c -- */
 
 /* "usage", "subscription", "hybrid": enum billing_mode's names */
 extern const char *const config_mode_names[MODE_HYBRID + 1];
-
-void config_seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void config_safe_text(char *dst, size_t size, const char *src, size_t max);
-void config_free_secret(char *s);
-
-/* -- config_keys.c -- */
 
 /* config_parse's steps: every table's defaults into cfg, then the file's
  * top-level object. */
@@ -78,7 +76,13 @@ void config_clear_webhook_secrets(struct billing_config *cfg);
 int config_add_webhook_csv(struct billing_config *cfg, const char *s,
     size_t len, const char *path, char *err, size_t errlen);
 
-/* -- config_engine.c -- */
+/* -- config_engine.c: the engine, and the helpers every file of the
+ * module uses (errors, printable key names, wiping secrets) -- */
+
+void config_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void config_safe_text(char *dst, size_t size, const char *src, size_t max);
+void config_free_secret(char *s);
 
 int config_set_defaults(const struct key *tab, size_t n, void *base,
     char *err, size_t errlen);

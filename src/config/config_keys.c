@@ -35,6 +35,10 @@
 #define KCUSTOM(n, fn, fl) \
 	{ n, K_CUSTOM, 0, 0, 0, 0, NULL, 0, NULL, fn, fl }
 
+const char *const config_mode_names[MODE_HYBRID + 1] = {
+	"usage", "subscription", "hybrid"
+};
+
 /* The tables.  Custom handlers come first, then the tables they use. */
 
 static int

@@ -3,10 +3,10 @@
  * jobs/calculate-usage).  Cuts every session segment not yet metered into
  * hourly usage records; see metering.h.
  */
-#include "jobs.h"
+#include "job_main.h"
 
 int
 main(int argc, char *argv[])
 {
-	return job_helper_main("calculate-usage", argc, argv);
+	return job_main("calculate-usage", argc, argv);
 }

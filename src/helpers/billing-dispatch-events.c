@@ -2,10 +2,10 @@
  * billing-dispatch-events: delivers the events outbox to eventsWebhookUrl
  * (cron/, every minute).  See dispatch.h.
  */
-#include "jobs.h"
+#include "job_main.h"
 
 int
 main(int argc, char *argv[])
 {
-	return job_helper_main("dispatch-events", argc, argv);
+	return job_main("dispatch-events", argc, argv);
 }

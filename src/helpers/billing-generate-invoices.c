@@ -5,10 +5,10 @@
  * passed and marks unpaid invoices past due as overdue.  --date YYYY-MM-DD
  * runs it as of that day.  See invoices.h.
  */
-#include "jobs.h"
+#include "job_main.h"
 
 int
 main(int argc, char *argv[])
 {
-	return job_helper_main("generate-invoices", argc, argv);
+	return job_main("generate-invoices", argc, argv);
 }

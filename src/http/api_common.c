@@ -16,6 +16,7 @@
 #include "config.h"
 #include "db.h"
 #include "http.h"
+#include "id.h"
 #include "log.h"
 #include "period.h"
 #include "timeutil.h"
@@ -47,24 +48,6 @@ api_target_user(struct http_request *req, char *buf, size_t size)
 	return 0;
 }
 
-/* A decimal integer of 1 to 19 digits, nothing else.  0 or -1. */
-static int
-parse_uint(const char *s, int64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 19 || strspn(s, "0123456789") != n)
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > INT64_MAX)
-		return -1;
-	*out = (int64_t)v;
-	return 0;
-}
-
 int
 api_page_args(struct http_request *req, int newest_first, int64_t *limit,
     int64_t *cursor)
@@ -75,7 +58,7 @@ api_page_args(struct http_request *req, int newest_first, int64_t *limit,
 	*limit = API_PAGE_DEFAULT;
 	*cursor = 0;
 	r = http_query_get(req->query, "limit", buf, sizeof(buf));
-	if (r < 0 || (r == 1 && (parse_uint(buf, limit) != 0 || *limit < 1 ||
+	if (r < 0 || (r == 1 && (id_parse(buf, limit) != 0 || *limit < 1 ||
 	    *limit > API_PAGE_MAX))) {
 		http_send_error(req, 400, "invalid_argument",
 		    "limit must be an integer from 1 to 500", "limit", NULL);
@@ -83,7 +66,7 @@ api_page_args(struct http_request *req, int newest_first, int64_t *limit,
 	}
 	r = http_query_get(req->query, "cursor", buf, sizeof(buf));
 	/* 0 starts an oldest-first list; nothing comes before id 0 */
-	if (r < 0 || (r == 1 && (parse_uint(buf, cursor) != 0 ||
+	if (r < 0 || (r == 1 && (id_parse(buf, cursor) != 0 ||
 	    (newest_first && *cursor == 0)))) {
 		http_send_error(req, 400, "invalid_argument",
 		    "cursor is not one this endpoint gave", "cursor", NULL);

@@ -30,6 +30,7 @@
 #include "json_util.h"
 #include "money.h"
 #include "timeutil.h"
+#include "utf8.h"
 
 #define CREDIT_MAX (100000LL * MONEY_SCALE)  /* 100000.00 per credit */
 #define REASON_MAX 500                       /* characters, as the column */
@@ -80,35 +81,14 @@ struct credit {
 static int
 text_ok(const char *s, size_t max_chars)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = 0, i, len;
+	const char *p = s;
+	size_t n = 0, len;
 	unsigned cp;
 	int blank = 1;
 
 	while (*p != '\0') {
-		if (*p < 0x80) {
-			cp = *p;
-			len = 1;
-		} else if ((*p & 0xe0) == 0xc0) {
-			cp = *p & 0x1f;
-			len = 2;
-		} else if ((*p & 0xf0) == 0xe0) {
-			cp = *p & 0x0f;
-			len = 3;
-		} else if ((*p & 0xf8) == 0xf0) {
-			cp = *p & 0x07;
-			len = 4;
-		} else
-			return 0;
-		for (i = 1; i < len; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		/* overlong forms, surrogates, beyond Unicode */
-		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-		    (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
+		/* well-formed (utf8.h) */
+		if ((len = utf8_char(p, &cp)) == 0)
 			return 0;
 		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
 			return 0;

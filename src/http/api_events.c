@@ -22,25 +22,14 @@
 #include "accounts.h"
 #include "api.h"
 #include "app.h"
-#include "db.h"
+#include "events.h"
 #include "http.h"
 #include "json_util.h"
 #include "log.h"
-#include "timeutil.h"
+#include "result.h"
 
 #define TYPE_MAX 64
 #define PAYLOAD_DEPTH 32
-
-static const char SQL_PAGE[] =
-    "SELECT e.id, e.event_id, e.type, a.user_id, e.status, e.attempts, "
-    "e.next_attempt_at, e.last_error, e.created_at, e.delivered_at, e.payload "
-    "FROM billing_events e LEFT JOIN billing_accounts a ON a.id = e.account_id "
-    "WHERE (? = 0 OR e.id < ?) AND (? = '' OR e.status = ?) "
-    "AND (? = '' OR e.type = ?) AND (? = 0 OR e.account_id = ?) "
-    "ORDER BY e.id DESC LIMIT ?";
-
-enum { C_ID, C_EVENT_ID, C_TYPE, C_USER, C_STATUS, C_ATTEMPTS, C_NEXT,
-    C_ERROR, C_CREATED, C_DELIVERED, C_PAYLOAD };
 
 struct events_query {
 	int64_t limit;
@@ -89,132 +78,70 @@ parse_query(struct http_request *req, struct events_query *q)
 	return 0;
 }
 
+/* Text of a column as a JSON string, or null. */
 static void
-add_text(struct json_object *o, const char *key, const struct db_result *res,
-    size_t col)
+add_text(struct json_object *o, const char *key, const char *s, size_t len)
 {
-	size_t len;
-	const char *s = db_col(res, col, &len);
-
 	json_object_object_add(o, key, s != NULL ?
 	    json_object_new_string_len(s, (int)len) : NULL);
 }
 
-/* A DATETIME column as RFC 3339, or null.  0, or -1 when unreadable. */
-static int
-add_time(struct json_object *o, const char *key, const struct db_result *res,
-    size_t col)
+/* A time as RFC 3339, or null for none. */
+static void
+add_time(struct json_object *o, const char *key, int64_t usec)
 {
-	size_t len;
-	const char *s = db_col(res, col, &len);
-	int64_t usec;
-
-	if (s == NULL) {
-		json_object_object_add(o, key, NULL);
-		return 0;
-	}
-	if (time_parse_db(s, len, &usec) != 0)
-		return -1;
-	json_object_object_add(o, key, json_time(usec));
-	return 0;
+	json_object_object_add(o, key, usec != 0 ? json_time(usec) : NULL);
 }
 
-/* One row as the endpoint answers it, or NULL when unreadable.  New ref. */
-static struct json_object *
-event_json(const struct db_result *res, int64_t *id)
-{
-	struct json_object *o, *payload;
-	const char *s, *status, *why;
-	int64_t attempts;
-	size_t len;
+/* The page being answered: the events so far and the last one's id. */
+struct page {
+	struct json_object *events;
+	int64_t last_id;
+};
 
-	status = db_col(res, C_STATUS, NULL);
-	if (db_col_i64(res, C_ID, id) != 0 || status == NULL ||
-	    db_col_i64(res, C_ATTEMPTS, &attempts) != 0)
-		return NULL;
-	o = json_object_new_object();
-	add_text(o, "id", res, C_EVENT_ID);
-	add_text(o, "type", res, C_TYPE);
-	add_text(o, "user_id", res, C_USER);
-	json_object_object_add(o, "status", json_object_new_string(status));
-	json_object_object_add(o, "attempts", json_object_new_int64(attempts));
-	if (strcmp(status, "pending") == 0) {
-		if (add_time(o, "next_attempt_at", res, C_NEXT) != 0)
-			goto bad;
-	} else
-		json_object_object_add(o, "next_attempt_at", NULL);
-	add_text(o, "last_error", res, C_ERROR);
-	if (add_time(o, "created_at", res, C_CREATED) != 0 ||
-	    add_time(o, "delivered_at", res, C_DELIVERED) != 0)
-		goto bad;
-	payload = NULL;
-	if ((s = db_col(res, C_PAYLOAD, &len)) != NULL &&
-	    (payload = json_parse_limited(s, len, PAYLOAD_DEPTH, &why)) == NULL)
+/* One event as the endpoint answers it, appended to the page arg. */
+static void
+add_event(const struct event_row *ev, void *arg)
+{
+	struct page *pg = arg;
+	struct json_object *o = json_object_new_object(), *payload = NULL;
+	const char *why;
+
+	add_text(o, "id", ev->event_id, ev->event_id_len);
+	add_text(o, "type", ev->type, ev->type_len);
+	add_text(o, "user_id", ev->user_id, ev->user_id_len);
+	json_object_object_add(o, "status", json_object_new_string(ev->status));
+	json_object_object_add(o, "attempts",
+	    json_object_new_int64(ev->attempts));
+	add_time(o, "next_attempt_at", ev->next_attempt_at);
+	add_text(o, "last_error", ev->last_error, ev->last_error_len);
+	add_time(o, "created_at", ev->created_at);
+	add_time(o, "delivered_at", ev->delivered_at);
+	if (ev->payload != NULL && (payload = json_parse_limited(ev->payload,
+	    ev->payload_len, PAYLOAD_DEPTH, &why)) == NULL)
 		log_warnx("event %lld: stored payload is not JSON: %s",
-		    (long long)*id, why);
+		    (long long)ev->id, why);
 	json_object_object_add(o, "payload", payload);
-	return o;
-bad:
-	json_object_put(o);
-	return NULL;
+	json_object_array_add(pg->events, o);
+	pg->last_id = ev->id;
 }
 
 int
 api_admin_events(struct app *app, struct http_request *req)
 {
-	struct json_object *events = NULL, *ev;
-	struct db_result *res = NULL;
 	struct events_query q;
-	struct account acct;
-	int64_t id = 0, n = 0, account_id = 0;
-	int rc = DB_OK, r, more = 0;
+	struct result r;
+	int more = 0;
 
 	if (parse_query(req, &q) != 0)
 		return -1;
-	events = json_object_new_array();
-	if (q.user[0] != '\0') {
-		rc = account_find(app->db, q.user, &acct);
-		if (rc == DB_NOT_FOUND) {
-			/* no account: no events */
-			rc = DB_OK;
-			goto answer;
-		}
-		if (rc != DB_OK)
-			goto out;
-		account_id = (int64_t)acct.id;
+	struct event_filter f = { q.limit, q.cursor, q.status, q.type, q.user };
+	struct page pg = { json_object_new_array(), 0 };
+	if (event_list(app->db, &f, add_event, &pg, &more, &r) != RESULT_OK) {
+		json_object_put(pg.events);
+		return api_send_result(req, &r);
 	}
-	struct db_param p[] = { DBP_INT(q.cursor), DBP_INT(q.cursor),
-	    DBP_STR(q.status), DBP_STR(q.status), DBP_STR(q.type),
-	    DBP_STR(q.type), DBP_INT(account_id), DBP_INT(account_id),
-	    DBP_INT(q.limit + 1) };
-
-	/* one row more than asked tells whether another page follows */
-	if ((rc = db_query(app->db, SQL_PAGE, p, sizeof(p) / sizeof(p[0]),
-	    &res)) != DB_OK)
-		goto out;
-	while ((r = db_fetch(res)) == 1) {
-		if (n == q.limit) {
-			more = 1;
-			break;
-		}
-		if ((ev = event_json(res, &id)) == NULL) {
-			rc = DB_ERROR;
-			goto out;
-		}
-		json_object_array_add(events, ev);
-		n++;
-	}
-	if (r < 0) {
-		rc = r;
-		goto out;
-	}
-answer:
-	api_send_page(req, "events", events, more, id);
-	events = NULL;
-out:
-	db_result_free(res);
-	json_object_put(events);
-	if (rc != DB_OK)
-		api_db_error(app, req, rc);
-	return rc == DB_OK ? 0 : -1;
+	/* consumes the events */
+	api_send_page(req, "events", pg.events, more, pg.last_id);
+	return 0;
 }

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "db.h"
 #include "http.h"
+#include "id.h"
 #include "invoice_pdf.h"
 #include "invoices.h"
 #include "json_util.h"
@@ -52,17 +53,13 @@ known_status(const char *s)
 	return 0;
 }
 
-/* A positive decimal id; 0 when s is not one. */
+/* A positive decimal id (id.h); 0 when s is not one. */
 static uint64_t
 parse_id(const char *s)
 {
-	char *end;
-	unsigned long long v;
+	int64_t v;
 
-	if (*s < '1' || *s > '9' || strlen(s) > 18)
-		return 0;
-	v = strtoull(s, &end, 10);
-	return *end == '\0' ? (uint64_t)v : 0;
+	return id_parse(s, &v) == 0 && v > 0 ? (uint64_t)v : 0;
 }
 
 static int

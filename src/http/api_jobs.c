@@ -8,73 +8,38 @@
 
 #include "api.h"
 #include "app.h"
-#include "db.h"
 #include "http.h"
+#include "job_table.h"
 #include "jobs.h"
 #include "json_util.h"
+#include "result.h"
 #include "timeutil.h"
 
-static const char SQL_LAST_RUN[] =
-    "SELECT id, trigger_source, status, started_at, finished_at, items, message "
-    "FROM billing_job_runs WHERE job = ? ORDER BY started_at DESC, id DESC LIMIT 1";
-static const char SQL_LAST_SUCCESS[] =
-    "SELECT MAX(finished_at) FROM billing_job_runs "
-    "WHERE job = ? AND status = 'succeeded'";
-
+/* A time of the run record as RFC 3339, or JSON null for none. */
 static struct json_object *
-time_or_null(const char *dbtext)
+time_or_null(int64_t usec)
 {
-	int64_t usec;
-
-	if (dbtext == NULL || time_parse_db(dbtext, strlen(dbtext), &usec) != 0)
-		return NULL;
-	return json_time(usec);
+	return usec != 0 ? json_time(usec) : NULL;
 }
 
-/* Adds "last_run" and "last_success_at" for one job to o. */
-static int
-add_job_runs(struct app *app, const char *job, struct json_object *o)
+/* The last run of a job as the endpoint answers it (new reference). */
+static struct json_object *
+run_json(const struct job_run *run)
 {
-	struct db_result *res = NULL;
-	struct json_object *run = NULL;
-	int64_t v;
-	int rc, r;
+	struct json_object *o = json_object_new_object();
 
-	struct db_param p[] = { DBP_STR(job) };
-	if ((rc = db_query(app->db, SQL_LAST_RUN, p, 1, &res)) != DB_OK)
-		return rc;
-	if ((r = db_fetch(res)) == 1) {
-		run = json_object_new_object();
-		if (db_col_i64(res, 0, &v) == 0)
-			json_object_object_add(run, "id", json_object_new_int64(v));
-		json_object_object_add(run, "trigger",
-		    json_object_new_string(db_col(res, 1, NULL)));
-		json_object_object_add(run, "status",
-		    json_object_new_string(db_col(res, 2, NULL)));
-		json_object_object_add(run, "started_at",
-		    time_or_null(db_col(res, 3, NULL)));
-		json_object_object_add(run, "finished_at",
-		    time_or_null(db_col(res, 4, NULL)));
-		if (db_col_i64(res, 5, &v) == 0)
-			json_object_object_add(run, "items",
-			    json_object_new_int64(v));
-		json_object_object_add(run, "message", db_col(res, 6, NULL) ?
-		    json_object_new_string(db_col(res, 6, NULL)) : NULL);
-	}
-	db_result_free(res);
-	if (r < 0) {
-		json_object_put(run);
-		return r;
-	}
-	json_object_object_add(o, "last_run", run);
-
-	if ((rc = db_query(app->db, SQL_LAST_SUCCESS, p, 1, &res)) != DB_OK)
-		return rc;
-	r = db_fetch(res);
-	json_object_object_add(o, "last_success_at",
-	    r == 1 ? time_or_null(db_col(res, 0, NULL)) : NULL);
-	db_result_free(res);
-	return r < 0 ? r : DB_OK;
+	json_object_object_add(o, "id", json_object_new_int64((int64_t)run->id));
+	json_object_object_add(o, "trigger",
+	    json_object_new_string(run->trigger));
+	json_object_object_add(o, "status", json_object_new_string(run->status));
+	json_object_object_add(o, "started_at", time_or_null(run->started_at));
+	json_object_object_add(o, "finished_at",
+	    time_or_null(run->finished_at));
+	json_object_object_add(o, "items",
+	    json_object_new_int64((int64_t)run->items));
+	json_object_object_add(o, "message", run->has_message ?
+	    json_object_new_string(run->message) : NULL);
+	return o;
 }
 
 int
@@ -82,24 +47,31 @@ api_jobs_status(struct app *app, struct http_request *req)
 {
 	struct json_object *root = json_object_new_object();
 	struct json_object *jobs = json_object_new_array();
+	struct job_status st;
+	struct result r;
 	size_t i;
-	int rc = DB_OK;
+	enum result_code rc = RESULT_OK;
 
 	json_object_object_add(root, "jobs", jobs);
-	for (i = 0; i < job_defs_count && rc == DB_OK; i++) {
+	for (i = 0; i < job_table_count && rc == RESULT_OK; i++) {
+		const struct job_def *job = &job_table[i];
 		struct json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "name",
-		    json_object_new_string(job_defs[i].name));
+		json_object_object_add(o, "name", json_object_new_string(job->name));
 		json_object_object_add(o, "schedule",
-		    json_object_new_string(job_defs[i].schedule));
+		    json_object_new_string(job->schedule));
 		json_object_object_add(o, "description",
-		    json_object_new_string(job_defs[i].describe));
+		    json_object_new_string(job->describe));
 		json_object_array_add(jobs, o);
-		rc = add_job_runs(app, job_defs[i].name, o);
+		if ((rc = job_status_get(app->db, job->name, &st, &r)) != RESULT_OK)
+			break;
+		json_object_object_add(o, "last_run",
+		    st.has_run ? run_json(&st.last) : NULL);
+		json_object_object_add(o, "last_success_at",
+		    time_or_null(st.last_success_at));
 	}
-	if (rc != DB_OK)
-		api_db_error(app, req, rc);
+	if (rc != RESULT_OK)
+		api_send_result(req, &r);
 	else
 		http_send_json(req, 200, root);
 	json_object_put(root);
@@ -114,18 +86,15 @@ run_job(struct app *app, struct http_request *req, const struct job_def *job,
 {
 	struct job_result result;
 	struct json_object *o;
+	struct result r;
 	uint64_t run_id = 0;
-	int ok;
+	enum result_code rc;
 
-	ok = job_execute(app, job, "api", opts, &result, &run_id) == 0;
-	if (!ok && run_id == 0)
-		return api_db_error(app, req, DB_UNAVAILABLE);
-	if (!ok && result.unavailable)
-		return http_send_error(req, 503, "unavailable", result.message,
-		    NULL, NULL);
-	if (!ok)
-		return http_send_error(req, 500, "internal", result.message,
-		    NULL, NULL);
+	rc = job_execute(app, job, "api", opts, &result, &run_id);
+	if (rc != RESULT_OK) {
+		result_set(&r, rc, NULL, "%s", result.message);
+		return api_send_result(req, &r);
+	}
 	o = json_object_new_object();
 	json_object_object_add(o, "job", json_object_new_string(job->name));
 	json_object_object_add(o, "run_id", json_object_new_int64((int64_t)run_id));
@@ -174,7 +143,7 @@ api_jobs_run(struct app *app, struct http_request *req)
 	const struct job_def *job;
 	int bad;
 
-	if ((job = job_find(req->params[0])) == NULL)
+	if ((job = job_table_find(req->params[0])) == NULL)
 		return http_send_error(req, 404, "not_found", "no such job",
 		    "name", NULL);
 	if (req->content_length > 0 || req->content_type != NULL) {
