@@ -70,6 +70,8 @@ int wh_on_invoice_paid(struct db *db, struct wh *w);
 int wh_on_invoice_failed(struct db *db, struct wh *w);
 /* payment_intent.succeeded (webhook_payments.c) */
 int wh_on_payment_intent(struct db *db, struct wh *w);
+/* webhook_payments.c's statement table (statements.c) */
+extern const struct db_stmts webhook_payments_stmts;
 
 /* -- the event (webhook_util.c) ------------------------------------------- */
 
