@@ -58,7 +58,8 @@ static const struct db_stmt credits_sql[CREDITS_NSTMTS] = {
 	[CREDITS_AVAILABLE] = { "SELECT id, remaining FROM billing_credits "
 	    "WHERE account_id = ? AND remaining > 0 "
 	    "AND (expires_at IS NULL OR expires_at > ?) "
-	    "ORDER BY expires_at IS NULL, expires_at, id FOR UPDATE", 2, ONE_NCOLS },
+	    "ORDER BY expires_at IS NULL, expires_at, id FOR UPDATE", 2,
+	    ONE_NCOLS },
 	[CREDITS_AVAILABLE_RANGE] = { "SELECT account_id, id, remaining "
 	    "FROM billing_credits WHERE account_id BETWEEN ? AND ? "
 	    "AND remaining > 0 AND (expires_at IS NULL OR expires_at > ?) "
@@ -228,8 +229,9 @@ credits_apply(struct db *db, uint64_t account_id, uint64_t invoice_id,
 	while ((r = db_fetch(res)) == 1) {
 		if (n == cap) {
 			if ((nc = grow_array(c, &cap, sizeof(*c))) == NULL) {
-				log_warnx("invoices: invoice %llu: out of memory "
-				    "for its credits", (unsigned long long)invoice_id);
+				log_warnx("invoices: invoice %llu: out of "
+				    "memory for its credits",
+				    (unsigned long long)invoice_id);
 				r = DB_ERROR;
 				break;
 			}

@@ -359,7 +359,8 @@ load_overage(struct run *r, struct acct *a, struct overage *o)
 			f = DB_ERROR;
 			break;
 		}
-		if (invoice_lines_overage_add(o, a->plan, rs, unit, price, qty) != 0) {
+		if (invoice_lines_overage_add(o, a->plan, rs, unit, price,
+		    qty) != 0) {
 			f = lines_failed(r, a, "its overage");
 			break;
 		}

@@ -232,7 +232,7 @@ lock_account(struct build *b)
 	return r < 0 ? r : r == 0 ? DB_NOT_FOUND : DB_OK;
 }
 
-/* A manual invoice being made (invoice_create_manual). */
+/* A manual invoice being made (invoice_build_manual). */
 struct manual {
 	const struct billing_config *cfg;
 	const struct invoice_spec *spec;
@@ -327,7 +327,8 @@ build_manual(struct db *db, void *arg)
 		goto out;
 	if ((rc = invoice_store_amounts(db, id, b.lines.subtotal)) != DB_OK)
 		goto out;
-	if (!spec->draft && (rc = invoice_finalize(db, cfg, id, spec->now)) != DB_OK)
+	if (!spec->draft && (rc = invoice_build_finalize(db, cfg, id,
+	    spec->now)) != DB_OK)
 		goto out;
 	m->exists = 0;
 	m->id = id;
@@ -337,7 +338,7 @@ out:
 }
 
 enum result_code
-invoice_create_manual(struct db *db, const struct billing_config *cfg,
+invoice_build_manual(struct db *db, const struct billing_config *cfg,
     const struct invoice_spec *spec, uint64_t *invoice_id, struct result *r)
 {
 	struct manual m;
@@ -366,7 +367,7 @@ invoice_create_manual(struct db *db, const struct billing_config *cfg,
 /* The next number of the year, from the counter row locked until commit:
  * a rolled-back finalization gives its number back, so there are no gaps. */
 int
-invoice_next_number(struct db *db, int year, char *buf, size_t size)
+invoice_build_next_number(struct db *db, int year, char *buf, size_t size)
 {
 	int64_t n = 0;
 	int rc;
@@ -382,7 +383,7 @@ invoice_next_number(struct db *db, int year, char *buf, size_t size)
 }
 
 int
-invoice_emit_event(struct db *db, uint64_t id, const char *type, int64_t now)
+invoice_build_emit_event(struct db *db, uint64_t id, const char *type, int64_t now)
 {
 	struct invoice inv;
 	struct json_object *data;
@@ -400,7 +401,7 @@ invoice_emit_event(struct db *db, uint64_t id, const char *type, int64_t now)
 }
 
 int
-invoice_finalize(struct db *db, const struct billing_config *cfg, uint64_t id,
+invoice_build_finalize(struct db *db, const struct billing_config *cfg, uint64_t id,
     int64_t now)
 {
 	struct invoice_locked lk;
@@ -418,12 +419,12 @@ invoice_finalize(struct db *db, const struct billing_config *cfg, uint64_t id,
 	    &credits)) != DB_OK)
 		return rc;
 	time_to_civil(now, &y, &m, &d, &hh, &mm, &ss, &us);
-	if ((rc = invoice_next_number(db, y, number, sizeof(number))) != DB_OK)
+	if ((rc = invoice_build_next_number(db, y, number, sizeof(number))) != DB_OK)
 		return rc;
 	if ((rc = invoice_store_final(db, id, number, credits,
 	    lk.subtotal - credits, nowt, due)) != DB_OK)
 		return rc;
-	return invoice_emit_event(db, id, "billing.invoice.created", now);
+	return invoice_build_emit_event(db, id, "billing.invoice.created", now);
 }
 
 /*
@@ -523,7 +524,7 @@ lock_account_of(struct db *db, uint64_t id)
 	    &got);
 }
 
-/* A status change in the making (invoice_set_status). */
+/* A status change in the making (invoice_build_set_status). */
 struct change {
 	const struct billing_config *cfg;
 	uint64_t id;
@@ -563,17 +564,19 @@ change_status(struct db *db, void *arg)
 	}
 	fmt_time(c->now, nowt);
 	if (strcmp(c->to, "sent") == 0)
-		return invoice_finalize(db, cfg, id, c->now);
+		return invoice_build_finalize(db, cfg, id, c->now);
 	if (strcmp(c->to, "paid") == 0) {
-		snprintf(key, sizeof(key), "manual-paid:%llu", (unsigned long long)id);
+		snprintf(key, sizeof(key), "manual-paid:%llu",
+		    (unsigned long long)id);
 		rc = payments_record_manual(db, id, key, nowt);
 		if (rc != DB_OK && rc != DB_DUPLICATE)
 			return rc;
 		if ((rc = invoice_mark_paid(db, id, nowt)) != DB_OK)
 			return rc;
-		return invoice_emit_event(db, id, "billing.invoice.paid", c->now);
+		return invoice_build_emit_event(db, id, "billing.invoice.paid",
+		    c->now);
 	}
-	/* void: kept, never deleted; its credits and usage go back to the account */
+	/* void: kept, never deleted; its credits and usage go back */
 	if ((rc = credits_restore(db, id)) != DB_OK ||
 	    (rc = give_back_usage(db, id, lk.account_id)) != DB_OK)
 		return rc;
@@ -620,7 +623,7 @@ stripe_result(const struct change *c, struct result *r)
 }
 
 enum result_code
-invoice_set_status(struct db *db, const struct billing_config *cfg,
+invoice_build_set_status(struct db *db, const struct billing_config *cfg,
     uint64_t id, const char *to, int64_t now, struct result *r)
 {
 	struct change c;

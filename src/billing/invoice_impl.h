@@ -67,7 +67,8 @@ void invoice_lines_set_free(struct line_set *set);
  */
 
 /* One usage line per sum, amounts rounded to the currency's minor unit. */
-int invoice_lines_usage(struct line_set *set, const struct usage_sum *sums, size_t n);
+int invoice_lines_usage(struct line_set *set, const struct usage_sum *sums,
+    size_t n);
 
 /* The plan's price: monthly plans every period, yearly ones in the period
  * of the account's anniversary month (or a period of about a year). */
@@ -77,9 +78,10 @@ int invoice_lines_subscription(struct line_set *set, const struct plan *plan,
 /*
  * Hybrid overage, hour by hour: in one clock hour the quantity of a
  * resource is its average concurrent size, so what exceeds the plan's
- * limit that hour is the overage.  invoice_lines_overage_add takes one hour's sum of one
- * resource and price (0, or -1 as above); invoice_lines_overage adds the lines.
- * Zero to start; free with invoice_lines_overage_free.
+ * limit that hour is the overage.  invoice_lines_overage_add takes one
+ * hour's sum of one resource and price (0, or -1 as above);
+ * invoice_lines_overage adds the lines.  Zero to start; free with
+ * invoice_lines_overage_free.
  */
 struct overage {
 	struct usage_sums over;
@@ -98,7 +100,7 @@ extern struct sql_rows invoice_lines_rows_insert;   /* (statements.c) */
 
 /* The next gap-free number of the year ("INV-2025-000001"), from the
  * counter row locked until the caller's transaction ends (invoice_build.c). */
-int invoice_next_number(struct db *db, int year, char *buf, size_t size);
+int invoice_build_next_number(struct db *db, int year, char *buf, size_t size);
 
 /* The scheduled run over a batch of accounts (invoice_batch.c). */
 struct invoice_batch {

@@ -162,13 +162,14 @@ finalize_drafts_txn(struct db *db, void *arg)
 	if ((rc = load_ids(db, JOB_DRAFTS, p, d->ids, &d->nids)) != DB_OK)
 		return rc;
 	for (i = 0; i < d->nids; i++)
-		if ((rc = invoice_finalize(db, d->cfg, d->ids[i], d->now)) != DB_OK)
+		if ((rc = invoice_build_finalize(db, d->cfg, d->ids[i],
+		    d->now)) != DB_OK)
 			return rc;
 	return DB_OK;
 }
 
 int
-invoices_job(struct app *app, const struct job_opts *opts,
+invoice_job_run(struct app *app, const struct job_opts *opts,
     struct job_result *result)
 {
 	const struct billing_config *cfg = app->cfg;

@@ -138,7 +138,8 @@ invoice_lines_subscription(struct line_set *set, const struct plan *plan,
 }
 
 int
-invoice_lines_overage_add(struct overage *o, const struct plan *plan, const char *resource,
+invoice_lines_overage_add(struct overage *o, const struct plan *plan,
+    const char *resource,
     const char *unit, int64_t price, int64_t qty)
 {
 	struct usage_sum *s = NULL;

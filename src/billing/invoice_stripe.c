@@ -41,7 +41,7 @@ const struct db_stmts invoice_stripe_stmts = DB_STMTS("invoice_stripe",
     stripe_inv_sql);
 
 int
-invoice_record_stripe(struct db *db, const struct billing_config *cfg,
+invoice_stripe_record(struct db *db, const struct billing_config *cfg,
     const struct account *acct, const struct invoice_stripe_paid *sp,
     uint64_t *invoice_id)
 {
@@ -70,7 +70,7 @@ invoice_record_stripe(struct db *db, const struct billing_config *cfg,
 	time_format_db(sp->now, now, sizeof(now));
 	money_format(sp->amount, 2, amt, sizeof(amt));
 	time_to_civil(sp->paid_at, &y, &m, &d, &hh, &mm, &ss, &us);
-	if ((rc = invoice_next_number(db, y, number, sizeof(number))) != DB_OK)
+	if ((rc = invoice_build_next_number(db, y, number, sizeof(number))) != DB_OK)
 		return rc;
 	struct db_param p[] = { DBP_INT(acct->id), DBP_STR(number),
 	    DBP_STR(ps), DBP_STR(pe),

@@ -521,7 +521,8 @@ invoice_store_final(struct db *db, uint64_t id, const char *number,
 	char cr[32], tot[32];
 
 	struct db_param p[] = { DBP_STR(number),
-	    dec_param(credits, cr, sizeof(cr)), dec_param(total, tot, sizeof(tot)),
+	    dec_param(credits, cr, sizeof(cr)),
+	    dec_param(total, tot, sizeof(tot)),
 	    DBP_STR(now), DBP_STR(due), DBP_INT(id) };
 	return db_run(db, &invoices_stmts, INVOICES_FINALIZE, p, 6, NULL, NULL);
 }

@@ -158,19 +158,19 @@ struct invoice_spec {
  * invoice; RESULT_NOT_FOUND (user_id) for an unknown user; RESULT_CONFLICT
  * (period_start) when a live invoice of the account overlaps the period.
  */
-enum result_code invoice_create_manual(struct db *db,
+enum result_code invoice_build_manual(struct db *db,
     const struct billing_config *cfg, const struct invoice_spec *spec,
     uint64_t *invoice_id, struct result *r);
 
 /* Finalizes a draft: credits, number, due date, status sent, the
  * billing.invoice.created event.  A final invoice is left as it is.
  * Inside the caller's transaction; an enum db_rc. */
-int invoice_finalize(struct db *db, const struct billing_config *cfg,
+int invoice_build_finalize(struct db *db, const struct billing_config *cfg,
     uint64_t id, int64_t now);
 
 /* Queues event `type` (billing.invoice.created, .paid) for invoice id,
  * keyed "<type>:<id>" so that it is queued once.  An enum db_rc. */
-int invoice_emit_event(struct db *db, uint64_t id, const char *type,
+int invoice_build_emit_event(struct db *db, uint64_t id, const char *type,
     int64_t now);
 
 /*
@@ -186,7 +186,7 @@ int invoice_emit_event(struct db *db, uint64_t id, const char *type,
  * invoice's state there; RESULT_UNAVAILABLE or RESULT_STRIPE_REFUSED for
  * the other Stripe failures.
  */
-enum result_code invoice_set_status(struct db *db,
+enum result_code invoice_build_set_status(struct db *db,
     const struct billing_config *cfg, uint64_t id, const char *to,
     int64_t now, struct result *r);
 
@@ -208,12 +208,12 @@ struct invoice_stripe_paid {
  * already recorded for that Stripe id is found instead.  *invoice_id is
  * ours.  Inside the caller's transaction.
  */
-int invoice_record_stripe(struct db *db, const struct billing_config *cfg,
+int invoice_stripe_record(struct db *db, const struct billing_config *cfg,
     const struct account *acct, const struct invoice_stripe_paid *sp,
     uint64_t *invoice_id);
 
 /* The invoice job (job_defs "generate-invoices"; invoice_job.c). */
-int invoices_job(struct app *app, const struct job_opts *opts,
+int invoice_job_run(struct app *app, const struct job_opts *opts,
     struct job_result *result);
 
 /* The statement table (statements.c). */

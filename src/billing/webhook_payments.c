@@ -313,7 +313,7 @@ record_success(struct db *db, struct wh *w, const struct payment *pm)
 static int
 emit_invoice_paid(struct db *db, struct wh *w, uint64_t id)
 {
-	return invoice_emit_event(db, id, "billing.invoice.paid", w->now);
+	return invoice_build_emit_event(db, id, "billing.invoice.paid", w->now);
 }
 
 /*
@@ -400,7 +400,7 @@ record_subscription_invoice(struct db *db, struct wh *w, struct target *t,
 	sp.period_end = end * USEC_PER_SEC;
 	sp.paid_at = paid_usec;
 	sp.now = w->now;
-	if ((rc = invoice_record_stripe(db, w->cfg, &t->acct, &sp,
+	if ((rc = invoice_stripe_record(db, w->cfg, &t->acct, &sp,
 	    &t->invoice_id)) != DB_OK)
 		return rc;
 	snprintf(t->status, sizeof(t->status), "paid");
@@ -495,7 +495,7 @@ wh_on_invoice_paid(struct db *db, struct wh *w)
 		return by_hand ? emit_unexpected(db, w, &t, &pm,
 		    "the invoice was already paid by hand") : DB_OK;
 	if (strcmp(t.status, "draft") == 0 &&
-	    (rc = invoice_finalize(db, w->cfg, t.invoice_id, w->now)) != DB_OK)
+	    (rc = invoice_build_finalize(db, w->cfg, t.invoice_id, w->now)) != DB_OK)
 		return rc;
 	if ((rc = invoice_mark_paid(db, t.invoice_id, paid)) != DB_OK)
 		return rc;

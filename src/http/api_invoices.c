@@ -252,7 +252,7 @@ api_invoice_create(struct app *app, struct http_request *req)
 	spec.user_id = user;
 	spec.draft = draft;
 	spec.now = time_now_usec();
-	r = invoice_create_manual(app->db, app->cfg, &spec, &id, &res);
+	r = invoice_build_manual(app->db, app->cfg, &spec, &id, &res);
 	json_object_put(body);  /* user was borrowed from it */
 	if (r != RESULT_OK)
 		return api_send_result(req, &res);
@@ -296,7 +296,7 @@ api_invoice_patch(struct app *app, struct http_request *req)
 	if (to == NULL)
 		return http_send_error(req, 400, "invalid_argument",
 		    "status must be sent, paid or void", "status", NULL);
-	if (invoice_set_status(app->db, app->cfg, id, to, time_now_usec(),
+	if (invoice_build_set_status(app->db, app->cfg, id, to, time_now_usec(),
 	    &res) != RESULT_OK)
 		return api_send_result(req, &res);
 	if ((rc = invoice_load(app->db, id, &inv)) != DB_OK)
