@@ -12,7 +12,7 @@
  *     stores as usage_from/usage_to; no record is written;
  *  4. work out lines, credits (earliest expiry first) and numbers (one bump
  *     of the year's counter for the batch, in account order) in C;
- *  5. write invoices, lines, credit applications, the accounts' new
+ *  5. write invoices, lines, credit applications (credits.c), the accounts' new
  *     billed_through and the billing.invoice.created events in multi-row
  *     statements.
  * The unique key (account_id, live_period_start) still guards the one
@@ -27,6 +27,7 @@
 
 #include "accounts.h"
 #include "config.h"
+#include "credits.h"
 #include "db.h"
 #include "events.h"
 #include "invoice_impl.h"
@@ -38,58 +39,73 @@
 #define USEC_PER_DAY (86400LL * USEC_PER_SEC)
 #define INVOICE_PARAMS 16
 
-/* the accounts whose period is still open: never invoiced through its end
- * (billed_through, else from their creation) */
-static const char SQL_ACCOUNTS[] =
-    "SELECT id, user_id, COALESCE(plan_id, ''), COALESCE(billing_mode, ''), "
-    "created_at, billed_through, " SQL_STRIPE_PLAN " FROM billing_accounts "
-    "WHERE id > ? "
-    "AND COALESCE(billed_through, IF(created_at > ?, ?, created_at)) < ? "
-    "ORDER BY id LIMIT 100 FOR UPDATE";
-static const char SQL_OVERLAPS[] =
-    "SELECT DISTINCT account_id FROM billing_invoices "
-    "WHERE account_id BETWEEN ? AND ? AND status <> 'void' "
-    "AND kind <> 'stripe' AND period_start < ? AND period_end > ?";
+enum {
+	BATCH_ACCOUNTS,
+	BATCH_OVERLAPS,
+	BATCH_USAGE_HOURS,
+	BATCH_COUNTER_BUMP,
+	BATCH_COUNTER_READ,
+	BATCH_NEW_IDS,
+	BATCH_NSTMTS
+};
+
+enum { ACC_COL_ID, ACC_COL_USER_ID, ACC_COL_PLAN, ACC_COL_MODE,
+	ACC_COL_CREATED, ACC_COL_BILLED, ACC_COL_STRIPE_PLAN, ACC_NCOLS };
+enum { HOUR_COL_RESOURCE, HOUR_COL_UNIT, HOUR_COL_PRICE, HOUR_COL_QTY,
+	HOUR_NCOLS };
+enum { NEW_COL_ACCOUNT, NEW_COL_ID, NEW_NCOLS };
+/* the columns of batch_rows_sums */
+enum { SUMS_COL_ACCOUNT, SUMS_COL_RESOURCE, SUMS_COL_UNIT, SUMS_COL_PRICE,
+	SUMS_COL_QTY, SUMS_COL_COST, SUMS_COL_COUNT, SUMS_NCOLS };
+
+static const struct db_stmt batch_sql[BATCH_NSTMTS] = {
+	/* the accounts whose period is still open: never invoiced through
+	 * its end (billed_through, else from their creation) */
+	[BATCH_ACCOUNTS] = { "SELECT id, user_id, COALESCE(plan_id, ''), "
+	    "COALESCE(billing_mode, ''), created_at, billed_through, "
+	    SQL_STRIPE_PLAN " FROM billing_accounts WHERE id > ? "
+	    "AND COALESCE(billed_through, IF(created_at > ?, ?, created_at)) "
+	    "< ? ORDER BY id LIMIT 100 FOR UPDATE", 4, ACC_NCOLS },
+	[BATCH_OVERLAPS] = { "SELECT DISTINCT account_id FROM billing_invoices "
+	    "WHERE account_id BETWEEN ? AND ? AND status <> 'void' "
+	    "AND kind <> 'stripe' AND period_start < ? AND period_end > ?",
+	    4, 1 },
+	[BATCH_USAGE_HOURS] = { "SELECT resource_type, unit, unit_price, "
+	    "SUM(quantity) FROM billing_usage_records WHERE account_id = ? "
+	    "AND bill_from >= ? AND bill_from < ? AND invoice_id IS NULL "
+	    "GROUP BY resource_type, unit, unit_price, "
+	    "DATE_FORMAT(start_time, '%Y%m%d%H')", 3, HOUR_NCOLS },
+	[BATCH_COUNTER_BUMP] = { "INSERT INTO billing_invoice_counters (year, "
+	    "last_number) VALUES (?, ?) ON DUPLICATE KEY UPDATE "
+	    "last_number = last_number + VALUES(last_number)", 2, 0 },
+	[BATCH_COUNTER_READ] = { "SELECT last_number FROM "
+	    "billing_invoice_counters WHERE year = ?", 1, 1 },
+	[BATCH_NEW_IDS] = { "SELECT account_id, id FROM billing_invoices "
+	    "WHERE account_id BETWEEN ? AND ? AND live_period_start = ? "
+	    "AND kind = 'scheduled'", 3, NEW_NCOLS },
+};
+const struct db_stmts invoice_batch_stmts = DB_STMTS("invoice_batch",
+    batch_sql);
+
 /* accounts with the same billed_through share one statement: usually the
  * whole batch, or two groups (never invoiced, invoiced last period) */
-static struct sql_rows usage_sums = SQL_ROWS_INIT(
+struct sql_rows invoice_batch_rows_sums = SQL_ROWS_STMT("invoice_batch.rows",
+    0, SUMS_NCOLS,
     "SELECT account_id, resource_type, unit, unit_price, SUM(quantity), "
     "SUM(total_cost), COUNT(*) FROM billing_usage_records "
     "WHERE account_id IN (", "?",
     ") AND bill_from >= ? AND bill_from < ? AND invoice_id IS NULL "
     "GROUP BY account_id, resource_type, unit, unit_price "
     "ORDER BY account_id, resource_type, unit, unit_price");
-static const char SQL_USAGE_HOURS[] =
-    "SELECT resource_type, unit, unit_price, SUM(quantity) "
-    "FROM billing_usage_records WHERE account_id = ? AND bill_from >= ? "
-    "AND bill_from < ? AND invoice_id IS NULL "
-    "GROUP BY resource_type, unit, unit_price, DATE_FORMAT(start_time, '%Y%m%d%H')";
-static const char SQL_CREDITS[] =
-    "SELECT account_id, id, remaining FROM billing_credits "
-    "WHERE account_id BETWEEN ? AND ? AND remaining > 0 "
-    "AND (expires_at IS NULL OR expires_at > ?) "
-    "ORDER BY account_id, expires_at IS NULL, expires_at, id FOR UPDATE";
-static const char SQL_COUNTER_BUMP[] =
-    "INSERT INTO billing_invoice_counters (year, last_number) VALUES (?, ?) "
-    "ON DUPLICATE KEY UPDATE last_number = last_number + VALUES(last_number)";
-static const char SQL_COUNTER_READ[] =
-    "SELECT last_number FROM billing_invoice_counters WHERE year = ?";
-static struct sql_rows insert_invoices = SQL_ROWS_INIT(
+struct sql_rows invoice_batch_rows_invoices = SQL_ROWS_STMT(
+    "invoice_batch.rows", 1, 0,
     "INSERT INTO billing_invoices (account_id, invoice_number, kind, "
     "period_start, period_end, billing_mode, plan_id, currency, subtotal, "
     "credits, total, status, due_date, finalized_at, created_at, usage_from, "
     "usage_to) VALUES ",
     "(?,?,'scheduled',?,?,?,?,?,?,?,?,?,?,?,?,?,?)", "");
-static const char SQL_NEW_IDS[] =
-    "SELECT account_id, id FROM billing_invoices WHERE account_id BETWEEN ? "
-    "AND ? AND live_period_start = ? AND kind = 'scheduled'";
-static struct sql_rows insert_applications = SQL_ROWS_INIT(
-    "INSERT INTO billing_credit_applications (credit_id, invoice_id, amount, "
-    "created_at) VALUES ", "(?,?,?,?)", "");
-static const char SQL_DEDUCT[] =
-    "UPDATE billing_credits SET remaining = remaining - CAST(? AS DECIMAL(18,2)) "
-    "WHERE id = ?";
-static struct sql_rows advance_accounts = SQL_ROWS_INIT(
+struct sql_rows invoice_batch_rows_advance = SQL_ROWS_STMT(
+    "invoice_batch.rows", 2, 0,
     "UPDATE billing_accounts SET billed_through = ? WHERE id IN (", "?", ")");
 
 enum acct_state { ACCT_SKIP, ACCT_EMPTY, ACCT_BILL };
@@ -166,7 +182,8 @@ load_accounts(struct run *r)
 
 	struct db_param p[] = { DBP_INT(r->ib->after), DBP_STR(r->now),
 	    DBP_STR(r->ls), DBP_STR(r->pe) };
-	if ((rc = db_query(r->db, SQL_ACCOUNTS, p, 4, &res)) != DB_OK)
+	if ((rc = db_get(r->db, &invoice_batch_stmts, BATCH_ACCOUNTS, p, 4,
+	    &res)) != DB_OK)
 		return rc;
 	while ((f = db_fetch(res)) == 1 && r->n < INVOICE_BATCH_ACCOUNTS) {
 		struct acct *a = &r->a[r->n];
@@ -175,17 +192,18 @@ load_accounts(struct run *r)
 		memset(a, 0, sizeof(*a));
 		a->lines.whole_units =
 		    money_amount_decimals(r->ib->cfg->currency) == 0;
-		if (db_col_i64(res, 0, &v) != 0 ||
-		    db_col_time(res, 4, &a->created) != 0 ||
-		    db_col_time(res, 5, &a->billed_through) != 0 ||
-		    db_col_i64(res, 6, &a->stripe_plan) != 0) {
+		if (db_col_i64(res, ACC_COL_ID, &v) != 0 ||
+		    db_col_time(res, ACC_COL_CREATED, &a->created) != 0 ||
+		    db_col_time(res, ACC_COL_BILLED, &a->billed_through) != 0 ||
+		    db_col_i64(res, ACC_COL_STRIPE_PLAN, &a->stripe_plan) != 0) {
 			f = DB_ERROR;
 			break;
 		}
 		a->id = (uint64_t)v;
-		db_col_text(res, 1, a->user_id, sizeof(a->user_id));
-		db_col_text(res, 2, a->plan_id, sizeof(a->plan_id));
-		db_col_text(res, 3, a->mode_name, sizeof(a->mode_name));
+		db_col_text(res, ACC_COL_USER_ID, a->user_id, sizeof(a->user_id));
+		db_col_text(res, ACC_COL_PLAN, a->plan_id, sizeof(a->plan_id));
+		db_col_text(res, ACC_COL_MODE, a->mode_name,
+		    sizeof(a->mode_name));
 		/* the account's own plan and mode, as accounts.c resolves them */
 		memset(&view, 0, sizeof(view));
 		snprintf(view.plan_id, sizeof(view.plan_id), "%s", a->plan_id);
@@ -210,7 +228,8 @@ mark_overlaps(struct run *r)
 
 	struct db_param p[] = { DBP_INT(r->a[0].id), DBP_INT(r->a[r->n - 1].id),
 	    DBP_STR(r->pe), DBP_STR(r->ps) };
-	if ((rc = db_query(r->db, SQL_OVERLAPS, p, 4, &res)) != DB_OK)
+	if ((rc = db_get(r->db, &invoice_batch_stmts, BATCH_OVERLAPS, p, 4,
+	    &res)) != DB_OK)
 		return rc;
 	while ((f = db_fetch(res)) == 1)
 		if (db_col_i64(res, 0, &id) == 0 &&
@@ -227,39 +246,38 @@ sum_group(struct run *r, const size_t *ix, size_t n, const char *from)
 	static struct db_param p[SQL_ROWS_MAX + 2];
 	struct db_result *res = NULL;
 	size_t k = sql_rows_chunk_up(n), i;
-	const char *sql = sql_rows_text(&usage_sums, k);
 	int64_t id, cnt;
 	int rc, f;
 
-	if (sql == NULL)
-		return DB_ERROR;
 	for (i = 0; i < k; i++)
 		p[i] = DBP_INT(r->a[ix[i < n ? i : n - 1]].id);
 	p[k] = DBP_STR(from);
 	p[k + 1] = DBP_STR(r->pe);
-	if ((rc = db_query(r->db, sql, p, k + 2, &res)) != DB_OK)
+	if ((rc = db_get_rows(r->db, &invoice_batch_rows_sums, k, p, k + 2,
+	    &res)) != DB_OK)
 		return rc;
 	while ((f = db_fetch(res)) == 1) {
 		struct acct *a;
 		struct usage_sum *s;
 
-		if (db_col_i64(res, 0, &id) != 0 ||
+		if (db_col_i64(res, SUMS_COL_ACCOUNT, &id) != 0 ||
 		    (i = find_acct(r, (uint64_t)id)) == r->n) {
 			f = DB_ERROR;
 			break;
 		}
 		a = &r->a[i];
 		/* every group is billed: no room for one fails the batch */
-		if ((s = usage_sums_next(&a->sums)) == NULL) {
+		if ((s = invoice_lines_sums_next(&a->sums)) == NULL) {
 			f = lines_failed(r, a, "its usage sums");
 			break;
 		}
-		db_col_text(res, 1, s->resource, sizeof(s->resource));
-		db_col_text(res, 2, s->unit, sizeof(s->unit));
-		if (db_col_decimal(res, 3, &s->price) != 0 ||
-		    db_col_decimal(res, 4, &s->qty) != 0 ||
-		    db_col_decimal(res, 5, &s->cost) != 0 ||
-		    db_col_i64(res, 6, &cnt) != 0) {
+		db_col_text(res, SUMS_COL_RESOURCE, s->resource,
+		    sizeof(s->resource));
+		db_col_text(res, SUMS_COL_UNIT, s->unit, sizeof(s->unit));
+		if (db_col_decimal(res, SUMS_COL_PRICE, &s->price) != 0 ||
+		    db_col_decimal(res, SUMS_COL_QTY, &s->qty) != 0 ||
+		    db_col_decimal(res, SUMS_COL_COST, &s->cost) != 0 ||
+		    db_col_i64(res, SUMS_COL_COUNT, &cnt) != 0) {
 			f = DB_ERROR;
 			break;
 		}
@@ -327,20 +345,22 @@ load_overage(struct run *r, struct acct *a, struct overage *o)
 	else
 		time_format_db(a->claim_from, from, sizeof(from));
 	struct db_param p[] = { DBP_INT(a->id), DBP_STR(from), DBP_STR(r->pe) };
-	if ((rc = db_query(r->db, SQL_USAGE_HOURS, p, 3, &res)) != DB_OK)
+	if ((rc = db_get(r->db, &invoice_batch_stmts, BATCH_USAGE_HOURS, p, 3,
+	    &res)) != DB_OK)
 		return rc;
 	while ((f = db_fetch(res)) == 1) {
 		char rs[16], unit[32];
 		int64_t price, qty;
 
-		db_col_text(res, 0, rs, sizeof(rs));
-		db_col_text(res, 1, unit, sizeof(unit));
-		if (db_col_decimal(res, 2, &price) != 0 ||
-		    db_col_decimal(res, 3, &qty) != 0) {
+		db_col_text(res, HOUR_COL_RESOURCE, rs, sizeof(rs));
+		db_col_text(res, HOUR_COL_UNIT, unit, sizeof(unit));
+		if (db_col_decimal(res, HOUR_COL_PRICE, &price) != 0 ||
+		    db_col_decimal(res, HOUR_COL_QTY, &qty) != 0) {
 			f = DB_ERROR;
 			break;
 		}
-		if (overage_add(o, a->plan, rs, unit, price, qty) != 0) {
+		if (invoice_lines_overage_add(o, a->plan, rs, unit, price,
+		    qty) != 0) {
 			f = lines_failed(r, a, "its overage");
 			break;
 		}
@@ -359,13 +379,13 @@ account_lines(struct run *r, struct acct *a)
 
 	switch (a->mode) {
 	case MODE_USAGE:
-		if (lines_usage(&a->lines, a->sums.s, a->sums.n) != 0)
+		if (invoice_lines_usage(&a->lines, a->sums.s, a->sums.n) != 0)
 			return lines_failed(r, a, "its usage lines");
 		break;
 	case MODE_SUBSCRIPTION:
 	case MODE_HYBRID:
 		/* a plan that Stripe's subscription collects is not billed here */
-		if (lines_subscription(&a->lines, a->stripe_plan ? NULL :
+		if (invoice_lines_subscription(&a->lines, a->stripe_plan ? NULL :
 		    a->plan, a->created, ib->period_start,
 		    ib->period_end) != 0)
 			return lines_failed(r, a, "its plan line");
@@ -374,9 +394,9 @@ account_lines(struct run *r, struct acct *a)
 			break;
 		memset(&o, 0, sizeof(o));
 		if ((rc = load_overage(r, a, &o)) == DB_OK &&
-		    lines_overage(&a->lines, &o, a->plan) != 0)
+		    invoice_lines_overage(&a->lines, &o, a->plan) != 0)
 			rc = lines_failed(r, a, "its overage lines");
-		overage_free(&o);
+		invoice_lines_overage_free(&o);
 		break;
 	}
 	return rc;
@@ -418,45 +438,36 @@ add_application(struct run *r, int64_t credit_id, int64_t amount, size_t acct)
 	return 0;
 }
 
+/* One available credit (credits_lock_range): as much of it as the
+ * account's invoice still needs. */
+static int
+take_credit(void *arg, const struct credits_available *c)
+{
+	struct run *r = arg;
+	struct acct *a;
+	int64_t left, take;
+	size_t i;
+
+	if ((i = find_acct(r, c->account_id)) == r->n ||
+	    r->a[i].state != ACCT_BILL)
+		return 0;
+	a = &r->a[i];
+	left = a->lines.subtotal - a->credits;
+	if (left <= 0)
+		return 0;
+	take = c->remaining < left ? c->remaining : left;
+	if (add_application(r, (int64_t)c->credit_id, take, i) != 0)
+		return -1;
+	a->credits += take;
+	return 0;
+}
+
 /* Credits, earliest expiry first, never expired, never below zero. */
 static int
 plan_credits(struct run *r)
 {
-	struct db_result *res = NULL;
-	int64_t acct_id, credit_id, remaining;
-	size_t i;
-	int rc, f;
-
-	struct db_param p[] = { DBP_INT(r->a[0].id), DBP_INT(r->a[r->n - 1].id),
-	    DBP_STR(r->now) };
-	if ((rc = db_query(r->db, SQL_CREDITS, p, 3, &res)) != DB_OK)
-		return rc;
-	while ((f = db_fetch(res)) == 1) {
-		struct acct *a;
-		int64_t left, take;
-
-		if (db_col_i64(res, 0, &acct_id) != 0 ||
-		    db_col_i64(res, 1, &credit_id) != 0 ||
-		    db_col_decimal(res, 2, &remaining) != 0) {
-			f = DB_ERROR;
-			break;
-		}
-		if ((i = find_acct(r, (uint64_t)acct_id)) == r->n ||
-		    r->a[i].state != ACCT_BILL)
-			continue;
-		a = &r->a[i];
-		left = a->lines.subtotal - a->credits;
-		if (left <= 0)
-			continue;
-		take = remaining < left ? remaining : left;
-		if (add_application(r, credit_id, take, i) != 0) {
-			f = DB_ERROR;
-			break;
-		}
-		a->credits += take;
-	}
-	db_result_free(res);
-	return f < 0 ? f : DB_OK;
+	return credits_lock_range(r->db, r->a[0].id, r->a[r->n - 1].id, r->now,
+	    take_credit, r);
 }
 
 /* Numbers for the batch's invoices, in account order, from one bump of
@@ -470,8 +481,10 @@ take_numbers(struct run *r, size_t count)
 
 	time_to_civil(r->ib->now, &y, &m, &d, &hh, &mm, &ss, &us);
 	struct db_param p[] = { DBP_INT(y), DBP_INT(count) };
-	if ((rc = db_exec(r->db, SQL_COUNTER_BUMP, p, 2, NULL, NULL)) != DB_OK ||
-	    (rc = db_query_i64(r->db, SQL_COUNTER_READ, p, 1, &last)) != DB_OK)
+	if ((rc = db_run(r->db, &invoice_batch_stmts, BATCH_COUNTER_BUMP, p, 2,
+	    NULL, NULL)) != DB_OK ||
+	    (rc = db_get_i64(r->db, &invoice_batch_stmts, BATCH_COUNTER_READ, p,
+	    1, &last)) != DB_OK)
 		return rc;
 	next = last - (int64_t)count + 1;
 	for (i = 0; i < r->n; i++)
@@ -496,11 +509,7 @@ insert_invoices_rows(struct run *r, const size_t *ix, size_t n)
 	int rc;
 
 	while (done < n) {
-		const char *sql;
-
 		k = sql_rows_chunk(n - done);
-		if ((sql = sql_rows_text(&insert_invoices, k)) == NULL)
-			return DB_ERROR;
 		for (i = 0, j = 0; i < k; i++) {
 			const struct acct *a = &r->a[ix[done + i]];
 			struct invoice_text *t = &txt[i];
@@ -530,7 +539,8 @@ insert_invoices_rows(struct run *r, const size_t *ix, size_t n)
 			p[j++] = a->claim_from ? DBP_STR(t->from) : DBP_NULLV;
 			p[j++] = DBP_STR(r->pe);
 		}
-		if ((rc = db_exec(r->db, sql, p, j, NULL, NULL)) != DB_OK)
+		if ((rc = db_run_rows(r->db, &invoice_batch_rows_invoices, k, p,
+		    j, NULL, NULL)) != DB_OK)
 			return rc;
 		done += k;
 	}
@@ -547,11 +557,12 @@ read_new_ids(struct run *r)
 
 	struct db_param p[] = { DBP_INT(r->a[0].id), DBP_INT(r->a[r->n - 1].id),
 	    DBP_STR(r->ps) };
-	if ((rc = db_query(r->db, SQL_NEW_IDS, p, 3, &res)) != DB_OK)
+	if ((rc = db_get(r->db, &invoice_batch_stmts, BATCH_NEW_IDS, p, 3,
+	    &res)) != DB_OK)
 		return rc;
 	while ((f = db_fetch(res)) == 1)
-		if (db_col_i64(res, 0, &acct_id) == 0 &&
-		    db_col_i64(res, 1, &id) == 0 &&
+		if (db_col_i64(res, NEW_COL_ACCOUNT, &acct_id) == 0 &&
+		    db_col_i64(res, NEW_COL_ID, &id) == 0 &&
 		    (i = find_acct(r, (uint64_t)acct_id)) < r->n &&
 		    r->a[i].state == ACCT_BILL)
 			r->a[i].invoice_id = (uint64_t)id;
@@ -567,40 +578,26 @@ read_new_ids(struct run *r)
 	return DB_OK;
 }
 
+/* The applications planned, with their invoices now made (credits.c). */
 static int
 write_applications(struct run *r)
 {
-	static struct db_param p[SQL_ROWS_MAX * 4];
-	static char amt[SQL_ROWS_MAX][32];
-	size_t done = 0, k, i, j;
+	struct credits_application *ca;
+	size_t i;
 	int rc;
 
-	while (done < r->napps) {
-		const char *sql;
-
-		k = sql_rows_chunk(r->napps - done);
-		if ((sql = sql_rows_text(&insert_applications, k)) == NULL)
-			return DB_ERROR;
-		for (i = 0, j = 0; i < k; i++) {
-			const struct application *ap = &r->apps[done + i];
-
-			money_format(ap->amount, 2, amt[i], sizeof(amt[i]));
-			p[j++] = DBP_INT(ap->credit_id);
-			p[j++] = DBP_INT(r->a[ap->acct].invoice_id);
-			p[j++] = DBP_STR(amt[i]);
-			p[j++] = DBP_STR(r->now);
-		}
-		if ((rc = db_exec(r->db, sql, p, j, NULL, NULL)) != DB_OK)
-			return rc;
-		for (i = 0; i < k; i++) {
-			struct db_param dp[] = { DBP_STR(amt[i]),
-			    DBP_INT(r->apps[done + i].credit_id) };
-			if ((rc = db_exec(r->db, SQL_DEDUCT, dp, 2, NULL, NULL)) != DB_OK)
-				return rc;
-		}
-		done += k;
+	if (r->napps == 0)
+		return DB_OK;
+	if ((ca = calloc(r->napps, sizeof(*ca))) == NULL)
+		return DB_ERROR;
+	for (i = 0; i < r->napps; i++) {
+		ca[i].credit_id = (uint64_t)r->apps[i].credit_id;
+		ca[i].invoice_id = r->a[r->apps[i].acct].invoice_id;
+		ca[i].amount = r->apps[i].amount;
 	}
-	return DB_OK;
+	rc = credits_apply_many(r->db, ca, r->napps, r->now);
+	free(ca);
+	return rc;
 }
 
 /* billed_through moves to the period's end for the accounts whose period
@@ -612,7 +609,6 @@ advance_watermarks(struct run *r)
 	static struct db_param p[SQL_ROWS_MAX + 1];
 	uint64_t ids[INVOICE_BATCH_ACCOUNTS];
 	size_t n = 0, k, i;
-	const char *sql;
 
 	for (i = 0; i < r->n; i++)
 		if (r->a[i].state != ACCT_SKIP &&
@@ -621,12 +617,11 @@ advance_watermarks(struct run *r)
 	if (n == 0)
 		return DB_OK;
 	k = sql_rows_chunk_up(n);
-	if ((sql = sql_rows_text(&advance_accounts, k)) == NULL)
-		return DB_ERROR;
 	p[0] = DBP_STR(r->pe);
 	for (i = 0; i < k; i++)
 		p[1 + i] = DBP_INT(ids[i < n ? i : n - 1]);
-	return db_exec(r->db, sql, p, k + 1, NULL, NULL);
+	return db_run_rows(r->db, &invoice_batch_rows_advance, k, p, k + 1,
+	    NULL, NULL);
 }
 
 /* billing.invoice.created for each invoice, from the values in hand. */
@@ -708,7 +703,7 @@ write_batch(struct run *r)
 			sets[i] = &r->a[ix[i]].lines;
 			ids[i] = r->a[ix[i]].invoice_id;
 		}
-		if ((rc = lines_insert(r->db, ids, sets, n)) != DB_OK ||
+		if ((rc = invoice_lines_insert(r->db, ids, sets, n)) != DB_OK ||
 		    (rc = write_applications(r)) != DB_OK)
 			return rc;
 	}
@@ -753,8 +748,8 @@ invoice_batch_run(struct db *db, struct invoice_batch *ib)
 			ib->last = r.a[r.n - 1].id;
 	}
 	for (i = 0; i < r.n; i++) {
-		usage_sums_free(&r.a[i].sums);
-		line_set_free(&r.a[i].lines);
+		invoice_lines_sums_free(&r.a[i].sums);
+		invoice_lines_set_free(&r.a[i].lines);
 	}
 	free(r.apps);
 	free(r.a);

@@ -13,6 +13,8 @@
 #include "invoices.h"
 
 struct db;
+struct db_stmts;
+struct sql_rows;
 struct plan;
 struct billing_config;
 
@@ -34,20 +36,20 @@ struct usage_sum {
 };
 
 /* As many sums as the records have groups (heap, growing; all zero to
- * start).  Free with usage_sums_free. */
+ * start).  Free with invoice_lines_sums_free. */
 struct usage_sums {
 	struct usage_sum *s;
 	size_t n, cap;
 };
 
 /* A new zeroed sum at the end of u, or NULL when out of memory. */
-struct usage_sum *usage_sums_next(struct usage_sums *u);
-void usage_sums_free(struct usage_sums *u);
+struct usage_sum *invoice_lines_sums_next(struct usage_sums *u);
+void invoice_lines_sums_free(struct usage_sums *u);
 
 /*
  * An invoice's lines: usage lines (a resource x unit price each),
  * subscription, overage, as many as there are (heap, growing; all zero to
- * start).  Free with line_set_free.
+ * start).  Free with invoice_lines_set_free.
  */
 struct line_set {
 	struct invoice_line *lines;
@@ -56,7 +58,7 @@ struct line_set {
 	int whole_units;    /* 1: the currency has no minor unit (jpy), amounts
 	                     * round to whole units; 0: to cents */
 };
-void line_set_free(struct line_set *set);
+void invoice_lines_set_free(struct line_set *set);
 
 /*
  * The functions that add lines return 0, or -1 when a line cannot be added
@@ -65,37 +67,40 @@ void line_set_free(struct line_set *set);
  */
 
 /* One usage line per sum, amounts rounded to the currency's minor unit. */
-int lines_usage(struct line_set *set, const struct usage_sum *sums, size_t n);
+int invoice_lines_usage(struct line_set *set, const struct usage_sum *sums,
+    size_t n);
 
 /* The plan's price: monthly plans every period, yearly ones in the period
  * of the account's anniversary month (or a period of about a year). */
-int lines_subscription(struct line_set *set, const struct plan *plan,
+int invoice_lines_subscription(struct line_set *set, const struct plan *plan,
     int64_t account_created, int64_t period_start, int64_t period_end);
 
 /*
  * Hybrid overage, hour by hour: in one clock hour the quantity of a
  * resource is its average concurrent size, so what exceeds the plan's
- * limit that hour is the overage.  overage_add takes one hour's sum of one
- * resource and price (0, or -1 as above); lines_overage adds the lines.
- * Zero to start; free with overage_free.
+ * limit that hour is the overage.  invoice_lines_overage_add takes one
+ * hour's sum of one resource and price (0, or -1 as above);
+ * invoice_lines_overage adds the lines.  Zero to start; free with
+ * invoice_lines_overage_free.
  */
 struct overage {
 	struct usage_sums over;
 };
-int overage_add(struct overage *o, const struct plan *plan,
+int invoice_lines_overage_add(struct overage *o, const struct plan *plan,
     const char *resource, const char *unit, int64_t price, int64_t qty);
-int lines_overage(struct line_set *set, const struct overage *o,
+int invoice_lines_overage(struct line_set *set, const struct overage *o,
     const struct plan *plan);
-void overage_free(struct overage *o);
+void invoice_lines_overage_free(struct overage *o);
 
 /* Writes the lines of n invoices (ids[i] gets sets[i]) in multi-row
  * statements. */
-int lines_insert(struct db *db, const uint64_t *ids,
+int invoice_lines_insert(struct db *db, const uint64_t *ids,
     const struct line_set *const *sets, size_t n);
+extern struct sql_rows invoice_lines_rows_insert;   /* (statements.c) */
 
 /* The next gap-free number of the year ("INV-2025-000001"), from the
  * counter row locked until the caller's transaction ends (invoice_build.c). */
-int invoice_next_number(struct db *db, int year, char *buf, size_t size);
+int invoice_build_next_number(struct db *db, int year, char *buf, size_t size);
 
 /* The scheduled run over a batch of accounts (invoice_batch.c). */
 struct invoice_batch {
@@ -117,5 +122,15 @@ struct invoice_batch {
 
 /* One batch, inside the caller's transaction. */
 int invoice_batch_run(struct db *db, struct invoice_batch *ib);
+
+/* The statement tables (statements.c). */
+extern const struct db_stmts invoice_build_stmts;
+extern const struct db_stmts invoice_batch_stmts;
+extern struct sql_rows invoice_batch_rows_sums;
+extern struct sql_rows invoice_batch_rows_invoices;
+extern struct sql_rows invoice_batch_rows_advance;
+extern const struct db_stmts invoice_job_stmts;
+extern const struct db_stmts invoice_stripe_stmts;
+extern const struct db_stmts stripe_push_stmts;
 
 #endif

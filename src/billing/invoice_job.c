@@ -24,18 +24,19 @@
 /* how far back a run catches up missed periods (a year of monthly ones) */
 #define INVOICE_CATCHUP_PERIODS 12
 
-/* where the oldest open period starts: the earliest watermark, or creation
- * of a never-invoiced account (see invoice_batch.c SQL_ACCOUNTS) */
-static const char SQL_JOB_OLDEST_OPEN[] =
-    "SELECT MIN(COALESCE(billed_through, IF(created_at > ?, ?, created_at))) "
-    "FROM billing_accounts";
+enum { JOB_OLDEST_OPEN, JOB_DRAFTS, JOB_NSTMTS };
 
-static const char SQL_JOB_DRAFTS[] =
-    "SELECT id FROM billing_invoices WHERE status = 'draft' "
-    "AND kind = 'scheduled' AND created_at <= ? ORDER BY id LIMIT 100";
-static const char SQL_JOB_OVERDUE[] =
-    "UPDATE billing_invoices SET status = 'overdue' "
-    "WHERE status = 'sent' AND due_date < ? AND total > 0";
+static const struct db_stmt job_sql[JOB_NSTMTS] = {
+	/* where the oldest open period starts: the earliest watermark, or
+	 * creation of a never-invoiced account (see invoice_batch.c
+	 * BATCH_ACCOUNTS) */
+	[JOB_OLDEST_OPEN] = { "SELECT MIN(COALESCE(billed_through, "
+	    "IF(created_at > ?, ?, created_at))) FROM billing_accounts", 2, 1 },
+	[JOB_DRAFTS] = { "SELECT id FROM billing_invoices WHERE status = "
+	    "'draft' AND kind = 'scheduled' AND created_at <= ? ORDER BY id "
+	    "LIMIT 100", 1, 1 },
+};
+const struct db_stmts invoice_job_stmts = DB_STMTS("invoice_job", job_sql);
 
 static void
 fmt_time(int64_t usec, char *buf)
@@ -44,7 +45,7 @@ fmt_time(int64_t usec, char *buf)
 }
 
 static int
-load_ids(struct db *db, const char *sql, const struct db_param *p,
+load_ids(struct db *db, unsigned stmt, const struct db_param *p,
     uint64_t *ids, size_t *n)
 {
 	struct db_result *res = NULL;
@@ -52,7 +53,7 @@ load_ids(struct db *db, const char *sql, const struct db_param *p,
 	int rc, r;
 
 	*n = 0;
-	if ((rc = db_query(db, sql, p, 1, &res)) != DB_OK)
+	if ((rc = db_get(db, &invoice_job_stmts, stmt, p, 1, &res)) != DB_OK)
 		return rc;
 	while ((r = db_fetch(res)) == 1 && *n < JOB_BATCH_ACCOUNTS)
 		if (db_col_i64(res, 0, &v) == 0)
@@ -94,7 +95,8 @@ open_periods(struct db *db, struct invoice_batch *jb, int64_t *first,
 	fmt_time(jb->now, nowt);
 	fmt_time(jb->latest_start, lst);
 	struct db_param p[] = { DBP_STR(nowt), DBP_STR(lst) };
-	if ((rc = db_query(db, SQL_JOB_OLDEST_OPEN, p, 2, &res)) != DB_OK)
+	if ((rc = db_get(db, &invoice_job_stmts, JOB_OLDEST_OPEN, p, 2,
+	    &res)) != DB_OK)
 		return rc;
 	if ((r = db_fetch(res)) == 1 && db_col_time(res, 0, &oldest) != 0)
 		r = DB_ERROR;
@@ -157,16 +159,17 @@ finalize_drafts_txn(struct db *db, void *arg)
 	fmt_time(d->now - (int64_t)d->cfg->invoice_draft_hours * 3600 *
 	    USEC_PER_SEC, cutoff);
 	struct db_param p[] = { DBP_STR(cutoff) };
-	if ((rc = load_ids(db, SQL_JOB_DRAFTS, p, d->ids, &d->nids)) != DB_OK)
+	if ((rc = load_ids(db, JOB_DRAFTS, p, d->ids, &d->nids)) != DB_OK)
 		return rc;
 	for (i = 0; i < d->nids; i++)
-		if ((rc = invoice_finalize(db, d->cfg, d->ids[i], d->now)) != DB_OK)
+		if ((rc = invoice_build_finalize(db, d->cfg, d->ids[i],
+		    d->now)) != DB_OK)
 			return rc;
 	return DB_OK;
 }
 
 int
-invoices_job(struct app *app, const struct job_opts *opts,
+invoice_job_run(struct app *app, const struct job_opts *opts,
     struct job_result *result)
 {
 	const struct billing_config *cfg = app->cfg;
@@ -196,8 +199,7 @@ invoices_job(struct app *app, const struct job_opts *opts,
 		} while (db_.nids == JOB_BATCH_ACCOUNTS);
 	}
 	fmt_time(jb.now, nowt);
-	struct db_param p[] = { DBP_STR(nowt) };
-	rc = db_exec(app->db, SQL_JOB_OVERDUE, p, 1, &overdue, NULL);
+	rc = invoice_mark_overdue(app->db, nowt, &overdue);
 	/* Stripe collects finalized invoices of customers it knows; a failed
 	 * push keeps the invoices and is retried by the next run */
 	if (rc == DB_OK)

@@ -18,13 +18,13 @@
 #define USEC_PER_DAY (86400LL * USEC_PER_SEC)
 #define LINE_PARAMS 9
 
-static struct sql_rows insert_lines = SQL_ROWS_INIT(
-    "INSERT INTO billing_invoice_lines (invoice_id, line_no, kind, "
+struct sql_rows invoice_lines_rows_insert = SQL_ROWS_STMT("invoice_lines",
+    0, 0, "INSERT INTO billing_invoice_lines (invoice_id, line_no, kind, "
     "resource_type, description, quantity, unit, unit_price, amount) VALUES ",
     "(?,?,?,?,?,?,?,?,?)", "");
 
 struct usage_sum *
-usage_sums_next(struct usage_sums *u)
+invoice_lines_sums_next(struct usage_sums *u)
 {
 	struct usage_sum *ns;
 
@@ -39,14 +39,14 @@ usage_sums_next(struct usage_sums *u)
 }
 
 void
-usage_sums_free(struct usage_sums *u)
+invoice_lines_sums_free(struct usage_sums *u)
 {
 	free(u->s);
 	memset(u, 0, sizeof(*u));
 }
 
 void
-line_set_free(struct line_set *set)
+invoice_lines_set_free(struct line_set *set)
 {
 	free(set->lines);
 	memset(set, 0, sizeof(*set));
@@ -102,7 +102,7 @@ usage_description(const char *resource)
 }
 
 int
-lines_usage(struct line_set *set, const struct usage_sum *sums, size_t n)
+invoice_lines_usage(struct line_set *set, const struct usage_sum *sums, size_t n)
 {
 	size_t i;
 
@@ -116,7 +116,7 @@ lines_usage(struct line_set *set, const struct usage_sum *sums, size_t n)
 }
 
 int
-lines_subscription(struct line_set *set, const struct plan *plan,
+invoice_lines_subscription(struct line_set *set, const struct plan *plan,
     int64_t account_created, int64_t period_start, int64_t period_end)
 {
 	char desc[256];
@@ -138,7 +138,8 @@ lines_subscription(struct line_set *set, const struct plan *plan,
 }
 
 int
-overage_add(struct overage *o, const struct plan *plan, const char *resource,
+invoice_lines_overage_add(struct overage *o, const struct plan *plan,
+    const char *resource,
     const char *unit, int64_t price, int64_t qty)
 {
 	struct usage_sum *s = NULL;
@@ -164,7 +165,7 @@ overage_add(struct overage *o, const struct plan *plan, const char *resource,
 	    money_add(s->cost, cost, &ncost) != 0))
 		return -1;
 	if (s == NULL) {
-		if ((s = usage_sums_next(&o->over)) == NULL)
+		if ((s = invoice_lines_sums_next(&o->over)) == NULL)
 			return -1;
 		snprintf(s->resource, sizeof(s->resource), "%s", resource);
 		snprintf(s->unit, sizeof(s->unit), "%s", unit);
@@ -178,7 +179,7 @@ overage_add(struct overage *o, const struct plan *plan, const char *resource,
 }
 
 int
-lines_overage(struct line_set *set, const struct overage *o,
+invoice_lines_overage(struct line_set *set, const struct overage *o,
     const struct plan *plan)
 {
 	char desc[128];
@@ -197,9 +198,9 @@ lines_overage(struct line_set *set, const struct overage *o,
 }
 
 void
-overage_free(struct overage *o)
+invoice_lines_overage_free(struct overage *o)
 {
-	usage_sums_free(&o->over);
+	invoice_lines_sums_free(&o->over);
 }
 
 /* The text of one line's decimals, kept alive for the binds. */
@@ -208,7 +209,7 @@ struct line_text {
 };
 
 int
-lines_insert(struct db *db, const uint64_t *ids,
+invoice_lines_insert(struct db *db, const uint64_t *ids,
     const struct line_set *const *sets, size_t n)
 {
 	static struct db_param p[SQL_ROWS_MAX * LINE_PARAMS];
@@ -218,8 +219,6 @@ lines_insert(struct db *db, const uint64_t *ids,
 
 	for (;;) {
 		size_t left = 0, i, j, k, a = inv, b = line;
-		const char *sql;
-
 		/* how many lines are left, up to a full statement */
 		while (a < n && left < SQL_ROWS_MAX) {
 			left += sets[a]->n - b;
@@ -229,8 +228,6 @@ lines_insert(struct db *db, const uint64_t *ids,
 		if (left == 0)
 			return DB_OK;
 		k = sql_rows_chunk(left);
-		if ((sql = sql_rows_text(&insert_lines, k)) == NULL)
-			return DB_ERROR;
 		for (i = 0, j = 0; i < k; i++) {
 			const struct invoice_line *l;
 
@@ -255,7 +252,8 @@ lines_insert(struct db *db, const uint64_t *ids,
 			p[j++] = DBP_STR(txt[i].price);
 			p[j++] = DBP_STR(txt[i].amount);
 		}
-		if ((rc = db_exec(db, sql, p, j, NULL, NULL)) != DB_OK)
+		if ((rc = db_run_rows(db, &invoice_lines_rows_insert, k, p, j,
+		    NULL, NULL)) != DB_OK)
 			return rc;
 	}
 }

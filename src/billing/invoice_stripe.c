@@ -20,21 +20,28 @@
 #include "money.h"
 #include "timeutil.h"
 
-static const char SQL_BY_STRIPE_ID[] =
-    "SELECT id FROM billing_invoices WHERE stripe_invoice_id = ?";
-static const char SQL_INSERT[] =
-    "INSERT INTO billing_invoices (account_id, invoice_number, kind, "
-    "period_start, period_end, billing_mode, plan_id, currency, subtotal, "
-    "credits, total, status, due_date, finalized_at, paid_at, "
-    "stripe_invoice_id, created_at) "
-    "VALUES (?, ?, 'stripe', ?, ?, ?, ?, ?, ?, 0, ?, 'paid', ?, ?, ?, ?, ?)";
-static const char SQL_LINE[] =
-    "INSERT INTO billing_invoice_lines (invoice_id, line_no, kind, "
-    "resource_type, description, quantity, unit, unit_price, amount) "
-    "VALUES (?, 1, 'subscription', NULL, ?, 1, ?, ?, ?)";
+enum { STRIPE_INV_BY_ID, STRIPE_INV_INSERT, STRIPE_INV_LINE,
+	STRIPE_INV_NSTMTS };
+
+static const struct db_stmt stripe_inv_sql[STRIPE_INV_NSTMTS] = {
+	[STRIPE_INV_BY_ID] = { "SELECT id FROM billing_invoices "
+	    "WHERE stripe_invoice_id = ?", 1, 1 },
+	[STRIPE_INV_INSERT] = { "INSERT INTO billing_invoices (account_id, "
+	    "invoice_number, kind, period_start, period_end, billing_mode, "
+	    "plan_id, currency, subtotal, credits, total, status, due_date, "
+	    "finalized_at, paid_at, stripe_invoice_id, created_at) "
+	    "VALUES (?, ?, 'stripe', ?, ?, ?, ?, ?, ?, 0, ?, 'paid', ?, ?, ?, "
+	    "?, ?)", 14, 0 },
+	[STRIPE_INV_LINE] = { "INSERT INTO billing_invoice_lines (invoice_id, "
+	    "line_no, kind, resource_type, description, quantity, unit, "
+	    "unit_price, amount) "
+	    "VALUES (?, 1, 'subscription', NULL, ?, 1, ?, ?, ?)", 5, 0 },
+};
+const struct db_stmts invoice_stripe_stmts = DB_STMTS("invoice_stripe",
+    stripe_inv_sql);
 
 int
-invoice_record_stripe(struct db *db, const struct billing_config *cfg,
+invoice_stripe_record(struct db *db, const struct billing_config *cfg,
     const struct account *acct, const struct invoice_stripe_paid *sp,
     uint64_t *invoice_id)
 {
@@ -47,7 +54,8 @@ invoice_record_stripe(struct db *db, const struct billing_config *cfg,
 
 	*invoice_id = 0;
 	struct db_param sp1[] = { DBP_STR(sp->stripe_invoice_id) };
-	rc = db_query_i64(db, SQL_BY_STRIPE_ID, sp1, 1, &v);
+	rc = db_get_i64(db, &invoice_stripe_stmts, STRIPE_INV_BY_ID, sp1, 1,
+	    &v);
 	if (rc == DB_OK) {
 		*invoice_id = (uint64_t)v;  /* recorded before */
 		return DB_OK;
@@ -62,7 +70,7 @@ invoice_record_stripe(struct db *db, const struct billing_config *cfg,
 	time_format_db(sp->now, now, sizeof(now));
 	money_format(sp->amount, 2, amt, sizeof(amt));
 	time_to_civil(sp->paid_at, &y, &m, &d, &hh, &mm, &ss, &us);
-	if ((rc = invoice_next_number(db, y, number, sizeof(number))) != DB_OK)
+	if ((rc = invoice_build_next_number(db, y, number, sizeof(number))) != DB_OK)
 		return rc;
 	struct db_param p[] = { DBP_INT(acct->id), DBP_STR(number),
 	    DBP_STR(ps), DBP_STR(pe),
@@ -70,12 +78,14 @@ invoice_record_stripe(struct db *db, const struct billing_config *cfg,
 	    plan ? DBP_STR(plan->id) : DBP_NULLV, DBP_STR(sp->currency),
 	    DBP_STR(amt), DBP_STR(amt), DBP_STR(paid), DBP_STR(paid),
 	    DBP_STR(paid), DBP_STR(sp->stripe_invoice_id), DBP_STR(now) };
-	if ((rc = db_exec(db, SQL_INSERT, p, 14, NULL, invoice_id)) != DB_OK)
+	if ((rc = db_run(db, &invoice_stripe_stmts, STRIPE_INV_INSERT, p, 14,
+	    NULL, invoice_id)) != DB_OK)
 		return rc;
 	if (plan != NULL)
 		unit = plan->interval == INTERVAL_YEAR ? "year" : "month";
 	struct db_param lp[] = { DBP_INT(*invoice_id),
 	    DBP_STR(sp->description[0] ? sp->description : "Subscription"),
 	    DBP_STR(unit), DBP_STR(amt), DBP_STR(amt) };
-	return db_exec(db, SQL_LINE, lp, 5, NULL, NULL);
+	return db_run(db, &invoice_stripe_stmts, STRIPE_INV_LINE, lp, 5, NULL,
+	    NULL);
 }

@@ -1,7 +1,11 @@
 /*
- * invoices: reading an invoice with its lines, credits and payments, and its
- * JSON form.  Building and finalizing live in invoice_build.c, the invoice
- * job in invoice_job.c.
+ * invoices: reading an invoice with its lines, credits and payments (one
+ * or a page of them), and its JSON form.  The one writer of changes to an
+ * existing billing_invoices row: its amounts, finalization, status (paid,
+ * void, overdue) and Stripe id; the builders (invoice_build.c,
+ * invoice_batch.c, invoice_stripe.c) insert new rows and call these.
+ * Building and finalizing live in invoice_build.c, the invoice job in
+ * invoice_job.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,62 +18,146 @@
 #include "invoices.h"
 #include "json_util.h"
 #include "money.h"
+#include "result.h"
 #include "timeutil.h"
 
-static const char SQL_INVOICE[] =
-    "SELECT i.id, i.account_id, a.user_id, COALESCE(a.email, ''), "
-    "COALESCE(i.invoice_number, ''), i.kind, i.status, i.currency, "
-    "i.billing_mode, COALESCE(i.plan_id, ''), i.period_start, i.period_end, "
-    "i.subtotal, i.credits, i.total, i.due_date, i.finalized_at, i.paid_at, "
-    "i.voided_at, i.created_at, COALESCE(i.stripe_invoice_id, '') "
+/* An invoice's columns (INVOICES_HEADER, INVOICES_LIST), by HDR_COL_*. */
+#define HEADER_SELECT \
+    "SELECT i.id, i.account_id, a.user_id, COALESCE(a.email, ''), " \
+    "COALESCE(i.invoice_number, ''), i.kind, i.status, i.currency, " \
+    "i.billing_mode, COALESCE(i.plan_id, ''), i.period_start, i.period_end, " \
+    "i.subtotal, i.credits, i.total, i.due_date, i.finalized_at, i.paid_at, " \
+    "i.voided_at, i.created_at, COALESCE(i.stripe_invoice_id, '') " \
     "FROM billing_invoices i JOIN billing_accounts a ON a.id = i.account_id "
-    "WHERE i.id = ?";
-static const char SQL_LINES[] =
-    "SELECT line_no, kind, COALESCE(resource_type, ''), description, quantity, "
-    "unit, unit_price, amount FROM billing_invoice_lines WHERE invoice_id = ? "
-    "ORDER BY line_no";
-static const char SQL_APPLIED[] =
-    "SELECT ca.credit_id, ca.amount, c.reason FROM billing_credit_applications ca "
-    "JOIN billing_credits c ON c.id = ca.credit_id WHERE ca.invoice_id = ? "
-    "ORDER BY ca.id";
-static const char SQL_PAYMENTS[] =
-    "SELECT id, amount, status, method, created_at, "
-    "COALESCE(stripe_payment_intent_id, '') FROM billing_payments "
-    "WHERE invoice_id = ? ORDER BY id";
+
+enum {
+	INVOICES_HEADER,
+	INVOICES_LIST,
+	INVOICES_LINES,
+	INVOICES_APPLIED,
+	INVOICES_PAYMENTS,
+	INVOICES_LOCK,
+	INVOICES_SET_AMOUNTS,
+	INVOICES_FINALIZE,
+	INVOICES_SET_PAID,
+	INVOICES_SET_VOID,
+	INVOICES_SET_OVERDUE,
+	INVOICES_LINK_STRIPE,
+	INVOICES_NSTMTS
+};
+
+enum {
+	HDR_COL_ID, HDR_COL_ACCOUNT_ID, HDR_COL_USER_ID, HDR_COL_EMAIL,
+	HDR_COL_NUMBER, HDR_COL_KIND, HDR_COL_STATUS, HDR_COL_CURRENCY,
+	HDR_COL_BILLING_MODE, HDR_COL_PLAN_ID, HDR_COL_PERIOD_START,
+	HDR_COL_PERIOD_END, HDR_COL_SUBTOTAL, HDR_COL_CREDITS, HDR_COL_TOTAL,
+	HDR_COL_DUE_DATE, HDR_COL_FINALIZED_AT, HDR_COL_PAID_AT,
+	HDR_COL_VOIDED_AT, HDR_COL_CREATED_AT, HDR_COL_STRIPE_ID, HDR_NCOLS
+};
+enum {
+	LINE_COL_NO, LINE_COL_KIND, LINE_COL_RESOURCE, LINE_COL_DESCRIPTION,
+	LINE_COL_QUANTITY, LINE_COL_UNIT, LINE_COL_UNIT_PRICE, LINE_COL_AMOUNT,
+	LINE_NCOLS
+};
+enum { APPLIED_COL_CREDIT, APPLIED_COL_AMOUNT, APPLIED_COL_REASON,
+	APPLIED_NCOLS };
+enum {
+	PAY_COL_ID, PAY_COL_AMOUNT, PAY_COL_STATUS, PAY_COL_METHOD,
+	PAY_COL_CREATED_AT, PAY_COL_PI, PAY_NCOLS
+};
+enum {
+	LOCK_COL_ACCOUNT_ID, LOCK_COL_STATUS, LOCK_COL_SUBTOTAL,
+	LOCK_COL_CURRENCY, LOCK_COL_STRIPE_ID, LOCK_NCOLS
+};
+
+static const struct db_stmt invoices_sql[INVOICES_NSTMTS] = {
+	[INVOICES_HEADER] = { HEADER_SELECT "WHERE i.id = ?", 1, HDR_NCOLS },
+	/* a page of a user's invoices, newest first, below a cursor id */
+	[INVOICES_LIST] = { HEADER_SELECT "WHERE a.user_id = ? AND i.id < ? "
+	    "AND (? = '' OR i.status = ?) AND (? = 1 OR i.status <> 'draft') "
+	    "ORDER BY i.id DESC LIMIT ?", 6, HDR_NCOLS },
+	[INVOICES_LINES] = { "SELECT line_no, kind, COALESCE(resource_type, ''), "
+	    "description, quantity, unit, unit_price, amount "
+	    "FROM billing_invoice_lines WHERE invoice_id = ? ORDER BY line_no",
+	    1, LINE_NCOLS },
+	[INVOICES_APPLIED] = { "SELECT ca.credit_id, ca.amount, c.reason "
+	    "FROM billing_credit_applications ca "
+	    "JOIN billing_credits c ON c.id = ca.credit_id "
+	    "WHERE ca.invoice_id = ? ORDER BY ca.id", 1, APPLIED_NCOLS },
+	[INVOICES_PAYMENTS] = { "SELECT id, amount, status, method, created_at, "
+	    "COALESCE(stripe_payment_intent_id, '') FROM billing_payments "
+	    "WHERE invoice_id = ? ORDER BY id", 1, PAY_NCOLS },
+	[INVOICES_LOCK] = { "SELECT account_id, status, subtotal, currency, "
+	    "COALESCE(stripe_invoice_id, '') FROM billing_invoices "
+	    "WHERE id = ? FOR UPDATE", 1, LOCK_NCOLS },
+	[INVOICES_SET_AMOUNTS] = { "UPDATE billing_invoices SET subtotal = ?, "
+	    "credits = 0, total = ? WHERE id = ?", 3, 0 },
+	[INVOICES_FINALIZE] = { "UPDATE billing_invoices SET status = 'sent', "
+	    "invoice_number = ?, credits = ?, total = ?, finalized_at = ?, "
+	    "due_date = ? WHERE id = ?", 6, 0 },
+	/* paid is final, and only an unpaid final invoice becomes paid */
+	[INVOICES_SET_PAID] = { "UPDATE billing_invoices SET status = 'paid', "
+	    "paid_at = ? WHERE id = ? AND status IN ('sent', 'overdue')", 2, 0 },
+	[INVOICES_SET_VOID] = { "UPDATE billing_invoices SET status = 'void', "
+	    "voided_at = ? WHERE id = ?", 2, 0 },
+	[INVOICES_SET_OVERDUE] = { "UPDATE billing_invoices SET status = "
+	    "'overdue' WHERE status = 'sent' AND due_date < ? AND total > 0",
+	    1, 0 },
+	/* the first Stripe id stored stays */
+	[INVOICES_LINK_STRIPE] = { "UPDATE billing_invoices SET "
+	    "stripe_invoice_id = ? WHERE id = ? AND stripe_invoice_id IS NULL",
+	    2, 0 },
+};
+const struct db_stmts invoices_stmts = DB_STMTS("invoices", invoices_sql);
+
+/* The current row's header columns into *inv.  0, or -1 when a column is
+ * not what it should hold. */
+static int
+read_header(struct db_result *res, struct invoice *inv)
+{
+	int64_t v;
+	int bad = 0;
+
+	db_col_i64(res, HDR_COL_ID, &v);
+	inv->id = (uint64_t)v;
+	db_col_i64(res, HDR_COL_ACCOUNT_ID, &v);
+	inv->account_id = (uint64_t)v;
+	db_col_text(res, HDR_COL_USER_ID, inv->user_id, sizeof(inv->user_id));
+	db_col_text(res, HDR_COL_EMAIL, inv->email, sizeof(inv->email));
+	db_col_text(res, HDR_COL_NUMBER, inv->number, sizeof(inv->number));
+	db_col_text(res, HDR_COL_KIND, inv->kind, sizeof(inv->kind));
+	db_col_text(res, HDR_COL_STATUS, inv->status, sizeof(inv->status));
+	db_col_text(res, HDR_COL_CURRENCY, inv->currency, sizeof(inv->currency));
+	db_col_text(res, HDR_COL_BILLING_MODE, inv->billing_mode,
+	    sizeof(inv->billing_mode));
+	db_col_text(res, HDR_COL_PLAN_ID, inv->plan_id, sizeof(inv->plan_id));
+	bad |= db_col_time(res, HDR_COL_PERIOD_START, &inv->period_start) |
+	    db_col_time(res, HDR_COL_PERIOD_END, &inv->period_end) |
+	    db_col_decimal(res, HDR_COL_SUBTOTAL, &inv->subtotal) |
+	    db_col_decimal(res, HDR_COL_CREDITS, &inv->credits) |
+	    db_col_decimal(res, HDR_COL_TOTAL, &inv->total) |
+	    db_col_time(res, HDR_COL_DUE_DATE, &inv->due_date) |
+	    db_col_time(res, HDR_COL_FINALIZED_AT, &inv->finalized_at) |
+	    db_col_time(res, HDR_COL_PAID_AT, &inv->paid_at) |
+	    db_col_time(res, HDR_COL_VOIDED_AT, &inv->voided_at) |
+	    db_col_time(res, HDR_COL_CREATED_AT, &inv->created_at);
+	db_col_text(res, HDR_COL_STRIPE_ID, inv->stripe_invoice_id,
+	    sizeof(inv->stripe_invoice_id));
+	return bad ? -1 : 0;
+}
 
 static int
 load_header(struct db *db, uint64_t id, struct invoice *inv)
 {
 	struct db_result *res = NULL;
-	int64_t v;
 	int rc, r, bad = 0;
 
 	struct db_param p[] = { DBP_INT(id) };
-	if ((rc = db_query(db, SQL_INVOICE, p, 1, &res)) != DB_OK)
+	if ((rc = db_get(db, &invoices_stmts, INVOICES_HEADER, p, 1, &res)) !=
+	    DB_OK)
 		return rc;
-	if ((r = db_fetch(res)) == 1) {
-		db_col_i64(res, 0, &v);
-		inv->id = (uint64_t)v;
-		db_col_i64(res, 1, &v);
-		inv->account_id = (uint64_t)v;
-		db_col_text(res, 2, inv->user_id, sizeof(inv->user_id));
-		db_col_text(res, 3, inv->email, sizeof(inv->email));
-		db_col_text(res, 4, inv->number, sizeof(inv->number));
-		db_col_text(res, 5, inv->kind, sizeof(inv->kind));
-		db_col_text(res, 6, inv->status, sizeof(inv->status));
-		db_col_text(res, 7, inv->currency, sizeof(inv->currency));
-		db_col_text(res, 8, inv->billing_mode, sizeof(inv->billing_mode));
-		db_col_text(res, 9, inv->plan_id, sizeof(inv->plan_id));
-		bad |= db_col_time(res, 10, &inv->period_start) | db_col_time(res, 11,
-		    &inv->period_end) | db_col_decimal(res, 12, &inv->subtotal) |
-		    db_col_decimal(res, 13, &inv->credits) | db_col_decimal(res, 14, &inv->total) |
-		    db_col_time(res, 15, &inv->due_date) | db_col_time(res, 16,
-		    &inv->finalized_at) | db_col_time(res, 17, &inv->paid_at) |
-		    db_col_time(res, 18, &inv->voided_at) | db_col_time(res, 19,
-		    &inv->created_at);
-		db_col_text(res, 20, inv->stripe_invoice_id,
-		    sizeof(inv->stripe_invoice_id));
-	}
+	if ((r = db_fetch(res)) == 1)
+		bad = read_header(res, inv);
 	db_result_free(res);
 	if (r < 0)
 		return r;
@@ -104,7 +192,7 @@ load_lines(struct db *db, struct invoice *inv)
 	int rc, r;
 
 	struct db_param p[] = { DBP_INT(inv->id) };
-	if ((rc = db_query(db, SQL_LINES, p, 1, &res)) != DB_OK)
+	if ((rc = db_get(db, &invoices_stmts, INVOICES_LINES, p, 1, &res)) != DB_OK)
 		return rc;
 	while ((r = db_fetch(res)) == 1) {
 		struct invoice_line *l = push((void **)&inv->lines, &inv->nlines,
@@ -114,14 +202,17 @@ load_lines(struct db *db, struct invoice *inv)
 			r = DB_ERROR;
 			break;
 		}
-		db_col_i64(res, 0, &v);
+		db_col_i64(res, LINE_COL_NO, &v);
 		l->line_no = (unsigned)v;
-		db_col_text(res, 1, l->kind, sizeof(l->kind));
-		db_col_text(res, 2, l->resource_type, sizeof(l->resource_type));
-		db_col_text(res, 3, l->description, sizeof(l->description));
-		db_col_text(res, 5, l->unit, sizeof(l->unit));
-		if (db_col_decimal(res, 4, &l->quantity) || db_col_decimal(res, 6, &l->unit_price) ||
-		    db_col_decimal(res, 7, &l->amount)) {
+		db_col_text(res, LINE_COL_KIND, l->kind, sizeof(l->kind));
+		db_col_text(res, LINE_COL_RESOURCE, l->resource_type,
+		    sizeof(l->resource_type));
+		db_col_text(res, LINE_COL_DESCRIPTION, l->description,
+		    sizeof(l->description));
+		db_col_text(res, LINE_COL_UNIT, l->unit, sizeof(l->unit));
+		if (db_col_decimal(res, LINE_COL_QUANTITY, &l->quantity) ||
+		    db_col_decimal(res, LINE_COL_UNIT_PRICE, &l->unit_price) ||
+		    db_col_decimal(res, LINE_COL_AMOUNT, &l->amount)) {
 			r = DB_ERROR;
 			break;
 		}
@@ -139,7 +230,8 @@ load_applied(struct db *db, struct invoice *inv)
 	int rc, r;
 
 	struct db_param p[] = { DBP_INT(inv->id) };
-	if ((rc = db_query(db, SQL_APPLIED, p, 1, &res)) != DB_OK)
+	if ((rc = db_get(db, &invoices_stmts, INVOICES_APPLIED, p, 1,
+	    &res)) != DB_OK)
 		return rc;
 	while ((r = db_fetch(res)) == 1) {
 		struct invoice_credit *c = push((void **)&inv->applied,
@@ -149,10 +241,11 @@ load_applied(struct db *db, struct invoice *inv)
 			r = DB_ERROR;
 			break;
 		}
-		db_col_i64(res, 0, &v);
+		db_col_i64(res, APPLIED_COL_CREDIT, &v);
 		c->credit_id = (uint64_t)v;
-		db_col_decimal(res, 1, &c->amount);
-		db_col_text(res, 2, c->reason, sizeof(c->reason));
+		db_col_decimal(res, APPLIED_COL_AMOUNT, &c->amount);
+		db_col_text(res, APPLIED_COL_REASON, c->reason,
+		    sizeof(c->reason));
 	}
 	db_result_free(res);
 	return r < 0 ? r : DB_OK;
@@ -167,7 +260,8 @@ load_payments(struct db *db, struct invoice *inv)
 	int rc, r;
 
 	struct db_param p[] = { DBP_INT(inv->id) };
-	if ((rc = db_query(db, SQL_PAYMENTS, p, 1, &res)) != DB_OK)
+	if ((rc = db_get(db, &invoices_stmts, INVOICES_PAYMENTS, p, 1,
+	    &res)) != DB_OK)
 		return rc;
 	while ((r = db_fetch(res)) == 1) {
 		struct invoice_payment *pm = push((void **)&inv->payments,
@@ -177,13 +271,13 @@ load_payments(struct db *db, struct invoice *inv)
 			r = DB_ERROR;
 			break;
 		}
-		db_col_i64(res, 0, &v);
+		db_col_i64(res, PAY_COL_ID, &v);
 		pm->id = (uint64_t)v;
-		db_col_decimal(res, 1, &pm->amount);
-		db_col_text(res, 2, pm->status, sizeof(pm->status));
-		db_col_text(res, 3, pm->method, sizeof(pm->method));
-		db_col_time(res, 4, &pm->created_at);
-		db_col_text(res, 5, pm->stripe_payment_intent_id,
+		db_col_decimal(res, PAY_COL_AMOUNT, &pm->amount);
+		db_col_text(res, PAY_COL_STATUS, pm->status, sizeof(pm->status));
+		db_col_text(res, PAY_COL_METHOD, pm->method, sizeof(pm->method));
+		db_col_time(res, PAY_COL_CREATED_AT, &pm->created_at);
+		db_col_text(res, PAY_COL_PI, pm->stripe_payment_intent_id,
 		    sizeof(pm->stripe_payment_intent_id));
 	}
 	db_result_free(res);
@@ -324,4 +418,145 @@ invoice_json(const struct invoice *inv, int details)
 	}
 	json_object_object_add(o, "payments", arr);
 	return o;
+}
+
+enum result_code
+invoice_list(struct db *db, struct invoice_page *pg, struct result *r)
+{
+	struct db_result *res = NULL;
+	struct invoice *inv;
+	int rc, f;
+
+	pg->items = NULL;
+	pg->n = 0;
+	pg->next_cursor = 0;
+	if ((pg->items = calloc(pg->limit ? pg->limit : 1,
+	    sizeof(*pg->items))) == NULL)
+		return result_set(r, RESULT_ERROR, NULL, "out of memory");
+	struct db_param p[] = { DBP_STR(pg->user_id),
+	    DBP_INT(pg->before ? pg->before : UINT64_C(9000000000000000000)),
+	    DBP_STR(pg->status), DBP_STR(pg->status), DBP_INT(pg->drafts ? 1 : 0),
+	    DBP_INT(pg->limit + 1) };
+	if ((rc = db_get(db, &invoices_stmts, INVOICES_LIST, p, 6, &res)) !=
+	    DB_OK)
+		return result_db(r, rc);
+	/* one row more than a page says there is a next one */
+	while ((f = db_fetch(res)) == 1) {
+		if (pg->n == pg->limit) {
+			pg->next_cursor = pg->n ? pg->items[pg->n - 1].id : 0;
+			break;
+		}
+		inv = &pg->items[pg->n];
+		if (read_header(res, inv) != 0) {
+			f = DB_ERROR;
+			break;
+		}
+		pg->n++;
+	}
+	db_result_free(res);
+	if (f < 0)
+		return result_db(r, f);
+	return result_set(r, RESULT_OK, NULL, "ok");
+}
+
+void
+invoice_page_free(struct invoice_page *pg)
+{
+	free(pg->items);
+	pg->items = NULL;
+	pg->n = 0;
+}
+
+int
+invoice_lock(struct db *db, uint64_t id, struct invoice_locked *out)
+{
+	struct db_result *res = NULL;
+	int64_t v = 0;
+	int rc, r;
+
+	memset(out, 0, sizeof(*out));
+	struct db_param p[] = { DBP_INT(id) };
+	if ((rc = db_get(db, &invoices_stmts, INVOICES_LOCK, p, 1, &res)) !=
+	    DB_OK)
+		return rc;
+	if ((r = db_fetch(res)) == 1) {
+		db_col_i64(res, LOCK_COL_ACCOUNT_ID, &v);
+		out->account_id = (uint64_t)v;
+		db_col_text(res, LOCK_COL_STATUS, out->status,
+		    sizeof(out->status));
+		db_col_text(res, LOCK_COL_CURRENCY, out->currency,
+		    sizeof(out->currency));
+		db_col_text(res, LOCK_COL_STRIPE_ID, out->stripe_invoice_id,
+		    sizeof(out->stripe_invoice_id));
+		if (db_col_decimal(res, LOCK_COL_SUBTOTAL, &out->subtotal) != 0)
+			r = DB_ERROR;
+	}
+	db_result_free(res);
+	return r < 0 ? r : r == 0 ? DB_NOT_FOUND : DB_OK;
+}
+
+/* Decimal text for a bind, kept alive in buf. */
+static struct db_param
+dec_param(int64_t micros, char *buf, size_t size)
+{
+	money_format(micros, 2, buf, size);
+	return DBP_STR(buf);
+}
+
+int
+invoice_store_amounts(struct db *db, uint64_t id, int64_t subtotal)
+{
+	char st[32], tt[32];
+
+	struct db_param p[] = { dec_param(subtotal, st, sizeof(st)),
+	    dec_param(subtotal, tt, sizeof(tt)), DBP_INT(id) };
+	return db_run(db, &invoices_stmts, INVOICES_SET_AMOUNTS, p, 3, NULL,
+	    NULL);
+}
+
+int
+invoice_store_final(struct db *db, uint64_t id, const char *number,
+    int64_t credits, int64_t total, const char *now, const char *due)
+{
+	char cr[32], tot[32];
+
+	struct db_param p[] = { DBP_STR(number),
+	    dec_param(credits, cr, sizeof(cr)),
+	    dec_param(total, tot, sizeof(tot)),
+	    DBP_STR(now), DBP_STR(due), DBP_INT(id) };
+	return db_run(db, &invoices_stmts, INVOICES_FINALIZE, p, 6, NULL, NULL);
+}
+
+int
+invoice_mark_paid(struct db *db, uint64_t id, const char *paid_at)
+{
+	struct db_param p[] = { DBP_STR(paid_at), DBP_INT(id) };
+
+	return db_run(db, &invoices_stmts, INVOICES_SET_PAID, p, 2, NULL, NULL);
+}
+
+int
+invoice_mark_void(struct db *db, uint64_t id, const char *now)
+{
+	struct db_param p[] = { DBP_STR(now), DBP_INT(id) };
+
+	return db_run(db, &invoices_stmts, INVOICES_SET_VOID, p, 2, NULL, NULL);
+}
+
+int
+invoice_mark_overdue(struct db *db, const char *now, uint64_t *count)
+{
+	struct db_param p[] = { DBP_STR(now) };
+
+	return db_run(db, &invoices_stmts, INVOICES_SET_OVERDUE, p, 1, count,
+	    NULL);
+}
+
+int
+invoice_link_stripe(struct db *db, uint64_t id, const char *stripe_invoice_id)
+{
+	struct db_param p[] = { DBP_STR(stripe_invoice_id), DBP_INT(id) };
+
+	return db_run(db, &invoices_stmts, INVOICES_LINK_STRIPE, p, 2, NULL,
+	    NULL);
 }

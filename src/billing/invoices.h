@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "result.h"
+
 struct account;
 struct app;
 struct db;
@@ -25,7 +27,7 @@ struct billing_config;
 struct json_object;
 struct job_opts;
 struct job_result;
-struct stripe_error;
+struct db_stmts;
 
 struct invoice_line {
 	unsigned line_no;
@@ -83,6 +85,55 @@ void invoice_free(struct invoice *inv);
 /* The invoice without lines, credits or payments (lists). */
 int invoice_load_summary(struct db *db, uint64_t id, struct invoice *out);
 
+/* A page of a user's invoices, newest first, in one query. */
+struct invoice_page {
+	const char *user_id;
+	const char *status;     /* only these; "" for any */
+	int drafts;             /* 1: drafts too (an admin asks) */
+	uint64_t before;        /* ids below this; 0: from the newest */
+	size_t limit;           /* at most this many (>= 1) */
+	/* out */
+	struct invoice *items;  /* summaries (no lines); invoice_page_free */
+	size_t n;
+	uint64_t next_cursor;   /* the last id when there is more; else 0 */
+};
+enum result_code invoice_list(struct db *db, struct invoice_page *pg,
+    struct result *r);
+void invoice_page_free(struct invoice_page *pg);
+
+/*
+ * -- changes to an invoice row (invoices.c, their one writer) --
+ * Inside the caller's transaction, the invoice locked (invoice_lock) where
+ * its status is read first.  Each returns an enum db_rc.  Times are
+ * DATETIME text (time_format_db).
+ */
+
+/* What a locked invoice is (invoice_lock). */
+struct invoice_locked {
+	uint64_t account_id;
+	char status[16];
+	int64_t subtotal;
+	char currency[4];
+	char stripe_invoice_id[256];    /* "" for none */
+};
+/* Locks invoice id until the transaction ends.  DB_NOT_FOUND for none. */
+int invoice_lock(struct db *db, uint64_t id, struct invoice_locked *out);
+/* A draft's amounts: subtotal and total, no credits yet. */
+int invoice_store_amounts(struct db *db, uint64_t id, int64_t subtotal);
+/* A draft finalized: status sent with its number, credits, total, times. */
+int invoice_store_final(struct db *db, uint64_t id, const char *number,
+    int64_t credits, int64_t total, const char *now, const char *due);
+/* Paid at paid_at, when it is sent or overdue (paid is final). */
+int invoice_mark_paid(struct db *db, uint64_t id, const char *paid_at);
+int invoice_mark_void(struct db *db, uint64_t id, const char *now);
+/* Every sent invoice with something to pay past its due date; *count
+ * (may be NULL) how many. */
+int invoice_mark_overdue(struct db *db, const char *now, uint64_t *count);
+/* Stores the Stripe invoice that collects it, unless one is stored (the
+ * first stays).  DB_DUPLICATE: that Stripe id belongs to another invoice. */
+int invoice_link_stripe(struct db *db, uint64_t id,
+    const char *stripe_invoice_id);
+
 /*
  * The invoice as the API shows it (new reference).  Amounts with 2
  * decimals, quantities and unit prices with up to 6, RFC 3339 times; with
@@ -90,55 +141,54 @@ int invoice_load_summary(struct db *db, uint64_t id, struct invoice *out);
  */
 struct json_object *invoice_json(const struct invoice *inv, int details);
 
-/* -- building (invoice_build.c); all inside the caller's transaction -- */
+/* -- building (invoice_build.c) -- */
 
 struct invoice_spec {
-	uint64_t account_id;
+	const char *user_id;
 	int64_t period_start, period_end;   /* usage inside the period only */
 	int draft;    /* keep it a numberless draft */
 	int64_t now;
 };
 
-enum invoice_outcome {
-	INVOICE_CREATED = 0,
-	INVOICE_EXISTS    /* a live invoice of the account overlaps the period */
-};
-
 /*
- * Makes a manual invoice of the account for the period: lines by billing
- * mode from the unbilled usage records inside it, which are tied to it, and
- * unless spec->draft, finalized (the scheduled run is invoice_batch.c).  On DB_OK,
- * *outcome says what happened and *invoice_id is the new invoice (or the
- * overlapping one, when known).
+ * Makes a manual invoice of the user's account for the period, in its own
+ * transaction: lines by billing mode from the unbilled usage records inside
+ * it, which are tied to it, and unless spec->draft, finalized (the
+ * scheduled run is invoice_batch.c).  RESULT_OK with *invoice_id the new
+ * invoice; RESULT_NOT_FOUND (user_id) for an unknown user; RESULT_CONFLICT
+ * (period_start) when a live invoice of the account overlaps the period.
  */
-int invoice_build(struct db *db, const struct billing_config *cfg,
-    const struct invoice_spec *spec, enum invoice_outcome *outcome,
-    uint64_t *invoice_id);
+enum result_code invoice_build_manual(struct db *db,
+    const struct billing_config *cfg, const struct invoice_spec *spec,
+    uint64_t *invoice_id, struct result *r);
 
 /* Finalizes a draft: credits, number, due date, status sent, the
- * billing.invoice.created event.  A final invoice is left as it is. */
-int invoice_finalize(struct db *db, const struct billing_config *cfg,
+ * billing.invoice.created event.  A final invoice is left as it is.
+ * Inside the caller's transaction; an enum db_rc. */
+int invoice_build_finalize(struct db *db, const struct billing_config *cfg,
     uint64_t id, int64_t now);
 
-enum invoice_status_outcome {
-	INVOICE_STATUS_DONE = 0,   /* changed, or already so */
-	INVOICE_STATUS_CONFLICT,   /* makes no sense from its status */
-	INVOICE_STATUS_STRIPE      /* Stripe refused or failed: *se says why */
-};
+/* Queues event `type` (billing.invoice.created, .paid) for invoice id,
+ * keyed "<type>:<id>" so that it is queued once.  An enum db_rc. */
+int invoice_build_emit_event(struct db *db, uint64_t id, const char *type,
+    int64_t now);
 
 /*
- * Moves an invoice to status `to` (sent, paid, void).  The same status again
- * changes nothing.  paid records a manual payment; void keeps the invoice,
- * gives its credits back and frees its usage for the next invoice.  Locks
- * the account first, then the invoice, then its credits.  An invoice that
- * Stripe collects (it has a stripe_invoice_id) is voided or paid out of
- * band in Stripe first, holding those locks; when Stripe refuses or fails,
- * nothing changes here and *outcome is INVOICE_STATUS_STRIPE with *se
- * filled.  DB_NOT_FOUND for no such invoice.
+ * Moves an invoice to status `to` (sent, paid, void), in its own
+ * transaction.  The same status again changes nothing.  paid records a
+ * manual payment; void keeps the invoice, gives its credits back and frees
+ * its usage for the next invoice.  Locks the account first, then the
+ * invoice, then its credits.  An invoice that Stripe collects (it has a
+ * stripe_invoice_id) is voided or paid out of band in Stripe first,
+ * holding those locks; when Stripe refuses or fails, nothing changes here.
+ * RESULT_OK; RESULT_NOT_FOUND for no such invoice; RESULT_CONFLICT (status)
+ * when it cannot move there from its status, or Stripe refused for the
+ * invoice's state there; RESULT_UNAVAILABLE or RESULT_STRIPE_REFUSED for
+ * the other Stripe failures.
  */
-int invoice_set_status(struct db *db, const struct billing_config *cfg,
-    uint64_t id, const char *to, int64_t now,
-    enum invoice_status_outcome *outcome, struct stripe_error *se);
+enum result_code invoice_build_set_status(struct db *db,
+    const struct billing_config *cfg, uint64_t id, const char *to,
+    int64_t now, struct result *r);
 
 /*
  * A Stripe subscription's invoice, paid in Stripe and not made by us, as it
@@ -158,12 +208,15 @@ struct invoice_stripe_paid {
  * already recorded for that Stripe id is found instead.  *invoice_id is
  * ours.  Inside the caller's transaction.
  */
-int invoice_record_stripe(struct db *db, const struct billing_config *cfg,
+int invoice_stripe_record(struct db *db, const struct billing_config *cfg,
     const struct account *acct, const struct invoice_stripe_paid *sp,
     uint64_t *invoice_id);
 
 /* The invoice job (job_table "generate-invoices"; invoice_job.c). */
-int invoices_job(struct app *app, const struct job_opts *opts,
+int invoice_job_run(struct app *app, const struct job_opts *opts,
     struct job_result *result);
+
+/* The statement table (statements.c). */
+extern const struct db_stmts invoices_stmts;
 
 #endif

@@ -15,7 +15,7 @@ const struct job_def job_table[] = {
 	{ "check-quotas", "*/15 * * * *",
 	    "checks accounts against their plan limits", quotas_job },
 	{ "generate-invoices", "30 0 * * *",
-	    "invoices the period just ended on invoiceDay", invoices_job },
+	    "invoices the period just ended on invoiceDay", invoice_job_run },
 	{ "dispatch-events", "* * * * *",
 	    "delivers the events outbox", dispatch_job },
 };

@@ -19,6 +19,13 @@
 #include "usage.h"
 #include "webhook.h"
 
+/* billing: credits, invoices, payments */
+#include "credits.h"
+#include "invoice_impl.h"
+#include "invoices.h"
+#include "payments.h"
+#include "webhook.h"
+
 /* Each module's table, by layer and module; add a new one in its place. */
 static const struct db_stmts *const tables[] = {
 	/* core */
@@ -32,6 +39,15 @@ static const struct db_stmts *const tables[] = {
 	&report_stmts,
 
 	/* billing: credits, invoices, payments */
+	&credits_stmts,
+	&invoices_stmts,
+	&invoice_build_stmts,
+	&invoice_batch_stmts,
+	&invoice_job_stmts,
+	&invoice_stripe_stmts,
+	&payments_stmts,
+	&stripe_push_stmts,
+	&webhook_payments_stmts,
 
 	/* billing: subscriptions, checkout, Stripe webhooks */
 	&account_stmts,
@@ -56,6 +72,11 @@ static struct sql_rows *const rows[] = {
 	&metering_write_segments_sql,
 
 	/* billing: credits, invoices, payments */
+	&credits_rows_applications,
+	&invoice_batch_rows_sums,
+	&invoice_batch_rows_invoices,
+	&invoice_batch_rows_advance,
+	&invoice_lines_rows_insert,
 
 	/* billing: subscriptions, checkout, Stripe webhooks */
 

@@ -13,7 +13,7 @@
  *      total is ours; a draft found in step 1 gets only its missing items;
  *   4. POST /v1/invoices/{id}/finalize with auto_advance=true: Stripe
  *      charges the customer's default payment method;
- *   5. stripe_invoice_id stored (only where it is still NULL).
+ *   5. stripe_invoice_id stored (only where it is still NULL; invoices.c).
  * Every POST carries an Idempotency-Key made of our ids ("invoice-<id>",
  * "invoiceitem-<id>-<line no>", "invoiceitem-<id>-credits",
  * "invoice-finalize-<id>"), so a retried or re-run push makes nothing twice
@@ -40,6 +40,7 @@
 #include "app.h"
 #include "config.h"
 #include "db.h"
+#include "invoice_impl.h"
 #include "invoices.h"
 #include "log.h"
 #include "money.h"
@@ -51,20 +52,21 @@
 #define LIST_MAX 10000
 #define CLOCK_SKEW_SEC 3600
 
-static const char SQL_PENDING[] =
-    "SELECT i.id FROM billing_invoices i "
-    "JOIN billing_accounts a ON a.id = i.account_id "
-    "WHERE i.status = 'sent' AND i.stripe_invoice_id IS NULL "
-    "AND i.billing_mode IN ('usage', 'hybrid') "
-    "AND a.stripe_customer_id IS NOT NULL AND i.finalized_at <= ? "
-    "AND i.id > ? ORDER BY i.id LIMIT 100";
-static const char SQL_LIVE_SUBSCRIPTION[] =
-    "SELECT COUNT(*) FROM billing_subscriptions WHERE account_id = ? "
-    "AND stripe_subscription_id IS NOT NULL "
-    "AND status IN ('active', 'trialing', 'past_due')";
-static const char SQL_SET_STRIPE_ID[] =
-    "UPDATE billing_invoices SET stripe_invoice_id = ? "
-    "WHERE id = ? AND stripe_invoice_id IS NULL";
+enum { PUSH_PENDING, PUSH_LIVE_SUBSCRIPTION, PUSH_NSTMTS };
+
+static const struct db_stmt push_sql[PUSH_NSTMTS] = {
+	[PUSH_PENDING] = { "SELECT i.id FROM billing_invoices i "
+	    "JOIN billing_accounts a ON a.id = i.account_id "
+	    "WHERE i.status = 'sent' AND i.stripe_invoice_id IS NULL "
+	    "AND i.billing_mode IN ('usage', 'hybrid') "
+	    "AND a.stripe_customer_id IS NOT NULL AND i.finalized_at <= ? "
+	    "AND i.id > ? ORDER BY i.id LIMIT 100", 2, 1 },
+	[PUSH_LIVE_SUBSCRIPTION] = { "SELECT COUNT(*) FROM "
+	    "billing_subscriptions WHERE account_id = ? "
+	    "AND stripe_subscription_id IS NOT NULL "
+	    "AND status IN ('active', 'trialing', 'past_due')", 1, 1 },
+};
+const struct db_stmts stripe_push_stmts = DB_STMTS("stripe_push", push_sql);
 
 /* One item to push. */
 struct item {
@@ -160,8 +162,8 @@ plan_items(struct push *p)
 
 	if (strcmp(inv->billing_mode, "hybrid") == 0) {
 		struct db_param q[] = { DBP_INT(inv->account_id) };
-		rc = db_query_i64(p->app->db, SQL_LIVE_SUBSCRIPTION, q, 1,
-		    &live);
+		rc = db_get_i64(p->app->db, &stripe_push_stmts,
+		    PUSH_LIVE_SUBSCRIPTION, q, 1, &live);
 		if (rc != DB_OK && rc != DB_NOT_FOUND)
 			return fail(p, STRIPE_DB, "%s", db_error(p->app->db));
 	}
@@ -362,7 +364,7 @@ settle_if_changed(struct push *p)
 		return STRIPE_OK;
 	if (strcmp(now.status, "paid") == 0 && strcmp(p->sstatus, "paid") == 0)
 		return STRIPE_OK;
-	if (stripe_invoice_settle(p->app->cfg, p->inv.id, p->sid, now.status,
+	if (stripe_settle_invoice(p->app->cfg, p->inv.id, p->sid, now.status,
 	    &p->se) != STRIPE_OK)
 		return stripe_fail(p, now.status);
 	log_info("stripe: invoice %s became %s while pushed: %s in Stripe too",
@@ -398,9 +400,7 @@ push_steps(struct push *p)
 			return rc;
 	}
 	/* the first id stored stays */
-	struct db_param q[] = { DBP_STR(p->sid), DBP_INT(p->inv.id) };
-	if ((rc = db_exec(p->app->db, SQL_SET_STRIPE_ID, q, 2, NULL, NULL)) !=
-	    DB_OK)
+	if ((rc = invoice_link_stripe(p->app->db, p->inv.id, p->sid)) != DB_OK)
 		return fail(p, STRIPE_DB, "storing the Stripe id: %s",
 		    db_error(p->app->db));
 	log_info("stripe: invoice %s pushed as %s (%s, %" PRId64 " %s)", p->id,
@@ -493,7 +493,8 @@ pending_batch(struct app *app, const char *now, uint64_t after,
 
 	*n = 0;
 	struct db_param q[] = { DBP_STR(now), DBP_INT(after) };
-	if ((rc = db_query(app->db, SQL_PENDING, q, 2, &res)) != DB_OK)
+	if ((rc = db_get(app->db, &stripe_push_stmts, PUSH_PENDING, q, 2,
+	    &res)) != DB_OK)
 		return rc;
 	while ((r = db_fetch(res)) == 1 && *n < PUSH_BATCH)
 		if (db_col_i64(res, 0, &v) == 0)

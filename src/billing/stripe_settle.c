@@ -56,7 +56,7 @@ already(struct stripe *s, const char *sid, const char *to)
 }
 
 int
-stripe_invoice_settle(const struct billing_config *cfg, uint64_t invoice_id,
+stripe_settle_invoice(const struct billing_config *cfg, uint64_t invoice_id,
     const char *sid, const char *to, struct stripe_error *err)
 {
 	struct stripe s;

@@ -85,6 +85,8 @@ int webhook_on_invoice_paid(struct db *db, struct webhook_event *w);
 int webhook_on_invoice_failed(struct db *db, struct webhook_event *w);
 /* payment_intent.succeeded (webhook_payments.c) */
 int webhook_on_payment_intent(struct db *db, struct webhook_event *w);
+/* webhook_payments.c's statement table (statements.c) */
+extern const struct db_stmts webhook_payments_stmts;
 
 /* -- the event (webhook_util.c) ------------------------------------------- */
 

@@ -1,10 +1,10 @@
 /*
  * The Stripe webhook's payment events (webhook.h): invoice.paid,
  * invoice.payment_failed and payment_intent.succeeded.  They record
- * billing_payments rows (Stripe's minor-unit amounts as our micro-units),
- * mark our invoice paid, start and end the account's grace period
- * (payment_failed_at) and queue billing.invoice.paid and
- * billing.payment.failed.
+ * billing_payments rows (payments.c; Stripe's minor-unit amounts as our
+ * micro-units), mark our invoice paid (invoices.c), start and end the
+ * account's grace period (payment_failed_at) and queue billing.invoice.paid
+ * and billing.payment.failed.
  *
  * A succeeded payment is recorded once: whichever of invoice.paid and
  * payment_intent.succeeded comes second completes the row the first wrote
@@ -27,6 +27,7 @@
 #include "invoices.h"
 #include "json_util.h"
 #include "money.h"
+#include "payments.h"
 #include "timeutil.h"
 #include "utf8.h"
 #include "webhook.h"
@@ -34,74 +35,32 @@
 #define FAILURE_MAX 1000        /* billing_payments.failure_message */
 #define AMOUNT_MAX INT64_C(1000000000000)    /* minor units */
 
-static const char SQL_INVOICE_BY_STRIPE[] =
-    "SELECT id, account_id FROM billing_invoices WHERE stripe_invoice_id = ?";
-static const char SQL_INVOICE_BY_ID[] =
-    "SELECT id, account_id FROM billing_invoices WHERE id = ?";
-static const char SQL_INVOICE_LOCK[] =
-    "SELECT status, currency, COALESCE(stripe_invoice_id, '') "
-    "FROM billing_invoices WHERE id = ? FOR UPDATE";
-static const char SQL_INVOICE_LINK[] =
-    "UPDATE billing_invoices SET stripe_invoice_id = ? "
-    "WHERE id = ? AND stripe_invoice_id IS NULL";
-static const char SQL_INVOICE_PAID[] =
-    "UPDATE billing_invoices SET status = 'paid', paid_at = ? "
-    "WHERE id = ? AND status IN ('sent', 'overdue')";
-static const char SQL_PAYMENT_INSERT[] =
-    "INSERT INTO billing_payments (account_id, invoice_id, amount, currency, "
-    "status, method, stripe_payment_intent_id, stripe_invoice_id, "
-    "idempotency_key, failure_message, created_at) "
-    "VALUES (?, ?, ?, ?, ?, 'stripe', ?, ?, ?, ?, ?)";
-static const char SQL_PAYMENT_BY_PI[] =
-    "SELECT id FROM billing_payments WHERE account_id = ? "
-    "AND stripe_payment_intent_id = ? AND status = 'succeeded' "
-    "ORDER BY id LIMIT 1";
-static const char SQL_PAYMENT_COMPLETE[] =
-    "UPDATE billing_payments SET invoice_id = COALESCE(invoice_id, ?), "
-    "stripe_invoice_id = COALESCE(stripe_invoice_id, ?) WHERE id = ?";
-static const char SQL_PAYMENT_ANY_PI[] =
-    "SELECT account_id, COALESCE(invoice_id, 0), "
-    "COALESCE(stripe_invoice_id, '') FROM billing_payments "
-    "WHERE stripe_payment_intent_id = ? ORDER BY id LIMIT 1";
-static const char SQL_INVOICE_PAID_BY_STRIPE[] =
-    "SELECT id FROM billing_payments WHERE account_id = ? "
-    "AND stripe_invoice_id = ? AND status = 'succeeded' LIMIT 1";
-static const char SQL_PAID_BY_HAND[] =
-    "SELECT id FROM billing_payments WHERE invoice_id = ? "
-    "AND method = 'manual' AND status = 'succeeded' LIMIT 1";
-static const char SQL_FAILED_SINCE[] =
-    "UPDATE billing_accounts SET payment_failed_at = "
-    "COALESCE(payment_failed_at, ?) WHERE id = ?";
-static const char SQL_FAILED_AT[] =
-    "SELECT payment_failed_at FROM billing_accounts WHERE id = ?";
-static const char SQL_FAILED_CLEAR[] =
-    "UPDATE billing_accounts SET payment_failed_at = NULL "
-    "WHERE id = ? AND payment_failed_at IS NOT NULL";
+enum {
+	WHP_INVOICE_BY_STRIPE,
+	WHP_INVOICE_BY_ID,
+	WHP_FAILED_SINCE,
+	WHP_FAILED_AT,
+	WHP_FAILED_CLEAR,
+	WHP_NSTMTS
+};
 
-/*
- * The first row of sql, its first ncols columns as text (webhook_query_row's
- * contract), until this file's statements are in a table (db.h): then
- * webhook_query_row(db, &table, id, ...) takes its place.
- */
-static int
-query_row(struct db *db, const char *sql, const struct db_param *p,
-    size_t np, char (*cols)[WEBHOOK_COL_MAX], size_t ncols)
-{
-	struct db_result *res = NULL;
-	const char *v;
-	size_t i;
-	int rc, r;
+/* the columns of WHP_INVOICE_BY_STRIPE and WHP_INVOICE_BY_ID */
+enum { INV_COL_ID, INV_COL_ACCOUNT, INV_NCOLS };
 
-	if ((rc = db_query(db, sql, p, np, &res)) != DB_OK)
-		return rc;
-	if ((r = db_fetch(res)) == 1)
-		for (i = 0; i < ncols; i++) {
-			v = db_col(res, i, NULL);
-			snprintf(cols[i], WEBHOOK_COL_MAX, "%s", v != NULL ? v : "");
-		}
-	db_result_free(res);
-	return r < 0 ? r : r == 0 ? DB_NOT_FOUND : DB_OK;
-}
+static const struct db_stmt whp_sql[WHP_NSTMTS] = {
+	[WHP_INVOICE_BY_STRIPE] = { "SELECT id, account_id FROM billing_invoices "
+	    "WHERE stripe_invoice_id = ?", 1, INV_NCOLS },
+	[WHP_INVOICE_BY_ID] = { "SELECT id, account_id FROM billing_invoices "
+	    "WHERE id = ?", 1, INV_NCOLS },
+	[WHP_FAILED_SINCE] = { "UPDATE billing_accounts SET payment_failed_at = "
+	    "COALESCE(payment_failed_at, ?) WHERE id = ?", 2, 0 },
+	[WHP_FAILED_AT] = { "SELECT payment_failed_at FROM billing_accounts "
+	    "WHERE id = ?", 1, 1 },
+	[WHP_FAILED_CLEAR] = { "UPDATE billing_accounts SET payment_failed_at = "
+	    "NULL WHERE id = ? AND payment_failed_at IS NOT NULL", 1, 0 },
+};
+const struct db_stmts webhook_payments_stmts = DB_STMTS("webhook_payments",
+    whp_sql);
 
 /* -- amounts and text ----------------------------------------------------- */
 
@@ -130,14 +89,6 @@ minor_to_micros(const char *currency, int64_t amount, int64_t *out)
 		scale /= 10;
 	*out = amount * scale;
 	return 0;
-}
-
-/* DECIMAL(18,2) text of micros (exact for whole cents).  Borrows buf. */
-static struct db_param
-amount_param(int64_t micros, char *buf, size_t size)
-{
-	money_format(micros, 2, buf, size);
-	return DBP_STR(buf);
 }
 
 /*
@@ -179,6 +130,28 @@ struct target {
 	char currency[WEBHOOK_COL_MAX];
 };
 
+/* Our invoice by statement stmt (its Stripe id, or ours) into *id and
+ * *account_id.  DB_OK, DB_NOT_FOUND or an error. */
+static int
+find_invoice(struct db *db, unsigned stmt, struct db_param p, uint64_t *id,
+    uint64_t *account_id)
+{
+	struct db_result *res = NULL;
+	int64_t i = 0, a = 0;
+	int rc, r;
+
+	if ((rc = db_get(db, &webhook_payments_stmts, stmt, &p, 1, &res)) !=
+	    DB_OK)
+		return rc;
+	if ((r = db_fetch(res)) == 1 && (db_col_i64(res, INV_COL_ID, &i) != 0 ||
+	    db_col_i64(res, INV_COL_ACCOUNT, &a) != 0))
+		r = DB_ERROR;
+	db_result_free(res);
+	*id = (uint64_t)i;
+	*account_id = (uint64_t)a;
+	return r < 0 ? r : r == 0 ? DB_NOT_FOUND : DB_OK;
+}
+
 /* The subscription of an invoice: parent.subscription_details (2025-03-31
  * API) or the top level. */
 static struct json_object *
@@ -197,23 +170,22 @@ find_target(struct db *db, struct webhook_event *w, const char *in_id,
     struct target *t)
 {
 	struct json_object *inv = w->obj, *details = invoice_sub_details(inv);
-	char cols[3][WEBHOOK_COL_MAX];
+	struct invoice_locked lk;
 	const char *sub_id, *user_id;
-	uint64_t our;
+	uint64_t our, id = 0, account_id = 0;
 	int rc;
 
 	memset(t, 0, sizeof(*t));
-	struct db_param ps[] = { DBP_STR(in_id) };
-	rc = query_row(db, SQL_INVOICE_BY_STRIPE, ps, 1, cols, 2);
+	rc = find_invoice(db, WHP_INVOICE_BY_STRIPE, DBP_STR(in_id), &id,
+	    &account_id);
 	if (rc == DB_NOT_FOUND &&
 	    (our = webhook_parse_id(webhook_jtext(webhook_jget(inv, "metadata"),
-	    "billing_invoice_id"))) != 0) {
-		struct db_param pi[] = { DBP_INT(our) };
-		rc = query_row(db, SQL_INVOICE_BY_ID, pi, 1, cols, 2);
-	}
+	    "billing_invoice_id"))) != 0)
+		rc = find_invoice(db, WHP_INVOICE_BY_ID, DBP_INT(our), &id,
+		    &account_id);
 	if (rc == DB_OK) {
-		t->invoice_id = webhook_parse_id(cols[0]);
-		rc = account_get(db, webhook_parse_id(cols[1]), &t->acct);
+		t->invoice_id = id;
+		rc = account_get(db, account_id, &t->acct);
 	} else if (rc == DB_NOT_FOUND) {
 		sub_id = webhook_jid(details, "subscription");
 		if (sub_id == NULL)
@@ -232,22 +204,20 @@ find_target(struct db *db, struct webhook_event *w, const char *in_id,
 	webhook_note(w, "account %llu", (unsigned long long)t->acct.id);
 	if (t->invoice_id == 0)
 		return DB_OK;
-	struct db_param pl[] = { DBP_INT(t->invoice_id) };
-	if ((rc = query_row(db, SQL_INVOICE_LOCK, pl, 1, cols, 3)) != DB_OK)
+	if ((rc = invoice_lock(db, t->invoice_id, &lk)) != DB_OK)
 		return rc;
-	memcpy(t->status, cols[0], WEBHOOK_COL_MAX);
-	memcpy(t->currency, cols[1], WEBHOOK_COL_MAX);
+	snprintf(t->status, sizeof(t->status), "%s", lk.status);
+	snprintf(t->currency, sizeof(t->currency), "%s", lk.currency);
 	webhook_note(w, "invoice %llu (%s)", (unsigned long long)t->invoice_id,
 	    t->status);
-	if (cols[2][0] == '\0') {
-		struct db_param pk[] = { DBP_STR(in_id), DBP_INT(t->invoice_id) };
-		rc = db_exec(db, SQL_INVOICE_LINK, pk, 2, NULL, NULL);
+	if (lk.stripe_invoice_id[0] == '\0') {
+		rc = invoice_link_stripe(db, t->invoice_id, in_id);
 		if (rc == DB_DUPLICATE)
 			webhook_note(w, "%s is linked to another invoice", in_id);
 		else if (rc != DB_OK)
 			return rc;
-	} else if (strcmp(cols[2], in_id) != 0)
-		webhook_note(w, "invoice is linked to %s", cols[2]);
+	} else if (strcmp(lk.stripe_invoice_id, in_id) != 0)
+		webhook_note(w, "invoice is linked to %s", lk.stripe_invoice_id);
 	return DB_OK;
 }
 
@@ -278,31 +248,17 @@ pick_currency(struct webhook_event *w, struct json_object *o, const struct targe
 	return w->cfg->currency;
 }
 
-struct payment {
-	uint64_t account_id, invoice_id;     /* invoice 0: none */
-	int64_t amount;                      /* micro-units */
-	const char *currency, *status;
-	const char *pi, *stripe_invoice;     /* may be NULL */
-	const char *key;
-	const char *failure;                 /* may be NULL */
-};
-
 /* Inserts the payment once (its idempotency key). */
 static int
 insert_payment(struct db *db, struct webhook_event *w, const struct payment *pm)
 {
-	char amt[32], nowt[TIME_TEXT_MAX];
+	char nowt[TIME_TEXT_MAX];
+	struct payment row = *pm;
 	int rc;
 
 	time_format_db(w->now, nowt, sizeof(nowt));
-	struct db_param p[] = { DBP_INT(pm->account_id),
-	    pm->invoice_id ? DBP_INT(pm->invoice_id) : DBP_NULLV,
-	    amount_param(pm->amount, amt, sizeof(amt)), DBP_STR(pm->currency),
-	    DBP_STR(pm->status), pm->pi ? DBP_STR(pm->pi) : DBP_NULLV,
-	    pm->stripe_invoice ? DBP_STR(pm->stripe_invoice) : DBP_NULLV,
-	    DBP_STR(pm->key), pm->failure ? DBP_STR(pm->failure) : DBP_NULLV,
-	    DBP_STR(nowt) };
-	rc = db_exec(db, SQL_PAYMENT_INSERT, p, 10, NULL, NULL);
+	row.now = nowt;
+	rc = payments_insert(db, &row);
 	if (rc == DB_DUPLICATE) {
 		webhook_note(w, "payment %s already recorded", pm->key);
 		return DB_OK;
@@ -319,44 +275,25 @@ insert_payment(struct db *db, struct webhook_event *w, const struct payment *pm)
 static int
 record_success(struct db *db, struct webhook_event *w, const struct payment *pm)
 {
-	char cols[1][WEBHOOK_COL_MAX];
+	uint64_t id = 0;
 	int rc;
 
 	if (pm->pi == NULL)
 		return insert_payment(db, w, pm);
-	struct db_param p[] = { DBP_INT(pm->account_id), DBP_STR(pm->pi) };
-	rc = query_row(db, SQL_PAYMENT_BY_PI, p, 2, cols, 1);
+	rc = payments_find_succeeded(db, pm->account_id, pm->pi, &id);
 	if (rc == DB_NOT_FOUND)
 		return insert_payment(db, w, pm);
 	if (rc != DB_OK)
 		return rc;
-	struct db_param pc[] = {
-	    pm->invoice_id ? DBP_INT(pm->invoice_id) : DBP_NULLV,
-	    pm->stripe_invoice ? DBP_STR(pm->stripe_invoice) : DBP_NULLV,
-	    DBP_INT(webhook_parse_id(cols[0])) };
-	webhook_note(w, "payment %s already recorded", cols[0]);
-	return db_exec(db, SQL_PAYMENT_COMPLETE, pc, 3, NULL, NULL);
+	webhook_note(w, "payment %llu already recorded", (unsigned long long)id);
+	return payments_complete(db, id, pm->invoice_id, pm->stripe_invoice);
 }
 
 /* Queues billing.invoice.paid for our invoice, once. */
 static int
 emit_invoice_paid(struct db *db, struct webhook_event *w, uint64_t id)
 {
-	struct json_object *data;
-	struct invoice inv;
-	char key[64];
-	int rc;
-
-	if ((rc = invoice_load(db, id, &inv)) != DB_OK)
-		return rc;
-	data = invoice_json(&inv, 0);
-	snprintf(key, sizeof(key), "billing.invoice.paid:%llu",
-	    (unsigned long long)id);
-	rc = event_emit(db, "billing.invoice.paid", inv.account_id, key, data,
-	    w->now);
-	json_object_put(data);
-	invoice_free(&inv);
-	return rc;
+	return invoice_build_emit_event(db, id, "billing.invoice.paid", w->now);
 }
 
 /*
@@ -443,7 +380,7 @@ record_subscription_invoice(struct db *db, struct webhook_event *w, struct targe
 	sp.period_end = end * USEC_PER_SEC;
 	sp.paid_at = paid_usec;
 	sp.now = w->now;
-	if ((rc = invoice_record_stripe(db, w->cfg, &t->acct, &sp,
+	if ((rc = invoice_stripe_record(db, w->cfg, &t->acct, &sp,
 	    &t->invoice_id)) != DB_OK)
 		return rc;
 	snprintf(t->status, sizeof(t->status), "paid");
@@ -466,7 +403,7 @@ int
 webhook_on_invoice_paid(struct db *db, struct webhook_event *w)
 {
 	struct json_object *inv = w->obj;
-	char key[WEBHOOK_KEY_MAX], paid[TIME_TEXT_MAX], cols[1][WEBHOOK_COL_MAX];
+	char key[WEBHOOK_KEY_MAX], paid[TIME_TEXT_MAX];
 	const char *in_id = webhook_jid(inv, "id"), *sub_id;
 	struct payment pm;
 	struct target t;
@@ -501,8 +438,7 @@ webhook_on_invoice_paid(struct db *db, struct webhook_event *w)
 	pm.stripe_invoice = in_id;
 	pm.key = key;
 	if (t.invoice_id != 0 && strcmp(t.status, "paid") == 0) {
-		struct db_param ph[] = { DBP_INT(t.invoice_id) };
-		rc = query_row(db, SQL_PAID_BY_HAND, ph, 1, cols, 1);
+		rc = payments_paid_by_hand(db, t.invoice_id);
 		if (rc != DB_OK && rc != DB_NOT_FOUND)
 			return rc;
 		by_hand = rc == DB_OK;
@@ -524,7 +460,8 @@ webhook_on_invoice_paid(struct db *db, struct webhook_event *w)
 	if ((rc = record_success(db, w, &pm)) != DB_OK)
 		return rc;
 	struct db_param pa[] = { DBP_INT(t.acct.id) };
-	if ((rc = db_exec(db, SQL_FAILED_CLEAR, pa, 1, NULL, NULL)) != DB_OK)
+	if ((rc = db_run(db, &webhook_payments_stmts, WHP_FAILED_CLEAR, pa, 1,
+	    NULL, NULL)) != DB_OK)
 		return rc;
 	if (t.invoice_id == 0)
 		return DB_OK;
@@ -538,10 +475,9 @@ webhook_on_invoice_paid(struct db *db, struct webhook_event *w)
 		return by_hand ? emit_unexpected(db, w, &t, &pm,
 		    "the invoice was already paid by hand") : DB_OK;
 	if (strcmp(t.status, "draft") == 0 &&
-	    (rc = invoice_finalize(db, w->cfg, t.invoice_id, w->now)) != DB_OK)
+	    (rc = invoice_build_finalize(db, w->cfg, t.invoice_id, w->now)) != DB_OK)
 		return rc;
-	struct db_param pp[] = { DBP_STR(paid), DBP_INT(t.invoice_id) };
-	if ((rc = db_exec(db, SQL_INVOICE_PAID, pp, 2, NULL, NULL)) != DB_OK)
+	if ((rc = invoice_mark_paid(db, t.invoice_id, paid)) != DB_OK)
 		return rc;
 	webhook_note(w, "invoice paid");
 	return emit_invoice_paid(db, w, t.invoice_id);
@@ -604,6 +540,30 @@ emit_payment_failed(struct db *db, struct webhook_event *w, const struct target 
 	return rc;
 }
 
+/* The account's payment_failed_at, as text ("" for NULL) and usec (a
+ * NULL does not parse: DB_ERROR). */
+static int
+failing_since(struct db *db, uint64_t account_id, char since[TIME_TEXT_MAX],
+    int64_t *usec)
+{
+	struct db_result *res = NULL;
+	int rc, r;
+
+	since[0] = '\0';
+	struct db_param p[] = { DBP_INT(account_id) };
+	if ((rc = db_get(db, &webhook_payments_stmts, WHP_FAILED_AT, p, 1,
+	    &res)) != DB_OK)
+		return rc;
+	if ((r = db_fetch(res)) == 1)
+		db_col_text(res, 0, since, TIME_TEXT_MAX);
+	db_result_free(res);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return DB_NOT_FOUND;
+	return time_parse_db(since, strlen(since), usec) != 0 ? DB_ERROR : DB_OK;
+}
+
 /*
  * invoice.payment_failed: a failed payment row (once per event) and, unless
  * the invoice is already paid or void, the billing.payment.failed event and
@@ -615,7 +575,7 @@ webhook_on_invoice_failed(struct db *db, struct webhook_event *w)
 {
 	struct json_object *inv = w->obj;
 	char key[WEBHOOK_KEY_MAX], fail[FAILURE_MAX + 1], when[TIME_TEXT_MAX];
-	char cols[1][WEBHOOK_COL_MAX];
+	char since[TIME_TEXT_MAX];
 	const char *in_id = webhook_jid(inv, "id");
 	struct payment pm;
 	struct target t;
@@ -655,8 +615,7 @@ webhook_on_invoice_failed(struct db *db, struct webhook_event *w)
 	settled = t.invoice_id != 0 && (strcmp(t.status, "paid") == 0 ||
 	    strcmp(t.status, "void") == 0);
 	if (!settled) {
-		struct db_param pq[] = { DBP_INT(t.acct.id), DBP_STR(in_id) };
-		rc = query_row(db, SQL_INVOICE_PAID_BY_STRIPE, pq, 2, cols, 1);
+		rc = payments_stripe_paid(db, t.acct.id, in_id);
 		if (rc != DB_OK && rc != DB_NOT_FOUND)
 			return rc;
 		settled = rc == DB_OK;
@@ -666,14 +625,12 @@ webhook_on_invoice_failed(struct db *db, struct webhook_event *w)
 		return DB_OK;
 	}
 	struct db_param pf[] = { DBP_STR(when), DBP_INT(t.acct.id) };
-	if ((rc = db_exec(db, SQL_FAILED_SINCE, pf, 2, NULL, NULL)) != DB_OK)
+	if ((rc = db_run(db, &webhook_payments_stmts, WHP_FAILED_SINCE, pf, 2,
+	    NULL, NULL)) != DB_OK)
 		return rc;
-	struct db_param pa[] = { DBP_INT(t.acct.id) };
-	if ((rc = query_row(db, SQL_FAILED_AT, pa, 1, cols, 1)) != DB_OK)
+	if ((rc = failing_since(db, t.acct.id, since, &failed_at)) != DB_OK)
 		return rc;
-	if (time_parse_db(cols[0], strlen(cols[0]), &failed_at) != 0)
-		return DB_ERROR;
-	webhook_note(w, "payment failing since %s", cols[0]);
+	webhook_note(w, "payment failing since %s", since);
 	return emit_payment_failed(db, w, &t, &pm, failed_at);
 }
 
@@ -686,11 +643,11 @@ int
 webhook_on_payment_intent(struct db *db, struct webhook_event *w)
 {
 	struct json_object *pi = w->obj;
-	char cols[3][WEBHOOK_COL_MAX], key[WEBHOOK_KEY_MAX];
+	char sin[WEBHOOK_COL_MAX], key[WEBHOOK_KEY_MAX];
 	const char *pi_id = webhook_jid(pi, "id");
 	struct payment pm;
 	struct target t;
-	uint64_t our;
+	uint64_t our, id = 0, account_id = 0;
 	int64_t amount;
 	int rc;
 
@@ -703,22 +660,16 @@ webhook_on_payment_intent(struct db *db, struct webhook_event *w)
 	memset(&pm, 0, sizeof(pm));
 	our = webhook_parse_id(webhook_jtext(webhook_jget(pi, "metadata"), "billing_invoice_id"));
 	rc = DB_NOT_FOUND;
-	if (our != 0) {
-		struct db_param p[] = { DBP_INT(our) };
-		if ((rc = query_row(db, SQL_INVOICE_BY_ID, p, 1, cols, 2)) ==
-		    DB_OK) {
-			t.invoice_id = our;
-			rc = account_get(db, webhook_parse_id(cols[1]), &t.acct);
-		}
+	if (our != 0 && (rc = find_invoice(db, WHP_INVOICE_BY_ID, DBP_INT(our),
+	    &id, &account_id)) == DB_OK) {
+		t.invoice_id = our;
+		rc = account_get(db, account_id, &t.acct);
 	}
-	if (rc == DB_NOT_FOUND) {
-		struct db_param p[] = { DBP_STR(pi_id) };
-		if ((rc = query_row(db, SQL_PAYMENT_ANY_PI, p, 1, cols, 3)) ==
-		    DB_OK) {
-			t.invoice_id = webhook_parse_id(cols[1]);
-			pm.stripe_invoice = cols[2][0] ? cols[2] : NULL;
-			rc = account_get(db, webhook_parse_id(cols[0]), &t.acct);
-		}
+	if (rc == DB_NOT_FOUND && (rc = payments_find_by_intent(db, pi_id,
+	    &account_id, &id, sin, sizeof(sin))) == DB_OK) {
+		t.invoice_id = id;
+		pm.stripe_invoice = sin[0] ? sin : NULL;
+		rc = account_get(db, account_id, &t.acct);
 	}
 	if (rc == DB_NOT_FOUND) {
 		webhook_note(w, "not a payment of ours");

@@ -9,12 +9,8 @@
  * name.  amount is an exact decimal with at most 2 decimals, above 0 and at
  * most CREDIT_MAX; a date-only expires_at means the end of that day.
  *
- * Idempotency: the unique key on billing_credits.idempotency_key is the
- * guarantee.  A repeated key answers 200 with the stored credit when it was
- * for the same user, amount and reason, and 409 otherwise; never a second
- * credit.  No transaction wraps the insert on purpose: after a duplicate-key
- * error the winner's row must be read with a fresh snapshot, which an open
- * REPEATABLE READ transaction would not give.
+ * Idempotency: see credits.h (credits_grant); a repeated key answers 200
+ * with the stored credit when it was the same grant, 409 otherwise.
  */
 #include <stdio.h>
 #include <string.h>
@@ -25,33 +21,18 @@
 #include "api.h"
 #include "app.h"
 #include "config.h"
-#include "db.h"
+#include "credits.h"
 #include "http.h"
 #include "json_util.h"
 #include "money.h"
+#include "result.h"
 #include "timeutil.h"
 #include "utf8.h"
 
 #define CREDIT_MAX (100000LL * MONEY_SCALE)  /* 100000.00 per credit */
-#define REASON_MAX 500                       /* characters, as the column */
-#define KEY_MAX 255                          /* characters, as the column */
+#define REASON_MAX CREDITS_REASON_MAX        /* characters, as the column */
+#define KEY_MAX CREDITS_KEY_MAX              /* characters, as the column */
 #define UTF8_MAX 4                           /* bytes per character */
-
-#define CREDIT_COLUMNS \
-	"c.id, a.user_id, c.amount, c.remaining, c.currency, c.reason, " \
-	"c.expires_at, c.created_at, c.created_by"
-
-static const char SQL_INSERT[] =
-    "INSERT INTO billing_credits (account_id, amount, remaining, currency, "
-    "reason, expires_at, created_by, idempotency_key, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
-static const char SQL_BY_ID[] =
-    "SELECT " CREDIT_COLUMNS " FROM billing_credits c "
-    "JOIN billing_accounts a ON a.id = c.account_id WHERE c.id = ?";
-static const char SQL_BY_KEY[] =
-    "SELECT " CREDIT_COLUMNS " FROM billing_credits c "
-    "JOIN billing_accounts a ON a.id = c.account_id "
-    "WHERE c.idempotency_key = ?";
 
 /* What the request asks for; strings borrowed from the body. */
 struct credit_req {
@@ -60,18 +41,6 @@ struct credit_req {
 	const char *key;        /* NULL when none */
 	int64_t amount;         /* micro-units */
 	int64_t expires_at;     /* 0 when none */
-};
-
-/* A stored credit. */
-struct credit {
-	int64_t id;
-	char user_id[ACCOUNT_USER_ID_MAX + 1];
-	int64_t amount, remaining;
-	char currency[4];
-	char reason[REASON_MAX * UTF8_MAX + 1];
-	int64_t expires_at;     /* 0 when none */
-	int64_t created_at;
-	char created_by[ACCOUNT_USER_ID_MAX + 1]; /* "" when unknown */
 };
 
 /*
@@ -161,35 +130,6 @@ parse_body(struct http_request *req, struct json_object *body, int64_t now,
 	return 0;
 }
 
-/* Loads one credit by sql with param p.  DB_OK, DB_NOT_FOUND or an error. */
-static int
-credit_load(struct db *db, const char *sql, struct db_param p,
-    struct credit *out)
-{
-	struct db_result *res = NULL;
-	int rc, r;
-
-	if ((rc = db_query(db, sql, &p, 1, &res)) != DB_OK)
-		return rc;
-	memset(out, 0, sizeof(*out));
-	r = db_fetch(res);
-	if (r == 1) {
-		db_col_text(res, 1, out->user_id, sizeof(out->user_id));
-		db_col_text(res, 4, out->currency, sizeof(out->currency));
-		db_col_text(res, 5, out->reason, sizeof(out->reason));
-		db_col_text(res, 8, out->created_by, sizeof(out->created_by));
-		if (db_col_i64(res, 0, &out->id) != 0 ||
-		    db_col_decimal(res, 2, &out->amount) != 0 ||
-		    db_col_decimal(res, 3, &out->remaining) != 0 ||
-		    db_col_time(res, 6, &out->expires_at) != 0 ||
-		    db_col_time(res, 7, &out->created_at) != 0)
-			rc = DB_ERROR;
-	} else
-		rc = r < 0 ? r : DB_NOT_FOUND;
-	db_result_free(res);
-	return rc;
-}
-
 /* The credit as the endpoint answers it.  New reference. */
 static struct json_object *
 credit_json(const struct credit *c)
@@ -211,98 +151,36 @@ credit_json(const struct credit *c)
 	return o;
 }
 
-/*
- * Answers a repeated idempotency key: 200 with the stored credit when it is
- * the same grant, else 409.
- */
-static void
-answer_replay(struct http_request *req, const struct credit_req *cr,
-    const struct credit *c)
-{
-	struct json_object *o;
-
-	if (strcmp(c->user_id, cr->user_id) != 0 || c->amount != cr->amount ||
-	    strcmp(c->reason, cr->reason) != 0) {
-		http_send_error(req, 409, "conflict", "the idempotency_key was "
-		    "used for another credit", "idempotency_key", NULL);
-		return;
-	}
-	o = credit_json(c);
-	http_send_json(req, 200, o);
-	json_object_put(o);
-}
-
-/* Inserts the credit; *id is the new row's.  DB_OK, DB_DUPLICATE or an error. */
-static int
-credit_insert(struct app *app, struct http_request *req,
-    const struct credit_req *cr, int64_t now, int64_t *id)
-{
-	char amount[32], expires[TIME_TEXT_MAX], created[TIME_TEXT_MAX];
-	struct account acct;
-	uint64_t insert_id = 0;
-	int rc;
-
-	if ((rc = account_ensure(app->db, cr->user_id, NULL, NULL, &acct,
-	    NULL)) != DB_OK)
-		return rc;
-	money_format(cr->amount, 2, amount, sizeof(amount));
-	time_format_db(now, created, sizeof(created));
-	if (cr->expires_at != 0)
-		time_format_db(cr->expires_at, expires, sizeof(expires));
-	struct db_param p[] = { DBP_INT(acct.id), DBP_STR(amount),
-	    DBP_STR(amount), DBP_STR(app->cfg->currency), DBP_STR(cr->reason),
-	    cr->expires_at != 0 ? DBP_STR(expires) : DBP_NULLV,
-	    DBP_STR(req->claims.sub),
-	    cr->key != NULL ? DBP_STR(cr->key) : DBP_NULLV, DBP_STR(created) };
-	rc = db_exec(app->db, SQL_INSERT, p, sizeof(p) / sizeof(p[0]), NULL,
-	    &insert_id);
-	*id = (int64_t)insert_id;
-	return rc;
-}
-
 int
 api_credits_create(struct app *app, struct http_request *req)
 {
 	struct json_object *body = NULL, *o = NULL;
 	struct credit_req cr;
+	struct credit_grant g;
 	struct credit c;
-	int64_t now = time_now_usec(), id = 0;
-	int rc;
+	struct result r;
+	int64_t now = time_now_usec();
+	int replayed = 0;
 
 	if (http_read_json(req, &body) != 0)
 		return -1;
 	if (parse_body(req, body, now, app->cfg->currency, &cr) != 0)
 		goto out;
-	/* a repeated key is answered without touching anything */
-	if (cr.key != NULL) {
-		rc = credit_load(app->db, SQL_BY_KEY, DBP_STR(cr.key), &c);
-		if (rc == DB_OK) {
-			answer_replay(req, &cr, &c);
-			goto out;
-		}
-		if (rc != DB_NOT_FOUND) {
-			api_db_error(app, req, rc);
-			goto out;
-		}
-	}
-	rc = credit_insert(app, req, &cr, now, &id);
-	if (rc == DB_DUPLICATE && cr.key != NULL) {
-		/* a concurrent request with the same key won: answer as it */
-		rc = credit_load(app->db, SQL_BY_KEY, DBP_STR(cr.key), &c);
-		if (rc == DB_OK)
-			answer_replay(req, &cr, &c);
-		else
-			api_db_error(app, req, rc == DB_NOT_FOUND ? DB_ERROR : rc);
-		goto out;
-	}
-	if (rc == DB_OK)
-		rc = credit_load(app->db, SQL_BY_ID, DBP_INT(id), &c);
-	if (rc != DB_OK) {
-		api_db_error(app, req, rc == DB_NOT_FOUND ? DB_ERROR : rc);
+	memset(&g, 0, sizeof(g));
+	g.user_id = cr.user_id;
+	g.reason = cr.reason;
+	g.key = cr.key;
+	g.currency = app->cfg->currency;
+	g.created_by = req->claims.sub;
+	g.amount = cr.amount;
+	g.expires_at = cr.expires_at;
+	g.now = now;
+	if (credits_grant(app->db, &g, &c, &replayed, &r) != RESULT_OK) {
+		api_send_result(req, &r);
 		goto out;
 	}
 	o = credit_json(&c);
-	http_send_json(req, 201, o);
+	http_send_json(req, replayed ? 200 : 201, o);
 out:
 	json_object_put(o);
 	json_object_put(body);

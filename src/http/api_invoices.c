@@ -26,15 +26,10 @@
 #include "invoices.h"
 #include "json_util.h"
 #include "log.h"
-#include "stripe.h"
+#include "result.h"
 #include "timeutil.h"
 
 #define MAX_PERIOD_DAYS 366
-
-static const char SQL_LIST[] =
-    "SELECT id FROM billing_invoices WHERE account_id = ? AND id < ? "
-    "AND (? = '' OR status = ?) AND (? = 1 OR status <> 'draft') "
-    "ORDER BY id DESC LIMIT ?";
 
 static const char *const create_keys[] = { "user_id", "period_start",
     "period_end", "draft", NULL };
@@ -142,78 +137,49 @@ api_invoices_list(struct app *app, struct http_request *req)
 {
 	char user[ACCOUNT_USER_ID_MAX + 1], status[16] = "";
 	struct json_object *root, *arr;
-	struct db_result *res = NULL;
-	uint64_t before, ids[API_PAGE_MAX + 1];
+	struct invoice_page pg;
+	struct result res;
 	int64_t limit, cursor;
-	struct account acct;
-	size_t n = 0, i;
-	int64_t v;
-	int rc, r;
+	size_t i;
+	int r;
 
 	if (api_target_user(req, user, sizeof(user)) != 0 ||
 	    api_page_args(req, 1, &limit, &cursor) != 0)
 		return -1;
-	/* newest first: a cursor is the last id of the previous page */
-	before = cursor ? (uint64_t)cursor : UINT64_C(9000000000000000000);
 	r = http_query_get(req->query, "status", status, sizeof(status));
 	if (r < 0 || (r == 1 && !known_status(status)))
 		return http_send_error(req, 400, "invalid_argument",
 		    "status must be draft, sent, paid, overdue or void",
 		    "status", NULL);
+	memset(&pg, 0, sizeof(pg));
+	pg.user_id = user;
+	pg.status = status;
+	pg.drafts = is_admin(req);
+	/* newest first: a cursor is the last id of the previous page */
+	pg.before = (uint64_t)cursor;
+	pg.limit = (size_t)limit;
+	if (invoice_list(app->db, &pg, &res) != RESULT_OK) {
+		invoice_page_free(&pg);
+		return api_send_result(req, &res);
+	}
 	root = json_object_new_object();
 	arr = json_object_new_array();
 	json_object_object_add(root, "invoices", arr);
-	rc = account_find(app->db, user, &acct);
-	if (rc == DB_OK) {
-		struct db_param p[] = { DBP_INT(acct.id), DBP_INT(before),
-		    DBP_STR(status), DBP_STR(status), DBP_INT(is_admin(req)),
-		    DBP_INT(limit + 1) };
-		if ((rc = db_query(app->db, SQL_LIST, p, 6, &res)) == DB_OK) {
-			while ((r = db_fetch(res)) == 1 && n <= (size_t)limit)
-				if (db_col_i64(res, 0, &v) == 0)
-					ids[n++] = (uint64_t)v;
-			db_result_free(res);
-			rc = r < 0 ? r : DB_OK;
-		}
-	} else if (rc == DB_NOT_FOUND)
-		rc = DB_OK;
-	for (i = 0; rc == DB_OK && i < n && i < (size_t)limit; i++) {
-		struct invoice inv;
-
-		if ((rc = invoice_load_summary(app->db, ids[i], &inv)) == DB_OK)
-			json_object_array_add(arr, invoice_json(&inv, 0));
-	}
-	if (rc != DB_OK) {
-		json_object_put(root);
-		return api_db_error(app, req, rc);
-	}
-	if (n > (size_t)limit) {
+	for (i = 0; i < pg.n; i++)
+		json_object_array_add(arr, invoice_json(&pg.items[i], 0));
+	if (pg.next_cursor != 0) {
 		char cur[32];
 
 		snprintf(cur, sizeof(cur), "%llu",
-		    (unsigned long long)ids[limit - 1]);
+		    (unsigned long long)pg.next_cursor);
 		json_object_object_add(root, "next_cursor",
 		    json_object_new_string(cur));
 	} else
 		json_object_object_add(root, "next_cursor", NULL);
+	invoice_page_free(&pg);
 	http_send_json(req, 200, root);
 	json_object_put(root);
 	return 0;
-}
-
-struct create_txn {
-	const struct billing_config *cfg;
-	struct invoice_spec spec;
-	enum invoice_outcome outcome;
-	uint64_t id;
-};
-
-static int
-create_txn(struct db *db, void *arg)
-{
-	struct create_txn *c = arg;
-
-	return invoice_build(db, c->cfg, &c->spec, &c->outcome, &c->id);
 }
 
 static int
@@ -243,10 +209,11 @@ int
 api_invoice_create(struct app *app, struct http_request *req)
 {
 	struct json_object *body = NULL, *o;
-	struct create_txn c;
-	struct account acct;
+	struct invoice_spec spec;
 	struct invoice inv;
+	struct result res;
 	const char *user = NULL;
+	uint64_t id = 0;
 	int draft = 0, rc, r;
 
 	if (http_read_json(req, &body) != 0)
@@ -255,48 +222,38 @@ api_invoice_create(struct app *app, struct http_request *req)
 		json_object_put(body);
 		return -1;
 	}
-	memset(&c, 0, sizeof(c));
+	memset(&spec, 0, sizeof(spec));
 	r = json_field_string(body, "user_id", 1, ACCOUNT_USER_ID_MAX, &user);
 	if (r != 1 || !account_user_id_valid(user))
 		return bad(req, body, "user_id is required (1 to 255 characters)",
 		    "user_id");
 	r = json_field_time(body, "period_start", TIME_DATE_START,
-	    &c.spec.period_start, NULL);
+	    &spec.period_start, NULL);
 	if (r != 1)
 		return bad_time(req, body, "period_start", r, TIME_DATE_START);
 	/* a date-only end includes that whole day */
 	r = json_field_time(body, "period_end", TIME_DATE_END,
-	    &c.spec.period_end, NULL);
+	    &spec.period_end, NULL);
 	if (r != 1)
 		return bad_time(req, body, "period_end", r, TIME_DATE_END);
-	if (c.spec.period_end <= c.spec.period_start)
+	if (spec.period_end <= spec.period_start)
 		return bad(req, body, "period_end must be after period_start",
 		    "period_end");
-	if (c.spec.period_end - c.spec.period_start >
+	if (spec.period_end - spec.period_start >
 	    MAX_PERIOD_DAYS * 86400LL * USEC_PER_SEC)
 		return bad(req, body, "a period may span at most 366 days",
 		    "period_end");
 	if (json_field_bool(body, "draft", &draft) < 0)
 		return bad(req, body, "draft must be true or false", "draft");
 
-	rc = account_find(app->db, user, &acct);
-	json_object_put(body);
-	if (rc == DB_NOT_FOUND)
-		return http_send_error(req, 404, "not_found", "no such user",
-		    "user_id", NULL);
-	if (rc != DB_OK)
-		return api_db_error(app, req, rc);
-	c.cfg = app->cfg;
-	c.spec.account_id = acct.id;
-	c.spec.draft = draft;
-	c.spec.now = time_now_usec();
-	if ((rc = db_transaction(app->db, create_txn, &c)) != DB_OK)
-		return api_db_error(app, req, rc);
-	if (c.outcome != INVOICE_CREATED)
-		return http_send_error(req, 409, "conflict",
-		    "the period overlaps an invoice of this user", "period_start",
-		    NULL);
-	if ((rc = invoice_load(app->db, c.id, &inv)) != DB_OK)
+	spec.user_id = user;
+	spec.draft = draft;
+	spec.now = time_now_usec();
+	r = invoice_build_manual(app->db, app->cfg, &spec, &id, &res);
+	json_object_put(body);  /* user was borrowed from it */
+	if (r != RESULT_OK)
+		return api_send_result(req, &res);
+	if ((rc = invoice_load(app->db, id, &inv)) != DB_OK)
 		return api_db_error(app, req, rc);
 	o = invoice_json(&inv, 1);
 	http_send_json(req, 201, o);
@@ -305,58 +262,19 @@ api_invoice_create(struct app *app, struct http_request *req)
 	return 0;
 }
 
-struct status_txn {
-	const struct billing_config *cfg;
-	uint64_t id;
-	const char *to;
-	int64_t now;
-	enum invoice_status_outcome outcome;
-	struct stripe_error se;
-};
-
-static int
-status_txn(struct db *db, void *arg)
-{
-	struct status_txn *s = arg;
-
-	return invoice_set_status(db, s->cfg, s->id, s->to, s->now, &s->outcome,
-	    &s->se);
-}
-
-/*
- * Stripe did not void or pay out of band the invoice it collects: nothing
- * changed here.  A refusal for the invoice's state in Stripe (400: it is
- * paid already, say) is 409 with Stripe's reason; the rest as every Stripe
- * failure (503 when Stripe is down or off, 502 otherwise).
- */
-static int
-stripe_refused(struct app *app, struct http_request *req,
-    const struct status_txn *s)
-{
-	char msg[700];
-
-	if (s->se.rc == STRIPE_REJECTED && s->se.status == 400) {
-		snprintf(msg, sizeof(msg), "Stripe collects this invoice and "
-		    "refused to mark it %s: %s", s->to, s->se.message);
-		return http_send_error(req, 409, "conflict", msg, "status",
-		    NULL);
-	}
-	return api_stripe_failed(app, req, &s->se);
-}
-
 int
 api_invoice_patch(struct app *app, struct http_request *req)
 {
 	static const char *const allowed[] = { "sent", "paid", "void" };
 	struct json_object *body = NULL, *o;
-	struct status_txn s;
 	struct invoice inv;
-	const char *status = NULL;
+	struct result res;
+	const char *status = NULL, *to = NULL;
+	uint64_t id;
 	size_t i;
 	int rc;
 
-	memset(&s, 0, sizeof(s));
-	if ((s.id = parse_id(req->params[0])) == 0)
+	if ((id = parse_id(req->params[0])) == 0)
 		return http_send_error(req, 404, "not_found", "no such invoice",
 		    NULL, NULL);
 	if (http_read_json(req, &body) != 0)
@@ -370,26 +288,15 @@ api_invoice_patch(struct app *app, struct http_request *req)
 		return bad(req, body, "status must be sent, paid or void", "status");
 	for (i = 0; i < 3; i++)
 		if (strcmp(status, allowed[i]) == 0)
-			s.to = allowed[i];
+			to = allowed[i];
 	json_object_put(body);
-	if (s.to == NULL)
+	if (to == NULL)
 		return http_send_error(req, 400, "invalid_argument",
 		    "status must be sent, paid or void", "status", NULL);
-	s.cfg = app->cfg;
-	s.now = time_now_usec();
-	rc = db_transaction(app->db, status_txn, &s);
-	if (rc == DB_NOT_FOUND)
-		return http_send_error(req, 404, "not_found", "no such invoice",
-		    NULL, NULL);
-	if (rc != DB_OK)
-		return api_db_error(app, req, rc);
-	if (s.outcome == INVOICE_STATUS_CONFLICT)
-		return http_send_error(req, 409, "conflict",
-		    "the invoice cannot move to that status from its own",
-		    "status", NULL);
-	if (s.outcome == INVOICE_STATUS_STRIPE)
-		return stripe_refused(app, req, &s);
-	if ((rc = invoice_load(app->db, s.id, &inv)) != DB_OK)
+	if (invoice_build_set_status(app->db, app->cfg, id, to, time_now_usec(),
+	    &res) != RESULT_OK)
+		return api_send_result(req, &res);
+	if ((rc = invoice_load(app->db, id, &inv)) != DB_OK)
 		return api_db_error(app, req, rc);
 	o = invoice_json(&inv, 1);
 	http_send_json(req, 200, o);

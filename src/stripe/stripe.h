@@ -185,7 +185,7 @@ int stripe_push_invoice(struct app *app, uint64_t invoice_id, char *err,
  * err filled (STRIPE_REJECTED with status 400: Stripe refused because of
  * the invoice's state, e.g. it is paid).  Call it before the local change.
  */
-int stripe_invoice_settle(const struct billing_config *cfg,
+int stripe_settle_invoice(const struct billing_config *cfg,
     uint64_t invoice_id, const char *sid, const char *to,
     struct stripe_error *err);
 

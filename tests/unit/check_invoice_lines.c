@@ -54,7 +54,7 @@ START_TEST(test_usage_lines_round_each_sum_half_up_to_cents)
 	};
 
 	memset(&set, 0, sizeof(set));
-	ck_assert_int_eq(lines_usage(&set, s, 2), 0);
+	ck_assert_int_eq(invoice_lines_usage(&set, s, 2), 0);
 	ck_assert_uint_eq(set.n, 2);
 	ck_assert_uint_eq(set.lines[0].line_no, 1);
 	ck_assert_str_eq(set.lines[0].kind, "usage");
@@ -65,11 +65,11 @@ START_TEST(test_usage_lines_round_each_sum_half_up_to_cents)
 	ck_assert_int_eq(set.lines[1].amount, 400000);  /* 0.40 */
 	ck_assert_int_eq(set.subtotal, 1400000);        /* the seed's 1.40 */
 	/* half a cent rounds up */
-	line_set_free(&set);
+	invoice_lines_set_free(&set);
 	s[0].cost = 5000;   /* 0.005 */
-	ck_assert_int_eq(lines_usage(&set, s, 1), 0);
+	ck_assert_int_eq(invoice_lines_usage(&set, s, 1), 0);
 	ck_assert_int_eq(set.lines[0].amount, 10000);
-	line_set_free(&set);
+	invoice_lines_set_free(&set);
 }
 END_TEST
 
@@ -85,14 +85,14 @@ START_TEST(test_zero_decimal_currency_lines_are_whole_units)
 	memset(&set, 0, sizeof(set));
 	set.whole_units = money_amount_decimals("jpy") == 0;
 	ck_assert_int_eq(set.whole_units, 1);
-	lines_usage(&set, s, 1);
+	invoice_lines_usage(&set, s, 1);
 	ck_assert_int_eq(set.lines[0].amount, 123000000);
 	ck_assert_int_eq(stripe_minor_units("jpy", set.lines[0].amount, &minor), 0);
 	ck_assert_int_eq(minor, 123);
 	s[0].cost = 123500000;      /* half a yen rounds up */
 	memset(&set, 0, sizeof(set));
 	set.whole_units = 1;
-	lines_usage(&set, s, 1);
+	invoice_lines_usage(&set, s, 1);
 	ck_assert_int_eq(set.lines[0].amount, 124000000);
 	/* cents everywhere else, three-decimal currencies included */
 	ck_assert_int_eq(money_amount_decimals("usd"), 2);
@@ -108,26 +108,26 @@ START_TEST(test_subscription_monthly_every_period_yearly_on_the_anniversary)
 	int64_t created = time_from_civil(2024, 3, 15, 9, 0, 0);
 
 	memset(&set, 0, sizeof(set));
-	lines_subscription(&set, &pro, created, time_from_civil(2025, 1, 1, 0, 0, 0),
+	invoice_lines_subscription(&set, &pro, created, time_from_civil(2025, 1, 1, 0, 0, 0),
 	    time_from_civil(2025, 2, 1, 0, 0, 0));
 	ck_assert_uint_eq(set.n, 1);
 	ck_assert_str_eq(set.lines[0].kind, "subscription");
 	ck_assert_str_eq(set.lines[0].description, "Pro plan (monthly)");
 	ck_assert_int_eq(set.lines[0].amount, 49990000);
 	pro.interval = INTERVAL_YEAR;
-	line_set_free(&set);
-	lines_subscription(&set, &pro, created, time_from_civil(2025, 1, 1, 0, 0, 0),
+	invoice_lines_set_free(&set);
+	invoice_lines_subscription(&set, &pro, created, time_from_civil(2025, 1, 1, 0, 0, 0),
 	    time_from_civil(2025, 2, 1, 0, 0, 0));
 	ck_assert_uint_eq(set.n, 0);
-	lines_subscription(&set, &pro, created, time_from_civil(2025, 3, 1, 0, 0, 0),
+	invoice_lines_subscription(&set, &pro, created, time_from_civil(2025, 3, 1, 0, 0, 0),
 	    time_from_civil(2025, 4, 1, 0, 0, 0));
 	ck_assert_uint_eq(set.n, 1);
 	ck_assert_str_eq(set.lines[0].unit, "year");
 	/* no plan or a free one: no line */
-	line_set_free(&set);
-	ck_assert_int_eq(lines_subscription(&set, NULL, created, 0, 1), 0);
+	invoice_lines_set_free(&set);
+	ck_assert_int_eq(invoice_lines_subscription(&set, NULL, created, 0, 1), 0);
 	pro.price = 0;
-	ck_assert_int_eq(lines_subscription(&set, &pro, created, 0, 1), 0);
+	ck_assert_int_eq(invoice_lines_subscription(&set, &pro, created, 0, 1), 0);
 	ck_assert_uint_eq(set.n, 0);
 }
 END_TEST
@@ -140,19 +140,19 @@ START_TEST(test_overage_is_what_each_hour_exceeds_the_limit)
 	memset(&o, 0, sizeof(o));
 	memset(&set, 0, sizeof(set));
 	/* the seed: 10 cores on Pro (8) for one hour = 2 core-hours x 0.05 */
-	overage_add(&o, &pro, "cpu", "core-hours", 50000, 10000000);
+	invoice_lines_overage_add(&o, &pro, "cpu", "core-hours", 50000, 10000000);
 	/* an hour under the limit adds nothing; the next over it adds 1 */
-	overage_add(&o, &pro, "cpu", "core-hours", 50000, 7000000);
-	overage_add(&o, &pro, "cpu", "core-hours", 50000, 9000000);
-	overage_add(&o, &pro, "memory", "gb-hours", 10000, 16000000);
-	ck_assert_int_eq(lines_overage(&set, &o, &pro), 0);
+	invoice_lines_overage_add(&o, &pro, "cpu", "core-hours", 50000, 7000000);
+	invoice_lines_overage_add(&o, &pro, "cpu", "core-hours", 50000, 9000000);
+	invoice_lines_overage_add(&o, &pro, "memory", "gb-hours", 10000, 16000000);
+	ck_assert_int_eq(invoice_lines_overage(&set, &o, &pro), 0);
 	ck_assert_uint_eq(set.n, 1);
 	ck_assert_str_eq(set.lines[0].kind, "overage");
 	ck_assert_str_eq(set.lines[0].description, "CPU usage above the Pro plan");
 	ck_assert_int_eq(set.lines[0].quantity, 3000000);
 	ck_assert_int_eq(set.lines[0].amount, 150000);  /* 0.15 */
-	overage_free(&o);
-	line_set_free(&set);
+	invoice_lines_overage_free(&o);
+	invoice_lines_set_free(&set);
 }
 
 /* Issue 12: three resources and many rate changes in one period.  Every
@@ -170,7 +170,7 @@ START_TEST(test_a_line_set_holds_100_usage_lines_and_drops_none)
 	memset(&sums, 0, sizeof(sums));
 	memset(&set, 0, sizeof(set));
 	for (i = 0; i < 100; i++) {
-		ck_assert_ptr_nonnull(u = usage_sums_next(&sums));
+		ck_assert_ptr_nonnull(u = invoice_lines_sums_next(&sums));
 		strcpy(u->resource, res[i % 3]);
 		strcpy(u->unit, "units");
 		u->price = 10000 * (int64_t)(i + 1);          /* 0.01 more each */
@@ -179,8 +179,8 @@ START_TEST(test_a_line_set_holds_100_usage_lines_and_drops_none)
 		want += u->cost;
 	}
 	ck_assert_uint_eq(sums.n, 100);
-	ck_assert_int_eq(lines_usage(&set, sums.s, sums.n), 0);
-	ck_assert_int_eq(lines_subscription(&set, &pro, 0,
+	ck_assert_int_eq(invoice_lines_usage(&set, sums.s, sums.n), 0);
+	ck_assert_int_eq(invoice_lines_subscription(&set, &pro, 0,
 	    time_from_civil(2025, 1, 1, 0, 0, 0),
 	    time_from_civil(2025, 2, 1, 0, 0, 0)), 0);
 	ck_assert_uint_eq(set.n, 101);
@@ -193,8 +193,8 @@ START_TEST(test_a_line_set_holds_100_usage_lines_and_drops_none)
 	ck_assert_str_eq(set.lines[100].kind, "subscription");
 	ck_assert_uint_eq(set.lines[100].line_no, 101);
 	ck_assert_int_eq(set.subtotal, want + pro.price);
-	usage_sums_free(&sums);
-	line_set_free(&set);
+	invoice_lines_sums_free(&sums);
+	invoice_lines_set_free(&set);
 	ck_assert_ptr_null(set.lines);
 	ck_assert_uint_eq(set.n, 0);
 }
@@ -210,19 +210,19 @@ START_TEST(test_overage_keeps_every_resource_and_price_past_16)
 	memset(&set, 0, sizeof(set));
 	/* 20 prices of cpu, each an hour at 10 cores on Pro (8): 2 over */
 	for (i = 0; i < 20; i++)
-		ck_assert_int_eq(overage_add(&o, &pro, "cpu", "core-hours",
+		ck_assert_int_eq(invoice_lines_overage_add(&o, &pro, "cpu", "core-hours",
 		    50000 + 10000 * (int64_t)i, 10000000), 0);
 	/* the same price again adds to its own line */
-	ck_assert_int_eq(overage_add(&o, &pro, "cpu", "core-hours", 50000,
+	ck_assert_int_eq(invoice_lines_overage_add(&o, &pro, "cpu", "core-hours", 50000,
 	    9000000), 0);
-	ck_assert_int_eq(lines_overage(&set, &o, &pro), 0);
+	ck_assert_int_eq(invoice_lines_overage(&set, &o, &pro), 0);
 	ck_assert_uint_eq(set.n, 20);
 	ck_assert_int_eq(set.lines[0].quantity, 3000000);
 	ck_assert_int_eq(set.lines[0].amount, 150000);
 	ck_assert_int_eq(set.lines[19].unit_price, 240000);
 	ck_assert_int_eq(set.lines[19].amount, 480000);
-	overage_free(&o);
-	line_set_free(&set);
+	invoice_lines_overage_free(&o);
+	invoice_lines_set_free(&set);
 }
 END_TEST
 
@@ -238,15 +238,15 @@ START_TEST(test_a_subtotal_beyond_the_money_range_fails_and_drops_nothing_silent
 	struct line_set set;
 
 	memset(&set, 0, sizeof(set));
-	ck_assert_int_eq(lines_usage(&set, s, 2), -1);
+	ck_assert_int_eq(invoice_lines_usage(&set, s, 2), -1);
 	ck_assert_uint_eq(set.n, 1);
 	ck_assert_int_eq(set.subtotal, MONEY_MAX_MICROS);
-	line_set_free(&set);
+	invoice_lines_set_free(&set);
 	/* an hour's overage that overflows is an error, not nothing */
 	memset(&o, 0, sizeof(o));
-	ck_assert_int_eq(overage_add(&o, &pro, "cpu", "core-hours",
+	ck_assert_int_eq(invoice_lines_overage_add(&o, &pro, "cpu", "core-hours",
 	    MONEY_MAX_MICROS, MONEY_MAX_MICROS), -1);
-	overage_free(&o);
+	invoice_lines_overage_free(&o);
 }
 END_TEST
 
