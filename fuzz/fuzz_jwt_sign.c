@@ -18,7 +18,7 @@
  * bit 7: besides the chosen byte, change every 8th byte from it (HS256
  *   only; a full sweep costs too many executions per second).
  *
- * Tokens are built with b64url_encode (checked against an independent
+ * Tokens are built with jwt_b64url_encode (checked against an independent
  * encoder) and an HMAC/RSA signature computed here with OpenSSL, and
  * verified with both keys configured, as a daemon with jwtSecret and
  * jwtPublicKeyFile would.
@@ -51,7 +51,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* b64url_encode, checked against the independent encoder and decoder. */
+/* jwt_b64url_encode, checked against the independent encoder and decoder. */
 static size_t
 enc(const unsigned char *in, size_t len, char *out, size_t outsize)
 {
@@ -62,18 +62,18 @@ enc(const unsigned char *in, size_t len, char *out, size_t outsize)
 
 	if (ref == NULL || back == NULL)
 		abort();
-	n = b64url_encode(in, len, out, outsize);
+	n = jwt_b64url_encode(in, len, out, outsize);
 	rn = fj_b64_encode(in, len, ref);
 	FUZZ_CHECK(n >= 0 && (size_t)n == rn && strcmp(out, ref) == 0,
-	    "b64url_encode of %zu bytes: %ld \"%s\", expected \"%s\"", len, n,
+	    "jwt_b64url_encode of %zu bytes: %ld \"%s\", expected \"%s\"", len, n,
 	    n >= 0 ? out : "", ref);
-	m = b64url_decode(out, (size_t)n, back, len + 1);
+	m = jwt_b64url_decode(out, (size_t)n, back, len + 1);
 	FUZZ_CHECK(m == (long)len && (len == 0 || memcmp(back, in, len) == 0),
-	    "b64url_decode(b64url_encode(x)) != x for %zu bytes", len);
+	    "jwt_b64url_decode(jwt_b64url_encode(x)) != x for %zu bytes", len);
 	/* too small an output buffer is refused, not overrun */
-	FUZZ_CHECK(b64url_encode(in, len, out, rn) == -1,
-	    "b64url_encode accepted a buffer without room for the NUL");
-	n = b64url_encode(in, len, out, outsize);
+	FUZZ_CHECK(jwt_b64url_encode(in, len, out, rn) == -1,
+	    "jwt_b64url_encode accepted a buffer without room for the NUL");
+	n = jwt_b64url_encode(in, len, out, outsize);
 	free(back);
 	free(ref);
 	return (size_t)n;

@@ -7,15 +7,15 @@
 #define USEC_PER_DAY (86400LL * USEC_PER_SEC)
 
 int64_t
-day_floor(int64_t at)
+period_day_floor(int64_t at)
 {
 	return at - (((at % USEC_PER_DAY) + USEC_PER_DAY) % USEC_PER_DAY);
 }
 
 int64_t
-day_ceil(int64_t at)
+period_day_ceil(int64_t at)
 {
-	int64_t f = day_floor(at);
+	int64_t f = period_day_floor(at);
 
 	return f == at ? at : f + USEC_PER_DAY;
 }

@@ -13,7 +13,7 @@ void period_containing(int invoice_day, int64_t at, int64_t *start,
     int64_t *end);
 
 /* Start of the UTC day containing `at`, and of the day after. */
-int64_t day_floor(int64_t at);
-int64_t day_ceil(int64_t at);
+int64_t period_day_floor(int64_t at);
+int64_t period_day_ceil(int64_t at);
 
 #endif

@@ -137,20 +137,6 @@ metadata(struct json_object *o, const char *key)
 	return str_field(md, key);
 }
 
-int
-stripe_minor_units(const char *currency, int64_t micros, int64_t *out)
-{
-	int64_t div = 1000000;
-	int d;
-
-	for (d = money_currency_decimals(currency); d > 0; d--)
-		div /= 10;
-	if (micros % div != 0)
-		return -1;
-	*out = micros / div;
-	return 0;
-}
-
 /* Which lines go to Stripe, in minor units, and the credits item. */
 static int
 plan_items(struct push *p)

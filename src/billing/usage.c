@@ -179,8 +179,8 @@ fmt_day(int64_t usec, char *buf, size_t size)
 static void
 whole_days(int64_t from, int64_t to, int64_t *dfrom, int64_t *dto)
 {
-	*dfrom = day_ceil(from);
-	*dto = day_floor(to);
+	*dfrom = period_day_ceil(from);
+	*dto = period_day_floor(to);
 	if (*dfrom >= *dto)
 		*dfrom = *dto = to; /* no whole day inside: [from, to) is one edge */
 }

@@ -178,7 +178,7 @@ b64url_value(unsigned char c)
 }
 
 long
-b64url_decode(const char *in, size_t len, unsigned char *out, size_t outsize)
+jwt_b64url_decode(const char *in, size_t len, unsigned char *out, size_t outsize)
 {
 	size_t need, i, o;
 	unsigned long acc = 0;
@@ -207,7 +207,7 @@ b64url_decode(const char *in, size_t len, unsigned char *out, size_t outsize)
 }
 
 long
-b64url_encode(const unsigned char *in, size_t len, char *out, size_t outsize)
+jwt_b64url_encode(const unsigned char *in, size_t len, char *out, size_t outsize)
 {
 	size_t need, i, o;
 	unsigned long acc;
@@ -530,15 +530,15 @@ jwt_verify(const struct jwt_keys *keys, const char *token, size_t len,
 	/* All three parts must be clean base64url before anything else. */
 	reason = "bad base64";
 	hdrb = buf;
-	if ((n = b64url_decode(token, hlen, hdrb, len)) < 0)
+	if ((n = jwt_b64url_decode(token, hlen, hdrb, len)) < 0)
 		goto out;
 	hdrn = (size_t)n;
 	plb = hdrb + hdrn;
-	if ((n = b64url_decode(p, plen, plb, len - hdrn)) < 0)
+	if ((n = jwt_b64url_decode(p, plen, plb, len - hdrn)) < 0)
 		goto out;
 	pln = (size_t)n;
 	sig = plb + pln;
-	if ((n = b64url_decode(s, slen, sig, len - hdrn - pln)) < 0)
+	if ((n = jwt_b64url_decode(s, slen, sig, len - hdrn - pln)) < 0)
 		goto out;
 	sign = (size_t)n;
 

@@ -54,10 +54,10 @@ const char *jwt_role_name(enum jwt_role role);
 
 /*
  * base64url without padding, exposed for the Stripe/event signers and tests.
- * b64url_decode returns the decoded length or -1 (bad character, '=' padding,
+ * jwt_b64url_decode returns the decoded length or -1 (bad character, '=' padding,
  * impossible length, or out too small).
  */
-long b64url_decode(const char *in, size_t len, unsigned char *out, size_t outsize);
-long b64url_encode(const unsigned char *in, size_t len, char *out, size_t outsize);
+long jwt_b64url_decode(const char *in, size_t len, unsigned char *out, size_t outsize);
+long jwt_b64url_encode(const unsigned char *in, size_t len, char *out, size_t outsize);
 
 #endif

@@ -180,7 +180,7 @@ log_warnx(const char *fmt, ...)
 }
 
 void
-fatal(const char *fmt, ...)
+log_fatal(const char *fmt, ...)
 {
 	va_list ap;
 	int saved = errno;
@@ -192,7 +192,7 @@ fatal(const char *fmt, ...)
 }
 
 void
-fatalx(const char *fmt, ...)
+log_fatalx(const char *fmt, ...)
 {
 	va_list ap;
 

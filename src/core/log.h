@@ -20,8 +20,8 @@ void log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);
 /* fatal/fatalx log and exit(1). */
-void fatal(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
-void fatalx(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
+void log_fatal(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
+void log_fatalx(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
 
 /*
  * Copies src (len bytes) into dst (size bytes, always NUL-terminated),

@@ -55,7 +55,7 @@ write_pidfile(const char *path)
 	if (path == NULL)
 		return;
 	if ((f = fopen(path, "w")) == NULL)
-		fatal("pidfile %s", path);
+		log_fatal("pidfile %s", path);
 	fprintf(f, "%ld\n", (long)getpid());
 	fclose(f);
 }
@@ -83,10 +83,10 @@ main(int argc, char *argv[])
 		usage();
 
 	if ((cfg = config_load(config_path, err, sizeof(err))) == NULL)
-		fatalx("config: %s", err);
+		log_fatalx("config: %s", err);
 	if ((keys = jwt_keys_new(cfg->jwt_secret, cfg->jwt_public_key_file,
 	    err, sizeof(err))) == NULL)
-		fatalx("config: %s", err);
+		log_fatalx("config: %s", err);
 	if (check_only) {
 		printf("configuration ok\n");
 		jwt_keys_free(keys);
@@ -96,17 +96,17 @@ main(int argc, char *argv[])
 
 	/* library state shared by all workers is set up once, before fork */
 	if (mysql_library_init(0, NULL, NULL) != 0)
-		fatalx("cannot initialize the MariaDB client library");
+		log_fatalx("cannot initialize the MariaDB client library");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
-		fatalx("cannot initialize libcurl");
+		log_fatalx("cannot initialize libcurl");
 	if (FCGX_Init() != 0)
-		fatalx("cannot initialize libfcgi");
+		log_fatalx("cannot initialize libfcgi");
 	if ((fd = listen_open(cfg->listen, cfg->listen_mode, err,
 	    sizeof(err))) == -1)
-		fatalx("%s", err);
+		log_fatalx("%s", err);
 	/* workers poll, then accept without blocking: see worker.c */
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
-		fatal("fcntl");
+		log_fatal("fcntl");
 	write_pidfile(pidfile);
 
 	rc = master_run(config_path, cfg, keys, fd);

@@ -159,7 +159,7 @@ wait_for_connection(int listen_fd, int64_t *drain_until)
 		if (n == 0)
 			return 0; /* stopping and nothing queued */
 		if (errno != EINTR)
-			fatal("poll");
+			log_fatal("poll");
 	}
 }
 
@@ -184,13 +184,13 @@ worker_main(const struct billing_config *cfg, struct jwt_keys *keys,
 	app.cfg = cfg;
 	app.keys = keys;
 	if ((app.db = db_new(&cfg->database)) == NULL)
-		fatalx("out of memory");
+		log_fatalx("out of memory");
 	/* a database that is down now is retried on each request */
 	if (db_connect(app.db) != DB_OK)
 		log_warnx("database not reachable yet: %s", db_error(app.db));
 
 	if (FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
-		fatalx("FCGX_InitRequest failed");
+		log_fatalx("FCGX_InitRequest failed");
 	while (wait_for_connection(listen_fd, &drain_until)) {
 		rc = FCGX_Accept_r(&fr);
 		if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)

@@ -13,10 +13,8 @@
 #include "jwt.h"
 #include "log.h"
 #include "router.h"
+#include "routes.h"
 #include "timeutil.h"
-
-extern const struct route routes[];
-extern const size_t routes_count;
 
 #define WWW_AUTH_MISSING "WWW-Authenticate: Bearer realm=\"billing\""
 #define WWW_AUTH_INVALID \

@@ -5,8 +5,7 @@
 #include <stddef.h>
 
 #include "api.h"
-#include "router.h"
-
+#include "routes.h"
 
 const struct route routes[] = {
 	{ "GET", "health", ACCESS_PUBLIC, api_health },

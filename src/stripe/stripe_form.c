@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "json_util.h"
+#include "money.h"
 #include "stripe.h"
 
 /* -- form encoding -------------------------------------------------------- */
@@ -217,3 +218,17 @@ stripe_id_valid(const char *s)
 	return n >= 1 && n <= STRIPE_ID_MAX;
 }
 
+/* Stripe counts money in the currency's minor unit (cents; yen). */
+int
+stripe_minor_units(const char *currency, int64_t micros, int64_t *out)
+{
+	int64_t div = 1000000;
+	int d;
+
+	for (d = money_currency_decimals(currency); d > 0; d--)
+		div /= 10;
+	if (micros % div != 0)
+		return -1;
+	*out = micros / div;
+	return 0;
+}

@@ -684,7 +684,7 @@ START_TEST(test_b64url_encodes_rfc4648_vectors)
 	size_t i;
 
 	for (i = 0; i < sizeof(rfc4648) / sizeof(rfc4648[0]); i++) {
-		long n = b64url_encode((const unsigned char *)rfc4648[i].plain,
+		long n = jwt_b64url_encode((const unsigned char *)rfc4648[i].plain,
 		    strlen(rfc4648[i].plain), out, sizeof(out));
 		ck_assert_int_eq(n, (long)strlen(rfc4648[i].enc));
 		ck_assert_str_eq(out, rfc4648[i].enc);
@@ -698,7 +698,7 @@ START_TEST(test_b64url_decodes_rfc4648_vectors)
 	size_t i;
 
 	for (i = 0; i < sizeof(rfc4648) / sizeof(rfc4648[0]); i++) {
-		long n = b64url_decode(rfc4648[i].enc, strlen(rfc4648[i].enc),
+		long n = jwt_b64url_decode(rfc4648[i].enc, strlen(rfc4648[i].enc),
 		    out, sizeof(out));
 		ck_assert_int_eq(n, (long)strlen(rfc4648[i].plain));
 		ck_assert(memcmp(out, rfc4648[i].plain, (size_t)n) == 0);
@@ -713,11 +713,11 @@ START_TEST(test_b64url_uses_url_alphabet)
 	char out[8];
 
 	/* standard base64 would say "+/+/" */
-	ck_assert_int_eq(b64url_encode(bin, 3, out, sizeof(out)), 4);
+	ck_assert_int_eq(jwt_b64url_encode(bin, 3, out, sizeof(out)), 4);
 	ck_assert_str_eq(out, "-_-_");
-	ck_assert_int_eq(b64url_encode(bin, 2, out, sizeof(out)), 3);
+	ck_assert_int_eq(jwt_b64url_encode(bin, 2, out, sizeof(out)), 3);
 	ck_assert_str_eq(out, "-_8");
-	ck_assert_int_eq(b64url_decode("-_-_", 4, back, sizeof(back)), 3);
+	ck_assert_int_eq(jwt_b64url_decode("-_-_", 4, back, sizeof(back)), 3);
 	ck_assert(memcmp(back, bin, 3) == 0);
 }
 END_TEST
@@ -732,11 +732,11 @@ START_TEST(test_b64url_round_trips_every_length_and_byte)
 	for (len = 0; len <= sizeof(in); len++) {
 		for (i = 0; i < len; i++)
 			in[i] = (unsigned char)(i * 7 + len * 13 + 255 - i);
-		n = b64url_encode(in, len, enc, sizeof(enc));
+		n = jwt_b64url_encode(in, len, enc, sizeof(enc));
 		ck_assert_int_eq(n, (long)((len * 4 + 2) / 3));
 		ck_assert_uint_eq(strlen(enc), (size_t)n);
 		ck_assert_ptr_null(strchr(enc, '='));
-		m = b64url_decode(enc, (size_t)n, back, sizeof(back));
+		m = jwt_b64url_decode(enc, (size_t)n, back, sizeof(back));
 		ck_assert_int_eq(m, (long)len);
 		ck_assert(memcmp(in, back, len) == 0);
 	}
@@ -747,10 +747,10 @@ START_TEST(test_b64url_decode_rejects_padding)
 {
 	unsigned char out[16];
 
-	ck_assert_int_eq(b64url_decode("Zg==", 4, out, sizeof(out)), -1);
-	ck_assert_int_eq(b64url_decode("Zm8=", 4, out, sizeof(out)), -1);
-	ck_assert_int_eq(b64url_decode("Zg=", 3, out, sizeof(out)), -1);
-	ck_assert_int_eq(b64url_decode("====", 4, out, sizeof(out)), -1);
+	ck_assert_int_eq(jwt_b64url_decode("Zg==", 4, out, sizeof(out)), -1);
+	ck_assert_int_eq(jwt_b64url_decode("Zm8=", 4, out, sizeof(out)), -1);
+	ck_assert_int_eq(jwt_b64url_decode("Zg=", 3, out, sizeof(out)), -1);
+	ck_assert_int_eq(jwt_b64url_decode("====", 4, out, sizeof(out)), -1);
 }
 END_TEST
 
@@ -764,9 +764,9 @@ START_TEST(test_b64url_decode_rejects_characters_outside_alphabet)
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_int_eq(b64url_decode(bad[i], 4, out, sizeof(out)), -1);
+		ck_assert_int_eq(jwt_b64url_decode(bad[i], 4, out, sizeof(out)), -1);
 	/* an embedded NUL counts as a character, not as the end */
-	ck_assert_int_eq(b64url_decode("Zm\0v", 4, out, sizeof(out)), -1);
+	ck_assert_int_eq(jwt_b64url_decode("Zm\0v", 4, out, sizeof(out)), -1);
 }
 END_TEST
 
@@ -774,11 +774,11 @@ START_TEST(test_b64url_decode_rejects_impossible_length)
 {
 	unsigned char out[16];
 
-	ck_assert_int_eq(b64url_decode("Z", 1, out, sizeof(out)), -1);
-	ck_assert_int_eq(b64url_decode("Zm9vY", 5, out, sizeof(out)), -1);
+	ck_assert_int_eq(jwt_b64url_decode("Z", 1, out, sizeof(out)), -1);
+	ck_assert_int_eq(jwt_b64url_decode("Zm9vY", 5, out, sizeof(out)), -1);
 	/* even when the lone character's bits are all zero */
-	ck_assert_int_eq(b64url_decode("A", 1, out, sizeof(out)), -1);
-	ck_assert_int_eq(b64url_decode("AAAAA", 5, out, sizeof(out)), -1);
+	ck_assert_int_eq(jwt_b64url_decode("A", 1, out, sizeof(out)), -1);
+	ck_assert_int_eq(jwt_b64url_decode("AAAAA", 5, out, sizeof(out)), -1);
 }
 END_TEST
 
@@ -787,9 +787,9 @@ START_TEST(test_b64url_decode_rejects_nonzero_trailing_bits)
 	unsigned char out[16];
 
 	/* "f" is "Zg"; "Zh" would decode to "f" as well */
-	ck_assert_int_eq(b64url_decode("Zh", 2, out, sizeof(out)), -1);
-	ck_assert_int_eq(b64url_decode("Zm9", 3, out, sizeof(out)), -1);
-	ck_assert_int_eq(b64url_decode("Zm8", 3, out, sizeof(out)), 2);
+	ck_assert_int_eq(jwt_b64url_decode("Zh", 2, out, sizeof(out)), -1);
+	ck_assert_int_eq(jwt_b64url_decode("Zm9", 3, out, sizeof(out)), -1);
+	ck_assert_int_eq(jwt_b64url_decode("Zm8", 3, out, sizeof(out)), 2);
 }
 END_TEST
 
@@ -797,9 +797,9 @@ START_TEST(test_b64url_decode_rejects_small_output)
 {
 	unsigned char out[6];
 
-	ck_assert_int_eq(b64url_decode("Zm9vYmFy", 8, out, 5), -1);
-	ck_assert_int_eq(b64url_decode("Zm9vYmFy", 8, out, 6), 6);
-	ck_assert_int_eq(b64url_decode("", 0, NULL, 0), 0);
+	ck_assert_int_eq(jwt_b64url_decode("Zm9vYmFy", 8, out, 5), -1);
+	ck_assert_int_eq(jwt_b64url_decode("Zm9vYmFy", 8, out, 6), 6);
+	ck_assert_int_eq(jwt_b64url_decode("", 0, NULL, 0), 0);
 }
 END_TEST
 
@@ -807,15 +807,15 @@ START_TEST(test_b64url_encode_needs_room_for_nul)
 {
 	char out[9];
 
-	ck_assert_int_eq(b64url_encode((const unsigned char *)"foobar", 6,
+	ck_assert_int_eq(jwt_b64url_encode((const unsigned char *)"foobar", 6,
 	    out, 8), -1);
 	memset(out, 'x', sizeof(out));
-	ck_assert_int_eq(b64url_encode((const unsigned char *)"foobar", 6,
+	ck_assert_int_eq(jwt_b64url_encode((const unsigned char *)"foobar", 6,
 	    out, 9), 8);
 	ck_assert_str_eq(out, "Zm9vYmFy");
-	ck_assert_int_eq(b64url_encode((const unsigned char *)"", 0, out, 1), 0);
+	ck_assert_int_eq(jwt_b64url_encode((const unsigned char *)"", 0, out, 1), 0);
 	ck_assert_str_eq(out, "");
-	ck_assert_int_eq(b64url_encode((const unsigned char *)"", 0, out, 0), -1);
+	ck_assert_int_eq(jwt_b64url_encode((const unsigned char *)"", 0, out, 0), -1);
 }
 END_TEST
 
