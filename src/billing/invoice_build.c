@@ -36,7 +36,6 @@ enum {
 	BUILD_TIE_MANUAL,
 	BUILD_UNTIE,
 	BUILD_MOVE_CLAIM,
-	BUILD_SET_WATERMARK,
 	BUILD_LOCK_WATERMARK,
 	BUILD_CLAIM,
 	BUILD_USAGE_SUMS,
@@ -79,8 +78,6 @@ static const struct db_stmt build_sql[BUILD_NSTMTS] = {
 	[BUILD_MOVE_CLAIM] = { "UPDATE billing_usage_records SET bill_from = ? "
 	    "WHERE account_id = ? AND invoice_id IS NULL AND bill_from >= ? "
 	    "AND bill_from < ?", 4, 0 },
-	[BUILD_SET_WATERMARK] = { "UPDATE billing_accounts SET billed_through "
-	    "= ? WHERE id = ?", 2, 0 },
 	[BUILD_LOCK_WATERMARK] = { "SELECT billed_through FROM billing_accounts "
 	    "WHERE id = ? FOR UPDATE", 1, 1 },
 	[BUILD_CLAIM] = { "SELECT usage_from, usage_to FROM billing_invoices "
@@ -468,10 +465,8 @@ give_back_usage(struct db *db, uint64_t id, uint64_t account_id)
 		snprintf(ft, sizeof(ft), "1000-01-01 00:00:00");
 	fmt_time(to, tt);
 	if (to != 0 && w == to) {
-		struct db_param p[] = { from ? DBP_STR(ft) : DBP_NULLV,
-		    DBP_INT(account_id) };
-		if ((rc = db_run(db, &invoice_build_stmts, BUILD_SET_WATERMARK,
-		    p, 2, NULL, NULL)) != DB_OK)
+		if ((rc = account_set_billed_through(db, account_id,
+		    from ? ft : NULL)) != DB_OK)
 			return rc;
 		w = from;
 	} else if (to != 0 && w > to) {

@@ -66,6 +66,7 @@ static const struct db_stmts *const tables[] = {
 /* The multi-row statements (sql_rows.h, SQL_ROWS_STMT). */
 static struct sql_rows *const rows[] = {
 	/* billing: accounts, sessions, metering, usage, reports */
+	&account_advance_rows,
 	&metering_write_records_sql,
 	&metering_write_daily_sql,
 	&metering_write_lock_accounts_sql,
@@ -75,7 +76,6 @@ static struct sql_rows *const rows[] = {
 	&credits_rows_applications,
 	&invoice_batch_rows_sums,
 	&invoice_batch_rows_invoices,
-	&invoice_batch_rows_advance,
 	&invoice_lines_rows_insert,
 
 	/* billing: subscriptions, checkout, Stripe webhooks */
