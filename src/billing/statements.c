@@ -35,6 +35,7 @@ static const struct db_stmts *const tables[] = {
 	&account_contact_stmts,
 	&session_stmts,
 	&metering_stmts,
+	&metering_write_claim_stmts,
 	&usage_stmts,
 	&report_stmts,
 
