@@ -8,6 +8,7 @@
 #include "db.h"
 #include "period.h"
 #include "result.h"
+#include "sql_rows.h"
 #include "timeutil.h"
 #include "utf8.h"
 
@@ -24,7 +25,10 @@ enum {
 
 enum {
 	ACCOUNT_BY_USER, ACCOUNT_BY_ID, ACCOUNT_SET_CUSTOMER, ACCOUNT_INSERT,
-	ACCOUNT_SET_PLAN, ACCOUNT_BY_CUSTOMER, ACCOUNT_LOCK, ACCOUNT_NSTMTS
+	ACCOUNT_SET_PLAN, ACCOUNT_BY_CUSTOMER, ACCOUNT_LOCK, ACCOUNT_SUSPEND,
+	ACCOUNT_RESUME, ACCOUNT_NOTIFIED, ACCOUNT_PAYMENT_FAILED,
+	ACCOUNT_PAYMENT_CLEAR, ACCOUNT_SET_BILLED_THROUGH, ACCOUNT_NSTMTS,
+	ACCOUNT_ADVANCE_ROWS = ACCOUNT_NSTMTS
 };
 
 static const struct db_stmt account_sql[ACCOUNT_NSTMTS] = {
@@ -43,9 +47,29 @@ static const struct db_stmt account_sql[ACCOUNT_NSTMTS] = {
 	    "WHERE stripe_customer_id = ?", 1, 1 },
 	[ACCOUNT_LOCK] = { "SELECT id FROM billing_accounts WHERE id = ? "
 	    "FOR UPDATE", 1, 1 },
+	[ACCOUNT_SUSPEND] = { "UPDATE billing_accounts SET status = "
+	    "'suspended', suspended_at = ?, suspension_reason = ? WHERE id = ?",
+	    3, 0 },
+	[ACCOUNT_RESUME] = { "UPDATE billing_accounts SET status = 'active', "
+	    "suspended_at = NULL, suspension_reason = NULL WHERE id = ?", 1, 0 },
+	[ACCOUNT_NOTIFIED] = { "UPDATE billing_accounts SET platform_status = ? "
+	    "WHERE id = ? AND status = ?", 3, 0 },
+	[ACCOUNT_PAYMENT_FAILED] = { "UPDATE billing_accounts SET "
+	    "payment_failed_at = COALESCE(payment_failed_at, ?) WHERE id = ?",
+	    2, 0 },
+	[ACCOUNT_PAYMENT_CLEAR] = { "UPDATE billing_accounts SET "
+	    "payment_failed_at = NULL WHERE id = ? AND payment_failed_at IS "
+	    "NOT NULL", 1, 0 },
+	[ACCOUNT_SET_BILLED_THROUGH] = { "UPDATE billing_accounts SET "
+	    "billed_through = ? WHERE id = ?", 2, 0 },
 };
 
 const struct db_stmts account_stmts = DB_STMTS("accounts", account_sql);
+
+/* billed_through of many accounts at once (the invoice run's batch) */
+struct sql_rows account_advance_rows = SQL_ROWS_STMT("accounts",
+    ACCOUNT_ADVANCE_ROWS, 0,
+    "UPDATE billing_accounts SET billed_through = ? WHERE id IN (", "?", ")");
 
 static int
 load(struct db *db, unsigned stmt, const struct db_param *p,
@@ -385,4 +409,81 @@ account_fill_contact(struct db *db, uint64_t id, const char *email,
 		return rc;
 	*out = ACCOUNT_FILL_FILLED;
 	return DB_OK;
+}
+
+/* --- status, grace period and billed_through (quotas, webhooks, invoices) */
+
+int
+account_suspend(struct db *db, uint64_t id, const char *when,
+    const char *reason)
+{
+	struct db_param p[] = { DBP_STR(when), DBP_STR(reason), DBP_INT(id) };
+
+	return db_run(db, &account_stmts, ACCOUNT_SUSPEND, p, 3, NULL, NULL);
+}
+
+int
+account_resume(struct db *db, uint64_t id)
+{
+	struct db_param p[] = { DBP_INT(id) };
+
+	return db_run(db, &account_stmts, ACCOUNT_RESUME, p, 1, NULL, NULL);
+}
+
+int
+account_mark_notified(struct db *db, uint64_t id, const char *status)
+{
+	struct db_param p[] = { DBP_STR(status), DBP_INT(id), DBP_STR(status) };
+
+	return db_run(db, &account_stmts, ACCOUNT_NOTIFIED, p, 3, NULL, NULL);
+}
+
+int
+account_set_payment_failed(struct db *db, uint64_t id, const char *since)
+{
+	struct db_param p[] = { DBP_STR(since), DBP_INT(id) };
+
+	return db_run(db, &account_stmts, ACCOUNT_PAYMENT_FAILED, p, 2, NULL,
+	    NULL);
+}
+
+int
+account_clear_payment_failed(struct db *db, uint64_t id)
+{
+	struct db_param p[] = { DBP_INT(id) };
+
+	return db_run(db, &account_stmts, ACCOUNT_PAYMENT_CLEAR, p, 1, NULL,
+	    NULL);
+}
+
+int
+account_set_billed_through(struct db *db, uint64_t id, const char *through)
+{
+	struct db_param p[] = { through ? DBP_STR(through) : DBP_NULLV,
+	    DBP_INT(id) };
+
+	return db_run(db, &account_stmts, ACCOUNT_SET_BILLED_THROUGH, p, 2,
+	    NULL, NULL);
+}
+
+int
+account_advance_billed_through(struct db *db, const uint64_t *ids, size_t n,
+    const char *through)
+{
+	static struct db_param p[SQL_ROWS_MAX + 1];
+	size_t k, i;
+	int rc = DB_OK;
+
+	while (n > 0 && rc == DB_OK) {
+		/* one statement per chunk, the last id repeated to fill it */
+		k = sql_rows_chunk_up(n < SQL_ROWS_MAX ? n : SQL_ROWS_MAX);
+		p[0] = DBP_STR(through);
+		for (i = 0; i < k; i++)
+			p[1 + i] = DBP_INT(ids[i < n ? i : n - 1]);
+		rc = db_run_rows(db, &account_advance_rows, k, p, k + 1, NULL,
+		    NULL);
+		ids += k < n ? k : n;
+		n -= k < n ? k : n;
+	}
+	return rc;
 }

@@ -5,6 +5,7 @@
 #ifndef BILLING_ACCOUNTS_H
 #define BILLING_ACCOUNTS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -71,8 +72,47 @@ int account_find_by_customer(struct db *db, const char *customer,
  * UPDATE) and reloads *acct.  DB_OK or an error. */
 int account_lock(struct db *db, struct account *acct);
 
-/* The statement table of accounts.c (statements.c registers it). */
+/* The statement table of accounts.c and its multi-row statement
+ * (statements.c registers them). */
+struct sql_rows;
 extern const struct db_stmts account_stmts;
+extern struct sql_rows account_advance_rows;
+
+/*
+ * The account's status, grace period and invoicing watermark.  accounts.c
+ * is the one writer of billing_accounts: the quotas job, the Stripe
+ * webhooks and the invoice module call these inside their own transaction
+ * (the caller takes whatever row locks it needs first).  Times are the
+ * database's text (time_format_db).  Each returns DB_OK or an error.
+ */
+
+/* status 'suspended' since `when`, for `reason` (overage, payment_failed) */
+int account_suspend(struct db *db, uint64_t id, const char *when,
+    const char *reason);
+
+/* status 'active' again, the suspension's time and reason cleared */
+int account_resume(struct db *db, uint64_t id);
+
+/* The platform was told the account's status: platform_status = status,
+ * unless the status changed meanwhile. */
+int account_mark_notified(struct db *db, uint64_t id, const char *status);
+
+/* A payment failed: the grace period starts at `since` unless it started
+ * already (payment_failed_at is never moved forward). */
+int account_set_payment_failed(struct db *db, uint64_t id,
+    const char *since);
+
+/* A payment succeeded: no grace period runs (payment_failed_at NULL). */
+int account_clear_payment_failed(struct db *db, uint64_t id);
+
+/* billed_through = through (NULL: never invoiced). */
+int account_set_billed_through(struct db *db, uint64_t id,
+    const char *through);
+
+/* billed_through = through for the n accounts of ids (the invoice run's
+ * batch): one statement per chunk of up to SQL_ROWS_MAX ids. */
+int account_advance_billed_through(struct db *db, const uint64_t *ids,
+    size_t n, const char *through);
 
 /* 1 when s is a valid user id: 1-255 bytes of UTF-8, no control
  * characters, no blank at either end. */

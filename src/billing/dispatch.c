@@ -31,6 +31,7 @@
 #include "config.h"
 #include "db.h"
 #include "dispatch.h"
+#include "events.h"
 #include "jobs.h"
 #include "log.h"
 #include "outbound.h"
@@ -46,8 +47,8 @@
 #define GIVE_UP_SEC (3 * 86400)
 #define ERROR_MAX 1000
 
-enum { DISPATCH_CLAIM, DISPATCH_LEASE, DISPATCH_DELIVERED, DISPATCH_RETRY,
-    DISPATCH_FAILED, DISPATCH_RELEASE, DISPATCH_NSTMTS };
+/* the claim reads; the delivery state is written by events.c (event_*) */
+enum { DISPATCH_CLAIM, DISPATCH_NSTMTS };
 
 /* the columns of DISPATCH_CLAIM */
 enum { C_ID, C_EVENT_ID, C_TYPE, C_ACCOUNT, C_PAYLOAD, C_ATTEMPTS,
@@ -75,23 +76,6 @@ static const struct db_stmt dispatch_sql[DISPATCH_NSTMTS] = {
 	    "WHERE e.status = 'pending' AND e.next_attempt_at <= ? "
 	    "AND (h.first_held IS NULL OR e.id < h.first_held) "
 	    "ORDER BY e.id LIMIT ? FOR UPDATE SKIP LOCKED", 3, C_NCOLS },
-	[DISPATCH_LEASE] = {
-	    "UPDATE billing_events SET next_attempt_at = ? WHERE id = ?", 2, 0 },
-	[DISPATCH_DELIVERED] = {
-	    "UPDATE billing_events SET status = 'delivered', "
-	    "attempts = attempts + 1, delivered_at = ?, last_error = NULL "
-	    "WHERE id = ? AND status = 'pending'", 2, 0 },
-	[DISPATCH_RETRY] = {
-	    "UPDATE billing_events SET attempts = attempts + 1, "
-	    "next_attempt_at = ?, last_error = ? "
-	    "WHERE id = ? AND status = 'pending'", 3, 0 },
-	[DISPATCH_FAILED] = {
-	    "UPDATE billing_events SET status = 'failed', "
-	    "attempts = attempts + 1, last_error = ? "
-	    "WHERE id = ? AND status = 'pending'", 2, 0 },
-	[DISPATCH_RELEASE] = {
-	    "UPDATE billing_events SET next_attempt_at = ? WHERE id = ? "
-	    "AND status = 'pending'", 2, 0 },
 };
 
 const struct db_stmts dispatch_stmts = DB_STMTS("dispatch", dispatch_sql);
@@ -233,11 +217,9 @@ claim_txn(struct db *db, void *arg)
 		return rc;
 	if (r < 0)
 		return r;
-	for (i = 0; i < d->n; i++) {
-		struct db_param q[] = { DBP_STR(lease), DBP_INT(d->ev[i].id) };
-		if ((rc = db_run(db, &dispatch_stmts, DISPATCH_LEASE, q, 2, NULL, NULL)) != DB_OK)
+	for (i = 0; i < d->n; i++)
+		if ((rc = event_lease(db, d->ev[i].id, lease)) != DB_OK)
 			return rc;
-	}
 	return DB_OK;
 }
 
@@ -288,9 +270,7 @@ record_failure(struct dispatcher *d, struct event *e, const char *err)
 	log_escape(safe, sizeof(safe), err, strlen(err));
 	give_up = e->created + (int64_t)GIVE_UP_SEC * USEC_PER_SEC;
 	if (now >= give_up) {
-		struct db_param p[] = { DBP_STR(safe), DBP_INT(e->id) };
-		if ((rc = db_run(d->app->db, &dispatch_stmts, DISPATCH_FAILED,
-		    p, 2, NULL, NULL)) == DB_OK) {
+		if ((rc = event_failed(d->app->db, e->id, safe)) == DB_OK) {
 			d->failed++;
 			log_warnx("event %s (%s): failed for good after %lld "
 			    "attempts: %s", e->event_id, e->type,
@@ -302,9 +282,7 @@ record_failure(struct dispatcher *d, struct event *e, const char *err)
 	if (next > give_up)
 		next = give_up;
 	time_format_db(next, when, sizeof(when));
-	struct db_param p[] = { DBP_STR(when), DBP_STR(safe), DBP_INT(e->id) };
-	if ((rc = db_run(d->app->db, &dispatch_stmts, DISPATCH_RETRY, p, 3,
-	    NULL, NULL)) != DB_OK)
+	if ((rc = event_retry(d->app->db, e->id, when, safe)) != DB_OK)
 		return rc;
 	d->retried++;
 	log_warnx("event %s (%s): attempt %lld failed, next at %s: %s",
@@ -323,9 +301,7 @@ record_delivered(struct dispatcher *d, const struct event *e)
 	char when[TIME_TEXT_MAX];
 
 	time_format_db(now_usec(d), when, sizeof(when));
-	struct db_param p[] = { DBP_STR(when), DBP_INT(e->id) };
-	return db_run(d->app->db, &dispatch_stmts, DISPATCH_DELIVERED, p, 2,
-	    NULL, NULL);
+	return event_delivered(d->app->db, e->id, when);
 }
 
 /* Gives the batch's unsent events back: due again at the claim's now. */
@@ -339,9 +315,7 @@ release_rest(struct dispatcher *d)
 	for (i = 0; i < d->n; i++) {
 		if (d->ev[i].state == EV_DONE)
 			continue;
-		struct db_param p[] = { DBP_STR(when), DBP_INT(d->ev[i].id) };
-		if (db_run(d->app->db, &dispatch_stmts, DISPATCH_RELEASE, p,
-		    2, NULL, NULL) != DB_OK)
+		if (event_release(d->app->db, d->ev[i].id, when) != DB_OK)
 			break;  /* the lease runs out by itself */
 		d->ev[i].state = EV_DONE;
 	}

@@ -1,6 +1,7 @@
 /*
- * events: the outbox (billing_events): writing it, and reading it a page at
- * a time for admin/events.  Delivery is dispatch.c.
+ * events: the outbox (billing_events): writing it, recording its delivery
+ * state, and reading it a page at a time for admin/events.  The delivery
+ * loop is dispatch.c, which calls the event_lease ... event_release below.
  */
 #include <stdio.h>
 #include <string.h>
@@ -15,7 +16,8 @@
 #include "sql_rows.h"
 #include "timeutil.h"
 
-enum { EVENTS_INSERT, EVENTS_PAGE, EVENTS_NSTMTS,
+enum { EVENTS_INSERT, EVENTS_PAGE, EVENTS_LEASE, EVENTS_DELIVERED,
+    EVENTS_RETRY, EVENTS_FAILED, EVENTS_RELEASE, EVENTS_NSTMTS,
     EVENTS_INSERT_ROWS = EVENTS_NSTMTS };
 
 /* the columns of EVENTS_PAGE */
@@ -37,6 +39,24 @@ static const struct db_stmt events_sql[EVENTS_NSTMTS] = {
 	    "WHERE (? = 0 OR e.id < ?) AND (? = '' OR e.status = ?) "
 	    "AND (? = '' OR e.type = ?) AND (? = 0 OR e.account_id = ?) "
 	    "ORDER BY e.id DESC LIMIT ?", 9, PAGE_NCOLS },
+	/* delivery (dispatch.c) */
+	[EVENTS_LEASE] = {
+	    "UPDATE billing_events SET next_attempt_at = ? WHERE id = ?", 2, 0 },
+	[EVENTS_DELIVERED] = {
+	    "UPDATE billing_events SET status = 'delivered', "
+	    "attempts = attempts + 1, delivered_at = ?, last_error = NULL "
+	    "WHERE id = ? AND status = 'pending'", 2, 0 },
+	[EVENTS_RETRY] = {
+	    "UPDATE billing_events SET attempts = attempts + 1, "
+	    "next_attempt_at = ?, last_error = ? "
+	    "WHERE id = ? AND status = 'pending'", 3, 0 },
+	[EVENTS_FAILED] = {
+	    "UPDATE billing_events SET status = 'failed', "
+	    "attempts = attempts + 1, last_error = ? "
+	    "WHERE id = ? AND status = 'pending'", 2, 0 },
+	[EVENTS_RELEASE] = {
+	    "UPDATE billing_events SET next_attempt_at = ? WHERE id = ? "
+	    "AND status = 'pending'", 2, 0 },
 };
 
 const struct db_stmts events_stmts = DB_STMTS("events", events_sql);
@@ -211,4 +231,46 @@ event_list(struct db *db, const struct event_filter *f, event_row_fn each,
 		return result_set(r, RESULT_ERROR, NULL,
 		    "event %lld: a stored column is unreadable", (long long)ev.id);
 	return fr < 0 ? result_db(r, fr) : RESULT_OK;
+}
+
+/* --- delivery state (dispatch.c) ------------------------------------------ */
+
+int
+event_lease(struct db *db, uint64_t id, const char *until)
+{
+	struct db_param p[] = { DBP_STR(until), DBP_INT(id) };
+
+	return db_run(db, &events_stmts, EVENTS_LEASE, p, 2, NULL, NULL);
+}
+
+int
+event_delivered(struct db *db, uint64_t id, const char *when)
+{
+	struct db_param p[] = { DBP_STR(when), DBP_INT(id) };
+
+	return db_run(db, &events_stmts, EVENTS_DELIVERED, p, 2, NULL, NULL);
+}
+
+int
+event_retry(struct db *db, uint64_t id, const char *next, const char *error)
+{
+	struct db_param p[] = { DBP_STR(next), DBP_STR(error), DBP_INT(id) };
+
+	return db_run(db, &events_stmts, EVENTS_RETRY, p, 3, NULL, NULL);
+}
+
+int
+event_failed(struct db *db, uint64_t id, const char *error)
+{
+	struct db_param p[] = { DBP_STR(error), DBP_INT(id) };
+
+	return db_run(db, &events_stmts, EVENTS_FAILED, p, 2, NULL, NULL);
+}
+
+int
+event_release(struct db *db, uint64_t id, const char *when)
+{
+	struct db_param p[] = { DBP_STR(when), DBP_INT(id) };
+
+	return db_run(db, &events_stmts, EVENTS_RELEASE, p, 2, NULL, NULL);
 }

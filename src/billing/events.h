@@ -85,6 +85,24 @@ struct result;
 enum result_code event_list(struct db *db, const struct event_filter *f,
     event_row_fn each, void *arg, int *more, struct result *r);
 
+/*
+ * The delivery state, for dispatch.c's delivery loop (events.c is the one
+ * writer of billing_events).  Times are the database's text
+ * (time_format_db); error is stored as given.  The last four change only a
+ * pending event.  Each returns DB_OK or an error.
+ */
+/* Leases a claimed event: due again at `until` (inside the claim). */
+int event_lease(struct db *db, uint64_t id, const char *until);
+/* Delivered at `when`: one more attempt, no error. */
+int event_delivered(struct db *db, uint64_t id, const char *when);
+/* A failed attempt: one more, due again at `next`, with its error. */
+int event_retry(struct db *db, uint64_t id, const char *next,
+    const char *error);
+/* A failed attempt after which it is given up: status failed. */
+int event_failed(struct db *db, uint64_t id, const char *error);
+/* Given back unsent: due again at `when`. */
+int event_release(struct db *db, uint64_t id, const char *when);
+
 /* The statement tables (statements.c). */
 struct db_stmts;
 struct sql_rows;

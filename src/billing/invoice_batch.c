@@ -104,9 +104,6 @@ struct sql_rows invoice_batch_rows_invoices = SQL_ROWS_STMT(
     "credits, total, status, due_date, finalized_at, created_at, usage_from, "
     "usage_to) VALUES ",
     "(?,?,'scheduled',?,?,?,?,?,?,?,?,?,?,?,?,?,?)", "");
-struct sql_rows invoice_batch_rows_advance = SQL_ROWS_STMT(
-    "invoice_batch.rows", 2, 0,
-    "UPDATE billing_accounts SET billed_through = ? WHERE id IN (", "?", ")");
 
 enum acct_state { ACCT_SKIP, ACCT_EMPTY, ACCT_BILL };
 
@@ -606,9 +603,8 @@ write_applications(struct run *r)
 static int
 advance_watermarks(struct run *r)
 {
-	static struct db_param p[SQL_ROWS_MAX + 1];
 	uint64_t ids[INVOICE_BATCH_ACCOUNTS];
-	size_t n = 0, k, i;
+	size_t n = 0, i;
 
 	for (i = 0; i < r->n; i++)
 		if (r->a[i].state != ACCT_SKIP &&
@@ -616,12 +612,7 @@ advance_watermarks(struct run *r)
 			ids[n++] = r->a[i].id;
 	if (n == 0)
 		return DB_OK;
-	k = sql_rows_chunk_up(n);
-	p[0] = DBP_STR(r->pe);
-	for (i = 0; i < k; i++)
-		p[1 + i] = DBP_INT(ids[i < n ? i : n - 1]);
-	return db_run_rows(r->db, &invoice_batch_rows_advance, k, p, k + 1,
-	    NULL, NULL);
+	return account_advance_billed_through(r->db, ids, n, r->pe);
 }
 
 /* billing.invoice.created for each invoice, from the values in hand. */

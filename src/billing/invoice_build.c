@@ -33,10 +33,6 @@ enum {
 	BUILD_LOCK_ACCOUNT,
 	BUILD_OVERLAP,
 	BUILD_INSERT_INVOICE,
-	BUILD_TIE_MANUAL,
-	BUILD_UNTIE,
-	BUILD_MOVE_CLAIM,
-	BUILD_SET_WATERMARK,
 	BUILD_LOCK_WATERMARK,
 	BUILD_CLAIM,
 	BUILD_USAGE_SUMS,
@@ -68,19 +64,6 @@ static const struct db_stmt build_sql[BUILD_NSTMTS] = {
 	    "kind, period_start, period_end, billing_mode, plan_id, currency, "
 	    "status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'draft', ?)",
 	    8, 0 },
-	/* a manual invoice takes the unbilled usage of its period: records
-	 * no scheduled invoice has claimed (bill_from below billed_through) */
-	[BUILD_TIE_MANUAL] = { "UPDATE billing_usage_records SET invoice_id = ? "
-	    "WHERE account_id = ? AND invoice_id IS NULL AND start_time >= ? "
-	    "AND start_time < ? AND bill_from >= ?", 5, 0 },
-	/* a void gives its usage back: to the next scheduled invoice's claim */
-	[BUILD_UNTIE] = { "UPDATE billing_usage_records SET invoice_id = NULL, "
-	    "bill_from = GREATEST(bill_from, ?) WHERE invoice_id = ?", 2, 0 },
-	[BUILD_MOVE_CLAIM] = { "UPDATE billing_usage_records SET bill_from = ? "
-	    "WHERE account_id = ? AND invoice_id IS NULL AND bill_from >= ? "
-	    "AND bill_from < ?", 4, 0 },
-	[BUILD_SET_WATERMARK] = { "UPDATE billing_accounts SET billed_through "
-	    "= ? WHERE id = ?", 2, 0 },
 	[BUILD_LOCK_WATERMARK] = { "SELECT billed_through FROM billing_accounts "
 	    "WHERE id = ? FOR UPDATE", 1, 1 },
 	[BUILD_CLAIM] = { "SELECT usage_from, usage_to FROM billing_invoices "
@@ -301,10 +284,10 @@ build_manual(struct db *db, void *arg)
 		fmt_time(b.billed_through, bt);
 	else
 		snprintf(bt, sizeof(bt), "1000-01-01 00:00:00");
-	struct db_param tp[] = { DBP_INT(id), DBP_INT(b.account_id),
-	    DBP_STR(ps), DBP_STR(pe), DBP_STR(bt) };
-	if ((rc = db_run(db, &invoice_build_stmts, BUILD_TIE_MANUAL, tp, 5,
-	    NULL, NULL)) != DB_OK)
+	/* a manual invoice takes the unbilled usage of its period: records
+	 * no scheduled invoice has claimed (bill_from below billed_through) */
+	if ((rc = metering_write_claim_manual(db, id, b.account_id, ps, pe,
+	    bt)) != DB_OK)
 		goto out;
 	switch (mode) {
 	case MODE_USAGE:
@@ -468,26 +451,22 @@ give_back_usage(struct db *db, uint64_t id, uint64_t account_id)
 		snprintf(ft, sizeof(ft), "1000-01-01 00:00:00");
 	fmt_time(to, tt);
 	if (to != 0 && w == to) {
-		struct db_param p[] = { from ? DBP_STR(ft) : DBP_NULLV,
-		    DBP_INT(account_id) };
-		if ((rc = db_run(db, &invoice_build_stmts, BUILD_SET_WATERMARK,
-		    p, 2, NULL, NULL)) != DB_OK)
+		if ((rc = account_set_billed_through(db, account_id,
+		    from ? ft : NULL)) != DB_OK)
 			return rc;
 		w = from;
 	} else if (to != 0 && w > to) {
 		fmt_time(w, wt);
-		struct db_param p[] = { DBP_STR(wt), DBP_INT(account_id),
-		    DBP_STR(ft), DBP_STR(tt) };
-		if ((rc = db_run(db, &invoice_build_stmts, BUILD_MOVE_CLAIM, p,
-		    4, NULL, NULL)) != DB_OK)
+		if ((rc = metering_write_claim_move(db, account_id, wt, ft,
+		    tt)) != DB_OK)
 			return rc;
 	}
 	if (w)
 		fmt_time(w, wt);
 	else
 		snprintf(wt, sizeof(wt), "1000-01-01 00:00:00");
-	struct db_param up[] = { DBP_STR(wt), DBP_INT(id) };
-	return db_run(db, &invoice_build_stmts, BUILD_UNTIE, up, 2, NULL, NULL);
+	/* a void gives its usage back: to the next scheduled invoice's claim */
+	return metering_write_claim_give_back(db, id, wt);
 }
 
 /* Which status changes make sense: from -> to. */

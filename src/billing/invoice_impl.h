@@ -128,7 +128,6 @@ extern const struct db_stmts invoice_build_stmts;
 extern const struct db_stmts invoice_batch_stmts;
 extern struct sql_rows invoice_batch_rows_sums;
 extern struct sql_rows invoice_batch_rows_invoices;
-extern struct sql_rows invoice_batch_rows_advance;
 extern const struct db_stmts invoice_job_stmts;
 extern const struct db_stmts invoice_stripe_stmts;
 extern const struct db_stmts stripe_push_stmts;

@@ -49,7 +49,30 @@ int metering_job(struct app *app, const struct job_opts *opts,
 int64_t metering_live_cost(const struct billing_config *cfg, int64_t cpu,
     int64_t memory, int64_t storage, int64_t from, int64_t to);
 
-/* The job's statements (statements.c). */
+/*
+ * The invoices' claims on usage records (metering_write.c, the one writer
+ * of billing_usage_records).  A record is claimed by a scheduled invoice
+ * when its bill_from falls in the invoice's [usage_from, usage_to), by a
+ * manual one through its invoice_id.  Called by the invoice module inside
+ * its transaction, the account's row locked.  Times are the database's
+ * text (time_format_db).  DB_OK or an error.
+ */
+/* Ties to invoice_id the account's unclaimed records (invoice_id NULL)
+ * that started in [start, end) with bill_from >= unbilled_from. */
+int metering_write_claim_manual(struct db *db, uint64_t invoice_id,
+    uint64_t account_id, const char *start, const char *end,
+    const char *unbilled_from);
+/* Unties invoice_id's records, each bill_from raised to at least
+ * bill_from (a voided invoice's usage goes on a later invoice). */
+int metering_write_claim_give_back(struct db *db, uint64_t invoice_id,
+    const char *bill_from);
+/* Moves the account's unclaimed records with bill_from in [from, to) to
+ * bill_from. */
+int metering_write_claim_move(struct db *db, uint64_t account_id,
+    const char *bill_from, const char *from, const char *to);
+
+/* The job's statements and the claims' (statements.c). */
 extern const struct db_stmts metering_stmts;
+extern const struct db_stmts metering_write_claim_stmts;
 
 #endif

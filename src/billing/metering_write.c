@@ -4,6 +4,10 @@
  * of 256, 64, 16, 4 or 1 rows, whose SQL is built once per shape and size.
  * Cutting segments into records and the job loop are metering.c, which
  * calls these; nothing here calls back into it.
+ *
+ * The one writer of billing_usage_records: the invoice module claims and
+ * gives back records (invoice_id, bill_from) through the
+ * metering_write_claim_* functions at the end.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +68,26 @@ struct sql_rows metering_write_segments_sql = SQL_ROWS_STMT("metering_write",
     ") v STRAIGHT_JOIN billing_session_segments g FORCE INDEX (PRIMARY) "
     "ON g.id = v.id SET g.metered_until = v.until, "
     "g.metered_cost = g.metered_cost + v.cost, g.metered_done = v.done");
+
+/* The invoices' claims on records (metering.h). */
+enum { CLAIM_MANUAL, CLAIM_GIVE_BACK, CLAIM_MOVE, CLAIM_NSTMTS };
+
+static const struct db_stmt claim_sql[CLAIM_NSTMTS] = {
+	/* a manual invoice takes the unbilled usage of its period: records
+	 * no scheduled invoice has claimed (bill_from below billed_through) */
+	[CLAIM_MANUAL] = { "UPDATE billing_usage_records SET invoice_id = ? "
+	    "WHERE account_id = ? AND invoice_id IS NULL AND start_time >= ? "
+	    "AND start_time < ? AND bill_from >= ?", 5, 0 },
+	/* a void gives its usage back: to the next scheduled invoice's claim */
+	[CLAIM_GIVE_BACK] = { "UPDATE billing_usage_records SET invoice_id = "
+	    "NULL, bill_from = GREATEST(bill_from, ?) WHERE invoice_id = ?",
+	    2, 0 },
+	[CLAIM_MOVE] = { "UPDATE billing_usage_records SET bill_from = ? "
+	    "WHERE account_id = ? AND invoice_id IS NULL AND bill_from >= ? "
+	    "AND bill_from < ?", 4, 0 },
+};
+const struct db_stmts metering_write_claim_stmts = DB_STMTS("metering_claim",
+    claim_sql);
 
 static int
 cmp_u64(const void *a, const void *b)
@@ -273,4 +297,39 @@ metering_write_daily(struct db *db, struct batch *b, struct db_param *p)
 	}
 	free(txt);
 	return rc;
+}
+
+/* --- the invoices' claims (metering.h) ------------------------------------ */
+
+int
+metering_write_claim_manual(struct db *db, uint64_t invoice_id,
+    uint64_t account_id, const char *start, const char *end,
+    const char *unbilled_from)
+{
+	struct db_param p[] = { DBP_INT(invoice_id), DBP_INT(account_id),
+	    DBP_STR(start), DBP_STR(end), DBP_STR(unbilled_from) };
+
+	return db_run(db, &metering_write_claim_stmts, CLAIM_MANUAL, p, 5, NULL,
+	    NULL);
+}
+
+int
+metering_write_claim_give_back(struct db *db, uint64_t invoice_id,
+    const char *bill_from)
+{
+	struct db_param p[] = { DBP_STR(bill_from), DBP_INT(invoice_id) };
+
+	return db_run(db, &metering_write_claim_stmts, CLAIM_GIVE_BACK, p, 2,
+	    NULL, NULL);
+}
+
+int
+metering_write_claim_move(struct db *db, uint64_t account_id,
+    const char *bill_from, const char *from, const char *to)
+{
+	struct db_param p[] = { DBP_STR(bill_from), DBP_INT(account_id),
+	    DBP_STR(from), DBP_STR(to) };
+
+	return db_run(db, &metering_write_claim_stmts, CLAIM_MOVE, p, 4, NULL,
+	    NULL);
 }

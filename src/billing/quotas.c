@@ -42,8 +42,7 @@ enum level { LEVEL_OK = 0, LEVEL_WARNING, LEVEL_EXCEEDED };
 static const char *const level_names[] = { "ok", "warning", "exceeded" };
 
 enum { QUOTAS_ACCOUNTS, QUOTAS_LOCK_ACCOUNT, QUOTAS_STATE, QUOTAS_STATE_UPSERT,
-    QUOTAS_SUSPEND, QUOTAS_RESUME, QUOTAS_TO_NOTIFY, QUOTAS_NOTIFIED,
-    QUOTAS_NSTMTS };
+    QUOTAS_TO_NOTIFY, QUOTAS_NSTMTS };
 
 /* the columns of QUOTAS_ACCOUNTS */
 enum { ACC_COL_ID, ACC_COL_USER, ACC_COL_PLAN, ACC_COL_MODE, ACC_COL_STATUS,
@@ -84,21 +83,12 @@ static const struct db_stmt quotas_sql[QUOTAS_NSTMTS] = {
 	    "exceeded_since = VALUES(exceeded_since), in_use = VALUES(in_use), "
 	    "quota_limit = VALUES(quota_limit), "
 	    "checked_at = VALUES(checked_at)", 9, 0 },
-	[QUOTAS_SUSPEND] = {
-	    "UPDATE billing_accounts SET status = 'suspended', "
-	    "suspended_at = ?, suspension_reason = ? WHERE id = ?", 3, 0 },
-	[QUOTAS_RESUME] = {
-	    "UPDATE billing_accounts SET status = 'active', suspended_at = NULL, "
-	    "suspension_reason = NULL WHERE id = ?", 1, 0 },
 	/* accounts whose status the platform has not acknowledged yet */
 	[QUOTAS_TO_NOTIFY] = {
 	    "SELECT id, user_id, status, COALESCE(suspension_reason, '') "
 	    "FROM billing_accounts WHERE status IN ('active', 'suspended') "
 	    "AND status <> COALESCE(platform_status, 'active') AND id > ? "
 	    "ORDER BY id LIMIT 200", 1, NOTIFY_NCOLS },
-	[QUOTAS_NOTIFIED] = {
-	    "UPDATE billing_accounts SET platform_status = ? WHERE id = ? "
-	    "AND status = ?", 3, 0 },
 };
 
 const struct db_stmts quotas_stmts = DB_STMTS("quotas", quotas_sql);
@@ -276,17 +266,13 @@ check_suspension(struct db *db, struct batch *b, const struct acct_row *a,
 		cause = "payment_failed";
 	if (cause != NULL && !suspended && strcmp(a->status, "active") == 0) {
 		time_format_db(b->now, nowt, sizeof(nowt));
-		struct db_param p[] = { DBP_STR(nowt), DBP_STR(cause), DBP_INT(a->id) };
-		if ((rc = db_run(db, &quotas_stmts, QUOTAS_SUSPEND, p, 3, NULL,
-		    NULL)) != DB_OK)
+		if ((rc = account_suspend(db, a->id, nowt, cause)) != DB_OK)
 			return rc;
 		b->suspended++;
 		return account_event(db, b, a, "billing.account.suspended", cause);
 	}
 	if (cause == NULL && suspended) {
-		struct db_param p[] = { DBP_INT(a->id) };
-		if ((rc = db_run(db, &quotas_stmts, QUOTAS_RESUME, p, 1, NULL,
-		    NULL)) != DB_OK)
+		if ((rc = account_resume(db, a->id)) != DB_OK)
 			return rc;
 		b->resumed++;
 		return account_event(db, b, a, "billing.account.resumed", NULL);
@@ -447,10 +433,8 @@ notify_all(struct app *app, int64_t now, uint64_t *told)
 			if (notify_platform(out, app->cfg, rows[i].user,
 			    rows[i].status, rows[i].reason, now) != 0)
 				continue;
-			struct db_param up[] = { DBP_STR(rows[i].status),
-			    DBP_INT(rows[i].id), DBP_STR(rows[i].status) };
-			if ((rc = db_run(app->db, &quotas_stmts, QUOTAS_NOTIFIED, up,
-			    3, NULL, NULL)) != DB_OK)
+			if ((rc = account_mark_notified(app->db, rows[i].id,
+			    rows[i].status)) != DB_OK)
 				break;
 			(*told)++;
 		}

@@ -35,6 +35,7 @@ static const struct db_stmts *const tables[] = {
 	&account_contact_stmts,
 	&session_stmts,
 	&metering_stmts,
+	&metering_write_claim_stmts,
 	&usage_stmts,
 	&report_stmts,
 
@@ -66,6 +67,7 @@ static const struct db_stmts *const tables[] = {
 /* The multi-row statements (sql_rows.h, SQL_ROWS_STMT). */
 static struct sql_rows *const rows[] = {
 	/* billing: accounts, sessions, metering, usage, reports */
+	&account_advance_rows,
 	&metering_write_records_sql,
 	&metering_write_daily_sql,
 	&metering_write_lock_accounts_sql,
@@ -75,7 +77,6 @@ static struct sql_rows *const rows[] = {
 	&credits_rows_applications,
 	&invoice_batch_rows_sums,
 	&invoice_batch_rows_invoices,
-	&invoice_batch_rows_advance,
 	&invoice_lines_rows_insert,
 
 	/* billing: subscriptions, checkout, Stripe webhooks */

@@ -38,9 +38,7 @@
 enum {
 	WHP_INVOICE_BY_STRIPE,
 	WHP_INVOICE_BY_ID,
-	WHP_FAILED_SINCE,
 	WHP_FAILED_AT,
-	WHP_FAILED_CLEAR,
 	WHP_NSTMTS
 };
 
@@ -52,12 +50,8 @@ static const struct db_stmt whp_sql[WHP_NSTMTS] = {
 	    "WHERE stripe_invoice_id = ?", 1, INV_NCOLS },
 	[WHP_INVOICE_BY_ID] = { "SELECT id, account_id FROM billing_invoices "
 	    "WHERE id = ?", 1, INV_NCOLS },
-	[WHP_FAILED_SINCE] = { "UPDATE billing_accounts SET payment_failed_at = "
-	    "COALESCE(payment_failed_at, ?) WHERE id = ?", 2, 0 },
 	[WHP_FAILED_AT] = { "SELECT payment_failed_at FROM billing_accounts "
 	    "WHERE id = ?", 1, 1 },
-	[WHP_FAILED_CLEAR] = { "UPDATE billing_accounts SET payment_failed_at = "
-	    "NULL WHERE id = ? AND payment_failed_at IS NOT NULL", 1, 0 },
 };
 const struct db_stmts webhook_payments_stmts = DB_STMTS("webhook_payments",
     whp_sql);
@@ -459,9 +453,7 @@ webhook_on_invoice_paid(struct db *db, struct webhook_event *w)
 	}
 	if ((rc = record_success(db, w, &pm)) != DB_OK)
 		return rc;
-	struct db_param pa[] = { DBP_INT(t.acct.id) };
-	if ((rc = db_run(db, &webhook_payments_stmts, WHP_FAILED_CLEAR, pa, 1,
-	    NULL, NULL)) != DB_OK)
+	if ((rc = account_clear_payment_failed(db, t.acct.id)) != DB_OK)
 		return rc;
 	if (t.invoice_id == 0)
 		return DB_OK;
@@ -624,9 +616,7 @@ webhook_on_invoice_failed(struct db *db, struct webhook_event *w)
 		webhook_note(w, "invoice already settled: no grace period");
 		return DB_OK;
 	}
-	struct db_param pf[] = { DBP_STR(when), DBP_INT(t.acct.id) };
-	if ((rc = db_run(db, &webhook_payments_stmts, WHP_FAILED_SINCE, pf, 2,
-	    NULL, NULL)) != DB_OK)
+	if ((rc = account_set_payment_failed(db, t.acct.id, when)) != DB_OK)
 		return rc;
 	if ((rc = failing_since(db, t.acct.id, since, &failed_at)) != DB_OK)
 		return rc;
