@@ -84,6 +84,5 @@ int metering_write_bill_from(struct db *db, struct batch *b,
 extern struct sql_rows metering_write_records_sql;
 extern struct sql_rows metering_write_daily_sql;
 extern struct sql_rows metering_write_lock_accounts_sql;
-extern struct sql_rows metering_write_segments_sql;
 
 #endif

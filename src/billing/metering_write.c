@@ -16,13 +16,14 @@
 #include "db.h"
 #include "metering.h"
 #include "metering_impl.h"
+#include "sessions.h"
 #include "resource.h"
 #include "money.h"
 #include "sql_rows.h"
 #include "timeutil.h"
 
 /* The batch's statements, each of 256, 64, 16, 4 or 1 rows. */
-enum { WRITE_RECORDS, WRITE_DAILY, WRITE_LOCK_ACCOUNTS, WRITE_SEGMENTS };
+enum { WRITE_RECORDS, WRITE_DAILY, WRITE_LOCK_ACCOUNTS };
 
 struct sql_rows metering_write_records_sql = SQL_ROWS_STMT("metering_write",
     WRITE_RECORDS, 0,
@@ -59,16 +60,6 @@ enum { LOCK_ID, LOCK_BILLED_THROUGH };
  * segments a concurrent run holds.  The cost is CAST so that the
  * arithmetic stays DECIMAL (a bare string would be DOUBLE).
  */
-struct sql_rows metering_write_segments_sql = SQL_ROWS_STMT("metering_write",
-    WRITE_SEGMENTS, 0,
-    "UPDATE (SELECT 0 AS id, CAST(NULL AS DATETIME(6)) AS until, "
-    "CAST(0 AS DECIMAL(20,6)) AS cost, 0 AS done FROM DUAL WHERE 0 "
-    "UNION ALL VALUES ",
-    "(?, ?, CAST(? AS DECIMAL(20,6)), ?)",
-    ") v STRAIGHT_JOIN billing_session_segments g FORCE INDEX (PRIMARY) "
-    "ON g.id = v.id SET g.metered_until = v.until, "
-    "g.metered_cost = g.metered_cost + v.cost, g.metered_done = v.done");
-
 /* The invoices' claims on records (metering.h). */
 enum { CLAIM_MANUAL, CLAIM_GIVE_BACK, CLAIM_MOVE, CLAIM_NSTMTS };
 
@@ -236,8 +227,7 @@ metering_write_segments(struct db *db, struct batch *b, struct db_param *p,
 			p[j++] = DBP_STR(txt[done + i].cost);
 			p[j++] = DBP_INT(g->done);
 		}
-		if ((rc = db_run_rows(db, &metering_write_segments_sql, n, p, j,
-		    NULL, NULL)) != DB_OK)
+		if ((rc = session_segments_progress(db, n, p, j)) != DB_OK)
 			return rc;
 		done += n;
 	}

@@ -11,6 +11,7 @@
 #include "db.h"
 #include "money.h"
 #include "sessions.h"
+#include "sql_rows.h"
 #include "timeutil.h"
 
 /* A transaction function's "refused, roll back": the outcome says why. */
@@ -102,6 +103,28 @@ static const struct db_stmt session_sql[SESSION_SQL_N] = {
 	    "AND storage_gb = CAST(? AS DECIMAL(16,6))", 6, 0 },
 };
 const struct db_stmts session_stmts = DB_STMTS("sessions", session_sql);
+
+/*
+ * The usage job's progress on the segments it metered (metered_until, the
+ * cost added, done), a batch at a time: one UPDATE joined to the rows' values.
+ * STRAIGHT_JOIN and the primary key keep MariaDB from scanning the table
+ * (and locking segments another run holds).
+ */
+struct sql_rows session_progress_rows = SQL_ROWS_STMT("session_progress", 0, 0,
+    "UPDATE (SELECT 0 AS id, CAST(NULL AS DATETIME(6)) AS until, "
+    "CAST(0 AS DECIMAL(20,6)) AS cost, 0 AS done FROM DUAL WHERE 0 "
+    "UNION ALL VALUES ",
+    "(?, ?, CAST(? AS DECIMAL(20,6)), ?)",
+    ") v STRAIGHT_JOIN billing_session_segments g FORCE INDEX (PRIMARY) "
+    "ON g.id = v.id SET g.metered_until = v.until, "
+    "g.metered_cost = g.metered_cost + v.cost, g.metered_done = v.done");
+
+int
+session_segments_progress(struct db *db, size_t rows,
+    const struct db_param *p, size_t np)
+{
+	return db_run_rows(db, &session_progress_rows, rows, p, np, NULL, NULL);
+}
 
 /* SESSION_SQL_BY_ID's and SESSION_SQL_LOCK's columns */
 enum { ROW_PK, ROW_ACCOUNT, ROW_STARTED, ROW_HEARTBEAT, ROW_ENDED, ROW_SIZE };

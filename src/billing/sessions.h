@@ -21,6 +21,7 @@
 #ifndef BILLING_SESSIONS_H
 #define BILLING_SESSIONS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "accounts.h"
@@ -127,8 +128,19 @@ int session_heartbeat(struct db *db, const char *session_id,
 int session_terminate(struct db *db, const char *session_id, int64_t ended_at,
     int ended_given, struct session *out, enum session_outcome *outcome);
 
+/*
+ * The usage job's progress on rows segments (a chunk size, sql_rows.h):
+ * p holds (id, metered_until or NULL, cost to add, done) per segment, np of
+ * them in all.  Runs in the caller's transaction.  An enum db_rc.
+ */
+struct db_param;
+int session_segments_progress(struct db *db, size_t rows,
+    const struct db_param *p, size_t np);
+
 /* This module's statements (statements.c). */
 struct db_stmts;
+struct sql_rows;
 extern const struct db_stmts session_stmts;
+extern struct sql_rows session_progress_rows;
 
 #endif

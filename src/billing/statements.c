@@ -71,7 +71,7 @@ static struct sql_rows *const rows[] = {
 	&metering_write_records_sql,
 	&metering_write_daily_sql,
 	&metering_write_lock_accounts_sql,
-	&metering_write_segments_sql,
+	&session_progress_rows,
 
 	/* billing: credits, invoices, payments */
 	&credits_rows_applications,
