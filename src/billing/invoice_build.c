@@ -566,39 +566,18 @@ change_status(struct db *db, void *arg)
  * Stripe did not void or pay out of band the invoice it collects: nothing
  * changed here.  A refusal for the invoice's state in Stripe (400: it is
  * paid already, say) is a conflict with Stripe's reason; the rest as every
- * Stripe failure (unavailable when Stripe is down or off, refused
- * otherwise).
+ * Stripe failure (result_stripe).
  */
 static enum result_code
 stripe_result(const struct change *c, struct result *r)
 {
 	const struct stripe_error *se = &c->se;
 
-	switch (se->rc) {
-	case STRIPE_REJECTED:
-		if (se->status == 400)
-			return result_set(r, RESULT_CONFLICT, "status",
-			    "Stripe collects this invoice and refused to mark "
-			    "it %s: %s", c->to, se->message);
-		/* our credentials are no business of the caller's */
-		if (se->status == 401 || se->status == 403 ||
-		    strcmp(se->type, "authentication_error") == 0)
-			return result_set(r, RESULT_STRIPE_REFUSED, NULL,
-			    "Stripe refused the service's credentials");
-		return result_set(r, RESULT_STRIPE_REFUSED, NULL,
-		    "Stripe refused the request: %s", se->message);
-	case STRIPE_DISABLED:
-		return result_set(r, RESULT_UNAVAILABLE, NULL,
-		    "Stripe is not configured");
-	case STRIPE_DB:
-		return result_db(r, se->db_rc);
-	case STRIPE_UNAVAILABLE:
-		return result_set(r, RESULT_UNAVAILABLE, NULL,
-		    "Stripe is unavailable, try again later");
-	default:
-		return result_set(r, RESULT_STRIPE_REFUSED, NULL,
-		    "Stripe's answer could not be used");
-	}
+	if (se->rc == STRIPE_REJECTED && se->status == 400)
+		return result_set(r, RESULT_CONFLICT, "status",
+		    "Stripe collects this invoice and refused to mark it %s: "
+		    "%s", c->to, se->message);
+	return result_stripe(r, se);
 }
 
 enum result_code

@@ -212,6 +212,51 @@ col_size(const struct db_result *res, size_t i, struct session_size *out)
 }
 
 /*
+ * Runs query id of session_stmts and fetches its first row: DB_OK with *res
+ * at that row (the caller frees it), none when there is no row, or the
+ * error (*res freed then).
+ */
+static int
+get_row(struct db *db, unsigned id, const struct db_param *p, size_t n,
+    int none, struct db_result **res)
+{
+	int rc, r;
+
+	if ((rc = db_get(db, &session_stmts, id, p, n, res)) != DB_OK)
+		return rc;
+	if ((r = db_fetch(*res)) == 1)
+		return DB_OK;
+	db_result_free(*res);
+	return r < 0 ? r : none;
+}
+
+/* Column i as an id; 0 or -1. */
+static int
+col_id(const struct db_result *res, size_t i, uint64_t *out)
+{
+	int64_t v;
+
+	if (db_col_i64(res, i, &v) != 0)
+		return -1;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+/* The sizes a beat asks for: from, with those the beat states. */
+static void
+beat_size(const struct session_beat *beat, const struct session_size *from,
+    struct session_size *out)
+{
+	*out = *from;
+	if (beat->has_cpu)
+		out->cpu_cores = beat->size.cpu_cores;
+	if (beat->has_memory)
+		out->memory_gb = beat->size.memory_gb;
+	if (beat->has_storage)
+		out->storage_gb = beat->size.storage_gb;
+}
+
+/*
  * Loads the session row (locked when lock is set) into *out, without
  * user_id and segment (see complete()).  DB_OK, DB_NOT_FOUND or an error.
  */
@@ -220,33 +265,21 @@ load_row(struct db *db, const char *session_id, int lock, struct session *out)
 {
 	struct db_result *res = NULL;
 	struct db_param p[] = { DBP_STR(session_id) };
-	int64_t v;
-	int rc, r;
+	int rc;
 
-	rc = db_get(db, &session_stmts, lock ? SESSION_SQL_LOCK :
-	    SESSION_SQL_BY_ID, p, 1, &res);
-	if (rc != DB_OK)
+	if ((rc = get_row(db, lock ? SESSION_SQL_LOCK : SESSION_SQL_BY_ID, p,
+	    1, DB_NOT_FOUND, &res)) != DB_OK)
 		return rc;
-	if ((r = db_fetch(res)) != 1) {
-		rc = r < 0 ? r : DB_NOT_FOUND;
-		goto out;
-	}
 	memset(out, 0, sizeof(*out));
 	snprintf(out->session_id, sizeof(out->session_id), "%s", session_id);
 	rc = DB_ERROR;
-	if (db_col_i64(res, ROW_PK, &v) != 0)
-		goto out;
-	out->pk = (uint64_t)v;
-	if (db_col_i64(res, ROW_ACCOUNT, &v) != 0)
-		goto out;
-	out->account_id = (uint64_t)v;
-	if (col_time(res, ROW_STARTED, &out->started_at) != 1 ||
-	    col_time(res, ROW_HEARTBEAT, &out->last_heartbeat_at) != 1 ||
-	    (out->ended = col_time(res, ROW_ENDED, &out->ended_at)) < 0 ||
-	    col_size(res, ROW_SIZE, &out->size) != 0)
-		goto out;
-	rc = DB_OK;
-out:
+	if (col_id(res, ROW_PK, &out->pk) == 0 &&
+	    col_id(res, ROW_ACCOUNT, &out->account_id) == 0 &&
+	    col_time(res, ROW_STARTED, &out->started_at) == 1 &&
+	    col_time(res, ROW_HEARTBEAT, &out->last_heartbeat_at) == 1 &&
+	    (out->ended = col_time(res, ROW_ENDED, &out->ended_at)) >= 0 &&
+	    col_size(res, ROW_SIZE, &out->size) == 0)
+		rc = DB_OK;
 	db_result_free(res);
 	return rc;
 }
@@ -259,17 +292,14 @@ complete(struct db *db, struct session *s)
 	struct db_param pa[] = { DBP_INT(s->account_id) };
 	struct db_param ps[] = { DBP_INT(s->pk) };
 	const char *v;
-	int rc, r;
+	int rc;
 
-	if ((rc = db_get(db, &session_stmts, SESSION_SQL_USER_OF, pa, 1,
+	if ((rc = get_row(db, SESSION_SQL_USER_OF, pa, 1, DB_ERROR,
 	    &res)) != DB_OK)
 		return rc;
-	r = db_fetch(res);
-	if (r == 1 && (v = db_col(res, 0, NULL)) != NULL)
+	if ((v = db_col(res, 0, NULL)) != NULL)
 		snprintf(s->user_id, sizeof(s->user_id), "%s", v);
 	db_result_free(res);
-	if (r != 1)
-		return r < 0 ? r : DB_ERROR;
 	rc = db_get_i64(db, &session_stmts, SESSION_SQL_LAST_SEQ, ps, 1,
 	    &s->segment);
 	return rc == DB_NOT_FOUND ? DB_ERROR : rc;
@@ -293,32 +323,48 @@ lock_open_segment(struct db *db, uint64_t pk, struct segment *out)
 {
 	struct db_result *res = NULL;
 	struct db_param p[] = { DBP_INT(pk) };
-	int64_t v;
-	int rc, r;
+	int rc;
 
-	if ((rc = db_get(db, &session_stmts, SESSION_SQL_OPEN_SEGMENT_LOCK, p, 1,
+	/* an open session without an open segment is a bug: 500 */
+	if ((rc = get_row(db, SESSION_SQL_OPEN_SEGMENT_LOCK, p, 1, DB_ERROR,
 	    &res)) != DB_OK)
 		return rc;
-	/* an open session without an open segment is a bug: 500 */
-	rc = DB_ERROR;
-	if ((r = db_fetch(res)) != 1) {
-		rc = r < 0 ? r : DB_ERROR;
-		goto out;
-	}
 	memset(out, 0, sizeof(*out));
-	if (db_col_i64(res, SEG_ID, &v) != 0)
-		goto out;
-	out->id = (uint64_t)v;
-	if (db_col_i64(res, SEG_SEQ, &out->seq) != 0 ||
-	    col_time(res, SEG_STARTED, &out->started_at) != 1 ||
+	rc = DB_ERROR;
+	if (col_id(res, SEG_ID, &out->id) == 0 &&
+	    db_col_i64(res, SEG_SEQ, &out->seq) == 0 &&
+	    col_time(res, SEG_STARTED, &out->started_at) == 1 &&
 	    (out->metered = col_time(res, SEG_METERED_UNTIL,
-	    &out->metered_until)) < 0 ||
-	    col_size(res, SEG_SIZE, &out->size) != 0)
-		goto out;
-	rc = DB_OK;
-out:
+	    &out->metered_until)) >= 0 &&
+	    col_size(res, SEG_SIZE, &out->size) == 0)
+		rc = DB_OK;
 	db_result_free(res);
 	return rc;
+}
+
+/* Where the open segment seg may end at the earliest for an instant at:
+ * never before its start, nor before what the usage job has metered. */
+static int64_t
+segment_end(const struct segment *seg, int64_t at)
+{
+	int64_t end = max64(at, seg->started_at);
+
+	if (seg->metered)
+		end = max64(end, seg->metered_until);
+	return end;
+}
+
+/* Runs fn in a transaction; *outcome gets the outcome it left (*txn_outcome)
+ * and a refusal is DB_OK (the outcome says why). */
+static int
+outcome_txn(struct db *db, db_txn_fn fn, void *arg,
+    const enum session_outcome *txn_outcome, enum session_outcome *outcome)
+{
+	int rc;
+
+	rc = db_transaction(db, fn, arg);
+	*outcome = *txn_outcome;
+	return rc == TXN_REFUSED ? DB_OK : rc;
 }
 
 static int
@@ -384,11 +430,8 @@ session_user_created(struct db *db, const char *user_id, const char *email,
     const char *plan_id, struct account *out, enum session_outcome *outcome)
 {
 	struct user_txn u = { user_id, email, plan_id, out, SESSION_UNCHANGED };
-	int rc;
 
-	rc = db_transaction(db, user_txn, &u);
-	*outcome = u.outcome;
-	return rc == TXN_REFUSED ? DB_OK : rc;
+	return outcome_txn(db, user_txn, &u, &u.outcome, outcome);
 }
 
 /* --- session-created --------------------------------------------------- */
@@ -438,16 +481,12 @@ load_segment0(struct db *db, uint64_t pk, struct session_size *out)
 {
 	struct db_result *res = NULL;
 	struct db_param p[] = { DBP_INT(pk) };
-	int rc, r;
+	int rc;
 
-	if ((rc = db_get(db, &session_stmts, SESSION_SQL_SEGMENT0, p, 1,
+	if ((rc = get_row(db, SESSION_SQL_SEGMENT0, p, 1, DB_ERROR,
 	    &res)) != DB_OK)
 		return rc;
-	r = db_fetch(res);
-	if (r == 1)
-		rc = col_size(res, 0, out) == 0 ? DB_OK : DB_ERROR;
-	else
-		rc = r < 0 ? r : DB_ERROR;
+	rc = col_size(res, 0, out) == 0 ? DB_OK : DB_ERROR;
 	db_result_free(res);
 	return rc;
 }
@@ -504,9 +543,7 @@ resize(struct db *db, const struct session *s, const struct segment *seg,
 	int rc;
 
 	/* what the usage job has metered is never cut again */
-	eff = max64(at, seg->started_at);
-	if (seg->metered)
-		eff = max64(eff, seg->metered_until);
+	eff = segment_end(seg, at);
 	if (eff == seg->started_at && !seg->metered) {
 		size_text(&z, size);
 		struct db_param p[] = { DBP_STR(z.cpu), DBP_STR(z.memory),
@@ -552,13 +589,7 @@ beat_txn(struct db *db, void *arg)
 	}
 	if ((rc = lock_open_segment(db, s.pk, &seg)) != DB_OK)
 		return rc;
-	size = seg.size;
-	if (beat->has_cpu)
-		size.cpu_cores = beat->size.cpu_cores;
-	if (beat->has_memory)
-		size.memory_gb = beat->size.memory_gb;
-	if (beat->has_storage)
-		size.storage_gb = beat->size.storage_gb;
+	beat_size(beat, &seg.size, &size);
 	resized = !size_equal(&size, &seg.size);
 	if (resized && (rc = resize(db, &s, &seg, beat->at, &size)) != DB_OK)
 		return rc;
@@ -597,21 +628,19 @@ beat_fast(struct db *db, const char *session_id,
 	struct session_size seg_size, size;
 	struct time_text t;
 	struct size_text z;
-	uint64_t affected = 0;
-	int64_t v, seq = 0, seg_end;
-	int rc, r, usable = 0;
+	uint64_t affected = 0, pk;
+	int64_t seq = 0, seg_end;
+	int rc, usable = 0;
 
 	struct db_param p[] = { DBP_STR(session_id) };
-	if ((rc = db_get(db, &session_stmts, SESSION_SQL_BEAT_READ, p, 1,
-	    &res)) != DB_OK)
+	rc = get_row(db, SESSION_SQL_BEAT_READ, p, 1, DB_NOT_FOUND, &res);
+	if (rc == DB_NOT_FOUND)
+		return 0; /* unknown: beat_txn answers 404 */
+	if (rc != DB_OK)
 		return rc;
-	if ((r = db_fetch(res)) != 1) {
-		db_result_free(res);
-		return r < 0 ? r : 0; /* unknown: beat_txn answers 404 */
-	}
 	memset(out, 0, sizeof(*out));
 	snprintf(out->session_id, sizeof(out->session_id), "%s", session_id);
-	if (db_col_i64(res, BEAT_PK, &v) == 0 &&
+	if (col_id(res, BEAT_PK, &pk) == 0 &&
 	    col_time(res, BEAT_STARTED, &out->started_at) == 1 &&
 	    col_time(res, BEAT_HEARTBEAT, &out->last_heartbeat_at) == 1 &&
 	    (out->ended = col_time(res, BEAT_ENDED, &out->ended_at)) == 0 &&
@@ -621,7 +650,7 @@ beat_fast(struct db *db, const char *session_id,
 	    /* the latest segment is open */
 	    col_time(res, BEAT_SEG_ENDED, &seg_end) == 0 &&
 	    col_size(res, BEAT_SEG_SIZE, &seg_size) == 0) {
-		out->pk = (uint64_t)v;
+		out->pk = pk;
 		out->segment = seq;
 		db_col_text(res, BEAT_USER, out->user_id, sizeof(out->user_id));
 		usable = 1;
@@ -630,13 +659,7 @@ beat_fast(struct db *db, const char *session_id,
 	if (!usable || beat->at < out->started_at ||
 	    !size_equal(&seg_size, &out->size))
 		return 0;
-	size = out->size;
-	if (beat->has_cpu)
-		size.cpu_cores = beat->size.cpu_cores;
-	if (beat->has_memory)
-		size.memory_gb = beat->size.memory_gb;
-	if (beat->has_storage)
-		size.storage_gb = beat->size.storage_gb;
+	beat_size(beat, &out->size, &size);
 	if (!size_equal(&size, &out->size))
 		return 0; /* a resize */
 	if (beat->at <= out->last_heartbeat_at) {
@@ -668,9 +691,7 @@ session_heartbeat(struct db *db, const char *session_id,
 
 	if ((rc = beat_fast(db, session_id, beat, out, outcome)) != 0)
 		return rc == 1 ? DB_OK : rc;
-	rc = db_transaction(db, beat_txn, &b);
-	*outcome = b.outcome;
-	return rc == TXN_REFUSED ? DB_OK : rc;
+	return outcome_txn(db, beat_txn, &b, &b.outcome, outcome);
 }
 
 /* --- session-terminated ------------------------------------------------ */
@@ -719,9 +740,7 @@ end_txn(struct db *db, void *arg)
 	if ((rc = lock_open_segment(db, s.pk, &seg)) != DB_OK)
 		return rc;
 	/* never un-bill what the usage job has metered */
-	seg_end = max64(e->ended_at, seg.started_at);
-	if (seg.metered)
-		seg_end = max64(seg_end, seg.metered_until);
+	seg_end = segment_end(&seg, e->ended_at);
 	struct db_param ps[] = { DBP_STR(time_text(&t, seg_end)),
 	    DBP_INT(seg.id) };
 	if ((rc = db_run(db, &session_stmts, SESSION_SQL_SEGMENT_CLOSE, ps, 2,
@@ -742,9 +761,6 @@ session_terminate(struct db *db, const char *session_id, int64_t ended_at,
 {
 	struct end_txn e = { session_id, ended_at, ended_given, out,
 	    SESSION_UNCHANGED };
-	int rc;
 
-	rc = db_transaction(db, end_txn, &e);
-	*outcome = e.outcome;
-	return rc == TXN_REFUSED ? DB_OK : rc;
+	return outcome_txn(db, end_txn, &e, &e.outcome, outcome);
 }

@@ -115,18 +115,6 @@ stripe_fail(struct push *p, const char *step)
 	return fail(p, p->se.rc, "%s: %s", step, p->se.message);
 }
 
-/* A string field of o, or "" (borrowed from o). */
-static const char *
-str_field(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (o != NULL && json_object_object_get_ex(o, key, &v) &&
-	    json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return "";
-}
-
 static const char *
 metadata(struct json_object *o, const char *key)
 {
@@ -134,7 +122,7 @@ metadata(struct json_object *o, const char *key)
 
 	if (o == NULL || !json_object_object_get_ex(o, "metadata", &md))
 		return "";
-	return str_field(md, key);
+	return stripe_str(md, key);
 }
 
 /* Which lines go to Stripe, in minor units, and the credits item. */
@@ -212,11 +200,11 @@ find_existing(struct push *p)
 	for (i = 0; i < n; i++) {
 		o = json_object_array_get_idx(items, i);
 		if (strcmp(metadata(o, "billing_invoice_id"), p->id) == 0 &&
-		    stripe_id_valid(str_field(o, "id"))) {
+		    stripe_id_valid(stripe_str(o, "id"))) {
 			snprintf(p->sid, sizeof(p->sid), "%s",
-			    str_field(o, "id"));
+			    stripe_str(o, "id"));
 			snprintf(p->sstatus, sizeof(p->sstatus), "%s",
-			    str_field(o, "status"));
+			    stripe_str(o, "status"));
 			break;
 		}
 	}
@@ -250,13 +238,13 @@ create_draft(struct push *p)
 	stripe_form_free(&f);
 	if (rc != STRIPE_OK)
 		return stripe_fail(p, "creating the invoice");
-	if (!stripe_id_valid(str_field(o, "id"))) {
+	if (!stripe_id_valid(stripe_str(o, "id"))) {
 		json_object_put(o);
 		return fail(p, STRIPE_BAD_ANSWER, "%s", "Stripe's invoice has "
 		    "no id");
 	}
-	snprintf(p->sid, sizeof(p->sid), "%s", str_field(o, "id"));
-	snprintf(p->sstatus, sizeof(p->sstatus), "%s", str_field(o, "status"));
+	snprintf(p->sid, sizeof(p->sid), "%s", stripe_str(o, "id"));
+	snprintf(p->sstatus, sizeof(p->sstatus), "%s", stripe_str(o, "status"));
 	json_object_put(o);
 	return STRIPE_OK;
 }
@@ -332,7 +320,7 @@ finalize(struct push *p)
 	stripe_form_free(&f);
 	if (rc == STRIPE_OK)
 		snprintf(p->sstatus, sizeof(p->sstatus), "%s",
-		    str_field(o, "status"));
+		    stripe_str(o, "status"));
 	json_object_put(o);
 	return rc == STRIPE_OK ? STRIPE_OK : stripe_fail(p, "finalizing");
 }

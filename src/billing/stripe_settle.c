@@ -21,18 +21,6 @@
 #include "config.h"
 #include "stripe.h"
 
-/* A string field of o, or "" (borrowed from o). */
-static const char *
-str_field(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (o != NULL && json_object_object_get_ex(o, key, &v) &&
-	    json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return "";
-}
-
 /* 1 when Stripe's invoice sid is already what `to` asks for. */
 static int
 already(struct stripe *s, const char *sid, const char *to)
@@ -46,9 +34,9 @@ already(struct stripe *s, const char *sid, const char *to)
 	if (stripe_request(s, "GET", path, NULL, NULL, &o, &ge) != STRIPE_OK)
 		return 0;
 	if (strcmp(to, "void") == 0)
-		done = strcmp(str_field(o, "status"), "void") == 0;
+		done = strcmp(stripe_str(o, "status"), "void") == 0;
 	else
-		done = strcmp(str_field(o, "status"), "paid") == 0 &&
+		done = strcmp(stripe_str(o, "status"), "paid") == 0 &&
 		    json_object_object_get_ex(o, "paid_out_of_band", &oob) &&
 		    json_object_get_boolean(oob);
 	json_object_put(o);

@@ -154,6 +154,17 @@ invoice_sub_details(struct json_object *inv)
 	return webhook_jget(webhook_jget(inv, "parent"), "subscription_details");
 }
 
+/* The subscription id of an invoice: subscription_details', else the top
+ * level's.  Borrowed or NULL. */
+static const char *
+invoice_sub_id(struct json_object *inv)
+{
+	const char *sub_id = webhook_jid(invoice_sub_details(inv),
+	    "subscription");
+
+	return sub_id != NULL ? sub_id : webhook_jid(inv, "subscription");
+}
+
 /*
  * Finds and locks what invoice in_id is about: our invoice by its Stripe id
  * or metadata.billing_invoice_id (linked to in_id if it has none), else the
@@ -181,9 +192,7 @@ find_target(struct db *db, struct webhook_event *w, const char *in_id,
 		t->invoice_id = id;
 		rc = account_get(db, account_id, &t->acct);
 	} else if (rc == DB_NOT_FOUND) {
-		sub_id = webhook_jid(details, "subscription");
-		if (sub_id == NULL)
-			sub_id = webhook_jid(inv, "subscription");
+		sub_id = invoice_sub_id(inv);
 		user_id = webhook_jtext(webhook_jget(details, "metadata"), "user_id");
 		if (user_id == NULL)
 			user_id = webhook_jtext(webhook_jget(inv, "metadata"), "user_id");
@@ -242,6 +251,57 @@ pick_currency(struct webhook_event *w, struct json_object *o, const struct targe
 	return w->cfg->currency;
 }
 
+/* A payment of amount minor units of currency to account t (and its
+ * invoice, if any) into *pm, all but its Stripe invoice and failure.  0, or
+ * -1 when the amount does not convert. */
+static int
+fill_payment(const char *currency, int64_t amount, const struct target *t,
+    const char *status, const char *pi, const char *key, struct payment *pm)
+{
+	pm->currency = currency;
+	if (minor_to_micros(pm->currency, amount, &pm->amount) != 0)
+		return -1;
+	pm->account_id = t->acct.id;
+	pm->invoice_id = t->invoice_id;
+	pm->status = status;
+	pm->pi = pi;
+	pm->key = key;
+	return 0;
+}
+
+/*
+ * The start of invoice.paid and invoice.payment_failed: finds and locks
+ * what invoice w->obj (in_id) is about (*t) and fills *pm (fill_payment,
+ * and the invoice's payment intent and in_id).  DB_OK, 1 when the event
+ * was ignored (an unknown invoice, an amount that does not convert), or an
+ * error.
+ */
+static int
+invoice_payment(struct db *db, struct webhook_event *w, const char *in_id,
+    int64_t amount, const char *status, const char *key, struct target *t,
+    struct payment *pm)
+{
+	struct json_object *inv = w->obj;
+	int rc;
+
+	rc = find_target(db, w, in_id, t);
+	if (rc == DB_NOT_FOUND) {
+		webhook_note(w, "no invoice or account for %s", in_id);
+		webhook_ignore(w, "unknown invoice");
+		return 1;
+	}
+	if (rc != DB_OK)
+		return rc;
+	memset(pm, 0, sizeof(*pm));
+	if (fill_payment(pick_currency(w, inv, t), amount, t, status,
+	    invoice_payment_intent(inv), key, pm) != 0) {
+		webhook_ignore(w, "malformed object");
+		return 1;
+	}
+	pm->stripe_invoice = in_id;
+	return DB_OK;
+}
+
 /* Inserts the payment once (its idempotency key). */
 static int
 insert_payment(struct db *db, struct webhook_event *w, const struct payment *pm)
@@ -290,6 +350,21 @@ emit_invoice_paid(struct db *db, struct webhook_event *w, uint64_t id)
 	return invoice_build_emit_event(db, id, "billing.invoice.paid", w->now);
 }
 
+/* The Stripe payment's part of an event's data: its Stripe invoice, the
+ * event, amount and currency. */
+static void
+add_payment(struct json_object *d, const struct webhook_event *w,
+    const struct payment *pm)
+{
+	json_object_object_add(d, "stripe_invoice_id",
+	    json_object_new_string(pm->stripe_invoice));
+	json_object_object_add(d, "stripe_event_id",
+	    json_object_new_string(w->event_id));
+	json_object_object_add(d, "amount", json_money(pm->amount, 2));
+	json_object_object_add(d, "currency",
+	    json_object_new_string(pm->currency));
+}
+
 /*
  * billing.payment.unexpected, once per Stripe invoice: Stripe collected an
  * invoice that is void here, or that was already paid by hand.  The payment
@@ -309,13 +384,7 @@ emit_unexpected(struct db *db, struct webhook_event *w, const struct target *t,
 	    json_object_new_int64((int64_t)t->invoice_id));
 	json_object_object_add(d, "invoice_status",
 	    json_object_new_string(t->status));
-	json_object_object_add(d, "stripe_invoice_id",
-	    json_object_new_string(pm->stripe_invoice));
-	json_object_object_add(d, "stripe_event_id",
-	    json_object_new_string(w->event_id));
-	json_object_object_add(d, "amount", json_money(pm->amount, 2));
-	json_object_object_add(d, "currency",
-	    json_object_new_string(pm->currency));
+	add_payment(d, w, pm);
 	json_object_object_add(d, "reason", json_object_new_string(why));
 	snprintf(key, sizeof(key), "billing.payment.unexpected:%s",
 	    pm->stripe_invoice);
@@ -408,29 +477,15 @@ webhook_on_invoice_paid(struct db *db, struct webhook_event *w)
 		webhook_note(w, "no invoice id or amount_paid");
 		return webhook_ignore(w, "malformed object");
 	}
-	rc = find_target(db, w, in_id, &t);
-	if (rc == DB_NOT_FOUND) {
-		webhook_note(w, "no invoice or account for %s", in_id);
-		return webhook_ignore(w, "unknown invoice");
-	}
-	if (rc != DB_OK)
-		return rc;
-	memset(&pm, 0, sizeof(pm));
-	pm.currency = pick_currency(w, inv, &t);
-	if (minor_to_micros(pm.currency, amount, &pm.amount) != 0)
-		return webhook_ignore(w, "malformed object");
+	snprintf(key, sizeof(key), "stripe-invoice-paid:%s", in_id);
+	if ((rc = invoice_payment(db, w, in_id, amount, "succeeded", key, &t,
+	    &pm)) != DB_OK)
+		return rc == 1 ? DB_OK : rc;
 	if (webhook_jint(webhook_jget(inv, "status_transitions"), "paid_at", &at) != 1 ||
 	    webhook_sec_text(at, paid) != 0)
 		time_format_db(w->now, paid, sizeof(paid));
 	if (time_parse_db(paid, strlen(paid), &paid_usec) != 0)
 		paid_usec = w->now;
-	snprintf(key, sizeof(key), "stripe-invoice-paid:%s", in_id);
-	pm.account_id = t.acct.id;
-	pm.invoice_id = t.invoice_id;
-	pm.status = "succeeded";
-	pm.pi = invoice_payment_intent(inv);
-	pm.stripe_invoice = in_id;
-	pm.key = key;
 	if (t.invoice_id != 0 && strcmp(t.status, "paid") == 0) {
 		rc = payments_paid_by_hand(db, t.invoice_id);
 		if (rc != DB_OK && rc != DB_NOT_FOUND)
@@ -441,9 +496,7 @@ webhook_on_invoice_paid(struct db *db, struct webhook_event *w)
 		webhook_note(w, "paid out of band: no payment through Stripe");
 		return DB_OK;
 	}
-	sub_id = webhook_jid(invoice_sub_details(inv), "subscription");
-	if (sub_id == NULL)
-		sub_id = webhook_jid(inv, "subscription");
+	sub_id = invoice_sub_id(inv);
 	if (t.invoice_id == 0 && sub_id != NULL) {
 		if ((rc = record_subscription_invoice(db, w, &t, &pm,
 		    paid_usec)) != DB_OK)
@@ -507,13 +560,7 @@ emit_payment_failed(struct db *db, struct webhook_event *w, const struct target 
 	    json_object_new_string(t->acct.user_id));
 	json_object_object_add(d, "invoice_id", t->invoice_id ?
 	    json_object_new_int64((int64_t)t->invoice_id) : NULL);
-	json_object_object_add(d, "stripe_invoice_id",
-	    json_object_new_string(pm->stripe_invoice));
-	json_object_object_add(d, "stripe_event_id",
-	    json_object_new_string(w->event_id));
-	json_object_object_add(d, "amount", json_money(pm->amount, 2));
-	json_object_object_add(d, "currency",
-	    json_object_new_string(pm->currency));
+	add_payment(d, w, pm);
 	json_object_object_add(d, "failure_message",
 	    json_object_new_string(pm->failure));
 	json_object_object_add(d, "attempt_count",
@@ -578,28 +625,14 @@ webhook_on_invoice_failed(struct db *db, struct webhook_event *w)
 		webhook_note(w, "no invoice id");
 		return webhook_ignore(w, "malformed object");
 	}
-	rc = find_target(db, w, in_id, &t);
-	if (rc == DB_NOT_FOUND) {
-		webhook_note(w, "no invoice or account for %s", in_id);
-		return webhook_ignore(w, "unknown invoice");
-	}
-	if (rc != DB_OK)
-		return rc;
-	memset(&pm, 0, sizeof(pm));
 	if (webhook_jint(inv, "amount_due", &amount) != 1 &&
 	    webhook_jint(inv, "amount_remaining", &amount) != 1)
 		amount = 0;
-	pm.currency = pick_currency(w, inv, &t);
-	if (minor_to_micros(pm.currency, amount, &pm.amount) != 0)
-		return webhook_ignore(w, "malformed object");
-	failure_text(inv, in_id, fail, sizeof(fail));
 	snprintf(key, sizeof(key), "stripe-invoice-failed:%s", w->event_id);
-	pm.account_id = t.acct.id;
-	pm.invoice_id = t.invoice_id;
-	pm.status = "failed";
-	pm.pi = invoice_payment_intent(inv);
-	pm.stripe_invoice = in_id;
-	pm.key = key;
+	if ((rc = invoice_payment(db, w, in_id, amount, "failed", key, &t,
+	    &pm)) != DB_OK)
+		return rc == 1 ? DB_OK : rc;
+	failure_text(inv, in_id, fail, sizeof(fail));
 	pm.failure = fail;
 	if ((rc = insert_payment(db, w, &pm)) != DB_OK)
 		return rc;
@@ -668,14 +701,9 @@ webhook_on_payment_intent(struct db *db, struct webhook_event *w)
 	if (rc != DB_OK || (rc = webhook_lock_account(db, &t.acct)) != DB_OK)
 		return rc;
 	webhook_note(w, "account %llu", (unsigned long long)t.acct.id);
-	pm.currency = pick_currency(w, pi, NULL);
-	if (minor_to_micros(pm.currency, amount, &pm.amount) != 0)
-		return webhook_ignore(w, "malformed object");
 	snprintf(key, sizeof(key), "stripe-pi:%s", pi_id);
-	pm.account_id = t.acct.id;
-	pm.invoice_id = t.invoice_id;
-	pm.status = "succeeded";
-	pm.pi = pi_id;
-	pm.key = key;
+	if (fill_payment(pick_currency(w, pi, NULL), amount, &t, "succeeded",
+	    pi_id, key, &pm) != 0)
+		return webhook_ignore(w, "malformed object");
 	return record_success(db, w, &pm);
 }

@@ -85,12 +85,12 @@ apply_env(struct billing_config *cfg, char *err, size_t errlen)
 		else if (e->check != NULL)
 			why = e->check(v);
 		if (why != NULL) {
-			config_seterr(err, errlen, "%s (from %s): %s", e->key,
+			errbuf_set(err, errlen, "%s (from %s): %s", e->key,
 			    e->env, why);
 			return -1;
 		}
 		if ((copy = strdup(v)) == NULL) {
-			config_seterr(err, errlen, "%s: out of memory", e->env);
+			errbuf_set(err, errlen, "%s: out of memory", e->env);
 			return -1;
 		}
 		at = (char **)(void *)((char *)cfg + e->off);
@@ -102,7 +102,7 @@ apply_env(struct billing_config *cfg, char *err, size_t errlen)
 		long secs = strtol(v, &end, 10);
 
 		if (*end != '\0' || secs < 1 || secs > 120) {
-			config_seterr(err, errlen, "stripeTimeoutSeconds (from "
+			errbuf_set(err, errlen, "stripeTimeoutSeconds (from "
 			    "STRIPE_TIMEOUT_SECONDS): must be an integer from 1 "
 			    "to 120");
 			return -1;
@@ -126,7 +126,7 @@ cross_check(struct billing_config *cfg, char *err, size_t errlen)
 	char *free_id;
 
 	if (cfg->jwt_secret == NULL && cfg->jwt_public_key_file == NULL) {
-		config_seterr(err, errlen, "jwtSecret: one of jwtSecret or "
+		errbuf_set(err, errlen, "jwtSecret: one of jwtSecret or "
 		    "jwtPublicKeyFile is required (or BILLING_JWT_SECRET)");
 		return -1;
 	}
@@ -134,39 +134,39 @@ cross_check(struct billing_config *cfg, char *err, size_t errlen)
 	if (cfg->stripe_enabled == -1)
 		cfg->stripe_enabled = cfg->stripe_secret_key != NULL;
 	else if (cfg->stripe_enabled && cfg->stripe_secret_key == NULL) {
-		config_seterr(err, errlen, "stripeSecretKey: required when "
+		errbuf_set(err, errlen, "stripeSecretKey: required when "
 		    "stripeEnabled is true (or set STRIPE_SECRET_KEY)");
 		return -1;
 	}
 	/* events are signed: a URL without a secret could only send unsigned */
 	if (cfg->events_webhook_url != NULL &&
 	    cfg->events_webhook_secret == NULL) {
-		config_seterr(err, errlen, "eventsWebhookSecret: required when "
+		errbuf_set(err, errlen, "eventsWebhookSecret: required when "
 		    "eventsWebhookUrl is set");
 		return -1;
 	}
 	/* suspension notices are signed with the events' secret */
 	if (cfg->platform_suspend_url != NULL &&
 	    cfg->events_webhook_secret == NULL) {
-		config_seterr(err, errlen, "eventsWebhookSecret: required when "
+		errbuf_set(err, errlen, "eventsWebhookSecret: required when "
 		    "platformSuspendUrl is set (notices are signed with it)");
 		return -1;
 	}
 	if (cfg->billing_mode != MODE_USAGE && cfg->n_plans == 0) {
-		config_seterr(err, errlen, "subscriptionPlans: at least one "
+		errbuf_set(err, errlen, "subscriptionPlans: at least one "
 		    "plan is required when billingMode is \"%s\"",
 		    config_mode_name(cfg->billing_mode));
 		return -1;
 	}
 	if (cfg->default_plan != NULL) {
 		if (config_find_plan(cfg, cfg->default_plan) == NULL) {
-			config_seterr(err, errlen, "defaultPlan: no plan in "
+			errbuf_set(err, errlen, "defaultPlan: no plan in "
 			    "subscriptionPlans has this id");
 			return -1;
 		}
 	} else if (config_find_plan(cfg, "free") != NULL) {
 		if ((free_id = strdup("free")) == NULL) {
-			config_seterr(err, errlen,
+			errbuf_set(err, errlen,
 			    "defaultPlan: out of memory");
 			return -1;
 		}
@@ -188,13 +188,13 @@ json_error(struct json_tokener *tok, const char *json, size_t len,
 		if (json[i] == '\n')
 			line++;
 	if (jerr == json_tokener_continue || jerr == json_tokener_success)
-		config_seterr(err, errlen, "line %u: unexpected end of JSON",
+		errbuf_set(err, errlen, "line %u: unexpected end of JSON",
 		    line);
 	else if (jerr == json_tokener_error_depth)
-		config_seterr(err, errlen, "line %u: nested deeper than %d "
+		errbuf_set(err, errlen, "line %u: nested deeper than %d "
 		    "levels", line, CONFIG_MAX_DEPTH);
 	else
-		config_seterr(err, errlen, "line %u: invalid JSON: %s", line,
+		errbuf_set(err, errlen, "line %u: invalid JSON: %s", line,
 		    json_tokener_error_desc(jerr));
 }
 
@@ -206,19 +206,19 @@ parse_json(const char *json, size_t len, char *err, size_t errlen)
 	size_t i;
 
 	if (len > CONFIG_MAX_BYTES) {
-		config_seterr(err, errlen, "larger than 1 MiB");
+		errbuf_set(err, errlen, "larger than 1 MiB");
 		goto out;
 	}
 	if (len == 0) {
-		config_seterr(err, errlen, "empty, expected a JSON object");
+		errbuf_set(err, errlen, "empty, expected a JSON object");
 		goto out;
 	}
 	if (memchr(json, '\0', len) != NULL) {
-		config_seterr(err, errlen, "contains a NUL byte");
+		errbuf_set(err, errlen, "contains a NUL byte");
 		goto out;
 	}
 	if ((tok = json_tokener_new_ex(CONFIG_MAX_DEPTH)) == NULL) {
-		config_seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		goto out;
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
@@ -233,7 +233,7 @@ parse_json(const char *json, size_t len, char *err, size_t errlen)
 	}
 	for (i = json_tokener_get_parse_end(tok); i < len; i++) {
 		if (strchr(" \t\r\n", json[i]) == NULL) {
-			config_seterr(err, errlen, "data after the JSON "
+			errbuf_set(err, errlen, "data after the JSON "
 			    "object");
 			json_object_put(root);
 			root = NULL;
@@ -241,7 +241,7 @@ parse_json(const char *json, size_t len, char *err, size_t errlen)
 		}
 	}
 	if (!json_object_is_type(root, json_type_object)) {
-		config_seterr(err, errlen, "must be a JSON object");
+		errbuf_set(err, errlen, "must be a JSON object");
 		json_object_put(root);
 		root = NULL;
 	}
@@ -259,11 +259,11 @@ config_parse(const char *json, size_t len, char *err, size_t errlen)
 	struct json_object *root = NULL;
 	int rc = -1;
 
-	config_seterr(err, errlen, "unknown error");
+	errbuf_set(err, errlen, "unknown error");
 	if (json == NULL)
 		len = 0;
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL) {
-		config_seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		goto out;
 	}
 	if (config_keys_defaults(cfg, err, errlen) == -1)
@@ -315,7 +315,7 @@ read_file(const char *path, char **buf, size_t *len, char *err,
 		n += (size_t)r;
 	}
 	if (n > CONFIG_MAX_BYTES) {
-		config_seterr(err, errlen, "%s: larger than 1 MiB", safe);
+		errbuf_set(err, errlen, "%s: larger than 1 MiB", safe);
 		goto out;
 	}
 	*buf = p;
@@ -324,7 +324,7 @@ read_file(const char *path, char **buf, size_t *len, char *err,
 	rc = 0;
 	goto out;
 fail:
-	config_seterr(err, errlen, "%s: cannot read: %s", safe,
+	errbuf_set(err, errlen, "%s: cannot read: %s", safe,
 	    strerror(errno));
 out:
 	if (p != NULL) {

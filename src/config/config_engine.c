@@ -4,7 +4,6 @@
  * type, bounds and rule.  Unknown keys are errors; JSON null leaves the
  * default.
  */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,18 +14,6 @@
 
 #include "config_impl.h"
 #include "json_util.h"
-
-void
-config_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Key names and paths come from the file: keep them short and printable. */
 void
@@ -104,7 +91,7 @@ config_set_defaults(const struct key *tab, size_t n, void *base, char *err,
 		case K_STR:
 			if (k->sdef != NULL &&
 			    (*(char **)(void *)at = strdup(k->sdef)) == NULL) {
-				config_seterr(err, errlen, "%s: out of memory",
+				errbuf_set(err, errlen, "%s: out of memory",
 				    k->name);
 				return -1;
 			}
@@ -125,32 +112,32 @@ apply_string(const struct key *k, struct json_object *val, char *at,
 	char *copy;
 
 	if (!json_object_is_type(val, json_type_string)) {
-		config_seterr(err, errlen, "%s: must be a string", path);
+		errbuf_set(err, errlen, "%s: must be a string", path);
 		return -1;
 	}
 	s = json_object_get_string(val);
 	len = (size_t)json_object_get_string_len(val);
 	if (len == 0) {
-		config_seterr(err, errlen, "%s: must not be empty (leave the "
+		errbuf_set(err, errlen, "%s: must not be empty (leave the "
 		    "key out or use null)", path);
 		return -1;
 	}
 	if ((long long)len < k->min || (long long)len > k->max) {
-		config_seterr(err, errlen, "%s: must be %lld to %lld bytes "
+		errbuf_set(err, errlen, "%s: must be %lld to %lld bytes "
 		    "long", path, k->min, k->max);
 		return -1;
 	}
 	if (strlen(s) != len || config_has_control(s)) {
-		config_seterr(err, errlen, "%s: must not contain control "
+		errbuf_set(err, errlen, "%s: must not contain control "
 		    "characters", path);
 		return -1;
 	}
 	if (k->check != NULL && (why = k->check(s)) != NULL) {
-		config_seterr(err, errlen, "%s: %s", path, why);
+		errbuf_set(err, errlen, "%s: %s", path, why);
 		return -1;
 	}
 	if ((copy = strdup(s)) == NULL) {
-		config_seterr(err, errlen, "%s: out of memory", path);
+		errbuf_set(err, errlen, "%s: out of memory", path);
 		return -1;
 	}
 	config_free_secret(*(char **)(void *)at);
@@ -182,7 +169,7 @@ apply_mode(struct json_object *val, char *at, const char *path, char *err,
 			return 0;
 		}
 	}
-	config_seterr(err, errlen, "%s: must be an octal string such as "
+	errbuf_set(err, errlen, "%s: must be an octal string such as "
 	    "\"0660\" or an integer from 0 to 511", path);
 	return -1;
 }
@@ -197,7 +184,7 @@ apply_key(const struct key *k, struct json_object *val, void *base,
 	switch (k->type) {
 	case K_BOOL:
 		if (!json_object_is_type(val, json_type_boolean)) {
-			config_seterr(err, errlen, "%s: must be true or false",
+			errbuf_set(err, errlen, "%s: must be true or false",
 			    path);
 			return -1;
 		}
@@ -209,7 +196,7 @@ apply_key(const struct key *k, struct json_object *val, void *base,
 		/* json-c clamps huge integers to INT64_MAX: the bounds catch it */
 		if (!json_object_is_type(val, json_type_int) ||
 		    (v = json_object_get_int64(val)) < k->min || v > k->max) {
-			config_seterr(err, errlen, "%s: must be an integer "
+			errbuf_set(err, errlen, "%s: must be an integer "
 			    "from %lld to %lld", path, k->min, k->max);
 			return -1;
 		}
@@ -225,7 +212,7 @@ apply_key(const struct key *k, struct json_object *val, void *base,
 	case K_MONEY:
 		/* from the number's own text: 0.1 is exactly 100000 */
 		if (json_get_money(val, k->decimals, &v) == -1 || v < 0) {
-			config_seterr(err, errlen, "%s: must be a non-negative "
+			errbuf_set(err, errlen, "%s: must be a non-negative "
 			    "decimal with at most %d decimals", path,
 			    k->decimals);
 			return -1;
@@ -265,7 +252,7 @@ config_parse_object(struct json_object *obj, const struct key *tab, size_t n,
 			if (strcmp(tab[i].name, name) == 0)
 				break;
 		if (i == n) {
-			config_seterr(err, errlen, "%s: unknown key", path);
+			errbuf_set(err, errlen, "%s: unknown key", path);
 			return -1;
 		}
 		if (val == NULL)
@@ -277,7 +264,7 @@ config_parse_object(struct json_object *obj, const struct key *tab, size_t n,
 	for (i = 0; i < n; i++) {
 		if ((tab[i].flags & KF_REQUIRED) && !(seen & ((uint64_t)1 << i))) {
 			join_path(path, sizeof(path), prefix, tab[i].name);
-			config_seterr(err, errlen, "%s: required", path);
+			errbuf_set(err, errlen, "%s: required", path);
 			return -1;
 		}
 	}

@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "errbuf.h"
 
 struct json_object;
 
@@ -77,10 +78,9 @@ int config_add_webhook_csv(struct billing_config *cfg, const char *s,
     size_t len, const char *path, char *err, size_t errlen);
 
 /* -- config_engine.c: the engine, and the helpers every file of the
- * module uses (errors, printable key names, wiping secrets) -- */
+ * module uses (printable key names, wiping secrets; errors: errbuf_set)
+ * -- */
 
-void config_seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 void config_safe_text(char *dst, size_t size, const char *src, size_t max);
 void config_free_secret(char *s);
 

@@ -58,7 +58,7 @@ parse_mode(struct json_object *val, void *base, const char *path,
 			}
 		}
 	}
-	config_seterr(err, errlen, "%s: must be \"usage\", \"subscription\" or "
+	errbuf_set(err, errlen, "%s: must be \"usage\", \"subscription\" or "
 	    "\"hybrid\"", path);
 	return -1;
 }
@@ -81,7 +81,7 @@ parse_interval(struct json_object *val, void *base, const char *path,
 			return 0;
 		}
 	}
-	config_seterr(err, errlen, "%s: must be \"month\" or \"year\"", path);
+	errbuf_set(err, errlen, "%s: must be \"month\" or \"year\"", path);
 	return -1;
 }
 
@@ -105,27 +105,27 @@ add_webhook_secret(struct billing_config *cfg, const char *s, size_t len,
 	char *copy;
 
 	if (len == 0) {
-		config_seterr(err, errlen, "%s: empty secret in the list",
+		errbuf_set(err, errlen, "%s: empty secret in the list",
 		    path);
 		return -1;
 	}
 	if (cfg->n_stripe_webhook_secrets == CONFIG_MAX_WEBHOOK_SECRETS) {
-		config_seterr(err, errlen, "%s: at most %d secrets", path,
+		errbuf_set(err, errlen, "%s: at most %d secrets", path,
 		    CONFIG_MAX_WEBHOOK_SECRETS);
 		return -1;
 	}
 	if (len > STR_MAX) {
-		config_seterr(err, errlen, "%s: a secret is longer than %d "
+		errbuf_set(err, errlen, "%s: a secret is longer than %d "
 		    "bytes", path, STR_MAX);
 		return -1;
 	}
 	if ((copy = strndup(s, len)) == NULL) {
-		config_seterr(err, errlen, "%s: out of memory", path);
+		errbuf_set(err, errlen, "%s: out of memory", path);
 		return -1;
 	}
 	if (strlen(copy) != len || config_has_control(copy)) {
 		config_free_secret(copy);
-		config_seterr(err, errlen, "%s: must not contain control "
+		errbuf_set(err, errlen, "%s: must not contain control "
 		    "characters", path);
 		return -1;
 	}
@@ -184,7 +184,7 @@ parse_webhook_secrets(struct json_object *val, void *base, const char *path,
 	}
 	return 0;
 bad:
-	config_seterr(err, errlen, "%s: must be a string (comma-separated for "
+	errbuf_set(err, errlen, "%s: must be a string (comma-separated for "
 	    "rotation) or an array of strings", path);
 	return -1;
 }
@@ -205,7 +205,7 @@ parse_return_origins(struct json_object *val, void *base, const char *path,
 	cfg->n_checkout_return_origins = 0;
 	if (!json_object_is_type(val, json_type_array) ||
 	    (n = json_object_array_length(val)) > CONFIG_MAX_RETURN_ORIGINS) {
-		config_seterr(err, errlen, "%s: must be an array of at most %d "
+		errbuf_set(err, errlen, "%s: must be an array of at most %d "
 		    "origins", path, CONFIG_MAX_RETURN_ORIGINS);
 		return -1;
 	}
@@ -215,13 +215,13 @@ parse_return_origins(struct json_object *val, void *base, const char *path,
 		if (!json_object_is_type(item, json_type_string) ||
 		    (why = config_check_origin(s)) != NULL ||
 		    config_url_origin(s, o, sizeof(o)) != 0) {
-			config_seterr(err, errlen, "%s[%zu]: %s", path, i,
+			errbuf_set(err, errlen, "%s[%zu]: %s", path, i,
 			    json_object_is_type(item, json_type_string) ?
 			    (why ? why : "is too long") : "must be a string");
 			return -1;
 		}
 		if ((cfg->checkout_return_origins[i] = strdup(o)) == NULL) {
-			config_seterr(err, errlen, "%s: out of memory", path);
+			errbuf_set(err, errlen, "%s: out of memory", path);
 			return -1;
 		}
 		cfg->n_checkout_return_origins = i + 1;
@@ -251,7 +251,7 @@ parse_db_ssl(struct json_object *val, void *base, const char *path,
 	struct db_config *db = base;
 
 	if (!json_object_is_type(val, json_type_object)) {
-		config_seterr(err, errlen, "%s: must be an object", path);
+		errbuf_set(err, errlen, "%s: must be an object", path);
 		return -1;
 	}
 	db->ssl.enabled = 1;
@@ -261,7 +261,7 @@ parse_db_ssl(struct json_object *val, void *base, const char *path,
 	    path, err, errlen) == -1)
 		return -1;
 	if ((db->ssl.cert == NULL) != (db->ssl.key == NULL)) {
-		config_seterr(err, errlen, "%s: cert and key go together", path);
+		errbuf_set(err, errlen, "%s: cert and key go together", path);
 		return -1;
 	}
 	return 0;
@@ -297,7 +297,7 @@ parse_rates(struct json_object *val, void *base, const char *path,
     char *err, size_t errlen)
 {
 	if (!json_object_is_type(val, json_type_object)) {
-		config_seterr(err, errlen, "%s: must be an object", path);
+		errbuf_set(err, errlen, "%s: must be an object", path);
 		return -1;
 	}
 	return config_parse_object(val, rate_keys, NKEYS(rate_keys), base, path,
@@ -311,7 +311,7 @@ parse_database(struct json_object *val, void *base, const char *path,
 	struct billing_config *cfg = base;
 
 	if (!json_object_is_type(val, json_type_object)) {
-		config_seterr(err, errlen, "%s: must be an object", path);
+		errbuf_set(err, errlen, "%s: must be an object", path);
 		return -1;
 	}
 	return config_parse_object(val, db_keys, NKEYS(db_keys), &cfg->database,
@@ -329,12 +329,12 @@ parse_plans(struct json_object *val, void *base, const char *path,
 	size_t i, j, n;
 
 	if (!json_object_is_type(val, json_type_array)) {
-		config_seterr(err, errlen, "%s: must be an array of plans",
+		errbuf_set(err, errlen, "%s: must be an array of plans",
 		    path);
 		return -1;
 	}
 	if ((n = json_object_array_length(val)) > CONFIG_MAX_PLANS) {
-		config_seterr(err, errlen, "%s: at most %d plans", path,
+		errbuf_set(err, errlen, "%s: at most %d plans", path,
 		    CONFIG_MAX_PLANS);
 		return -1;
 	}
@@ -342,7 +342,7 @@ parse_plans(struct json_object *val, void *base, const char *path,
 		snprintf(ppath, sizeof(ppath), "%s[%zu]", path, i);
 		elem = json_object_array_get_idx(val, i);
 		if (!json_object_is_type(elem, json_type_object)) {
-			config_seterr(err, errlen, "%s: must be an object",
+			errbuf_set(err, errlen, "%s: must be an object",
 			    ppath);
 			return -1;
 		}
@@ -354,7 +354,7 @@ parse_plans(struct json_object *val, void *base, const char *path,
 		for (j = 0; j < i; j++) {
 			q = &cfg->plans[j];
 			if (strcmp(p->id, q->id) == 0) {
-				config_seterr(err, errlen, "%s.id: duplicate "
+				errbuf_set(err, errlen, "%s.id: duplicate "
 				    "plan id \"%s\"", ppath, p->id);
 				return -1;
 			}
@@ -362,7 +362,7 @@ parse_plans(struct json_object *val, void *base, const char *path,
 			if (p->stripe_price_id != NULL &&
 			    q->stripe_price_id != NULL &&
 			    strcmp(p->stripe_price_id, q->stripe_price_id) == 0) {
-				config_seterr(err, errlen,
+				errbuf_set(err, errlen,
 				    "%s.stripe_price_id: also used by plan "
 				    "\"%s\"", ppath, q->id);
 				return -1;

@@ -704,86 +704,7 @@ run(struct db *db, const struct db_key *key, const struct db_param *params,
 	return rc;
 }
 
-int
-db_exec(struct db *db, const char *sql, const struct db_param *params,
-    size_t nparams, uint64_t *affected, uint64_t *insert_id)
-{
-	struct db_slot *slot = NULL;
-	int rc;
-
-	struct db_key key = { NULL, 0, 0, sql, 0, 0 };
-
-	if ((rc = run(db, &key, params, nparams, 0, 0, &slot)) != DB_OK)
-		return rc;
-	if (affected != NULL)
-		*affected = mysql_stmt_affected_rows(slot->stmt);
-	if (insert_id != NULL)
-		*insert_id = mysql_stmt_insert_id(slot->stmt);
-	return DB_OK;
-}
-
-int
-db_query(struct db *db, const char *sql, const struct db_param *params,
-    size_t nparams, struct db_result **res)
-{
-	struct db_slot *slot = NULL;
-	int rc;
-
-	struct db_key key = { NULL, 0, 0, sql, 0, 0 };
-
-	if ((rc = run(db, &key, params, nparams, 1, 0, &slot)) != DB_OK)
-		return rc;
-	*res = &slot->res;
-	return DB_OK;
-}
-
-int
-db_query_stream(struct db *db, const char *sql, const struct db_param *params,
-    size_t nparams, struct db_result **res)
-{
-	struct db_slot *slot = NULL;
-	int rc;
-
-	struct db_key key = { NULL, 0, 0, sql, 0, 0 };
-
-	if ((rc = run(db, &key, params, nparams, 1, 1, &slot)) != DB_OK)
-		return rc;
-	*res = &slot->res;
-	return DB_OK;
-}
-
-/* The key of statement id of table t; -1 (logged) when there is none. */
-static int
-table_key(struct db *db, const struct db_stmts *t, unsigned id,
-    struct db_key *key)
-{
-	if (id >= t->n || t->list[id].sql == NULL) {
-		log_warnx("statement %s/%u is not declared", t->module, id);
-		remember_error(db, 0, "undeclared statement");
-		return -1;
-	}
-	*key = (struct db_key){ t->module, id, 0, t->list[id].sql,
-	    t->list[id].nparams, t->list[id].ncols };
-	return 0;
-}
-
-/* The key of s at rows rows; -1 (logged) when it has no text. */
-static int
-rows_key(struct db *db, struct sql_rows *s, size_t rows, struct db_key *key)
-{
-	const char *sql;
-
-	if (s->module == NULL || (sql = sql_rows_text(s, rows)) == NULL) {
-		log_warnx("multi-row statement %s/%u: no text for %zu rows",
-		    s->module ? s->module : "?", s->id, rows);
-		remember_error(db, 0, "no multi-row statement text");
-		return -1;
-	}
-	*key = (struct db_key){ s->module, s->id, (unsigned)rows, sql,
-	    (unsigned)sql_rows_params(s, rows), s->ncols };
-	return 0;
-}
-
+/* Runs key's statement (DB_ERROR when key is NULL: no statement). */
 static int
 exec_key(struct db *db, const struct db_key *key,
     const struct db_param *params, size_t nparams, uint64_t *affected,
@@ -792,6 +713,8 @@ exec_key(struct db *db, const struct db_key *key,
 	struct db_slot *slot = NULL;
 	int rc;
 
+	if (key == NULL)
+		return DB_ERROR;
 	if ((rc = run(db, key, params, nparams, 0, 0, &slot)) != DB_OK)
 		return rc;
 	if (affected != NULL)
@@ -801,6 +724,7 @@ exec_key(struct db *db, const struct db_key *key,
 	return DB_OK;
 }
 
+/* Runs key's query (DB_ERROR when key is NULL: no statement). */
 static int
 query_key(struct db *db, const struct db_key *key,
     const struct db_param *params, size_t nparams, int streaming,
@@ -809,10 +733,73 @@ query_key(struct db *db, const struct db_key *key,
 	struct db_slot *slot = NULL;
 	int rc;
 
+	if (key == NULL)
+		return DB_ERROR;
 	if ((rc = run(db, key, params, nparams, 1, streaming, &slot)) != DB_OK)
 		return rc;
 	*res = &slot->res;
 	return DB_OK;
+}
+
+int
+db_exec(struct db *db, const char *sql, const struct db_param *params,
+    size_t nparams, uint64_t *affected, uint64_t *insert_id)
+{
+	struct db_key key = { NULL, 0, 0, sql, 0, 0 };
+
+	return exec_key(db, &key, params, nparams, affected, insert_id);
+}
+
+int
+db_query(struct db *db, const char *sql, const struct db_param *params,
+    size_t nparams, struct db_result **res)
+{
+	struct db_key key = { NULL, 0, 0, sql, 0, 0 };
+
+	return query_key(db, &key, params, nparams, 0, res);
+}
+
+int
+db_query_stream(struct db *db, const char *sql, const struct db_param *params,
+    size_t nparams, struct db_result **res)
+{
+	struct db_key key = { NULL, 0, 0, sql, 0, 0 };
+
+	return query_key(db, &key, params, nparams, 1, res);
+}
+
+/* The key of statement id of table t, filled into *key; NULL (logged) when
+ * there is none. */
+static const struct db_key *
+table_key(struct db *db, const struct db_stmts *t, unsigned id,
+    struct db_key *key)
+{
+	if (id >= t->n || t->list[id].sql == NULL) {
+		log_warnx("statement %s/%u is not declared", t->module, id);
+		remember_error(db, 0, "undeclared statement");
+		return NULL;
+	}
+	*key = (struct db_key){ t->module, id, 0, t->list[id].sql,
+	    t->list[id].nparams, t->list[id].ncols };
+	return key;
+}
+
+/* The key of s at rows rows, filled into *key; NULL (logged) when it has no
+ * text. */
+static const struct db_key *
+rows_key(struct db *db, struct sql_rows *s, size_t rows, struct db_key *key)
+{
+	const char *sql;
+
+	if (s->module == NULL || (sql = sql_rows_text(s, rows)) == NULL) {
+		log_warnx("multi-row statement %s/%u: no text for %zu rows",
+		    s->module ? s->module : "?", s->id, rows);
+		remember_error(db, 0, "no multi-row statement text");
+		return NULL;
+	}
+	*key = (struct db_key){ s->module, s->id, (unsigned)rows, sql,
+	    (unsigned)sql_rows_params(s, rows), s->ncols };
+	return key;
 }
 
 int
@@ -822,9 +809,8 @@ db_run(struct db *db, const struct db_stmts *t, unsigned id,
 {
 	struct db_key key;
 
-	if (table_key(db, t, id, &key) != 0)
-		return DB_ERROR;
-	return exec_key(db, &key, params, nparams, affected, insert_id);
+	return exec_key(db, table_key(db, t, id, &key), params, nparams,
+	    affected, insert_id);
 }
 
 int
@@ -833,9 +819,8 @@ db_get(struct db *db, const struct db_stmts *t, unsigned id,
 {
 	struct db_key key;
 
-	if (table_key(db, t, id, &key) != 0)
-		return DB_ERROR;
-	return query_key(db, &key, params, nparams, 0, res);
+	return query_key(db, table_key(db, t, id, &key), params, nparams, 0,
+	    res);
 }
 
 int
@@ -844,20 +829,17 @@ db_get_stream(struct db *db, const struct db_stmts *t, unsigned id,
 {
 	struct db_key key;
 
-	if (table_key(db, t, id, &key) != 0)
-		return DB_ERROR;
-	return query_key(db, &key, params, nparams, 1, res);
+	return query_key(db, table_key(db, t, id, &key), params, nparams, 1,
+	    res);
 }
 
-int
-db_get_i64(struct db *db, const struct db_stmts *t, unsigned id,
-    const struct db_param *params, size_t nparams, int64_t *out)
+/* The first column of res's first row into *out (DB_NOT_FOUND without one);
+ * frees res. */
+static int
+first_i64(struct db_result *res, int64_t *out)
 {
-	struct db_result *res = NULL;
-	int rc, r;
+	int rc = DB_OK, r;
 
-	if ((rc = db_get(db, t, id, params, nparams, &res)) != DB_OK)
-		return rc;
 	r = db_fetch(res);
 	if (r < 0)
 		rc = r;
@@ -868,15 +850,26 @@ db_get_i64(struct db *db, const struct db_stmts *t, unsigned id,
 }
 
 int
+db_get_i64(struct db *db, const struct db_stmts *t, unsigned id,
+    const struct db_param *params, size_t nparams, int64_t *out)
+{
+	struct db_result *res = NULL;
+	int rc;
+
+	if ((rc = db_get(db, t, id, params, nparams, &res)) != DB_OK)
+		return rc;
+	return first_i64(res, out);
+}
+
+int
 db_run_rows(struct db *db, struct sql_rows *s, size_t rows,
     const struct db_param *params, size_t nparams, uint64_t *affected,
     uint64_t *insert_id)
 {
 	struct db_key key;
 
-	if (rows_key(db, s, rows, &key) != 0)
-		return DB_ERROR;
-	return exec_key(db, &key, params, nparams, affected, insert_id);
+	return exec_key(db, rows_key(db, s, rows, &key), params, nparams,
+	    affected, insert_id);
 }
 
 int
@@ -885,9 +878,8 @@ db_get_rows(struct db *db, struct sql_rows *s, size_t rows,
 {
 	struct db_key key;
 
-	if (rows_key(db, s, rows, &key) != 0)
-		return DB_ERROR;
-	return query_key(db, &key, params, nparams, 0, res);
+	return query_key(db, rows_key(db, s, rows, &key), params, nparams, 0,
+	    res);
 }
 
 /* Prepares key's statement now; reports a failure. */
@@ -918,7 +910,7 @@ db_check_stmts(struct db *db, const struct db_stmts *t,
 	if (db->mysql == NULL && db_connect(db) != DB_OK)
 		return -1;
 	for (i = 0; i < t->n; i++) {
-		if (table_key(db, t, (unsigned)i, &key) != 0) {
+		if (table_key(db, t, (unsigned)i, &key) == NULL) {
 			snprintf(msg, sizeof(msg), "%s/%zu: not declared",
 			    t->module, i);
 			report(msg, arg);
@@ -938,7 +930,7 @@ db_check_rows(struct db *db, struct sql_rows *s,
 
 	if (db->mysql == NULL && db_connect(db) != DB_OK)
 		return -1;
-	if (rows_key(db, s, 1, &key) != 0) {
+	if (rows_key(db, s, 1, &key) == NULL) {
 		report("a multi-row statement without a module", arg);
 		return 1;
 	}
@@ -1049,17 +1041,11 @@ db_query_i64(struct db *db, const char *sql, const struct db_param *params,
     size_t nparams, int64_t *out)
 {
 	struct db_result *res = NULL;
-	int rc, r;
+	int rc;
 
 	if ((rc = db_query(db, sql, params, nparams, &res)) != DB_OK)
 		return rc;
-	r = db_fetch(res);
-	if (r < 0)
-		rc = r;
-	else if (r == 0 || db_col_i64(res, 0, out) != 0)
-		rc = DB_NOT_FOUND;
-	db_result_free(res);
-	return rc;
+	return first_i64(res, out);
 }
 
 static int

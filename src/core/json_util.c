@@ -241,10 +241,14 @@ out:
 	return obj;
 }
 
-/* The numeric value json-c stores beside our text is never read: money is the text. */
+/* A JSON number written as text, which a formatter returned formatted (<0:
+ * it failed, NULL).  The numeric value json-c stores beside our text is
+ * never read: money is the text. */
 static struct json_object *
-json_number_text(const char *text)
+json_number_text(int formatted, const char *text)
 {
+	if (formatted < 0)
+		return NULL;
 	return json_object_new_double_s(0, text);
 }
 
@@ -253,9 +257,8 @@ json_money(int64_t micros, int decimals)
 {
 	char buf[48];
 
-	if (money_format(micros, decimals, buf, sizeof(buf)) < 0)
-		return NULL;
-	return json_number_text(buf);
+	return json_number_text(money_format(micros, decimals, buf,
+	    sizeof(buf)), buf);
 }
 
 struct json_object *
@@ -263,9 +266,8 @@ json_money_trim(int64_t micros, int min_decimals)
 {
 	char buf[48];
 
-	if (money_format_trim(micros, min_decimals, buf, sizeof(buf)) < 0)
-		return NULL;
-	return json_number_text(buf);
+	return json_number_text(money_format_trim(micros, min_decimals, buf,
+	    sizeof(buf)), buf);
 }
 
 struct json_object *

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include "errbuf.h"
 #include "jwt.h"
 
 #define JWT_JSON_DEPTH 8
@@ -37,21 +37,6 @@ struct jwt_keys {
 
 enum jwt_alg { ALG_HS256, ALG_RS256 };
 
-static void seterr(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * Loads an RSA public key of at least JWT_RSA_MIN_BITS from a PEM file.
  * Returns a new key the caller frees with EVP_PKEY_free, or NULL with err set.
@@ -64,24 +49,24 @@ load_rsa_pubkey(const char *path, char *err, size_t errlen)
 	int bits;
 
 	if ((bio = BIO_new_file(path, "r")) == NULL) {
-		seterr(err, errlen, "jwtPublicKeyFile %s: cannot open: %s",
+		errbuf_set(err, errlen, "jwtPublicKeyFile %s: cannot open: %s",
 		    path, strerror(errno));
 		goto fail;
 	}
 	if ((pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) == NULL) {
-		seterr(err, errlen, "jwtPublicKeyFile %s: no PEM public key "
-		    "(expected -----BEGIN PUBLIC KEY-----)", path);
+		errbuf_set(err, errlen, "jwtPublicKeyFile %s: no PEM public "
+		    "key (expected -----BEGIN PUBLIC KEY-----)", path);
 		goto fail;
 	}
 	/* RSA-PSS keys are refused too: RS256 is PKCS#1 v1.5. */
 	if (!EVP_PKEY_is_a(pkey, "RSA")) {
-		seterr(err, errlen, "jwtPublicKeyFile %s: not an RSA key "
+		errbuf_set(err, errlen, "jwtPublicKeyFile %s: not an RSA key "
 		    "(RS256 needs RSA)", path);
 		goto fail;
 	}
 	if ((bits = EVP_PKEY_get_bits(pkey)) < JWT_RSA_MIN_BITS) {
-		seterr(err, errlen, "jwtPublicKeyFile %s: RSA key has %d bits, "
-		    "at least %d required", path, bits, JWT_RSA_MIN_BITS);
+		errbuf_set(err, errlen, "jwtPublicKeyFile %s: RSA key has %d "
+		    "bits, at least %d required", path, bits, JWT_RSA_MIN_BITS);
 		goto fail;
 	}
 	BIO_free(bio);
@@ -101,22 +86,22 @@ jwt_keys_new(const char *secret, const char *pem_path, char *err, size_t errlen)
 	struct jwt_keys *keys;
 	int have_secret, have_pem;
 
-	seterr(err, errlen, "%s", "");
+	errbuf_set(err, errlen, "%s", "");
 	have_secret = secret != NULL && secret[0] != '\0';
 	have_pem = pem_path != NULL && pem_path[0] != '\0';
 	if (!have_secret && !have_pem) {
-		seterr(err, errlen, "neither jwtSecret nor jwtPublicKeyFile "
-		    "is configured");
+		errbuf_set(err, errlen, "neither jwtSecret nor "
+		    "jwtPublicKeyFile is configured");
 		return NULL;
 	}
 	if ((keys = calloc(1, sizeof(*keys))) == NULL) {
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		return NULL;
 	}
 	if (have_secret) {
 		keys->secretlen = strlen(secret);
 		if ((keys->secret = malloc(keys->secretlen)) == NULL) {
-			seterr(err, errlen, "out of memory");
+			errbuf_set(err, errlen, "out of memory");
 			goto fail;
 		}
 		memcpy(keys->secret, secret, keys->secretlen);

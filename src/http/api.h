@@ -105,6 +105,11 @@ int api_send_page(struct http_request *req, const char *key,
 int api_bad_param(struct http_request *req, const char *param,
     const char *why);
 
+/* Answers 400 invalid_argument msg with param (may be NULL) and drops
+ * body (a request's parsed body, may be NULL); returns -1. */
+int api_bad_body(struct http_request *req, struct json_object *body,
+    const char *msg, const char *param);
+
 /*
  * Answers 400 invalid_argument for an instant param that json_field_time or
  * time_parse_rfc3339 refused with r (-1 malformed, TIME_OUT_OF_RANGE), as

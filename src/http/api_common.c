@@ -139,6 +139,15 @@ api_bad_param(struct http_request *req, const char *param, const char *why)
 }
 
 int
+api_bad_body(struct http_request *req, struct json_object *body,
+    const char *msg, const char *param)
+{
+	http_send_error(req, 400, "invalid_argument", msg, param, NULL);
+	json_object_put(body);
+	return -1;
+}
+
+int
 api_bad_time(struct http_request *req, const char *param, int r,
     int date_form)
 {

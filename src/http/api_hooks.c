@@ -67,6 +67,23 @@ get_size(struct http_request *req, struct json_object *body, const char *key,
 	return 0;
 }
 
+/* The three sizes, cpu_cores, memory_gb and storage_gb in that order, as
+ * get_size (has_*: its *given of each).  0 or -1. */
+static int
+get_sizes(struct http_request *req, struct json_object *body, int required,
+    struct session_size *size, int *has_cpu, int *has_memory,
+    int *has_storage)
+{
+	if (get_size(req, body, "cpu_cores", SESSION_CPU_MAX, required,
+	    &size->cpu_cores, has_cpu) != 0 ||
+	    get_size(req, body, "memory_gb", SESSION_MEMORY_MAX, required,
+	    &size->memory_gb, has_memory) != 0 ||
+	    get_size(req, body, "storage_gb", SESSION_STORAGE_MAX, required,
+	    &size->storage_gb, has_storage) != 0)
+		return -1;
+	return 0;
+}
+
 /* An instant: RFC 3339, not more than FUTURE_LEEWAY ahead of now; now when
  * absent (*given 0).  0 or -1. */
 static int
@@ -135,14 +152,16 @@ session_json(const struct session *s)
 	return o;
 }
 
-/* Answers a session hook's outcome (s valid on CREATED/UPDATED/UNCHANGED). */
+/* Answers a session hook: its database error rc, else its outcome (s valid
+ * on CREATED/UPDATED/UNCHANGED). */
 static int
-answer_session(struct http_request *req, enum session_outcome oc,
-    const struct session *s, const char *time_param)
+answer_session(struct app *app, struct http_request *req, int rc,
+    enum session_outcome oc, const struct session *s, const char *time_param)
 {
 	struct json_object *o;
-	int rc;
 
+	if (rc != DB_OK)
+		return api_db_error(app, req, rc);
 	switch (oc) {
 	case SESSION_CREATED:
 	case SESSION_UPDATED:
@@ -298,12 +317,7 @@ api_hook_session_created(struct app *app, struct http_request *req)
 	if (api_check_keys(req, body, keys) != 0 ||
 	    get_id(req, body, "session_id", &session_id) != 0 ||
 	    get_id(req, body, "user_id", &user_id) != 0 ||
-	    get_size(req, body, "cpu_cores", SESSION_CPU_MAX, 1,
-	    &size.cpu_cores, &given) != 0 ||
-	    get_size(req, body, "memory_gb", SESSION_MEMORY_MAX, 1,
-	    &size.memory_gb, &given) != 0 ||
-	    get_size(req, body, "storage_gb", SESSION_STORAGE_MAX, 1,
-	    &size.storage_gb, &given) != 0 ||
+	    get_sizes(req, body, 1, &size, &given, &given, &given) != 0 ||
 	    get_time(req, body, "started_at", now, &started_at, &given) != 0)
 		goto out;
 	if (started_at < now - MAX_START_AGE) {
@@ -312,10 +326,7 @@ api_hook_session_created(struct app *app, struct http_request *req)
 	}
 	rc = session_create(app->db, session_id, user_id, started_at, given,
 	    &size, &s, &oc);
-	if (rc != DB_OK)
-		api_db_error(app, req, rc);
-	else
-		answer_session(req, oc, &s, "started_at");
+	answer_session(app, req, rc, oc, &s, "started_at");
 out:
 	json_object_put(body);
 	return 0;
@@ -339,18 +350,11 @@ api_hook_session_heartbeat(struct app *app, struct http_request *req)
 	if (api_check_keys(req, body, keys) != 0 ||
 	    get_id(req, body, "session_id", &session_id) != 0 ||
 	    get_time(req, body, "at", time_now_usec(), &beat.at, &given) != 0 ||
-	    get_size(req, body, "cpu_cores", SESSION_CPU_MAX, 0,
-	    &beat.size.cpu_cores, &beat.has_cpu) != 0 ||
-	    get_size(req, body, "memory_gb", SESSION_MEMORY_MAX, 0,
-	    &beat.size.memory_gb, &beat.has_memory) != 0 ||
-	    get_size(req, body, "storage_gb", SESSION_STORAGE_MAX, 0,
-	    &beat.size.storage_gb, &beat.has_storage) != 0)
+	    get_sizes(req, body, 0, &beat.size, &beat.has_cpu,
+	    &beat.has_memory, &beat.has_storage) != 0)
 		goto out;
 	rc = session_heartbeat(app->db, session_id, &beat, &s, &oc);
-	if (rc != DB_OK)
-		api_db_error(app, req, rc);
-	else
-		answer_session(req, oc, &s, "at");
+	answer_session(app, req, rc, oc, &s, "at");
 out:
 	json_object_put(body);
 	return 0;
@@ -375,10 +379,7 @@ api_hook_session_terminated(struct app *app, struct http_request *req)
 	    &given) != 0)
 		goto out;
 	rc = session_terminate(app->db, session_id, ended_at, given, &s, &oc);
-	if (rc != DB_OK)
-		api_db_error(app, req, rc);
-	else
-		answer_session(req, oc, &s, "ended_at");
+	answer_session(app, req, rc, oc, &s, "ended_at");
 out:
 	json_object_put(body);
 	return 0;

@@ -182,15 +182,6 @@ api_invoices_list(struct app *app, struct http_request *req)
 	return 0;
 }
 
-static int
-bad(struct http_request *req, struct json_object *body, const char *msg,
-    const char *param)
-{
-	http_send_error(req, 400, "invalid_argument", msg, param, NULL);
-	json_object_put(body);
-	return -1;
-}
-
 /* 400 for an instant json_field_time refused (r < 0) or did not find
  * (r == 0); consumes body. */
 static int
@@ -225,7 +216,8 @@ api_invoice_create(struct app *app, struct http_request *req)
 	memset(&spec, 0, sizeof(spec));
 	r = json_field_string(body, "user_id", 1, ACCOUNT_USER_ID_MAX, &user);
 	if (r != 1 || !account_user_id_valid(user))
-		return bad(req, body, "user_id is required (1 to 255 characters)",
+		return api_bad_body(req, body,
+		    "user_id is required (1 to 255 characters)",
 		    "user_id");
 	r = json_field_time(body, "period_start", TIME_DATE_START,
 	    &spec.period_start, NULL);
@@ -237,14 +229,17 @@ api_invoice_create(struct app *app, struct http_request *req)
 	if (r != 1)
 		return bad_time(req, body, "period_end", r, TIME_DATE_END);
 	if (spec.period_end <= spec.period_start)
-		return bad(req, body, "period_end must be after period_start",
+		return api_bad_body(req, body,
+		    "period_end must be after period_start",
 		    "period_end");
 	if (spec.period_end - spec.period_start >
 	    MAX_PERIOD_DAYS * 86400LL * USEC_PER_SEC)
-		return bad(req, body, "a period may span at most 366 days",
+		return api_bad_body(req, body,
+		    "a period may span at most 366 days",
 		    "period_end");
 	if (json_field_bool(body, "draft", &draft) < 0)
-		return bad(req, body, "draft must be true or false", "draft");
+		return api_bad_body(req, body,
+		    "draft must be true or false", "draft");
 
 	spec.user_id = user;
 	spec.draft = draft;
@@ -285,7 +280,8 @@ api_invoice_patch(struct app *app, struct http_request *req)
 		return -1;
 	}
 	if (json_field_string(body, "status", 1, 16, &status) != 1)
-		return bad(req, body, "status must be sent, paid or void", "status");
+		return api_bad_body(req, body,
+		    "status must be sent, paid or void", "status");
 	for (i = 0; i < 3; i++)
 		if (strcmp(status, allowed[i]) == 0)
 			to = allowed[i];

@@ -99,15 +99,6 @@ api_subscription_get(struct app *app, struct http_request *req)
 	return answer(app, req, user, NULL);
 }
 
-static int
-bad(struct http_request *req, struct json_object *body, const char *msg,
-    const char *param)
-{
-	http_send_error(req, 400, "invalid_argument", msg, param, NULL);
-	json_object_put(body);
-	return -1;
-}
-
 int
 api_subscription_post(struct app *app, struct http_request *req)
 {
@@ -126,14 +117,17 @@ api_subscription_post(struct app *app, struct http_request *req)
 		return -1;
 	}
 	if (json_field_bool(body, "cancel", &cancel) < 0)
-		return bad(req, body, "cancel must be true or false", "cancel");
+		return api_bad_body(req, body,
+		    "cancel must be true or false", "cancel");
 	if (json_field_string(body, "plan_id", 1, 64, &plan_id) < 0)
-		return bad(req, body, "plan_id must be a plan's id", "plan_id");
+		return api_bad_body(req, body,
+		    "plan_id must be a plan's id", "plan_id");
 	if ((plan_id == NULL) == (cancel == 0))
-		return bad(req, body, "give either plan_id or cancel: true",
+		return api_bad_body(req, body,
+		    "give either plan_id or cancel: true",
 		    plan_id ? "cancel" : "plan_id");
 	if (plan_id != NULL && (plan = config_find_plan(cfg, plan_id)) == NULL)
-		return bad(req, body, "no such plan", "plan_id");
+		return api_bad_body(req, body, "no such plan", "plan_id");
 	json_object_put(body);
 
 	/* plan NULL: cancel */

@@ -156,6 +156,10 @@ long stripe_backoff_ms(int n, unsigned rnd);
  */
 int stripe_parse_error(const char *body, size_t len, struct stripe_error *err);
 
+/* A string field of a Stripe object o (NULL: none), or "" when it has no
+ * string there.  Borrowed from o. */
+const char *stripe_str(struct json_object *o, const char *key);
+
 /*
  * The Stripe id rule, the one copy: 1 when s looks like a Stripe object id,
  * [A-Za-z0-9_], 1..STRIPE_ID_MAX bytes (so it is safe in a URL path and

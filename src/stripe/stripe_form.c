@@ -170,15 +170,21 @@ stripe_backoff_ms(int n, unsigned rnd)
 	return base + (long)(rnd % (unsigned)(base / 4 + 1));
 }
 
-static void
-copy_str(struct json_object *o, const char *key, char *dst, size_t size)
+const char *
+stripe_str(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 
-	dst[0] = '\0';
-	if (json_object_object_get_ex(o, key, &v) &&
+	if (o != NULL && json_object_object_get_ex(o, key, &v) &&
 	    json_object_is_type(v, json_type_string))
-		snprintf(dst, size, "%s", json_object_get_string(v));
+		return json_object_get_string(v);
+	return "";
+}
+
+static void
+copy_str(struct json_object *o, const char *key, char *dst, size_t size)
+{
+	snprintf(dst, size, "%s", stripe_str(o, key));
 }
 
 int
