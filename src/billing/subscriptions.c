@@ -205,18 +205,6 @@ subscription_view(struct db *db, const char *user_id,
 	return RESULT_OK;
 }
 
-/* A failed Stripe call of a plan change: Stripe's refusal or an answer we
- * cannot use is RESULT_STRIPE_REFUSED, anything else RESULT_UNAVAILABLE;
- * the message is Stripe's (or ours). */
-static enum result_code
-stripe_failed(struct result *r, const struct stripe_error *se)
-{
-	return result_set(r, se->rc == STRIPE_REJECTED ||
-	    se->rc == STRIPE_BAD_ANSWER ? RESULT_STRIPE_REFUSED :
-	    RESULT_UNAVAILABLE, NULL, "%s", se->message[0] ? se->message :
-	    "Stripe could not be reached");
-}
-
 /* Asks Stripe to stop the subscription at the end of its period and
  * records cancel_at_period_end. */
 static enum result_code
@@ -244,7 +232,7 @@ cancel_at_period_end(struct app *app, const struct subscription *sub,
 	stripe_form_free(&f);
 	json_object_put(out);
 	if (rc != STRIPE_OK)
-		return stripe_failed(r, &se);
+		return result_stripe(r, &se);
 	/* Stripe's customer.subscription.updated will say the same */
 	struct db_param p[] = { DBP_INT(sub->id) };
 	if (db_run(app->db, &subscription_stmts, SUBSCRIPTION_CANCEL, p, 1, NULL,
@@ -270,7 +258,7 @@ change_price(struct stripe *s, const struct subscription *live,
 	snprintf(path, sizeof(path), "/v1/subscriptions/%s",
 	    live->stripe_subscription_id);
 	if (stripe_request(s, "GET", path, NULL, NULL, &sub, &se) != STRIPE_OK)
-		return stripe_failed(r, &se);
+		return result_stripe(r, &se);
 	if (!json_object_object_get_ex(sub, "items", &items) ||
 	    !json_object_object_get_ex(items, "data", &data) ||
 	    (first = json_object_array_get_idx(data, 0)) == NULL ||
@@ -289,7 +277,7 @@ change_price(struct stripe *s, const struct subscription *live,
 	    live->stripe_subscription_id, plan->id,
 	    (long long)(time_now_usec() / (60 * USEC_PER_SEC)));
 	if (stripe_request(s, "POST", path, &f, key, &out, &se) != STRIPE_OK)
-		code = stripe_failed(r, &se);
+		code = result_stripe(r, &se);
 	stripe_form_free(&f);
 	json_object_put(out);
 	json_object_put(sub);
@@ -326,7 +314,7 @@ change_paid(struct app *app, struct account *acct,
 	memset(&se, 0, sizeof(se));
 	if (checkout_session_create(app, &s, acct, plan, success, cancel, cs,
 	    &se) != STRIPE_OK)
-		return stripe_failed(r, &se);
+		return result_stripe(r, &se);
 	*has_checkout = 1;
 	return RESULT_OK;
 }
