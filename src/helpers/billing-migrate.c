@@ -19,6 +19,9 @@
 #include "migrate.h"
 #include "statements.h"
 
+/* seconds a migration statement may take when reportTimeoutSeconds is unset */
+#define MIGRATE_READ_TIMEOUT 300
+
 #ifndef BILLING_SQL_DIR
 #define BILLING_SQL_DIR "/usr/share/streamspace-billing/sql"
 #endif
@@ -73,6 +76,10 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	mysql_library_init(0, NULL, NULL);
+	/* DDL can take long (an ALTER of a big table, a Galera cluster
+	 * applying it everywhere): the reports' timeout, not a request's */
+	cfg->database.read_timeout = cfg->database.report_timeout ?
+	    cfg->database.report_timeout : MIGRATE_READ_TIMEOUT;
 	if ((db = db_new(&cfg->database)) == NULL)
 		goto out;
 	if (db_connect(db) != DB_OK) {

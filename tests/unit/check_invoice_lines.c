@@ -90,10 +90,11 @@ START_TEST(test_zero_decimal_currency_lines_are_whole_units)
 	ck_assert_int_eq(stripe_minor_units("jpy", set.lines[0].amount, &minor), 0);
 	ck_assert_int_eq(minor, 123);
 	s[0].cost = 123500000;      /* half a yen rounds up */
-	memset(&set, 0, sizeof(set));
+	invoice_lines_set_free(&set);
 	set.whole_units = 1;
 	invoice_lines_usage(&set, s, 1);
 	ck_assert_int_eq(set.lines[0].amount, 124000000);
+	invoice_lines_set_free(&set);
 	/* cents everywhere else, three-decimal currencies included */
 	ck_assert_int_eq(money_amount_decimals("usd"), 2);
 	ck_assert_int_eq(money_amount_decimals("KWD"), 2);
