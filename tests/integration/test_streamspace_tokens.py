@@ -13,12 +13,18 @@ UUID, iat, nbf, exp 24 h later.
   GETs) and writes nothing: every admin write is 403 and changes nothing.
 - The default config (no jwtUserClaims, no jwtIssuer) is as before: sub
   names the user, iss is not looked at; the operator role works there too.
+- The dev stack (scripts/run) sets jwtUserClaims ["username", "sub"], the
+  test stacks do not; the StreamSpace token it prints works; its
+  STREAMSPACE_WEBHOOK_SECRET is in var/dev.env and billingd's environment.
 """
 
+import json
+import os
+import tempfile
 import time
 import uuid
 
-from base import StackTestCase, claims_for, clock, make_jwt
+from base import StackTestCase, claims_for, clock, make_jwt, stack
 
 ISSUER = "streamspace-api"
 SESSION = "alice-firefox-1a2b3c4d"
@@ -244,3 +250,53 @@ class DefaultConfigTest(StackTestCase):
         self.assertError(self.request("POST", "admin/credits", token=op,
                                       body={"user_id": "x", "amount": "1", "reason": "r"}),
                          403, "forbidden")
+
+
+class DevStackTest(StackTestCase):
+    """The dev stack of scripts/run (scripts/stack.py serve): its config adds
+    jwtUserClaims ["username", "sub"] (the test stacks keep "sub"), and
+    STREAMSPACE_WEBHOOK_SECRET is in var/dev.env and billingd's environment."""
+
+    config_overrides = stack.dev_config_overrides()
+
+    def test_the_dev_config_names_users_by_username_and_tests_do_not(self):
+        self.assertEqual(self.config_overrides, {"jwtUserClaims": ["username", "sub"]})
+        with tempfile.TemporaryDirectory() as d:
+            self.assertNotIn("jwtUserClaims", stack.Stack(d).config())
+            self.assertNotIn("jwtIssuer", stack.Stack(d).config())
+
+    def test_the_printed_streamspace_token_works_on_both_mounts(self):
+        tok = stack.streamspace_token(self.stack.jwt_secret, "demo")
+        for mount in ("/api/plugins/billing/", "/api/plugins/streamspace-billing/"):
+            with self.subTest(mount=mount):
+                status, _, body = self.request("GET", self.url(mount + "usage"), token=tok)
+                self.assertEqual((status, body.get("user_id")), (200, "demo"), body)
+        # the printed admin and service tokens (sub only) still work
+        self.assertEqual(self.request("GET", "jobs/status", token=self.admin_token())[0], 200)
+        status, _, body = self.request("POST", "hooks/user-created", token=self.service_token(),
+                                       body={"user_id": "demo"})
+        self.assertIn(status, (200, 201), body)
+
+    def test_dev_env_and_billingd_hold_the_streamspace_webhook_secret(self):
+        path = stack.write_dev_env(self.stack)
+        with open(path) as f:
+            env = dict(line.rstrip("\n").split("=", 1) for line in f
+                       if "=" in line and not line.startswith("#"))
+        secret = env.get("STREAMSPACE_WEBHOOK_SECRET", "")
+        self.assertRegex(secret, r"^[0-9a-f]{64}$")
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+        with open("/proc/%d/environ" % self.stack.billingd.pid, "rb") as f:
+            billingd_env = f.read().split(b"\0")
+        self.assertIn(("STREAMSPACE_WEBHOOK_SECRET=" + secret).encode(), billingd_env)
+
+    def test_an_older_secrets_file_gains_the_new_secret_and_keeps_the_rest(self):
+        with tempfile.TemporaryDirectory() as d:
+            old = {"jwt_secret": "j" * 64, "stripe_webhook_secret": "whsec_x",
+                   "db_password": "p", "events_webhook_secret": "e"}
+            with open(os.path.join(d, "secrets.json"), "w") as f:
+                json.dump(old, f)
+            s = stack.Stack(d)._secrets()
+            self.assertEqual({k: s[k] for k in old}, old)
+            self.assertRegex(s["streamspace_webhook_secret"], r"^[0-9a-f]{64}$")
+            # and it is kept from then on
+            self.assertEqual(stack.Stack(d)._secrets(), s)
