@@ -69,7 +69,8 @@ check_claims(const struct jwt_claims *c)
 		FUZZ_CHECK((unsigned char)c->sub[i] >= 0x20 && c->sub[i] != 0x7f,
 		    "control character in sub");
 	FUZZ_CHECK(c->role == JWT_ROLE_USER || c->role == JWT_ROLE_ADMIN ||
-	    c->role == JWT_ROLE_SERVICE, "role %d", (int)c->role);
+	    c->role == JWT_ROLE_SERVICE || c->role == JWT_ROLE_OPERATOR,
+	    "role %d", (int)c->role);
 	FUZZ_CHECK(c->exp > FJ_NOW - JWT_LEEWAY_SEC, "expired exp %lld accepted",
 	    (long long)c->exp);
 }

@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 import urllib.error
 import urllib.request
 
@@ -115,6 +116,29 @@ def mint_token(secret, sub, role="user", ttl=3600, now=None, **extra):
                      + "." + b64url(json.dumps(claims, separators=(",", ":")).encode()))
     sig = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
     return signing_input + "." + b64url(sig)
+
+
+STREAMSPACE_ISSUER = "streamspace-api"
+
+
+def streamspace_token(secret, username, role="user", ttl=86400, now=None, **extra):
+    """A token shaped as StreamSpace's api/internal/auth makes it: HS256, iss
+    streamspace-api, user_id (a UUID) and sub = user_id, username, email,
+    role, groups, jti, iat, nbf, exp 24 h later."""
+    now = int(clock()) if now is None else now
+    user_id = str(uuid.uuid5(uuid.NAMESPACE_DNS, username + ".streamspace.invalid"))
+    claims = {"user_id": user_id, "username": username,
+              "email": username + "@example.com", "groups": [],
+              "jti": str(uuid.uuid4()), "iss": STREAMSPACE_ISSUER, "nbf": now}
+    claims.update(extra)
+    return mint_token(secret, user_id, role, ttl=ttl, now=now, **claims)
+
+
+def dev_config_overrides():
+    """What the dev stack of scripts/run adds to the seed's config (the test
+    stacks keep the defaults): users named as StreamSpace's sessions name
+    them, by username, so StreamSpace's tokens work against it."""
+    return {"jwtUserClaims": ["username", "sub"]}
 
 
 def seed_config():
@@ -267,14 +291,22 @@ class Stack:
     # -- setup -------------------------------------------------------------
 
     def _secrets(self):
-        """Secrets are made once per var directory and kept across runs."""
+        """Secrets are made once per var directory and kept across runs; one
+        a newer version added is made the first time it is missing."""
+        s = {}
         if os.path.exists(self.secrets_path):
             with open(self.secrets_path) as f:
-                return json.load(f)
-        s = {"jwt_secret": secrets.token_hex(32),
-             "stripe_webhook_secret": "whsec_" + secrets.token_hex(24),
-             "db_password": secrets.token_hex(16),
-             "events_webhook_secret": secrets.token_hex(24)}
+                s = json.load(f)
+        made = {"jwt_secret": lambda: secrets.token_hex(32),
+                "stripe_webhook_secret": lambda: "whsec_" + secrets.token_hex(24),
+                "db_password": lambda: secrets.token_hex(16),
+                "events_webhook_secret": lambda: secrets.token_hex(24),
+                "streamspace_webhook_secret": lambda: secrets.token_hex(32)}
+        missing = [k for k in made if k not in s]
+        if not missing:
+            return s
+        for k in missing:
+            s[k] = made[k]()
         fd = os.open(self.secrets_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             json.dump(s, f)
@@ -309,11 +341,13 @@ class Stack:
             "BILLING_DB_PASSWORD": s["db_password"],
             "STRIPE_WEBHOOK_SECRET": s["stripe_webhook_secret"],
             "BILLING_EVENTS_WEBHOOK_SECRET": s["events_webhook_secret"],
+            # StreamSpace signs its webhook deliveries with it (docs/api.md)
+            "STREAMSPACE_WEBHOOK_SECRET": s["streamspace_webhook_secret"],
             "BILLING_SQL_DIR": os.path.join(ROOT, "sql"),
         })
         # what the caller gives wins (e.g. the secrets of a test)
         for k in ("BILLING_JWT_SECRET", "STRIPE_WEBHOOK_SECRET",
-                  "BILLING_EVENTS_WEBHOOK_SECRET"):
+                  "BILLING_EVENTS_WEBHOOK_SECRET", "STREAMSPACE_WEBHOOK_SECRET"):
             if os.environ.get(k):
                 env[k] = os.environ[k]
         env.update(self.extra_env)
@@ -549,7 +583,8 @@ def write_dev_env(stack):
     e = stack.env()
     s = {"jwt_secret": e["BILLING_JWT_SECRET"],
          "stripe_webhook_secret": e["STRIPE_WEBHOOK_SECRET"],
-         "events_webhook_secret": e["BILLING_EVENTS_WEBHOOK_SECRET"]}
+         "events_webhook_secret": e["BILLING_EVENTS_WEBHOOK_SECRET"],
+         "streamspace_webhook_secret": e["STREAMSPACE_WEBHOOK_SECRET"]}
     path = os.path.join(stack.var, "dev.env")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -558,6 +593,7 @@ def write_dev_env(stack):
         f.write("BILLING_JWT_SECRET=%s\n" % s["jwt_secret"])
         f.write("STRIPE_WEBHOOK_SECRET=%s\n" % s["stripe_webhook_secret"])
         f.write("BILLING_EVENTS_WEBHOOK_SECRET=%s\n" % s["events_webhook_secret"])
+        f.write("STREAMSPACE_WEBHOOK_SECRET=%s\n" % s["streamspace_webhook_secret"])
         f.write("BILLING_DB_SOCKET=%s\n" % stack.mariadb.socket)
         f.write("BILLING_CONFIG=%s\n" % stack.config_path)
     return path
@@ -567,33 +603,43 @@ def serve(args):
     stop = []
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    stack = Stack(args.var, port=args.port, workers=args.workers)
+    stack = Stack(args.var, port=args.port, workers=args.workers,
+                  config_overrides=dev_config_overrides())
     try:
         stack.start()
         env_path = write_dev_env(stack)
         admin = stack.token("admin@example.com", "admin", ttl=30 * 86400)
         service = stack.token("platform", "service", ttl=30 * 86400)
+        demo = streamspace_token(stack.jwt_secret, "demo")
         base = stack.api.rstrip("/")
+        ss_base = stack.base_url + "/api/plugins/streamspace-billing"
         print("""
 StreamSpace Billing is serving on %(base)s
   logs:     %(var)s/billingd.log, nginx-error.log, mysql-error.log
-  secrets:  %(env)s (JWT secret, Stripe webhook secret, DB socket)
+  secrets:  %(env)s (JWT secret, Stripe and StreamSpace
+            webhook secrets, DB socket)
+  also at:  %(ss_base)s (StreamSpace's plugin mount)
 
 Admin token (30 days):
   export ADMIN_TOKEN=%(admin)s
 Service (platform) token (30 days):
   export SERVICE_TOKEN=%(service)s
+A StreamSpace token for the user "demo" (as StreamSpace makes them: the
+user is its username; 24 hours):
+  export STREAMSPACE_TOKEN=%(demo)s
 
 Try:
   curl -s %(base)s/health
   curl -s -H "Authorization: Bearer $ADMIN_TOKEN" %(base)s/jobs/status
+  curl -s -H "Authorization: Bearer $STREAMSPACE_TOKEN" %(ss_base)s/usage
 
 The cron schedule (cron/streamspace-billing) runs while this serves: usage
 hourly, quotas every 15 minutes, invoices daily, events every minute
 (output in %(var)s/cron.log).
 
 Ctrl-C stops everything.""" % {"base": base, "var": stack.var, "env": env_path,
-                               "admin": admin, "service": service}, flush=True)
+                               "admin": admin, "service": service, "demo": demo,
+                               "ss_base": ss_base}, flush=True)
         schedule = Schedule(stack)
         while not stop:
             schedule.tick()

@@ -391,6 +391,8 @@ config_free(struct billing_config *cfg)
 	free(cfg->listen);
 	config_free_secret(cfg->jwt_secret);
 	free(cfg->jwt_public_key_file);
+	config_clear_user_claims(cfg);
+	free(cfg->jwt_issuer);
 	free(cfg->currency);
 	free(cfg->events_webhook_url);
 	config_free_secret(cfg->events_webhook_secret);

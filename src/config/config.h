@@ -18,6 +18,8 @@
 #define CONFIG_MAX_PLANS 64
 #define CONFIG_MAX_WEBHOOK_SECRETS 8
 #define CONFIG_MAX_RETURN_ORIGINS 16
+#define CONFIG_MAX_USER_CLAIMS 8     /* jwtUserClaims; = JWT_USER_CLAIMS_MAX */
+#define CONFIG_CLAIM_NAME_MAX 64     /* = JWT_CLAIM_NAME_MAX */
 
 enum billing_mode { MODE_USAGE = 0, MODE_SUBSCRIPTION, MODE_HYBRID };
 enum plan_interval { INTERVAL_MONTH = 0, INTERVAL_YEAR };
@@ -60,6 +62,10 @@ struct billing_config {
 	long max_requests;             /* 0: never recycle */
 	char *jwt_secret;
 	char *jwt_public_key_file;
+	/* the claims that name the user, first present wins; default "sub" */
+	char *jwt_user_claims[CONFIG_MAX_USER_CLAIMS];
+	size_t n_jwt_user_claims;
+	char *jwt_issuer;              /* "iss" must equal it; NULL: unchecked */
 	char *currency;                /* lower-case ISO 4217, default "usd" */
 	int invoice_due_days;          /* default 14 */
 	int invoice_draft_hours;       /* default 0: finalize at once */

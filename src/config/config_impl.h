@@ -77,6 +77,9 @@ void config_clear_webhook_secrets(struct billing_config *cfg);
 int config_add_webhook_csv(struct billing_config *cfg, const char *s,
     size_t len, const char *path, char *err, size_t errlen);
 
+/* jwtUserClaims' list */
+void config_clear_user_claims(struct billing_config *cfg);
+
 /* -- config_engine.c: the engine, and the helpers every file of the
  * module uses (printable key names, wiping secrets; errors: errbuf_set)
  * -- */

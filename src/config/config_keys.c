@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "config_impl.h"
+#include "jwt.h"
 #include "money.h"
 
 #define KBOOL(n, o, d) \
@@ -229,6 +230,87 @@ parse_return_origins(struct json_object *val, void *base, const char *path,
 	return 0;
 }
 
+void
+config_clear_user_claims(struct billing_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_jwt_user_claims; i++) {
+		free(cfg->jwt_user_claims[i]);
+		cfg->jwt_user_claims[i] = NULL;
+	}
+	cfg->n_jwt_user_claims = 0;
+}
+
+/* Appends a copy of one claim name to jwtUserClaims. */
+static int
+add_user_claim(struct billing_config *cfg, const char *name, const char *path,
+    char *err, size_t errlen)
+{
+	if (cfg->n_jwt_user_claims == CONFIG_MAX_USER_CLAIMS) {
+		errbuf_set(err, errlen, "%s: at most %d claim names", path,
+		    CONFIG_MAX_USER_CLAIMS);
+		return -1;
+	}
+	if ((cfg->jwt_user_claims[cfg->n_jwt_user_claims] = strdup(name)) ==
+	    NULL) {
+		errbuf_set(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	cfg->n_jwt_user_claims++;
+	return 0;
+}
+
+/*
+ * jwtUserClaims: 1 to 8 claim names, in order (the first a token has names
+ * its user), each 1 to 64 bytes without control characters, none twice.
+ */
+static int
+parse_user_claims(struct json_object *val, void *base, const char *path,
+    char *err, size_t errlen)
+{
+	struct billing_config *cfg = base;
+	struct json_object *item;
+	const char *s;
+	size_t i, j, n, len;
+
+	config_clear_user_claims(cfg);
+	if (!json_object_is_type(val, json_type_array) ||
+	    (n = json_object_array_length(val)) == 0 ||
+	    n > CONFIG_MAX_USER_CLAIMS) {
+		errbuf_set(err, errlen, "%s: must be an array of 1 to %d claim "
+		    "names, such as [\"username\", \"sub\"]", path,
+		    CONFIG_MAX_USER_CLAIMS);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		item = json_object_array_get_idx(val, i);
+		if (!json_object_is_type(item, json_type_string)) {
+			errbuf_set(err, errlen, "%s[%zu]: must be a string (a "
+			    "claim name)", path, i);
+			return -1;
+		}
+		s = json_object_get_string(item);
+		len = (size_t)json_object_get_string_len(item);
+		if (len == 0 || len > CONFIG_CLAIM_NAME_MAX || strlen(s) != len ||
+		    config_has_control(s)) {
+			errbuf_set(err, errlen, "%s[%zu]: a claim name is 1 to "
+			    "%d bytes without control characters", path, i,
+			    CONFIG_CLAIM_NAME_MAX);
+			return -1;
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(s, cfg->jwt_user_claims[j]) == 0) {
+				errbuf_set(err, errlen, "%s[%zu]: listed twice",
+				    path, i);
+				return -1;
+			}
+		if (add_user_claim(cfg, s, path, err, errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 static const struct key rate_keys[] = {
 	KMONEY("cpu_per_core_hour", CF(cpu_per_core_hour), MONEY_DECIMALS, 0),
 	KMONEY("memory_per_gb_hour", CF(memory_per_gb_hour), MONEY_DECIMALS, 0),
@@ -401,6 +483,8 @@ static const struct key top_keys[] = {
 	    config_check_jwt_secret, 0),
 	KSTR("jwtPublicKeyFile", CF(jwt_public_key_file), 1, 4095, NULL, NULL,
 	    0),
+	KCUSTOM("jwtUserClaims", parse_user_claims, 0),
+	KSTR("jwtIssuer", CF(jwt_issuer), 1, 255, NULL, NULL, 0),
 	KSTR("currency", CF(currency), 1, 255, "usd", config_check_currency, 0),
 	KINT("invoiceDueDays", CF(invoice_due_days), 0, 365, 14),
 	KINT("stripeTimeoutSeconds", CF(stripe_timeout_seconds), 1, 120, 10),
@@ -422,6 +506,10 @@ static const struct key top_keys[] = {
 	KINT("reportMaxDays", CF(report_max_days), 1, 3660, 366),
 };
 
+/* the list reaches jwt_keys_set_claims as it is */
+_Static_assert(CONFIG_MAX_USER_CLAIMS == JWT_USER_CLAIMS_MAX &&
+    CONFIG_CLAIM_NAME_MAX == JWT_CLAIM_NAME_MAX, "claim limits differ");
+
 /* config_parse_object keeps a 64-bit mask of the keys it saw */
 _Static_assert(NKEYS(top_keys) <= 64 && NKEYS(plan_keys) <= 64 &&
     NKEYS(db_keys) <= 64 && NKEYS(rate_keys) <= 64, "key table too long");
@@ -435,7 +523,8 @@ config_keys_defaults(struct billing_config *cfg, char *err, size_t errlen)
 	    config_set_defaults(rate_keys, NKEYS(rate_keys), cfg, err,
 	    errlen) == -1 ||
 	    config_set_defaults(db_keys, NKEYS(db_keys), &cfg->database, err,
-	    errlen) == -1)
+	    errlen) == -1 ||
+	    add_user_claim(cfg, "sub", "jwtUserClaims", err, errlen) == -1)
 		return -1;
 	return 0;
 }

@@ -33,6 +33,10 @@ struct jwt_keys {
 	unsigned char *secret;  /* HS256 key: the bytes of jwtSecret, or NULL */
 	size_t secretlen;
 	EVP_PKEY *pub;          /* RS256 key, or NULL */
+	/* the claims that may name the user, in order; none: "sub" alone */
+	char *user_claims[JWT_USER_CLAIMS_MAX];
+	size_t n_user_claims;
+	char *issuer;           /* what "iss" must be, or NULL: not checked */
 };
 
 enum jwt_alg { ALG_HS256, ALG_RS256 };
@@ -115,6 +119,19 @@ fail:
 	return NULL;
 }
 
+/* Frees the user claims and the issuer (the defaults remain). */
+static void
+clear_claims(struct jwt_keys *keys)
+{
+	size_t i;
+
+	for (i = 0; i < keys->n_user_claims; i++)
+		free(keys->user_claims[i]);
+	keys->n_user_claims = 0;
+	free(keys->issuer);
+	keys->issuer = NULL;
+}
+
 void
 jwt_keys_free(struct jwt_keys *keys)
 {
@@ -125,7 +142,82 @@ jwt_keys_free(struct jwt_keys *keys)
 		free(keys->secret);
 	}
 	EVP_PKEY_free(keys->pub);
+	clear_claims(keys);
 	free(keys);
+}
+
+/* A claim name: 1..JWT_CLAIM_NAME_MAX bytes, no C0 control or DEL. */
+static int
+valid_claim_name(const char *s)
+{
+	size_t len = s != NULL ? strlen(s) : 0, i;
+
+	if (len == 0 || len > JWT_CLAIM_NAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+jwt_keys_set_claims(struct jwt_keys *keys, const char *const *names,
+    size_t n, const char *issuer, char *err, size_t errlen)
+{
+	struct jwt_keys tmp;
+	size_t i, j;
+
+	errbuf_set(err, errlen, "%s", "");
+	if (keys == NULL || (n > 0 && names == NULL)) {
+		errbuf_set(err, errlen, "bad arguments");
+		return -1;
+	}
+	if (n > JWT_USER_CLAIMS_MAX) {
+		errbuf_set(err, errlen, "at most %d user claims",
+		    JWT_USER_CLAIMS_MAX);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (!valid_claim_name(names[i])) {
+			errbuf_set(err, errlen, "user claim %zu: a claim name "
+			    "is 1 to %d bytes without control characters",
+			    i + 1, JWT_CLAIM_NAME_MAX);
+			return -1;
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(names[i], names[j]) == 0) {
+				errbuf_set(err, errlen, "user claim %zu: "
+				    "\"%s\" is listed twice", i + 1, names[i]);
+				return -1;
+			}
+	}
+	if (issuer != NULL && (issuer[0] == '\0' ||
+	    strlen(issuer) > JWT_SUB_MAX)) {
+		errbuf_set(err, errlen, "the issuer is 1 to %d bytes",
+		    JWT_SUB_MAX);
+		return -1;
+	}
+	/* ["sub"] is the default itself, with its own refusal reasons */
+	if (n == 1 && strcmp(names[0], "sub") == 0)
+		n = 0;
+	/* copy everything first: on failure keys keeps its old values */
+	memset(&tmp, 0, sizeof(tmp));
+	for (i = 0; i < n; i++) {
+		if ((tmp.user_claims[i] = strdup(names[i])) == NULL)
+			goto nomem;
+		tmp.n_user_claims = i + 1;
+	}
+	if (issuer != NULL && (tmp.issuer = strdup(issuer)) == NULL)
+		goto nomem;
+	clear_claims(keys);
+	memcpy(keys->user_claims, tmp.user_claims, sizeof(keys->user_claims));
+	keys->n_user_claims = tmp.n_user_claims;
+	keys->issuer = tmp.issuer;
+	return 0;
+nomem:
+	clear_claims(&tmp);
+	errbuf_set(err, errlen, "out of memory");
+	return -1;
 }
 
 const char *
@@ -138,6 +230,8 @@ jwt_role_name(enum jwt_role role)
 		return "admin";
 	case JWT_ROLE_SERVICE:
 		return "service";
+	case JWT_ROLE_OPERATOR:
+		return "operator";
 	}
 	return "unknown";
 }
@@ -293,7 +387,7 @@ get_numeric_date(struct json_object *v, int64_t *out)
 	return -1;
 }
 
-/* sub: non-empty, at most JWT_SUB_MAX bytes, no C0/C1 control or DEL. */
+/* A user id: non-empty, at most JWT_SUB_MAX bytes, no C0/C1 control or DEL. */
 static int
 valid_sub(struct json_object *v)
 {
@@ -402,21 +496,58 @@ check_header(const struct jwt_keys *keys, struct json_object *hdr,
 	return NULL;
 }
 
-/* Checks the claims at time now and fills out. */
+/*
+ * Finds the user: the first of the user claims the payload has (JSON null
+ * counts as present: a bad value refuses the token rather than letting a
+ * later claim name someone else).  Fills out->sub.
+ */
 static const char *
-check_claims(struct json_object *pl, int64_t now, struct jwt_claims *out)
+check_user(const struct jwt_keys *keys, struct json_object *pl,
+    struct jwt_claims *out)
 {
 	struct json_object *v;
-	int64_t t;
-	size_t len;
+	size_t i, len;
 
-	if (!json_object_object_get_ex(pl, "sub", &v))
-		return "missing sub";
-	if (!valid_sub(v))
-		return "bad sub";
+	if (keys->n_user_claims == 0) {
+		/* the default: "sub" alone, with its own reasons */
+		if (!json_object_object_get_ex(pl, "sub", &v))
+			return "missing sub";
+		if (!valid_sub(v))
+			return "bad sub";
+	} else {
+		for (i = 0; i < keys->n_user_claims; i++)
+			if (json_object_object_get_ex(pl, keys->user_claims[i],
+			    &v))
+				break;
+		if (i == keys->n_user_claims)
+			return "missing user claim";
+		if (!valid_sub(v))
+			return "bad user claim";
+	}
 	len = (size_t)json_object_get_string_len(v);
 	memcpy(out->sub, json_object_get_string(v), len);
 	out->sub[len] = '\0';
+	return NULL;
+}
+
+/* Checks the claims at time now and fills out. */
+static const char *
+check_claims(const struct jwt_keys *keys, struct json_object *pl, int64_t now,
+    struct jwt_claims *out)
+{
+	struct json_object *v;
+	const char *why;
+	int64_t t;
+
+	if ((why = check_user(keys, pl, out)) != NULL)
+		return why;
+	if (keys->issuer != NULL) {
+		if (!json_object_object_get_ex(pl, "iss", &v))
+			return "missing iss";
+		if (!json_object_is_type(v, json_type_string) ||
+		    !json_str_is(v, keys->issuer))
+			return "wrong issuer";
+	}
 
 	if (!json_object_object_get_ex(pl, "exp", &v))
 		return "missing exp";
@@ -449,6 +580,8 @@ check_claims(struct json_object *pl, int64_t now, struct jwt_claims *out)
 			out->role = JWT_ROLE_ADMIN;
 		else if (json_str_is(v, "service"))
 			out->role = JWT_ROLE_SERVICE;
+		else if (json_str_is(v, "operator"))
+			out->role = JWT_ROLE_OPERATOR;
 		else
 			return "bad role";
 	}
@@ -550,7 +683,7 @@ jwt_verify(const struct jwt_keys *keys, const char *token, size_t len,
 		reason = notobj ? "payload not an object" : "bad payload";
 		goto out;
 	}
-	if ((reason = check_claims(pl, now, &claims)) != NULL)
+	if ((reason = check_claims(keys, pl, now, &claims)) != NULL)
 		goto out;
 	*out = claims;
 	reason = NULL;

@@ -16,13 +16,20 @@
 #define JWT_MAX_TOKEN 8192  /* longer tokens are refused unparsed */
 #define JWT_LEEWAY_SEC 60   /* clock skew allowed for exp, nbf and iat */
 #define JWT_SUB_MAX 255
+#define JWT_USER_CLAIMS_MAX 8  /* claims that may name the user */
+#define JWT_CLAIM_NAME_MAX 64  /* bytes of one claim's name */
 
-enum jwt_role { JWT_ROLE_USER = 0, JWT_ROLE_ADMIN, JWT_ROLE_SERVICE };
+/* operator: reads what an admin reads, writes nothing (src/http/router.c) */
+enum jwt_role {
+	JWT_ROLE_USER = 0, JWT_ROLE_ADMIN, JWT_ROLE_SERVICE, JWT_ROLE_OPERATOR
+};
 
-struct jwt_keys;  /* opaque: the configured HS256 secret and/or RS256 key */
+struct jwt_keys;  /* opaque: the configured keys, user claims and issuer */
 
 struct jwt_claims {
-	char sub[JWT_SUB_MAX + 1]; /* user id, non-empty */
+	/* the user id, non-empty: the first present claim of the user claims
+	 * (jwt_keys_set_claims; "sub" unless configured) */
+	char sub[JWT_SUB_MAX + 1];
 	enum jwt_role role;        /* "user" when the claim is absent */
 	int64_t exp;               /* seconds since the epoch */
 };
@@ -37,13 +44,28 @@ struct jwt_keys *jwt_keys_new(const char *secret, const char *pem_path,
 void jwt_keys_free(struct jwt_keys *keys);
 
 /*
+ * Sets which claims name the user and who must have issued the token.
+ * names (n of them, borrowed, copied): claim names in order; the first one
+ * the payload has names the user and must be a valid user id (a present
+ * but bad one refuses the token: it never falls through to the next).  n 0
+ * (or the list "sub" alone) restores the default.  issuer: when not NULL, "iss" must be
+ * a string equal to it.  Each name is 1..JWT_CLAIM_NAME_MAX bytes without
+ * control characters, at most JWT_USER_CLAIMS_MAX of them, no repeats.
+ * Returns 0, or -1 with a one-line reason in err and keys unchanged.
+ */
+int jwt_keys_set_claims(struct jwt_keys *keys, const char *const *names,
+    size_t n, const char *issuer, char *err, size_t errlen);
+
+/*
  * Verifies a compact JWS token (len bytes, need not be NUL-terminated) at
  * time now (seconds).  Checks: three base64url parts (no padding accepted),
  * header a JSON object with "alg" allowed by keys ("typ" if present must be
- * "JWT"), signature, payload a JSON object with "sub" a non-empty string of at
- * most JWT_SUB_MAX bytes and no control characters, "exp" a number required
- * and > now - leeway, "nbf" if present <= now + leeway, "iat" if present
- * <= now + leeway, "role" if present one of user/admin/service.
+ * "JWT"), signature, payload a JSON object whose user claim (the first
+ * present of the user claims, "sub" by default) is a non-empty string of at
+ * most JWT_SUB_MAX bytes and no control characters, "iss" equal to the
+ * issuer when one is set, "exp" a number required and > now - leeway, "nbf"
+ * if present <= now + leeway, "iat" if present <= now + leeway, "role" if
+ * present one of user/admin/operator/service.
  * Returns 0 and fills *out, or -1 with *why set to a static short reason
  * ("expired", "bad signature", ...) safe to log (it never contains the token).
  */

@@ -84,8 +84,7 @@ main(int argc, char *argv[])
 
 	if ((cfg = config_load(config_path, err, sizeof(err))) == NULL)
 		log_fatalx("config: %s", err);
-	if ((keys = jwt_keys_new(cfg->jwt_secret, cfg->jwt_public_key_file,
-	    err, sizeof(err))) == NULL)
+	if ((keys = master_load_keys(cfg, err, sizeof(err))) == NULL)
 		log_fatalx("config: %s", err);
 	if (check_only) {
 		printf("configuration ok\n");

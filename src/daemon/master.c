@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -204,6 +205,25 @@ fill_slots(int nworkers, const struct billing_config *cfg,
 		alarm((unsigned)((next - now) / USEC_PER_SEC + 1));
 }
 
+struct jwt_keys *
+master_load_keys(const struct billing_config *cfg, char *err, size_t errlen)
+{
+	struct jwt_keys *keys;
+	char why[256];
+
+	if ((keys = jwt_keys_new(cfg->jwt_secret, cfg->jwt_public_key_file, err,
+	    errlen)) == NULL)
+		return NULL;
+	if (jwt_keys_set_claims(keys,
+	    (const char *const *)cfg->jwt_user_claims, cfg->n_jwt_user_claims,
+	    cfg->jwt_issuer, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "jwtUserClaims: %s", why);
+		jwt_keys_free(keys);
+		return NULL;
+	}
+	return keys;
+}
+
 /* Re-reads the config; on success every worker is replaced, new ones first. */
 static void
 reload(const char *config_path, struct billing_config **cfg,
@@ -218,9 +238,7 @@ reload(const char *config_path, struct billing_config **cfg,
 		log_warnx("reload refused, keeping the running config: %s", err);
 		return;
 	}
-	nkeys = jwt_keys_new(ncfg->jwt_secret, ncfg->jwt_public_key_file, err,
-	    sizeof(err));
-	if (nkeys == NULL) {
+	if ((nkeys = master_load_keys(ncfg, err, sizeof(err))) == NULL) {
 		log_warnx("reload refused, keeping the running config: %s", err);
 		config_free(ncfg);
 		return;

@@ -6,8 +6,18 @@
 #ifndef BILLINGD_MASTER_H
 #define BILLINGD_MASTER_H
 
+#include <stddef.h>
+
 struct billing_config;
 struct jwt_keys;
+
+/*
+ * The token rules of cfg: its keys (jwtSecret, jwtPublicKeyFile), the
+ * claims that name the user (jwtUserClaims) and the issuer (jwtIssuer).
+ * Returns keys the caller frees with jwt_keys_free, or NULL with err set.
+ */
+struct jwt_keys *master_load_keys(const struct billing_config *cfg,
+    char *err, size_t errlen);
 
 /*
  * Runs until SIGTERM/SIGINT.  Consumes cfg and keys (they are replaced on

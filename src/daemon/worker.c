@@ -96,7 +96,7 @@ serve_one(struct app *app, FCGX_Request *fr)
 	req.sink.ctx = fr->out;
 	req.source.read = source_fcgx;
 	req.source.ctx = fr->in;
-	if (http_request_from_env(&req, fr->envp, WORKER_API_PREFIX) != 0) {
+	if (http_request_from_env(&req, fr->envp, http_api_prefixes) != 0) {
 		req.path = "";
 		http_send_error(&req, 404, "not_found", "no such endpoint",
 		    NULL, NULL);

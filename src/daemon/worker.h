@@ -10,8 +10,6 @@
 struct billing_config;
 struct jwt_keys;
 
-#define WORKER_API_PREFIX "/api/plugins/billing/"
-
 /*
  * Serves requests from listen_fd (non-blocking) until SIGTERM (it then
  * serves what is queued, up to 5 s, and exits), SIGUSR2 (it exits after

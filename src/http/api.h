@@ -63,10 +63,14 @@ int api_admin_events(struct app *app, struct http_request *req);
 /* GET admin/reports */
 int api_admin_reports(struct app *app, struct http_request *req);
 
+/* True for the roles that read every user's data: admin and operator. */
+int api_reads_every_user(const struct http_request *req);
+
 /*
- * The account a user endpoint is about: the caller's own sub, or for an
- * admin the ?user_id= given.  A non-admin naming another user gets 403.
- * Returns 0 with the id copied into buf, or -1 after answering.
+ * The account a user endpoint is about: the caller's own user id, or for
+ * an admin or operator the ?user_id= given.  Anyone else naming another
+ * user gets 403.  Returns 0 with the id copied into buf, or -1 after
+ * answering.
  */
 int api_target_user(struct http_request *req, char *buf, size_t size);
 

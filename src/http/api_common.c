@@ -22,6 +22,13 @@
 #include "timeutil.h"
 
 int
+api_reads_every_user(const struct http_request *req)
+{
+	return req->claims.role == JWT_ROLE_ADMIN ||
+	    req->claims.role == JWT_ROLE_OPERATOR;
+}
+
+int
 api_target_user(struct http_request *req, char *buf, size_t size)
 {
 	char want[JWT_SUB_MAX + 2];
@@ -38,10 +45,10 @@ api_target_user(struct http_request *req, char *buf, size_t size)
 		snprintf(buf, size, "%s", req->claims.sub);
 		return 0;
 	}
-	if (req->claims.role != JWT_ROLE_ADMIN) {
+	if (!api_reads_every_user(req)) {
 		http_send_error(req, 403, "forbidden",
-		    "only an admin may ask about another user", "user_id",
-		    NULL);
+		    "only an admin or operator may ask about another user",
+		    "user_id", NULL);
 		return -1;
 	}
 	snprintf(buf, size, "%s", want);

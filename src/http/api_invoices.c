@@ -57,12 +57,6 @@ parse_id(const char *s)
 	return id_parse(s, &v) == 0 && v > 0 ? (uint64_t)v : 0;
 }
 
-static int
-is_admin(const struct http_request *req)
-{
-	return req->claims.role == JWT_ROLE_ADMIN;
-}
-
 /* Loads the invoice of {id} if the caller may see it; answers 404 itself. */
 static int
 load_visible(struct app *app, struct http_request *req, int details,
@@ -78,7 +72,7 @@ load_visible(struct app *app, struct http_request *req, int details,
 	    invoice_load_summary(app->db, id, inv);
 	if (rc != DB_OK && rc != DB_NOT_FOUND)
 		return api_db_error(app, req, rc), -1;
-	if (rc == DB_NOT_FOUND || (!is_admin(req) &&
+	if (rc == DB_NOT_FOUND || (!api_reads_every_user(req) &&
 	    (strcmp(inv->user_id, req->claims.sub) != 0 ||
 	    strcmp(inv->status, "draft") == 0))) {
 		invoice_free(inv);
@@ -154,7 +148,7 @@ api_invoices_list(struct app *app, struct http_request *req)
 	memset(&pg, 0, sizeof(pg));
 	pg.user_id = user;
 	pg.status = status;
-	pg.drafts = is_admin(req);
+	pg.drafts = api_reads_every_user(req);
 	/* newest first: a cursor is the last id of the previous page */
 	pg.before = (uint64_t)cursor;
 	pg.limit = (size_t)limit;

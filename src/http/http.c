@@ -60,11 +60,18 @@ generate_request_id(char *buf, size_t size)
 	    (unsigned long)(time_now_usec() & 0xffffffffUL), ++counter);
 }
 
+const char *const http_api_prefixes[] = {
+	"/api/plugins/billing/",
+	"/api/plugins/streamspace-billing/",
+	NULL
+};
+
 int
-http_request_from_env(struct http_request *req, char **envp, const char *prefix)
+http_request_from_env(struct http_request *req, char **envp,
+    const char *const *prefixes)
 {
 	const char *path, *v;
-	size_t plen = strlen(prefix);
+	size_t i, plen;
 
 	req->method = env_get(envp, "REQUEST_METHOD");
 	if (req->method == NULL)
@@ -99,10 +106,14 @@ http_request_from_env(struct http_request *req, char **envp, const char *prefix)
 		path = env_get(envp, "SCRIPT_NAME");
 	if (path == NULL || strlen(path) > HTTP_MAX_PATH)
 		return -1;
-	if (strncmp(path, prefix, plen) != 0)
-		return -1;
-	req->path = path + plen;
-	return 0;
+	for (i = 0; prefixes[i] != NULL; i++) {
+		plen = strlen(prefixes[i]);
+		if (strncmp(path, prefixes[i], plen) == 0) {
+			req->path = path + plen;
+			return 0;
+		}
+	}
+	return -1;
 }
 
 const char *

@@ -71,14 +71,22 @@ struct http_request {
 void http_request_reset(struct http_request *req);
 
 /*
- * Fills method, path (relative to prefix; prefix itself must match, else -1),
+ * Where the API is mounted (docs/api.md), NULL-terminated:
+ * /api/plugins/billing/ and, as StreamSpace's plugin registry names the
+ * plugin, /api/plugins/streamspace-billing/.  Both serve the same API.
+ */
+extern const char *const http_api_prefixes[];
+
+/*
+ * Fills method, path (relative to the first of prefixes, a NULL-terminated
+ * list, that the path starts with; none: -1),
  * query, and headers from a CGI environment array (NULL-terminated
  * "NAME=value" strings, borrowed).  Takes X-Request-Id from REQUEST_ID or
  * HTTP_X_REQUEST_ID when it is safe ([A-Za-z0-9._-], at most 64), else
  * generates one.
  */
 int http_request_from_env(struct http_request *req, char **envp,
-    const char *prefix);
+    const char *const *prefixes);
 
 /* Reads the whole body (up to HTTP_MAX_BODY) into req->body.  Returns 0, or
  * -1 after answering 413 payload_too_large (or 400 on a read error). */

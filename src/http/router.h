@@ -14,8 +14,10 @@ struct http_request;
 /* Who may call a route. */
 enum route_access {
 	ACCESS_PUBLIC = 0,  /* no token (health) */
-	ACCESS_USER,        /* any valid token: user, admin or service */
-	ACCESS_ADMIN,       /* role admin */
+	ACCESS_USER,        /* any valid token: user, admin, operator or
+	                     * service */
+	ACCESS_ADMIN,       /* role admin; role operator too on a GET route
+	                     * (it reads what an admin reads, writes nothing) */
 	ACCESS_SERVICE,     /* role service only (the platform's hooks): an
 	                     * admin is refused too (docs/hooks.md) */
 	ACCESS_STRIPE       /* no token; the handler checks Stripe-Signature */

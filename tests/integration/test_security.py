@@ -7,7 +7,9 @@ the headers of API answers.
   none of Bob's identifiers (user id, invoice number, session id, Stripe
   customer and payment method ids, credit reason) is in the body.
 - Roles: a user and a service token on every admin endpoint of
-  src/http/routes.c answer 403 and change nothing; a service token reading
+  src/http/routes.c answer 403 and change nothing; an operator token reads
+  every admin GET (200) and every admin write answers 403 and changes
+  nothing; a service token reading
   usage gets its own subject's (empty) usage, never another user's.
 - JWT forgeries on a user endpoint (GET usage) and an admin endpoint (GET
   admin/users): alg none, HS512/RS256 headers, key confusion (HS256 keyed
@@ -346,6 +348,43 @@ class RolesTest(SecurityCase):
         self.assertEqual(self.sql("SELECT COUNT(*) FROM billing_job_runs"), runs_before,
                          "a job ran for a refused request")
         self.assertEqual(self.checksums(), before)
+
+    def test_operator_token_reads_every_admin_get_and_every_admin_write_is_403(self):
+        """The operator reads what an admin reads and writes nothing: each
+        ACCESS_ADMIN route of src/http/routes.c by its method."""
+        inv = self.data[BOB]["invoice"]
+        op = self.stack.token("olga@example.com", "operator")
+        bodies = {"POST": {"user_id": ALICE, "amount": "5.00", "reason": "x",
+                           "period_start": "2025-01-01", "period_end": "2025-01-01"},
+                  "PATCH": {"status": "void"}}
+        before = self.checksums()
+        runs_before = self.sql("SELECT COUNT(*) FROM billing_job_runs")
+        writes = 0
+        for method, pattern in self.admin_routes():
+            names = ["calculate-usage", "generate-invoices", "check-quotas", "dispatch-events"] \
+                if "{name}" in pattern else [None]
+            for name in names:
+                path = pattern.replace("{id}", str(inv))
+                if name:
+                    path = path.replace("{name}", name)
+                with self.subTest(endpoint="%s %s" % (method, path)):
+                    resp = self.request(method, path, token=op, body=bodies.get(method))
+                    if method == "GET":
+                        self.assertEqual(resp[0], 200, resp[2])
+                    else:
+                        writes += 1
+                        self.assertError(resp, 403, "forbidden")
+        self.assertGreaterEqual(writes, 8, "admin writes not found in src/http/routes.c")
+        self.assertEqual(self.sql("SELECT COUNT(*) FROM billing_job_runs"), runs_before,
+                         "a job ran for an operator")
+        self.assertEqual(self.checksums(), before)
+        # and ?user_id= on user GETs, like an admin
+        for path in ("usage?user_id=" + q(BOB), "invoices?user_id=" + q(BOB),
+                     "invoices/%d" % inv):
+            with self.subTest(path=path):
+                status, _, body = self.request("GET", path, token=op)
+                self.assertEqual(status, 200, body)
+                self.assertIn(BOB, body_text(body))
 
     def test_admin_and_user_tokens_on_service_hooks_are_403(self):
         before = self.checksums()

@@ -666,6 +666,91 @@ START_TEST(jwt_public_key_file_alone_is_enough)
 }
 END_TEST
 
+START_TEST(jwt_user_claims_default_to_sub_and_issuer_to_none)
+{
+	struct billing_config *cfg = parse_with("");
+
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_uint_eq(cfg->n_jwt_user_claims, 1);
+	ck_assert_str_eq(cfg->jwt_user_claims[0], "sub");
+	ck_assert_ptr_null(cfg->jwt_issuer);
+	config_free(cfg);
+	/* null leaves the defaults */
+	cfg = parse_with("\"jwtUserClaims\": null, \"jwtIssuer\": null");
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_uint_eq(cfg->n_jwt_user_claims, 1);
+	ck_assert_str_eq(cfg->jwt_user_claims[0], "sub");
+	ck_assert_ptr_null(cfg->jwt_issuer);
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(jwt_user_claims_and_issuer_are_read_in_order)
+{
+	struct billing_config *cfg;
+
+	cfg = parse_with("\"jwtUserClaims\": [\"username\", \"sub\"], "
+	    "\"jwtIssuer\": \"streamspace-api\"");
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_uint_eq(cfg->n_jwt_user_claims, 2);
+	ck_assert_str_eq(cfg->jwt_user_claims[0], "username");
+	ck_assert_str_eq(cfg->jwt_user_claims[1], "sub");
+	ck_assert_str_eq(cfg->jwt_issuer, "streamspace-api");
+	config_free(cfg);
+	/* eight is the most, and any claim name will do */
+	cfg = parse_with("\"jwtUserClaims\": [\"a\", \"b\", \"c\", \"d\", "
+	    "\"e\", \"f\", \"preferred username\", \"sub\"]");
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_uint_eq(cfg->n_jwt_user_claims, 8);
+	ck_assert_str_eq(cfg->jwt_user_claims[6], "preferred username");
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(jwt_user_claims_are_validated)
+{
+	char long_name[80], buf[160];
+
+	assert_rejected("\"jwtUserClaims\": []",
+	    "jwtUserClaims: must be an array of 1 to 8 claim names");
+	assert_rejected("\"jwtUserClaims\": \"username\"",
+	    "jwtUserClaims: must be an array");
+	assert_rejected("\"jwtUserClaims\": [\"a\", \"b\", \"c\", \"d\", "
+	    "\"e\", \"f\", \"g\", \"h\", \"sub\"]",
+	    "jwtUserClaims: must be an array of 1 to 8");
+	assert_rejected("\"jwtUserClaims\": [\"username\", 1]",
+	    "jwtUserClaims[1]: must be a string");
+	assert_rejected("\"jwtUserClaims\": [null]",
+	    "jwtUserClaims[0]: must be a string");
+	assert_rejected("\"jwtUserClaims\": [\"\"]",
+	    "jwtUserClaims[0]: a claim name is 1 to 64 bytes");
+	assert_rejected("\"jwtUserClaims\": [\"user\\nname\"]",
+	    "jwtUserClaims[0]: a claim name is 1 to 64 bytes without "
+	    "control characters");
+	assert_rejected("\"jwtUserClaims\": [\"user\\u0000name\"]",
+	    "jwtUserClaims[0]");
+	assert_rejected("\"jwtUserClaims\": [\"sub\", \"username\", "
+	    "\"sub\"]", "jwtUserClaims[2]: listed twice");
+	memset(long_name, 'x', 65);
+	long_name[65] = '\0';
+	snprintf(buf, sizeof(buf), "\"jwtUserClaims\": [\"%s\"]", long_name);
+	assert_rejected(buf, "jwtUserClaims[0]: a claim name is 1 to 64");
+	long_name[64] = '\0';
+	snprintf(buf, sizeof(buf), "\"jwtUserClaims\": [\"%s\"]", long_name);
+	config_free(parse_with(buf));
+	ck_assert_msg(err[0] == '\0', "64 bytes refused: %s", err);
+}
+END_TEST
+
+START_TEST(jwt_issuer_is_a_string)
+{
+	assert_rejected("\"jwtIssuer\": \"\"", "jwtIssuer: must not be empty");
+	assert_rejected("\"jwtIssuer\": 1", "jwtIssuer: must be a string");
+	assert_rejected("\"jwtIssuer\": \"streamspace\\tapi\"",
+	    "jwtIssuer: must not contain control characters");
+}
+END_TEST
+
 START_TEST(short_jwt_secret_is_weak)
 {
 	ck_assert_ptr_null(parse("{ \"jwtSecret\": \"tooshortsecret\" }"));
@@ -1206,6 +1291,10 @@ config_suite(void)
 	tcase_add_test(tc, jwt_key_is_required);
 	tcase_add_test(tc, jwt_public_key_file_alone_is_enough);
 	tcase_add_test(tc, short_jwt_secret_is_weak);
+	tcase_add_test(tc, jwt_user_claims_default_to_sub_and_issuer_to_none);
+	tcase_add_test(tc, jwt_user_claims_and_issuer_are_read_in_order);
+	tcase_add_test(tc, jwt_user_claims_are_validated);
+	tcase_add_test(tc, jwt_issuer_is_a_string);
 	tcase_add_test(tc, secrets_never_appear_in_errors);
 	tcase_add_test(tc, webhook_secrets_rotate_from_a_list);
 	tcase_add_test(tc, webhook_secret_list_rejects_empty_items_and_excess);

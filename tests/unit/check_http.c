@@ -79,7 +79,7 @@ START_TEST(test_request_from_env_strips_prefix_and_reads_headers)
 
 	memset(&req, 0, sizeof(req));
 	ck_assert_int_eq(http_request_from_env(&req, env,
-	    "/api/plugins/billing/"), 0);
+	    http_api_prefixes), 0);
 	ck_assert_str_eq(req.method, "PATCH");
 	ck_assert_str_eq(req.path, "admin/invoices/7");
 	ck_assert_str_eq(req.query, "a=1");
@@ -96,7 +96,56 @@ START_TEST(test_request_from_env_refuses_other_prefix)
 
 	memset(&req, 0, sizeof(req));
 	ck_assert_int_eq(http_request_from_env(&req, env,
-	    "/api/plugins/billing/"), -1);
+	    http_api_prefixes), -1);
+}
+END_TEST
+
+START_TEST(test_request_from_env_takes_both_mounts)
+{
+	char *billing[] = { "DOCUMENT_URI=/api/plugins/billing/invoices/7",
+	    NULL };
+	char *streamspace[] = {
+	    "DOCUMENT_URI=/api/plugins/streamspace-billing/invoices/7", NULL };
+	char *script_name[] = {
+	    "SCRIPT_NAME=/api/plugins/streamspace-billing/health", NULL };
+	struct http_request req;
+
+	memset(&req, 0, sizeof(req));
+	ck_assert_int_eq(http_request_from_env(&req, billing,
+	    http_api_prefixes), 0);
+	ck_assert_str_eq(req.path, "invoices/7");
+	memset(&req, 0, sizeof(req));
+	ck_assert_int_eq(http_request_from_env(&req, streamspace,
+	    http_api_prefixes), 0);
+	ck_assert_str_eq(req.path, "invoices/7");
+	memset(&req, 0, sizeof(req));
+	ck_assert_int_eq(http_request_from_env(&req, script_name,
+	    http_api_prefixes), 0);
+	ck_assert_str_eq(req.path, "health");
+}
+END_TEST
+
+START_TEST(test_request_from_env_refuses_near_mounts)
+{
+	const char *paths[] = {
+	    "DOCUMENT_URI=/api/plugins/streamspace-billing",
+	    "DOCUMENT_URI=/api/plugins/streamspace-billingx/health",
+	    "DOCUMENT_URI=/api/plugins/billing-streamspace/health",
+	    "DOCUMENT_URI=/api/plugins/streamspace/health",
+	    "DOCUMENT_URI=/api/plugins/Streamspace-billing/health",
+	    "DOCUMENT_URI=/x/api/plugins/streamspace-billing/health",
+	};
+	char *env[2];
+	struct http_request req;
+	size_t i;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		env[0] = (char *)paths[i];
+		env[1] = NULL;
+		memset(&req, 0, sizeof(req));
+		ck_assert_msg(http_request_from_env(&req, env,
+		    http_api_prefixes) == -1, "%s accepted", paths[i]);
+	}
 }
 END_TEST
 
@@ -108,7 +157,7 @@ START_TEST(test_unsafe_request_id_is_replaced)
 
 	memset(&req, 0, sizeof(req));
 	ck_assert_int_eq(http_request_from_env(&req, env,
-	    "/api/plugins/billing/"), 0);
+	    http_api_prefixes), 0);
 	ck_assert_ptr_null(strchr(req.request_id, ' '));
 	ck_assert_ptr_null(strchr(req.request_id, '\n'));
 	ck_assert_uint_gt(strlen(req.request_id), 0);
@@ -371,6 +420,8 @@ http_suite(void)
 
 	tcase_add_test(tc, test_request_from_env_strips_prefix_and_reads_headers);
 	tcase_add_test(tc, test_request_from_env_refuses_other_prefix);
+	tcase_add_test(tc, test_request_from_env_takes_both_mounts);
+	tcase_add_test(tc, test_request_from_env_refuses_near_mounts);
 	tcase_add_test(tc, test_unsafe_request_id_is_replaced);
 	tcase_add_test(tc, test_error_has_contract_shape_and_request_id);
 	tcase_add_test(tc, test_json_body_needs_json_content_type);

@@ -414,6 +414,127 @@ static const char HS_ROLE_ARRAY[] =
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZUBleGFtcGxlLmN"
     "vbSIsImV4cCI6NDEwMjQ0NDgwMCwicm9sZSI6WyJhZG1pbiJdfQ.9Nec61AO0Kl4svFc"
     "nGFpC3edJOqqHuN44nl8qkRPsZ0";
+/* {"alg":"HS256","typ":"JWT"} | {"sub":"olga@example.com","role":"operator","exp":4102444800... | hs256 */
+static const char HS_OPERATOR[] =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJvbGdhQGV4YW1wbGUuY29"
+    "tIiwicm9sZSI6Im9wZXJhdG9yIiwiZXhwIjo0MTAyNDQ0ODAwfQ.d6ipORjm22Obmo_1"
+    "rczHDL-GaN50PDw5PyxeHLBxvrs";
+/* {"alg":"HS256","typ":"JWT"} | {"user_id":"4f1c2a9e-8d3b-4c7a-9e21-6b0d5f3a7c18","username"... | hs256 */
+static const char SS_USER[] =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyX2lkIjoiNGYxYzJhOWUtOGQ"
+    "zYi00YzdhLTllMjEtNmIwZDVmM2E3YzE4IiwidXNlcm5hbWUiOiJhbGljZSIsImVtYWl"
+    "sIjoiYWxpY2VAZXhhbXBsZS5jb20iLCJyb2xlIjoidXNlciIsImdyb3VwcyI6WyJnLW9"
+    "wcyJdLCJqdGkiOiI3ZDFlMGMyYi1qdGkiLCJpc3MiOiJzdHJlYW1zcGFjZS1hcGkiLCJ"
+    "zdWIiOiI0ZjFjMmE5ZS04ZDNiLTRjN2EtOWUyMS02YjBkNWYzYTdjMTgiLCJpYXQiOjE"
+    "2OTk5OTk5OTAsIm5iZiI6MTY5OTk5OTk5MCwiZXhwIjoxNzAwMDg2MzkwfQ.V2igjIv3"
+    "XTvay5KCwX1Mv_eOiZ0i6Aj2SWIiZtJ-tK0";
+/* {"alg":"HS256","typ":"JWT"} | {"user_id":"4f1c2a9e-8d3b-4c7a-9e21-6b0d5f3a7c18","username"... | hs256 */
+static const char SS_ADMIN[] =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyX2lkIjoiNGYxYzJhOWUtOGQ"
+    "zYi00YzdhLTllMjEtNmIwZDVmM2E3YzE4IiwidXNlcm5hbWUiOiJyb290IiwiZW1haWw"
+    "iOiJhbGljZUBleGFtcGxlLmNvbSIsInJvbGUiOiJhZG1pbiIsImdyb3VwcyI6WyJnLW9"
+    "wcyJdLCJqdGkiOiI3ZDFlMGMyYi1qdGkiLCJpc3MiOiJzdHJlYW1zcGFjZS1hcGkiLCJ"
+    "zdWIiOiI0ZjFjMmE5ZS04ZDNiLTRjN2EtOWUyMS02YjBkNWYzYTdjMTgiLCJpYXQiOjE"
+    "2OTk5OTk5OTAsIm5iZiI6MTY5OTk5OTk5MCwiZXhwIjoxNzAwMDg2MzkwfQ.6J-I_3Op"
+    "2pPVXnD1CuZdzr15_GKbqFwL8DdXZh4swU0";
+/* {"alg":"HS256","typ":"JWT"} | {"user_id":"4f1c2a9e-8d3b-4c7a-9e21-6b0d5f3a7c18","username"... | hs256 */
+static const char SS_OPERATOR[] =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyX2lkIjoiNGYxYzJhOWUtOGQ"
+    "zYi00YzdhLTllMjEtNmIwZDVmM2E3YzE4IiwidXNlcm5hbWUiOiJvbGdhIiwiZW1haWw"
+    "iOiJhbGljZUBleGFtcGxlLmNvbSIsInJvbGUiOiJvcGVyYXRvciIsImdyb3VwcyI6WyJ"
+    "nLW9wcyJdLCJqdGkiOiI3ZDFlMGMyYi1qdGkiLCJpc3MiOiJzdHJlYW1zcGFjZS1hcGk"
+    "iLCJzdWIiOiI0ZjFjMmE5ZS04ZDNiLTRjN2EtOWUyMS02YjBkNWYzYTdjMTgiLCJpYXQ"
+    "iOjE2OTk5OTk5OTAsIm5iZiI6MTY5OTk5OTk5MCwiZXhwIjoxNzAwMDg2MzkwfQ.zOPI"
+    "pVuA2tjhlwZ0RyhrXmsGJb9CMes5rc5thn2BLQo";
+/* {"alg":"HS256","typ":"JWT"} | {"user_id":"4f1c2a9e-8d3b-4c7a-9e21-6b0d5f3a7c18","email":"a... | hs256 */
+static const char SS_NO_USERNAME[] =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyX2lkIjoiNGYxYzJhOWUtOGQ"
+    "zYi00YzdhLTllMjEtNmIwZDVmM2E3YzE4IiwiZW1haWwiOiJhbGljZUBleGFtcGxlLmN"
+    "vbSIsInJvbGUiOiJ1c2VyIiwiZ3JvdXBzIjpbImctb3BzIl0sImp0aSI6IjdkMWUwYzJ"
+    "iLWp0aSIsImlzcyI6InN0cmVhbXNwYWNlLWFwaSIsInN1YiI6IjRmMWMyYTllLThkM2I"
+    "tNGM3YS05ZTIxLTZiMGQ1ZjNhN2MxOCIsImlhdCI6MTY5OTk5OTk5MCwibmJmIjoxNjk"
+    "5OTk5OTkwLCJleHAiOjE3MDAwODYzOTB9.O6QhAPs8Lu2VnF4_jbMlWsvdHIV6bZCFSH"
+    "A1kYQ0sR4";
+/* {"alg":"HS256","typ":"JWT"} | {"user_id":"4f1c2a9e-8d3b-4c7a-9e21-6b0d5f3a7c18","email":"a... | hs256 */
+static const char SS_NO_USER_CLAIMS[] =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyX2lkIjoiNGYxYzJhOWUtOGQ"
+    "zYi00YzdhLTllMjEtNmIwZDVmM2E3YzE4IiwiZW1haWwiOiJhbGljZUBleGFtcGxlLmN"
+    "vbSIsInJvbGUiOiJ1c2VyIiwiZ3JvdXBzIjpbImctb3BzIl0sImp0aSI6IjdkMWUwYzJ"
+    "iLWp0aSIsImlzcyI6InN0cmVhbXNwYWNlLWFwaSIsImlhdCI6MTY5OTk5OTk5MCwibmJ"
+    "mIjoxNjk5OTk5OTkwLCJleHAiOjE3MDAwODYzOTB9.OVzlebxI3SxqEx3AG-PMXSGLQ5"
+    "WRVfD_dXM6dJrQGoc";
+/* {"alg":"HS256","typ":"JWT"} | {"user_id":"4f1c2a9e-8d3b-4c7a-9e21-6b0d5f3a7c18","username"... | hs256 */
+static const char SS_USERNAME_EMPTY[] =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyX2lkIjoiNGYxYzJhOWUtOGQ"
+    "zYi00YzdhLTllMjEtNmIwZDVmM2E3YzE4IiwidXNlcm5hbWUiOiIiLCJlbWFpbCI6ImF"
+    "saWNlQGV4YW1wbGUuY29tIiwicm9sZSI6InVzZXIiLCJncm91cHMiOlsiZy1vcHMiXSw"
+    "ianRpIjoiN2QxZTBjMmItanRpIiwiaXNzIjoic3RyZWFtc3BhY2UtYXBpIiwic3ViIjo"
+    "iNGYxYzJhOWUtOGQzYi00YzdhLTllMjEtNmIwZDVmM2E3YzE4IiwiaWF0IjoxNjk5OTk"
+    "5OTkwLCJuYmYiOjE2OTk5OTk5OTAsImV4cCI6MTcwMDA4NjM5MH0.KaMopPc52FVkTpn"
+    "cqJnqOSXIsSMwQDTHMuh4nZr5ZsQ";
+/* {"alg":"HS256","typ":"JWT"} | {"user_id":"4f1c2a9e-8d3b-4c7a-9e21-6b0d5f3a7c18","username"... | hs256 */
+static const char SS_USERNAME_NUMBER[] =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyX2lkIjoiNGYxYzJhOWUtOGQ"
+    "zYi00YzdhLTllMjEtNmIwZDVmM2E3YzE4IiwidXNlcm5hbWUiOjQyLCJlbWFpbCI6ImF"
+    "saWNlQGV4YW1wbGUuY29tIiwicm9sZSI6InVzZXIiLCJncm91cHMiOlsiZy1vcHMiXSw"
+    "ianRpIjoiN2QxZTBjMmItanRpIiwiaXNzIjoic3RyZWFtc3BhY2UtYXBpIiwic3ViIjo"
+    "iNGYxYzJhOWUtOGQzYi00YzdhLTllMjEtNmIwZDVmM2E3YzE4IiwiaWF0IjoxNjk5OTk"
+    "5OTkwLCJuYmYiOjE2OTk5OTk5OTAsImV4cCI6MTcwMDA4NjM5MH0.hjv32vXtAEK52aL"
+    "dNmX5b-o-uyc2aMWxaJ3JUNeoLws";
+/* {"alg":"HS256","typ":"JWT"} | {"user_id":"4f1c2a9e-8d3b-4c7a-9e21-6b0d5f3a7c18","username"... | hs256 */
+static const char SS_USERNAME_NULL[] =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyX2lkIjoiNGYxYzJhOWUtOGQ"
+    "zYi00YzdhLTllMjEtNmIwZDVmM2E3YzE4IiwidXNlcm5hbWUiOm51bGwsImVtYWlsIjo"
+    "iYWxpY2VAZXhhbXBsZS5jb20iLCJyb2xlIjoidXNlciIsImdyb3VwcyI6WyJnLW9wcyJ"
+    "dLCJqdGkiOiI3ZDFlMGMyYi1qdGkiLCJpc3MiOiJzdHJlYW1zcGFjZS1hcGkiLCJzdWI"
+    "iOiI0ZjFjMmE5ZS04ZDNiLTRjN2EtOWUyMS02YjBkNWYzYTdjMTgiLCJpYXQiOjE2OTk"
+    "5OTk5OTAsIm5iZiI6MTY5OTk5OTk5MCwiZXhwIjoxNzAwMDg2MzkwfQ.6jutmCe9VLZd"
+    "qvK1hDYeiV-WTz13ujK9y-6NN_V6RSs";
+/* {"alg":"HS256","typ":"JWT"} | {"user_id":"4f1c2a9e-8d3b-4c7a-9e21-6b0d5f3a7c18","username"... | hs256 */
+static const char SS_USERNAME_NEWLINE[] =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyX2lkIjoiNGYxYzJhOWUtOGQ"
+    "zYi00YzdhLTllMjEtNmIwZDVmM2E3YzE4IiwidXNlcm5hbWUiOiJhbGlcbmNlIiwiZW1"
+    "haWwiOiJhbGljZUBleGFtcGxlLmNvbSIsInJvbGUiOiJ1c2VyIiwiZ3JvdXBzIjpbImc"
+    "tb3BzIl0sImp0aSI6IjdkMWUwYzJiLWp0aSIsImlzcyI6InN0cmVhbXNwYWNlLWFwaSI"
+    "sInN1YiI6IjRmMWMyYTllLThkM2ItNGM3YS05ZTIxLTZiMGQ1ZjNhN2MxOCIsImlhdCI"
+    "6MTY5OTk5OTk5MCwibmJmIjoxNjk5OTk5OTkwLCJleHAiOjE3MDAwODYzOTB9.DGvPA5"
+    "-W0puUrGL_ZVsnn-LExMXSUaGAqGsJ6vF-0z4";
+/* {"alg":"HS256","typ":"JWT"} | {"user_id":"4f1c2a9e-8d3b-4c7a-9e21-6b0d5f3a7c18","username"... | hs256 */
+static const char SS_WRONG_ISSUER[] =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyX2lkIjoiNGYxYzJhOWUtOGQ"
+    "zYi00YzdhLTllMjEtNmIwZDVmM2E3YzE4IiwidXNlcm5hbWUiOiJhbGljZSIsImVtYWl"
+    "sIjoiYWxpY2VAZXhhbXBsZS5jb20iLCJyb2xlIjoidXNlciIsImdyb3VwcyI6WyJnLW9"
+    "wcyJdLCJqdGkiOiI3ZDFlMGMyYi1qdGkiLCJpc3MiOiJzdHJlYW1zcGFjZS1hcGktZXZ"
+    "pbCIsInN1YiI6IjRmMWMyYTllLThkM2ItNGM3YS05ZTIxLTZiMGQ1ZjNhN2MxOCIsIml"
+    "hdCI6MTY5OTk5OTk5MCwibmJmIjoxNjk5OTk5OTkwLCJleHAiOjE3MDAwODYzOTB9.VU"
+    "qEmHAF_yqZ0qptzdeiMH_kuTLXHMgmqgVSmOxTA4U";
+/* {"alg":"HS256","typ":"JWT"} | {"user_id":"4f1c2a9e-8d3b-4c7a-9e21-6b0d5f3a7c18","username"... | hs256 */
+static const char SS_ISSUER_PREFIX[] =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyX2lkIjoiNGYxYzJhOWUtOGQ"
+    "zYi00YzdhLTllMjEtNmIwZDVmM2E3YzE4IiwidXNlcm5hbWUiOiJhbGljZSIsImVtYWl"
+    "sIjoiYWxpY2VAZXhhbXBsZS5jb20iLCJyb2xlIjoidXNlciIsImdyb3VwcyI6WyJnLW9"
+    "wcyJdLCJqdGkiOiI3ZDFlMGMyYi1qdGkiLCJpc3MiOiJzdHJlYW1zcGFjZSIsInN1YiI"
+    "6IjRmMWMyYTllLThkM2ItNGM3YS05ZTIxLTZiMGQ1ZjNhN2MxOCIsImlhdCI6MTY5OTk"
+    "5OTk5MCwibmJmIjoxNjk5OTk5OTkwLCJleHAiOjE3MDAwODYzOTB9.le5p_X3rpsbvZ4"
+    "NgpQl4SqH8XK8zcFAwjBGD59Vujpw";
+/* {"alg":"HS256","typ":"JWT"} | {"user_id":"4f1c2a9e-8d3b-4c7a-9e21-6b0d5f3a7c18","username"... | hs256 */
+static const char SS_ISSUER_NUMBER[] =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyX2lkIjoiNGYxYzJhOWUtOGQ"
+    "zYi00YzdhLTllMjEtNmIwZDVmM2E3YzE4IiwidXNlcm5hbWUiOiJhbGljZSIsImVtYWl"
+    "sIjoiYWxpY2VAZXhhbXBsZS5jb20iLCJyb2xlIjoidXNlciIsImdyb3VwcyI6WyJnLW9"
+    "wcyJdLCJqdGkiOiI3ZDFlMGMyYi1qdGkiLCJpc3MiOjEsInN1YiI6IjRmMWMyYTllLTh"
+    "kM2ItNGM3YS05ZTIxLTZiMGQ1ZjNhN2MxOCIsImlhdCI6MTY5OTk5OTk5MCwibmJmIjo"
+    "xNjk5OTk5OTkwLCJleHAiOjE3MDAwODYzOTB9.5mW-_T5jBQn8MJ7FUhPJQfb-G3xM2d"
+    "wsfJFT0e0oq0g";
+/* {"alg":"HS256","typ":"JWT"} | {"user_id":"4f1c2a9e-8d3b-4c7a-9e21-6b0d5f3a7c18","username"... | hs256 */
+static const char SS_NO_ISSUER[] =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyX2lkIjoiNGYxYzJhOWUtOGQ"
+    "zYi00YzdhLTllMjEtNmIwZDVmM2E3YzE4IiwidXNlcm5hbWUiOiJhbGljZSIsImVtYWl"
+    "sIjoiYWxpY2VAZXhhbXBsZS5jb20iLCJyb2xlIjoidXNlciIsImdyb3VwcyI6WyJnLW9"
+    "wcyJdLCJqdGkiOiI3ZDFlMGMyYi1qdGkiLCJzdWIiOiI0ZjFjMmE5ZS04ZDNiLTRjN2E"
+    "tOWUyMS02YjBkNWYzYTdjMTgiLCJpYXQiOjE2OTk5OTk5OTAsIm5iZiI6MTY5OTk5OTk"
+    "5MCwiZXhwIjoxNzAwMDg2MzkwfQ.B20imrJKEoLYoeNcx6IE4EKR9UiTukrJ0jzLnJ5F"
+    "TJk";
 /* {"alg":"HS256","typ":"JWT","kid":""} | {..., "pad":"xxx..."} | hs256, exactly 8192 chars */
 static const char HS_EXACTLY_MAX[] =
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6IiJ9.eyJzdWIiOiJhbGljZUB"
@@ -1029,6 +1150,7 @@ START_TEST(test_role_names)
 	ck_assert_str_eq(jwt_role_name(JWT_ROLE_USER), "user");
 	ck_assert_str_eq(jwt_role_name(JWT_ROLE_ADMIN), "admin");
 	ck_assert_str_eq(jwt_role_name(JWT_ROLE_SERVICE), "service");
+	ck_assert_str_eq(jwt_role_name(JWT_ROLE_OPERATOR), "operator");
 }
 END_TEST
 
@@ -1570,6 +1692,181 @@ START_TEST(test_rejects_non_string_role)
 }
 END_TEST
 
+/* --- user claims and issuer (jwtUserClaims, jwtIssuer) ------------------ */
+
+static const char *const SS_CLAIMS[] = { "username", "sub" };
+#define SS_UUID "4f1c2a9e-8d3b-4c7a-9e21-6b0d5f3a7c18"
+
+/* k_hs with StreamSpace's settings: ["username","sub"], issuer when given */
+static struct jwt_keys *
+streamspace_keys(const char *issuer)
+{
+	struct jwt_keys *k = keys_or_die(VEC_SECRET, NULL);
+	char err[256];
+
+	ck_assert_msg(jwt_keys_set_claims(k, SS_CLAIMS, 2, issuer, err,
+	    sizeof(err)) == 0, "jwt_keys_set_claims: %s", err);
+	return k;
+}
+
+START_TEST(test_accepts_operator_role)
+{
+	struct jwt_claims c = accept(k_hs, HS_OPERATOR);
+
+	ck_assert_str_eq(c.sub, "olga@example.com");
+	ck_assert_int_eq(c.role, JWT_ROLE_OPERATOR);
+}
+END_TEST
+
+START_TEST(test_default_user_claim_is_sub)
+{
+	/* no configuration: a StreamSpace token's user is its UUID sub */
+	struct jwt_claims c = accept(k_hs, SS_USER);
+
+	ck_assert_str_eq(c.sub, SS_UUID);
+	reject(k_hs, SS_NO_USER_CLAIMS, "missing sub");
+	/* the default ignores username entirely, bad or not */
+	ck_assert_str_eq(accept(k_hs, SS_USERNAME_NUMBER).sub, SS_UUID);
+}
+END_TEST
+
+START_TEST(test_sub_alone_is_the_default)
+{
+	static const char *const sub[] = { "sub" };
+	struct jwt_keys *k = keys_or_die(VEC_SECRET, NULL);
+
+	ck_assert_int_eq(jwt_keys_set_claims(k, sub, 1, NULL, NULL, 0), 0);
+	ck_assert_str_eq(accept(k, HS_USER).sub, "alice@example.com");
+	/* the same reasons as before any configuration */
+	reject(k, HS_SUB_MISSING, "missing sub");
+	reject(k, HS_SUB_EMPTY, "bad sub");
+	jwt_keys_free(k);
+}
+END_TEST
+
+START_TEST(test_first_present_user_claim_names_the_user)
+{
+	struct jwt_keys *k = streamspace_keys(NULL);
+	struct jwt_claims c;
+
+	c = accept(k, SS_USER);
+	ck_assert_str_eq(c.sub, "alice");
+	ck_assert_int_eq(c.role, JWT_ROLE_USER);
+	ck_assert(c.exp == VEC_NOW - 10 + 86400);
+	c = accept(k, SS_ADMIN);
+	ck_assert_str_eq(c.sub, "root");
+	ck_assert_int_eq(c.role, JWT_ROLE_ADMIN);
+	c = accept(k, SS_OPERATOR);
+	ck_assert_str_eq(c.sub, "olga");
+	ck_assert_int_eq(c.role, JWT_ROLE_OPERATOR);
+	/* no username: the next claim, sub */
+	ck_assert_str_eq(accept(k, SS_NO_USERNAME).sub, SS_UUID);
+	/* our own tokens (sub only) keep working under the list */
+	ck_assert_str_eq(accept(k, HS_USER).sub, "alice@example.com");
+	jwt_keys_free(k);
+}
+END_TEST
+
+START_TEST(test_rejects_token_without_any_user_claim)
+{
+	struct jwt_keys *k = streamspace_keys(NULL);
+
+	reject(k, SS_NO_USER_CLAIMS, "missing user claim");
+	reject(k, HS_SUB_MISSING, "missing user claim");
+	jwt_keys_free(k);
+}
+END_TEST
+
+START_TEST(test_present_but_bad_user_claim_never_falls_through)
+{
+	struct jwt_keys *k = streamspace_keys(NULL);
+
+	/* each of these has a good sub: it must not become the user */
+	reject(k, SS_USERNAME_EMPTY, "bad user claim");
+	reject(k, SS_USERNAME_NUMBER, "bad user claim");
+	reject(k, SS_USERNAME_NULL, "bad user claim");
+	reject(k, SS_USERNAME_NEWLINE, "bad user claim");
+	/* and a bad sub is bad under the list too */
+	reject(k, HS_SUB_EMPTY, "bad user claim");
+	reject(k, HS_SUB_256, "bad user claim");
+	jwt_keys_free(k);
+}
+END_TEST
+
+START_TEST(test_issuer_must_match_when_set)
+{
+	struct jwt_keys *k = streamspace_keys("streamspace-api");
+
+	ck_assert_str_eq(accept(k, SS_USER).sub, "alice");
+	reject(k, SS_WRONG_ISSUER, "wrong issuer");
+	reject(k, SS_ISSUER_PREFIX, "wrong issuer");
+	reject(k, SS_ISSUER_NUMBER, "wrong issuer");
+	reject(k, SS_NO_ISSUER, "missing iss");
+	reject(k, HS_USER, "missing iss");
+	/* HS_ALL_CLAIMS says "streamspace": not the same issuer */
+	reject(k, HS_ALL_CLAIMS, "wrong issuer");
+	jwt_keys_free(k);
+	/* without an issuer, iss is not looked at */
+	k = streamspace_keys(NULL);
+	ck_assert_str_eq(accept(k, SS_WRONG_ISSUER).sub, "alice");
+	ck_assert_str_eq(accept(k, SS_NO_ISSUER).sub, "alice");
+	jwt_keys_free(k);
+}
+END_TEST
+
+START_TEST(test_set_claims_refuses_bad_lists_and_keeps_the_old_one)
+{
+	static const char *const dup[] = { "username", "username" };
+	static const char *const empty[] = { "username", "" };
+	static const char *const ctl[] = { "user\nname" };
+	static const char *const nine[] = { "a", "b", "c", "d", "e", "f", "g",
+	    "h", "i" };
+	static const char *const eight[] = { "a", "b", "c", "d", "e", "f",
+	    "g", "sub" };
+	char long_name[JWT_CLAIM_NAME_MAX + 2], issuer[JWT_SUB_MAX + 2];
+	const char *longv[1] = { long_name };
+	struct jwt_keys *k = streamspace_keys("streamspace-api");
+	char err[256];
+
+	ck_assert_int_eq(jwt_keys_set_claims(k, dup, 2, NULL, err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "twice"));
+	ck_assert_int_eq(jwt_keys_set_claims(k, empty, 2, NULL, err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(jwt_keys_set_claims(k, ctl, 1, NULL, err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(jwt_keys_set_claims(k, nine, 9, NULL, err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(jwt_keys_set_claims(k, NULL, 1, NULL, err,
+	    sizeof(err)), -1);
+	memset(long_name, 'x', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	ck_assert_int_eq(jwt_keys_set_claims(k, longv, 1, NULL, err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(jwt_keys_set_claims(k, SS_CLAIMS, 2, "", err,
+	    sizeof(err)), -1);
+	memset(issuer, 'i', sizeof(issuer) - 1);
+	issuer[sizeof(issuer) - 1] = '\0';
+	ck_assert_int_eq(jwt_keys_set_claims(k, SS_CLAIMS, 2, issuer, err,
+	    sizeof(err)), -1);
+	/* every refusal left the StreamSpace settings in place */
+	ck_assert_str_eq(accept(k, SS_USER).sub, "alice");
+	reject(k, SS_WRONG_ISSUER, "wrong issuer");
+	/* the limits themselves are fine */
+	long_name[JWT_CLAIM_NAME_MAX] = '\0';
+	ck_assert_int_eq(jwt_keys_set_claims(k, longv, 1, NULL, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(jwt_keys_set_claims(k, eight, 8, NULL, err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(accept(k, SS_USER).sub, SS_UUID);
+	/* and n 0 restores the default */
+	ck_assert_int_eq(jwt_keys_set_claims(k, NULL, 0, NULL, err,
+	    sizeof(err)), 0);
+	reject(k, SS_NO_USER_CLAIMS, "missing sub");
+	jwt_keys_free(k);
+}
+END_TEST
+
 static TCase *
 keyed_tcase(const char *name)
 {
@@ -1699,6 +1996,17 @@ jwt_suite(void)
 	tcase_add_test(tc, test_rejects_iat_that_is_not_a_number);
 	tcase_add_test(tc, test_rejects_unknown_role);
 	tcase_add_test(tc, test_rejects_non_string_role);
+	suite_add_tcase(s, tc);
+
+	tc = keyed_tcase("user claims");
+	tcase_add_test(tc, test_accepts_operator_role);
+	tcase_add_test(tc, test_default_user_claim_is_sub);
+	tcase_add_test(tc, test_sub_alone_is_the_default);
+	tcase_add_test(tc, test_first_present_user_claim_names_the_user);
+	tcase_add_test(tc, test_rejects_token_without_any_user_claim);
+	tcase_add_test(tc, test_present_but_bad_user_claim_never_falls_through);
+	tcase_add_test(tc, test_issuer_must_match_when_set);
+	tcase_add_test(tc, test_set_claims_refuses_bad_lists_and_keeps_the_old_one);
 	suite_add_tcase(s, tc);
 
 	return s;

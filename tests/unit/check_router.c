@@ -197,6 +197,27 @@ START_TEST(test_admin_may_name_any_user)
 }
 END_TEST
 
+START_TEST(test_operator_may_name_any_user_service_may_not)
+{
+	struct http_request req;
+	char who[300];
+
+	init(&req, "GET", "usage", "user_id=bob");
+	strcpy(req.claims.sub, "olga");
+	req.claims.role = JWT_ROLE_OPERATOR;
+	ck_assert_int_eq(api_reads_every_user(&req), 1);
+	ck_assert_int_eq(api_target_user(&req, who, sizeof(who)), 0);
+	ck_assert_str_eq(who, "bob");
+
+	init(&req, "GET", "usage", "user_id=bob");
+	strcpy(req.claims.sub, "platform");
+	req.claims.role = JWT_ROLE_SERVICE;
+	ck_assert_int_eq(api_reads_every_user(&req), 0);
+	ck_assert_int_eq(api_target_user(&req, who, sizeof(who)), -1);
+	ck_assert_int_eq(req.status, 403);
+}
+END_TEST
+
 static Suite *
 router_suite(void)
 {
@@ -212,6 +233,7 @@ router_suite(void)
 	tcase_add_test(tc, test_dispatch_without_token_is_401_with_challenge);
 	tcase_add_test(tc, test_user_sees_only_their_own_data);
 	tcase_add_test(tc, test_admin_may_name_any_user);
+	tcase_add_test(tc, test_operator_may_name_any_user_service_may_not);
 	suite_add_tcase(s, tc);
 	return s;
 }
