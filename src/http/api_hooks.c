@@ -20,6 +20,7 @@
 #include "http.h"
 #include "json_util.h"
 #include "money.h"
+#include "quantity.h"
 #include "sessions.h"
 #include "timeutil.h"
 
@@ -46,22 +47,27 @@ get_id(struct http_request *req, struct json_object *body, const char *key,
 	return 0;
 }
 
-/* A size: an exact decimal 0..max with at most 6 decimals.  *given is set
- * when present; absence is an error when required.  0 or -1. */
+/* A size 0..max: a JSON number with at most 6 decimals, or a Kubernetes
+ * quantity string of kind (quantity.h: "1500m" cores, "4Gi" or "4G" bytes
+ * as GiB, a bare number as it stands).  *given is set when present;
+ * absence is an error when required.  0 or -1. */
 static int
 get_size(struct http_request *req, struct json_object *body, const char *key,
-    int64_t max, int required, int64_t *out, int *given)
+    enum quantity_kind kind, int64_t max, int required, int64_t *out,
+    int *given)
 {
-	char why[96];
+	char why[160];
 	int r;
 
-	r = json_field_money(body, key, MONEY_DECIMALS, out);
+	r = json_field_quantity(body, key, kind, max, out);
 	*given = r == 1;
 	if (r == 0 && required)
 		return api_bad_param(req, key, "is required");
-	if (r < 0 || (r == 1 && (*out < 0 || *out > max))) {
+	if (r < 0) {
 		snprintf(why, sizeof(why), "must be a number from 0 to %lld "
-		    "with at most 6 decimals", (long long)(max / 1000000));
+		    "with at most 6 decimals or a quantity such as %s",
+		    (long long)(max / 1000000), kind == QUANTITY_CORES ?
+		    "\"1500m\"" : "\"4Gi\" or \"512Mi\" (a bare number is GB)");
 		return api_bad_param(req, key, why);
 	}
 	return 0;
@@ -74,12 +80,12 @@ get_sizes(struct http_request *req, struct json_object *body, int required,
     struct session_size *size, int *has_cpu, int *has_memory,
     int *has_storage)
 {
-	if (get_size(req, body, "cpu_cores", SESSION_CPU_MAX, required,
-	    &size->cpu_cores, has_cpu) != 0 ||
-	    get_size(req, body, "memory_gb", SESSION_MEMORY_MAX, required,
-	    &size->memory_gb, has_memory) != 0 ||
-	    get_size(req, body, "storage_gb", SESSION_STORAGE_MAX, required,
-	    &size->storage_gb, has_storage) != 0)
+	if (get_size(req, body, "cpu_cores", QUANTITY_CORES, SESSION_CPU_MAX,
+	    required, &size->cpu_cores, has_cpu) != 0 ||
+	    get_size(req, body, "memory_gb", QUANTITY_GIB, SESSION_MEMORY_MAX,
+	    required, &size->memory_gb, has_memory) != 0 ||
+	    get_size(req, body, "storage_gb", QUANTITY_GIB,
+	    SESSION_STORAGE_MAX, required, &size->storage_gb, has_storage) != 0)
 		return -1;
 	return 0;
 }
