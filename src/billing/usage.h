@@ -30,6 +30,8 @@ struct usage_session {
 	int64_t started_at, last_heartbeat_at;
 	int64_t size[RES_COUNT];      /* current size, micro-units */
 	int stale;                    /* no heartbeat for sessionTimeoutMinutes */
+	int hibernated;               /* accruing storage only (size: the
+	                                 sizes it resumes with) */
 	int64_t accrued;              /* metered so far plus not yet cut */
 };
 

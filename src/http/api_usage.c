@@ -43,6 +43,8 @@ session_json(const struct usage_session *s, void *arg)
 	json_object_object_add(o, "storage_gb",
 	    json_money_trim(s->size[RES_STORAGE], 0));
 	json_object_object_add(o, "stale", json_object_new_boolean(s->stale));
+	json_object_object_add(o, "state", json_object_new_string(
+	    s->hibernated ? "hibernated" : "running"));
 	json_object_object_add(o, "accrued_cost",
 	    json_money_trim(s->accrued, 2));
 	json_object_array_add(list, o);
