@@ -39,6 +39,7 @@ enum {
 	SESSION_SQL_BEAT_FAST,
 	SESSION_SQL_HIBERNATE,
 	SESSION_SQL_WAKE,
+	SESSION_SQL_VOLUME_INSERT,
 	SESSION_SQL_N
 };
 static const struct db_stmt session_sql[SESSION_SQL_N] = {
@@ -109,6 +110,12 @@ static const struct db_stmt session_sql[SESSION_SQL_N] = {
 	[SESSION_SQL_WAKE] = {
 	    "UPDATE billing_sessions SET hibernated = 0, woken_at = ?, "
 	    "last_heartbeat_at = ? WHERE id = ?", 3, 0 },
+	/* an account's persistent volume: storage only, never stale */
+	[SESSION_SQL_VOLUME_INSERT] = {
+	    "INSERT INTO billing_sessions (session_id, account_id, started_at, "
+	    "last_heartbeat_at, cpu_cores, memory_gb, storage_gb, kind, "
+	    "hibernated) VALUES (?, ?, ?, ?, 0, 0, ?, 'user_storage', 1)",
+	    5, 0 },
 };
 const struct db_stmts session_stmts = DB_STMTS("sessions", session_sql);
 
@@ -886,4 +893,91 @@ session_hibernate(struct db *db, const char *session_id, int wake,
 	    SESSION_UNCHANGED };
 
 	return outcome_txn(db, hibernate_txn, &h, &h.outcome, outcome);
+}
+
+/* --- user-storage ------------------------------------------------------ */
+
+struct volume_txn {
+	const char *user_id;     /* borrowed */
+	int64_t storage_gb, at;
+	struct session *out;
+	enum session_outcome outcome;
+};
+
+static int
+volume_txn(struct db *db, void *arg)
+{
+	struct volume_txn *v = arg;
+	struct session_size size = { 0, 0, v->storage_gb };
+	char sid[SESSION_ID_MAX + 1];
+	struct account acct;
+	struct segment seg;
+	struct session s;
+	struct time_text t, l;
+	struct size_text z;
+	uint64_t pk = 0;
+	int rc;
+
+	v->outcome = SESSION_UNCHANGED;
+	if ((rc = account_ensure(db, v->user_id, NULL, NULL, &acct,
+	    NULL)) != DB_OK)
+		return rc;
+	/* no hook's id holds a control character: this one is ours */
+	snprintf(sid, sizeof(sid), "%cvolume:%llu", 1,
+	    (unsigned long long)acct.id);
+	rc = load_row(db, sid, 1, &s);
+	if (rc == DB_NOT_FOUND && v->storage_gb == 0) {
+		/* no volume, and none now: nothing to record */
+		memset(v->out, 0, sizeof(*v->out));
+		snprintf(v->out->user_id, sizeof(v->out->user_id), "%s",
+		    v->user_id);
+		return DB_OK;
+	}
+	if (rc == DB_NOT_FOUND) {
+		size_text(&z, &size);
+		struct db_param p[] = { DBP_STR(sid), DBP_INT(acct.id),
+		    DBP_STR(time_text(&t, v->at)), DBP_STR(t.s),
+		    DBP_STR(z.storage) };
+		rc = db_run(db, &session_stmts, SESSION_SQL_VOLUME_INSERT, p, 5,
+		    NULL, &pk);
+		if (rc == DB_DUPLICATE)
+			return DB_RETRY; /* made meanwhile: read it again */
+		if (rc != DB_OK ||
+		    (rc = insert_segment(db, pk, acct.id, 0, v->at,
+		    &size)) != DB_OK)
+			return rc == DB_DUPLICATE ? DB_ERROR : rc;
+		v->outcome = SESSION_CREATED;
+		return load_session(db, sid, 0, v->out);
+	}
+	if (rc != DB_OK)
+		return rc;
+	if (v->at < s.started_at) {
+		v->outcome = SESSION_BEFORE_START;
+		return TXN_REFUSED;
+	}
+	if ((rc = lock_open_segment(db, s.pk, &seg)) != DB_OK)
+		return rc;
+	if (!size_equal(&size, &seg.size)) {
+		if ((rc = resize(db, &s, &seg, v->at, &size)) != DB_OK)
+			return rc;
+		size_text(&z, &size);
+		struct db_param p[] = { DBP_STR(time_text(&l,
+		    max64(s.last_heartbeat_at, v->at))), DBP_STR(z.cpu),
+		    DBP_STR(z.memory), DBP_STR(z.storage), DBP_INT(s.pk) };
+		if ((rc = db_run(db, &session_stmts, SESSION_SQL_BEAT, p, 5,
+		    NULL, NULL)) != DB_OK)
+			return rc;
+		v->outcome = SESSION_UPDATED;
+	}
+	return load_session(db, sid, 0, v->out);
+}
+
+int
+session_user_storage(struct db *db, const char *user_id, int64_t storage_gb,
+    int64_t at, struct session *out, enum session_outcome *outcome)
+{
+	struct volume_txn v = { user_id, storage_gb, at, out,
+	    SESSION_UNCHANGED };
+
+	return outcome_txn(db, volume_txn, &v, &v.outcome, outcome);
 }

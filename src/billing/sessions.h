@@ -157,6 +157,20 @@ int session_hibernate(struct db *db, const char *session_id, int wake,
     enum session_outcome *outcome);
 
 /*
+ * hooks/user-storage: the persistent volume of user_id holds storage_gb from
+ * at on (0: none).  The account is made if unknown.  The volume is a row of
+ * kind 'user_storage' in billing_sessions, hibernated (storage only, never
+ * stale) and never ended; each change of size is a resize of it at at (as
+ * session_heartbeat's).  Outcomes: CREATED (the first volume), UPDATED,
+ * UNCHANGED (the same size, or 0 with no volume: then *out holds only
+ * user_id), BEFORE_START (at before the volume's first report).  *out
+ * receives the volume's row (size.storage_gb, started_at, segment).
+ */
+int session_user_storage(struct db *db, const char *user_id,
+    int64_t storage_gb, int64_t at, struct session *out,
+    enum session_outcome *outcome);
+
+/*
  * The usage job's progress on rows segments (a chunk size, sql_rows.h):
  * p holds (id, metered_until or NULL, cost to add, done) per segment, np of
  * them in all.  Runs in the caller's transaction.  An enum db_rc.

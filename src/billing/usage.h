@@ -48,7 +48,9 @@ struct usage {
 	struct usage_item *items;
 	size_t nitems, cap;
 	int64_t total, pending;       /* metered; live, not yet metered */
-	int64_t in_use[RES_COUNT];    /* the sizes of active, fresh sessions */
+	int64_t in_use[RES_COUNT];    /* the sizes of active, fresh sessions
+	                                 and the volume's storage */
+	int64_t user_storage;         /* the persistent volume's GB, 0: none */
 };
 
 /*

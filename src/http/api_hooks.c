@@ -441,3 +441,45 @@ api_hook_session_woken(struct app *app, struct http_request *req)
 {
 	return hook_hibernate(app, req, 1);
 }
+
+/* user-storage: {user_id, storage_gb, at?}: the user's persistent volume. */
+int
+api_hook_user_storage(struct app *app, struct http_request *req)
+{
+	static const char *const keys[] = { "user_id", "storage_gb", "at",
+	    NULL };
+	struct json_object *body = NULL, *o;
+	const char *user_id;
+	enum session_outcome oc;
+	struct session s;
+	int64_t storage, at;
+	int given, rc;
+
+	if (http_read_json(req, &body) != 0)
+		return -1;
+	if (api_check_keys(req, body, keys) != 0 ||
+	    get_id(req, body, "user_id", &user_id) != 0 ||
+	    get_size(req, body, "storage_gb", QUANTITY_GIB, SESSION_STORAGE_MAX,
+	    1, &storage, &given) != 0 ||
+	    get_time(req, body, "at", time_now_usec(), &at, &given) != 0)
+		goto out;
+	rc = session_user_storage(app->db, user_id, storage, at, &s, &oc);
+	if (rc != DB_OK) {
+		api_db_error(app, req, rc);
+		goto out;
+	}
+	if (oc == SESSION_BEFORE_START) {
+		api_bad_param(req, "at", "is before the volume's first report");
+		goto out;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "user_id", json_object_new_string(user_id));
+	json_object_object_add(o, "storage_gb",
+	    json_money_trim(s.size.storage_gb, 0));
+	json_object_object_add(o, "segment", json_object_new_int64(s.segment));
+	http_send_json(req, oc == SESSION_CREATED ? 201 : 200, o);
+	json_object_put(o);
+out:
+	json_object_put(body);
+	return 0;
+}

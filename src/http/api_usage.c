@@ -142,6 +142,8 @@ api_usage(struct app *app, struct http_request *req)
 	json_object_object_add(root, "items", items);
 	json_object_object_add(root, "total_cost", json_money_trim(u.total, 2));
 	json_object_object_add(root, "pending_cost", json_money_trim(u.pending, 2));
+	json_object_object_add(root, "user_storage_gb",
+	    json_money_trim(u.user_storage, 0));
 	json_object_object_add(root, "estimated_total_cost",
 	    json_money_trim(u.total + u.pending, 2));
 	json_object_object_add(root, "active_sessions", sessions);

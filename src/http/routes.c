@@ -41,6 +41,7 @@ const struct route routes[] = {
 	    api_hook_session_hibernated },
 	{ "POST", "hooks/session-woken", ACCESS_SERVICE,
 	    api_hook_session_woken },
+	{ "POST", "hooks/user-storage", ACCESS_SERVICE, api_hook_user_storage },
 
 	{ "POST", "webhook", ACCESS_STRIPE, api_stripe_webhook },
 };
