@@ -256,7 +256,8 @@ static const struct db_stmt account_list_sql[ACCOUNT_LIST_NSTMTS] = {
 	    "  WHERE c.account_id = a.id AND (c.expires_at IS NULL OR "
 	    "c.expires_at > ?)), "
 	    "(SELECT COUNT(*) FROM billing_sessions s "
-	    "  WHERE s.account_id = a.id AND s.ended_at IS NULL) "
+	    "  WHERE s.account_id = a.id AND s.ended_at IS NULL "
+	    "  AND s.kind = 'session') "
 	    "FROM billing_accounts a "
 	    "WHERE a.id > ? AND (? = '' OR a.status = ?) "
 	    "ORDER BY a.id LIMIT ?", 7, 11 },

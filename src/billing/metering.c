@@ -47,8 +47,11 @@ static const struct db_stmt metering_sql[METERING_NSTMTS] = {
 	    "FORCE INDEX (ix_segments_pending) "
 	    "WHERE metered_done = 0 AND id > ? ORDER BY id LIMIT 256 "
 	    "FOR UPDATE SKIP LOCKED", 1, 9 },
+	/* a hibernated session sends no heartbeats and is never stale: its
+	 * storage accrues until it wakes or ends (docs/billing.md) */
 	[METERING_SESSIONS] = {
-	    "SELECT g.id, s.last_heartbeat_at, s.ended_at "
+	    "SELECT g.id, IF(s.hibernated = 0, s.last_heartbeat_at, NULL), "
+	    "s.ended_at "
 	    "FROM billing_session_segments g "
 	    "JOIN billing_sessions s ON s.id = g.session_pk "
 	    "WHERE g.id BETWEEN ? AND ? AND g.metered_done = 0 ORDER BY g.id",

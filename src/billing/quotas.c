@@ -60,10 +60,13 @@ static const struct db_stmt quotas_sql[QUOTAS_NSTMTS] = {
 	    "SELECT a.id, a.user_id, COALESCE(a.plan_id, ''), "
 	    "COALESCE(a.billing_mode, ''), a.status, "
 	    "COALESCE(a.suspension_reason, ''), a.payment_failed_at, "
-	    "COALESCE(SUM(s.cpu_cores), 0), COALESCE(SUM(s.memory_gb), 0), "
+	    /* a hibernated session holds its storage only, stale or not */
+	    "COALESCE(SUM(IF(s.hibernated = 0, s.cpu_cores, 0)), 0), "
+	    "COALESCE(SUM(IF(s.hibernated = 0, s.memory_gb, 0)), 0), "
 	    "COALESCE(SUM(s.storage_gb), 0) FROM billing_accounts a "
 	    "LEFT JOIN billing_sessions s ON s.account_id = a.id "
-	    "AND s.ended_at IS NULL AND s.last_heartbeat_at >= ? "
+	    "AND s.ended_at IS NULL "
+	    "AND (s.last_heartbeat_at >= ? OR s.hibernated = 1) "
 	    "WHERE a.id > ? GROUP BY a.id ORDER BY a.id LIMIT 200", 2,
 	    ACC_NCOLS },
 	[QUOTAS_LOCK_ACCOUNT] = {

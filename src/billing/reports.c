@@ -20,7 +20,8 @@
 #define RANGE "r.start_time >= ? AND r.start_time < ?"
 #define ONE_ACCOUNT " AND r.account_id = ?"
 #define RAW_SELECT \
-	"SELECT a.user_id, s.session_id, r.resource_type, r.quantity, r.unit, " \
+	"SELECT a.user_id, IF(s.kind = 'session', s.session_id, NULL), " \
+	"r.resource_type, r.quantity, r.unit, " \
 	"r.unit_price, r.total_cost, r.start_time, r.end_time " \
 	"FROM billing_usage_records r " \
 	"JOIN billing_accounts a ON a.id = r.account_id " \

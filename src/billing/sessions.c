@@ -20,7 +20,7 @@
 
 #define SESSION_COLUMNS \
 	"id, account_id, started_at, last_heartbeat_at, ended_at, " \
-	"cpu_cores, memory_gb, storage_gb"
+	"cpu_cores, memory_gb, storage_gb, hibernated, hibernated_at, woken_at"
 
 enum {
 	SESSION_SQL_BY_ID,
@@ -37,15 +37,18 @@ enum {
 	SESSION_SQL_SEGMENT_RESIZE,
 	SESSION_SQL_BEAT_READ,
 	SESSION_SQL_BEAT_FAST,
+	SESSION_SQL_HIBERNATE,
+	SESSION_SQL_WAKE,
+	SESSION_SQL_VOLUME_INSERT,
 	SESSION_SQL_N
 };
 static const struct db_stmt session_sql[SESSION_SQL_N] = {
 	[SESSION_SQL_BY_ID] = {
 	    "SELECT " SESSION_COLUMNS " FROM billing_sessions "
-	    "WHERE session_id = ?", 1, 8 },
+	    "WHERE session_id = ?", 1, 11 },
 	[SESSION_SQL_LOCK] = {
 	    "SELECT " SESSION_COLUMNS " FROM billing_sessions "
-	    "WHERE session_id = ? FOR UPDATE", 1, 8 },
+	    "WHERE session_id = ? FOR UPDATE", 1, 11 },
 	[SESSION_SQL_INSERT] = {
 	    "INSERT INTO billing_sessions (session_id, account_id, started_at, "
 	    "last_heartbeat_at, cpu_cores, memory_gb, storage_gb) "
@@ -84,11 +87,11 @@ static const struct db_stmt session_sql[SESSION_SQL_N] = {
 	[SESSION_SQL_BEAT_READ] = {
 	    "SELECT s.id, s.started_at, s.last_heartbeat_at, s.ended_at, "
 	    "s.cpu_cores, s.memory_gb, s.storage_gb, a.user_id, g.seq, "
-	    "g.ended_at, g.cpu_cores, g.memory_gb, g.storage_gb "
+	    "g.ended_at, g.cpu_cores, g.memory_gb, g.storage_gb, s.hibernated "
 	    "FROM billing_sessions s "
 	    "JOIN billing_accounts a ON a.id = s.account_id "
 	    "JOIN billing_session_segments g ON g.session_pk = s.id "
-	    "WHERE s.session_id = ? ORDER BY g.seq DESC LIMIT 1", 1, 13 },
+	    "WHERE s.session_id = ? ORDER BY g.seq DESC LIMIT 1", 1, 14 },
 	/* applies only while the row is as read: open, older, the same sizes
 	 * (as exact decimals: every resize changes them); 0 rows affected
 	 * sends the beat down the locking path.  (A NOT EXISTS on a newer
@@ -101,6 +104,18 @@ static const struct db_stmt session_sql[SESSION_SQL_N] = {
 	    "AND cpu_cores = CAST(? AS DECIMAL(12,6)) "
 	    "AND memory_gb = CAST(? AS DECIMAL(14,6)) "
 	    "AND storage_gb = CAST(? AS DECIMAL(16,6))", 6, 0 },
+	[SESSION_SQL_HIBERNATE] = {
+	    "UPDATE billing_sessions SET hibernated = 1, hibernated_at = ?, "
+	    "last_heartbeat_at = ? WHERE id = ?", 3, 0 },
+	[SESSION_SQL_WAKE] = {
+	    "UPDATE billing_sessions SET hibernated = 0, woken_at = ?, "
+	    "last_heartbeat_at = ? WHERE id = ?", 3, 0 },
+	/* an account's persistent volume: storage only, never stale */
+	[SESSION_SQL_VOLUME_INSERT] = {
+	    "INSERT INTO billing_sessions (session_id, account_id, started_at, "
+	    "last_heartbeat_at, cpu_cores, memory_gb, storage_gb, kind, "
+	    "hibernated) VALUES (?, ?, ?, ?, 0, 0, ?, 'user_storage', 1)",
+	    5, 0 },
 };
 const struct db_stmts session_stmts = DB_STMTS("sessions", session_sql);
 
@@ -127,12 +142,14 @@ session_segments_progress(struct db *db, size_t rows,
 }
 
 /* SESSION_SQL_BY_ID's and SESSION_SQL_LOCK's columns */
-enum { ROW_PK, ROW_ACCOUNT, ROW_STARTED, ROW_HEARTBEAT, ROW_ENDED, ROW_SIZE };
+enum { ROW_PK, ROW_ACCOUNT, ROW_STARTED, ROW_HEARTBEAT, ROW_ENDED, ROW_SIZE,
+    ROW_HIBERNATED = ROW_SIZE + 3, ROW_HIBERNATED_AT, ROW_WOKEN_AT };
 /* SESSION_SQL_OPEN_SEGMENT_LOCK's */
 enum { SEG_ID, SEG_SEQ, SEG_STARTED, SEG_METERED_UNTIL, SEG_SIZE };
 /* SESSION_SQL_BEAT_READ's */
 enum { BEAT_PK, BEAT_STARTED, BEAT_HEARTBEAT, BEAT_ENDED, BEAT_SIZE,
-    BEAT_USER = BEAT_SIZE + 3, BEAT_SEQ, BEAT_SEG_ENDED, BEAT_SEG_SIZE };
+    BEAT_USER = BEAT_SIZE + 3, BEAT_SEQ, BEAT_SEG_ENDED, BEAT_SEG_SIZE,
+    BEAT_HIBERNATED = BEAT_SEG_SIZE + 3 };
 
 /* The open segment of a session, as locked by heartbeat and terminate. */
 struct segment {
@@ -265,6 +282,7 @@ load_row(struct db *db, const char *session_id, int lock, struct session *out)
 {
 	struct db_result *res = NULL;
 	struct db_param p[] = { DBP_STR(session_id) };
+	int64_t hibernated = 0;
 	int rc;
 
 	if ((rc = get_row(db, lock ? SESSION_SQL_LOCK : SESSION_SQL_BY_ID, p,
@@ -278,8 +296,13 @@ load_row(struct db *db, const char *session_id, int lock, struct session *out)
 	    col_time(res, ROW_STARTED, &out->started_at) == 1 &&
 	    col_time(res, ROW_HEARTBEAT, &out->last_heartbeat_at) == 1 &&
 	    (out->ended = col_time(res, ROW_ENDED, &out->ended_at)) >= 0 &&
-	    col_size(res, ROW_SIZE, &out->size) == 0)
+	    col_size(res, ROW_SIZE, &out->size) == 0 &&
+	    db_col_i64(res, ROW_HIBERNATED, &hibernated) == 0 &&
+	    col_time(res, ROW_HIBERNATED_AT, &out->hibernated_at) >= 0 &&
+	    col_time(res, ROW_WOKEN_AT, &out->woken_at) >= 0) {
+		out->hibernated = hibernated != 0;
 		rc = DB_OK;
+	}
 	db_result_free(res);
 	return rc;
 }
@@ -564,7 +587,7 @@ beat_txn(struct db *db, void *arg)
 {
 	struct beat_txn *b = arg;
 	const struct session_beat *beat = b->beat;
-	struct session_size size;
+	struct session_size size, seg_size;
 	struct segment seg;
 	struct session s;
 	struct time_text t;
@@ -589,9 +612,15 @@ beat_txn(struct db *db, void *arg)
 	}
 	if ((rc = lock_open_segment(db, s.pk, &seg)) != DB_OK)
 		return rc;
-	beat_size(beat, &seg.size, &size);
-	resized = !size_equal(&size, &seg.size);
-	if (resized && (rc = resize(db, &s, &seg, beat->at, &size)) != DB_OK)
+	/* while hibernated the session row holds the sizes it resumes with
+	 * and the open segment has only its storage */
+	beat_size(beat, s.hibernated ? &s.size : &seg.size, &size);
+	seg_size = size;
+	if (s.hibernated)
+		seg_size.cpu_cores = seg_size.memory_gb = 0;
+	resized = !size_equal(&seg_size, &seg.size);
+	if (resized && (rc = resize(db, &s, &seg, beat->at, &seg_size)) !=
+	    DB_OK)
 		return rc;
 	/* an out-of-order heartbeat never moves it back */
 	last = max64(s.last_heartbeat_at, beat->at);
@@ -629,7 +658,7 @@ beat_fast(struct db *db, const char *session_id,
 	struct time_text t;
 	struct size_text z;
 	uint64_t affected = 0, pk;
-	int64_t seq = 0, seg_end;
+	int64_t seq = 0, seg_end, hibernated = 1;
 	int rc, usable = 0;
 
 	struct db_param p[] = { DBP_STR(session_id) };
@@ -649,7 +678,10 @@ beat_fast(struct db *db, const char *session_id,
 	    db_col_i64(res, BEAT_SEQ, &seq) == 0 &&
 	    /* the latest segment is open */
 	    col_time(res, BEAT_SEG_ENDED, &seg_end) == 0 &&
-	    col_size(res, BEAT_SEG_SIZE, &seg_size) == 0) {
+	    col_size(res, BEAT_SEG_SIZE, &seg_size) == 0 &&
+	    /* a hibernated session goes through the transaction */
+	    db_col_i64(res, BEAT_HIBERNATED, &hibernated) == 0 &&
+	    hibernated == 0) {
 		out->pk = pk;
 		out->segment = seq;
 		db_col_text(res, BEAT_USER, out->user_id, sizeof(out->user_id));
@@ -763,4 +795,189 @@ session_terminate(struct db *db, const char *session_id, int64_t ended_at,
 	    SESSION_UNCHANGED };
 
 	return outcome_txn(db, end_txn, &e, &e.outcome, outcome);
+}
+
+/* --- session-hibernated, session-woken --------------------------------- */
+
+struct hibernate_txn {
+	const char *session_id;   /* borrowed */
+	int wake;
+	int64_t at;
+	int at_given;
+	struct session *out;
+	enum session_outcome outcome;
+};
+
+/* Whether a hibernation or wake is already applied (UNCHANGED), refused
+ * (*outcome set), or to apply (0). */
+static int
+hibernate_applied(const struct hibernate_txn *h, const struct session *s,
+    enum session_outcome *outcome)
+{
+	int64_t since;
+
+	*outcome = SESSION_UNCHANGED;
+	if (!h->wake) {
+		if (s->hibernated || (h->at_given && s->hibernated_at != 0 &&
+		    h->at == s->hibernated_at))
+			return 1; /* hibernated, or a late repeat */
+		since = max64(s->started_at, s->woken_at);
+	} else {
+		if (h->at_given && s->woken_at != 0 && h->at == s->woken_at)
+			return 1; /* a repeat of the latest wake */
+		if (!s->hibernated) {
+			if (s->woken_at != 0 && !h->at_given)
+				return 1; /* awake since its latest wake */
+			*outcome = SESSION_NOT_HIBERNATED;
+			return -1;
+		}
+		since = s->hibernated_at;
+	}
+	if (h->at < since) {
+		*outcome = SESSION_BEFORE_STATE;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+hibernate_txn(struct db *db, void *arg)
+{
+	struct hibernate_txn *h = arg;
+	struct session_size size;
+	struct segment seg;
+	struct session s;
+	struct time_text t, l;
+	int rc;
+
+	h->outcome = SESSION_UNCHANGED;
+	if ((rc = load_row(db, h->session_id, 1, &s)) == DB_NOT_FOUND) {
+		h->outcome = SESSION_NOT_FOUND;
+		return TXN_REFUSED;
+	}
+	if (rc != DB_OK)
+		return rc;
+	if (s.ended) {
+		h->outcome = SESSION_ENDED;
+		return TXN_REFUSED;
+	}
+	if ((rc = hibernate_applied(h, &s, &h->outcome)) < 0)
+		return TXN_REFUSED;
+	if (rc == 1)
+		return load_session(db, h->session_id, 0, h->out);
+	if ((rc = lock_open_segment(db, s.pk, &seg)) != DB_OK)
+		return rc;
+	/* compute stops (or resumes); the session's storage goes on */
+	size = s.size;
+	if (!h->wake)
+		size.cpu_cores = size.memory_gb = 0;
+	if (!size_equal(&size, &seg.size) &&
+	    (rc = resize(db, &s, &seg, h->at, &size)) != DB_OK)
+		return rc;
+	struct db_param p[] = { DBP_STR(time_text(&t, h->at)),
+	    DBP_STR(time_text(&l, max64(s.last_heartbeat_at, h->at))),
+	    DBP_INT(s.pk) };
+	if ((rc = db_run(db, &session_stmts, h->wake ? SESSION_SQL_WAKE :
+	    SESSION_SQL_HIBERNATE, p, 3, NULL, NULL)) != DB_OK)
+		return rc;
+	h->outcome = SESSION_UPDATED;
+	return load_session(db, h->session_id, 0, h->out);
+}
+
+int
+session_hibernate(struct db *db, const char *session_id, int wake,
+    int64_t at, int at_given, struct session *out,
+    enum session_outcome *outcome)
+{
+	struct hibernate_txn h = { session_id, wake, at, at_given, out,
+	    SESSION_UNCHANGED };
+
+	return outcome_txn(db, hibernate_txn, &h, &h.outcome, outcome);
+}
+
+/* --- user-storage ------------------------------------------------------ */
+
+struct volume_txn {
+	const char *user_id;     /* borrowed */
+	int64_t storage_gb, at;
+	struct session *out;
+	enum session_outcome outcome;
+};
+
+static int
+volume_txn(struct db *db, void *arg)
+{
+	struct volume_txn *v = arg;
+	struct session_size size = { 0, 0, v->storage_gb };
+	char sid[SESSION_ID_MAX + 1];
+	struct account acct;
+	struct segment seg;
+	struct session s;
+	struct time_text t, l;
+	struct size_text z;
+	uint64_t pk = 0;
+	int rc;
+
+	v->outcome = SESSION_UNCHANGED;
+	if ((rc = account_ensure(db, v->user_id, NULL, NULL, &acct,
+	    NULL)) != DB_OK)
+		return rc;
+	/* no hook's id holds a control character: this one is ours */
+	snprintf(sid, sizeof(sid), "%cvolume:%llu", 1,
+	    (unsigned long long)acct.id);
+	rc = load_row(db, sid, 1, &s);
+	if (rc == DB_NOT_FOUND && v->storage_gb == 0) {
+		/* no volume, and none now: nothing to record */
+		memset(v->out, 0, sizeof(*v->out));
+		snprintf(v->out->user_id, sizeof(v->out->user_id), "%s",
+		    v->user_id);
+		return DB_OK;
+	}
+	if (rc == DB_NOT_FOUND) {
+		size_text(&z, &size);
+		struct db_param p[] = { DBP_STR(sid), DBP_INT(acct.id),
+		    DBP_STR(time_text(&t, v->at)), DBP_STR(t.s),
+		    DBP_STR(z.storage) };
+		rc = db_run(db, &session_stmts, SESSION_SQL_VOLUME_INSERT, p, 5,
+		    NULL, &pk);
+		if (rc == DB_DUPLICATE)
+			return DB_RETRY; /* made meanwhile: read it again */
+		if (rc != DB_OK ||
+		    (rc = insert_segment(db, pk, acct.id, 0, v->at,
+		    &size)) != DB_OK)
+			return rc == DB_DUPLICATE ? DB_ERROR : rc;
+		v->outcome = SESSION_CREATED;
+		return load_session(db, sid, 0, v->out);
+	}
+	if (rc != DB_OK)
+		return rc;
+	if (v->at < s.started_at) {
+		v->outcome = SESSION_BEFORE_START;
+		return TXN_REFUSED;
+	}
+	if ((rc = lock_open_segment(db, s.pk, &seg)) != DB_OK)
+		return rc;
+	if (!size_equal(&size, &seg.size)) {
+		if ((rc = resize(db, &s, &seg, v->at, &size)) != DB_OK)
+			return rc;
+		size_text(&z, &size);
+		struct db_param p[] = { DBP_STR(time_text(&l,
+		    max64(s.last_heartbeat_at, v->at))), DBP_STR(z.cpu),
+		    DBP_STR(z.memory), DBP_STR(z.storage), DBP_INT(s.pk) };
+		if ((rc = db_run(db, &session_stmts, SESSION_SQL_BEAT, p, 5,
+		    NULL, NULL)) != DB_OK)
+			return rc;
+		v->outcome = SESSION_UPDATED;
+	}
+	return load_session(db, sid, 0, v->out);
+}
+
+int
+session_user_storage(struct db *db, const char *user_id, int64_t storage_gb,
+    int64_t at, struct session *out, enum session_outcome *outcome)
+{
+	struct volume_txn v = { user_id, storage_gb, at, out,
+	    SESSION_UNCHANGED };
+
+	return outcome_txn(db, volume_txn, &v, &v.outcome, outcome);
 }

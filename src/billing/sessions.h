@@ -50,8 +50,13 @@ struct session {
 	int64_t last_heartbeat_at;
 	int ended;                   /* 1 when ended_at is set */
 	int64_t ended_at;
-	struct session_size size;    /* current size (the open segment's) */
+	struct session_size size;    /* current size (the open segment's,
+	                                but while hibernated the sizes it
+	                                resumes with) */
 	int64_t segment;             /* seq of the latest segment */
+	int hibernated;              /* 1 from a hibernation to its wake */
+	int64_t hibernated_at;       /* the latest hibernation, 0: never */
+	int64_t woken_at;            /* the latest wake, 0: never */
 };
 
 enum session_outcome {
@@ -67,7 +72,11 @@ enum session_outcome {
 	SESSION_CONFLICT_PLAN,   /* the account has another plan: 409 */
 	SESSION_ENDED,           /* a heartbeat after the end: 409 */
 	SESSION_BEFORE_START,    /* an instant before started_at: 400 */
-	SESSION_SUSPENDED        /* the account is suspended: 403 */
+	SESSION_SUSPENDED,       /* the account is suspended: 403 */
+	SESSION_NOT_HIBERNATED,  /* a wake of a session not hibernated: 409 */
+	SESSION_BEFORE_STATE     /* an instant before the current state's
+	                            start (started, last wake, hibernation):
+	                            400 */
 };
 
 /* A heartbeat: an instant and the sizes it states (has_* 0: not stated). */
@@ -127,6 +136,39 @@ int session_heartbeat(struct db *db, const char *session_id,
  */
 int session_terminate(struct db *db, const char *session_id, int64_t ended_at,
     int ended_given, struct session *out, enum session_outcome *outcome);
+
+/*
+ * hooks/session-hibernated (wake 0) and hooks/session-woken (wake 1) at
+ * instant at (at_given 0: the server's now).  A hibernation closes the open
+ * segment at max(at, its start, its metered_until) and opens one with
+ * cpu_cores and memory_gb 0 and the session's storage_gb (or changes the
+ * open one in place when it was never metered and starts there); a wake
+ * opens one with the session's sizes again.  last_heartbeat_at moves
+ * forward to at.  Outcomes: UPDATED; UNCHANGED for a hibernation of a
+ * hibernated session, a wake of an awake one that was woken at `at` (or
+ * with no `at`), or a late repeat of the latest hibernation or wake (the
+ * same at); NOT_FOUND; ENDED; NOT_HIBERNATED (a wake otherwise);
+ * BEFORE_STATE (at before the session's start, its latest wake for a
+ * hibernation, its hibernation for a wake).  *out receives the session on
+ * UPDATED and UNCHANGED.
+ */
+int session_hibernate(struct db *db, const char *session_id, int wake,
+    int64_t at, int at_given, struct session *out,
+    enum session_outcome *outcome);
+
+/*
+ * hooks/user-storage: the persistent volume of user_id holds storage_gb from
+ * at on (0: none).  The account is made if unknown.  The volume is a row of
+ * kind 'user_storage' in billing_sessions, hibernated (storage only, never
+ * stale) and never ended; each change of size is a resize of it at at (as
+ * session_heartbeat's).  Outcomes: CREATED (the first volume), UPDATED,
+ * UNCHANGED (the same size, or 0 with no volume: then *out holds only
+ * user_id), BEFORE_START (at before the volume's first report).  *out
+ * receives the volume's row (size.storage_gb, started_at, segment).
+ */
+int session_user_storage(struct db *db, const char *user_id,
+    int64_t storage_gb, int64_t at, struct session *out,
+    enum session_outcome *outcome);
 
 /*
  * The usage job's progress on rows segments (a chunk size, sql_rows.h):

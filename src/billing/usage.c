@@ -49,11 +49,11 @@ static const struct db_stmt usage_sql[USAGE_NSTMTS] = {
 	    "(SELECT COALESCE(SUM(c.remaining), 0) FROM billing_credits c "
 	    "WHERE c.account_id = a.id AND (c.expires_at IS NULL OR "
 	    "c.expires_at > ?)), "
-	    N8 N8 N2 "NULL "
+	    N8 N8 N2 "NULL, NULL, NULL "
 	    "FROM billing_accounts a WHERE a.user_id = ? "
 	    "UNION ALL "
 	    "SELECT 1, " N8 "d.resource_type, d.unit_price, d.quantity, "
-	    "d.total_cost, " N8 N4 N2 "NULL "
+	    "d.total_cost, " N8 N4 N2 "NULL, NULL, NULL "
 	    "FROM billing_accounts a "
 	    "JOIN billing_usage_daily d ON d.account_id = a.id "
 	    "WHERE a.user_id = ? AND d.day >= ? AND d.day < ? "
@@ -61,7 +61,8 @@ static const struct db_stmt usage_sql[USAGE_NSTMTS] = {
 	    "(SELECT 2, " N8 N4 "s.id, s.session_id, s.started_at, "
 	    "s.last_heartbeat_at, s.cpu_cores, s.memory_gb, s.storage_gb, "
 	    "g.started_at, g.ended_at, g.metered_until, g.metered_done, "
-	    "g.cpu_cores, g.memory_gb, g.storage_gb, g.metered_cost "
+	    "g.cpu_cores, g.memory_gb, g.storage_gb, g.metered_cost, "
+	    "s.hibernated, s.kind = 'user_storage' "
 	    "FROM billing_accounts a "
 	    "JOIN billing_sessions s ON s.account_id = a.id "
 	    "JOIN billing_session_segments g ON g.session_pk = s.id "
@@ -69,7 +70,7 @@ static const struct db_stmt usage_sql[USAGE_NSTMTS] = {
 	     * and a sort on every request; a session's rows stay together
 	     * either way */
 	    "WHERE a.user_id = ? AND s.ended_at IS NULL ORDER BY s.id "
-	    "LIMIT 10000)", 6, 28 },
+	    "LIMIT 10000)", 6, 30 },
 	/* the partial days at either edge of a range that is not day-aligned */
 	[USAGE_EDGES] = {
 	    "SELECT resource_type, unit_price, SUM(quantity), SUM(total_cost) "
@@ -102,6 +103,8 @@ enum {
 	USAGE_COL_SEG_ENDED, USAGE_COL_SEG_UNTIL, USAGE_COL_SEG_DONE,
 	USAGE_COL_SEG_SIZE,
 	USAGE_COL_SEG_COST = USAGE_COL_SEG_SIZE + RES_COUNT,
+	USAGE_COL_HIBERNATED,
+	USAGE_COL_VOLUME,
 	USAGE_NCOLS
 };
 
@@ -218,6 +221,7 @@ edge_usage(struct db *db, uint64_t account_id, int64_t from, int64_t to,
 struct live {
 	struct usage_session s;
 	int open;                 /* s holds a session not yet passed on */
+	int volume;               /* s is the account's persistent volume */
 	int64_t pk;
 	usage_session_fn fn;
 	void *arg;
@@ -228,7 +232,8 @@ finish_session(struct live *l)
 {
 	if (!l->open)
 		return;
-	l->fn(&l->s, l->arg);
+	if (!l->volume) /* the volume is no session: usage shows its size */
+		l->fn(&l->s, l->arg);
 	l->open = 0;
 }
 
@@ -238,7 +243,7 @@ session_row(const struct billing_config *cfg, const struct db_result *res,
     int64_t now, int64_t stale_before, struct live *l, struct usage *u)
 {
 	int64_t pk, started, hb, cur[RES_COUNT], gs, ge, mu, sz[RES_COUNT];
-	int64_t cost, done = 0, until, live;
+	int64_t cost, done = 0, until, live, hibernated = 0, volume = 0;
 	int k;
 
 	if (db_col_i64(res, USAGE_COL_SESSION_PK, &pk) != 0 ||
@@ -248,7 +253,9 @@ session_row(const struct billing_config *cfg, const struct db_result *res,
 	    db_col_time(res, USAGE_COL_SEG_ENDED, &ge) != 0 ||
 	    db_col_time(res, USAGE_COL_SEG_UNTIL, &mu) != 0 ||
 	    db_col_i64(res, USAGE_COL_SEG_DONE, &done) != 0 ||
-	    db_col_decimal(res, USAGE_COL_SEG_COST, &cost) != 0)
+	    db_col_decimal(res, USAGE_COL_SEG_COST, &cost) != 0 ||
+	    db_col_i64(res, USAGE_COL_HIBERNATED, &hibernated) != 0 ||
+	    db_col_i64(res, USAGE_COL_VOLUME, &volume) != 0)
 		return;
 	for (k = 0; k < RES_COUNT; k++)
 		if (db_col_decimal(res, USAGE_COL_SIZE + k, &cur[k]) != 0 ||
@@ -264,8 +271,15 @@ session_row(const struct billing_config *cfg, const struct db_result *res,
 		l->s.started_at = started;
 		l->s.last_heartbeat_at = hb;
 		memcpy(l->s.size, cur, sizeof(l->s.size));
-		l->s.stale = hb < stale_before;
-		if (!l->s.stale)
+		/* hibernated: storage only, and never stale (no heartbeats) */
+		l->s.hibernated = hibernated != 0;
+		l->volume = volume != 0;
+		if (l->volume)
+			u->user_storage = cur[RES_STORAGE];
+		l->s.stale = !l->s.hibernated && hb < stale_before;
+		if (l->s.hibernated)
+			u->in_use[RES_STORAGE] += cur[RES_STORAGE];
+		else if (!l->s.stale)
 			for (k = 0; k < RES_COUNT; k++)
 				u->in_use[k] += cur[k];
 	}

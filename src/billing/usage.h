@@ -30,6 +30,8 @@ struct usage_session {
 	int64_t started_at, last_heartbeat_at;
 	int64_t size[RES_COUNT];      /* current size, micro-units */
 	int stale;                    /* no heartbeat for sessionTimeoutMinutes */
+	int hibernated;               /* accruing storage only (size: the
+	                                 sizes it resumes with) */
 	int64_t accrued;              /* metered so far plus not yet cut */
 };
 
@@ -46,7 +48,9 @@ struct usage {
 	struct usage_item *items;
 	size_t nitems, cap;
 	int64_t total, pending;       /* metered; live, not yet metered */
-	int64_t in_use[RES_COUNT];    /* the sizes of active, fresh sessions */
+	int64_t in_use[RES_COUNT];    /* the sizes of active, fresh sessions
+	                                 and the volume's storage */
+	int64_t user_storage;         /* the persistent volume's GB, 0: none */
 };
 
 /*

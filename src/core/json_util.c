@@ -11,6 +11,7 @@
 
 #include "json_util.h"
 #include "money.h"
+#include "quantity.h"
 #include "timeutil.h"
 
 /*
@@ -344,6 +345,28 @@ json_field_money(struct json_object *obj, const char *key, int max_decimals,
 	if (val == NULL)
 		return 0;
 	return json_get_money(val, max_decimals, out) == 0 ? 1 : -1;
+}
+
+int
+json_field_quantity(struct json_object *obj, const char *key, int kind,
+    int64_t max_micros, int64_t *out)
+{
+	struct json_object *val = json_field(obj, key);
+	int64_t v;
+
+	if (val == NULL)
+		return 0;
+	if (json_object_is_type(val, json_type_string)) {
+		if (quantity_parse(json_object_get_string(val),
+		    (size_t)json_object_get_string_len(val),
+		    (enum quantity_kind)kind, max_micros, &v) != 0)
+			return -1;
+	} else if (json_get_money(val, MONEY_DECIMALS, &v) != 0 || v < 0 ||
+	    v > max_micros) {
+		return -1;
+	}
+	*out = v;
+	return 1;
 }
 
 int

@@ -48,6 +48,11 @@ int json_field_string(struct json_object *obj, const char *key,
     size_t min_len, size_t max_len, const char **out);
 int json_field_money(struct json_object *obj, const char *key,
     int max_decimals, int64_t *out);
+/* A size (quantity.h, kind an enum quantity_kind), 0..max_micros: a JSON
+ * number, exact with at most 6 decimals, or a string read by
+ * quantity_parse ("2", "1500m", "4Gi", "4G"). */
+int json_field_quantity(struct json_object *obj, const char *key, int kind,
+    int64_t max_micros, int64_t *out);
 /* An instant (time_parse_rfc3339, date_form an enum time_date_form): 1, 0,
  * -1 when malformed or not a string, TIME_OUT_OF_RANGE (-2) when outside
  * the years 1970-9999. */

@@ -23,6 +23,9 @@ int api_hook_user_created(struct app *app, struct http_request *req);
 int api_hook_session_created(struct app *app, struct http_request *req);
 int api_hook_session_heartbeat(struct app *app, struct http_request *req);
 int api_hook_session_terminated(struct app *app, struct http_request *req);
+int api_hook_session_hibernated(struct app *app, struct http_request *req);
+int api_hook_session_woken(struct app *app, struct http_request *req);
+int api_hook_user_storage(struct app *app, struct http_request *req);
 /* The answer of every hook while billing is disabled (enabled: false):
  * 200 {"billing": "disabled", "recorded": false, "message"}; records nothing. */
 int api_hooks_disabled(struct http_request *req);

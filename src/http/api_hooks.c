@@ -20,6 +20,7 @@
 #include "http.h"
 #include "json_util.h"
 #include "money.h"
+#include "quantity.h"
 #include "sessions.h"
 #include "timeutil.h"
 
@@ -46,22 +47,27 @@ get_id(struct http_request *req, struct json_object *body, const char *key,
 	return 0;
 }
 
-/* A size: an exact decimal 0..max with at most 6 decimals.  *given is set
- * when present; absence is an error when required.  0 or -1. */
+/* A size 0..max: a JSON number with at most 6 decimals, or a Kubernetes
+ * quantity string of kind (quantity.h: "1500m" cores, "4Gi" or "4G" bytes
+ * as GiB, a bare number as it stands).  *given is set when present;
+ * absence is an error when required.  0 or -1. */
 static int
 get_size(struct http_request *req, struct json_object *body, const char *key,
-    int64_t max, int required, int64_t *out, int *given)
+    enum quantity_kind kind, int64_t max, int required, int64_t *out,
+    int *given)
 {
-	char why[96];
+	char why[160];
 	int r;
 
-	r = json_field_money(body, key, MONEY_DECIMALS, out);
+	r = json_field_quantity(body, key, kind, max, out);
 	*given = r == 1;
 	if (r == 0 && required)
 		return api_bad_param(req, key, "is required");
-	if (r < 0 || (r == 1 && (*out < 0 || *out > max))) {
+	if (r < 0) {
 		snprintf(why, sizeof(why), "must be a number from 0 to %lld "
-		    "with at most 6 decimals", (long long)(max / 1000000));
+		    "with at most 6 decimals or a quantity such as %s",
+		    (long long)(max / 1000000), kind == QUANTITY_CORES ?
+		    "\"1500m\"" : "\"4Gi\" or \"512Mi\" (a bare number is GB)");
 		return api_bad_param(req, key, why);
 	}
 	return 0;
@@ -74,12 +80,12 @@ get_sizes(struct http_request *req, struct json_object *body, int required,
     struct session_size *size, int *has_cpu, int *has_memory,
     int *has_storage)
 {
-	if (get_size(req, body, "cpu_cores", SESSION_CPU_MAX, required,
-	    &size->cpu_cores, has_cpu) != 0 ||
-	    get_size(req, body, "memory_gb", SESSION_MEMORY_MAX, required,
-	    &size->memory_gb, has_memory) != 0 ||
-	    get_size(req, body, "storage_gb", SESSION_STORAGE_MAX, required,
-	    &size->storage_gb, has_storage) != 0)
+	if (get_size(req, body, "cpu_cores", QUANTITY_CORES, SESSION_CPU_MAX,
+	    required, &size->cpu_cores, has_cpu) != 0 ||
+	    get_size(req, body, "memory_gb", QUANTITY_GIB, SESSION_MEMORY_MAX,
+	    required, &size->memory_gb, has_memory) != 0 ||
+	    get_size(req, body, "storage_gb", QUANTITY_GIB,
+	    SESSION_STORAGE_MAX, required, &size->storage_gb, has_storage) != 0)
 		return -1;
 	return 0;
 }
@@ -128,9 +134,12 @@ add_string_or_null(struct json_object *o, const char *key, const char *v)
 	    json_object_new_string(v) : NULL);
 }
 
-/* The session as the hooks answer it.  New reference. */
+/* The session as the hooks answer it; with its state ("running",
+ * "hibernated", "ended") when with_state is set (the hibernation hooks) or
+ * it is hibernated (the other hooks' answers keep their shape otherwise).
+ * New reference. */
 static struct json_object *
-session_json(const struct session *s)
+session_json(const struct session *s, int with_state)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -149,14 +158,19 @@ session_json(const struct session *s)
 	json_object_object_add(o, "storage_gb",
 	    json_money_trim(s->size.storage_gb, 0));
 	json_object_object_add(o, "segment", json_object_new_int64(s->segment));
+	if (with_state || s->hibernated)
+		json_object_object_add(o, "state", json_object_new_string(
+		    s->ended ? "ended" : s->hibernated ? "hibernated" :
+		    "running"));
 	return o;
 }
 
 /* Answers a session hook: its database error rc, else its outcome (s valid
- * on CREATED/UPDATED/UNCHANGED). */
+ * on CREATED/UPDATED/UNCHANGED; with_state as session_json). */
 static int
 answer_session(struct app *app, struct http_request *req, int rc,
-    enum session_outcome oc, const struct session *s, const char *time_param)
+    enum session_outcome oc, const struct session *s, const char *time_param,
+    int with_state)
 {
 	struct json_object *o;
 
@@ -166,7 +180,7 @@ answer_session(struct app *app, struct http_request *req, int rc,
 	case SESSION_CREATED:
 	case SESSION_UPDATED:
 	case SESSION_UNCHANGED:
-		o = session_json(s);
+		o = session_json(s, with_state);
 		rc = http_send_json(req, oc == SESSION_CREATED ? 201 : 200, o);
 		json_object_put(o);
 		return rc;
@@ -196,6 +210,12 @@ answer_session(struct app *app, struct http_request *req, int rc,
 	case SESSION_SUSPENDED:
 		return http_send_error(req, 403, "account_suspended",
 		    "the account is suspended", "user_id", NULL);
+	case SESSION_NOT_HIBERNATED:
+		return http_send_error(req, 409, "conflict",
+		    "the session is not hibernated", NULL, NULL);
+	case SESSION_BEFORE_STATE:
+		return api_bad_param(req, time_param, "is before the session's "
+		    "current state began (its start, latest wake or hibernation)");
 	default:
 		return http_send_error(req, 500, "internal", "internal error",
 		    NULL, NULL);
@@ -326,7 +346,7 @@ api_hook_session_created(struct app *app, struct http_request *req)
 	}
 	rc = session_create(app->db, session_id, user_id, started_at, given,
 	    &size, &s, &oc);
-	answer_session(app, req, rc, oc, &s, "started_at");
+	answer_session(app, req, rc, oc, &s, "started_at", 0);
 out:
 	json_object_put(body);
 	return 0;
@@ -354,7 +374,7 @@ api_hook_session_heartbeat(struct app *app, struct http_request *req)
 	    &beat.has_memory, &beat.has_storage) != 0)
 		goto out;
 	rc = session_heartbeat(app->db, session_id, &beat, &s, &oc);
-	answer_session(app, req, rc, oc, &s, "at");
+	answer_session(app, req, rc, oc, &s, "at", 0);
 out:
 	json_object_put(body);
 	return 0;
@@ -379,7 +399,86 @@ api_hook_session_terminated(struct app *app, struct http_request *req)
 	    &given) != 0)
 		goto out;
 	rc = session_terminate(app->db, session_id, ended_at, given, &s, &oc);
-	answer_session(app, req, rc, oc, &s, "ended_at");
+	answer_session(app, req, rc, oc, &s, "ended_at", 0);
+out:
+	json_object_put(body);
+	return 0;
+}
+
+/* session-hibernated and session-woken: {session_id, at?}. */
+static int
+hook_hibernate(struct app *app, struct http_request *req, int wake)
+{
+	static const char *const keys[] = { "session_id", "at", NULL };
+	struct json_object *body = NULL;
+	const char *session_id;
+	enum session_outcome oc;
+	struct session s;
+	int64_t at;
+	int given, rc;
+
+	if (http_read_json(req, &body) != 0)
+		return -1;
+	if (api_check_keys(req, body, keys) != 0 ||
+	    get_id(req, body, "session_id", &session_id) != 0 ||
+	    get_time(req, body, "at", time_now_usec(), &at, &given) != 0)
+		goto out;
+	rc = session_hibernate(app->db, session_id, wake, at, given, &s, &oc);
+	answer_session(app, req, rc, oc, &s, "at", 1);
+out:
+	json_object_put(body);
+	return 0;
+}
+
+int
+api_hook_session_hibernated(struct app *app, struct http_request *req)
+{
+	return hook_hibernate(app, req, 0);
+}
+
+int
+api_hook_session_woken(struct app *app, struct http_request *req)
+{
+	return hook_hibernate(app, req, 1);
+}
+
+/* user-storage: {user_id, storage_gb, at?}: the user's persistent volume. */
+int
+api_hook_user_storage(struct app *app, struct http_request *req)
+{
+	static const char *const keys[] = { "user_id", "storage_gb", "at",
+	    NULL };
+	struct json_object *body = NULL, *o;
+	const char *user_id;
+	enum session_outcome oc;
+	struct session s;
+	int64_t storage, at;
+	int given, rc;
+
+	if (http_read_json(req, &body) != 0)
+		return -1;
+	if (api_check_keys(req, body, keys) != 0 ||
+	    get_id(req, body, "user_id", &user_id) != 0 ||
+	    get_size(req, body, "storage_gb", QUANTITY_GIB, SESSION_STORAGE_MAX,
+	    1, &storage, &given) != 0 ||
+	    get_time(req, body, "at", time_now_usec(), &at, &given) != 0)
+		goto out;
+	rc = session_user_storage(app->db, user_id, storage, at, &s, &oc);
+	if (rc != DB_OK) {
+		api_db_error(app, req, rc);
+		goto out;
+	}
+	if (oc == SESSION_BEFORE_START) {
+		api_bad_param(req, "at", "is before the volume's first report");
+		goto out;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "user_id", json_object_new_string(user_id));
+	json_object_object_add(o, "storage_gb",
+	    json_money_trim(s.size.storage_gb, 0));
+	json_object_object_add(o, "segment", json_object_new_int64(s.segment));
+	http_send_json(req, oc == SESSION_CREATED ? 201 : 200, o);
+	json_object_put(o);
 out:
 	json_object_put(body);
 	return 0;

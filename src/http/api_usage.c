@@ -43,6 +43,8 @@ session_json(const struct usage_session *s, void *arg)
 	json_object_object_add(o, "storage_gb",
 	    json_money_trim(s->size[RES_STORAGE], 0));
 	json_object_object_add(o, "stale", json_object_new_boolean(s->stale));
+	json_object_object_add(o, "state", json_object_new_string(
+	    s->hibernated ? "hibernated" : "running"));
 	json_object_object_add(o, "accrued_cost",
 	    json_money_trim(s->accrued, 2));
 	json_object_array_add(list, o);
@@ -140,6 +142,8 @@ api_usage(struct app *app, struct http_request *req)
 	json_object_object_add(root, "items", items);
 	json_object_object_add(root, "total_cost", json_money_trim(u.total, 2));
 	json_object_object_add(root, "pending_cost", json_money_trim(u.pending, 2));
+	json_object_object_add(root, "user_storage_gb",
+	    json_money_trim(u.user_storage, 0));
 	json_object_object_add(root, "estimated_total_cost",
 	    json_money_trim(u.total + u.pending, 2));
 	json_object_object_add(root, "active_sessions", sessions);

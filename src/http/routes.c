@@ -37,6 +37,11 @@ const struct route routes[] = {
 	    api_hook_session_heartbeat },
 	{ "POST", "hooks/session-terminated", ACCESS_SERVICE,
 	    api_hook_session_terminated },
+	{ "POST", "hooks/session-hibernated", ACCESS_SERVICE,
+	    api_hook_session_hibernated },
+	{ "POST", "hooks/session-woken", ACCESS_SERVICE,
+	    api_hook_session_woken },
+	{ "POST", "hooks/user-storage", ACCESS_SERVICE, api_hook_user_storage },
 
 	{ "POST", "webhook", ACCESS_STRIPE, api_stripe_webhook },
 };

@@ -266,6 +266,82 @@ class HooksTest(StackTestCase):
         self.create(sid=sid, user=resp["user_id"], cpu=1.000001, mem="0.10",
                     storage=7.5, expect=200)
 
+    # -- Kubernetes quantities (docs/hooks.md "Sizes") ---------------------
+
+    def test_kubernetes_quantities_are_read_exactly_with_the_gib_as_gb(self):
+        sid, user, resp = self.create(cpu="1500m", mem="4Gi", storage="4G")
+        self.assertEqual((resp["cpu_cores"], resp["memory_gb"], resp["storage_gb"]),
+                         (1.5, 4, 3.72529))
+        self.assertEqual(self.sessions(sid)[0][4:], ["1.500000", "4.000000", "3.725290"])
+        # the same sizes written otherwise are the same call
+        self.create(sid=sid, user=user, cpu="1.5", mem=4, storage="3.725290",
+                    expect=200)
+        cases = [("500m", "512Mi", "1Ti", ["0.500000", "0.500000", "1024.000000"]),
+                 ("2", "1.5Gi", "1000k", ["2.000000", "1.500000", "0.000931"]),
+                 ("0.5", "1M", "1T", ["0.500000", "0.000931", "931.322575"]),
+                 ("1m", "1Ki", "10", ["0.001000", "0.000001", "10.000000"]),
+                 ("1024000m", "64Ti", "1000000Gi",
+                  ["1024.000000", "65536.000000", "1000000.000000"])]
+        for cpu, mem, storage, want in cases:
+            with self.subTest(cpu=cpu, mem=mem, storage=storage):
+                sid2, _, _ = self.create(cpu=cpu, mem=mem, storage=storage)
+                self.assertEqual(self.sessions(sid2)[0][4:], want)
+
+    def test_a_resize_by_heartbeat_reads_quantities(self):
+        sid, _, _ = self.create(cpu=2, mem=4, storage=10)
+        at = self.t0 + timedelta(hours=1)
+        status, _, resp = self.hook("session-heartbeat", {
+            "session_id": sid, "at": iso(at), "cpu_cores": "4000m",
+            "memory_gb": "8Gi", "storage_gb": "20Gi"})
+        self.assertEqual(status, 200, resp)
+        self.assertEqual((resp["cpu_cores"], resp["memory_gb"], resp["storage_gb"]),
+                         (4, 8, 20))
+        self.assertEqual([r[3:] for r in self.segments(sid)],
+                         [("2.000000", "4.000000", "10.000000"),
+                          ("4.000000", "8.000000", "20.000000")])
+        # the same sizes again as plain numbers: no resize
+        status, _, _ = self.hook("session-heartbeat", {
+            "session_id": sid, "at": iso(at), "cpu_cores": 4, "memory_gb": 8,
+            "storage_gb": 20})
+        self.assertEqual(status, 200)
+        self.assertEqual(len(self.segments(sid)), 2)
+
+    def test_bad_quantities_are_400_naming_the_param_and_change_nothing(self):
+        def body(**kw):
+            b = {"session_id": self.uid("badq"), "user_id": self.uid("bq"),
+                 "cpu_cores": "1", "memory_gb": "1Gi", "storage_gb": "1Gi",
+                 "started_at": iso(self.t0)}
+            b.update(kw)
+            return b
+
+        cases = [(body(cpu_cores="1025"), "cpu_cores"),
+                 (body(cpu_cores="1024001m"), "cpu_cores"),
+                 (body(cpu_cores="2Gi"), "cpu_cores"),
+                 (body(cpu_cores="1.5 m"), "cpu_cores"),
+                 (body(memory_gb="65Ti"), "memory_gb"),
+                 (body(memory_gb="65537Gi"), "memory_gb"),
+                 (body(memory_gb="4000000000"), "memory_gb"),
+                 (body(memory_gb="1500m"), "memory_gb"),
+                 (body(memory_gb="Gi"), "memory_gb"),
+                 (body(memory_gb="1.2.3Gi"), "memory_gb"),
+                 (body(memory_gb="-1Gi"), "memory_gb"),
+                 (body(memory_gb="1e3"), "memory_gb"),
+                 (body(memory_gb="1 Gi"), "memory_gb"),
+                 (body(memory_gb="4gi"), "memory_gb"),
+                 (body(storage_gb="1Pi"), "storage_gb"),
+                 (body(storage_gb="99999999999999999999Gi"), "storage_gb"),
+                 (body(storage_gb=""), "storage_gb")]
+        for b, param in cases:
+            with self.subTest(body=b, param=param):
+                self.assertInvalid(self.hook("session-created", b), param)
+                self.assertEqual(self.sessions(b["session_id"]), [])
+                self.assertEqual(self.accounts(b["user_id"]), [])
+        sid, _, _ = self.create()
+        status, _, resp = self.hook("session-heartbeat", {
+            "session_id": sid, "memory_gb": "65Ti"})
+        self.assertInvalid((status, _, resp), "memory_gb")
+        self.assertEqual(len(self.segments(sid)), 1)
+
     def test_concurrent_session_created_makes_one_row(self):
         sid, user = self.uid("race"), self.uid("raceuser")
         body = {"session_id": sid, "user_id": user, "cpu_cores": 2, "memory_gb": 4,
