@@ -201,6 +201,7 @@ def run_wrk(url, duration, script=None, script_args=(), headers=()):
 # -- the stack with the trivial responder -----------------------------------------
 
 LOCATION_RE = re.compile(r"^location /api/plugins/billing/ \{\n.*?^\}\n", re.M | re.S)
+NESTED_RE = re.compile(r"^    location [^\n]*\{\n.*?^    \}\n", re.M | re.S)
 
 
 class BenchStack(stackmod.Stack):
@@ -220,7 +221,9 @@ class BenchStack(stackmod.Stack):
         with open(os.path.join(ROOT, "nginx", "streamspace-billing.conf")) as f:
             m = LOCATION_RE.search(f.read())
         check(m is not None, "billingd's location block not found in streamspace-billing.conf")
-        block = (m.group(0).replace("location /api/plugins/billing/ {", "location = /bench/fcgi {")
+        # an exact location holds no nested one (the webhook's larger bodies)
+        outer = NESTED_RE.sub("", m.group(0))
+        block = (outer.replace("location /api/plugins/billing/ {", "location = /bench/fcgi {")
                  .replace("fastcgi_pass streamspace_billing;", "fastcgi_pass bench_trivial;"))
         block = "\n".join(("        " + l) if l else l for l in block.splitlines()) + "\n"
         anchor_up = "    upstream streamspace_billing {"
