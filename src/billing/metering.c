@@ -48,9 +48,11 @@ static const struct db_stmt metering_sql[METERING_NSTMTS] = {
 	    "WHERE metered_done = 0 AND id > ? ORDER BY id LIMIT 256 "
 	    "FOR UPDATE SKIP LOCKED", 1, 9 },
 	/* a hibernated session sends no heartbeats and is never stale: its
-	 * storage accrues until it wakes or ends (docs/billing.md) */
+	 * storage accrues until it wakes or ends (docs/billing.md); nor is
+	 * one whose source sends none (heartbeats = 0: hooks/streamspace) */
 	[METERING_SESSIONS] = {
-	    "SELECT g.id, IF(s.hibernated = 0, s.last_heartbeat_at, NULL), "
+	    "SELECT g.id, IF(s.hibernated = 0 AND s.heartbeats = 1, "
+	    "s.last_heartbeat_at, NULL), "
 	    "s.ended_at "
 	    "FROM billing_session_segments g "
 	    "JOIN billing_sessions s ON s.id = g.session_pk "

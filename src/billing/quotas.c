@@ -66,7 +66,9 @@ static const struct db_stmt quotas_sql[QUOTAS_NSTMTS] = {
 	    "COALESCE(SUM(s.storage_gb), 0) FROM billing_accounts a "
 	    "LEFT JOIN billing_sessions s ON s.account_id = a.id "
 	    "AND s.ended_at IS NULL "
-	    "AND (s.last_heartbeat_at >= ? OR s.hibernated = 1) "
+	    /* stale sessions hold nothing, unless they never heartbeat */
+	    "AND (s.last_heartbeat_at >= ? OR s.hibernated = 1 "
+	    "OR s.heartbeats = 0) "
 	    "WHERE a.id > ? GROUP BY a.id ORDER BY a.id LIMIT 200", 2,
 	    ACC_NCOLS },
 	[QUOTAS_LOCK_ACCOUNT] = {

@@ -40,6 +40,7 @@ enum {
 	SESSION_SQL_HIBERNATE,
 	SESSION_SQL_WAKE,
 	SESSION_SQL_VOLUME_INSERT,
+	SESSION_SQL_INSERT_QUIET,
 	SESSION_SQL_N
 };
 static const struct db_stmt session_sql[SESSION_SQL_N] = {
@@ -116,6 +117,12 @@ static const struct db_stmt session_sql[SESSION_SQL_N] = {
 	    "last_heartbeat_at, cpu_cores, memory_gb, storage_gb, kind, "
 	    "hibernated) VALUES (?, ?, ?, ?, 0, 0, ?, 'user_storage', 1)",
 	    5, 0 },
+	/* a session whose source sends no heartbeats (hooks/streamspace):
+	 * never stale, it accrues until it is hibernated or ended */
+	[SESSION_SQL_INSERT_QUIET] = {
+	    "INSERT INTO billing_sessions (session_id, account_id, started_at, "
+	    "last_heartbeat_at, cpu_cores, memory_gb, storage_gb, heartbeats) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, 0)", 7, 0 },
 };
 const struct db_stmts session_stmts = DB_STMTS("sessions", session_sql);
 
@@ -980,4 +987,142 @@ session_user_storage(struct db *db, const char *user_id, int64_t storage_gb,
 	    SESSION_UNCHANGED };
 
 	return outcome_txn(db, volume_txn, &v, &v.outcome, outcome);
+}
+
+/* --- inside the caller's transaction (hooks/streamspace) --------------- */
+
+/* A transaction function's result inside the caller's transaction: a
+ * refusal is DB_OK with its outcome (the caller rolls back). */
+static int
+in_txn(int rc)
+{
+	return rc == TXN_REFUSED || rc == TXN_SUSPENDED ? DB_OK : rc;
+}
+
+/* Locks the session and checks its user: DB_OK with *outcome UNCHANGED (go
+ * on, *out loaded), NOT_FOUND or CONFLICT_USER; or an error. */
+static int
+lock_owned(struct db *db, const char *session_id, const char *user_id,
+    struct session *out, enum session_outcome *outcome)
+{
+	int rc;
+
+	*outcome = SESSION_UNCHANGED;
+	rc = load_session(db, session_id, 1, out);
+	if (rc == DB_NOT_FOUND) {
+		*outcome = SESSION_NOT_FOUND;
+		return DB_OK;
+	}
+	if (rc == DB_OK && strcmp(out->user_id, user_id) != 0)
+		*outcome = SESSION_CONFLICT_USER;
+	return rc;
+}
+
+int
+session_start_in(struct db *db, const char *session_id, const char *user_id,
+    int64_t at, const struct session_size *size, struct session *out,
+    enum session_outcome *outcome)
+{
+	struct hibernate_txn h = { session_id, 1, at, 1, out,
+	    SESSION_UNCHANGED };
+	struct account acct;
+	struct time_text t;
+	struct size_text z;
+	uint64_t pk = 0;
+	int rc;
+
+	if ((rc = lock_owned(db, session_id, user_id, out, outcome)) != DB_OK)
+		return rc;
+	if (*outcome == SESSION_CONFLICT_USER)
+		return DB_OK;
+	if (*outcome == SESSION_UNCHANGED) {
+		if (out->ended)
+			*outcome = SESSION_ENDED;
+		else if (out->hibernated) {
+			rc = in_txn(hibernate_txn(db, &h));
+			*outcome = h.outcome;
+		}
+		return rc;
+	}
+	/* unknown: the account (made if unknown) and a quiet session */
+	if ((rc = account_ensure(db, user_id, NULL, NULL, &acct,
+	    NULL)) != DB_OK)
+		return rc;
+	if (strcmp(acct.status, "suspended") == 0) {
+		*outcome = SESSION_SUSPENDED;
+		return DB_OK;
+	}
+	size_text(&z, size);
+	time_text(&t, at);
+	struct db_param p[] = { DBP_STR(session_id), DBP_INT(acct.id),
+	    DBP_STR(t.s), DBP_STR(t.s), DBP_STR(z.cpu), DBP_STR(z.memory),
+	    DBP_STR(z.storage) };
+	rc = db_run(db, &session_stmts, SESSION_SQL_INSERT_QUIET, p, 7, NULL,
+	    &pk);
+	if (rc == DB_DUPLICATE)
+		return DB_RETRY; /* made meanwhile: the retry reads it */
+	if (rc != DB_OK)
+		return rc;
+	if ((rc = insert_segment(db, pk, acct.id, 0, at, size)) != DB_OK)
+		return rc == DB_DUPLICATE ? DB_ERROR : rc;
+	*outcome = SESSION_CREATED;
+	return load_session(db, session_id, 0, out);
+}
+
+int
+session_hibernate_in(struct db *db, const char *session_id,
+    const char *user_id, int64_t at, struct session *out,
+    enum session_outcome *outcome)
+{
+	struct hibernate_txn h = { session_id, 0, at, 1, out,
+	    SESSION_UNCHANGED };
+	int rc;
+
+	if ((rc = lock_owned(db, session_id, user_id, out, outcome)) != DB_OK ||
+	    *outcome != SESSION_UNCHANGED)
+		return rc;
+	rc = in_txn(hibernate_txn(db, &h));
+	*outcome = h.outcome;
+	return rc;
+}
+
+int
+session_end_in(struct db *db, const char *session_id, const char *user_id,
+    int64_t at, struct session *out, enum session_outcome *outcome)
+{
+	struct end_txn e = { session_id, at, 1, out, SESSION_UNCHANGED };
+	int rc;
+
+	if ((rc = lock_owned(db, session_id, user_id, out, outcome)) != DB_OK ||
+	    *outcome != SESSION_UNCHANGED)
+		return rc;
+	rc = in_txn(end_txn(db, &e));
+	*outcome = e.outcome;
+	return rc;
+}
+
+int
+session_user_created_in(struct db *db, const char *user_id,
+    const char *email, struct account *out, enum session_outcome *outcome)
+{
+	struct user_txn u = { user_id, email, NULL, out, SESSION_UNCHANGED };
+	int rc;
+
+	rc = in_txn(user_txn(db, &u));
+	*outcome = u.outcome;
+	return rc;
+}
+
+int
+session_user_storage_in(struct db *db, const char *user_id,
+    int64_t storage_gb, int64_t at, struct session *out,
+    enum session_outcome *outcome)
+{
+	struct volume_txn v = { user_id, storage_gb, at, out,
+	    SESSION_UNCHANGED };
+	int rc;
+
+	rc = in_txn(volume_txn(db, &v));
+	*outcome = v.outcome;
+	return rc;
 }

@@ -171,6 +171,37 @@ int session_user_storage(struct db *db, const char *user_id,
     enum session_outcome *outcome);
 
 /*
+ * hooks/streamspace: the same effects inside the caller's transaction
+ * (db_in_transaction), which records the delivery with them.  Each returns
+ * DB_OK with *outcome, or an enum db_rc error (DB_RETRY: retry the whole
+ * transaction).  An outcome other than CREATED, UPDATED or UNCHANGED is a
+ * refusal: the caller rolls its transaction back (an account made on the
+ * way goes with it).  user_id must be the session's user, else
+ * CONFLICT_USER; an unknown session is NOT_FOUND (but for session_start_in).
+ *
+ * session_start_in: an unknown session is made at `at` (and its account if
+ * unknown) with heartbeats = 0: never stale, it accrues until it is
+ * hibernated or ended; a hibernated one is woken at `at`; a running one is
+ * UNCHANGED; an ended one ENDED; a suspended account SUSPENDED.
+ * session_hibernate_in, session_end_in: as session_hibernate and
+ * session_terminate with the instant given.  session_user_created_in and
+ * session_user_storage_in: as their hooks.
+ */
+int session_start_in(struct db *db, const char *session_id,
+    const char *user_id, int64_t at, const struct session_size *size,
+    struct session *out, enum session_outcome *outcome);
+int session_hibernate_in(struct db *db, const char *session_id,
+    const char *user_id, int64_t at, struct session *out,
+    enum session_outcome *outcome);
+int session_end_in(struct db *db, const char *session_id, const char *user_id,
+    int64_t at, struct session *out, enum session_outcome *outcome);
+int session_user_created_in(struct db *db, const char *user_id,
+    const char *email, struct account *out, enum session_outcome *outcome);
+int session_user_storage_in(struct db *db, const char *user_id,
+    int64_t storage_gb, int64_t at, struct session *out,
+    enum session_outcome *outcome);
+
+/*
  * The usage job's progress on rows segments (a chunk size, sql_rows.h):
  * p holds (id, metered_until or NULL, cost to add, done) per segment, np of
  * them in all.  Runs in the caller's transaction.  An enum db_rc.

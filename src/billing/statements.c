@@ -15,6 +15,7 @@
 #include "sessions.h"
 #include "sql_rows.h"
 #include "statements.h"
+#include "streamspace.h"
 #include "subscriptions.h"
 #include "usage.h"
 #include "webhook.h"
@@ -34,6 +35,7 @@ static const struct db_stmts *const tables[] = {
 	&account_list_stmts,
 	&account_contact_stmts,
 	&session_stmts,
+	&streamspace_stmts,
 	&metering_stmts,
 	&metering_write_claim_stmts,
 	&usage_stmts,

@@ -49,11 +49,11 @@ static const struct db_stmt usage_sql[USAGE_NSTMTS] = {
 	    "(SELECT COALESCE(SUM(c.remaining), 0) FROM billing_credits c "
 	    "WHERE c.account_id = a.id AND (c.expires_at IS NULL OR "
 	    "c.expires_at > ?)), "
-	    N8 N8 N2 "NULL, NULL, NULL "
+	    N8 N8 N4 "NULL, NULL "
 	    "FROM billing_accounts a WHERE a.user_id = ? "
 	    "UNION ALL "
 	    "SELECT 1, " N8 "d.resource_type, d.unit_price, d.quantity, "
-	    "d.total_cost, " N8 N4 N2 "NULL, NULL, NULL "
+	    "d.total_cost, " N8 N4 N4 "NULL, NULL "
 	    "FROM billing_accounts a "
 	    "JOIN billing_usage_daily d ON d.account_id = a.id "
 	    "WHERE a.user_id = ? AND d.day >= ? AND d.day < ? "
@@ -62,7 +62,7 @@ static const struct db_stmt usage_sql[USAGE_NSTMTS] = {
 	    "s.last_heartbeat_at, s.cpu_cores, s.memory_gb, s.storage_gb, "
 	    "g.started_at, g.ended_at, g.metered_until, g.metered_done, "
 	    "g.cpu_cores, g.memory_gb, g.storage_gb, g.metered_cost, "
-	    "s.hibernated, s.kind = 'user_storage' "
+	    "s.hibernated, s.kind = 'user_storage', s.heartbeats "
 	    "FROM billing_accounts a "
 	    "JOIN billing_sessions s ON s.account_id = a.id "
 	    "JOIN billing_session_segments g ON g.session_pk = s.id "
@@ -70,7 +70,7 @@ static const struct db_stmt usage_sql[USAGE_NSTMTS] = {
 	     * and a sort on every request; a session's rows stay together
 	     * either way */
 	    "WHERE a.user_id = ? AND s.ended_at IS NULL ORDER BY s.id "
-	    "LIMIT 10000)", 6, 30 },
+	    "LIMIT 10000)", 6, 31 },
 	/* the partial days at either edge of a range that is not day-aligned */
 	[USAGE_EDGES] = {
 	    "SELECT resource_type, unit_price, SUM(quantity), SUM(total_cost) "
@@ -105,6 +105,7 @@ enum {
 	USAGE_COL_SEG_COST = USAGE_COL_SEG_SIZE + RES_COUNT,
 	USAGE_COL_HIBERNATED,
 	USAGE_COL_VOLUME,
+	USAGE_COL_HEARTBEATS,
 	USAGE_NCOLS
 };
 
@@ -244,6 +245,7 @@ session_row(const struct billing_config *cfg, const struct db_result *res,
 {
 	int64_t pk, started, hb, cur[RES_COUNT], gs, ge, mu, sz[RES_COUNT];
 	int64_t cost, done = 0, until, live, hibernated = 0, volume = 0;
+	int64_t beats = 1;
 	int k;
 
 	if (db_col_i64(res, USAGE_COL_SESSION_PK, &pk) != 0 ||
@@ -255,7 +257,8 @@ session_row(const struct billing_config *cfg, const struct db_result *res,
 	    db_col_i64(res, USAGE_COL_SEG_DONE, &done) != 0 ||
 	    db_col_decimal(res, USAGE_COL_SEG_COST, &cost) != 0 ||
 	    db_col_i64(res, USAGE_COL_HIBERNATED, &hibernated) != 0 ||
-	    db_col_i64(res, USAGE_COL_VOLUME, &volume) != 0)
+	    db_col_i64(res, USAGE_COL_VOLUME, &volume) != 0 ||
+	    db_col_i64(res, USAGE_COL_HEARTBEATS, &beats) != 0)
 		return;
 	for (k = 0; k < RES_COUNT; k++)
 		if (db_col_decimal(res, USAGE_COL_SIZE + k, &cur[k]) != 0 ||
@@ -276,7 +279,9 @@ session_row(const struct billing_config *cfg, const struct db_result *res,
 		l->volume = volume != 0;
 		if (l->volume)
 			u->user_storage = cur[RES_STORAGE];
-		l->s.stale = !l->s.hibernated && hb < stale_before;
+		/* a session whose source sends no heartbeats is never stale */
+		l->s.stale = !l->s.hibernated && beats != 0 &&
+		    hb < stale_before;
 		if (l->s.hibernated)
 			u->in_use[RES_STORAGE] += cur[RES_STORAGE];
 		else if (!l->s.stale)

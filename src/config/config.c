@@ -116,6 +116,15 @@ apply_env(struct billing_config *cfg, char *err, size_t errlen)
 		    errlen) == -1)
 			return -1;
 	}
+	if ((v = env_value("STREAMSPACE_WEBHOOK_SECRET")) != NULL) {
+		config_clear_secret_list(cfg->streamspace_webhook_secrets,
+		    &cfg->n_streamspace_webhook_secrets);
+		if (config_add_secrets_csv(cfg->streamspace_webhook_secrets,
+		    &cfg->n_streamspace_webhook_secrets, v, strlen(v),
+		    "streamspaceWebhookSecret (from "
+		    "STREAMSPACE_WEBHOOK_SECRET)", err, errlen) == -1)
+			return -1;
+	}
 	return 0;
 }
 
@@ -374,6 +383,8 @@ config_free(struct billing_config *cfg)
 		return;
 	config_free_secret(cfg->stripe_secret_key);
 	config_clear_webhook_secrets(cfg);
+	config_clear_secret_list(cfg->streamspace_webhook_secrets,
+	    &cfg->n_streamspace_webhook_secrets);
 	for (i = 0; i < CONFIG_MAX_PLANS; i++) {
 		free(cfg->plans[i].id);
 		free(cfg->plans[i].name);

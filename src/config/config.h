@@ -70,6 +70,12 @@ struct billing_config {
 	int invoice_due_days;          /* default 14 */
 	int invoice_draft_hours;       /* default 0: finalize at once */
 	int session_timeout_minutes;   /* default 15 */
+	/* hooks/streamspace: its secrets (rotation), how far its timestamp
+	 * may be from now, and a persistentHome's size in GB (0: none) */
+	char *streamspace_webhook_secrets[CONFIG_MAX_WEBHOOK_SECRETS];
+	size_t n_streamspace_webhook_secrets;
+	int streamspace_webhook_tolerance_seconds;  /* default 3600 */
+	int streamspace_home_storage_gb;            /* default 0 */
 	char *events_webhook_url;
 	char *events_webhook_secret;
 	char *platform_suspend_url;

@@ -72,6 +72,11 @@ int config_keys_defaults(struct billing_config *cfg, char *err,
 int config_keys_apply(struct json_object *root, struct billing_config *cfg,
     char *err, size_t errlen);
 
+/* A list of secrets (stripeWebhookSecret, streamspaceWebhookSecret) */
+void config_clear_secret_list(char **list, size_t *n);
+int config_add_secrets_csv(char **list, size_t *n, const char *s,
+    size_t len, const char *path, char *err, size_t errlen);
+
 /* stripeWebhookSecret's list, also set by STRIPE_WEBHOOK_SECRET */
 void config_clear_webhook_secrets(struct billing_config *cfg);
 int config_add_webhook_csv(struct billing_config *cfg, const char *s,

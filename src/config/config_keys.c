@@ -87,20 +87,27 @@ parse_interval(struct json_object *val, void *base, const char *path,
 }
 
 void
-config_clear_webhook_secrets(struct billing_config *cfg)
+config_clear_secret_list(char **list, size_t *n)
 {
 	size_t i;
 
-	for (i = 0; i < cfg->n_stripe_webhook_secrets; i++) {
-		config_free_secret(cfg->stripe_webhook_secrets[i]);
-		cfg->stripe_webhook_secrets[i] = NULL;
+	for (i = 0; i < *n; i++) {
+		config_free_secret(list[i]);
+		list[i] = NULL;
 	}
-	cfg->n_stripe_webhook_secrets = 0;
+	*n = 0;
 }
 
-/* Appends one secret of len bytes at s (not NUL-terminated) to the list. */
+void
+config_clear_webhook_secrets(struct billing_config *cfg)
+{
+	config_clear_secret_list(cfg->stripe_webhook_secrets,
+	    &cfg->n_stripe_webhook_secrets);
+}
+
+/* Appends one secret of len bytes at s (not NUL-terminated) to list. */
 static int
-add_webhook_secret(struct billing_config *cfg, const char *s, size_t len,
+add_webhook_secret(char **list, size_t *n, const char *s, size_t len,
     const char *path, char *err, size_t errlen)
 {
 	char *copy;
@@ -110,7 +117,7 @@ add_webhook_secret(struct billing_config *cfg, const char *s, size_t len,
 		    path);
 		return -1;
 	}
-	if (cfg->n_stripe_webhook_secrets == CONFIG_MAX_WEBHOOK_SECRETS) {
+	if (*n == CONFIG_MAX_WEBHOOK_SECRETS) {
 		errbuf_set(err, errlen, "%s: at most %d secrets", path,
 		    CONFIG_MAX_WEBHOOK_SECRETS);
 		return -1;
@@ -130,13 +137,13 @@ add_webhook_secret(struct billing_config *cfg, const char *s, size_t len,
 		    "characters", path);
 		return -1;
 	}
-	cfg->stripe_webhook_secrets[cfg->n_stripe_webhook_secrets++] = copy;
+	list[(*n)++] = copy;
 	return 0;
 }
 
 /* "a,b, c": items trimmed of blanks, none empty (a stray comma is a typo). */
 int
-config_add_webhook_csv(struct billing_config *cfg, const char *s, size_t len,
+config_add_secrets_csv(char **list, size_t *n, const char *s, size_t len,
     const char *path, char *err, size_t errlen)
 {
 	const char *end = s + len, *item = s, *stop, *a, *b;
@@ -150,7 +157,7 @@ config_add_webhook_csv(struct billing_config *cfg, const char *s, size_t len,
 			a++;
 		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
 			b--;
-		if (add_webhook_secret(cfg, a, (size_t)(b - a), path, err,
+		if (add_webhook_secret(list, n, a, (size_t)(b - a), path, err,
 		    errlen) == -1)
 			return -1;
 		if (stop == end)
@@ -159,26 +166,35 @@ config_add_webhook_csv(struct billing_config *cfg, const char *s, size_t len,
 	}
 }
 
-static int
-parse_webhook_secrets(struct json_object *val, void *base, const char *path,
-    char *err, size_t errlen)
+int
+config_add_webhook_csv(struct billing_config *cfg, const char *s, size_t len,
+    const char *path, char *err, size_t errlen)
 {
-	struct billing_config *cfg = base;
-	struct json_object *item;
-	size_t i, n;
+	return config_add_secrets_csv(cfg->stripe_webhook_secrets,
+	    &cfg->n_stripe_webhook_secrets, s, len, path, err, errlen);
+}
 
-	config_clear_webhook_secrets(cfg);
+/* A list of secrets: a string (comma-separated for rotation) or an array. */
+static int
+parse_secret_list(struct json_object *val, char **list, size_t *n,
+    const char *path, char *err, size_t errlen)
+{
+	struct json_object *item;
+	size_t i, count;
+
+	config_clear_secret_list(list, n);
 	if (json_object_is_type(val, json_type_string))
-		return config_add_webhook_csv(cfg, json_object_get_string(val),
+		return config_add_secrets_csv(list, n,
+		    json_object_get_string(val),
 		    (size_t)json_object_get_string_len(val), path, err, errlen);
 	if (!json_object_is_type(val, json_type_array))
 		goto bad;
-	n = json_object_array_length(val);
-	for (i = 0; i < n; i++) {
+	count = json_object_array_length(val);
+	for (i = 0; i < count; i++) {
 		item = json_object_array_get_idx(val, i);
 		if (!json_object_is_type(item, json_type_string))
 			goto bad;
-		if (add_webhook_secret(cfg, json_object_get_string(item),
+		if (add_webhook_secret(list, n, json_object_get_string(item),
 		    (size_t)json_object_get_string_len(item), path, err,
 		    errlen) == -1)
 			return -1;
@@ -188,6 +204,26 @@ bad:
 	errbuf_set(err, errlen, "%s: must be a string (comma-separated for "
 	    "rotation) or an array of strings", path);
 	return -1;
+}
+
+static int
+parse_webhook_secrets(struct json_object *val, void *base, const char *path,
+    char *err, size_t errlen)
+{
+	struct billing_config *cfg = base;
+
+	return parse_secret_list(val, cfg->stripe_webhook_secrets,
+	    &cfg->n_stripe_webhook_secrets, path, err, errlen);
+}
+
+static int
+parse_streamspace_secrets(struct json_object *val, void *base,
+    const char *path, char *err, size_t errlen)
+{
+	struct billing_config *cfg = base;
+
+	return parse_secret_list(val, cfg->streamspace_webhook_secrets,
+	    &cfg->n_streamspace_webhook_secrets, path, err, errlen);
 }
 
 /* checkoutReturnOrigins: an array of origins, kept lowercased. */
@@ -491,6 +527,11 @@ static const struct key top_keys[] = {
 	KINT("invoiceDraftHours", CF(invoice_draft_hours), 0, 720, 0),
 	KINT("sessionTimeoutMinutes", CF(session_timeout_minutes), 1, 10080,
 	    15),
+	KCUSTOM("streamspaceWebhookSecret", parse_streamspace_secrets, 0),
+	KINT("streamspaceWebhookToleranceSeconds",
+	    CF(streamspace_webhook_tolerance_seconds), 1, 604800, 3600),
+	KINT("streamspaceHomeStorageGb", CF(streamspace_home_storage_gb), 0,
+	    1000000, 0),
 	KSTR("eventsWebhookUrl", CF(events_webhook_url), 1, STR_MAX, NULL,
 	    config_check_url, 0),
 	KSTR("eventsWebhookSecret", CF(events_webhook_secret), 1, STR_MAX,

@@ -38,23 +38,21 @@ struct sig_header {
 };
 
 /*
- * mac = HMAC-SHA256(secret, "<t>.<body>").  The secret and body are
- * borrowed.  Returns 0 or -1.
+ * mac = HMAC-SHA256(secret, "<prefix><body>"), the prefix of plen bytes
+ * (none when 0).  The secret, prefix and body are borrowed.  0 or -1.
+ * The one HMAC of this file: Stripe's "<t>." prefix and StreamSpace's bare
+ * body go through it.
  */
 static int
-compute_mac(const char *secret, int64_t t, const char *body, size_t len,
-    unsigned char mac[MAC_LEN])
+hmac_sha256(const char *secret, const char *prefix, size_t plen,
+    const char *body, size_t len, unsigned char mac[MAC_LEN])
 {
-	char prefix[T_DIGITS_MAX + 2];
 	EVP_MAC *alg = NULL;
 	EVP_MAC_CTX *ctx = NULL;
 	OSSL_PARAM params[2];
 	size_t outlen = 0;
-	int n, rc = -1;
+	int rc = -1;
 
-	n = snprintf(prefix, sizeof(prefix), "%" PRId64 ".", t);
-	if (n < 0 || (size_t)n >= sizeof(prefix))
-		goto out;
 	if ((alg = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
 	    (ctx = EVP_MAC_CTX_new(alg)) == NULL)
 		goto out;
@@ -63,7 +61,8 @@ compute_mac(const char *secret, int64_t t, const char *body, size_t len,
 	params[1] = OSSL_PARAM_construct_end();
 	if (EVP_MAC_init(ctx, (const unsigned char *)secret, strlen(secret),
 	    params) != 1 ||
-	    EVP_MAC_update(ctx, (const unsigned char *)prefix, (size_t)n) != 1 ||
+	    (plen > 0 && EVP_MAC_update(ctx, (const unsigned char *)prefix,
+	    plen) != 1) ||
 	    (len > 0 && EVP_MAC_update(ctx, (const unsigned char *)body,
 	    len) != 1) ||
 	    EVP_MAC_final(ctx, mac, &outlen, MAC_LEN) != 1 ||
@@ -74,6 +73,20 @@ out:
 	EVP_MAC_CTX_free(ctx);
 	EVP_MAC_free(alg);
 	return rc;
+}
+
+/* mac = HMAC-SHA256(secret, "<t>.<body>").  0 or -1. */
+static int
+compute_mac(const char *secret, int64_t t, const char *body, size_t len,
+    unsigned char mac[MAC_LEN])
+{
+	char prefix[T_DIGITS_MAX + 2];
+	int n;
+
+	n = snprintf(prefix, sizeof(prefix), "%" PRId64 ".", t);
+	if (n < 0 || (size_t)n >= sizeof(prefix))
+		return -1;
+	return hmac_sha256(secret, prefix, (size_t)n, body, len, mac);
 }
 
 static int
@@ -279,5 +292,70 @@ signature_verify(const char *header, const char *const *secrets,
 		*why = "timestamp outside the tolerance";
 		return -1;
 	}
+	return 0;
+}
+
+int
+signature_verify_hex(const char *hex, const char *const *secrets,
+    size_t nsecrets, const char *body, size_t len, const char **why)
+{
+	unsigned char want[MAC_LEN], mac[MAC_LEN];
+	const char *dummy;
+	size_t i, usable = 0;
+	int match = 0;
+
+	if (why == NULL)
+		why = &dummy;
+	*why = NULL;
+	if (hex == NULL || hex[0] == '\0') {
+		*why = "missing signature header";
+		return -1;
+	}
+	if (decode_v1(hex, strnlen(hex, HEX_LEN + 1), want) != 0) {
+		*why = "malformed signature (64 lowercase hex digits expected)";
+		return -1;
+	}
+	if (body == NULL && len > 0) {
+		*why = "no body";
+		return -1;
+	}
+	/* every secret, no early exit (as signature_verify) */
+	for (i = 0; i < nsecrets; i++) {
+		if (secrets[i] == NULL || secrets[i][0] == '\0')
+			continue;
+		if (hmac_sha256(secrets[i], NULL, 0, body, len, mac) != 0) {
+			*why = "cannot compute the signature";
+			OPENSSL_cleanse(mac, sizeof(mac));
+			return -1;
+		}
+		usable++;
+		match |= CRYPTO_memcmp(mac, want, MAC_LEN) == 0;
+	}
+	OPENSSL_cleanse(mac, sizeof(mac));
+	if (usable == 0) {
+		*why = "no webhook secret configured";
+		return -1;
+	}
+	if (!match) {
+		*why = "no signature matches";
+		return -1;
+	}
+	return 0;
+}
+
+int
+signature_sha256_hex(const char *body, size_t len,
+    char out[SIGNATURE_SHA256_HEX])
+{
+	unsigned char md[MAC_LEN];
+	unsigned int mdlen = 0;
+	size_t i;
+
+	if ((body == NULL && len > 0) ||
+	    EVP_Digest(len > 0 ? body : "", len, md, &mdlen, EVP_sha256(),
+	    NULL) != 1 || mdlen != MAC_LEN)
+		return -1;
+	for (i = 0; i < MAC_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
 	return 0;
 }

@@ -1,5 +1,6 @@
 /*
- * signature: Stripe-style request signatures, both ways.
+ * signature: Stripe-style request signatures, both ways, and StreamSpace's
+ * bare-body HMAC (signature_verify_hex).
  *
  * Header: "t=<unix seconds>,v1=<hex>[,v1=<hex>...]" where each v1 is the
  * lowercase hex HMAC-SHA256 of "<t>.<raw body>" keyed with the whole secret
@@ -30,5 +31,20 @@ int signature_header(const char *secret, int64_t t, const char *body,
 int signature_verify(const char *header, const char *const *secrets,
     size_t nsecrets, const char *body, size_t len, int64_t now,
     int64_t tolerance, const char **why);
+
+/*
+ * StreamSpace's scheme (X-StreamSpace-Signature): hex is the lowercase hex
+ * HMAC-SHA256 of the raw body alone, keyed with one of the secrets
+ * (rotation), compared in constant time; no timestamp in the header (the
+ * body carries its own).  Returns 0 when valid, -1 otherwise with *why a
+ * short static reason.
+ */
+int signature_verify_hex(const char *hex, const char *const *secrets,
+    size_t nsecrets, const char *body, size_t len, const char **why);
+
+/* out = the lowercase hex SHA-256 of body, NUL-terminated.  0 or -1. */
+#define SIGNATURE_SHA256_HEX 65
+int signature_sha256_hex(const char *body, size_t len,
+    char out[SIGNATURE_SHA256_HEX]);
 
 #endif

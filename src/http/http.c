@@ -84,6 +84,8 @@ http_request_from_env(struct http_request *req, char **envp,
 		req->content_type = NULL;
 	req->authorization = env_get(envp, "HTTP_AUTHORIZATION");
 	req->stripe_signature = env_get(envp, "HTTP_STRIPE_SIGNATURE");
+	req->streamspace_signature = env_get(envp,
+	    "HTTP_X_STREAMSPACE_SIGNATURE");
 	req->content_length = -1;
 	if ((v = env_get(envp, "CONTENT_LENGTH")) != NULL && *v != '\0') {
 		char *end;

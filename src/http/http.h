@@ -42,6 +42,7 @@ struct http_request {
 	const char *content_type;   /* NULL when absent */
 	const char *authorization;  /* NULL when absent */
 	const char *stripe_signature;
+	const char *streamspace_signature;  /* X-StreamSpace-Signature */
 	long content_length;        /* -1 when absent */
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 	int64_t start_mono_usec;

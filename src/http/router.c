@@ -159,7 +159,8 @@ router_dispatch(struct app *app, struct http_request *req)
 			    "no such endpoint", NULL, NULL);
 		return;
 	}
-	if (r->access != ACCESS_PUBLIC && r->access != ACCESS_STRIPE) {
+	if (r->access != ACCESS_PUBLIC && r->access != ACCESS_STRIPE &&
+	    r->access != ACCESS_STREAMSPACE) {
 		if (authenticate(app, req) != 0)
 			return;
 		if (!authorize(r, req)) {

@@ -20,7 +20,9 @@ enum route_access {
 	                     * (it reads what an admin reads, writes nothing) */
 	ACCESS_SERVICE,     /* role service only (the platform's hooks): an
 	                     * admin is refused too (docs/hooks.md) */
-	ACCESS_STRIPE       /* no token; the handler checks Stripe-Signature */
+	ACCESS_STRIPE,      /* no token; the handler checks Stripe-Signature */
+	ACCESS_STREAMSPACE  /* no token; the handler checks
+	                     * X-StreamSpace-Signature (hooks/streamspace) */
 };
 
 typedef int (*route_handler)(struct app *app, struct http_request *req);

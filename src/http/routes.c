@@ -42,6 +42,8 @@ const struct route routes[] = {
 	{ "POST", "hooks/session-woken", ACCESS_SERVICE,
 	    api_hook_session_woken },
 	{ "POST", "hooks/user-storage", ACCESS_SERVICE, api_hook_user_storage },
+	{ "POST", "hooks/streamspace", ACCESS_STREAMSPACE,
+	    api_streamspace_hook },
 
 	{ "POST", "webhook", ACCESS_STRIPE, api_stripe_webhook },
 };
