@@ -250,6 +250,7 @@ class StreamSpaceLifeTest(StreamSpaceCase):
         self.assertIn("not acted on", r["ignored"])
 
     def test_bad_bodies_are_400(self):
+        before = self.snapshot()
         for obj, param in (
                 ({"timestamp": "2025-03-10T12:00:00Z", "data": {}}, "event"),
                 ({"event": "session.created", "data": {}}, "timestamp"),
@@ -261,7 +262,7 @@ class StreamSpaceLifeTest(StreamSpaceCase):
                           **session_data("n", "u", memory="2gi")), "data.resources.memory")):
             with self.subTest(param=param):
                 self.assertError(self.send(obj), 400, "invalid_argument", param)
-        self.assertEqual(self.deliveries(), self.deliveries())
+        self.assertEqual(self.snapshot(), before)
 
 
 class StreamSpaceToleranceTest(StreamSpaceCase):
@@ -286,3 +287,17 @@ class StreamSpaceUnconfiguredTest(StreamSpaceCase):
         self.assertError(self.send(delivery("user.created", "2025-03-10T12:00:00Z",
                                             username="x")), 503, "unavailable")
         self.assertEqual(self.deliveries(), 0)
+
+
+class StreamSpaceDisabledTest(StreamSpaceCase):
+    """enabled: false: a signed delivery is answered, not recorded."""
+
+    config_overrides = {"enabled": False}
+
+    def test_disabled_billing_records_nothing(self):
+        status, _, resp = self.send(delivery("user.created", "2025-03-10T12:00:00Z",
+                                             username="off"))
+        self.assertEqual((status, resp.get("billing")), (200, "disabled"), resp)
+        self.assertEqual(self.deliveries(), 0)
+        body = b'{"event": "user.created"}'
+        self.assertError(self.post(body, sign("wrong", body)), 401, "unauthenticated")

@@ -53,7 +53,8 @@ static const char seed_example[] =
 
 static const char *const env_names[] = {
 	"BILLING_CONFIG", "BILLING_JWT_SECRET", "STRIPE_SECRET_KEY",
-	"STRIPE_WEBHOOK_SECRET", "BILLING_DB_PASSWORD",
+	"STRIPE_WEBHOOK_SECRET", "STREAMSPACE_WEBHOOK_SECRET",
+	"BILLING_DB_PASSWORD",
 	"BILLING_EVENTS_WEBHOOK_URL", "BILLING_EVENTS_WEBHOOK_SECRET",
 	"BILLING_PLATFORM_SUSPEND_URL", "STRIPE_API_BASE",
 };
@@ -812,6 +813,50 @@ START_TEST(webhook_secrets_rotate_from_a_list)
 }
 END_TEST
 
+START_TEST(streamspace_webhook_keys)
+{
+	struct billing_config *cfg;
+
+	cfg = parse_with("");
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->n_streamspace_webhook_secrets, 0);
+	ck_assert_int_eq(cfg->streamspace_webhook_tolerance_seconds, 3600);
+	ck_assert_int_eq(cfg->streamspace_home_storage_gb, 0);
+	config_free(cfg);
+
+	cfg = parse_with("\"streamspaceWebhookSecret\": \"s1, s2\", "
+	    "\"streamspaceWebhookToleranceSeconds\": 600, "
+	    "\"streamspaceHomeStorageGb\": 20");
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->n_streamspace_webhook_secrets, 2);
+	ck_assert_str_eq(cfg->streamspace_webhook_secrets[1], "s2");
+	ck_assert_int_eq(cfg->streamspace_webhook_tolerance_seconds, 600);
+	ck_assert_int_eq(cfg->streamspace_home_storage_gb, 20);
+	/* the Stripe list is another list */
+	ck_assert_int_eq(cfg->n_stripe_webhook_secrets, 0);
+	config_free(cfg);
+
+	/* the environment wins */
+	setenv("STREAMSPACE_WEBHOOK_SECRET", "e1,e2,e3", 1);
+	cfg = parse_with("\"streamspaceWebhookSecret\": [ \"f1\" ]");
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->n_streamspace_webhook_secrets, 3);
+	ck_assert_str_eq(cfg->streamspace_webhook_secrets[0], "e1");
+	config_free(cfg);
+	setenv("STREAMSPACE_WEBHOOK_SECRET", "e1,,e2", 1);
+	ck_assert_ptr_null(parse_with(""));
+	ck_assert_ptr_nonnull(strstr(err, "STREAMSPACE_WEBHOOK_SECRET"));
+	unsetenv("STREAMSPACE_WEBHOOK_SECRET");
+
+	assert_rejected("\"streamspaceWebhookSecret\": \"a,,b\"",
+	    "streamspaceWebhookSecret: empty secret");
+	assert_rejected("\"streamspaceWebhookToleranceSeconds\": 0",
+	    "streamspaceWebhookToleranceSeconds");
+	assert_rejected("\"streamspaceHomeStorageGb\": -1",
+	    "streamspaceHomeStorageGb");
+}
+END_TEST
+
 START_TEST(webhook_secret_list_rejects_empty_items_and_excess)
 {
 	assert_rejected("\"stripeWebhookSecret\": \"whsec_a,,whsec_b\"",
@@ -1297,6 +1342,7 @@ config_suite(void)
 	tcase_add_test(tc, jwt_issuer_is_a_string);
 	tcase_add_test(tc, secrets_never_appear_in_errors);
 	tcase_add_test(tc, webhook_secrets_rotate_from_a_list);
+	tcase_add_test(tc, streamspace_webhook_keys);
 	tcase_add_test(tc, webhook_secret_list_rejects_empty_items_and_excess);
 	tcase_add_test(tc, stripe_is_enabled_by_a_key_when_not_said);
 	tcase_add_test(tc, stripe_is_disabled_without_a_key);

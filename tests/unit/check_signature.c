@@ -503,6 +503,80 @@ START_TEST(test_header_does_not_fit)
 }
 END_TEST
 
+/* --- StreamSpace: the hex HMAC of the bare body ------------------------ */
+
+#define FOX "The quick brown fox jumps over the lazy dog"
+/* RFC 4231-style vector, independently known: HMAC-SHA256("key", FOX) */
+#define FOX_MAC \
+	"f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
+
+START_TEST(test_hex_accepts_known_vector_and_rotation)
+{
+	const char *one[] = { "key" };
+	const char *two[] = { "old", "key" };
+	const char *why = "x";
+
+	ck_assert_int_eq(signature_verify_hex(FOX_MAC, one, 1, FOX,
+	    strlen(FOX), &why), 0);
+	ck_assert_ptr_null(why);
+	ck_assert_int_eq(signature_verify_hex(FOX_MAC, two, 2, FOX,
+	    strlen(FOX), NULL), 0);
+}
+END_TEST
+
+START_TEST(test_hex_refuses_forgeries)
+{
+	const char *one[] = { "key" };
+	const char *other[] = { "not-key" };
+	char mac[] = FOX_MAC;
+	const char *why = NULL;
+	size_t i;
+
+	ck_assert_int_eq(signature_verify_hex(FOX_MAC, other, 1, FOX,
+	    strlen(FOX), &why), -1);
+	ck_assert_str_eq(why, "no signature matches");
+	ck_assert_int_eq(signature_verify_hex(FOX_MAC, one, 1, FOX,
+	    strlen(FOX) - 1, NULL), -1);
+	for (i = 0; i < strlen(mac); i++) {
+		char c = mac[i];
+
+		mac[i] = c == '0' ? '1' : '0';
+		ck_assert_int_eq(signature_verify_hex(mac, one, 1, FOX,
+		    strlen(FOX), NULL), -1);
+		mac[i] = c;
+	}
+	/* uppercase, short, long, prefixed, missing */
+	ck_assert_int_eq(signature_verify_hex(
+	    "F7BC83F430538424B13298E6AA6FB143EF4D59A14946175997479DBC2D1A3CD8",
+	    one, 1, FOX, strlen(FOX), NULL), -1);
+	ck_assert_int_eq(signature_verify_hex(FOX_MAC "0", one, 1, FOX,
+	    strlen(FOX), NULL), -1);
+	ck_assert_int_eq(signature_verify_hex("f7bc", one, 1, FOX,
+	    strlen(FOX), NULL), -1);
+	ck_assert_int_eq(signature_verify_hex("sha256=" FOX_MAC, one, 1, FOX,
+	    strlen(FOX), NULL), -1);
+	ck_assert_int_eq(signature_verify_hex(NULL, one, 1, FOX, strlen(FOX),
+	    &why), -1);
+	ck_assert_str_eq(why, "missing signature header");
+	ck_assert_int_eq(signature_verify_hex(FOX_MAC, NULL, 0, FOX,
+	    strlen(FOX), &why), -1);
+	ck_assert_str_eq(why, "no webhook secret configured");
+}
+END_TEST
+
+START_TEST(test_sha256_hex)
+{
+	char out[SIGNATURE_SHA256_HEX];
+
+	ck_assert_int_eq(signature_sha256_hex("", 0, out), 0);
+	ck_assert_str_eq(out, "e3b0c44298fc1c149afbf4c8996fb924"
+	    "27ae41e4649b934ca495991b7852b855");
+	ck_assert_int_eq(signature_sha256_hex("abc", 3, out), 0);
+	ck_assert_str_eq(out, "ba7816bf8f01cfea414140de5dae2223"
+	    "b00361a396177a9cb410ff61f20015ad");
+}
+END_TEST
+
 static Suite *
 signature_suite(void)
 {
@@ -553,6 +627,12 @@ signature_suite(void)
 	tcase_add_test(tc, test_refuses_malformed_hex);
 	tcase_add_test(tc, test_refuses_malformed_items);
 	tcase_add_test(tc, test_header_length_limit);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("streamspace");
+	tcase_add_test(tc, test_hex_accepts_known_vector_and_rotation);
+	tcase_add_test(tc, test_hex_refuses_forgeries);
+	tcase_add_test(tc, test_sha256_hex);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("signing");
