@@ -35,7 +35,7 @@ import hmac
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal, ROUND_HALF_UP
 
 from base import StackTestCase, make_jwt
