@@ -43,6 +43,7 @@ enum {
 	SESSION_SQL_VOLUME_INSERT,
 	SESSION_SQL_INSERT_QUIET,
 	SESSION_SQL_OPEN_OF_ACCOUNT,
+	SESSION_SQL_ACCOUNT_STATUS,
 	SESSION_SQL_N
 };
 static const struct db_stmt session_sql[SESSION_SQL_N] = {
@@ -130,6 +131,12 @@ static const struct db_stmt session_sql[SESSION_SQL_N] = {
 	    "SELECT session_id FROM billing_sessions WHERE account_id = ? "
 	    "AND kind = 'session' AND ended_at IS NULL ORDER BY id LIMIT 1 "
 	    "FOR UPDATE", 1, 1 },
+	/* the account's status as committed, held until the new row is in:
+	 * a close (which locks the account first) waits for the row, or the
+	 * row for the close, never both missed */
+	[SESSION_SQL_ACCOUNT_STATUS] = {
+	    "SELECT status FROM billing_accounts WHERE id = ? "
+	    "LOCK IN SHARE MODE", 1, 1 },
 };
 const struct db_stmts session_stmts = DB_STMTS("sessions", session_sql);
 
@@ -431,6 +438,24 @@ account_closed(struct db *db, uint64_t id)
 	return strcmp(acct.status, "closed") == 0;
 }
 
+/* Before a new row for acct: its status read again under a shared lock
+ * (account_ensure's plain read may predate a close that committed since)
+ * into acct->status.  DB_OK or an error. */
+static int
+lock_status(struct db *db, struct account *acct)
+{
+	struct db_result *res = NULL;
+	struct db_param p[] = { DBP_INT(acct->id) };
+	int rc;
+
+	if ((rc = get_row(db, SESSION_SQL_ACCOUNT_STATUS, p, 1, DB_ERROR,
+	    &res)) != DB_OK)
+		return rc;
+	db_col_text(res, 0, acct->status, sizeof(acct->status));
+	db_result_free(res);
+	return DB_OK;
+}
+
 /* The session row s of a closed account: its outcome CLOSED and
  * TXN_REFUSED; DB_OK when the account is open; or an error. */
 static int
@@ -470,13 +495,14 @@ user_txn(struct db *db, void *arg)
 		u->outcome = SESSION_CREATED;
 		return DB_OK;
 	}
+	/* it locks the account: the status read next is the committed one */
+	rc = account_fill_contact(db, u->out->id, u->email, u->plan_id, &fill);
+	if (rc != DB_OK || (rc = lock_status(db, u->out)) != DB_OK)
+		return rc;
 	if (strcmp(u->out->status, "closed") == 0) {
 		u->outcome = SESSION_CLOSED;
 		return TXN_REFUSED;
 	}
-	rc = account_fill_contact(db, u->out->id, u->email, u->plan_id, &fill);
-	if (rc != DB_OK)
-		return rc;
 	switch (fill) {
 	case ACCOUNT_FILL_UNCHANGED:
 		u->outcome = SESSION_UNCHANGED;
@@ -523,7 +549,7 @@ create_txn(struct db *db, void *arg)
 	int rc;
 
 	rc = account_ensure(db, c->user_id, NULL, NULL, &acct, NULL);
-	if (rc != DB_OK)
+	if (rc != DB_OK || (rc = lock_status(db, &acct)) != DB_OK)
 		return rc;
 	/* a suspended account starts nothing new until it is resumed */
 	if (strcmp(acct.status, "suspended") == 0)
@@ -972,7 +998,7 @@ volume_txn(struct db *db, void *arg)
 
 	v->outcome = SESSION_UNCHANGED;
 	if ((rc = account_ensure(db, v->user_id, NULL, NULL, &acct,
-	    NULL)) != DB_OK)
+	    NULL)) != DB_OK || (rc = lock_status(db, &acct)) != DB_OK)
 		return rc;
 	if (strcmp(acct.status, "closed") == 0) {
 		v->outcome = SESSION_CLOSED;
@@ -1098,7 +1124,7 @@ session_start_in(struct db *db, const char *session_id, const char *user_id,
 	}
 	/* unknown: the account (made if unknown) and a quiet session */
 	if ((rc = account_ensure(db, user_id, NULL, NULL, &acct,
-	    NULL)) != DB_OK)
+	    NULL)) != DB_OK || (rc = lock_status(db, &acct)) != DB_OK)
 		return rc;
 	if (strcmp(acct.status, "suspended") == 0 ||
 	    strcmp(acct.status, "closed") == 0) {
