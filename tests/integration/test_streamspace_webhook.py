@@ -346,6 +346,10 @@ class StreamSpaceLifeTest(StreamSpaceCase):
             "SELECT MAX(r.end_time) FROM billing_usage_records r JOIN billing_accounts a "
             "ON a.id = r.account_id WHERE a.user_id = '%s' AND r.quantity > 0" % user),
             [["2025-03-10 10:00:00.000000"]])
+        # the quotas job leaves it closed
+        self.stack.run_helper("billing-check-quotas", env={"BILLING_TEST_NOW": NOW})
+        self.assertEqual(self.sql("SELECT status FROM billing_accounts "
+                                  "WHERE user_id = '%s'" % user), [["closed"]])
         # GET usage still answers for it
         token = self.stack.token(user, "user", now=NOW_EPOCH)
         status, _, usage = self.request("GET", "usage", token=token)
