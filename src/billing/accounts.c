@@ -64,8 +64,8 @@ static const struct db_stmt account_sql[ACCOUNT_NSTMTS] = {
 	    "NOT NULL", 1, 0 },
 	[ACCOUNT_SET_BILLED_THROUGH] = { "UPDATE billing_accounts SET "
 	    "billed_through = ? WHERE id = ?", 2, 0 },
-	[ACCOUNT_CLOSE] = { "UPDATE billing_accounts SET status = 'closed' "
-	    "WHERE id = ?", 1, 0 },
+	[ACCOUNT_CLOSE] = { "UPDATE billing_accounts SET status = 'closed', "
+	    "closed_at = COALESCE(closed_at, ?) WHERE id = ?", 2, 0 },
 };
 
 const struct db_stmts account_stmts = DB_STMTS("accounts", account_sql);
@@ -436,11 +436,11 @@ account_resume(struct db *db, uint64_t id)
 }
 
 int
-account_close(struct db *db, uint64_t id)
+account_close(struct db *db, uint64_t id, const char *when)
 {
-	struct db_param p[] = { DBP_INT(id) };
+	struct db_param p[] = { DBP_STR(when), DBP_INT(id) };
 
-	return db_run(db, &account_stmts, ACCOUNT_CLOSE, p, 1, NULL, NULL);
+	return db_run(db, &account_stmts, ACCOUNT_CLOSE, p, 2, NULL, NULL);
 }
 
 int

@@ -124,6 +124,7 @@ session_result(struct db *db, struct apply_txn *a, int rc,
 static int
 close_account(struct db *db, struct streamspace_delivery *d)
 {
+	char at[TIME_TEXT_MAX];
 	struct account acct;
 	int64_t ended = 0;
 	int rc;
@@ -137,7 +138,8 @@ close_account(struct db *db, struct streamspace_delivery *d)
 		return ignore(db, d, "the account is closed already");
 	if ((rc = session_close_account_in(db, &acct, d->at, &ended)) != DB_OK)
 		return rc;
-	return account_close(db, acct.id);
+	time_format_db(d->at, at, sizeof(at));
+	return account_close(db, acct.id, at);
 }
 
 static int

@@ -367,6 +367,29 @@ class StreamSpaceLifeTest(StreamSpaceCase):
                          Decimal("1.05") + storage, march)
         self.assertEqual(storage, Decimal("0.10"))
 
+    def test_user_deleted_stops_the_plan_fee_after_its_period(self):
+        """A subscription account (pro, 29.99 a month) deleted on March 10th:
+        March's run bills the month's fee, April's bills nothing."""
+        user = "subclose@example.com"
+        self.ok(delivery("user.created", "2025-03-10T09:00:00Z", username=user))
+        self.sql("UPDATE billing_accounts SET billing_mode = 'subscription', "
+                 "plan_id = 'pro', created_at = '2025-03-01' WHERE user_id = '%s'" % user)
+        self.ok(delivery("user.deleted", "2025-03-10T10:00:00Z", username=user))
+        self.assertEqual(self.sql("SELECT status, closed_at FROM billing_accounts "
+                                  "WHERE user_id = '%s'" % user),
+                         [["closed", "2025-03-10 10:00:00.000000"]])
+        for now in ("2025-04-01T00:30:00Z", "2025-05-01T00:30:00Z"):
+            self.stack.run_helper("billing-generate-invoices", env={"BILLING_TEST_NOW": now})
+        status, _, invs = self.request(
+            "GET", "invoices", token=self.stack.token(user, "user", now=NOW_EPOCH))
+        self.assertEqual(status, 200, invs)
+        self.assertEqual(sorted((i["period_start"][:10], Decimal(str(i["total"])))
+                                for i in invs["invoices"]),
+                         [("2025-03-01", Decimal("29.99"))])
+        self.assertEqual(self.sql("SELECT billed_through FROM billing_accounts "
+                                  "WHERE user_id = '%s'" % user),
+                         [["2025-05-01 00:00:00.000000"]])
+
     def test_bad_bodies_are_400(self):
         before = self.snapshot()
         for obj, param in (
