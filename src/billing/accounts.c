@@ -27,7 +27,8 @@ enum {
 	ACCOUNT_BY_USER, ACCOUNT_BY_ID, ACCOUNT_SET_CUSTOMER, ACCOUNT_INSERT,
 	ACCOUNT_SET_PLAN, ACCOUNT_BY_CUSTOMER, ACCOUNT_LOCK, ACCOUNT_SUSPEND,
 	ACCOUNT_RESUME, ACCOUNT_NOTIFIED, ACCOUNT_PAYMENT_FAILED,
-	ACCOUNT_PAYMENT_CLEAR, ACCOUNT_SET_BILLED_THROUGH, ACCOUNT_NSTMTS,
+	ACCOUNT_PAYMENT_CLEAR, ACCOUNT_SET_BILLED_THROUGH, ACCOUNT_CLOSE,
+	ACCOUNT_NSTMTS,
 	ACCOUNT_ADVANCE_ROWS = ACCOUNT_NSTMTS
 };
 
@@ -48,10 +49,11 @@ static const struct db_stmt account_sql[ACCOUNT_NSTMTS] = {
 	[ACCOUNT_LOCK] = { "SELECT id FROM billing_accounts WHERE id = ? "
 	    "FOR UPDATE", 1, 1 },
 	[ACCOUNT_SUSPEND] = { "UPDATE billing_accounts SET status = "
-	    "'suspended', suspended_at = ?, suspension_reason = ? WHERE id = ?",
-	    3, 0 },
+	    "'suspended', suspended_at = ?, suspension_reason = ? WHERE id = ? "
+	    "AND status <> 'closed'", 3, 0 },
 	[ACCOUNT_RESUME] = { "UPDATE billing_accounts SET status = 'active', "
-	    "suspended_at = NULL, suspension_reason = NULL WHERE id = ?", 1, 0 },
+	    "suspended_at = NULL, suspension_reason = NULL WHERE id = ? "
+	    "AND status <> 'closed'", 1, 0 },
 	[ACCOUNT_NOTIFIED] = { "UPDATE billing_accounts SET platform_status = ? "
 	    "WHERE id = ? AND status = ?", 3, 0 },
 	[ACCOUNT_PAYMENT_FAILED] = { "UPDATE billing_accounts SET "
@@ -62,6 +64,8 @@ static const struct db_stmt account_sql[ACCOUNT_NSTMTS] = {
 	    "NOT NULL", 1, 0 },
 	[ACCOUNT_SET_BILLED_THROUGH] = { "UPDATE billing_accounts SET "
 	    "billed_through = ? WHERE id = ?", 2, 0 },
+	[ACCOUNT_CLOSE] = { "UPDATE billing_accounts SET status = 'closed', "
+	    "closed_at = COALESCE(closed_at, ?) WHERE id = ?", 2, 0 },
 };
 
 const struct db_stmts account_stmts = DB_STMTS("accounts", account_sql);
@@ -429,6 +433,14 @@ account_resume(struct db *db, uint64_t id)
 	struct db_param p[] = { DBP_INT(id) };
 
 	return db_run(db, &account_stmts, ACCOUNT_RESUME, p, 1, NULL, NULL);
+}
+
+int
+account_close(struct db *db, uint64_t id, const char *when)
+{
+	struct db_param p[] = { DBP_STR(when), DBP_INT(id) };
+
+	return db_run(db, &account_stmts, ACCOUNT_CLOSE, p, 2, NULL, NULL);
 }
 
 int

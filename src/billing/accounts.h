@@ -93,6 +93,11 @@ int account_suspend(struct db *db, uint64_t id, const char *when,
 /* status 'active' again, the suspension's time and reason cleared */
 int account_resume(struct db *db, uint64_t id);
 
+/* status 'closed' for good since `when` (the platform deleted the user;
+ * closed_at, set once): suspend and resume leave a closed account as it
+ * is, and the invoice run bills it no plan fee for a later period. */
+int account_close(struct db *db, uint64_t id, const char *when);
+
 /* The platform was told the account's status: platform_status = status,
  * unless the status changed meanwhile. */
 int account_mark_notified(struct db *db, uint64_t id, const char *status);

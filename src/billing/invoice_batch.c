@@ -50,7 +50,8 @@ enum {
 };
 
 enum { ACC_COL_ID, ACC_COL_USER_ID, ACC_COL_PLAN, ACC_COL_MODE,
-	ACC_COL_CREATED, ACC_COL_BILLED, ACC_COL_STRIPE_PLAN, ACC_NCOLS };
+	ACC_COL_CREATED, ACC_COL_BILLED, ACC_COL_STRIPE_PLAN, ACC_COL_CLOSED,
+	ACC_NCOLS };
 enum { HOUR_COL_RESOURCE, HOUR_COL_UNIT, HOUR_COL_PRICE, HOUR_COL_QTY,
 	HOUR_NCOLS };
 enum { NEW_COL_ACCOUNT, NEW_COL_ID, NEW_NCOLS };
@@ -63,7 +64,7 @@ static const struct db_stmt batch_sql[BATCH_NSTMTS] = {
 	 * its end (billed_through, else from their creation) */
 	[BATCH_ACCOUNTS] = { "SELECT id, user_id, COALESCE(plan_id, ''), "
 	    "COALESCE(billing_mode, ''), created_at, billed_through, "
-	    SQL_STRIPE_PLAN " FROM billing_accounts WHERE id > ? "
+	    SQL_STRIPE_PLAN ", closed_at FROM billing_accounts WHERE id > ? "
 	    "AND COALESCE(billed_through, IF(created_at > ?, ?, created_at)) "
 	    "< ? ORDER BY id LIMIT 100 FOR UPDATE", 4, ACC_NCOLS },
 	[BATCH_OVERLAPS] = { "SELECT DISTINCT account_id FROM billing_invoices "
@@ -111,6 +112,7 @@ struct acct {
 	uint64_t id;
 	char user_id[256], plan_id[65], mode_name[16];
 	int64_t created, billed_through;   /* 0: never invoiced */
+	int64_t closed_at;                 /* 0: not closed */
 	int64_t stripe_plan;               /* 1: Stripe collects the plan */
 	int64_t claim_from;                /* 0: from the start */
 	enum acct_state state;
@@ -192,7 +194,8 @@ load_accounts(struct run *r)
 		if (db_col_i64(res, ACC_COL_ID, &v) != 0 ||
 		    db_col_time(res, ACC_COL_CREATED, &a->created) != 0 ||
 		    db_col_time(res, ACC_COL_BILLED, &a->billed_through) != 0 ||
-		    db_col_i64(res, ACC_COL_STRIPE_PLAN, &a->stripe_plan) != 0) {
+		    db_col_i64(res, ACC_COL_STRIPE_PLAN, &a->stripe_plan) != 0 ||
+		    db_col_time(res, ACC_COL_CLOSED, &a->closed_at) != 0) {
 			f = DB_ERROR;
 			break;
 		}
@@ -381,9 +384,11 @@ account_lines(struct run *r, struct acct *a)
 		break;
 	case MODE_SUBSCRIPTION:
 	case MODE_HYBRID:
-		/* a plan that Stripe's subscription collects is not billed here */
-		if (invoice_lines_subscription(&a->lines, a->stripe_plan ? NULL :
-		    a->plan, a->created, ib->period_start,
+		/* a plan that Stripe's subscription collects is not billed
+		 * here, nor one of an account closed before the period */
+		if (invoice_lines_subscription(&a->lines, a->stripe_plan ||
+		    (a->closed_at != 0 && a->closed_at <= ib->period_start) ?
+		    NULL : a->plan, a->created, ib->period_start,
 		    ib->period_end) != 0)
 			return lines_failed(r, a, "its plan line");
 		if (a->mode == MODE_SUBSCRIPTION || a->plan == NULL ||

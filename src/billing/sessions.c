@@ -17,6 +17,7 @@
 /* A transaction function's "refused, roll back": the outcome says why. */
 #define TXN_REFUSED (-100)
 #define TXN_SUSPENDED (-101)
+#define TXN_CLOSED (-102)
 
 #define SESSION_COLUMNS \
 	"id, account_id, started_at, last_heartbeat_at, ended_at, " \
@@ -41,6 +42,8 @@ enum {
 	SESSION_SQL_WAKE,
 	SESSION_SQL_VOLUME_INSERT,
 	SESSION_SQL_INSERT_QUIET,
+	SESSION_SQL_OPEN_OF_ACCOUNT,
+	SESSION_SQL_ACCOUNT_STATUS,
 	SESSION_SQL_N
 };
 static const struct db_stmt session_sql[SESSION_SQL_N] = {
@@ -123,6 +126,17 @@ static const struct db_stmt session_sql[SESSION_SQL_N] = {
 	    "INSERT INTO billing_sessions (session_id, account_id, started_at, "
 	    "last_heartbeat_at, cpu_cores, memory_gb, storage_gb, heartbeats) "
 	    "VALUES (?, ?, ?, ?, ?, ?, ?, 0)", 7, 0 },
+	/* closing an account: its open sessions, one at a time */
+	[SESSION_SQL_OPEN_OF_ACCOUNT] = {
+	    "SELECT session_id FROM billing_sessions WHERE account_id = ? "
+	    "AND kind = 'session' AND ended_at IS NULL ORDER BY id LIMIT 1 "
+	    "FOR UPDATE", 1, 1 },
+	/* the account's status as committed, held until the new row is in:
+	 * a close (which locks the account first) waits for the row, or the
+	 * row for the close, never both missed */
+	[SESSION_SQL_ACCOUNT_STATUS] = {
+	    "SELECT status FROM billing_accounts WHERE id = ? "
+	    "LOCK IN SHARE MODE", 1, 1 },
 };
 const struct db_stmts session_stmts = DB_STMTS("sessions", session_sql);
 
@@ -412,6 +426,52 @@ insert_segment(struct db *db, uint64_t pk, uint64_t account_id, int64_t seq,
 	    NULL);
 }
 
+/* Whether account id is closed: 1, 0, or an enum db_rc error (< 0). */
+static int
+account_closed(struct db *db, uint64_t id)
+{
+	struct account acct;
+	int rc;
+
+	if ((rc = account_get(db, id, &acct)) != DB_OK)
+		return rc == DB_NOT_FOUND ? DB_ERROR : rc;
+	return strcmp(acct.status, "closed") == 0;
+}
+
+/* Before a new row for acct: its status read again under a shared lock
+ * (account_ensure's plain read may predate a close that committed since)
+ * into acct->status.  DB_OK or an error. */
+static int
+lock_status(struct db *db, struct account *acct)
+{
+	struct db_result *res = NULL;
+	struct db_param p[] = { DBP_INT(acct->id) };
+	int rc;
+
+	if ((rc = get_row(db, SESSION_SQL_ACCOUNT_STATUS, p, 1, DB_ERROR,
+	    &res)) != DB_OK)
+		return rc;
+	db_col_text(res, 0, acct->status, sizeof(acct->status));
+	db_result_free(res);
+	return DB_OK;
+}
+
+/* The session row s of a closed account: its outcome CLOSED and
+ * TXN_REFUSED; DB_OK when the account is open; or an error. */
+static int
+refuse_closed(struct db *db, const struct session *s,
+    enum session_outcome *outcome)
+{
+	int rc = account_closed(db, s->account_id);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return DB_OK;
+	*outcome = SESSION_CLOSED;
+	return TXN_REFUSED;
+}
+
 /* --- user-created ------------------------------------------------------ */
 
 struct user_txn {
@@ -435,9 +495,14 @@ user_txn(struct db *db, void *arg)
 		u->outcome = SESSION_CREATED;
 		return DB_OK;
 	}
+	/* it locks the account: the status read next is the committed one */
 	rc = account_fill_contact(db, u->out->id, u->email, u->plan_id, &fill);
-	if (rc != DB_OK)
+	if (rc != DB_OK || (rc = lock_status(db, u->out)) != DB_OK)
 		return rc;
+	if (strcmp(u->out->status, "closed") == 0) {
+		u->outcome = SESSION_CLOSED;
+		return TXN_REFUSED;
+	}
 	switch (fill) {
 	case ACCOUNT_FILL_UNCHANGED:
 		u->outcome = SESSION_UNCHANGED;
@@ -484,11 +549,14 @@ create_txn(struct db *db, void *arg)
 	int rc;
 
 	rc = account_ensure(db, c->user_id, NULL, NULL, &acct, NULL);
-	if (rc != DB_OK)
+	if (rc != DB_OK || (rc = lock_status(db, &acct)) != DB_OK)
 		return rc;
 	/* a suspended account starts nothing new until it is resumed */
 	if (strcmp(acct.status, "suspended") == 0)
 		return TXN_SUSPENDED;
+	/* a closed account never starts anything again */
+	if (strcmp(acct.status, "closed") == 0)
+		return TXN_CLOSED;
 	size_text(&z, c->size);
 	time_text(&t, c->started_at);
 	struct db_param p[] = { DBP_STR(c->session_id), DBP_INT(acct.id),
@@ -532,8 +600,8 @@ session_create(struct db *db, const char *session_id, const char *user_id,
 
 	*outcome = SESSION_CREATED;
 	rc = db_transaction(db, create_txn, &c);
-	if (rc == TXN_SUSPENDED) {
-		*outcome = SESSION_SUSPENDED;
+	if (rc == TXN_SUSPENDED || rc == TXN_CLOSED) {
+		*outcome = rc == TXN_CLOSED ? SESSION_CLOSED : SESSION_SUSPENDED;
 		return DB_OK;
 	}
 	if (rc != TXN_REFUSED)
@@ -607,7 +675,8 @@ beat_txn(struct db *db, void *arg)
 		b->outcome = SESSION_NOT_FOUND;
 		return TXN_REFUSED;
 	}
-	if (rc != DB_OK)
+	if (rc != DB_OK ||
+	    (rc = refuse_closed(db, &s, &b->outcome)) != DB_OK)
 		return rc;
 	if (s.ended) {
 		b->outcome = SESSION_ENDED;
@@ -758,7 +827,8 @@ end_txn(struct db *db, void *arg)
 		e->outcome = SESSION_NOT_FOUND;
 		return TXN_REFUSED;
 	}
-	if (rc != DB_OK)
+	if (rc != DB_OK ||
+	    (rc = refuse_closed(db, &s, &e->outcome)) != DB_OK)
 		return rc;
 	if (e->ended_given && e->ended_at < s.started_at) {
 		e->outcome = SESSION_BEFORE_START;
@@ -862,7 +932,8 @@ hibernate_txn(struct db *db, void *arg)
 		h->outcome = SESSION_NOT_FOUND;
 		return TXN_REFUSED;
 	}
-	if (rc != DB_OK)
+	if (rc != DB_OK ||
+	    (rc = refuse_closed(db, &s, &h->outcome)) != DB_OK)
 		return rc;
 	if (s.ended) {
 		h->outcome = SESSION_ENDED;
@@ -927,8 +998,12 @@ volume_txn(struct db *db, void *arg)
 
 	v->outcome = SESSION_UNCHANGED;
 	if ((rc = account_ensure(db, v->user_id, NULL, NULL, &acct,
-	    NULL)) != DB_OK)
+	    NULL)) != DB_OK || (rc = lock_status(db, &acct)) != DB_OK)
 		return rc;
+	if (strcmp(acct.status, "closed") == 0) {
+		v->outcome = SESSION_CLOSED;
+		return TXN_REFUSED;
+	}
 	/* no hook's id holds a control character: this one is ours */
 	snprintf(sid, sizeof(sid), "%cvolume:%llu", 1,
 	    (unsigned long long)acct.id);
@@ -996,7 +1071,8 @@ session_user_storage(struct db *db, const char *user_id, int64_t storage_gb,
 static int
 in_txn(int rc)
 {
-	return rc == TXN_REFUSED || rc == TXN_SUSPENDED ? DB_OK : rc;
+	return rc == TXN_REFUSED || rc == TXN_SUSPENDED || rc == TXN_CLOSED ?
+	    DB_OK : rc;
 }
 
 /* Locks the session and checks its user: DB_OK with *outcome UNCHANGED (go
@@ -1015,6 +1091,8 @@ lock_owned(struct db *db, const char *session_id, const char *user_id,
 	}
 	if (rc == DB_OK && strcmp(out->user_id, user_id) != 0)
 		*outcome = SESSION_CONFLICT_USER;
+	else if (rc == DB_OK)
+		rc = in_txn(refuse_closed(db, out, outcome));
 	return rc;
 }
 
@@ -1033,7 +1111,7 @@ session_start_in(struct db *db, const char *session_id, const char *user_id,
 
 	if ((rc = lock_owned(db, session_id, user_id, out, outcome)) != DB_OK)
 		return rc;
-	if (*outcome == SESSION_CONFLICT_USER)
+	if (*outcome == SESSION_CONFLICT_USER || *outcome == SESSION_CLOSED)
 		return DB_OK;
 	if (*outcome == SESSION_UNCHANGED) {
 		if (out->ended)
@@ -1046,10 +1124,12 @@ session_start_in(struct db *db, const char *session_id, const char *user_id,
 	}
 	/* unknown: the account (made if unknown) and a quiet session */
 	if ((rc = account_ensure(db, user_id, NULL, NULL, &acct,
-	    NULL)) != DB_OK)
+	    NULL)) != DB_OK || (rc = lock_status(db, &acct)) != DB_OK)
 		return rc;
-	if (strcmp(acct.status, "suspended") == 0) {
-		*outcome = SESSION_SUSPENDED;
+	if (strcmp(acct.status, "suspended") == 0 ||
+	    strcmp(acct.status, "closed") == 0) {
+		*outcome = acct.status[0] == 'c' ? SESSION_CLOSED :
+		    SESSION_SUSPENDED;
 		return DB_OK;
 	}
 	size_text(&z, size);
@@ -1125,4 +1205,48 @@ session_user_storage_in(struct db *db, const char *user_id,
 	rc = in_txn(volume_txn(db, &v));
 	*outcome = v.outcome;
 	return rc;
+}
+
+int
+session_close_account_in(struct db *db, const struct account *acct,
+    int64_t at, int64_t *ended)
+{
+	char sid[SESSION_ID_MAX + 1];
+	struct db_result *res = NULL;
+	struct db_param p[] = { DBP_INT(acct->id) };
+	struct session s;
+	int rc;
+
+	*ended = 0;
+	/* the open sessions, one at a time: each ends at `at` (or its start,
+	 * when the platform put that later) */
+	for (;;) {
+		rc = get_row(db, SESSION_SQL_OPEN_OF_ACCOUNT, p, 1, DB_NOT_FOUND,
+		    &res);
+		if (rc == DB_NOT_FOUND)
+			break;
+		if (rc != DB_OK)
+			return rc;
+		db_col_text(res, 0, sid, sizeof(sid));
+		db_result_free(res);
+		if ((rc = load_row(db, sid, 1, &s)) != DB_OK)
+			return rc == DB_NOT_FOUND ? DB_ERROR : rc;
+		struct end_txn e = { sid, max64(at, s.started_at), 1, &s,
+		    SESSION_UNCHANGED };
+		if ((rc = end_txn(db, &e)) != DB_OK)
+			return rc == TXN_REFUSED ? DB_ERROR : rc;
+		(*ended)++;
+	}
+	/* the volume holds nothing from then on */
+	snprintf(sid, sizeof(sid), "%cvolume:%llu", 1,
+	    (unsigned long long)acct->id);
+	rc = load_row(db, sid, 1, &s);
+	if (rc == DB_NOT_FOUND)
+		return DB_OK;
+	if (rc != DB_OK)
+		return rc;
+	struct volume_txn v = { acct->user_id, 0, max64(at, s.started_at), &s,
+	    SESSION_UNCHANGED };
+	rc = volume_txn(db, &v);
+	return rc == TXN_REFUSED ? DB_ERROR : rc;
 }

@@ -74,9 +74,11 @@ enum session_outcome {
 	SESSION_BEFORE_START,    /* an instant before started_at: 400 */
 	SESSION_SUSPENDED,       /* the account is suspended: 403 */
 	SESSION_NOT_HIBERNATED,  /* a wake of a session not hibernated: 409 */
-	SESSION_BEFORE_STATE     /* an instant before the current state's
+	SESSION_BEFORE_STATE,    /* an instant before the current state's
 	                            start (started, last wake, hibernation):
 	                            400 */
+	SESSION_CLOSED           /* the account is closed (its user was
+	                            deleted): 409, nothing changes */
 };
 
 /* A heartbeat: an instant and the sizes it states (has_* 0: not stated). */
@@ -200,6 +202,18 @@ int session_user_created_in(struct db *db, const char *user_id,
 int session_user_storage_in(struct db *db, const char *user_id,
     int64_t storage_gb, int64_t at, struct session *out,
     enum session_outcome *outcome);
+
+/*
+ * Closing an account (StreamSpace's user.deleted), inside the caller's
+ * transaction, before the caller marks the account closed (account_close):
+ * each open session of acct ends at `at` (at its start when that is
+ * later), as session_terminate's; its volume holds 0 from `at` on (from
+ * its start when that is later).  *ended: the sessions ended.  DB_OK or an
+ * enum db_rc error.  Once the account is closed, every function here
+ * answers CLOSED for its user and its sessions and changes nothing.
+ */
+int session_close_account_in(struct db *db, const struct account *acct,
+    int64_t at, int64_t *ended);
 
 /*
  * The usage job's progress on rows segments (a chunk size, sql_rows.h):

@@ -98,6 +98,10 @@ session_result(struct db *db, struct apply_txn *a, int rc,
 		result_set(a->r, RESULT_SUSPENDED, "data.user",
 		    "the account is suspended");
 		return TXN_REFUSED;
+	case SESSION_CLOSED:
+		result_set(a->r, RESULT_CONFLICT, "data.user",
+		    "the account is closed (its user was deleted)");
+		return TXN_REFUSED;
 	case SESSION_BEFORE_START:
 	case SESSION_BEFORE_STATE:
 		result_set(a->r, RESULT_INVALID, "timestamp",
@@ -114,6 +118,30 @@ session_result(struct db *db, struct apply_txn *a, int rc,
 	}
 }
 
+/* user.deleted: the account's sessions end at the delivery's timestamp, its
+ * volume holds 0 from then on, and it is closed for good (a second one, or
+ * one for a user billing does not know, is ignored). */
+static int
+close_account(struct db *db, struct streamspace_delivery *d)
+{
+	char at[TIME_TEXT_MAX];
+	struct account acct;
+	int64_t ended = 0;
+	int rc;
+
+	rc = account_find(db, d->user_id, &acct);
+	if (rc == DB_NOT_FOUND)
+		return ignore(db, d, "unknown user");
+	if (rc != DB_OK || (rc = account_lock(db, &acct)) != DB_OK)
+		return rc;
+	if (strcmp(acct.status, "closed") == 0)
+		return ignore(db, d, "the account is closed already");
+	if ((rc = session_close_account_in(db, &acct, d->at, &ended)) != DB_OK)
+		return rc;
+	time_format_db(d->at, at, sizeof(at));
+	return account_close(db, acct.id, at);
+}
+
 static int
 apply_txn(struct db *db, void *arg)
 {
@@ -127,8 +155,7 @@ apply_txn(struct db *db, void *arg)
 
 	d->outcome = STREAMSPACE_APPLIED;
 	d->reason = NULL;
-	known = d->kind != STREAMSPACE_OTHER &&
-	    d->kind != STREAMSPACE_USER_DELETED;
+	known = d->kind != STREAMSPACE_OTHER;
 	time_format_db(d->at, at, sizeof(at));
 	time_format_db(d->now, now, sizeof(now));
 	struct db_param p[] = { DBP_STR(d->body_sha256), DBP_STR(d->event),
@@ -165,9 +192,7 @@ apply_txn(struct db *db, void *arg)
 		    &oc);
 		return session_result(db, a, rc, oc);
 	case STREAMSPACE_USER_DELETED:
-		d->outcome = STREAMSPACE_IGNORED;
-		d->reason = "user.deleted is not acted on yet";
-		return DB_OK;
+		return close_account(db, d);
 	default:
 		d->outcome = STREAMSPACE_IGNORED;
 		d->reason = "unhandled event";

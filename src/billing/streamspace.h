@@ -26,7 +26,7 @@ enum streamspace_kind {
 	STREAMSPACE_SESSION_HIBERNATE,/* session.hibernated */
 	STREAMSPACE_SESSION_END,      /* session.terminated, session.failed */
 	STREAMSPACE_USER_CREATED,     /* user.created */
-	STREAMSPACE_USER_DELETED      /* user.deleted: ignored for now */
+	STREAMSPACE_USER_DELETED      /* user.deleted: closes the account */
 };
 
 enum streamspace_outcome {
@@ -48,7 +48,8 @@ struct streamspace_delivery {
 	const char *session_id, *user_id;
 	struct session_size size;
 	int64_t home_storage_gb;
-	/* user.created: data.username, data.email (NULL: not given) */
+	/* user.created, user.deleted: data.username; user.created:
+	 * data.email (NULL: not given) */
 	const char *email;
 
 	enum streamspace_outcome outcome;
@@ -61,7 +62,8 @@ struct streamspace_delivery {
  * deadlock).  RESULT_OK with d->outcome; a refusal (the session belongs to
  * another user, an email that contradicts the account's: RESULT_CONFLICT;
  * an instant before the session's state: RESULT_INVALID; a suspended
- * account: RESULT_SUSPENDED) changes nothing, the delivery's row included;
+ * account: RESULT_SUSPENDED; any event for a closed account's user or
+ * sessions: RESULT_CONFLICT) changes nothing, the delivery's row included;
  * a database failure in r.
  */
 enum result_code streamspace_apply(struct db *db,

@@ -213,6 +213,10 @@ answer_session(struct app *app, struct http_request *req, int rc,
 	case SESSION_NOT_HIBERNATED:
 		return http_send_error(req, 409, "conflict",
 		    "the session is not hibernated", NULL, NULL);
+	case SESSION_CLOSED:
+		return http_send_error(req, 409, "conflict",
+		    "the account is closed (its user was deleted)", "user_id",
+		    NULL);
 	case SESSION_BEFORE_STATE:
 		return api_bad_param(req, time_param, "is before the session's "
 		    "current state began (its start, latest wake or hibernation)");
@@ -307,6 +311,11 @@ api_hook_user_created(struct app *app, struct http_request *req)
 	case SESSION_CONFLICT_PLAN:
 		http_send_error(req, 409, "conflict",
 		    "the account has another plan", "plan_id", NULL);
+		break;
+	case SESSION_CLOSED:
+		http_send_error(req, 409, "conflict",
+		    "the account is closed (its user was deleted)", "user_id",
+		    NULL);
 		break;
 	default:
 		o = account_json(&acct, oc == SESSION_CREATED);
@@ -470,6 +479,12 @@ api_hook_user_storage(struct app *app, struct http_request *req)
 	}
 	if (oc == SESSION_BEFORE_START) {
 		api_bad_param(req, "at", "is before the volume's first report");
+		goto out;
+	}
+	if (oc == SESSION_CLOSED) {
+		http_send_error(req, 409, "conflict",
+		    "the account is closed (its user was deleted)", "user_id",
+		    NULL);
 		goto out;
 	}
 	o = json_object_new_object();

@@ -112,11 +112,14 @@ read_delivery(struct app *app, struct http_request *req,
 		return api_bad_param(req, "timestamp", "is further from now "
 		    "than streamspaceWebhookToleranceSeconds");
 	d->kind = streamspace_kind(d->event);
-	if (d->kind == STREAMSPACE_OTHER || d->kind == STREAMSPACE_USER_DELETED)
+	if (d->kind == STREAMSPACE_OTHER)
 		return 0;
 	if (!json_object_object_get_ex(root, "data", &data) ||
 	    !json_object_is_type(data, json_type_object))
 		return api_bad_param(req, "data", "must be an object");
+	if (d->kind == STREAMSPACE_USER_DELETED)
+		return get_id(req, data, "username", "data.username",
+		    &d->user_id);
 	if (d->kind == STREAMSPACE_USER_CREATED) {
 		if (get_id(req, data, "username", "data.username",
 		    &d->user_id) != 0)

@@ -244,10 +244,151 @@ class StreamSpaceLifeTest(StreamSpaceCase):
                                              username="newbie", email="other@example.com"))
         self.assertError((status, _, resp), 409, "conflict", "data.email")
 
-    def test_user_deleted_is_acknowledged_and_ignored(self):
+    def test_user_deleted_of_an_unknown_user_is_ignored(self):
         r = self.ok(delivery("user.deleted", "2025-03-10T12:02:00Z", username="gone"),
                     outcome="ignored")
-        self.assertIn("not acted on", r["ignored"])
+        self.assertEqual(r["ignored"], "unknown user")
+        self.assertEqual(self.sql("SELECT COUNT(*) FROM billing_accounts "
+                                  "WHERE user_id = 'gone'"), [["0"]])
+        self.assertError(self.send(delivery("user.deleted", "2025-03-10T12:02:00Z")),
+                         400, "invalid_argument", "data.username")
+
+    def hook(self, name, body):
+        return self.request("POST", "hooks/" + name, body=body,
+                            token=self.stack.token("platform", "service", now=NOW_EPOCH))
+
+    def test_user_deleted_closes_the_account(self):
+        """A running session (1 core, 2 GB) and a 50 GB home from 20:00 the
+        day before, another session running 21:00-22:00 then hibernated;
+        the user is deleted at 10:00: 15 core-hours and 30 GB-hours (0.75 +
+        0.30) and 14 hours of 50 GB (0.10) are billed, no more; the account
+        is closed, every hook for it is 409, and the invoice run still
+        invoices it."""
+        user, sid = "closer@example.com", "ss-close-1"
+        self.ok(self.event("session.created", "2025-03-09T20:00:00Z", sid, user,
+                           persistentHome=True))
+        self.ok(self.event("session.created", "2025-03-09T21:00:00Z", "ss-close-2", user))
+        self.ok(self.event("session.hibernated", "2025-03-09T22:00:00Z", "ss-close-2", user))
+        gone = delivery("user.deleted", "2025-03-10T10:00:00Z", username=user,
+                        email=user)
+        self.ok(gone)
+        self.assertEqual(self.send(gone)[2].get("duplicate"), True)
+        self.assertEqual(self.sql("SELECT status FROM billing_accounts "
+                                  "WHERE user_id = '%s'" % user), [["closed"]])
+        self.assertEqual(self.sql(
+            "SELECT session_id, ended_at FROM billing_sessions "
+            "WHERE kind = 'session' AND session_id LIKE 'ss-close-%' ORDER BY id"),
+            [[sid, "2025-03-10 10:00:00.000000"],
+             ["ss-close-2", "2025-03-10 10:00:00.000000"]])
+        self.assertEqual(self.segments(sid), [
+            ("2025-03-09 20:00:00.000000", "2025-03-10 10:00:00.000000",
+             "1.000000", "2.000000", "0.000000")])
+        self.assertEqual([tuple(r) for r in self.sql(
+            "SELECT g.started_at, COALESCE(g.ended_at, 'NULL'), g.storage_gb "
+            "FROM billing_session_segments g JOIN billing_sessions s ON s.id = g.session_pk "
+            "JOIN billing_accounts a ON a.id = s.account_id WHERE s.kind = 'user_storage' "
+            "AND a.user_id = '%s' ORDER BY g.seq" % user)], [
+            ("2025-03-09 20:00:00.000000", "2025-03-10 10:00:00.000000", "50.000000"),
+            ("2025-03-10 10:00:00.000000", "NULL", "0.000000")])
+        # a second, different user.deleted: acknowledged, nothing more
+        before = self.snapshot()
+        r = self.ok(delivery("user.deleted", "2025-03-10T11:00:00Z", username=user),
+                    outcome="ignored")
+        self.assertEqual(r["ignored"], "the account is closed already")
+        after = self.snapshot()
+        self.assertEqual(after[1:], before[1:])
+        # every hook for its user or sessions: 409, nothing changes
+        before = self.snapshot()
+        for name, body in (
+                ("session-created", {"session_id": "hook-close-3", "user_id": user,
+                                     "cpu_cores": 1, "memory_gb": 2, "storage_gb": 0,
+                                     "started_at": "2025-03-10T11:00:00Z"}),
+                ("session-heartbeat", {"session_id": sid, "at": "2025-03-10T11:00:00Z"}),
+                ("session-heartbeat", {"session_id": sid, "at": "2025-03-10T11:00:00Z",
+                                       "cpu_cores": 2}),
+                ("session-hibernated", {"session_id": sid, "at": "2025-03-10T11:00:00Z"}),
+                ("session-woken", {"session_id": "ss-close-2",
+                                   "at": "2025-03-10T11:00:00Z"}),
+                ("session-terminated", {"session_id": sid,
+                                        "ended_at": "2025-03-10T10:00:00Z"}),
+                ("user-storage", {"user_id": user, "storage_gb": 10,
+                                  "at": "2025-03-10T11:00:00Z"}),
+                ("user-storage", {"user_id": user, "storage_gb": 0,
+                                  "at": "2025-03-10T11:00:00Z"}),
+                ("user-created", {"user_id": user}),
+                ("user-created", {"user_id": user, "email": user})):
+            with self.subTest(hook=name, body=body):
+                self.assertError(self.hook(name, body), 409, "conflict")
+        for ev, name in (("session.created", "ss-close-3"), ("session.started", sid),
+                         ("session.started", "ss-close-2"),
+                         ("session.hibernated", sid), ("session.terminated", sid),
+                         ("session.failed", "ss-close-2")):
+            with self.subTest(event=ev, name=name):
+                self.assertError(self.send(self.event(ev, "2025-03-10T11:30:00Z", name,
+                                                      user, persistentHome=True)
+                                           if ev == "session.created" else
+                                           self.event(ev, "2025-03-10T11:30:00Z", name, user)),
+                                 409, "conflict", "data.user")
+        self.assertError(self.send(delivery("user.created", "2025-03-10T11:30:00Z",
+                                            username=user, email=user)),
+                         409, "conflict", "data.user")
+        self.assertEqual(self.snapshot(), before)
+        # metered up to the deletion only, now and later
+        self.run_job()
+        self.stack.run_helper("billing-calculate-usage",
+                              env={"BILLING_TEST_NOW": "2025-03-20T12:00:00Z"})
+        recs = self.records(user)
+        self.assertEqual(recs[:2], [["cpu", "15.000000", "0.750000"],
+                                    ["memory", "30.000000", "0.300000"]])
+        # 50 GB for 14 hours, in GB-months of 730 hours (14 x 0.068493)
+        self.assertEqual([recs[2][0], recs[2][1]], ["storage", "0.958902"])
+        self.assertEqual(self.sql(
+            "SELECT MAX(r.end_time) FROM billing_usage_records r JOIN billing_accounts a "
+            "ON a.id = r.account_id WHERE a.user_id = '%s' AND r.quantity > 0" % user),
+            [["2025-03-10 10:00:00.000000"]])
+        # the quotas job leaves it closed
+        self.stack.run_helper("billing-check-quotas", env={"BILLING_TEST_NOW": NOW})
+        self.assertEqual(self.sql("SELECT status FROM billing_accounts "
+                                  "WHERE user_id = '%s'" % user), [["closed"]])
+        # GET usage still answers for it
+        token = self.stack.token(user, "user", now=NOW_EPOCH)
+        status, _, usage = self.request("GET", "usage", token=token)
+        self.assertEqual(status, 200, usage)
+        self.assertEqual(usage["active_sessions"], [])
+        # March's invoice run invoices what it used, to the cent
+        self.stack.run_helper("billing-generate-invoices",
+                              env={"BILLING_TEST_NOW": "2025-04-01T00:30:00Z"})
+        status, _, invs = self.request("GET", "invoices", token=token)
+        self.assertEqual(status, 200, invs)
+        march = [i for i in invs["invoices"] if i["period_start"].startswith("2025-03-01")]
+        self.assertEqual(len(march), 1, invs)
+        storage = Decimal(recs[2][2]).quantize(Decimal("0.01"))
+        self.assertEqual(Decimal(str(march[0]["total"])),
+                         Decimal("1.05") + storage, march)
+        self.assertEqual(storage, Decimal("0.10"))
+
+    def test_user_deleted_stops_the_plan_fee_after_its_period(self):
+        """A subscription account (pro, 29.99 a month) deleted on March 10th:
+        March's run bills the month's fee, April's bills nothing."""
+        user = "subclose@example.com"
+        self.ok(delivery("user.created", "2025-03-10T09:00:00Z", username=user))
+        self.sql("UPDATE billing_accounts SET billing_mode = 'subscription', "
+                 "plan_id = 'pro', created_at = '2025-03-01' WHERE user_id = '%s'" % user)
+        self.ok(delivery("user.deleted", "2025-03-10T10:00:00Z", username=user))
+        self.assertEqual(self.sql("SELECT status, closed_at FROM billing_accounts "
+                                  "WHERE user_id = '%s'" % user),
+                         [["closed", "2025-03-10 10:00:00.000000"]])
+        for now in ("2025-04-01T00:30:00Z", "2025-05-01T00:30:00Z"):
+            self.stack.run_helper("billing-generate-invoices", env={"BILLING_TEST_NOW": now})
+        status, _, invs = self.request(
+            "GET", "invoices", token=self.stack.token(user, "user", now=NOW_EPOCH))
+        self.assertEqual(status, 200, invs)
+        self.assertEqual(sorted((i["period_start"][:10], Decimal(str(i["total"])))
+                                for i in invs["invoices"]),
+                         [("2025-03-01", Decimal("29.99"))])
+        self.assertEqual(self.sql("SELECT billed_through FROM billing_accounts "
+                                  "WHERE user_id = '%s'" % user),
+                         [["2025-05-01 00:00:00.000000"]])
 
     def test_bad_bodies_are_400(self):
         before = self.snapshot()
