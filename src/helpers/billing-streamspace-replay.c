@@ -2,7 +2,7 @@
  * billing-streamspace-replay: applies a file of StreamSpace delivery bodies,
  * for backfills (docs/streamspace.md, "Backfill").
  *
- *   billing-streamspace-replay [-c config] FILE|-
+ *   billing-streamspace-replay [-v] [-c config] FILE|-
  *
  * One delivery a line, the JSON body as StreamSpace sent it (its line end
  * is not part of it; blank lines are skipped).  Each goes through
@@ -10,7 +10,8 @@
  * delivery's own timestamp, once by the body's SHA-256, without the
  * signature or the timestamp tolerance (this runs on the host with the
  * database credentials).  Prints the applied / duplicate / ignored / refused
- * counts; each refused line on standard error with its number and reason.
+ * counts; each refused line on standard error with its number and reason
+ * (-v: each ignored one too).
  * Exit 0 when nothing was refused, 1 otherwise (and on a failure: the
  * configuration, the file, the database, which stops the run), 2 for a
  * usage error.
@@ -70,12 +71,13 @@ main(int argc, char *argv[])
 	size_t cap = 0, len;
 	ssize_t n;
 	FILE *in = NULL;
-	int ch, status = 1, failed = 0;
+	int ch, status = 1, failed = 0, verbose = 0;
 
 	log_init(PROG);
-	while ((ch = getopt(argc, argv, "c:h")) != -1) {
+	while ((ch = getopt(argc, argv, "c:vh")) != -1) {
 		switch (ch) {
 		case 'c': config_path = optarg; break;
+		case 'v': verbose = 1; break;
 		default: goto usage;
 		}
 	}
@@ -131,7 +133,7 @@ main(int argc, char *argv[])
 			dup++;
 		else if (d.outcome == STREAMSPACE_IGNORED) {
 			ignored++;
-			if (isatty(STDERR_FILENO))
+			if (verbose)
 				fprintf(stderr, PROG ": line %lu: ignored: "
 				    "%s\n", lineno, d.reason);
 		} else
@@ -153,6 +155,6 @@ out:
 	mysql_library_end();
 	return status;
 usage:
-	fprintf(stderr, "usage: " PROG " [-c config] FILE|-\n");
+	fprintf(stderr, "usage: " PROG " [-v] [-c config] FILE|-\n");
 	return 2;
 }
