@@ -11,6 +11,7 @@
 #ifndef BILLING_STREAMSPACE_H
 #define BILLING_STREAMSPACE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "result.h"
@@ -68,6 +69,21 @@ struct streamspace_delivery {
  */
 enum result_code streamspace_apply(struct db *db,
     struct streamspace_delivery *d, struct result *r);
+
+/*
+ * streamspace_body.c: a raw delivery body (as StreamSpace sent or logged
+ * it), for the host's helpers (billing-streamspace-replay): read with the
+ * endpoint's rules, then streamspace_apply at its own timestamp with now as
+ * its received_at, deduplicated by the SHA-256 of these bytes.  No
+ * signature, no timestamp tolerance.  RESULT_INVALID (the field at fault in
+ * r) for a body that is not a delivery; else as streamspace_apply.  d is
+ * filled as there, except that its strings (event, ids, email) are NULL on
+ * return.
+ */
+struct billing_config;
+enum result_code streamspace_body_apply(struct db *db,
+    const struct billing_config *cfg, const char *body, size_t len,
+    int64_t now, struct streamspace_delivery *d, struct result *r);
 
 /* The statement table of streamspace.c (statements.c registers it). */
 struct db_stmts;
