@@ -85,6 +85,18 @@ enum result_code streamspace_body_apply(struct db *db,
     const struct billing_config *cfg, const char *body, size_t len,
     int64_t now, struct streamspace_delivery *d, struct result *r);
 
+/*
+ * The envelope {event, timestamp, data} of a parsed delivery and the data
+ * its kind needs, into d (strings borrowed from root): the one reading of a
+ * delivery, for the webhook and the replay helper alike.  RESULT_OK, or
+ * RESULT_INVALID with the field at fault.  The timestamp's distance from
+ * now is the caller's to judge.
+ */
+struct json_object;
+enum result_code streamspace_body_read(const struct billing_config *cfg,
+    struct json_object *root, struct streamspace_delivery *d,
+    struct result *r);
+
 /* The statement table of streamspace.c (statements.c registers it). */
 struct db_stmts;
 extern const struct db_stmts streamspace_stmts;

@@ -78,9 +78,10 @@ get_start(const struct billing_config *cfg, struct json_object *data,
 	return RESULT_OK;
 }
 
-static enum result_code
-read_delivery(const struct billing_config *cfg, struct json_object *root,
-    struct streamspace_delivery *d, struct result *r)
+enum result_code
+streamspace_body_read(const struct billing_config *cfg,
+    struct json_object *root, struct streamspace_delivery *d,
+    struct result *r)
 {
 	struct json_object *data = NULL;
 	const char *p;
@@ -102,11 +103,14 @@ read_delivery(const struct billing_config *cfg, struct json_object *root,
 		return bad(r, "timestamp", "must be an RFC 3339 date-time "
 		    "such as 2025-01-31T10:00:00Z");
 	d->kind = streamspace_kind(d->event);
-	if (d->kind == STREAMSPACE_OTHER || d->kind == STREAMSPACE_USER_DELETED)
+	if (d->kind == STREAMSPACE_OTHER)
 		return RESULT_OK;
 	if (!json_object_object_get_ex(root, "data", &data) ||
 	    !json_object_is_type(data, json_type_object))
 		return bad(r, "data", "must be an object");
+	if (d->kind == STREAMSPACE_USER_DELETED)
+		return get_id(data, "username", "data.username", &d->user_id,
+		    r);
 	if (d->kind == STREAMSPACE_USER_CREATED) {
 		if (get_id(data, "username", "data.username", &d->user_id,
 		    r) != RESULT_OK)
@@ -147,7 +151,7 @@ body_read(const struct billing_config *cfg, const char *body,
 	if (!json_object_is_type(*root, json_type_object))
 		return result_set(r, RESULT_INVALID, NULL,
 		    "the delivery must be a JSON object");
-	return read_delivery(cfg, *root, d, r);
+	return streamspace_body_read(cfg, *root, d, r);
 }
 
 enum result_code

@@ -17,131 +17,38 @@
 
 #include <json-c/json.h>
 
-#include "accounts.h"
 #include "api.h"
 #include "app.h"
 #include "config.h"
 #include "http.h"
 #include "json_util.h"
 #include "log.h"
-#include "quantity.h"
 #include "result.h"
-#include "sessions.h"
 #include "signature.h"
 #include "streamspace.h"
 #include "timeutil.h"
 
 #define SS_JSON_DEPTH 32
-#define EMAIL_MIN 3
-#define EMAIL_MAX 320
 
-/* A required id at data.key (1-255 bytes, no control characters). */
-static int
-get_id(struct http_request *req, struct json_object *data, const char *key,
-    const char *param, const char **out)
-{
-	int r;
-
-	r = json_field_string(data, key, 1, ACCOUNT_USER_ID_MAX, out);
-	if (r == 0)
-		return api_bad_param(req, param, "is required");
-	if (r < 0 || !account_user_id_valid(*out))
-		return api_bad_param(req, param,
-		    "must be a string of 1 to 255 bytes without control characters");
-	return 0;
-}
-
-/* data.resources.cpu and .memory (Kubernetes quantities), data.persistentHome. */
-static int
-get_start(struct app *app, struct http_request *req, struct json_object *data,
-    struct streamspace_delivery *d)
-{
-	struct json_object *res = NULL;
-	int home = 0, r;
-
-	if (!json_object_object_get_ex(data, "resources", &res) ||
-	    !json_object_is_type(res, json_type_object))
-		return api_bad_param(req, "data.resources",
-		    "must be an object with cpu and memory");
-	r = json_field_quantity(res, "cpu", QUANTITY_CORES, SESSION_CPU_MAX,
-	    &d->size.cpu_cores);
-	if (r != 1)
-		return api_bad_param(req, "data.resources.cpu",
-		    "must be a quantity of cores such as \"1000m\" or \"2\"");
-	r = json_field_quantity(res, "memory", QUANTITY_GIB,
-	    SESSION_MEMORY_MAX, &d->size.memory_gb);
-	if (r != 1)
-		return api_bad_param(req, "data.resources.memory",
-		    "must be a quantity of memory such as \"2Gi\"");
-	d->size.storage_gb = 0;
-	if (json_field_bool(data, "persistentHome", &home) < 0)
-		return api_bad_param(req, "data.persistentHome",
-		    "must be a boolean");
-	d->home_storage_gb = home ?
-	    (int64_t)app->cfg->streamspace_home_storage_gb * 1000000 : 0;
-	return 0;
-}
-
-/* The envelope and the data its kind needs.  0, or -1 after answering. */
+/* The envelope and the data its kind needs (streamspace_body_read), and a
+ * timestamp within the tolerance.  0, or -1 after answering. */
 static int
 read_delivery(struct app *app, struct http_request *req,
     struct json_object *root, struct streamspace_delivery *d)
 {
-	struct json_object *data = NULL;
+	struct result r;
 	int64_t skew, tol;
-	const char *p;
-	int r;
 
-	if (json_field_string(root, "event", 1, STREAMSPACE_EVENT_MAX,
-	    &d->event) != 1)
-		return api_bad_param(req, "event", "must be a string of 1 to 64 "
-		    "bytes");
-	for (p = d->event; *p != '\0'; p++)
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
-			return api_bad_param(req, "event",
-			    "must be printable ASCII");
-	r = json_field_time(root, "timestamp", TIME_NO_DATE, &d->at, NULL);
-	if (r == 0)
-		return api_bad_param(req, "timestamp", "is required");
-	if (r < 0)
-		return api_bad_time(req, "timestamp", r, TIME_NO_DATE);
+	if (streamspace_body_read(app->cfg, root, d, &r) != RESULT_OK) {
+		api_send_result(req, &r);
+		return -1;
+	}
 	tol = (int64_t)app->cfg->streamspace_webhook_tolerance_seconds *
 	    USEC_PER_SEC;
 	skew = d->at > d->now ? d->at - d->now : d->now - d->at;
 	if (skew > tol)
 		return api_bad_param(req, "timestamp", "is further from now "
 		    "than streamspaceWebhookToleranceSeconds");
-	d->kind = streamspace_kind(d->event);
-	if (d->kind == STREAMSPACE_OTHER)
-		return 0;
-	if (!json_object_object_get_ex(root, "data", &data) ||
-	    !json_object_is_type(data, json_type_object))
-		return api_bad_param(req, "data", "must be an object");
-	if (d->kind == STREAMSPACE_USER_DELETED)
-		return get_id(req, data, "username", "data.username",
-		    &d->user_id);
-	if (d->kind == STREAMSPACE_USER_CREATED) {
-		if (get_id(req, data, "username", "data.username",
-		    &d->user_id) != 0)
-			return -1;
-		r = json_field_string(data, "email", EMAIL_MIN, EMAIL_MAX,
-		    &d->email);
-		if (r == 0)
-			d->email = NULL;
-		else if (r < 0 || strchr(d->email, '@') == NULL)
-			return api_bad_param(req, "data.email",
-			    "must be an email address of 3 to 320 characters");
-		for (p = d->email; p != NULL && *p != '\0'; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				return api_bad_param(req, "data.email",
-				    "must not hold control characters");
-		return 0;
-	}
-	if (get_id(req, data, "name", "data.name", &d->session_id) != 0 ||
-	    get_id(req, data, "user", "data.user", &d->user_id) != 0)
-		return -1;
-	if (d->kind == STREAMSPACE_SESSION_START)
-		return get_start(app, req, data, d);
 	return 0;
 }
 
