@@ -86,7 +86,11 @@ session_result(struct db *db, struct apply_txn *a, int rc,
 	case SESSION_UNCHANGED:
 		return DB_OK;
 	case SESSION_NOT_FOUND:
-		return ignore(db, d, "unknown session");
+		/* bad input, like the hooks' 404: nothing is recorded, so a
+		 * delivery sent again once billing knows the session applies */
+		result_set(a->r, RESULT_NOT_FOUND, "data.name",
+		    "no such session: billing has not seen it start");
+		return TXN_REFUSED;
 	case SESSION_ENDED:
 	case SESSION_CONFLICT_END:
 		return ignore(db, d, "the session has ended");

@@ -223,6 +223,19 @@ class StreamSpaceLifeTest(StreamSpaceCase):
                 self.assertError((status, _, resp), 409, "conflict", "data.user")
         self.assertEqual(self.snapshot(), before)
 
+    def test_an_event_for_an_unknown_session_is_404_and_changes_nothing(self):
+        """Bad input, as on the hooks: nothing is recorded, so the same
+        delivery applies once billing has seen the session start."""
+        before = self.snapshot()
+        n = self.deliveries()
+        for ev in ("session.hibernated", "session.terminated", "session.failed"):
+            with self.subTest(event=ev):
+                status, _, resp = self.send(self.event(ev, "2025-03-10T11:00:00Z",
+                                                       "ss-never-seen", "ghost@example.com"))
+                self.assertError((status, _, resp), 404, "not_found", "data.name")
+        self.assertEqual(self.snapshot(), before)
+        self.assertEqual(self.deliveries(), n)
+
     def test_a_persistent_home_gives_the_user_a_volume(self):
         user = "home@example.com"
         self.ok(self.event("session.created", "2025-03-10T10:00:00Z", "ss-home-1", user,
