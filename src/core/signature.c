@@ -89,6 +89,45 @@ compute_mac(const char *secret, int64_t t, const char *body, size_t len,
 	return hmac_sha256(secret, prefix, (size_t)n, body, len, mac);
 }
 
+/*
+ * Whether any of the candidate MACs (cands, ncands) is the HMAC of
+ * prefix + body under any of the secrets.  Every candidate against every
+ * secret, with no early exit: how long this takes depends on how many there
+ * are, never on which one matched.  0 on a match, else -1 with *why.
+ */
+static int
+match_secrets(const char *const *secrets, size_t nsecrets,
+    const char *prefix, size_t plen, const char *body, size_t len,
+    const unsigned char (*cands)[MAC_LEN], size_t ncands, const char **why)
+{
+	unsigned char mac[MAC_LEN];
+	size_t i, j, usable = 0;
+	int match = 0;
+
+	for (i = 0; i < nsecrets; i++) {
+		if (secrets[i] == NULL || secrets[i][0] == '\0')
+			continue;
+		if (hmac_sha256(secrets[i], prefix, plen, body, len, mac) != 0) {
+			*why = "cannot compute the signature";
+			OPENSSL_cleanse(mac, sizeof(mac));
+			return -1;
+		}
+		usable++;
+		for (j = 0; j < ncands; j++)
+			match |= CRYPTO_memcmp(mac, cands[j], MAC_LEN) == 0;
+	}
+	OPENSSL_cleanse(mac, sizeof(mac));
+	if (usable == 0) {
+		*why = "no webhook secret configured";
+		return -1;
+	}
+	if (!match) {
+		*why = "no signature matches";
+		return -1;
+	}
+	return 0;
+}
+
 static int
 lower_hex_value(char c)
 {
@@ -245,11 +284,10 @@ signature_verify(const char *header, const char *const *secrets,
     int64_t tolerance, const char **why)
 {
 	struct sig_header h;
-	unsigned char mac[MAC_LEN];
+	char prefix[T_DIGITS_MAX + 2];
 	const char *dummy;
 	uint64_t skew;
-	size_t i, j, usable = 0;
-	int match = 0;
+	int n;
 
 	if (why == NULL)
 		why = &dummy;
@@ -260,31 +298,14 @@ signature_verify(const char *header, const char *const *secrets,
 		*why = "no body";
 		return -1;
 	}
-	/*
-	 * Every v1 against every secret, with no early exit: how long this
-	 * takes depends on how many there are, never on which one matched.
-	 */
-	for (i = 0; i < nsecrets; i++) {
-		if (secrets[i] == NULL || secrets[i][0] == '\0')
-			continue;
-		if (compute_mac(secrets[i], h.t, body, len, mac) != 0) {
-			*why = "cannot compute the signature";
-			OPENSSL_cleanse(mac, sizeof(mac));
-			return -1;
-		}
-		usable++;
-		for (j = 0; j < h.nv1; j++)
-			match |= CRYPTO_memcmp(mac, h.v1[j], MAC_LEN) == 0;
-	}
-	OPENSSL_cleanse(mac, sizeof(mac));
-	if (usable == 0) {
-		*why = "no webhook secret configured";
+	n = snprintf(prefix, sizeof(prefix), "%" PRId64 ".", h.t);
+	if (n < 0 || (size_t)n >= sizeof(prefix)) {
+		*why = "cannot compute the signature";
 		return -1;
 	}
-	if (!match) {
-		*why = "no signature matches";
+	if (match_secrets(secrets, nsecrets, prefix, (size_t)n, body, len,
+	    (const unsigned char (*)[MAC_LEN])h.v1, h.nv1, why) != 0)
 		return -1;
-	}
 	/* |now - t| without overflow, both ways: a future t is refused too */
 	skew = h.t > now ? (uint64_t)h.t - (uint64_t)now :
 	    (uint64_t)now - (uint64_t)h.t;
@@ -299,10 +320,8 @@ int
 signature_verify_hex(const char *hex, const char *const *secrets,
     size_t nsecrets, const char *body, size_t len, const char **why)
 {
-	unsigned char want[MAC_LEN], mac[MAC_LEN];
+	unsigned char want[MAC_LEN];
 	const char *dummy;
-	size_t i, usable = 0;
-	int match = 0;
 
 	if (why == NULL)
 		why = &dummy;
@@ -319,28 +338,8 @@ signature_verify_hex(const char *hex, const char *const *secrets,
 		*why = "no body";
 		return -1;
 	}
-	/* every secret, no early exit (as signature_verify) */
-	for (i = 0; i < nsecrets; i++) {
-		if (secrets[i] == NULL || secrets[i][0] == '\0')
-			continue;
-		if (hmac_sha256(secrets[i], NULL, 0, body, len, mac) != 0) {
-			*why = "cannot compute the signature";
-			OPENSSL_cleanse(mac, sizeof(mac));
-			return -1;
-		}
-		usable++;
-		match |= CRYPTO_memcmp(mac, want, MAC_LEN) == 0;
-	}
-	OPENSSL_cleanse(mac, sizeof(mac));
-	if (usable == 0) {
-		*why = "no webhook secret configured";
-		return -1;
-	}
-	if (!match) {
-		*why = "no signature matches";
-		return -1;
-	}
-	return 0;
+	return match_secrets(secrets, nsecrets, NULL, 0, body, len,
+	    (const unsigned char (*)[MAC_LEN])&want, 1, why);
 }
 
 int

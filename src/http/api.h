@@ -132,6 +132,15 @@ int api_bad_time(struct http_request *req, const char *param, int r,
 int api_check_keys(struct http_request *req, struct json_object *body,
     const char *const *allowed);
 
+/*
+ * The start of a signed webhook (Stripe's, StreamSpace's): 503 with
+ * unconfigured when no secret is configured, 415 unless the body is JSON,
+ * then the raw body, up to max bytes (413 above).  0: read, go on; 1:
+ * answered (the handler returns 0); -1: reading failed (it returns -1).
+ */
+int api_webhook_body(struct http_request *req, int configured,
+    const char *unconfigured, size_t max);
+
 /* Answers a billing function's failure (src/billing/result.h): the one
  * mapping of result codes to statuses (api_result.c). */
 struct result;

@@ -204,3 +204,21 @@ api_db_error(struct app *app, struct http_request *req, int rc)
 	return http_send_error(req, 500, "internal", "internal error", NULL,
 	    NULL);
 }
+
+int
+api_webhook_body(struct http_request *req, int configured,
+    const char *unconfigured, size_t max)
+{
+	if (!configured) {
+		http_send_error(req, 503, "unavailable", unconfigured, NULL,
+		    NULL);
+		return 1;
+	}
+	if (!http_content_type_is_json(req->content_type)) {
+		http_send_error(req, 415, "unsupported_media_type",
+		    "the body must be JSON: Content-Type application/json",
+		    NULL, NULL);
+		return 1;
+	}
+	return http_read_body_max(req, max) != 0 ? -1 : 0;
+}

@@ -389,36 +389,19 @@ out:
 	return 0;
 }
 
-int
-api_hook_session_terminated(struct app *app, struct http_request *req)
-{
-	static const char *const keys[] = { "session_id", "ended_at", NULL };
-	struct json_object *body = NULL;
-	const char *session_id;
-	enum session_outcome oc;
-	struct session s;
-	int64_t ended_at;
-	int given, rc;
+/* What session-terminated, -hibernated and -woken do to a session. */
+enum session_step { STEP_END, STEP_HIBERNATE, STEP_WAKE };
 
-	if (http_read_json(req, &body) != 0)
-		return -1;
-	if (api_check_keys(req, body, keys) != 0 ||
-	    get_id(req, body, "session_id", &session_id) != 0 ||
-	    get_time(req, body, "ended_at", time_now_usec(), &ended_at,
-	    &given) != 0)
-		goto out;
-	rc = session_terminate(app->db, session_id, ended_at, given, &s, &oc);
-	answer_session(app, req, rc, oc, &s, "ended_at", 0);
-out:
-	json_object_put(body);
-	return 0;
-}
-
-/* session-hibernated and session-woken: {session_id, at?}. */
+/*
+ * {session_id, <time_key>?}: the session ended, hibernated or woken at that
+ * instant (default now).  The three hooks differ only in that.
+ */
 static int
-hook_hibernate(struct app *app, struct http_request *req, int wake)
+hook_session_step(struct app *app, struct http_request *req,
+    enum session_step step)
 {
-	static const char *const keys[] = { "session_id", "at", NULL };
+	const char *time_key = step == STEP_END ? "ended_at" : "at";
+	const char *const keys[] = { "session_id", time_key, NULL };
 	struct json_object *body = NULL;
 	const char *session_id;
 	enum session_outcome oc;
@@ -430,25 +413,35 @@ hook_hibernate(struct app *app, struct http_request *req, int wake)
 		return -1;
 	if (api_check_keys(req, body, keys) != 0 ||
 	    get_id(req, body, "session_id", &session_id) != 0 ||
-	    get_time(req, body, "at", time_now_usec(), &at, &given) != 0)
+	    get_time(req, body, time_key, time_now_usec(), &at, &given) != 0)
 		goto out;
-	rc = session_hibernate(app->db, session_id, wake, at, given, &s, &oc);
-	answer_session(app, req, rc, oc, &s, "at", 1);
+	if (step == STEP_END)
+		rc = session_terminate(app->db, session_id, at, given, &s, &oc);
+	else
+		rc = session_hibernate(app->db, session_id, step == STEP_WAKE,
+		    at, given, &s, &oc);
+	answer_session(app, req, rc, oc, &s, time_key, step != STEP_END);
 out:
 	json_object_put(body);
 	return 0;
 }
 
 int
+api_hook_session_terminated(struct app *app, struct http_request *req)
+{
+	return hook_session_step(app, req, STEP_END);
+}
+
+int
 api_hook_session_hibernated(struct app *app, struct http_request *req)
 {
-	return hook_hibernate(app, req, 0);
+	return hook_session_step(app, req, STEP_HIBERNATE);
 }
 
 int
 api_hook_session_woken(struct app *app, struct http_request *req)
 {
-	return hook_hibernate(app, req, 1);
+	return hook_session_step(app, req, STEP_WAKE);
 }
 
 /* user-storage: {user_id, storage_gb, at?}: the user's persistent volume. */

@@ -61,21 +61,12 @@ api_streamspace_hook(struct app *app, struct http_request *req)
 	char sha[SIGNATURE_SHA256_HEX], ev[4 * STREAMSPACE_EVENT_MAX];
 	const char *why = NULL;
 	struct result r;
+	int rc;
 
-	if (cfg->n_streamspace_webhook_secrets == 0) {
-		http_send_error(req, 503, "unavailable",
-		    "StreamSpace webhooks are not configured "
-		    "(streamspaceWebhookSecret)", NULL, NULL);
-		return 0;
-	}
-	if (!http_content_type_is_json(req->content_type)) {
-		http_send_error(req, 415, "unsupported_media_type",
-		    "the body must be JSON: Content-Type application/json",
-		    NULL, NULL);
-		return 0;
-	}
-	if (http_read_body(req) != 0)
-		return -1;
+	if ((rc = api_webhook_body(req, cfg->n_streamspace_webhook_secrets > 0,
+	    "StreamSpace webhooks are not configured (streamspaceWebhookSecret)",
+	    HTTP_MAX_BODY)) != 0)
+		return rc > 0 ? 0 : -1;
 	/* the raw bytes as received: nothing is parsed before this */
 	if (signature_verify_hex(req->streamspace_signature,
 	    (const char *const *)cfg->streamspace_webhook_secrets,

@@ -80,20 +80,11 @@ api_stripe_webhook(struct app *app, struct http_request *req)
 	const char *why = NULL;
 	struct result r;
 	struct webhook_event w;
+	int rc;
 
-	if (cfg->n_stripe_webhook_secrets == 0) {
-		http_send_error(req, 503, "unavailable",
-		    "Stripe webhooks are not configured", NULL, NULL);
-		return 0;
-	}
-	if (!http_content_type_is_json(req->content_type)) {
-		http_send_error(req, 415, "unsupported_media_type",
-		    "the body must be JSON: Content-Type application/json",
-		    NULL, NULL);
-		return 0;
-	}
-	if (http_read_body_max(req, WEBHOOK_MAX_BODY) != 0)
-		return -1;
+	if ((rc = api_webhook_body(req, cfg->n_stripe_webhook_secrets > 0,
+	    "Stripe webhooks are not configured", WEBHOOK_MAX_BODY)) != 0)
+		return rc > 0 ? 0 : -1;
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
 	w.now = time_now_usec();
