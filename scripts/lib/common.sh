@@ -9,7 +9,7 @@ BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config
  libhpdf-dev"
 RUN_PACKAGES="mariadb-server mariadb-client nginx-light python3 openssl curl"
 # galera-4, rsync and iproute2 for the Galera test; clang for fuzzing
-TEST_PACKAGES="valgrind poppler-utils galera-4 rsync iproute2 clang libclang-rt-14-dev"
+TEST_PACKAGES="valgrind poppler-utils galera-4 rsync iproute2 clang libclang-rt-14-dev wrk"
 
 missing_packages() {
 	local p missing=""
