@@ -611,6 +611,9 @@ def serve(args):
         admin = stack.token("admin@example.com", "admin", ttl=30 * 86400)
         service = stack.token("platform", "service", ttl=30 * 86400)
         demo = streamspace_token(stack.jwt_secret, "demo")
+        if os.environ.get("BILLING_DEMO", "1") != "0":
+            import demo as demo_data  # scripts/demo.py: dev stack only
+            demo_data.seed_demo(stack)
         base = stack.api.rstrip("/")
         ss_base = stack.base_url + "/api/plugins/streamspace-billing"
         print("""
@@ -628,6 +631,15 @@ A StreamSpace token for the user "demo" (as StreamSpace makes them: the
 user is its username; 24 hours):
   export STREAMSPACE_TOKEN=%(demo)s
 
+The web pages (the token travels in the address's #fragment, which no
+request carries; the page moves it to its tab's sessionStorage):
+  Billing & Usage, as the demo user (a month of demo usage):
+    %(web)s/billing/#token=%(demo)s
+  Billing Management, as the admin:
+    %(web)s/admin/billing/#token=%(admin)s
+  Current Usage widget:
+    %(web)s/billing/widget#token=%(demo)s
+
 Try:
   curl -s %(base)s/health
   curl -s -H "Authorization: Bearer $ADMIN_TOKEN" %(base)s/jobs/status
@@ -639,7 +651,7 @@ hourly, quotas every 15 minutes, invoices daily, events every minute
 
 Ctrl-C stops everything.""" % {"base": base, "var": stack.var, "env": env_path,
                                "admin": admin, "service": service, "demo": demo,
-                               "ss_base": ss_base}, flush=True)
+                               "ss_base": ss_base, "web": stack.base_url}, flush=True)
         schedule = Schedule(stack)
         while not stop:
             schedule.tick()
