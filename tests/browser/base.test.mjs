@@ -195,6 +195,18 @@ describe('the Current Usage widget', () => {
     await screenshot(p.page, 'widget');
   });
 
+  test('a 375 px phone: nothing wider than the screen, the sign-in page too', async () => {
+    const user = await seeded('narrow');
+    for (const [tok, name] of [[token(user), 'widget-375'], [null, 'widget-401-375']]) {
+      const p = await openPage('/billing/widget', { token: tok, via: tok ? 'hash' : 'none',
+                                                    width: 375, height: 740 });
+      await p.page.locator(tok ? '#widget-total' : '.notice.signin').waitFor();
+      assert.ok(await p.page.evaluate(() => document.documentElement.scrollWidth <= 375));
+      expectClean(p, { allowStatus: tok ? [] : [401] });
+      await screenshot(p.page, name);
+    }
+  });
+
   test('a quota at the alert threshold is in the warning colour, with a word', async () => {
     const user = uniqueUser('warn');
     // the free plan allows 2 cores: 2 running cores are 100 %, 1 is 50 %
