@@ -31,16 +31,16 @@ export function renderSummary(u, current) {
     card(current ? 'Cost so far' : 'Cost', h('span', { id: 'total-cost', class: 'num' }, money(u.total_cost, cur)), pending),
     card('Credits balance', h('span', { class: 'num' }, money(u.credits_balance, cur))),
     card('Plan', plan.name || plan.id || '—',
-      plan.price !== undefined ? h('p', { class: 'muted', text: money(plan.price, cur) + ' / ' + (plan.interval || 'month') + ' · billed by ' + u.billing_mode }) : null));
+      plan.price !== undefined ? h('p', { class: 'muted', text: (isZero(plan.price) ? 'Free' : money(plan.price, cur) + ' / ' + (plan.interval || 'month')) + ' · billed by ' + u.billing_mode }) : null));
 }
 
 export function renderUsage(u) {
   const rows = (u.items || []).map((it) => [
-    it.resource_type, quantity(it.quantity, ''), it.unit, money(it.unit_price, u.currency),
+    it.resource_type, quantity(it.quantity, it.unit), money(it.unit_price, u.currency),
     money(it.total_cost, u.currency)]);
-  rows.push([h('strong', { text: 'Total' }), '', '', '', h('strong', { text: money(u.total_cost, u.currency) })]);
+  rows.push([h('strong', { text: 'Total' }), '', '', h('strong', { text: money(u.total_cost, u.currency) })]);
   fill(document.getElementById('usage-body'),
-    grid([{ label: 'Resource' }, { label: 'Quantity', num: true }, { label: 'Unit' },
+    grid([{ label: 'Resource' }, { label: 'Quantity', num: true },
       { label: 'Unit price', num: true }, { label: 'Cost', num: true }], rows,
     'Usage and cost per resource, ' + periodLabel(u.period)),
     u.items && u.items.length ? null : note('No metered usage in this period.'));
@@ -52,7 +52,7 @@ export function renderSessions(u, updated) {
     x.session_id,
     x.stale ? 'stale (no heartbeat)' : x.state,
     dateTime(x.started_at),
-    x.cpu_cores + ' cores, ' + x.memory_gb + ' GB' + (isZero(x.storage_gb) ? '' : ', ' + x.storage_gb + ' GB disk'),
+    x.cpu_cores + ' CPU · ' + x.memory_gb + ' GB' + (isZero(x.storage_gb) ? '' : ' · ' + x.storage_gb + ' GB disk'),
     money(x.accrued_cost, u.currency)]);
   fill(document.getElementById('sessions-body'),
     s.length ? grid([{ label: 'Session' }, { label: 'State' }, { label: 'Started' }, { label: 'Size' },
