@@ -199,3 +199,166 @@ class WebApiTest(Helpers, StackTestCase):
         status, _, resp = self.request("POST", "credits", body={
             "user_id": user, "amount": 1, "reason": "x"}, token=op)
         self.assertEqual(status, 403, resp)
+
+    # -- GET payments ----------------------------------------------------------
+
+    def invoice(self, acct, status, total, month, number=None, created=None):
+        """An invoice row of the account (period: month of 2020)."""
+        self.sql("INSERT INTO billing_invoices (account_id, invoice_number, period_start, "
+                 "period_end, billing_mode, currency, subtotal, total, status, due_date, "
+                 "created_at) VALUES (%d, %s, '2020-%02d-01', '2020-%02d-28', 'usage', 'usd', "
+                 "%s, %s, '%s', '2020-%02d-28', '%s')"
+                 % (acct, "'%s'" % number if number else "NULL", month, month, total, total,
+                    status, month, created or "2020-%02d-28" % month))
+        return int(self.sql("SELECT MAX(id) FROM billing_invoices")[0][0])
+
+    def payment(self, acct, inv, amount, status, method, created, pi=None, failure=None):
+        self.sql("INSERT INTO billing_payments (account_id, invoice_id, amount, currency, "
+                 "status, method, stripe_payment_intent_id, failure_message, idempotency_key, "
+                 "created_at) VALUES (%d, %s, %s, 'usd', '%s', '%s', %s, %s, '%s', '%s')"
+                 % (acct, inv or "NULL", amount, status, method,
+                    "'%s'" % pi if pi else "NULL", "'%s'" % failure if failure else "NULL",
+                    uuid.uuid4().hex, created))
+        return int(self.sql("SELECT MAX(id) FROM billing_payments")[0][0])
+
+    def test_payments_history_newest_first(self):
+        user = self.user("pay")
+        acct = self.account_id(user)
+        num = "INV-2020-%06d" % (acct % 1000000)
+        inv = self.invoice(acct, "paid", "12.34", 1, number=num)
+        failed = self.payment(acct, inv, "12.34", "failed", "stripe", "2020-02-01 10:00:00",
+                              pi="pi_1", failure="Your card was declined.")
+        paid = self.payment(acct, inv, "12.34", "succeeded", "stripe", "2020-02-02 10:00:00",
+                            pi="pi_1")
+        manual = self.payment(acct, None, "5.00", "succeeded", "manual",
+                              "2020-03-01 00:00:00")
+        body = self.ok("payments", token=self.user_token(user))
+        self.assertEqual(set(body), {"payments", "next_cursor"})
+        got = body["payments"]
+        self.assertEqual([p["id"] for p in got], [manual, paid, failed])
+        self.assertEqual(got[1], {
+            "id": paid, "amount": Decimal("12.34"), "currency": "usd", "status": "succeeded",
+            "method": "stripe", "invoice_id": inv, "invoice_number": num,
+            "stripe_payment_intent_id": "pi_1", "failure_message": None,
+            "paid_at": "2020-02-02T10:00:00Z", "created_at": "2020-02-02T10:00:00Z"})
+        self.assertEqual(str(got[1]["amount"]), "12.34")
+        self.assertEqual((got[2]["status"], got[2]["paid_at"], got[2]["failure_message"]),
+                         ("failed", None, "Your card was declined."))
+        self.assertEqual((got[0]["invoice_id"], got[0]["invoice_number"], got[0]["method"]),
+                         (None, None, "manual"))
+        # pages, another user's, errors
+        first = self.ok("payments", {"limit": 2}, self.user_token(user))
+        self.assertEqual(first["next_cursor"], str(paid))
+        rest = self.ok("payments", {"limit": 2, "cursor": first["next_cursor"]},
+                       self.user_token(user))
+        self.assertEqual(([p["id"] for p in rest["payments"]], rest["next_cursor"]),
+                         ([failed], None))
+        self.assertEqual(len(self.ok("payments", {"user_id": user})["payments"]), 3)
+        self.assertEqual(self.ok("payments", token=self.user_token("eve@example.com")),
+                         {"payments": [], "next_cursor": None})
+        self.bad("payments", {"user_id": user}, "user_id",
+                 self.user_token("eve@example.com"), status=403)
+        self.paging_errors("payments", self.user_token(user))
+
+    def test_a_manual_mark_paid_shows_in_the_history(self):
+        user = self.user("paym")
+        status, _, inv = self.request("POST", "admin/invoices", body={
+            "user_id": user, "period_start": "2021-01-01", "period_end": "2021-01-31"},
+            token=self.admin_token())
+        self.assertEqual(status, 201, inv)
+        status, _, resp = self.request("PATCH", "admin/invoices/%d" % inv["id"],
+                                       body={"status": "paid"}, token=self.admin_token())
+        self.assertEqual(status, 200, resp)
+        got = self.ok("payments", token=self.user_token(user))["payments"]
+        self.assertEqual(len(got), 1, got)
+        self.assertEqual((got[0]["method"], got[0]["status"], got[0]["invoice_id"],
+                          got[0]["invoice_number"]),
+                         ("manual", "succeeded", inv["id"], inv["invoice_number"]))
+
+
+class WebApiStripeTest(Helpers, test_stripe.StripeCase):
+    """GET plans and POST billing-portal against the Stripe stand-in."""
+
+    config_overrides = {"checkoutReturnOrigins": ["https://app.example.com"]}
+
+    def customer(self, user):
+        """The user's Stripe customer, made as Checkout makes it."""
+        status, _, body = self.request("POST", "create-checkout", body={"plan_id": "pro"},
+                                       token=self.user_token(user))
+        self.assertEqual(status, 200, body)
+        self.standin.clear_requests()
+        return self.account(user)[1]
+
+    def portal(self, user, body=None, **kw):
+        return self.request("POST", "billing-portal", body=body,
+                            token=self.user_token(user), **kw)
+
+    def test_paid_plans_are_purchasable_with_stripe(self):
+        body = self.ok("plans", token=self.user_token(self.uid("pp")))
+        self.assertEqual([(p["id"], p["purchasable"]) for p in body["plans"]],
+                         [("free", True), ("pro", True), ("enterprise", True)])
+
+    def test_portal_session_for_the_callers_customer(self):
+        user = self.uid("portal")
+        cus = self.customer(user)
+        status, _, body = self.portal(user)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(set(body), {"url"})
+        posts = self.posts("/v1/billing_portal/sessions")
+        self.assertEqual(len(posts), 1)
+        self.assertEqual(posts[0]["form"], {"customer": cus,
+                                            "return_url": self.stack.base_url + "/billing/"})
+        self.assertRegex(posts[0]["headers"]["Idempotency-Key"], r"^portal-\d+-\d+-[0-9a-f]{16}$")
+        made = self.standin.objects("billing_portal_sessions")
+        self.assertEqual([s["url"] for s in made if s["customer"] == cus], [body["url"]])
+        self.assertRegex(body["url"], r"^https://billing\.stripe\.com/p/session/bps_")
+        # a given return_url, on an allowed origin, reaches Stripe unchanged
+        self.standin.clear_requests()
+        status, _, body = self.portal(user, {"return_url": "https://app.example.com/b?x=1"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(self.posts("/v1/billing_portal/sessions")[0]["form"]["return_url"],
+                         "https://app.example.com/b?x=1")
+        # {} is the same as no body
+        status, _, body = self.portal(user, {})
+        self.assertEqual(status, 200, body)
+
+    def test_portal_without_a_customer_is_409_and_makes_none(self):
+        user = self.user("nocus")
+        self.assertError(self.portal(user), 409, "conflict")
+        self.assertError(self.portal(self.uid("unknown")), 409, "conflict")
+        self.assertEqual(self.standin.requests(), [])
+        self.assertEqual(self.account(user)[1], "")
+
+    def test_portal_return_url_is_checked_like_checkouts(self):
+        user = self.uid("portalbad")
+        self.customer(user)
+        for value in ("https://evil.example.net/", "javascript:alert(1)", "ftp://x/",
+                      "https://app.example.com/a b", 7, "", "https://" + "a" * 2050):
+            err = self.assertError(self.portal(user, {"return_url": value}), 400,
+                                   "invalid_argument")
+            self.assertEqual(err.get("param"), "return_url", (value, err))
+        err = self.assertError(self.portal(user, {"url": "https://app.example.com/"}), 400,
+                               "invalid_argument")
+        self.assertEqual(err.get("param"), "url")
+        self.assertError(self.portal(user, raw=b"not json"), 400, "invalid_json")
+        self.assertEqual(self.standin.requests(), [], "nothing may reach Stripe")
+
+    def test_stripe_refusing_is_502_and_down_is_503(self):
+        user = self.uid("portalfault")
+        self.customer(user)
+        self.standin.fault("400", path="/v1/billing_portal/sessions",
+                           message="No configuration provided")
+        self.assertError(self.portal(user), 502, "stripe_error")
+        self.standin.fault("500", path="/v1/billing_portal/sessions", count=10)
+        self.assertError(self.portal(user), 503, "unavailable")
+
+
+class WebApiStripeOffTest(Helpers, StackTestCase):
+    """Stripe not configured: the portal is unavailable, as checkout is."""
+
+    def test_portal_is_503_without_stripe(self):
+        user = self.user("off")
+        status, _, body = self.request("POST", "billing-portal", body={},
+                                       token=self.user_token(user))
+        self.assertEqual(status, 503, body)
+        self.assertEqual(body["error"]["code"], "unavailable")
