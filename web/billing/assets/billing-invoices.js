@@ -112,7 +112,8 @@ export async function loadPayments() {
   fill(box, ps.length ? grid([{ label: 'Date' }, { label: 'Invoice' }, { label: 'Method' }, { label: 'Status' }, { label: 'Amount', num: true }],
     ps.map((p) => [dateTime(p.created_at),
       p.invoice_id ? h('a', { href: '#invoice=' + p.invoice_id }, p.invoice_number || String(p.invoice_id)) : '—',
-      p.method || '—', statusBadge(p.status), money(p.amount, p.currency)]), 'Payment history')
+      p.method || '—', h('span', {}, statusBadge(p.status), p.failure_message ? ' ' + p.failure_message : null),
+      money(p.amount, p.currency)]), 'Payment history')
     : note('No payments yet.'));
 }
 

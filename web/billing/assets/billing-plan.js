@@ -109,7 +109,8 @@ export async function loadPaymentMethods() {
       location.assign(r.url);
     } catch (err) {
       portal.disabled = false;
-      showError(portalErr, err);
+      if (err.status === 409) fill(portalErr, note('There are no payment details to manage yet: they are made when you first buy a paid plan.'));
+      else showError(portalErr, err);
     }
   });
   let list;
