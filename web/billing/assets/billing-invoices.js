@@ -38,7 +38,7 @@ export async function loadInvoices(cursor, append) {
     for (const tr of grid(cols, rows).querySelectorAll('tbody tr')) tbody.append(tr);
     box.querySelector('.more')?.remove();
   } else {
-    fill(box, rows.length ? grid(cols, rows, 'Invoices') : note('No invoices yet.'), errBox);
+    fill(box, rows.length ? grid(cols, rows, 'Invoices, newest first') : note('No invoices yet.'), errBox);
   }
   if (r.next_cursor) {
     const more = h('button', { type: 'button', class: 'more' }, 'More invoices');
@@ -113,7 +113,7 @@ export async function loadPayments() {
     ps.map((p) => [dateTime(p.created_at),
       p.invoice_id ? h('a', { href: '#invoice=' + p.invoice_id }, p.invoice_number || String(p.invoice_id)) : '—',
       p.method || '—', h('span', {}, statusBadge(p.status), p.failure_message ? ' ' + p.failure_message : null),
-      money(p.amount, p.currency)]), 'Payment history')
+      money(p.amount, p.currency)]), 'Payments, newest first')
     : note('No payments yet.'));
 }
 
@@ -123,6 +123,6 @@ export async function loadCredits() {
   const cs = r.credits || [];
   fill(box, cs.length ? grid([{ label: 'Reason' }, { label: 'State' }, { label: 'Added' }, { label: 'Expires' }, { label: 'Amount', num: true }, { label: 'Remaining', num: true }],
     cs.map((c) => [c.reason, c.state ? statusBadge(c.state) : '', date(c.created_at), c.expires_at ? dateTime(c.expires_at) : 'never',
-      money(c.amount, c.currency), money(c.remaining, c.currency)]), 'Credits')
+      money(c.amount, c.currency), money(c.remaining, c.currency)]), 'Credits with their expiry')
     : note('No credits.'));
 }

@@ -71,7 +71,7 @@ async function route() {
   else hideInvoice();
 }
 
-let plans = api('plans').catch((err) => ({ error: err }));
+let plans = null;
 
 function reloadAccount() {
   loadUsage(false);
@@ -117,6 +117,7 @@ function start() {
   if (c) $('who').textContent = 'Signed in as ' + (c.username || c.sub || '') + (c.role && c.role !== 'user' ? ' (' + c.role + ')' : '');
   checkoutReturn();
   route();
+  plans = api('plans').catch((err) => ({ error: err }));
   plans.then((r) => {
     const t = r && (r.alert_threshold ?? r.alertThreshold);
     if (Number.isInteger(t) && t !== threshold) {

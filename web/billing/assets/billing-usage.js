@@ -42,7 +42,7 @@ export function renderUsage(u) {
   fill(document.getElementById('usage-body'),
     grid([{ label: 'Resource' }, { label: 'Quantity', num: true },
       { label: 'Unit price', num: true }, { label: 'Cost', num: true }], rows,
-    'Usage and cost per resource, ' + periodLabel(u.period)),
+    'Cost per resource, ' + periodLabel(u.period)),
     u.items && u.items.length ? null : note('No metered usage in this period.'));
 }
 
@@ -56,7 +56,7 @@ export function renderSessions(u, updated) {
     money(x.accrued_cost, u.currency)]);
   fill(document.getElementById('sessions-body'),
     s.length ? grid([{ label: 'Session' }, { label: 'State' }, { label: 'Started' }, { label: 'Size' },
-      { label: 'Accrued cost', num: true }], rows, 'Live sessions') : note('No live sessions.'),
+      { label: 'Accrued cost', num: true }], rows, 'Sessions running now') : note('No live sessions.'),
     h('p', { class: 'muted small' }, 'Updated ', updated.toLocaleTimeString(), '; refreshed every 30 seconds.'));
 }
 
@@ -112,6 +112,17 @@ async function perDay(u) {
 
 let chart = null;
 
+// Chart.js loads async (the numbers never wait for it): its load or error.
+function chartLoaded() {
+  const el = document.getElementById('chartjs');
+  return new Promise((resolve) => {
+    if (!el) return resolve();
+    el.addEventListener('load', resolve, { once: true });
+    el.addEventListener('error', resolve, { once: true });
+    setTimeout(resolve, 10000);
+  });
+}
+
 export async function renderChart(u) {
   const box = document.getElementById('chart-body');
   box.setAttribute('aria-busy', 'true');
@@ -123,6 +134,7 @@ export async function renderChart(u) {
   fill(box, h('div', { class: 'chart-box' }, canvas), table);
   if (chart) chart.destroy();
   chart = null;
+  if (typeof window.Chart !== 'function') await chartLoaded();
   if (typeof window.Chart !== 'function') {
     box.prepend(note('The chart could not be loaded; the figures are in the table.'));
     return;
