@@ -203,6 +203,42 @@ test('speed: navigation to the total on screen, 5 loads', async () => {
   assert.ok(sorted[2] < 1500, 'median ' + sorted[2] + ' ms');
 });
 
+test('a quota at its limit is drawn in the warning colour, with words', async () => {
+  const user = uniqueUser('quota');
+  // 2 cores on the free plan's 2: 100 %, at or above alertThreshold (80)
+  await seedSession(user, { cores: 2, memoryGb: 1, start: '2027-03-15T11:59:00Z' });
+  const p = await openPage('/billing/', { token: token(user) });
+  const cpu = p.page.locator('#quotas-body .quota', { hasText: 'CPU cores: 2 of 2' });
+  await cpu.waitFor();
+  assert.match(await cpu.getAttribute('class'), /\bwarn\b/);
+  assert.match(await cpu.textContent(), /100\.00%.*near limit/);
+  const mem = p.page.locator('#quotas-body .quota', { hasText: 'Memory (GB): 1 of 4' });
+  assert.doesNotMatch(await mem.getAttribute('class'), /\bwarn\b/);
+  expectClean(p);
+  await p.context.close();
+});
+
+test('errors are shown where they happen: 401 says how to sign in, a 503 its message', async () => {
+  const bad = await openPage('/billing/', { token: 'not-a-token' });
+  await bad.page.locator('#fatal').getByRole('heading', { name: 'Sign in' }).waitFor();
+  await bad.page.waitForLoadState('networkidle');
+  assert.equal(await bad.page.getByRole('heading', { name: 'Sign in' }).count(), 1);
+  assert.equal(await bad.page.locator('#summary').isHidden(), true);
+  expectClean(bad, { allowStatus: [401] });
+  await bad.context.close();
+
+  const user = uniqueUser('err');
+  const p = await openPage('/billing/', { token: token(user), waitUntil: 'commit' });
+  await p.page.route('**/api/plugins/billing/invoices?*', (route) => route.fulfill({
+    status: 503, contentType: 'application/json',
+    body: '{"error":{"code":"unavailable","message":"the database cannot be reached"}}' }));
+  await p.page.reload();
+  await p.page.locator('#invoices-body [role=alert]', { hasText: 'the database cannot be reached' }).waitFor();
+  await p.page.locator('#total-cost').waitFor();
+  expectClean(p, { allowStatus: [503] });
+  await p.context.close();
+});
+
 test('no token: the page says how to sign in', async () => {
   const p = await openPage('/billing/', { via: 'none' });
   await p.page.getByRole('heading', { name: 'Sign in' }).waitFor();

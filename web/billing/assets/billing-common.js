@@ -41,9 +41,18 @@ export async function guard(container, load, render) {
     return v;
   } catch (err) {
     container.removeAttribute('aria-busy');
-    showError(container, err);
+    if (err.status === 401) signedOut(err);
+    else showError(container, err);
     return null;
   }
+}
+
+// Not signed in (no token, or one the API refuses): one message saying how
+// to sign in, instead of the sections.
+export function signedOut(err) {
+  const f = document.getElementById('fatal');
+  if (!f.firstChild) showError(f, err);
+  document.querySelectorAll('main > section').forEach((s) => { s.hidden = true; });
 }
 
 // The notice line at the top of the page.

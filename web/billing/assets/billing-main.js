@@ -1,8 +1,8 @@
 // Billing & Usage (/billing/): the token's own account. Every section loads
 // by itself and shows its own error; the summary comes first.
 import { api, claims, getToken } from './api.js';
-import { h, showError } from './ui.js';
-import { guard, notify } from './billing-common.js';
+import { showError } from './ui.js';
+import { guard, notify, signedOut } from './billing-common.js';
 import { renderSummary, renderUsage, renderSessions, renderQuotas, renderPeriodNav, renderChart } from './billing-usage.js';
 import { loadPlan, loadPaymentMethods } from './billing-plan.js';
 import { loadInvoices, showInvoice, hideInvoice, loadPayments, loadCredits } from './billing-invoices.js';
@@ -109,8 +109,7 @@ function checkoutReturn() {
 
 function start() {
   if (!getToken()) {
-    showError($('fatal'), { status: 401, code: 'unauthenticated', message: 'No token' });
-    document.querySelectorAll('main > section').forEach((s) => { s.hidden = true; });
+    signedOut({ status: 401, message: null });
     return;
   }
   const c = claims();
