@@ -26,7 +26,9 @@ const struct route routes[] = {
 	{ "POST", "credits", ACCESS_ADMIN, api_credits_create },
 
 	{ "GET", "admin/users", ACCESS_ADMIN, api_admin_users },
+	{ "GET", "admin/summary", ACCESS_ADMIN, api_admin_summary },
 	{ "POST", "admin/credits", ACCESS_ADMIN, api_credits_create },
+	{ "GET", "admin/invoices", ACCESS_ADMIN, api_admin_invoices_list },
 	{ "POST", "admin/invoices", ACCESS_ADMIN, api_invoice_create },
 	{ "PATCH", "admin/invoices/{id}", ACCESS_ADMIN, api_invoice_patch },
 	{ "GET", "admin/reports", ACCESS_ADMIN, api_admin_reports },
