@@ -82,6 +82,10 @@ int api_plans(struct app *app, struct http_request *req);
 /* GET admin/reports */
 int api_admin_reports(struct app *app, struct http_request *req);
 
+/* GET web/frame-ancestors (public): the widget's CSP frame-ancestors for
+ * nginx's auth_request, in X-Billing-Frame-Ancestors of a 204 */
+int api_web_frame_ancestors(struct app *app, struct http_request *req);
+
 /* True for the roles that read every user's data: admin and operator. */
 int api_reads_every_user(const struct http_request *req);
 

@@ -9,6 +9,7 @@
 
 const struct route routes[] = {
 	{ "GET", "health", ACCESS_PUBLIC, api_health },
+	{ "GET", "web/frame-ancestors", ACCESS_PUBLIC, api_web_frame_ancestors },
 
 	{ "GET", "usage", ACCESS_USER, api_usage },
 	{ "GET", "invoices", ACCESS_USER, api_invoices_list },
