@@ -41,15 +41,21 @@ int api_invoices_list(struct app *app, struct http_request *req);
 int api_invoice_get(struct app *app, struct http_request *req);
 int api_invoice_create(struct app *app, struct http_request *req);
 int api_invoice_patch(struct app *app, struct http_request *req);
+/* GET admin/invoices: every account's invoices */
+int api_admin_invoices_list(struct app *app, struct http_request *req);
 
 /* GET invoices/{id}/pdf */
 int api_invoice_pdf(struct app *app, struct http_request *req);
 
 /* POST credits and admin/credits */
 int api_credits_create(struct app *app, struct http_request *req);
+/* GET credits (the account's credits, newest first) */
+int api_credits_list(struct app *app, struct http_request *req);
 
 /* GET admin/users */
 int api_admin_users(struct app *app, struct http_request *req);
+/* GET admin/summary: totals over every account */
+int api_admin_summary(struct app *app, struct http_request *req);
 
 /* GET subscription, POST subscription */
 int api_subscription_get(struct app *app, struct http_request *req);
@@ -58,12 +64,20 @@ int api_subscription_post(struct app *app, struct http_request *req);
 /* POST create-checkout, GET payment-methods (Stripe) */
 int api_create_checkout(struct app *app, struct http_request *req);
 int api_payment_methods(struct app *app, struct http_request *req);
+/* POST billing-portal (a Stripe Billing Portal session for the caller) */
+int api_billing_portal(struct app *app, struct http_request *req);
 
 /* POST webhook (Stripe events, signed) */
 int api_stripe_webhook(struct app *app, struct http_request *req);
 
 /* GET admin/events (the outbox) */
 int api_admin_events(struct app *app, struct http_request *req);
+
+/* GET payments (api_payments.c): the account's payment history */
+int api_payments_list(struct app *app, struct http_request *req);
+
+/* GET plans (api_plans.c) */
+int api_plans(struct app *app, struct http_request *req);
 
 /* GET admin/reports */
 int api_admin_reports(struct app *app, struct http_request *req);
@@ -106,6 +120,23 @@ int api_page_args(struct http_request *req, int newest_first, int64_t *limit,
  */
 int api_range_args(struct app *app, struct http_request *req, int64_t max_days,
     int64_t *from, int64_t *to);
+
+/* api_range_args, and both must be whole UTC days (00:00:00Z): ranges
+ * over the daily totals.  0, or -1 after answering 400. */
+int api_day_range_args(struct app *app, struct http_request *req,
+    int64_t max_days, int64_t *from, int64_t *to);
+
+/* The end of time as far as ranges go: 9999-12-31T00:00:00Z (DATETIME's
+ * last day). */
+#define API_TIME_END (253402214400LL * 1000000LL)
+
+/*
+ * ?from= and ?to= where both are optional and absent means unbounded: both
+ * absent leaves *from = *to = 0 (no range); else an absent from is 0
+ * (1970) and an absent to API_TIME_END.  0, or -1 after answering 400.
+ */
+int api_open_range_args(struct http_request *req, int64_t *from,
+    int64_t *to);
 
 /*
  * Answers 200 {"<key>": items, "next_cursor": "<last_id>" or null when
