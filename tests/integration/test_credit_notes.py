@@ -120,6 +120,10 @@ class CreditNoteTest(CreditNoteCase):
         self.assertEqual([p["amount"] for p in paid["payments"]], [1.00])
         self.assertEqual(paid["amount_due"], 0)
         self.assertEqual(len(self.events("billing.credit_note.created", cn["id"])), 1)
+        status, _, body = self.credit_note(inv, {"lines": [{"line_no": 2, "amount": "0.01"}],
+                                                 "reason": "again"})
+        self.assertEqual((status, body["error"]["param"]), (400, "lines"), body)
+        self.assertIn("line 2 has 0.00 left to credit", body["error"]["message"])
 
     # -- docs/billing.md, worked example: a refund ------------------------
 
