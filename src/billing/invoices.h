@@ -213,7 +213,8 @@ int invoice_build_emit_event(struct db *db, uint64_t id, const char *type,
  * stripe_invoice_id) is voided or paid out of band in Stripe first,
  * holding those locks; when Stripe refuses or fails, nothing changes here.
  * RESULT_OK; RESULT_NOT_FOUND for no such invoice; RESULT_CONFLICT (status)
- * when it cannot move there from its status, or Stripe refused for the
+ * when it cannot move there from its status, when a void is asked of an
+ * invoice that has credit notes, or Stripe refused for the
  * invoice's state there; RESULT_UNAVAILABLE or RESULT_STRIPE_REFUSED for
  * the other Stripe failures.
  */

@@ -230,6 +230,15 @@ class CreditNoteTest(CreditNoteCase):
                                   "invoice_id IN (%d, %d)" % (draft["id"], void["id"])),
                          [["0"]])
 
+    def test_an_invoice_with_credit_notes_is_never_voided(self):
+        inv = self.invoice("no-void@example.com")
+        self.issued(inv, {"amount": "0.10", "reason": "r"})
+        status, _, body = self.request("PATCH", "admin/invoices/%d" % inv["id"],
+                                       token=self.admin(), body={"status": "void"})
+        self.assertEqual((status, body["error"]["param"]), (409, "status"), body)
+        self.assertIn("credit notes", body["error"]["message"])
+        self.assertEqual(self.get_invoice(inv)["status"], "sent")
+
     def test_the_same_idempotency_key_makes_one_credit_note(self):
         inv = self.invoice("idem@example.com")
         body = {"amount": "0.25", "reason": "r", "idempotency_key": "cn-idem-1"}
