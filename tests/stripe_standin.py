@@ -269,6 +269,8 @@ class Standin:
             self.subscriptions = {}
             self.invoices = {}
             self.items = {}
+            self.refunds = {}
+            self.credit_notes = {}
             self.payment_methods = {}     # customer -> [pm], oldest first
             self.log = []
             self.faults = []
@@ -377,7 +379,8 @@ class Standin:
         with self.lock:
             table = {"customers": self.customers, "checkout_sessions": self.sessions,
                      "billing_portal_sessions": self.portal_sessions,
-                     "invoices": self.invoices, "invoiceitems": self.items}[kind]
+                     "invoices": self.invoices, "invoiceitems": self.items,
+                     "refunds": self.refunds, "credit_notes": self.credit_notes}[kind]
             return [public(self._render(kind, o)) for o in table.values()]
 
     # -- the API ---------------------------------------------------------
@@ -404,10 +407,16 @@ class Standin:
             } for i in lines]
             total = sum(i["amount"] for i in lines)
             obj["subtotal"] = obj["total"] = total
+            pre = sum(c["pre_payment_amount"] for c in self.credit_notes.values()
+                      if c["invoice"] == obj["id"] and c["status"] == "issued")
+            post = sum(c["post_payment_amount"] for c in self.credit_notes.values()
+                       if c["invoice"] == obj["id"] and c["status"] == "issued")
+            obj["pre_payment_credit_notes_amount"] = pre
+            obj["post_payment_credit_notes_amount"] = post
             if obj["status"] in ("draft", "open"):
-                obj["amount_due"] = obj["amount_remaining"] = total
+                obj["amount_due"] = obj["amount_remaining"] = total - pre
             else:
-                obj["amount_due"] = total
+                obj["amount_due"] = total - pre
         return obj
 
     def _customer(self, cid, param="customer"):
@@ -494,6 +503,15 @@ class Standin:
             if (len(parts) == 4 and parts[1] == "invoices" and parts[3] == "pay"
                     and method == "POST"):
                 return 200, self._pay(parts[2], form, now)
+            if path == "/v1/refunds" and method == "POST":
+                return 200, self._create_refund(form, now)
+            if path == "/v1/credit_notes" and method == "POST":
+                return 200, self._create_credit_note(form, now)
+            if path == "/v1/credit_notes" and method == "GET":
+                cns = list(self.credit_notes.values())
+                if "invoice" in form:
+                    cns = [c for c in cns if c["invoice"] == form["invoice"]]
+                return 200, self._page(cns, form, path)
         raise StripeError(404, "Unrecognized request URL (%s: %s). Please see "
                           "https://stripe.com/docs or we can help at "
                           "https://support.stripe.com/." % (method, path))
@@ -641,6 +659,108 @@ class Standin:
         inv["status_transitions"]["paid_at"] = now
         return self._render("invoices", inv)
 
+    def _intent(self, pi):
+        """(invoice, amount paid) of a payment intent an invoice was paid with."""
+        for inv in self.invoices.values():
+            for p in (inv.get("payments") or {}).get("data", []):
+                if p["payment"].get("payment_intent") == pi:
+                    return inv, p["amount_paid"]
+        raise missing("payment_intent", pi, "payment_intent")
+
+    def _create_refund(self, form, now):
+        """POST /v1/refunds of a payment intent: at most what it paid less
+        its earlier refunds."""
+        pi = form.get("payment_intent")
+        if not pi:
+            raise StripeError(400, "One of the following params should be provided "
+                              "for this request: payment_intent or charge.",
+                              code="parameter_missing", param="payment_intent")
+        inv, paid = self._intent(pi)
+        done = sum(r["amount"] for r in self.refunds.values()
+                   if r["payment_intent"] == pi)
+        amount = int(form.get("amount", paid - done))
+        if amount <= 0 or amount > paid - done:
+            raise StripeError(400, "Refund amount (%d) is greater than unrefunded "
+                              "amount on charge (%d)" % (amount, paid - done),
+                              code="amount_too_large", param="amount")
+        n = nested(form)
+        r = self._next({
+            "id": new_id("re_"), "object": "refund", "amount": amount,
+            "balance_transaction": None, "charge": "ch_" + pi[3:], "created": now,
+            "currency": inv["currency"], "destination_details": None,
+            "metadata": n.get("metadata", {}), "payment_intent": pi, "reason": None,
+            "receipt_number": None, "source_transfer_reversal": None,
+            "status": "succeeded", "transfer_reversal": None})
+        self.refunds[r["id"]] = r
+        return r
+
+    def _create_credit_note(self, form, now):
+        """POST /v1/credit_notes (2025-03-31.basil) by amount: on an open
+        invoice it lowers amount_remaining (pre-payment; credited in full the
+        invoice is paid); on a paid one refund + out_of_band_amount +
+        credit_amount must equal it (post-payment)."""
+        inv_id = form.get("invoice")
+        if not inv_id or inv_id not in self.invoices:
+            raise missing("invoice", inv_id, "invoice")
+        inv = self.invoices[inv_id]
+        if inv["status"] not in ("open", "paid"):
+            raise StripeError(400, "You can only create a credit note for an open or "
+                              "paid invoice. This invoice is %s." % inv["status"],
+                              code="invoice_not_editable")
+        if "amount" not in form:
+            raise StripeError(400, "One of amount, lines, or shipping_cost must be "
+                              "provided.", code="parameter_missing", param="amount")
+        amount = int(form["amount"])
+        rendered = self._render("invoices", inv)
+        credited = rendered["pre_payment_credit_notes_amount"] + \
+            rendered["post_payment_credit_notes_amount"]
+        if amount <= 0 or amount > rendered["total"] - credited:
+            raise StripeError(400, "The credit note amount (%d) exceeds what is left to "
+                              "credit on the invoice (%d)."
+                              % (amount, rendered["total"] - credited), param="amount")
+        refund = form.get("refund")
+        refunded = 0
+        if refund:
+            if refund not in self.refunds:
+                raise missing("refund", refund, "refund")
+            refunded = self.refunds[refund]["amount"]
+        oob = int(form.get("out_of_band_amount", 0))
+        credit = int(form.get("credit_amount", 0))
+        if inv["status"] == "open":
+            if refunded or oob or credit:
+                raise StripeError(400, "An open invoice's credit note lowers what is "
+                                  "due: refund, credit_amount and out_of_band_amount "
+                                  "are for paid invoices.")
+            pre, post = amount, 0
+        else:
+            if refunded + oob + credit != amount:
+                raise StripeError(400, "The sum of credit amount, refund amount and out "
+                                  "of band amount (%d) must equal the credit note "
+                                  "amount (%d)." % (refunded + oob + credit, amount))
+            pre, post = 0, amount
+        n = nested(form)
+        seq = len([c for c in self.credit_notes.values() if c["invoice"] == inv_id]) + 1
+        cn = self._next({
+            "id": new_id("cn_"), "object": "credit_note", "amount": amount,
+            "amount_shipping": 0, "created": now, "currency": inv["currency"],
+            "customer": inv["customer"], "customer_balance_transaction": None,
+            "discount_amount": 0, "discount_amounts": [], "effective_at": now,
+            "invoice": inv_id, "lines": {"object": "list", "data": [], "has_more": False,
+                                         "url": "/v1/credit_notes/x/lines"},
+            "livemode": False, "memo": form.get("memo"),
+            "metadata": n.get("metadata", {}),
+            "number": "%s-CN-%02d" % (inv.get("number") or inv_id, seq),
+            "out_of_band_amount": oob or None, "pdf": None,
+            "pre_payment_amount": pre, "post_payment_amount": post,
+            "reason": form.get("reason"), "refund": refund,
+            "status": "issued", "subtotal": amount, "total": amount,
+            "type": "pre_payment" if pre else "post_payment", "voided_at": None})
+        self.credit_notes[cn["id"]] = cn
+        if inv["status"] == "open" and self._render("invoices", inv)["amount_remaining"] == 0:
+            inv.update(status="paid", auto_advance=False)
+            inv["status_transitions"]["paid_at"] = now
+        return cn
+
     def collect(self, inv_id):
         """Stripe charging an open invoice (what auto_advance does): it
         becomes paid with a payment intent.  Returns the invoice."""
@@ -649,7 +769,7 @@ class Standin:
             inv = self.invoices[inv_id]
             if inv["status"] != "open":
                 raise ValueError("invoice %s is %s, not open" % (inv_id, inv["status"]))
-            total = self._render("invoices", inv)["total"]
+            total = self._render("invoices", inv)["amount_remaining"]
             # 2025-03-31.basil: the payment intent is under invoice.payments
             inv.update(status="paid", amount_paid=total, payments={
                 "object": "list", "has_more": False, "data": [{

@@ -208,6 +208,17 @@ credit_insert(struct db *db, const struct credit_grant *g, int64_t *id)
 	return rc;
 }
 
+int
+credits_insert(struct db *db, const struct credit_grant *g, uint64_t *id)
+{
+	int64_t v = 0;
+	int rc;
+
+	rc = credit_insert(db, g, &v);
+	*id = (uint64_t)v;
+	return rc;
+}
+
 enum result_code
 credits_grant(struct db *db, const struct credit_grant *g, struct credit *out,
     int *replayed, struct result *r)

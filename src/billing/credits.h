@@ -64,6 +64,11 @@ struct credit_grant {
 enum result_code credits_grant(struct db *db, const struct credit_grant *g,
     struct credit *out, int *replayed, struct result *r);
 
+/* The credit of g inserted inside the caller's transaction (a credit
+ * note credited to the balance: credit_notes.c); *id the new credit.  An
+ * enum db_rc (DB_DUPLICATE: g->key was used). */
+int credits_insert(struct db *db, const struct credit_grant *g, uint64_t *id);
+
 /*
  * Applies the account's available credits to invoice_id, earliest expiry
  * first, never expired ones, up to `left` micro-units; *applied is what

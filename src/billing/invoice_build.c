@@ -510,6 +510,7 @@ struct change {
 	const char *to;
 	int64_t now;
 	int conflict;            /* 1: makes no sense from its status */
+	int credited;            /* 1: a void of an invoice with credit notes */
 	int stripe_failed;       /* 1: Stripe refused or failed: se says why */
 	struct stripe_error se;
 };
@@ -524,7 +525,7 @@ change_status(struct db *db, void *arg)
 	uint64_t id = c->id;
 	int rc;
 
-	c->conflict = c->stripe_failed = 0;
+	c->conflict = c->stripe_failed = c->credited = 0;
 	if ((rc = lock_account_of(db, id)) != DB_OK ||
 	    (rc = invoice_lock(db, id, &lk)) != DB_OK)
 		return rc;
@@ -532,6 +533,12 @@ change_status(struct db *db, void *arg)
 		return DB_OK; /* asked again: already so */
 	if (!transition_ok(lk.status, c->to)) {
 		c->conflict = 1;
+		return DB_OK;
+	}
+	/* corrected by credit notes (refunded, credited, settled): a void
+	 * would give back a second time what they gave */
+	if (strcmp(c->to, "void") == 0 && lk.credit_notes > 0) {
+		c->credited = 1;
 		return DB_OK;
 	}
 	/* Stripe collects it: Stripe first, and nothing here if it refuses */
@@ -600,6 +607,10 @@ invoice_build_set_status(struct db *db, const struct billing_config *cfg,
 	if (c.conflict)
 		return result_set(r, RESULT_CONFLICT, "status",
 		    "the invoice cannot move to that status from its own");
+	if (c.credited)
+		return result_set(r, RESULT_CONFLICT, "status",
+		    "the invoice has credit notes: it is corrected by them, "
+		    "never voided");
 	if (c.stripe_failed)
 		return stripe_result(&c, r);
 	return result_set(r, RESULT_OK, NULL, "ok");

@@ -27,7 +27,8 @@
     "COALESCE(i.invoice_number, ''), i.kind, i.status, i.currency, " \
     "i.billing_mode, COALESCE(i.plan_id, ''), i.period_start, i.period_end, " \
     "i.subtotal, i.credits, i.total, i.due_date, i.finalized_at, i.paid_at, " \
-    "i.voided_at, i.created_at, COALESCE(i.stripe_invoice_id, '') " \
+    "i.voided_at, i.created_at, COALESCE(i.stripe_invoice_id, ''), " \
+    "i.credit_notes " \
     "FROM billing_invoices i JOIN billing_accounts a ON a.id = i.account_id "
 
 enum {
@@ -44,6 +45,8 @@ enum {
 	INVOICES_SET_VOID,
 	INVOICES_SET_OVERDUE,
 	INVOICES_LINK_STRIPE,
+	INVOICES_ADD_CREDIT_NOTE,
+	INVOICES_CREDIT_NOTES,
 	INVOICES_NSTMTS
 };
 
@@ -53,7 +56,8 @@ enum {
 	HDR_COL_BILLING_MODE, HDR_COL_PLAN_ID, HDR_COL_PERIOD_START,
 	HDR_COL_PERIOD_END, HDR_COL_SUBTOTAL, HDR_COL_CREDITS, HDR_COL_TOTAL,
 	HDR_COL_DUE_DATE, HDR_COL_FINALIZED_AT, HDR_COL_PAID_AT,
-	HDR_COL_VOIDED_AT, HDR_COL_CREATED_AT, HDR_COL_STRIPE_ID, HDR_NCOLS
+	HDR_COL_VOIDED_AT, HDR_COL_CREATED_AT, HDR_COL_STRIPE_ID,
+	HDR_COL_CREDIT_NOTES, HDR_NCOLS
 };
 enum {
 	LINE_COL_NO, LINE_COL_KIND, LINE_COL_RESOURCE, LINE_COL_DESCRIPTION,
@@ -67,8 +71,14 @@ enum {
 	PAY_COL_CREATED_AT, PAY_COL_PI, PAY_NCOLS
 };
 enum {
+	CN_COL_ID, CN_COL_NUMBER, CN_COL_AMOUNT, CN_COL_REASON,
+	CN_COL_SETTLEMENT, CN_COL_REFUND, CN_COL_METHOD, CN_COL_STRIPE,
+	CN_COL_CREATED, CN_NCOLS
+};
+enum {
 	LOCK_COL_ACCOUNT_ID, LOCK_COL_STATUS, LOCK_COL_SUBTOTAL,
-	LOCK_COL_CURRENCY, LOCK_COL_STRIPE_ID, LOCK_NCOLS
+	LOCK_COL_CURRENCY, LOCK_COL_STRIPE_ID, LOCK_COL_TOTAL,
+	LOCK_COL_CREDIT_NOTES, LOCK_COL_NUMBER, LOCK_COL_KIND, LOCK_NCOLS
 };
 
 static const struct db_stmt invoices_sql[INVOICES_NSTMTS] = {
@@ -95,7 +105,8 @@ static const struct db_stmt invoices_sql[INVOICES_NSTMTS] = {
 	    "COALESCE(stripe_payment_intent_id, '') FROM billing_payments "
 	    "WHERE invoice_id = ? ORDER BY id", 1, PAY_NCOLS },
 	[INVOICES_LOCK] = { "SELECT account_id, status, subtotal, currency, "
-	    "COALESCE(stripe_invoice_id, '') FROM billing_invoices "
+	    "COALESCE(stripe_invoice_id, ''), total, credit_notes, "
+	    "COALESCE(invoice_number, ''), kind FROM billing_invoices "
 	    "WHERE id = ? FOR UPDATE", 1, LOCK_NCOLS },
 	[INVOICES_SET_AMOUNTS] = { "UPDATE billing_invoices SET subtotal = ?, "
 	    "credits = 0, total = ? WHERE id = ?", 3, 0 },
@@ -114,6 +125,16 @@ static const struct db_stmt invoices_sql[INVOICES_NSTMTS] = {
 	[INVOICES_LINK_STRIPE] = { "UPDATE billing_invoices SET "
 	    "stripe_invoice_id = ? WHERE id = ? AND stripe_invoice_id IS NULL",
 	    2, 0 },
+	/* the CHECK of sql/010 keeps the sum at most the total */
+	[INVOICES_ADD_CREDIT_NOTE] = { "UPDATE billing_invoices SET "
+	    "credit_notes = credit_notes + CAST(? AS DECIMAL(18,2)) "
+	    "WHERE id = ?", 2, 0 },
+	[INVOICES_CREDIT_NOTES] = { "SELECT cn.id, cn.credit_note_number, "
+	    "cn.amount, cn.reason, cn.settlement, COALESCE(r.amount, 0), "
+	    "COALESCE(r.method, ''), COALESCE(r.stripe_refund_id, ''), "
+	    "cn.created_at FROM billing_credit_notes cn "
+	    "LEFT JOIN billing_refunds r ON r.credit_note_id = cn.id "
+	    "WHERE cn.invoice_id = ? ORDER BY cn.id", 1, CN_NCOLS },
 };
 const struct db_stmts invoices_stmts = DB_STMTS("invoices", invoices_sql);
 
@@ -147,7 +168,8 @@ read_header(struct db_result *res, struct invoice *inv)
 	    db_col_time(res, HDR_COL_FINALIZED_AT, &inv->finalized_at) |
 	    db_col_time(res, HDR_COL_PAID_AT, &inv->paid_at) |
 	    db_col_time(res, HDR_COL_VOIDED_AT, &inv->voided_at) |
-	    db_col_time(res, HDR_COL_CREATED_AT, &inv->created_at);
+	    db_col_time(res, HDR_COL_CREATED_AT, &inv->created_at) |
+	    db_col_decimal(res, HDR_COL_CREDIT_NOTES, &inv->credit_notes);
 	db_col_text(res, HDR_COL_STRIPE_ID, inv->stripe_invoice_id,
 	    sizeof(inv->stripe_invoice_id));
 	return bad ? -1 : 0;
@@ -291,6 +313,47 @@ load_payments(struct db *db, struct invoice *inv)
 	return r < 0 ? r : DB_OK;
 }
 
+static int
+load_credit_notes(struct db *db, struct invoice *inv)
+{
+	struct db_result *res = NULL;
+	size_t cap = 0;
+	int64_t v;
+	int rc, r;
+
+	struct db_param p[] = { DBP_INT(inv->id) };
+	if ((rc = db_get(db, &invoices_stmts, INVOICES_CREDIT_NOTES, p, 1,
+	    &res)) != DB_OK)
+		return rc;
+	while ((r = db_fetch(res)) == 1) {
+		struct invoice_credit_note *cn = push((void **)&inv->notes,
+		    &inv->nnotes, &cap, sizeof(*cn));
+
+		if (cn == NULL) {
+			r = DB_ERROR;
+			break;
+		}
+		db_col_i64(res, CN_COL_ID, &v);
+		cn->id = (uint64_t)v;
+		db_col_text(res, CN_COL_NUMBER, cn->number, sizeof(cn->number));
+		db_col_text(res, CN_COL_REASON, cn->reason, sizeof(cn->reason));
+		db_col_text(res, CN_COL_SETTLEMENT, cn->settlement,
+		    sizeof(cn->settlement));
+		db_col_text(res, CN_COL_METHOD, cn->refund_method,
+		    sizeof(cn->refund_method));
+		db_col_text(res, CN_COL_STRIPE, cn->stripe_refund_id,
+		    sizeof(cn->stripe_refund_id));
+		if (db_col_decimal(res, CN_COL_AMOUNT, &cn->amount) != 0 ||
+		    db_col_decimal(res, CN_COL_REFUND, &cn->refund_amount) != 0 ||
+		    db_col_time(res, CN_COL_CREATED, &cn->created_at) != 0) {
+			r = DB_ERROR;
+			break;
+		}
+	}
+	db_result_free(res);
+	return r < 0 ? r : DB_OK;
+}
+
 int
 invoice_load_summary(struct db *db, uint64_t id, struct invoice *out)
 {
@@ -307,7 +370,8 @@ invoice_load(struct db *db, uint64_t id, struct invoice *out)
 	if ((rc = load_header(db, id, out)) != DB_OK ||
 	    (rc = load_lines(db, out)) != DB_OK ||
 	    (rc = load_applied(db, out)) != DB_OK ||
-	    (rc = load_payments(db, out)) != DB_OK) {
+	    (rc = load_payments(db, out)) != DB_OK ||
+	    (rc = load_credit_notes(db, out)) != DB_OK) {
 		invoice_free(out);
 		return rc;
 	}
@@ -322,6 +386,9 @@ invoice_free(struct invoice *inv)
 	free(inv->lines);
 	free(inv->applied);
 	free(inv->payments);
+	free(inv->notes);
+	inv->notes = NULL;
+	inv->nnotes = 0;
 	inv->lines = NULL;
 	inv->applied = NULL;
 	inv->payments = NULL;
@@ -360,6 +427,9 @@ invoice_json(const struct invoice *inv, int details)
 	json_object_object_add(o, "subtotal", json_money(inv->subtotal, 2));
 	json_object_object_add(o, "credits", json_money(inv->credits, 2));
 	json_object_object_add(o, "total", json_money(inv->total, 2));
+	json_object_object_add(o, "credited", json_money(inv->credit_notes, 2));
+	json_object_object_add(o, "amount_due",
+	    json_money(invoice_amount_due(inv), 2));
 	json_object_object_add(o, "due_date", time_or_null(inv->due_date));
 	json_object_object_add(o, "finalized_at", time_or_null(inv->finalized_at));
 	json_object_object_add(o, "paid_at", time_or_null(inv->paid_at));
@@ -424,6 +494,36 @@ invoice_json(const struct invoice *inv, int details)
 		json_object_array_add(arr, po);
 	}
 	json_object_object_add(o, "payments", arr);
+	arr = json_object_new_array();
+	for (i = 0; i < inv->nnotes; i++) {
+		const struct invoice_credit_note *cn = &inv->notes[i];
+		struct json_object *co = json_object_new_object(), *ro = NULL;
+
+		json_object_object_add(co, "id",
+		    json_object_new_int64((int64_t)cn->id));
+		json_object_object_add(co, "credit_note_number",
+		    json_object_new_string(cn->number));
+		json_object_object_add(co, "amount", json_money(cn->amount, 2));
+		json_object_object_add(co, "currency",
+		    json_object_new_string(inv->currency));
+		json_object_object_add(co, "reason",
+		    json_object_new_string(cn->reason));
+		json_object_object_add(co, "settlement",
+		    json_object_new_string(cn->settlement));
+		if (cn->refund_amount > 0) {
+			ro = json_object_new_object();
+			json_object_object_add(ro, "amount",
+			    json_money(cn->refund_amount, 2));
+			json_object_object_add(ro, "method",
+			    json_object_new_string(cn->refund_method));
+			json_object_object_add(ro, "stripe_refund_id",
+			    str_or_null(cn->stripe_refund_id));
+		}
+		json_object_object_add(co, "refund", ro);
+		json_object_object_add(co, "created_at", json_time(cn->created_at));
+		json_object_array_add(arr, co);
+	}
+	json_object_object_add(o, "credit_notes", arr);
 	return o;
 }
 
@@ -508,7 +608,13 @@ invoice_lock(struct db *db, uint64_t id, struct invoice_locked *out)
 		    sizeof(out->currency));
 		db_col_text(res, LOCK_COL_STRIPE_ID, out->stripe_invoice_id,
 		    sizeof(out->stripe_invoice_id));
-		if (db_col_decimal(res, LOCK_COL_SUBTOTAL, &out->subtotal) != 0)
+		db_col_text(res, LOCK_COL_NUMBER, out->number,
+		    sizeof(out->number));
+		db_col_text(res, LOCK_COL_KIND, out->kind, sizeof(out->kind));
+		if (db_col_decimal(res, LOCK_COL_SUBTOTAL, &out->subtotal) != 0 ||
+		    db_col_decimal(res, LOCK_COL_TOTAL, &out->total) != 0 ||
+		    db_col_decimal(res, LOCK_COL_CREDIT_NOTES,
+		    &out->credit_notes) != 0)
 			r = DB_ERROR;
 	}
 	db_result_free(res);
@@ -570,6 +676,32 @@ invoice_mark_overdue(struct db *db, const char *now, uint64_t *count)
 
 	return db_run(db, &invoices_stmts, INVOICES_SET_OVERDUE, p, 1, count,
 	    NULL);
+}
+
+int
+invoice_add_credit_note(struct db *db, uint64_t id, int64_t amount)
+{
+	char a[32];
+
+	struct db_param p[] = { dec_param(amount, a, sizeof(a)), DBP_INT(id) };
+	return db_run(db, &invoices_stmts, INVOICES_ADD_CREDIT_NOTE, p, 2, NULL,
+	    NULL);
+}
+
+int64_t
+invoice_amount_due(const struct invoice *inv)
+{
+	int64_t due = inv->total - inv->credit_notes;
+	size_t i;
+
+	if (strcmp(inv->status, "sent") != 0 &&
+	    strcmp(inv->status, "overdue") != 0 &&
+	    strcmp(inv->status, "draft") != 0)
+		return 0;   /* paid or void: nothing is due */
+	for (i = 0; i < inv->npayments; i++)
+		if (strcmp(inv->payments[i].status, "succeeded") == 0)
+			due -= inv->payments[i].amount;
+	return due > 0 ? due : 0;
 }
 
 int

@@ -55,6 +55,20 @@ struct invoice_payment {
 	char stripe_payment_intent_id[256];
 };
 
+/* A credit note of the invoice, as the invoice shows it (credit_notes.c
+ * issues them). */
+struct invoice_credit_note {
+	uint64_t id;
+	char number[33];
+	int64_t amount;
+	char reason[500 * 4 + 1];
+	char settlement[16];     /* due, refund, balance */
+	int64_t refund_amount;   /* 0: no refund */
+	char refund_method[16];
+	char stripe_refund_id[256];
+	int64_t created_at;
+};
+
 struct invoice {
 	uint64_t id, account_id;
 	char user_id[256];
@@ -67,6 +81,7 @@ struct invoice {
 	char plan_id[65];
 	int64_t period_start, period_end;
 	int64_t subtotal, credits, total; /* micro-units, whole cents */
+	int64_t credit_notes;    /* the sum of its credit notes */
 	int64_t due_date, finalized_at, paid_at, voided_at, created_at; /* 0: none */
 	char stripe_invoice_id[256];
 	struct invoice_line *lines;
@@ -75,9 +90,19 @@ struct invoice {
 	size_t napplied;
 	struct invoice_payment *payments;
 	size_t npayments;
+	struct invoice_credit_note *notes;   /* oldest first */
+	size_t nnotes;
 };
 
-/* Loads invoice id with its lines, credits applied and payments.
+/*
+ * What is still due on an invoice (invoice_load, with its payments): for
+ * an unpaid one total - credit notes - succeeded payments, never below 0;
+ * 0 for a paid or void one.
+ */
+int64_t invoice_amount_due(const struct invoice *inv);
+
+/* Loads invoice id with its lines, credits applied, payments and credit
+ * notes.
  * DB_OK, DB_NOT_FOUND or an error.  Free with invoice_free. */
 int invoice_load(struct db *db, uint64_t id, struct invoice *out);
 void invoice_free(struct invoice *inv);
@@ -120,6 +145,9 @@ struct invoice_locked {
 	int64_t subtotal;
 	char currency[4];
 	char stripe_invoice_id[256];    /* "" for none */
+	int64_t total, credit_notes;    /* credit_notes: their sum */
+	char number[33];                /* "" for drafts */
+	char kind[16];
 };
 /* Locks invoice id until the transaction ends.  DB_NOT_FOUND for none. */
 int invoice_lock(struct db *db, uint64_t id, struct invoice_locked *out);
@@ -134,6 +162,9 @@ int invoice_mark_void(struct db *db, uint64_t id, const char *now);
 /* Every sent invoice with something to pay past its due date; *count
  * (may be NULL) how many. */
 int invoice_mark_overdue(struct db *db, const char *now, uint64_t *count);
+/* Adds a credit note's amount to the invoice's credit_notes (the CHECK of
+ * sql/010 refuses a sum above the total). */
+int invoice_add_credit_note(struct db *db, uint64_t id, int64_t amount);
 /* Stores the Stripe invoice that collects it, unless one is stored (the
  * first stays).  DB_DUPLICATE: that Stripe id belongs to another invoice. */
 int invoice_link_stripe(struct db *db, uint64_t id,
@@ -187,7 +218,8 @@ int invoice_build_emit_event(struct db *db, uint64_t id, const char *type,
  * stripe_invoice_id) is voided or paid out of band in Stripe first,
  * holding those locks; when Stripe refuses or fails, nothing changes here.
  * RESULT_OK; RESULT_NOT_FOUND for no such invoice; RESULT_CONFLICT (status)
- * when it cannot move there from its status, or Stripe refused for the
+ * when it cannot move there from its status, when a void is asked of an
+ * invoice that has credit notes, or Stripe refused for the
  * invoice's state there; RESULT_UNAVAILABLE or RESULT_STRIPE_REFUSED for
  * the other Stripe failures.
  */

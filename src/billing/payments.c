@@ -33,7 +33,8 @@ enum { ANY_COL_ACCOUNT, ANY_COL_INVOICE, ANY_COL_STRIPE_INVOICE, ANY_NCOLS };
 static const struct db_stmt payments_sql[PAYMENTS_NSTMTS] = {
 	[PAYMENTS_MANUAL] = { "INSERT INTO billing_payments (account_id, "
 	    "invoice_id, amount, currency, status, method, idempotency_key, "
-	    "created_at) SELECT account_id, id, total, currency, 'succeeded', "
+	    "created_at) SELECT account_id, id, total - credit_notes, currency, "
+	    "'succeeded', "
 	    "'manual', ?, ? FROM billing_invoices WHERE id = ?", 3, 0 },
 	[PAYMENTS_INSERT] = { "INSERT INTO billing_payments (account_id, "
 	    "invoice_id, amount, currency, status, method, "

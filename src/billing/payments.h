@@ -27,8 +27,8 @@ struct payment {
 	const char *now;                     /* DATETIME text */
 };
 
-/* The manual payment of invoice id, for its total (key: its idempotency
- * key).  DB_DUPLICATE when it was recorded before. */
+/* The manual payment of invoice id, for its total less its credit notes
+ * (key: its idempotency key).  DB_DUPLICATE when it was recorded before. */
 int payments_record_manual(struct db *db, uint64_t invoice_id,
     const char *key, const char *now);
 

@@ -21,6 +21,7 @@
 #include "webhook.h"
 
 /* billing: credits, invoices, payments */
+#include "credit_notes.h"
 #include "credits.h"
 #include "invoice_impl.h"
 #include "invoices.h"
@@ -43,6 +44,7 @@ static const struct db_stmts *const tables[] = {
 
 	/* billing: credits, invoices, payments */
 	&credits_stmts,
+	&credit_notes_stmts,
 	&invoices_stmts,
 	&invoice_build_stmts,
 	&invoice_batch_stmts,

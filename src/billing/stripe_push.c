@@ -25,7 +25,10 @@
  * is the invoice as it is, credits included.  An older invoice that still
  * carries the plan line is refused, never pushed with the plan charged twice.
  * An invoice voided or paid by hand while it was being pushed is voided or
- * paid out of band in Stripe right after (stripe_settle.c).
+ * paid out of band in Stripe right after (stripe_settle.c).  Credit notes
+ * issued before the invoice had its Stripe id are made in Stripe right
+ * after the id is stored (credit_notes.c, credit_notes_push_pending); one
+ * issued since then made its own Stripe credit note.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -39,6 +42,7 @@
 #include "accounts.h"
 #include "app.h"
 #include "config.h"
+#include "credit_notes.h"
 #include "db.h"
 #include "invoice_impl.h"
 #include "invoices.h"
@@ -336,6 +340,9 @@ settle_if_changed(struct push *p)
 		return fail(p, STRIPE_DB, "%s", db_error(p->app->db));
 	if (strcmp(now.status, "void") != 0 && strcmp(now.status, "paid") != 0)
 		return STRIPE_OK;
+	/* settled by its credit notes, which Stripe now has too */
+	if (strcmp(now.status, "paid") == 0 && now.credit_notes == now.total)
+		return STRIPE_OK;
 	if (strcmp(now.status, "paid") == 0 && strcmp(p->sstatus, "paid") == 0)
 		return STRIPE_OK;
 	if (stripe_settle_invoice(p->app->cfg, p->inv.id, p->sid, now.status,
@@ -379,6 +386,11 @@ push_steps(struct push *p)
 		    db_error(p->app->db));
 	log_info("stripe: invoice %s pushed as %s (%s, %" PRId64 " %s)", p->id,
 	    p->sid, p->sstatus, p->total, p->inv.currency);
+	/* credit notes issued before it reached Stripe (read after the link,
+	 * so that a credit note issued since then made its own) */
+	if (credit_notes_push_pending(p->app->db, p->app->cfg, p->inv.id,
+	    p->sid, &p->se) != 0)
+		return stripe_fail(p, "pushing its credit notes");
 	return settle_if_changed(p);
 }
 

@@ -44,6 +44,10 @@ int api_invoice_patch(struct app *app, struct http_request *req);
 /* GET admin/invoices: every account's invoices */
 int api_admin_invoices_list(struct app *app, struct http_request *req);
 
+/* POST admin/invoices/{id}/credit-notes, GET credit-notes/{id}/pdf */
+int api_credit_note_create(struct app *app, struct http_request *req);
+int api_credit_note_pdf(struct app *app, struct http_request *req);
+
 /* GET invoices/{id}/pdf */
 int api_invoice_pdf(struct app *app, struct http_request *req);
 

@@ -16,6 +16,7 @@ const struct route routes[] = {
 	{ "POST", "invoices", ACCESS_ADMIN, api_invoice_create },
 	{ "GET", "invoices/{id}", ACCESS_USER, api_invoice_get },
 	{ "GET", "invoices/{id}/pdf", ACCESS_USER, api_invoice_pdf },
+	{ "GET", "credit-notes/{id}/pdf", ACCESS_USER, api_credit_note_pdf },
 	{ "GET", "subscription", ACCESS_USER, api_subscription_get },
 	{ "POST", "subscription", ACCESS_USER, api_subscription_post },
 	{ "POST", "create-checkout", ACCESS_USER, api_create_checkout },
@@ -32,6 +33,8 @@ const struct route routes[] = {
 	{ "GET", "admin/invoices", ACCESS_ADMIN, api_admin_invoices_list },
 	{ "POST", "admin/invoices", ACCESS_ADMIN, api_invoice_create },
 	{ "PATCH", "admin/invoices/{id}", ACCESS_ADMIN, api_invoice_patch },
+	{ "POST", "admin/invoices/{id}/credit-notes", ACCESS_ADMIN,
+	    api_credit_note_create },
 	{ "GET", "admin/reports", ACCESS_ADMIN, api_admin_reports },
 	{ "GET", "admin/events", ACCESS_ADMIN, api_admin_events },
 

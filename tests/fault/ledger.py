@@ -23,6 +23,18 @@ invoices
     are exactly 1..N (gap-free, no duplicates) and the counter row says N;
   - one billing.invoice.created event per finalized invoice, one
     billing.invoice.paid event per paid invoice;
+credit notes and refunds (docs/billing.md, "Credit notes")
+  - an invoice's credit_notes = the sum of its credit notes <= its total;
+    no line is credited beyond its amount; no credit note on a draft;
+  - amount due = total - credit notes - succeeded payments, never negative
+    for an unpaid invoice; for a paid one the credit notes that lowered
+    what was due plus the payments never exceed the total;
+  - a credit note settled by refund has its refund of the same amount, one
+    credited to the balance its credit of the same amount, one that lowered
+    what was due neither; a payment's refunds never exceed it;
+  - CN-YYYY-NNNNNN numbers are exactly 1..N per year (gap-free, the counter
+    row says N); one billing.credit_note.created event per credit note and
+    one billing.refund.created per refund;
 payments and Stripe events
   - each Stripe event id is recorded once (billing_stripe_events) and each
     payment a Stripe event made can be traced to one: a failed payment's
@@ -38,6 +50,7 @@ usage
 import re
 
 NUMBER = re.compile(r"^INV-(\d{4})-(\d{6})$")
+CN_NUMBER = re.compile(r"^CN-(\d{4})-(\d{6})$")
 
 # (what is wrong, SQL that returns the offending rows: none when all is well)
 CHECKS = [
@@ -118,11 +131,61 @@ CHECKS = [
      "SELECT i.id, COUNT(e.id) FROM billing_invoices i LEFT JOIN billing_events e "
      "ON e.dedupe_key = CONCAT('billing.invoice.paid:', i.id) WHERE i.status = 'paid' "
      "GROUP BY i.id HAVING COUNT(e.id) <> 1 LIMIT 20"),
+    # -- credit notes and refunds --
+    ("an invoice's credit_notes is not the sum of its credit notes, or exceeds its total",
+     "SELECT i.id, i.total, i.credit_notes, COALESCE(SUM(cn.amount), 0) "
+     "FROM billing_invoices i LEFT JOIN billing_credit_notes cn ON cn.invoice_id = i.id "
+     "GROUP BY i.id, i.total, i.credit_notes "
+     "HAVING i.credit_notes <> COALESCE(SUM(cn.amount), 0) OR i.credit_notes > i.total "
+     "LIMIT 20"),
+    ("a line credited beyond its amount",
+     "SELECT l.invoice_id, l.line_no, l.amount, SUM(c.amount) FROM billing_invoice_lines l "
+     "JOIN billing_credit_note_lines c ON c.invoice_id = l.invoice_id "
+     "AND c.line_no = l.line_no GROUP BY l.invoice_id, l.line_no, l.amount "
+     "HAVING SUM(c.amount) > l.amount LIMIT 20"),
+    ("a credit note on a draft invoice",
+     "SELECT cn.id, cn.invoice_id FROM billing_credit_notes cn JOIN billing_invoices i "
+     "ON i.id = cn.invoice_id WHERE i.status = 'draft' LIMIT 20"),
+    ("an unpaid invoice's amount due (total - credit notes - payments) is negative",
+     "SELECT i.id, i.total, i.credit_notes, COALESCE(SUM(p.amount), 0) "
+     "FROM billing_invoices i LEFT JOIN billing_payments p ON p.invoice_id = i.id "
+     "AND p.status = 'succeeded' WHERE i.status IN ('sent', 'overdue') "
+     "GROUP BY i.id, i.total, i.credit_notes "
+     "HAVING i.total - i.credit_notes - COALESCE(SUM(p.amount), 0) < 0 LIMIT 20"),
+    ("a paid invoice's payments and the credit notes that lowered what was due exceed its total",
+     "SELECT i.id, i.total, (SELECT COALESCE(SUM(cn.amount), 0) FROM billing_credit_notes cn "
+     "WHERE cn.invoice_id = i.id AND cn.settlement = 'due') AS due_notes, "
+     "(SELECT COALESCE(SUM(p.amount), 0) FROM billing_payments p WHERE p.invoice_id = i.id "
+     "AND p.status = 'succeeded') AS paid FROM billing_invoices i WHERE i.status = 'paid' "
+     "HAVING i.total - due_notes - paid < 0 LIMIT 20"),
+    ("a credit note not settled as it says (refund, balance credit, or neither)",
+     "SELECT cn.id, cn.settlement, cn.amount, r.amount, c.amount FROM billing_credit_notes cn "
+     "LEFT JOIN billing_refunds r ON r.credit_note_id = cn.id "
+     "LEFT JOIN billing_credits c ON c.id = cn.credit_id "
+     "WHERE (cn.settlement = 'refund' AND (r.id IS NULL OR r.amount <> cn.amount "
+     "OR cn.credit_id IS NOT NULL)) "
+     "OR (cn.settlement = 'balance' AND (c.id IS NULL OR c.amount <> cn.amount "
+     "OR r.id IS NOT NULL)) "
+     "OR (cn.settlement = 'due' AND (r.id IS NOT NULL OR cn.credit_id IS NOT NULL)) LIMIT 20"),
+    ("a payment refunded beyond its amount",
+     "SELECT p.id, p.amount, SUM(r.amount) FROM billing_payments p "
+     "JOIN billing_refunds r ON r.payment_id = p.id GROUP BY p.id, p.amount "
+     "HAVING SUM(r.amount) > p.amount LIMIT 20"),
+    ("credit notes and billing.credit_note.created events differ",
+     "SELECT cn.id, COUNT(e.id) FROM billing_credit_notes cn LEFT JOIN billing_events e "
+     "ON e.dedupe_key = CONCAT('billing.credit_note.created:', cn.id) "
+     "GROUP BY cn.id HAVING COUNT(e.id) <> 1 LIMIT 20"),
+    ("refunds and billing.refund.created events differ",
+     "SELECT r.id, COUNT(e.id) FROM billing_refunds r LEFT JOIN billing_events e "
+     "ON e.dedupe_key = CONCAT('billing.refund.created:', r.credit_note_id) "
+     "GROUP BY r.id HAVING COUNT(e.id) <> 1 LIMIT 20"),
     # -- payments and Stripe events --
+    # (credited in full before it was paid, an invoice is paid without one)
     ("a paid invoice without exactly one succeeded payment",
      "SELECT i.id, COUNT(p.id) FROM billing_invoices i LEFT JOIN billing_payments p "
      "ON p.invoice_id = i.id AND p.status = 'succeeded' WHERE i.status = 'paid' "
-     "GROUP BY i.id HAVING COUNT(p.id) <> 1 LIMIT 20"),
+     "GROUP BY i.id, i.credit_notes, i.total HAVING NOT (COUNT(p.id) = 1 "
+     "OR (COUNT(p.id) = 0 AND i.total > 0 AND i.credit_notes = i.total)) LIMIT 20"),
     ("an invoice with more than one succeeded payment",
      "SELECT invoice_id, COUNT(*) FROM billing_payments WHERE status = 'succeeded' "
      "AND invoice_id IS NOT NULL GROUP BY invoice_id HAVING COUNT(*) > 1 LIMIT 20"),
@@ -177,19 +240,21 @@ CHECKS = [
 ]
 
 
-def numbering_problems(sql):
-    """Gap-free numbers per year, and the counter rows agree."""
+def numbering_problems(sql, numbers_sql="SELECT invoice_number FROM billing_invoices "
+                       "WHERE invoice_number IS NOT NULL",
+                       counters_sql="SELECT year, last_number FROM billing_invoice_counters",
+                       pattern=NUMBER, what="invoice", form="INV-YYYY-NNNNNN"):
+    """Gap-free numbers per year, and the counter rows agree (invoices, or
+    with the other arguments credit notes)."""
     problems = []
     by_year = {}
-    for (number,) in sql("SELECT invoice_number FROM billing_invoices "
-                         "WHERE invoice_number IS NOT NULL"):
-        m = NUMBER.match(number)
+    for (number,) in sql(numbers_sql):
+        m = pattern.match(number)
         if not m:
-            problems.append("invoice number %r is not INV-YYYY-NNNNNN" % number)
+            problems.append("%s number %r is not %s" % (what, number, form))
             continue
         by_year.setdefault(int(m.group(1)), []).append(int(m.group(2)))
-    counters = {int(y): int(n) for y, n in
-                sql("SELECT year, last_number FROM billing_invoice_counters")}
+    counters = {int(y): int(n) for y, n in sql(counters_sql)}
     for year, numbers in sorted(by_year.items()):
         numbers.sort()
         if numbers != list(range(1, len(numbers) + 1)):
@@ -199,16 +264,24 @@ def numbering_problems(sql):
                     dups.append(n)
                 seen.add(n)
             missing = [n for n in range(1, max(numbers) + 1) if n not in seen]
-            problems.append("numbers of %d are not 1..%d: missing %s, twice %s"
-                            % (year, len(numbers), missing[:10], dups[:10]))
+            problems.append("%s numbers of %d are not 1..%d: missing %s, twice %s"
+                            % (what, year, len(numbers), missing[:10], dups[:10]))
         if counters.get(year, 0) != len(numbers):
-            problems.append("the counter of %d says %s, %d invoices are numbered"
-                            % (year, counters.get(year), len(numbers)))
+            problems.append("the %s counter of %d says %s, %d are numbered"
+                            % (what, year, counters.get(year), len(numbers)))
     for year, n in counters.items():
         if year not in by_year and n != 0:
-            problems.append("the counter of %d says %d, no invoice has a number of it"
-                            % (year, n))
+            problems.append("the %s counter of %d says %d, none has a number of it"
+                            % (what, year, n))
     return problems
+
+
+def credit_note_numbering_problems(sql):
+    """CN-YYYY-NNNNNN: gap-free per year, as the invoices' numbers."""
+    return numbering_problems(
+        sql, "SELECT credit_note_number FROM billing_credit_notes",
+        "SELECT year, last_number FROM billing_credit_note_counters",
+        CN_NUMBER, "credit note", "CN-YYYY-NNNNNN")
 
 
 def ledger_problems(sql):
@@ -219,6 +292,7 @@ def ledger_problems(sql):
         if rows:
             problems.append("%s: %s" % (what, rows[:10]))
     problems += numbering_problems(sql)
+    problems += credit_note_numbering_problems(sql)
     return problems
 
 
