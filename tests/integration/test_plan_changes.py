@@ -13,7 +13,13 @@ import urllib.request
 from datetime import datetime, timezone
 from decimal import Decimal
 
+import os
+import sys
+
 from base import StackTestCase
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fault"))
+from ledger import ledger_problems  # noqa: E402  (tests/fault/ledger.py)
 
 PLANS = [
     {"id": "free", "name": "Free Tier", "price": 0, "interval": "month",
@@ -43,6 +49,11 @@ class PlanChangeTest(StackTestCase):
     n = 0
 
     # -- the harness ---------------------------------------------------------
+
+    def tearDown(self):
+        # the fault suite's ledger rules hold with proration lines (what is
+        # due never negative, lines add up, prorations as recorded)
+        self.assertEqual(ledger_problems(self.sql), [])
 
     def sql(self, text):
         return self.stack.mariadb.sql(text, database=self.stack.db_name)
@@ -283,3 +294,19 @@ class PlanChangeTest(StackTestCase):
         self.assertEqual(self.amounts(user, "2025-04-01 00:00:00.000000"),
                          ([("subscription", Decimal("29.99")), ("proration", Decimal("-20.99")),
                            ("proration", Decimal("69.99"))], Decimal("78.99")))
+
+    def test_the_ledger_sees_proration_lines_that_differ_from_the_upgrades(self):
+        """tests/fault/ledger.py: an invoice's proration lines must be the
+        recorded amounts of its period's upgrades."""
+        user = self.account("pro")
+        self.changed(user, "enterprise", "2025-04-10T00:00:00Z")
+        self.run_invoices("2025-05-01")
+        where = ("account_id = (SELECT id FROM billing_accounts WHERE user_id = '%s')" % user)
+        self.sql("UPDATE billing_plan_changes SET charge = charge + 0.01 WHERE " + where)
+        try:
+            problems = ledger_problems(self.sql)
+        finally:
+            self.sql("UPDATE billing_plan_changes SET charge = charge - 0.01 WHERE " + where)
+        self.assertEqual(len(problems), 1, problems)
+        self.assertIn("proration lines differ", problems[0])
+
