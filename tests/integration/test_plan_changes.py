@@ -285,15 +285,50 @@ class PlanChangeTest(StackTestCase):
         body = self.changed(user, "free", "2025-04-10T00:00:00Z")
         self.assertEqual((body["plan"]["id"], body["pending_plan_id"]), ("free", None))
 
+    def hybrid_hour_of_10_cores(self, user):
+        """10 cores for one hour on 2025-04-05, metered."""
+        self.at("2025-04-10T00:00:00Z")
+        svc = self.token("platform", "service")
+        for hook, body in (("session-created", {
+                "session_id": "s-" + user, "user_id": user, "cpu_cores": 10, "memory_gb": 1,
+                "storage_gb": 0, "started_at": "2025-04-05T00:00:00Z"}),
+                ("session-terminated", {"session_id": "s-" + user,
+                                        "ended_at": "2025-04-05T01:00:00Z"})):
+            status, _, resp = self.request("POST", "hooks/" + hook, body=body, token=svc)
+            self.assertIn(status, (200, 201), resp)
+        self.stack.run_helper("billing-calculate-usage",
+                              env={"BILLING_TEST_NOW": "2025-04-10T00:00:00Z"})
+
     def test_hybrid_overage_uses_the_limits_in_force_at_the_period_end(self):
-        """A hybrid account upgraded mid-period: its plan fee and proration
-        as in subscription mode."""
-        user = self.account("pro", mode="hybrid")
-        self.changed(user, "enterprise", "2025-04-10T00:00:00Z")
+        """Hybrid on Pro (8 cores), 10 cores for an hour on April 5th: 2
+        core-hours of overage (0.10); upgraded to Enterprise (32 cores) on
+        April 10th, the period's overage is measured against Enterprise's
+        limits: none, and the fee and prorations are as in example 1."""
+        kept = self.account("pro", mode="hybrid")
+        self.hybrid_hour_of_10_cores(kept)
+        moved = self.account("pro", mode="hybrid")
+        self.hybrid_hour_of_10_cores(moved)
+        self.changed(moved, "enterprise", "2025-04-10T00:00:00Z")
         self.run_invoices("2025-05-01")
-        self.assertEqual(self.amounts(user, "2025-04-01 00:00:00.000000"),
+        self.assertEqual(self.amounts(kept, "2025-04-01 00:00:00.000000"),
+                         ([("subscription", Decimal("29.99")), ("overage", Decimal("0.10"))],
+                          Decimal("30.09")))
+        self.assertEqual(self.amounts(moved, "2025-04-01 00:00:00.000000"),
                          ([("subscription", Decimal("29.99")), ("proration", Decimal("-20.99")),
                            ("proration", Decimal("69.99"))], Decimal("78.99")))
+
+    def test_the_quota_job_applies_a_due_downgrade(self):
+        """The hourly quota job moves a downgrade come due (so its limits
+        apply from then), once."""
+        user = self.account("enterprise")
+        self.changed(user, "pro", "2025-04-10T00:00:00Z")
+        for _ in range(2):
+            self.stack.run_helper("billing-check-quotas",
+                                  env={"BILLING_TEST_NOW": "2025-05-01T00:10:00Z"})
+        self.assertEqual(self.sql("SELECT plan_id FROM billing_accounts WHERE user_id = '%s'"
+                                  % user), [["pro"]])
+        self.assertEqual([e["change"] for e in self.events(user)],
+                         ["downgrade_scheduled", "downgrade_applied"])
 
     def test_the_ledger_sees_proration_lines_that_differ_from_the_upgrades(self):
         """tests/fault/ledger.py: an invoice's proration lines must be the
