@@ -267,6 +267,8 @@ class Standin:
             self.sessions = {}
             self.portal_sessions = {}
             self.subscriptions = {}
+            # unit_amount of the prices subscriptions may move to (cents)
+            self.prices = {"price_pro": 2999, "price_enterprise": 9999}
             self.invoices = {}
             self.items = {}
             self.refunds = {}
@@ -347,20 +349,57 @@ class Standin:
                                     "current_period_end": now + 30 * 86400}]}}
             return dict(self.subscriptions[sid])
 
-    def _update_subscription(self, sid, form):
+    def _update_subscription(self, sid, form, now):
+        """POST /v1/subscriptions/{id}: cancel_at_period_end, metadata, and
+        items[0][price] with proration_behavior (Stripe's default,
+        create_prorations, adds the two proration invoice items to the
+        customer's pending items; none adds nothing)."""
         if sid not in self.subscriptions:
             raise missing("subscription", sid)
         sub = self.subscriptions[sid]
+        behavior = form.get("proration_behavior", "create_prorations")
+        if behavior not in ("create_prorations", "none", "always_invoice"):
+            raise StripeError(400, "Invalid proration_behavior: must be one of "
+                              "always_invoice, create_prorations, or none",
+                              code="parameter_invalid", param="proration_behavior")
         if "cancel_at_period_end" in form:
             sub["cancel_at_period_end"] = form["cancel_at_period_end"] == "true"
         if "items[0][id]" in form:
-            for item in sub["items"]["data"]:
-                if item["id"] == form["items[0][id]"] and "items[0][price]" in form:
-                    item["price"] = {"id": form["items[0][price]"], "object": "price"}
+            items = [i for i in sub["items"]["data"] if i["id"] == form["items[0][id]"]]
+            if not items:
+                raise missing("subscription_item", form["items[0][id]"], "items[0][id]")
+            item, new = items[0], form.get("items[0][price]")
+            if new is not None and new != item["price"]["id"]:
+                if new not in self.prices:
+                    raise missing("price", new, "items[0][price]")
+                if behavior != "none":
+                    self._prorate(sub, item, new, now)
+                item["price"] = {"id": new, "object": "price",
+                                 "unit_amount": self.prices[new]}
         for k, v in form.items():
             if k.startswith("metadata[") and k.endswith("]"):
                 sub["metadata"][k[9:-1]] = v
         return sub
+
+    def _prorate(self, sub, item, new, now):
+        """Stripe's two proration items for a price change at now: unused time
+        on the old price (negative) and remaining time on the new one, each
+        rounded to the cent, for the rest of the item's period."""
+        start, end = item["current_period_start"], item["current_period_end"]
+        left = max(0, end - now)
+        old = item["price"]["id"]
+        for price, sign, what in ((old, -1, "Unused time on %s after %s"),
+                                  (new, 1, "Remaining time on %s after %s")):
+            unit = self.prices.get(price, 0)
+            amount = sign * ((2 * unit * left + (end - start)) // (2 * (end - start)))
+            ii = self._next(invoiceitem_obj(new_id("ii_"), {
+                "amount": str(amount), "currency": "usd", "customer": sub["customer"],
+                "description": what % (price, time.strftime("%d %b %Y", time.gmtime(now)))},
+                now))
+            ii.update(proration=True, period={"start": now, "end": end},
+                      parent={"type": "subscription_details", "subscription_details": {
+                          "subscription": sub["id"], "subscription_item": item["id"]}})
+            self.items[ii["id"]] = ii
 
     def seed_payment_methods(self, customer, count, pm_type="card"):
         with self.lock:
@@ -463,7 +502,19 @@ class Standin:
                         raise missing("subscription", parts[2])
                     return 200, self.subscriptions[parts[2]]
                 if method == "POST":
-                    return 200, self._update_subscription(parts[2], form)
+                    return 200, self._update_subscription(parts[2], form, now)
+            if path == "/v1/subscription_items" and method == "GET":
+                if form.get("subscription") not in self.subscriptions:
+                    raise missing("subscription", form.get("subscription"), "subscription")
+                return 200, {"object": "list", "has_more": False, "url": path,
+                             "data": list(self.subscriptions[form["subscription"]]
+                                          ["items"]["data"])}
+            if len(parts) == 3 and parts[1] == "subscription_items" and method == "GET":
+                for sub in self.subscriptions.values():
+                    for item in sub["items"]["data"]:
+                        if item["id"] == parts[2]:
+                            return 200, item
+                raise missing("subscription_item", parts[2])
             if path == "/v1/invoiceitems" and method == "POST":
                 return 200, self._create_item(form, now)
             if path == "/v1/invoiceitems" and method == "GET":

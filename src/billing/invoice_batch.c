@@ -33,6 +33,7 @@
 #include "invoice_impl.h"
 #include "log.h"
 #include "money.h"
+#include "plan_changes.h"
 #include "sql_rows.h"
 #include "timeutil.h"
 
@@ -116,7 +117,11 @@ struct acct {
 	int64_t stripe_plan;               /* 1: Stripe collects the plan */
 	int64_t claim_from;                /* 0: from the start */
 	enum acct_state state;
-	const struct plan *plan;
+	const struct plan *plan;           /* in force at the period's start:
+	                                    * its fee is billed */
+	const struct plan *limits;         /* in force at its end: overage */
+	const struct plan_change_row *changes;   /* since the period's start */
+	size_t nchanges;
 	enum billing_mode mode;
 	struct usage_sums sums;            /* owned, as lines */
 	int64_t records;
@@ -140,6 +145,8 @@ struct run {
 	    due[TIME_TEXT_MAX], ls[TIME_TEXT_MAX];
 	struct application *apps;
 	size_t napps, apps_cap;
+	struct plan_change_row *changes;   /* the batch's, by account */
+	size_t nchanges;
 };
 
 static size_t
@@ -209,7 +216,7 @@ load_accounts(struct run *r)
 		snprintf(view.plan_id, sizeof(view.plan_id), "%s", a->plan_id);
 		snprintf(view.billing_mode, sizeof(view.billing_mode), "%s",
 		    a->mode_name);
-		a->plan = account_plan(cfg, &view);
+		a->plan = a->limits = account_plan(cfg, &view);
 		a->mode = account_mode(cfg, &view);
 		a->state = ACCT_BILL;
 		r->n++;
@@ -359,7 +366,7 @@ load_overage(struct run *r, struct acct *a, struct overage *o)
 			f = DB_ERROR;
 			break;
 		}
-		if (invoice_lines_overage_add(o, a->plan, rs, unit, price,
+		if (invoice_lines_overage_add(o, a->limits, rs, unit, price,
 		    qty) != 0) {
 			f = lines_failed(r, a, "its overage");
 			break;
@@ -367,6 +374,80 @@ load_overage(struct run *r, struct acct *a, struct overage *o)
 	}
 	db_result_free(res);
 	return f < 0 ? f : DB_OK;
+}
+
+/* The plan of id, or the account's default one when id is "" or no longer
+ * configured. */
+static const struct plan *
+resolve_plan(const struct billing_config *cfg, const char *id)
+{
+	const struct plan *p = id[0] != '\0' ? config_find_plan(cfg, id) : NULL;
+	struct account view;
+
+	if (p != NULL)
+		return p;
+	memset(&view, 0, sizeof(view));
+	return account_plan(cfg, &view);
+}
+
+/*
+ * The plan changes of the batch's accounts since the period's start
+ * (plan_changes.h): the plan whose fee the period bills is the one in force
+ * at its start (a downgrade takes effect at the end), its overage limits
+ * those in force at its end; upgrades inside it add proration lines.
+ */
+static int
+load_plan_changes(struct run *r)
+{
+	const struct billing_config *cfg = r->ib->cfg;
+	size_t i, j;
+	int rc;
+
+	rc = plan_change_load_range(r->db, r->a[0].id, r->a[r->n - 1].id,
+	    r->ib->period_start, &r->changes, &r->nchanges);
+	if (rc != DB_OK)
+		return rc;
+	for (i = 0, j = 0; i < r->n; i++) {
+		struct acct *a = &r->a[i];
+
+		while (j < r->nchanges && r->changes[j].account_id < a->id)
+			j++;
+		a->changes = &r->changes[j];
+		while (j < r->nchanges && r->changes[j].account_id == a->id) {
+			a->nchanges++;
+			j++;
+		}
+		if (a->nchanges == 0)
+			continue;
+		a->plan = resolve_plan(cfg, plan_change_plan_at(a->changes,
+		    a->nchanges, r->ib->period_start, a->plan_id));
+		a->limits = resolve_plan(cfg, plan_change_plan_at(a->changes,
+		    a->nchanges, r->ib->period_end - 1, a->plan_id));
+	}
+	return DB_OK;
+}
+
+/* The proration lines of the upgrades made during the period. */
+static int
+proration_lines(struct run *r, struct acct *a)
+{
+	const struct billing_config *cfg = r->ib->cfg;
+	size_t i;
+
+	for (i = 0; i < a->nchanges; i++) {
+		const struct plan_change_row *c = &a->changes[i];
+
+		if (!c->upgrade || c->effective_at < r->ib->period_start ||
+		    c->effective_at >= r->ib->period_end)
+			continue;
+		if (invoice_lines_proration(&a->lines,
+		    config_find_plan(cfg, c->from_plan),
+		    config_find_plan(cfg, c->to_plan), c->from_plan,
+		    c->to_plan, c->effective_at, c->credit, c->charge,
+		    c->credit_qty, c->charge_qty) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* An account's lines, by its billing mode. */
@@ -391,12 +472,14 @@ account_lines(struct run *r, struct acct *a)
 		    NULL : a->plan, a->created, ib->period_start,
 		    ib->period_end) != 0)
 			return lines_failed(r, a, "its plan line");
-		if (a->mode == MODE_SUBSCRIPTION || a->plan == NULL ||
+		if (!a->stripe_plan && proration_lines(r, a) != 0)
+			return lines_failed(r, a, "its proration lines");
+		if (a->mode == MODE_SUBSCRIPTION || a->limits == NULL ||
 		    a->records == 0)
 			break;
 		memset(&o, 0, sizeof(o));
 		if ((rc = load_overage(r, a, &o)) == DB_OK &&
-		    invoice_lines_overage(&a->lines, &o, a->plan) != 0)
+		    invoice_lines_overage(&a->lines, &o, a->limits) != 0)
 			rc = lines_failed(r, a, "its overage lines");
 		invoice_lines_overage_free(&o);
 		break;
@@ -735,6 +818,7 @@ invoice_batch_run(struct db *db, struct invoice_batch *ib)
 	    USEC_PER_DAY, r.due, sizeof(r.due));
 	if ((rc = load_accounts(&r)) == DB_OK && r.n > 0 &&
 	    (rc = mark_overlaps(&r)) == DB_OK &&
+	    (rc = load_plan_changes(&r)) == DB_OK &&
 	    (rc = load_usage(&r)) == DB_OK &&
 	    (rc = make_lines(&r)) == DB_OK)
 		rc = write_batch(&r);
@@ -748,6 +832,7 @@ invoice_batch_run(struct db *db, struct invoice_batch *ib)
 		invoice_lines_set_free(&r.a[i].lines);
 	}
 	free(r.apps);
+	free(r.changes);
 	free(r.a);
 	return rc;
 }

@@ -17,6 +17,7 @@
 #include "invoices.h"
 #include "jobs.h"
 #include "period.h"
+#include "plan_changes.h"
 #include "stripe.h"
 #include "timeutil.h"
 
@@ -120,6 +121,10 @@ invoice_periods(struct app *app, struct invoice_batch *jb, unsigned *periods,
 	int rc;
 
 	*periods = 0;
+	/* downgrades come due move their accounts' plans first (the run
+	 * bills each period the plan in force at its start all the same) */
+	if ((rc = plan_change_apply_due(app->db, jb->cfg, 0, jb->now)) != DB_OK)
+		return rc;
 	if ((rc = open_periods(app->db, jb, &start, &last_end)) != DB_OK)
 		return rc;
 	while (start < last_end) {

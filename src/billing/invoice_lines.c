@@ -179,6 +179,36 @@ invoice_lines_overage_add(struct overage *o, const struct plan *plan,
 }
 
 int
+invoice_lines_proration(struct line_set *set, const struct plan *from,
+    const struct plan *to, const char *from_id, const char *to_id,
+    int64_t at, int64_t credit, int64_t charge, int64_t credit_qty,
+    int64_t charge_qty)
+{
+	char desc[300], day[TIME_TEXT_MAX];
+	int y, m, d;
+
+	time_to_civil(at, &y, &m, &d, NULL, NULL, NULL, NULL);
+	snprintf(day, sizeof(day), "%04d-%02d-%02d", y, m, d);
+	if (credit != 0) {
+		snprintf(desc, sizeof(desc), "Unused time on %s after %s",
+		    from ? from->name : from_id, day);
+		if (add_line(set, "proration", NULL, desc, credit_qty,
+		    from && from->interval == INTERVAL_YEAR ? "year" : "month",
+		    from ? -from->price : 0, credit) != 0)
+			return -1;
+	}
+	if (charge != 0) {
+		snprintf(desc, sizeof(desc), "Remaining time on %s from %s",
+		    to ? to->name : to_id, day);
+		if (add_line(set, "proration", NULL, desc, charge_qty,
+		    to && to->interval == INTERVAL_YEAR ? "year" : "month",
+		    to ? to->price : 0, charge) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
 invoice_lines_overage(struct line_set *set, const struct overage *o,
     const struct plan *plan)
 {

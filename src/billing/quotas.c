@@ -32,6 +32,7 @@
 #include "metering.h"
 #include "money.h"
 #include "outbound.h"
+#include "plan_changes.h"
 #include "quotas.h"
 #include "timeutil.h"
 
@@ -460,7 +461,9 @@ quotas_job(struct app *app, const struct job_opts *opts,
 	memset(&b, 0, sizeof(b));
 	b.app = app;
 	b.now = opts && opts->now ? opts->now : time_now_usec();
-	for (;;) {
+	/* downgrades come due first: their plans' limits apply from then */
+	rc = plan_change_apply_due(app->db, app->cfg, 0, b.now);
+	for (; rc == DB_OK;) {
 		if ((rc = db_transaction(app->db, quota_batch_txn, &b)) != DB_OK)
 			break;
 		if (b.n == 0)

@@ -16,6 +16,7 @@
 #include "sql_rows.h"
 #include "statements.h"
 #include "streamspace.h"
+#include "plan_changes.h"
 #include "subscriptions.h"
 #include "usage.h"
 #include "webhook.h"
@@ -57,6 +58,7 @@ static const struct db_stmts *const tables[] = {
 	/* billing: subscriptions, checkout, Stripe webhooks */
 	&account_stmts,
 	&subscription_stmts,
+	&plan_change_stmts,
 	&webhook_stmts,
 
 	/* billing: jobs, events, dispatch, quotas */

@@ -13,6 +13,7 @@
 #include "checkout.h"
 #include "config.h"
 #include "db.h"
+#include "plan_changes.h"
 #include "result.h"
 #include "stripe.h"
 #include "subscriptions.h"
@@ -186,9 +187,10 @@ subscription_write(struct db *db, uint64_t account_id,
 /* -- what a user asks for --------------------------------------------------- */
 
 enum result_code
-subscription_view(struct db *db, const char *user_id,
+subscription_view(struct app *app, const char *user_id,
     struct subscription_view *out, struct result *r)
 {
+	struct db *db = app->db;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -198,6 +200,18 @@ subscription_view(struct db *db, const char *user_id,
 	if (rc != DB_OK)
 		return result_db(r, rc);
 	out->has_account = 1;
+	/* a downgrade that has come due applies before it is shown */
+	rc = plan_change_find_pending(db, out->acct.id, &out->pending);
+	if (rc == DB_OK && out->pending.has &&
+	    out->pending.effective_at <= time_now_usec()) {
+		if ((rc = plan_change_apply_due(db, app->cfg, out->acct.id,
+		    time_now_usec())) == DB_OK &&
+		    (rc = account_get(db, out->acct.id, &out->acct)) == DB_OK)
+			rc = plan_change_find_pending(db, out->acct.id,
+			    &out->pending);
+	}
+	if (rc != DB_OK)
+		return result_db(r, rc);
 	rc = subscription_find(db, out->acct.id, &out->sub);
 	if (rc != DB_OK && rc != DB_NOT_FOUND)
 		return result_db(r, rc);
@@ -242,17 +256,26 @@ cancel_at_period_end(struct app *app, const struct subscription *sub,
 	return RESULT_OK;
 }
 
-/* Moves a live Stripe subscription to the plan's price; the webhook's
- * customer.subscription.updated then records the new plan. */
+/*
+ * Moves a live Stripe subscription to the plan's price, prorated by Stripe;
+ * the webhook's customer.subscription.updated then records the new plan.
+ * Nothing is asked when its item already has that price.  The request's
+ * idempotency key is the id of the change recorded here first.
+ */
 static enum result_code
-change_price(struct stripe *s, const struct subscription *live,
-    const struct plan *plan, struct result *r)
+change_price(struct app *app, struct stripe *s, const struct account *acct,
+    const struct subscription *live, const struct plan *plan,
+    struct result *r)
 {
+	const struct plan *from = config_find_plan(app->cfg, live->plan_id);
 	struct stripe_error se;
 	struct stripe_form f;
 	struct json_object *sub = NULL, *out = NULL, *items, *data, *first, *id;
-	char path[300], key[400];
+	struct json_object *price, *pid;
+	char path[300], key[64];
 	enum result_code code = RESULT_OK;
+	uint64_t change_id = 0;
+	int rc;
 
 	memset(&se, 0, sizeof(se));
 	snprintf(path, sizeof(path), "/v1/subscriptions/%s",
@@ -267,17 +290,32 @@ change_price(struct stripe *s, const struct subscription *live,
 		return result_set(r, RESULT_STRIPE_REFUSED, NULL,
 		    "the Stripe subscription has no item");
 	}
+	if (!live->cancel_at_period_end &&
+	    json_object_object_get_ex(first, "price", &price) &&
+	    json_object_object_get_ex(price, "id", &pid) &&
+	    strcmp(json_object_get_string(pid), plan->stripe_price_id) == 0) {
+		json_object_put(sub);
+		return RESULT_OK;       /* Stripe bills that price already */
+	}
+	rc = plan_change_record_stripe(app->db, acct->id, live->plan_id,
+	    plan->id, from == NULL || plan_change_compare(plan, from) >= 0,
+	    time_now_usec(), &change_id);
+	if (rc != DB_OK) {
+		json_object_put(sub);
+		return result_db(r, rc);
+	}
 	stripe_form_init(&f);
 	stripe_form_add(&f, "items[0][id]", json_object_get_string(id));
 	stripe_form_add(&f, "items[0][price]", plan->stripe_price_id);
 	stripe_form_add(&f, "proration_behavior", "create_prorations");
 	stripe_form_add(&f, "cancel_at_period_end", "false");
 	stripe_form_add(&f, "metadata[plan_id]", plan->id);
-	snprintf(key, sizeof(key), "subscription-plan-%s-%s-%lld",
-	    live->stripe_subscription_id, plan->id,
-	    (long long)(time_now_usec() / (60 * USEC_PER_SEC)));
-	if (stripe_request(s, "POST", path, &f, key, &out, &se) != STRIPE_OK)
+	snprintf(key, sizeof(key), "plan-change-%llu",
+	    (unsigned long long)change_id);
+	if (stripe_request(s, "POST", path, &f, key, &out, &se) != STRIPE_OK) {
 		code = result_stripe(r, &se);
+		(void)plan_change_stripe_failed(app->db, change_id);
+	}
 	stripe_form_free(&f);
 	json_object_put(out);
 	json_object_put(sub);
@@ -303,7 +341,7 @@ change_paid(struct app *app, struct account *acct,
 		return result_set(r, RESULT_INVALID, "plan_id",
 		    "the plan has no Stripe price");
 	if (live != NULL)
-		return change_price(&s, live, plan, r);
+		return change_price(app, &s, acct, live, plan, r);
 	if (base == NULL)
 		return result_set(r, RESULT_INVALID, "plan_id", "publicBaseUrl "
 		    "is not configured: use POST create-checkout with "
@@ -324,9 +362,11 @@ subscription_change(struct app *app, const char *user_id,
     const struct plan *plan, struct checkout_session *checkout,
     int *has_checkout, struct result *r)
 {
+	const struct billing_config *cfg = app->cfg;
+	enum plan_change_outcome outcome;
+	const struct plan *cur;
 	struct subscription sub;
 	struct account acct;
-	enum result_code code;
 	int rc, live;
 
 	*has_checkout = 0;
@@ -338,18 +378,36 @@ subscription_change(struct app *app, const char *user_id,
 		return result_db(r, rc);
 	live = rc == DB_OK && subscription_is_live(&sub);
 
-	/* a paid plan: pay first, through Stripe */
-	if (plan != NULL && plan->price != 0)
-		return change_paid(app, &acct, live ? &sub : NULL, plan,
-		    checkout, has_checkout, r);
-	/* leaving a paid plan: Stripe stops billing at the period's end */
-	if (live)
+	if (live) {
+		/* Stripe collects the plan: it changes there, prorated by
+		 * Stripe; leaving for a free plan stops it at the period's
+		 * end */
+		if (plan != NULL && strcmp(plan->id, sub.plan_id) == 0 &&
+		    !sub.cancel_at_period_end)
+			return RESULT_OK;
+		if (plan != NULL && plan->price != 0)
+			return change_paid(app, &acct, &sub, plan, checkout,
+			    has_checkout, r);
 		return cancel_at_period_end(app, &sub, r);
+	}
 	if (plan == NULL)
 		return result_set(r, RESULT_CONFLICT, "cancel",
 		    "there is no paid subscription to cancel");
-	code = RESULT_OK;
+	cur = account_plan(cfg, &acct);
+	/* a plan fee we bill ourselves: prorated at once, or at the cycle's
+	 * end (plan_changes.h) */
+	if (account_mode(cfg, &acct) != MODE_USAGE &&
+	    (plan->price == 0 || (cur != NULL && cur->price > 0)))
+		return plan_change_local(app->db, cfg, acct.id, plan,
+		    time_now_usec(), &outcome, r);
+	if (cur != NULL && strcmp(cur->id, plan->id) == 0)
+		return RESULT_OK;       /* nothing to change */
+	/* a paid plan: pay first, through Stripe */
+	if (plan->price != 0)
+		return change_paid(app, &acct, NULL, plan, checkout,
+		    has_checkout, r);
+	/* usage mode: the plan's price is not billed; its limits apply now */
 	if ((rc = account_set_plan(app->db, acct.id, plan->id)) != DB_OK)
-		code = result_db(r, rc);
-	return code;
+		return result_db(r, rc);
+	return RESULT_OK;
 }

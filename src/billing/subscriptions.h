@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "accounts.h"
+#include "plan_changes.h"
 #include "result.h"
 #include "timeutil.h"
 
@@ -93,21 +94,29 @@ struct subscription_view {
 	struct account acct;
 	int has_sub;
 	struct subscription sub;
+	struct plan_change_pending pending;   /* a downgrade not yet due */
 };
 
-/* The view of user_id's subscription.  RESULT_OK, or a failure in r. */
-enum result_code subscription_view(struct db *db, const char *user_id,
+/* The view of user_id's subscription (a downgrade come due is applied
+ * first).  RESULT_OK, or a failure in r. */
+enum result_code subscription_view(struct app *app, const char *user_id,
     struct subscription_view *out, struct result *r);
 
 /*
- * POST subscription for user_id (its account is made if needed): plan NULL
- * cancels the live Stripe subscription at the period's end (RESULT_CONFLICT
- * when there is none); a free plan does the same, or applies at once when
- * Stripe bills nothing; a paid plan changes the live subscription's price,
- * or, with none, makes a Checkout Session (*has_checkout 1, *checkout
- * filled).  RESULT_OK, or a failure in r (RESULT_UNAVAILABLE when Stripe
- * is off or unreachable, RESULT_STRIPE_REFUSED when it refused, with
- * Stripe's message).
+ * POST subscription for user_id (its account is made if needed).
+ *  - A live Stripe subscription: a paid plan changes its price in Stripe
+ *    (proration_behavior=create_prorations; nothing when it has that price
+ *    already); a free plan or plan NULL cancels it at the period's end.
+ *  - Otherwise plan NULL is RESULT_CONFLICT.  In billing mode subscription
+ *    or hybrid, a change from a paid plan, or to a free one, is a local plan
+ *    change (plan_change_local: upgrade at once with proration, downgrade
+ *    pending, the current plan cancels a pending downgrade).
+ *  - Else the current plan changes nothing; a paid plan makes a Checkout
+ *    Session (*has_checkout 1, *checkout filled); a free plan applies at
+ *    once (usage mode bills no plan fee).
+ * RESULT_OK, or a failure in r (RESULT_UNAVAILABLE when Stripe is off or
+ * unreachable, RESULT_STRIPE_REFUSED when it refused, with Stripe's
+ * message).
  */
 enum result_code subscription_change(struct app *app, const char *user_id,
     const struct plan *plan, struct checkout_session *checkout,

@@ -24,7 +24,9 @@
 #include "accounts.h"
 #include "config.h"
 #include "db.h"
+#include "events.h"
 #include "json_util.h"
+#include "plan_changes.h"
 #include "subscriptions.h"
 #include "timeutil.h"
 #include "webhook.h"
@@ -328,6 +330,41 @@ webhook_on_checkout_completed(struct db *db, struct webhook_event *w)
 	return set_account_plan(db, w, &acct, st.status, plan->id);
 }
 
+/*
+ * billing.subscription.changed for a plan Stripe's subscription moved
+ * (prorated by Stripe, which invoices it: no proration lines here).  Once
+ * per Stripe event; an older event never gets here (may_replace).
+ */
+static int
+plan_changed(struct db *db, struct webhook_event *w,
+    const struct account *acct, const char *from, const struct plan *to)
+{
+	const struct plan *fp = config_find_plan(w->cfg, from);
+	struct json_object *d;
+	char key[300];
+	int rc;
+
+	d = json_object_new_object();
+	json_object_object_add(d, "user_id",
+	    json_object_new_string(acct->user_id));
+	json_object_object_add(d, "change", json_object_new_string(
+	    fp == NULL || plan_change_compare(to, fp) >= 0 ? "upgrade" :
+	    "downgrade"));
+	json_object_object_add(d, "from_plan", json_object_new_string(from));
+	json_object_object_add(d, "to_plan", json_object_new_string(to->id));
+	json_object_object_add(d, "effective_at",
+	    json_time(w->created * USEC_PER_SEC));
+	json_object_object_add(d, "source", json_object_new_string("stripe"));
+	snprintf(key, sizeof(key), "billing.subscription.changed:%s",
+	    w->event_id);
+	rc = event_emit(db, "billing.subscription.changed", acct->id, key, d,
+	    w->now);
+	json_object_put(d);
+	if (rc == DB_OK)
+		webhook_note(w, "plan %s -> %s", from, to->id);
+	return rc;
+}
+
 /* A period bound: the first item's (2025-03-31 API), else the top level's. */
 static int
 sub_period(struct json_object *sub, const char *key, int64_t *out)
@@ -431,5 +468,8 @@ webhook_on_subscription(struct db *db, struct webhook_event *w)
 	if (rc != DB_OK)
 		return rc;
 	webhook_note(w, "%s on plan %s", st.status, plan->id);
+	if (same && strcmp(row.plan_id, plan->id) != 0 &&
+	    (rc = plan_changed(db, w, &acct, row.plan_id, plan)) != DB_OK)
+		return rc;
 	return set_account_plan(db, w, &acct, st.status, plan->id);
 }

@@ -3,11 +3,12 @@
  * period.  With no subscription of its own an account is on the default
  * plan, which is a valid answer, never an error.
  *
- * POST subscription: {"plan_id": "..."} or {"cancel": true}.
- *  - to a free plan (price 0): at once;
- *  - to a paid plan: through a Stripe Checkout Session (the answer carries
- *    it), since paying is what makes the plan apply;
- *  - cancel: a Stripe subscription is cancelled at the end of its period.
+ * POST subscription: {"plan_id": "..."} or {"cancel": true}, by the rules
+ * of subscription_change (subscriptions.h): a plan a Stripe subscription
+ * collects changes in Stripe; a plan fee we bill changes here, an upgrade
+ * at once with proration and a downgrade at the cycle's end (shown as
+ * pending_plan_id, pending_at; the current plan cancels it); a first paid
+ * plan goes through a Stripe Checkout Session (the answer carries it).
  */
 #include <stdio.h>
 #include <string.h>
@@ -42,7 +43,7 @@ answer(struct app *app, struct http_request *req, const char *user_id,
 	struct result r;
 	int64_t start, end;
 
-	if (subscription_view(app->db, user_id, &v, &r) != RESULT_OK)
+	if (subscription_view(app, user_id, &v, &r) != RESULT_OK)
 		return api_send_result(req, &r);
 	acct = v.has_account ? &v.acct : NULL;
 	plan = account_plan(cfg, acct);
@@ -76,6 +77,11 @@ answer(struct app *app, struct http_request *req, const char *user_id,
 		    json_object_new_boolean(0));
 		json_object_object_add(o, "stripe_subscription_id", NULL);
 	}
+	/* a downgrade waiting for the end of the plan's cycle */
+	json_object_object_add(o, "pending_plan_id", v.pending.has ?
+	    json_object_new_string(v.pending.to_plan) : NULL);
+	json_object_object_add(o, "pending_at", v.pending.has ?
+	    json_time(v.pending.effective_at) : NULL);
 	if (checkout != NULL) {
 		cs = json_object_new_object();
 		json_object_object_add(cs, "id",

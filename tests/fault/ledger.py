@@ -41,6 +41,13 @@ payments and Stripe events
     key names a recorded event, there are never more Stripe payment rows
     than recorded payment events, a Stripe invoice or payment intent has at
     most one succeeded payment, and a paid invoice has exactly one;
+plan changes (docs/billing.md, "Plan changes")
+  - each upgrade's proration pair never lowers an invoice: credit <= 0 <=
+    charge and credit + charge >= 0 (the rest of a larger credit went to
+    the credit balance);
+  - a live scheduled invoice's proration lines are exactly the recorded
+    amounts of the account's local upgrades in its period, and carry no
+    other; a plan Stripe collects is never prorated here;
 usage
   - every daily total equals its records (quantity, cost, count) and every
     record has its daily total; segments' metered_cost equals their
@@ -212,6 +219,25 @@ CHECKS = [
      "'invoice.payment_failed', 'payment_intent.succeeded')) AS events "
      "FROM DUAL HAVING payments > events"),
     # -- usage --
+    ("an upgrade's proration pair lowers the invoice",
+     "SELECT id, credit, charge FROM billing_plan_changes WHERE kind = 'upgrade' "
+     "AND (credit > 0 OR charge < 0 OR credit + charge < 0) LIMIT 20"),
+    ("an invoice's proration lines differ from its period's upgrades",
+     "SELECT i.id, COALESCE(l.amount, 0), COALESCE(c.amount, 0) FROM billing_invoices i "
+     "LEFT JOIN (SELECT invoice_id, SUM(amount) AS amount FROM billing_invoice_lines "
+     "WHERE kind = 'proration' GROUP BY invoice_id) l ON l.invoice_id = i.id "
+     "LEFT JOIN (SELECT i2.id AS invoice_id, SUM(ROUND(pc.credit, 2) + ROUND(pc.charge, 2)) "
+     "AS amount FROM billing_invoices i2 JOIN billing_plan_changes pc "
+     "ON pc.account_id = i2.account_id AND pc.source = 'local' AND pc.kind = 'upgrade' "
+     "AND pc.status = 'applied' AND pc.effective_at >= i2.period_start "
+     "AND pc.effective_at < i2.period_end WHERE i2.kind = 'scheduled' "
+     "GROUP BY i2.id) c ON c.invoice_id = i.id "
+     "WHERE i.status <> 'void' AND i.kind = 'scheduled' "
+     "AND COALESCE(l.amount, 0) <> COALESCE(c.amount, 0) "
+     "AND (l.amount IS NOT NULL OR i.billing_mode <> 'usage') LIMIT 20"),
+    ("a proration line on an invoice that is not scheduled",
+     "SELECT l.invoice_id FROM billing_invoice_lines l JOIN billing_invoices i "
+     "ON i.id = l.invoice_id WHERE l.kind = 'proration' AND i.kind <> 'scheduled' LIMIT 20"),
     ("a daily total differs from its records",
      "SELECT d.account_id, d.day, d.resource_type, d.unit_price, d.quantity, d.total_cost, "
      "d.records, COALESCE(SUM(r.quantity), 0), COALESCE(SUM(r.total_cost), 0), COUNT(r.id) "

@@ -18,9 +18,12 @@ import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 from datetime import datetime, timezone
 
-from base import StackTestCase
+import copy
+
+from base import StackTestCase, clock
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from stripe_standin import Standin  # noqa: E402  (tests/stripe_standin.py)
@@ -649,7 +652,10 @@ class SubscriptionChangeTest(StripeCase):
         self.assertEqual(req["form"]["items[0][id]"], s["items"]["data"][0]["id"])
         self.assertEqual(req["form"]["items[0][price]"], "price_enterprise")
         self.assertEqual(req["form"]["proration_behavior"], "create_prorations")
-        self.assertTrue(req["headers"].get("Idempotency-Key", "").startswith("subscription-plan-"))
+        # the key is the id of the change recorded here first (docs/stripe.md)
+        [[change_id]] = self.sql("SELECT id FROM billing_plan_changes WHERE account_id = %d "
+                                 "AND source = 'stripe'" % self.account(sub)[0])
+        self.assertEqual(req["headers"].get("Idempotency-Key"), "plan-change-" + change_id)
 
     def test_cancel_stops_the_subscription_at_the_period_end(self):
         sub = self.user()
@@ -666,6 +672,133 @@ class SubscriptionChangeTest(StripeCase):
         status, _, body = self.change(sub, {"plan_id": "free"})
         self.assertEqual(status, 200, body)
         self.assertTrue(body["cancel_at_period_end"])
+
+    def deliver(self, type_, obj, created):
+        """A signed Stripe event, on the suites' clock."""
+        evt = {"id": "evt_" + secrets.token_hex(12), "object": "event",
+               "api_version": API_VERSION, "type": type_, "created": created,
+               "livemode": False, "data": {"object": obj}}
+        body = json.dumps(evt).encode()
+        status, _, resp = self.request(
+            "POST", "webhook", raw=body, content_type="application/json",
+            headers={"Stripe-Signature": signed(self.stack.webhook_secret, body,
+                                                int(clock()))})
+        self.assertEqual(status, 200, resp)
+        return evt
+
+    def changes(self, acct):
+        return self.sql("SELECT source, kind, status, from_plan, to_plan FROM "
+                        "billing_plan_changes WHERE account_id = %d ORDER BY id" % acct)
+
+    def plan_events(self, acct):
+        return [json.loads(p)["data"] for [p] in self.sql(
+            "SELECT payload FROM billing_events WHERE account_id = %d "
+            "AND type = 'billing.subscription.changed' ORDER BY id" % acct)]
+
+    def test_an_upgrade_is_prorated_by_stripe_and_mirrored_once_here(self):
+        """Pro to Enterprise of a plan Stripe collects: Stripe's subscription
+        item moves to price_enterprise with create_prorations, Stripe makes
+        the two proration items (each rounded to the cent); nothing is
+        prorated here, and customer.subscription.updated records the plan
+        once, out-of-order safe."""
+        sub = self.user()
+        s = self.live(sub)
+        acct, cus = self.account(sub)
+        self.sql("UPDATE billing_accounts SET billing_mode = 'subscription' WHERE id = %d" % acct)
+        status, _, body = self.change(sub, {"plan_id": "enterprise"})
+        self.assertEqual(status, 200, body)
+        [req] = self.posts("/v1/subscriptions/" + s["id"])
+        self.assertEqual((req["form"]["items[0][price]"], req["form"]["proration_behavior"]),
+                         ("price_enterprise", "create_prorations"))
+        # Stripe's prorations: unused Pro, remaining Enterprise
+        items = sorted((i for i in self.standin.objects("invoiceitems")
+                        if i["customer"] == cus and i["proration"]), key=lambda i: i["amount"])
+        self.assertEqual(len(items), 2, items)
+        item = s["items"]["data"][0]
+        start, end = item["current_period_start"], item["current_period_end"]
+        left = end - items[0]["date"]
+        self.assertEqual([i["amount"] for i in items],
+                         [-((2 * 2999 * left + end - start) // (2 * (end - start))),
+                          (2 * 9999 * left + end - start) // (2 * (end - start))])
+        # here: the request recorded (its id keys it), the plan not moved
+        # until Stripe says so, never prorated locally
+        self.assertEqual(self.changes(acct), [["stripe", "upgrade", "applied", "pro",
+                                               "enterprise"]])
+        self.assertEqual(self.sql("SELECT plan_id FROM billing_accounts WHERE id = %d" % acct),
+                         [["pro"]])
+        now = int(clock())
+        updated = copy.deepcopy(self.standin.subscriptions[s["id"]])
+        evt = self.deliver("customer.subscription.updated", updated, now - 5)
+        self.assertEqual(self.sql("SELECT a.plan_id, s.plan_id FROM billing_accounts a JOIN "
+                                  "billing_subscriptions s ON s.account_id = a.id "
+                                  "WHERE a.id = %d" % acct), [["enterprise", "enterprise"]])
+        # an older event (still Pro) arriving late changes nothing
+        older = copy.deepcopy(updated)
+        older["items"]["data"][0]["price"] = {"id": "price_pro", "object": "price"}
+        older["metadata"]["plan_id"] = "pro"
+        self.deliver("customer.subscription.updated", older, now - 60)
+        self.assertEqual(self.sql("SELECT plan_id FROM billing_accounts WHERE id = %d" % acct),
+                         [["enterprise"]])
+        # the same event twice is processed once
+        body = json.dumps(evt).encode()
+        status, _, _ = self.request("POST", "webhook", raw=body, content_type="application/json",
+                                    headers={"Stripe-Signature": signed(
+                                        self.stack.webhook_secret, body, int(clock()))})
+        self.assertEqual(status, 200)
+        [ev] = self.plan_events(acct)
+        self.assertEqual((ev["change"], ev["from_plan"], ev["to_plan"], ev["source"]),
+                         ("upgrade", "pro", "enterprise", "stripe"))
+        # the invoice run never adds proration lines for it
+        self.stack.run_helper("billing-generate-invoices")
+        self.assertEqual(self.sql("SELECT COUNT(*) FROM billing_invoice_lines l JOIN "
+                                  "billing_invoices i ON i.id = l.invoice_id WHERE "
+                                  "i.account_id = %d AND l.kind IN ('proration', "
+                                  "'subscription') AND i.kind <> 'stripe'" % acct), [["0"]])
+
+    def test_a_downgrade_in_stripe_is_prorated_by_stripe_at_once(self):
+        """Stripe prorates a downgrade too (a credit larger than the charge);
+        the change is asked the same way."""
+        sub = self.user()
+        s = self.live(sub, "enterprise", "price_enterprise")
+        acct, cus = self.account(sub)
+        status, _, body = self.change(sub, {"plan_id": "pro"})
+        self.assertEqual(status, 200, body)
+        [req] = self.posts("/v1/subscriptions/" + s["id"])
+        self.assertEqual(req["form"]["items[0][price]"], "price_pro")
+        self.assertEqual(self.changes(acct), [["stripe", "downgrade", "applied", "enterprise",
+                                               "pro"]])
+
+    def test_the_current_price_asks_nothing_of_stripe(self):
+        sub = self.user()
+        s = self.live(sub)
+        status, _, body = self.change(sub, {"plan_id": "pro"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(self.posts("/v1/subscriptions/" + s["id"]), [])
+        self.assertEqual(self.changes(self.account(sub)[0]), [])
+
+    def test_a_refused_change_is_recorded_as_not_made(self):
+        sub = self.user()
+        s = self.live(sub)
+        self.standin.prices.pop("price_enterprise")
+        try:
+            status, _, body = self.change(sub, {"plan_id": "enterprise"})
+        finally:
+            self.standin.prices["price_enterprise"] = 9999
+        self.assertEqual(status, 502, body)
+        self.assertEqual([r[2] for r in self.changes(self.account(sub)[0])], ["canceled"])
+        self.assertEqual(self.standin.subscriptions[s["id"]]["items"]["data"][0]["price"]["id"],
+                         "price_pro")
+
+    def test_subscription_items_are_listed_in_stripes_shape(self):
+        """The stand-in's GET /v1/subscription_items (a list of the items)."""
+        sub = self.user()
+        s = self.live(sub)
+        req = urllib.request.Request(self.standin.url + "/v1/subscription_items?subscription="
+                                     + s["id"], headers={"Authorization": "Bearer " + KEY})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            page = json.loads(resp.read().decode())
+        self.assertEqual(page["object"], "list")
+        self.assertEqual([i["id"] for i in page["data"]], [s["items"]["data"][0]["id"]])
 
     def test_stripe_refusing_the_change_is_502_with_its_message(self):
         sub = self.user()
