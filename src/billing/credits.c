@@ -28,10 +28,11 @@ enum {
 	CREDITS_APPLY,
 	CREDITS_DEDUCT,
 	CREDITS_RESTORE,
+	CREDITS_LIST,
 	CREDITS_NSTMTS
 };
 
-/* the columns of CREDITS_BY_ID and CREDITS_BY_KEY */
+/* the columns of CREDITS_BY_ID, CREDITS_BY_KEY and CREDITS_LIST */
 enum {
 	CREDIT_COL_ID, CREDIT_COL_USER_ID, CREDIT_COL_AMOUNT,
 	CREDIT_COL_REMAINING, CREDIT_COL_CURRENCY, CREDIT_COL_REASON,
@@ -74,12 +75,38 @@ static const struct db_stmt credits_sql[CREDITS_NSTMTS] = {
 	    "JOIN billing_credit_applications ca ON ca.credit_id = c.id "
 	    "SET c.remaining = c.remaining + ca.amount WHERE ca.invoice_id = ?",
 	    1, 0 },
+	/* a page of a user's credits, newest first, below a cursor id */
+	[CREDITS_LIST] = { "SELECT " CREDIT_COLUMNS " FROM billing_credits c "
+	    "JOIN billing_accounts a ON a.id = c.account_id "
+	    "WHERE a.user_id = ? AND c.id < ? ORDER BY c.id DESC LIMIT ?", 3,
+	    CREDIT_NCOLS },
 };
 const struct db_stmts credits_stmts = DB_STMTS("credits", credits_sql);
 
 struct sql_rows credits_rows_applications = SQL_ROWS_STMT("credits.rows", 0,
     0, "INSERT INTO billing_credit_applications (credit_id, invoice_id, "
     "amount, created_at) VALUES ", "(?,?,?,?)", "");
+
+/* The current row (CREDIT_COLUMNS) into *out: 0, or -1 when a column is
+ * not what it should hold. */
+static int
+credit_row(struct db_result *res, struct credit *out)
+{
+	memset(out, 0, sizeof(*out));
+	db_col_text(res, CREDIT_COL_USER_ID, out->user_id, sizeof(out->user_id));
+	db_col_text(res, CREDIT_COL_CURRENCY, out->currency,
+	    sizeof(out->currency));
+	db_col_text(res, CREDIT_COL_REASON, out->reason, sizeof(out->reason));
+	db_col_text(res, CREDIT_COL_CREATED_BY, out->created_by,
+	    sizeof(out->created_by));
+	if (db_col_i64(res, CREDIT_COL_ID, &out->id) != 0 ||
+	    db_col_decimal(res, CREDIT_COL_AMOUNT, &out->amount) != 0 ||
+	    db_col_decimal(res, CREDIT_COL_REMAINING, &out->remaining) != 0 ||
+	    db_col_time(res, CREDIT_COL_EXPIRES_AT, &out->expires_at) != 0 ||
+	    db_col_time(res, CREDIT_COL_CREATED_AT, &out->created_at) != 0)
+		return -1;
+	return 0;
+}
 
 /* Loads one credit by statement id with param p.  DB_OK, DB_NOT_FOUND or
  * an error. */
@@ -94,27 +121,49 @@ credit_load(struct db *db, unsigned id, struct db_param p, struct credit *out)
 	memset(out, 0, sizeof(*out));
 	r = db_fetch(res);
 	if (r == 1) {
-		db_col_text(res, CREDIT_COL_USER_ID, out->user_id,
-		    sizeof(out->user_id));
-		db_col_text(res, CREDIT_COL_CURRENCY, out->currency,
-		    sizeof(out->currency));
-		db_col_text(res, CREDIT_COL_REASON, out->reason,
-		    sizeof(out->reason));
-		db_col_text(res, CREDIT_COL_CREATED_BY, out->created_by,
-		    sizeof(out->created_by));
-		if (db_col_i64(res, CREDIT_COL_ID, &out->id) != 0 ||
-		    db_col_decimal(res, CREDIT_COL_AMOUNT, &out->amount) != 0 ||
-		    db_col_decimal(res, CREDIT_COL_REMAINING,
-		    &out->remaining) != 0 ||
-		    db_col_time(res, CREDIT_COL_EXPIRES_AT,
-		    &out->expires_at) != 0 ||
-		    db_col_time(res, CREDIT_COL_CREATED_AT,
-		    &out->created_at) != 0)
+		if (credit_row(res, out) != 0)
 			rc = DB_ERROR;
 	} else
 		rc = r < 0 ? r : DB_NOT_FOUND;
 	db_result_free(res);
 	return rc;
+}
+
+enum result_code
+credits_list(struct db *db, struct credits_page *pg, credits_row_fn fn,
+    void *arg, struct result *r)
+{
+	struct db_result *res = NULL;
+	struct credit c;
+	int64_t n = 0;
+	int rc, f;
+
+	pg->more = 0;
+	pg->last_id = 0;
+	struct db_param p[] = { DBP_STR(pg->user_id),
+	    DBP_INT(pg->before > 0 ? pg->before : INT64_MAX),
+	    DBP_INT(pg->limit + 1) };
+	if ((rc = db_get(db, &credits_stmts, CREDITS_LIST, p, 3, &res)) !=
+	    DB_OK)
+		return result_db(r, rc);
+	/* one row more than a page says there is a next one */
+	while ((f = db_fetch(res)) == 1) {
+		if (n == pg->limit) {
+			pg->more = 1;
+			break;
+		}
+		if (credit_row(res, &c) != 0) {
+			f = DB_ERROR;
+			break;
+		}
+		pg->last_id = c.id;
+		fn(&c, arg);
+		n++;
+	}
+	db_result_free(res);
+	if (f < 0)
+		return result_db(r, f);
+	return result_set(r, RESULT_OK, NULL, "ok");
 }
 
 /* A stored credit found by the grant's key: the same grant again, or a

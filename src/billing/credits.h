@@ -102,6 +102,24 @@ struct credits_application {
 int credits_apply_many(struct db *db, const struct credits_application *a,
     size_t n, const char *now);
 
+/* A page of a user's credits, newest first (GET credits): the caller sets
+ * the first three fields. */
+struct credits_page {
+	const char *user_id;
+	int64_t before;         /* ids below this; 0: from the newest */
+	int64_t limit;          /* rows per page (>= 1) */
+	/* set by credits_list */
+	int more;               /* another page follows */
+	int64_t last_id;        /* the cursor of the next page */
+};
+
+typedef void (*credits_row_fn)(const struct credit *c, void *arg);
+
+/* Passes each credit of the page to fn(arg), in one query.  RESULT_OK, or
+ * a failure in r.  An unknown user has no credits (an empty page). */
+enum result_code credits_list(struct db *db, struct credits_page *pg,
+    credits_row_fn fn, void *arg, struct result *r);
+
 /* The statement tables, for statements.c. */
 extern const struct db_stmts credits_stmts;
 extern struct sql_rows credits_rows_applications;

@@ -47,6 +47,8 @@ int api_invoice_pdf(struct app *app, struct http_request *req);
 
 /* POST credits and admin/credits */
 int api_credits_create(struct app *app, struct http_request *req);
+/* GET credits (the account's credits, newest first) */
+int api_credits_list(struct app *app, struct http_request *req);
 
 /* GET admin/users */
 int api_admin_users(struct app *app, struct http_request *req);
@@ -64,6 +66,9 @@ int api_stripe_webhook(struct app *app, struct http_request *req);
 
 /* GET admin/events (the outbox) */
 int api_admin_events(struct app *app, struct http_request *req);
+
+/* GET plans (api_plans.c) */
+int api_plans(struct app *app, struct http_request *req);
 
 /* GET admin/reports */
 int api_admin_reports(struct app *app, struct http_request *req);

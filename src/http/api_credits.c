@@ -11,6 +11,11 @@
  *
  * Idempotency: see credits.h (credits_grant); a repeated key answers 200
  * with the stored credit when it was the same grant, 409 otherwise.
+ *
+ * GET credits[?user_id=][&limit=&cursor=]: the account's credits, newest
+ * first, each as above plus "used" (amount - remaining), "expired" and
+ * "state": "used" (nothing remains), "expired" (something remained at its
+ * expiry), else "available".
  */
 #include <stdio.h>
 #include <string.h>
@@ -149,6 +154,50 @@ credit_json(const struct credit *c)
 	json_object_object_add(o, "created_by", c->created_by[0] != '\0' ?
 	    json_object_new_string(c->created_by) : NULL);
 	return o;
+}
+
+/* credits_list's callback: one credit of the page, with its state. */
+struct credits_out {
+	struct json_object *items;
+	int64_t now;
+};
+
+static void
+listed_credit(const struct credit *c, void *arg)
+{
+	struct credits_out *out = arg;
+	struct json_object *o = credit_json(c);
+	int expired = c->expires_at != 0 && c->expires_at <= out->now;
+
+	json_object_object_add(o, "used",
+	    json_money(c->amount - c->remaining, 2));
+	json_object_object_add(o, "expired", json_object_new_boolean(expired));
+	json_object_object_add(o, "state", json_object_new_string(
+	    c->remaining == 0 ? "used" : expired ? "expired" : "available"));
+	json_object_array_add(out->items, o);
+}
+
+int
+api_credits_list(struct app *app, struct http_request *req)
+{
+	char user[ACCOUNT_USER_ID_MAX + 1];
+	struct credits_page pg;
+	struct credits_out out;
+	struct result r;
+
+	memset(&pg, 0, sizeof(pg));
+	if (api_target_user(req, user, sizeof(user)) != 0 ||
+	    api_page_args(req, 1, &pg.limit, &pg.before) != 0)
+		return -1;
+	pg.user_id = user;
+	out.items = json_object_new_array();
+	out.now = time_now_usec();
+	if (credits_list(app->db, &pg, listed_credit, &out, &r) != RESULT_OK) {
+		json_object_put(out.items);
+		return api_send_result(req, &r);
+	}
+	api_send_page(req, "credits", out.items, pg.more, pg.last_id);
+	return 0;
 }
 
 int

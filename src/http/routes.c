@@ -19,6 +19,8 @@ const struct route routes[] = {
 	{ "POST", "subscription", ACCESS_USER, api_subscription_post },
 	{ "POST", "create-checkout", ACCESS_USER, api_create_checkout },
 	{ "GET", "payment-methods", ACCESS_USER, api_payment_methods },
+	{ "GET", "plans", ACCESS_USER, api_plans },
+	{ "GET", "credits", ACCESS_USER, api_credits_list },
 	{ "POST", "credits", ACCESS_ADMIN, api_credits_create },
 
 	{ "GET", "admin/users", ACCESS_ADMIN, api_admin_users },

@@ -1,0 +1,201 @@
+"""The API additions of the web pages (docs/api.md): GET plans, GET credits,
+GET payments, GET admin/users' filters, GET admin/summary, GET
+admin/invoices, GET admin/events' filters and POST billing-portal.
+
+Numbers are read from the JSON text as Decimal, so "29.99" is checked as
+written.  Times come from the suites' clock (base.clock_utc).
+"""
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from base import StackTestCase, clock_utc
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_stripe  # noqa: E402  (its StripeCase: a stack on the stand-in)
+
+
+class Helpers:
+    """What every class here uses; mixed into a StackTestCase."""
+
+    def sql(self, text):
+        return self.stack.mariadb.sql(text, database=self.stack.db_name)
+
+    def uid(self, prefix="u"):
+        return "%s-%s@example.com" % (prefix, uuid.uuid4().hex[:12])
+
+    def get(self, path, query=None, token=None):
+        """(status, body) with non-integer numbers as Decimal."""
+        url = self.stack.api + path
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        req = urllib.request.Request(url, headers={
+            "Authorization": "Bearer " + (token or self.stack.token(
+                "admin@example.com", "admin"))})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                status, text = resp.status, resp.read().decode()
+        except urllib.error.HTTPError as e:
+            status, text = e.code, e.read().decode()
+        return status, json.loads(text, parse_float=Decimal)
+
+    def ok(self, path, query=None, token=None):
+        status, body = self.get(path, query, token)
+        self.assertEqual(status, 200, body)
+        return body
+
+    def bad(self, path, query, param, token=None, status=400):
+        got, body = self.get(path, query, token)
+        self.assertEqual(got, status, body)
+        self.assertEqual(body["error"]["code"],
+                         "invalid_argument" if status == 400 else "forbidden")
+        if param is not None:
+            self.assertEqual(body["error"].get("param"), param, body)
+        return body
+
+    def user(self, prefix="u", **extra):
+        user = self.uid(prefix)
+        body = {"user_id": user, "email": user}
+        body.update(extra)
+        status, _, resp = self.request("POST", "hooks/user-created", body=body,
+                                       token=self.service_token())
+        self.assertEqual(status, 201, resp)
+        return user
+
+    def account_id(self, user):
+        return int(self.sql("SELECT id FROM billing_accounts WHERE user_id = '%s'"
+                            % user)[0][0])
+
+    def walk(self, path, key, query, token=None):
+        """Every item of every page."""
+        items, cursor = [], None
+        for _ in range(1000):
+            q = dict(query)
+            if cursor:
+                q["cursor"] = cursor
+            body = self.ok(path, q, token)
+            self.assertEqual(set(body) - {"currency"}, {key, "next_cursor"})
+            items += body[key]
+            cursor = body["next_cursor"]
+            if cursor is None:
+                return items
+        self.fail("the cursor never ended")
+
+    def paging_errors(self, path, token=None):
+        self.bad(path, {"limit": "0"}, "limit", token)
+        self.bad(path, {"limit": "501"}, "limit", token)
+        self.bad(path, {"limit": "x"}, "limit", token)
+        self.bad(path, {"cursor": "abc"}, "cursor", token)
+
+
+class WebApiTest(Helpers, StackTestCase):
+
+    # -- GET plans -------------------------------------------------------------
+
+    def test_plans_lists_the_configured_plans_with_the_current_one(self):
+        user = self.user("plan", plan_id="pro")
+        body = self.ok("plans", token=self.user_token(user))
+        self.assertEqual(set(body), {"plans", "current_plan_id", "currency"})
+        self.assertEqual(body["current_plan_id"], "pro")
+        self.assertEqual(body["currency"], "usd")
+        self.assertEqual([p["id"] for p in body["plans"]], ["free", "pro", "enterprise"])
+        pro = body["plans"][1]
+        self.assertEqual(pro, {"id": "pro", "name": "Professional", "price": Decimal("29.99"),
+                               "currency": "usd", "interval": "month", "cpu_limit": 8,
+                               "memory_limit": 16, "storage_limit": 100,
+                               # Stripe is off in this stack: only free plans can be had
+                               "purchasable": False, "current": True})
+        self.assertEqual(str(body["plans"][0]["price"]), "0.00")
+        self.assertTrue(body["plans"][0]["purchasable"])
+        self.assertFalse(body["plans"][0]["current"])
+        self.assertEqual([p["current"] for p in body["plans"]], [False, True, False])
+
+    def test_plans_of_an_unknown_user_is_the_default_plan(self):
+        body = self.ok("plans", token=self.user_token(self.uid("nobody")))
+        self.assertEqual(body["current_plan_id"], "free")
+        self.assertEqual([p["current"] for p in body["plans"]], [True, False, False])
+
+    def test_plans_for_another_user(self):
+        user = self.user("planadm", plan_id="enterprise")
+        self.assertEqual(self.ok("plans", {"user_id": user})["current_plan_id"], "enterprise")
+        op = self.stack.token("op@example.com", "operator")
+        self.assertEqual(self.ok("plans", {"user_id": user}, op)["current_plan_id"],
+                         "enterprise")
+        self.bad("plans", {"user_id": user}, "user_id", self.user_token("eve@example.com"),
+                 status=403)
+        self.bad("plans", {"user_id": " x"}, "user_id")
+        status, _, body = self.request("GET", "plans")
+        self.assertEqual(status, 401, body)
+
+    # -- GET credits -----------------------------------------------------------
+
+    def grant(self, user, amount, reason, expires_at=None):
+        body = {"user_id": user, "amount": amount, "reason": reason}
+        if expires_at:
+            body["expires_at"] = expires_at
+        status, _, resp = self.request("POST", "admin/credits", body=body,
+                                       token=self.admin_token())
+        self.assertEqual(status, 201, resp)
+        return resp["id"]
+
+    def test_credits_newest_first_with_their_state(self):
+        user = self.user("cred")
+        tomorrow = (clock_utc() + timedelta(days=1)).date().isoformat()
+        a = self.grant(user, "10.00", "first")
+        b = self.grant(user, "5.50", "second", tomorrow)
+        c = self.grant(user, "3.00", "third")
+        # b has expired by now; c was used up; a partly
+        self.sql("UPDATE billing_credits SET expires_at = '2020-01-01' WHERE id = %d" % b)
+        self.sql("UPDATE billing_credits SET remaining = 0 WHERE id = %d" % c)
+        self.sql("UPDATE billing_credits SET remaining = 2.25 WHERE id = %d" % a)
+        body = self.ok("credits", token=self.user_token(user))
+        self.assertEqual(set(body), {"credits", "next_cursor"})
+        self.assertIsNone(body["next_cursor"])
+        got = body["credits"]
+        self.assertEqual([x["id"] for x in got], [c, b, a])
+        self.assertEqual(got[2], {
+            "id": a, "user_id": user, "amount": Decimal("10.00"),
+            "remaining": Decimal("2.25"), "used": Decimal("7.75"), "currency": "usd",
+            "reason": "first", "expires_at": None, "created_at": got[2]["created_at"],
+            "created_by": "admin@example.com", "expired": False, "state": "available"})
+        self.assertEqual(str(got[2]["amount"]), "10.00")
+        self.assertEqual((got[1]["state"], got[1]["expired"], str(got[1]["remaining"])),
+                         ("expired", True, "5.50"))
+        self.assertEqual(got[1]["expires_at"], "2020-01-01T00:00:00Z")
+        self.assertEqual((got[0]["state"], got[0]["expired"], str(got[0]["used"])),
+                         ("used", False, "3.00"))
+
+    def test_credits_pages(self):
+        user = self.user("credp")
+        ids = [self.grant(user, "1.00", "c%d" % i) for i in range(5)]
+        tok = self.user_token(user)
+        first = self.ok("credits", {"limit": 2}, tok)
+        self.assertEqual([x["id"] for x in first["credits"]], ids[::-1][:2])
+        self.assertEqual(first["next_cursor"], str(ids[3]))
+        seen = self.walk("credits", "credits", {"limit": 2}, tok)
+        self.assertEqual([x["id"] for x in seen], ids[::-1])
+        self.paging_errors("credits", tok)
+        self.bad("credits", {"cursor": "0"}, "cursor", tok)
+
+    def test_credits_of_another_user(self):
+        user = self.user("credo")
+        cid = self.grant(user, "2.00", "for them")
+        self.assertEqual([x["id"] for x in self.ok("credits", {"user_id": user})["credits"]],
+                         [cid])
+        op = self.stack.token("op@example.com", "operator")
+        self.assertEqual(len(self.ok("credits", {"user_id": user}, op)["credits"]), 1)
+        self.bad("credits", {"user_id": user}, "user_id", self.user_token("eve@example.com"),
+                 status=403)
+        self.assertEqual(self.ok("credits", token=self.user_token("eve@example.com")),
+                         {"credits": [], "next_cursor": None})
+        # writing stays an admin's
+        status, _, resp = self.request("POST", "credits", body={
+            "user_id": user, "amount": 1, "reason": "x"}, token=op)
+        self.assertEqual(status, 403, resp)
