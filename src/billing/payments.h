@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "result.h"
+
 struct db;
 struct db_stmts;
 
@@ -55,6 +57,41 @@ int payments_stripe_paid(struct db *db, uint64_t account_id, const char *sin);
 /* DB_OK when invoice id was paid by hand, DB_NOT_FOUND when not, or an
  * error. */
 int payments_paid_by_hand(struct db *db, uint64_t invoice_id);
+
+/* --- reading: the payment history (GET payments) ----------------------- */
+
+/* A recorded payment as the history shows it. */
+struct payment_row {
+	int64_t id;
+	int64_t amount;                  /* micro-units, whole cents */
+	char currency[4];
+	char status[16];                 /* pending, succeeded, failed, refunded */
+	char method[16];                 /* stripe, manual */
+	uint64_t invoice_id;             /* 0: none */
+	char invoice_number[33];         /* "" for none */
+	char payment_intent[256];        /* "" for none */
+	char stripe_invoice[256];        /* "" for none */
+	char failure[1001];              /* "" for none */
+	int64_t created_at;
+};
+
+/* A page of a user's payments, newest first: the caller sets the first
+ * three fields. */
+struct payments_page {
+	const char *user_id;
+	int64_t before;         /* ids below this; 0: from the newest */
+	int64_t limit;          /* rows per page (>= 1) */
+	/* set by payments_list */
+	int more;               /* another page follows */
+	int64_t last_id;        /* the cursor of the next page */
+};
+
+typedef void (*payments_row_fn)(const struct payment_row *p, void *arg);
+
+/* Passes each payment of the page to fn(arg), in one query (not inside a
+ * transaction of the caller's).  RESULT_OK, or a failure in r. */
+enum result_code payments_list(struct db *db, struct payments_page *pg,
+    payments_row_fn fn, void *arg, struct result *r);
 
 /* The statement table (statements.c). */
 extern const struct db_stmts payments_stmts;

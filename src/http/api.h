@@ -67,6 +67,9 @@ int api_stripe_webhook(struct app *app, struct http_request *req);
 /* GET admin/events (the outbox) */
 int api_admin_events(struct app *app, struct http_request *req);
 
+/* GET payments (api_payments.c): the account's payment history */
+int api_payments_list(struct app *app, struct http_request *req);
+
 /* GET plans (api_plans.c) */
 int api_plans(struct app *app, struct http_request *req);
 

@@ -20,6 +20,7 @@ const struct route routes[] = {
 	{ "POST", "create-checkout", ACCESS_USER, api_create_checkout },
 	{ "GET", "payment-methods", ACCESS_USER, api_payment_methods },
 	{ "GET", "plans", ACCESS_USER, api_plans },
+	{ "GET", "payments", ACCESS_USER, api_payments_list },
 	{ "GET", "credits", ACCESS_USER, api_credits_list },
 	{ "POST", "credits", ACCESS_ADMIN, api_credits_create },
 

@@ -199,3 +199,78 @@ class WebApiTest(Helpers, StackTestCase):
         status, _, resp = self.request("POST", "credits", body={
             "user_id": user, "amount": 1, "reason": "x"}, token=op)
         self.assertEqual(status, 403, resp)
+
+    # -- GET payments ----------------------------------------------------------
+
+    def invoice(self, acct, status, total, month, number=None, created=None):
+        """An invoice row of the account (period: month of 2020)."""
+        self.sql("INSERT INTO billing_invoices (account_id, invoice_number, period_start, "
+                 "period_end, billing_mode, currency, subtotal, total, status, due_date, "
+                 "created_at) VALUES (%d, %s, '2020-%02d-01', '2020-%02d-28', 'usage', 'usd', "
+                 "%s, %s, '%s', '2020-%02d-28', '%s')"
+                 % (acct, "'%s'" % number if number else "NULL", month, month, total, total,
+                    status, month, created or "2020-%02d-28" % month))
+        return int(self.sql("SELECT MAX(id) FROM billing_invoices")[0][0])
+
+    def payment(self, acct, inv, amount, status, method, created, pi=None, failure=None):
+        self.sql("INSERT INTO billing_payments (account_id, invoice_id, amount, currency, "
+                 "status, method, stripe_payment_intent_id, failure_message, idempotency_key, "
+                 "created_at) VALUES (%d, %s, %s, 'usd', '%s', '%s', %s, %s, '%s', '%s')"
+                 % (acct, inv or "NULL", amount, status, method,
+                    "'%s'" % pi if pi else "NULL", "'%s'" % failure if failure else "NULL",
+                    uuid.uuid4().hex, created))
+        return int(self.sql("SELECT MAX(id) FROM billing_payments")[0][0])
+
+    def test_payments_history_newest_first(self):
+        user = self.user("pay")
+        acct = self.account_id(user)
+        num = "INV-2020-%06d" % (acct % 1000000)
+        inv = self.invoice(acct, "paid", "12.34", 1, number=num)
+        failed = self.payment(acct, inv, "12.34", "failed", "stripe", "2020-02-01 10:00:00",
+                              pi="pi_1", failure="Your card was declined.")
+        paid = self.payment(acct, inv, "12.34", "succeeded", "stripe", "2020-02-02 10:00:00",
+                            pi="pi_1")
+        manual = self.payment(acct, None, "5.00", "succeeded", "manual",
+                              "2020-03-01 00:00:00")
+        body = self.ok("payments", token=self.user_token(user))
+        self.assertEqual(set(body), {"payments", "next_cursor"})
+        got = body["payments"]
+        self.assertEqual([p["id"] for p in got], [manual, paid, failed])
+        self.assertEqual(got[1], {
+            "id": paid, "amount": Decimal("12.34"), "currency": "usd", "status": "succeeded",
+            "method": "stripe", "invoice_id": inv, "invoice_number": num,
+            "stripe_payment_intent_id": "pi_1", "failure_message": None,
+            "paid_at": "2020-02-02T10:00:00Z", "created_at": "2020-02-02T10:00:00Z"})
+        self.assertEqual(str(got[1]["amount"]), "12.34")
+        self.assertEqual((got[2]["status"], got[2]["paid_at"], got[2]["failure_message"]),
+                         ("failed", None, "Your card was declined."))
+        self.assertEqual((got[0]["invoice_id"], got[0]["invoice_number"], got[0]["method"]),
+                         (None, None, "manual"))
+        # pages, another user's, errors
+        first = self.ok("payments", {"limit": 2}, self.user_token(user))
+        self.assertEqual(first["next_cursor"], str(paid))
+        rest = self.ok("payments", {"limit": 2, "cursor": first["next_cursor"]},
+                       self.user_token(user))
+        self.assertEqual(([p["id"] for p in rest["payments"]], rest["next_cursor"]),
+                         ([failed], None))
+        self.assertEqual(len(self.ok("payments", {"user_id": user})["payments"]), 3)
+        self.assertEqual(self.ok("payments", token=self.user_token("eve@example.com")),
+                         {"payments": [], "next_cursor": None})
+        self.bad("payments", {"user_id": user}, "user_id",
+                 self.user_token("eve@example.com"), status=403)
+        self.paging_errors("payments", self.user_token(user))
+
+    def test_a_manual_mark_paid_shows_in_the_history(self):
+        user = self.user("paym")
+        status, _, inv = self.request("POST", "admin/invoices", body={
+            "user_id": user, "period_start": "2021-01-01", "period_end": "2021-01-31"},
+            token=self.admin_token())
+        self.assertEqual(status, 201, inv)
+        status, _, resp = self.request("PATCH", "admin/invoices/%d" % inv["id"],
+                                       body={"status": "paid"}, token=self.admin_token())
+        self.assertEqual(status, 200, resp)
+        got = self.ok("payments", token=self.user_token(user))["payments"]
+        self.assertEqual(len(got), 1, got)
+        self.assertEqual((got[0]["method"], got[0]["status"], got[0]["invoice_id"],
+                          got[0]["invoice_number"]),
+                         ("manual", "succeeded", inv["id"], inv["invoice_number"]))
