@@ -1,0 +1,71 @@
+// Billing Management, the landing view: the totals, then every account,
+// filtered and paged by the server (admin/summary, admin/users).
+import { api } from './api.js';
+import { h, money, date, statusBadge, section } from './ui.js';
+import { grid, filterForm, pager, cursorOf, fill, link, summary } from './admin-util.js';
+
+const PAGE = 25;
+
+function card(label, value, note) {
+	return h('div', { class: 'figure card' },
+		h('span', { class: 'label' }, label),
+		h('span', { class: 'value' }, value),
+		note ? h('span', { class: 'muted' }, note) : null);
+}
+
+function totals(s) {
+	const cur = s.currency;
+	const p = s.period || {};
+	return [
+		h('div', { class: 'figures' },
+			card('Usage cost this period', money(s.current_period_cost, cur),
+				p.from ? h('span', {}, date(p.from), ' – ', date(p.to)) : null),
+			card('Outstanding', money(s.outstanding_balance, cur),
+				s.outstanding_invoices != null ? `${s.outstanding_invoices} invoices sent or overdue` : null),
+			card('Overdue invoices', String(s.overdue_count ?? 0),
+				s.overdue_balance != null ? money(s.overdue_balance, cur) : null),
+			card('Accounts', String(s.accounts ?? '—'),
+				s.active_sessions != null ? `${s.active_sessions} live sessions` : null)),
+	];
+}
+
+export const ACCOUNT_COLS = [
+	{ label: 'Account', cell: u => link(u.user_id, 'account', [['u', u.user_id]]) },
+	{ label: 'Plan', cell: u => u.plan_id },
+	{ label: 'Mode', cell: u => u.billing_mode },
+	{ label: 'Status', cell: u => statusBadge(u.status) },
+	{ label: 'Period cost', num: true, cell: u => money(u.current_period_cost, u.currency) },
+	{ label: 'Outstanding', num: true, cell: u => money(u.outstanding_balance, u.currency) },
+	{ label: 'Credits', num: true, cell: u => money(u.credits_balance, u.currency) },
+	{ label: 'Live sessions', num: true, cell: u => String(u.active_sessions ?? 0) },
+];
+
+const FILTERS = [
+	{ name: 'q', label: 'User', type: 'search', placeholder: 'id or email' },
+	{ name: 'status', label: 'Status', type: 'select',
+		options: [['', 'Any'], ['active', 'Active'], ['suspended', 'Suspended'], ['closed', 'Closed']] },
+	{ name: 'from', label: 'Created from', type: 'date' },
+	{ name: 'to', label: 'Created to', type: 'date' },
+];
+
+export function overview(main, params) {
+	const tot = h('div', { class: 'totals-box' });
+	const list = h('div', { class: 'accounts', 'aria-live': 'polite' });
+	main.append(
+		section('Totals', tot),
+		section('Accounts', filterForm('Filter accounts', FILTERS, params, 'overview'), list));
+	fill(tot, async () => totals(await summary()));
+	fill(list, async () => {
+		const t0 = performance.now();
+		const r = await api('admin/users', { query: {
+			q: params.get('q'), status: params.get('status'),
+			from: params.get('from'), to: params.get('to'),
+			limit: PAGE, cursor: cursorOf(params) } });
+		const out = [
+			grid('Accounts', ACCOUNT_COLS, r.users, 'No account matches these filters.'),
+			pager('Account pages', 'overview', params, r.next_cursor),
+		];
+		queueMicrotask(() => performance.measure('admin-accounts-list', { start: t0 }));
+		return out;
+	});
+}
