@@ -27,6 +27,8 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 API_PREFIX = "/api/plugins/billing/"
+# where the package installs web/ (nginx/streamspace-billing-web.conf)
+PACKAGED_WEB_ROOT = "/usr/share/streamspace-billing/web"
 
 
 # -- the suites' clock ----------------------------------------------------------
@@ -445,6 +447,7 @@ class Stack:
         }
         for k, v in subst.items():
             text = text.replace(k, v)
+        self.write_web_snippet()
         conf = os.path.join(self.var, "nginx.conf")
         with open(conf, "w") as f:
             f.write(text)
@@ -454,6 +457,15 @@ class Stack:
                              os.path.join(self.var, "nginx-out.log"))
         self.nginx.start()
         wait_until(self._nginx_ready, 15, "nginx to listen on %d" % self.port)
+
+    def write_web_snippet(self):
+        """The pages' snippet with the checkout's web/ as its root: edits to
+        web/ show at the next request, without a restart."""
+        with open(os.path.join(ROOT, "nginx", "streamspace-billing-web.conf")) as f:
+            text = f.read()
+        text = text.replace(PACKAGED_WEB_ROOT, os.path.join(ROOT, "web"))
+        with open(os.path.join(self.var, "streamspace-billing-web.conf"), "w") as f:
+            f.write(text)
 
     def _nginx_ready(self):
         if not self.nginx.alive():

@@ -7,9 +7,16 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config
  libfcgi-dev libmariadb-dev libjson-c-dev libcurl4-openssl-dev libssl-dev check
  libhpdf-dev"
-RUN_PACKAGES="mariadb-server mariadb-client nginx-light python3 openssl curl"
-# galera-4, rsync and iproute2 for the Galera test; clang for fuzzing
-TEST_PACKAGES="valgrind poppler-utils galera-4 rsync iproute2 clang libclang-rt-14-dev wrk"
+# libjs-chart.js: Chart.js for the web pages (nginx serves it from /usr/share)
+RUN_PACKAGES="mariadb-server mariadb-client nginx-light python3 openssl curl libjs-chart.js"
+# galera-4, rsync and iproute2 for the Galera test; clang for fuzzing;
+# chromium (driven by playwright-core from npm) for the browser tests
+TEST_PACKAGES="valgrind poppler-utils galera-4 rsync iproute2 clang libclang-rt-14-dev wrk
+ chromium"
+# node and npm for the browser tests: Debian's only when none is on PATH (a
+# NodeSource nodejs brings its own npm, which Debian's npm package conflicts with)
+command -v node >/dev/null 2>&1 || TEST_PACKAGES="$TEST_PACKAGES nodejs"
+command -v npm >/dev/null 2>&1 || TEST_PACKAGES="$TEST_PACKAGES npm"
 
 missing_packages() {
 	local p missing=""
