@@ -13,6 +13,7 @@ idempotency_error, and a key whose first request is still running gets a
 
 Endpoints: POST/GET /v1/customers[/{id}], GET
 /v1/customers/{id}/payment_methods, POST/GET /v1/checkout/sessions[/{id}],
+POST /v1/billing_portal/sessions,
 POST/GET /v1/invoiceitems, POST/GET /v1/invoices[/{id}], POST
 /v1/invoices/{id}/finalize.  Anything else is Stripe's 404.
 
@@ -113,6 +114,17 @@ def session_obj(sid, form, now):
         "submit_type": None, "subscription": None, "success_url": form.get("success_url"),
         "total_details": None, "ui_mode": "hosted",
         "url": "https://checkout.stripe.com/c/pay/" + sid,
+    }
+
+
+def portal_session_obj(sid, form, now):
+    return {
+        "id": sid, "object": "billing_portal.session",
+        "configuration": "bpc_standin_default", "created": now,
+        "customer": form.get("customer"), "flow": None, "livemode": False,
+        "locale": form.get("locale"), "on_behalf_of": None,
+        "return_url": form.get("return_url"),
+        "url": "https://billing.stripe.com/p/session/" + sid,
     }
 
 
@@ -253,6 +265,7 @@ class Standin:
         with self.lock:
             self.customers = {}
             self.sessions = {}
+            self.portal_sessions = {}
             self.subscriptions = {}
             self.invoices = {}
             self.items = {}
@@ -363,6 +376,7 @@ class Standin:
     def objects(self, kind):
         with self.lock:
             table = {"customers": self.customers, "checkout_sessions": self.sessions,
+                     "billing_portal_sessions": self.portal_sessions,
                      "invoices": self.invoices, "invoiceitems": self.items}[kind]
             return [public(self._render(kind, o)) for o in table.values()]
 
@@ -422,6 +436,14 @@ class Standin:
                 return 200, self._page(pms, form, path)
             if path == "/v1/checkout/sessions" and method == "POST":
                 return 200, self._create_session(form, now)
+            if path == "/v1/billing_portal/sessions" and method == "POST":
+                if not form.get("customer"):
+                    raise StripeError(400, "Missing required param: customer.",
+                                      code="parameter_missing", param="customer")
+                self._customer(form["customer"])
+                ps = self._next(portal_session_obj(new_id("bps_", 24), form, now))
+                self.portal_sessions[ps["id"]] = ps
+                return 200, ps
             if len(parts) == 4 and parts[1:3] == ["checkout", "sessions"] and method == "GET":
                 if parts[3] not in self.sessions:
                     raise missing("checkout.session", parts[3])

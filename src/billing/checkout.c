@@ -210,6 +210,60 @@ checkout_create(struct app *app, const char *user_id, const struct plan *plan,
 }
 
 enum result_code
+checkout_portal(struct app *app, const char *user_id, const char *return_url,
+    char *url, struct result *r)
+{
+	struct stripe s;
+	struct stripe_error err;
+	struct stripe_form f;
+	struct json_object *ps = NULL, *v;
+	struct account acct;
+	char key[160], hash[17];
+	const char *u;
+	enum result_code code = RESULT_OK;
+	int rc;
+
+	url[0] = '\0';
+	if (stripe_init(&s, app->cfg) != STRIPE_OK)
+		return result_set(r, RESULT_UNAVAILABLE, NULL,
+		    "Stripe is not configured");
+	memset(&acct, 0, sizeof(acct));
+	rc = account_find(app->db, user_id, &acct);
+	if (rc != DB_OK && rc != DB_NOT_FOUND)
+		return result_db(r, rc);
+	/* the portal manages a customer; paying through Checkout makes one */
+	if (acct.stripe_customer_id[0] == '\0')
+		return result_set(r, RESULT_CONFLICT, NULL, "the account has no "
+		    "Stripe customer yet: subscribe to a paid plan first");
+	if (!stripe_id_valid(acct.stripe_customer_id))
+		return result_set(r, RESULT_ERROR, NULL, "account %llu: stored "
+		    "customer id is not a Stripe id",
+		    (unsigned long long)acct.id);
+	stripe_form_init(&f);
+	stripe_form_add(&f, "customer", acct.stripe_customer_id);
+	stripe_form_add(&f, "return_url", return_url);
+	/* a retry within the same minute is the same session */
+	short_hash(stripe_form_text(&f), hash);
+	snprintf(key, sizeof(key), "portal-%llu-%lld-%s",
+	    (unsigned long long)acct.id,
+	    (long long)(time_now_usec() / (60 * USEC_PER_SEC)), hash);
+	if (stripe_request(&s, "POST", "/v1/billing_portal/sessions", &f, key,
+	    &ps, &err) != STRIPE_OK)
+		code = result_stripe(r, &err);
+	else if (!json_object_object_get_ex(ps, "url", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    strncmp(u = json_object_get_string(v), "https://", 8) != 0 ||
+	    strlen(u) > STRIPE_URL_MAX) {
+		bad_answer(&err, "portal session url");
+		code = result_stripe(r, &err);
+	} else
+		snprintf(url, STRIPE_URL_MAX + 1, "%s", u);
+	json_object_put(ps);
+	stripe_form_free(&f);
+	return code;
+}
+
+enum result_code
 checkout_payment_methods(struct app *app, const char *user_id, size_t max,
     struct json_object **items, struct result *r)
 {

@@ -46,6 +46,17 @@ enum result_code checkout_create(struct app *app, const char *user_id,
     struct checkout_session *out, struct result *r);
 
 /*
+ * POST billing-portal: a Stripe Billing Portal session
+ * (POST /v1/billing_portal/sessions, customer and return_url) for the
+ * Stripe customer of user_id, into url[STRIPE_URL_MAX + 1].  return_url is
+ * borrowed and already validated.  Nothing is created here: RESULT_CONFLICT
+ * (no param) when the user has no account or no Stripe customer yet;
+ * RESULT_UNAVAILABLE when Stripe is off; else RESULT_OK or result_stripe's.
+ */
+enum result_code checkout_portal(struct app *app, const char *user_id,
+    const char *return_url, char *url, struct result *r);
+
+/*
  * The payment methods saved on the Stripe customer of user_id, as Stripe's
  * objects (at most max of them): *items is a new JSON array the caller
  * puts, empty when the user has no account or no customer yet (nothing is

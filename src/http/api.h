@@ -60,6 +60,8 @@ int api_subscription_post(struct app *app, struct http_request *req);
 /* POST create-checkout, GET payment-methods (Stripe) */
 int api_create_checkout(struct app *app, struct http_request *req);
 int api_payment_methods(struct app *app, struct http_request *req);
+/* POST billing-portal (a Stripe Billing Portal session for the caller) */
+int api_billing_portal(struct app *app, struct http_request *req);
 
 /* POST webhook (Stripe events, signed) */
 int api_stripe_webhook(struct app *app, struct http_request *req);

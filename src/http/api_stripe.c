@@ -5,6 +5,9 @@
  *
  *   POST create-checkout {"plan_id", "success_url"?, "cancel_url"?}
  *     -> 200 {"id": "cs_...", "url": "https://checkout.stripe.com/..."}
+ *   POST billing-portal {"return_url"?}
+ *     -> 200 {"url": "https://billing.stripe.com/p/session/..."}
+ *     409 conflict when the account has no Stripe customer yet
  *   GET payment-methods[?user_id=]
  *     -> 200 {"payment_methods": [{"id", "type", "card": {"brand",
  *        "last4", "exp_month", "exp_year"} | null}]}
@@ -173,6 +176,42 @@ api_create_checkout(struct app *app, struct http_request *req)
 	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_string(cs.id));
 	json_object_object_add(o, "url", json_object_new_string(cs.url));
+	http_send_json(req, 200, o);
+out:
+	json_object_put(o);
+	json_object_put(body);
+	return 0;
+}
+
+int
+api_billing_portal(struct app *app, struct http_request *req)
+{
+	static const char *const keys[] = { "return_url", NULL };
+	struct json_object *body = NULL, *o = NULL;
+	struct result res;
+	char ret[STRIPE_URL_MAX + 1], url[STRIPE_URL_MAX + 1];
+
+	if (!stripe_configured(app->cfg))
+		return http_send_error(req, 503, "unavailable",
+		    "Stripe is not configured", NULL, NULL);
+	/* the body is optional: none means the default return URL */
+	if (req->content_length > 0 || req->content_type != NULL) {
+		if (http_read_json(req, &body) != 0)
+			return -1;
+	} else
+		body = json_object_new_object();
+	if (api_check_keys(req, body, keys) != 0 ||
+	    pick_url(req, app->cfg, body, "return_url", "/billing/", ret,
+	    sizeof(ret)) != 0)
+		goto out;
+	/* users act for themselves: the customer is the caller's own */
+	if (checkout_portal(app, req->claims.sub, ret, url, &res) !=
+	    RESULT_OK) {
+		api_send_result(req, &res);
+		goto out;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "url", json_object_new_string(url));
 	http_send_json(req, 200, o);
 out:
 	json_object_put(o);

@@ -19,6 +19,7 @@ const struct route routes[] = {
 	{ "POST", "subscription", ACCESS_USER, api_subscription_post },
 	{ "POST", "create-checkout", ACCESS_USER, api_create_checkout },
 	{ "GET", "payment-methods", ACCESS_USER, api_payment_methods },
+	{ "POST", "billing-portal", ACCESS_USER, api_billing_portal },
 	{ "GET", "plans", ACCESS_USER, api_plans },
 	{ "GET", "payments", ACCESS_USER, api_payments_list },
 	{ "GET", "credits", ACCESS_USER, api_credits_list },

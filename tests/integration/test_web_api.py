@@ -274,3 +274,91 @@ class WebApiTest(Helpers, StackTestCase):
         self.assertEqual((got[0]["method"], got[0]["status"], got[0]["invoice_id"],
                           got[0]["invoice_number"]),
                          ("manual", "succeeded", inv["id"], inv["invoice_number"]))
+
+
+class WebApiStripeTest(Helpers, test_stripe.StripeCase):
+    """GET plans and POST billing-portal against the Stripe stand-in."""
+
+    config_overrides = {"checkoutReturnOrigins": ["https://app.example.com"]}
+
+    def customer(self, user):
+        """The user's Stripe customer, made as Checkout makes it."""
+        status, _, body = self.request("POST", "create-checkout", body={"plan_id": "pro"},
+                                       token=self.user_token(user))
+        self.assertEqual(status, 200, body)
+        self.standin.clear_requests()
+        return self.account(user)[1]
+
+    def portal(self, user, body=None, **kw):
+        return self.request("POST", "billing-portal", body=body,
+                            token=self.user_token(user), **kw)
+
+    def test_paid_plans_are_purchasable_with_stripe(self):
+        body = self.ok("plans", token=self.user_token(self.uid("pp")))
+        self.assertEqual([(p["id"], p["purchasable"]) for p in body["plans"]],
+                         [("free", True), ("pro", True), ("enterprise", True)])
+
+    def test_portal_session_for_the_callers_customer(self):
+        user = self.uid("portal")
+        cus = self.customer(user)
+        status, _, body = self.portal(user)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(set(body), {"url"})
+        posts = self.posts("/v1/billing_portal/sessions")
+        self.assertEqual(len(posts), 1)
+        self.assertEqual(posts[0]["form"], {"customer": cus,
+                                            "return_url": self.stack.base_url + "/billing/"})
+        self.assertRegex(posts[0]["headers"]["Idempotency-Key"], r"^portal-\d+-\d+-[0-9a-f]{16}$")
+        made = self.standin.objects("billing_portal_sessions")
+        self.assertEqual([s["url"] for s in made if s["customer"] == cus], [body["url"]])
+        self.assertRegex(body["url"], r"^https://billing\.stripe\.com/p/session/bps_")
+        # a given return_url, on an allowed origin, reaches Stripe unchanged
+        self.standin.clear_requests()
+        status, _, body = self.portal(user, {"return_url": "https://app.example.com/b?x=1"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(self.posts("/v1/billing_portal/sessions")[0]["form"]["return_url"],
+                         "https://app.example.com/b?x=1")
+        # {} is the same as no body
+        status, _, body = self.portal(user, {})
+        self.assertEqual(status, 200, body)
+
+    def test_portal_without_a_customer_is_409_and_makes_none(self):
+        user = self.user("nocus")
+        self.assertError(self.portal(user), 409, "conflict")
+        self.assertError(self.portal(self.uid("unknown")), 409, "conflict")
+        self.assertEqual(self.standin.requests(), [])
+        self.assertEqual(self.account(user)[1], "")
+
+    def test_portal_return_url_is_checked_like_checkouts(self):
+        user = self.uid("portalbad")
+        self.customer(user)
+        for value in ("https://evil.example.net/", "javascript:alert(1)", "ftp://x/",
+                      "https://app.example.com/a b", 7, "", "https://" + "a" * 2050):
+            err = self.assertError(self.portal(user, {"return_url": value}), 400,
+                                   "invalid_argument")
+            self.assertEqual(err.get("param"), "return_url", (value, err))
+        err = self.assertError(self.portal(user, {"url": "https://app.example.com/"}), 400,
+                               "invalid_argument")
+        self.assertEqual(err.get("param"), "url")
+        self.assertError(self.portal(user, raw=b"not json"), 400, "invalid_json")
+        self.assertEqual(self.standin.requests(), [], "nothing may reach Stripe")
+
+    def test_stripe_refusing_is_502_and_down_is_503(self):
+        user = self.uid("portalfault")
+        self.customer(user)
+        self.standin.fault("400", path="/v1/billing_portal/sessions",
+                           message="No configuration provided")
+        self.assertError(self.portal(user), 502, "stripe_error")
+        self.standin.fault("500", path="/v1/billing_portal/sessions", count=10)
+        self.assertError(self.portal(user), 503, "unavailable")
+
+
+class WebApiStripeOffTest(Helpers, StackTestCase):
+    """Stripe not configured: the portal is unavailable, as checkout is."""
+
+    def test_portal_is_503_without_stripe(self):
+        user = self.user("off")
+        status, _, body = self.request("POST", "billing-portal", body={},
+                                       token=self.user_token(user))
+        self.assertEqual(status, 503, body)
+        self.assertEqual(body["error"]["code"], "unavailable")
