@@ -53,14 +53,14 @@ export function overview(main, params) {
 	const list = h('div', { class: 'accounts', 'aria-live': 'polite' });
 	main.append(
 		section('Totals', tot),
-		section('Accounts', filterForm('Filter accounts', FILTERS, params, 'overview'), list));
+		section('Accounts', filterForm('Filter accounts', FILTERS, params, 'overview', [['limit', params.get('limit')]]), list));
 	fill(tot, async () => totals(await summary()));
 	fill(list, async () => {
 		const t0 = performance.now();
 		const r = await api('admin/users', { query: {
 			q: params.get('q'), status: params.get('status'),
 			from: params.get('from'), to: params.get('to'),
-			limit: PAGE, cursor: cursorOf(params) } });
+			limit: params.get('limit') || PAGE, cursor: cursorOf(params) } });
 		const out = [
 			grid('Accounts', ACCOUNT_COLS, r.users, 'No account matches these filters.'),
 			pager('Account pages', 'overview', params, r.next_cursor),

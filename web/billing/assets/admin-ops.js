@@ -6,7 +6,7 @@ import { h, dateTime, statusBadge, section, showError } from './ui.js';
 import { grid, fill, link, filterForm, pager, cursorOf, notice, canWrite } from './admin-util.js';
 
 function runNow(name, status, reload) {
-	const b = h('button', { type: 'button', class: 'secondary', 'aria-label': `Run ${name} now`, on: { click: async () => {
+	const b = h('button', { type: 'button', class: 'secondary', 'aria-label': `Run now: ${name}`, on: { click: async () => {
 		b.disabled = true;
 		notice(status, `Running ${name}…`);
 		try {

@@ -1,0 +1,268 @@
+// Billing Management (/admin/billing/) in a real browser against the real
+// stack: totals and accounts filtered and paged by the server, the account
+// view's credit and manual-invoice forms, an invoice marked paid behind its
+// confirmation, the report's CSV, the operator's read-only view, a user's
+// token refused; no console error, no foreign request, axe, 375 px.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+	token, apiCall, uniqueUser, seedSession, runJob, openPage, expectClean,
+	checkA11y, screenshot, closeBrowser,
+} from './lib/harness.mjs';
+
+const ADMIN = token('admin@example.com', 'admin');
+const OPERATOR = token('operator@example.com', 'operator');
+const USER_PAGE = fileURLToPath(new URL('../../web/billing/index.html', import.meta.url));
+
+after(closeBrowser);
+
+// The API answers a page got so far: {url: path + query, status}.
+const apiSeen = (p) => p.responses
+	.map((r) => ({ u: new URL(r.url), status: r.status }))
+	.filter((r) => r.u.pathname.startsWith('/api/'))
+	.map((r) => ({ url: r.u.pathname + r.u.search, status: r.status }));
+// A hash route keeps its place: the token goes in StreamSpace's localStorage.
+const LS = { token: ADMIN, via: 'localStorage' };
+
+async function clean(p, name, opts) {
+	const bad = await checkA11y(p.page);
+	assert.deepEqual(bad, [], `axe on ${name}`);
+	await screenshot(p.page, name);
+	expectClean(p, opts);
+}
+
+// A fresh account with 10 h of a 2-core, 4 GB session on 2027-03-14: 1.40.
+async function seededUser(prefix) {
+	const u = uniqueUser(prefix);
+	await seedSession(u, { sessionId: `${u}-s1`, cores: 2, memoryGb: 4,
+		start: '2027-03-14T00:00:00Z', end: '2027-03-14T10:00:00Z' });
+	return u;
+}
+
+let pair = null;
+async function twoUsers() {
+	if (!pair) {
+		const prefix = uniqueUser('adm');
+		pair = [await seededUser(`${prefix}-a`), await seededUser(`${prefix}-b`), prefix];
+		await runJob('calculate-usage');
+	}
+	return pair;
+}
+
+test('totals first, then the accounts the server filtered by user and status', async () => {
+	const [a, b, prefix] = await twoUsers();
+	const p = await openPage(`/admin/billing/#overview?q=${encodeURIComponent(prefix)}&status=active`, LS);
+	const figures = p.page.locator('.figures');
+	await figures.getByText('Usage cost this period').waitFor();
+	await figures.getByText('Overdue invoices').waitFor();
+	await figures.getByText('Outstanding').waitFor();
+	const rows = p.page.locator('table').filter({ hasText: 'Period cost' }).locator('tbody tr');
+	await rows.filter({ hasText: a }).waitFor();
+	await rows.filter({ hasText: b }).waitFor();
+	assert.equal(await rows.count(), 2, 'only the two accounts matching the filter');
+	for (const u of [a, b]) {
+		const row = rows.filter({ hasText: u });
+		assert.match(await row.innerText(), /\$1\.40/, 'this period cost of the seeded session');
+		assert.match(await row.innerText(), /active/);
+	}
+	const list = apiSeen(p).find((s) => s.url.includes('admin/users'));
+	assert.ok(list, 'admin/users asked');
+	const q = new URL(list.url, 'http://x').searchParams;
+	assert.equal(q.get('q'), prefix, 'the user filter goes to the server');
+	assert.equal(q.get('status'), 'active', 'the status filter goes to the server');
+	assert.ok(apiSeen(p).some((s) => s.url.includes('admin/summary') && s.status === 200));
+
+	// another status through the form: the request carries it, nothing matches
+	await p.page.getByLabel('Status').first().selectOption('suspended');
+	await p.page.getByRole('button', { name: 'Apply' }).first().click();
+	await p.page.getByText('No account matches these filters.').waitFor();
+	assert.ok(apiSeen(p).some((s) => /admin\/users\?.*status=suspended/.test(s.url)));
+	assert.match(await p.page.evaluate(() => location.hash), /status=suspended/, 'the hash keeps the filter');
+	await clean(p, 'admin-overview');
+	await p.page.close();
+});
+
+test('pages come from the server: next and previous by cursor', async () => {
+	const [a, b, prefix] = await twoUsers();
+	const p = await openPage(`/admin/billing/#overview?q=${encodeURIComponent(prefix)}&limit=1`, LS);
+	const table = p.page.locator('table').filter({ hasText: 'Period cost' });
+	await table.getByText(a).waitFor();
+	assert.equal(await table.getByText(b).count(), 0);
+	await p.page.getByRole('link', { name: 'Next →' }).click();
+	await table.getByText(b).waitFor();
+	const second = apiSeen(p).filter((s) => s.url.includes('admin/users')).pop();
+	const sp = new URL(second.url, 'http://x').searchParams;
+	assert.ok(sp.get('cursor'), 'page 2 asks the server with its cursor');
+	assert.equal(sp.get('limit'), '1');
+	assert.equal(sp.get('q'), prefix);
+	// a reload keeps the place
+	await p.page.reload();
+	await p.page.locator('table').filter({ hasText: 'Period cost' }).getByText(b).waitFor();
+	await p.page.getByRole('link', { name: '← Previous' }).click();
+	await p.page.locator('table').filter({ hasText: 'Period cost' }).getByText(a).waitFor();
+	expectClean(p);
+	await p.page.close();
+});
+
+test('the admin adds a credit and the user sees it', async () => {
+	const [a] = await twoUsers();
+	const p = await openPage(`/admin/billing/#account?u=${encodeURIComponent(a)}`, LS);
+	await p.page.getByRole('heading', { name: `Account ${a}` }).waitFor();
+	await p.page.getByText('Add a credit').click();
+	const form = p.page.getByRole('form', { name: 'Add a credit' });
+	await form.getByLabel('Amount').fill('12.50');
+	await form.getByLabel('Reason').fill('Goodwill for the outage');
+	await form.getByLabel(/Expires/).fill('2027-12-31');
+	await form.getByRole('button', { name: 'Add credit' }).click();
+	await form.getByRole('status').filter({ hasText: /of \$12\.50 added/ }).waitFor();
+	const credits = p.page.locator('table').filter({ hasText: 'Remaining' });
+	await credits.getByText('Goodwill for the outage').waitFor();
+	await clean(p, 'admin-account');
+	await p.page.close();
+
+	const mine = token(a, 'user');
+	if (existsSync(USER_PAGE)) {
+		const u = await openPage('/billing/', { token: mine });
+		await u.page.getByText('Goodwill for the outage').first().waitFor();
+		expectClean(u);
+		await u.page.close();
+	} else {
+		const r = await apiCall('GET', 'credits', null, mine);
+		assert.equal(r.status, 200);
+		const c = r.json.credits.find((x) => x.reason === 'Goodwill for the outage');
+		assert.ok(c, 'the user reads the credit');
+		assert.equal(String(c.amount), '12.5');
+	}
+});
+
+test('a manual invoice, then mark paid behind a confirmation naming number and amount', async () => {
+	const u = await seededUser('inv');
+	await runJob('calculate-usage');
+	const p = await openPage(`/admin/billing/#account?u=${encodeURIComponent(u)}`, LS);
+	await p.page.getByRole('heading', { name: `Account ${u}` }).waitFor();
+	await p.page.getByText('Make a manual invoice').click();
+	const form = p.page.getByRole('form', { name: 'Make a manual invoice' });
+	await form.getByLabel('Period start').fill('2027-03-14');
+	await form.getByLabel(/Period end/).fill('2027-03-14');
+	await form.getByLabel(/draft/).uncheck();
+	await form.getByRole('button', { name: 'Make invoice' }).click();
+	const made = form.getByRole('status');
+	await made.filter({ hasText: /made: sent, \$1\.40/ }).waitFor();
+	const number = /INV-\d{4}-\d{6}/.exec(await made.innerText())[0];
+
+	await p.page.getByRole('button', { name: `Mark paid ${number}` }).click();
+	const dialog = p.page.locator('dialog[open]');
+	await dialog.waitFor();
+	const text = await dialog.innerText();
+	assert.match(text, new RegExp(number), 'the confirmation names the invoice');
+	assert.match(text, /\$1\.40/, 'and its amount');
+	await screenshot(p.page, 'admin-confirm-paid');
+	await dialog.getByRole('button', { name: 'Confirm' }).click();
+	await p.page.getByRole('status').filter({ hasText: `${number} of $1.40 is now paid` }).waitFor();
+	const row = p.page.locator('tr').filter({ hasText: number });
+	await row.locator('.status-paid').waitFor();
+	assert.equal(await row.getByRole('button').count(), 0, 'a paid invoice offers no action');
+	expectClean(p);
+	await p.page.close();
+	const check = await apiCall('GET', `invoices?user_id=${encodeURIComponent(u)}`, null, ADMIN);
+	assert.equal(check.json.invoices[0].status, 'paid');
+});
+
+test('the usage report downloads as CSV, the token never in a URL', async () => {
+	const [a] = await twoUsers();
+	const p = await openPage(`/admin/billing/#reports?group_by=user&from=2027-03-14&to=2027-03-14&user_id=${encodeURIComponent(a)}`, LS);
+	await p.page.locator('table').getByText(a).waitFor();
+	const [dl] = await Promise.all([
+		p.page.waitForEvent('download'),
+		p.page.getByRole('button', { name: 'Download CSV' }).click(),
+	]);
+	const csv = readFileSync(await dl.path(), 'utf8');
+	assert.match(csv.split('\n')[0], /^user_id,total_cost,records/);
+	assert.match(csv, new RegExp(`${a.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')},1\\.40`));
+	assert.match(dl.suggestedFilename(), /^usage-user-2027-03-14-2027-03-14\.csv$/);
+	const rep = p.requests.filter((x) => x.includes('admin/reports'));
+	assert.ok(rep.some((x) => x.includes('format=csv') && x.includes('group_by=user')));
+	for (const x of p.requests) assert.doesNotMatch(x, /token|eyJ/, 'no token in a URL');
+	await clean(p, 'admin-report');
+	await p.page.close();
+});
+
+test('jobs and the events outbox', async () => {
+	const p = await openPage('/admin/billing/#jobs', LS);
+	await p.page.getByText('calculate-usage').first().waitFor();
+	await p.page.getByRole('button', { name: 'Run now: check-quotas' }).click();
+	await p.page.getByRole('status').filter({ hasText: /check-quotas: succeeded/ }).waitFor();
+	await clean(p, 'admin-jobs');
+	await p.page.getByRole('link', { name: 'Events' }).click();
+	await p.page.getByRole('heading', { name: 'Events outbox' }).waitFor();
+	await p.page.locator('table, .empty').first().waitFor();
+	await clean(p, 'admin-events');
+	await p.page.close();
+});
+
+test('an operator sees everything read-only: no form, no action button', async () => {
+	const [a] = await twoUsers();
+	const p = await openPage(`/admin/billing/#account?u=${encodeURIComponent(a)}`, { token: OPERATOR, via: 'localStorage' });
+	await p.page.getByText(/read-only/).waitFor();
+	await p.page.locator('table').filter({ hasText: 'Remaining' }).waitFor();
+	await p.page.locator('table').filter({ hasText: 'Resource' }).first().waitFor();
+	assert.equal(await p.page.locator('main form').count(), 0, 'no form on the account');
+	assert.equal(await p.page.getByText('Add a credit').count(), 0);
+	assert.equal(await p.page.locator('main button').count(), 0, 'no button on the account');
+	await p.page.goto(p.page.url().replace(/#.*/, '#jobs'));
+	await p.page.getByText('calculate-usage').first().waitFor();
+	assert.equal(await p.page.getByRole('button', { name: /Run now/ }).count(), 0);
+	await p.page.getByRole('link', { name: 'Invoices' }).click();
+	await p.page.getByRole('heading', { name: 'Invoices' }).waitFor();
+	await p.page.locator('table, .empty').first().waitFor();
+	assert.equal(await p.page.getByRole('button', { name: /Mark paid|Void|Finalize/ }).count(), 0);
+	await clean(p, 'admin-operator');
+	await p.page.close();
+});
+
+test("a user's token: the 403 message, no one else's data", async () => {
+	const [a, b] = await twoUsers();
+	const p = await openPage('/admin/billing/', { token: token(a, 'user') });
+	await p.page.getByText(/for billing admins/).waitFor();
+	await p.page.getByRole('heading', { name: 'Not allowed' }).waitFor();
+	const seen = apiSeen(p);
+	assert.ok(seen.length > 0, 'the server was asked');
+	assert.doesNotMatch(p.page.url(), /token/, 'the token left the address bar');
+	for (const s of seen) assert.equal(s.status, 403, `${s.url} refused`);
+	const body = await p.page.locator('body').innerText();
+	assert.ok(!body.includes(b), "no other account's id");
+	assert.equal(await p.page.locator('table').count(), 0);
+	assert.ok(await p.page.locator('#tabs').isHidden(), 'no sections');
+	await clean(p, 'admin-forbidden', { allowStatus: [403] });
+	await p.page.close();
+});
+
+test('375 px: the list answers and fits; the time to the list is printed', async () => {
+	const [a, , prefix] = await twoUsers();
+	const p = await openPage(`/admin/billing/#overview?q=${encodeURIComponent(prefix)}`,
+		{ ...LS, width: 375, height: 800 });
+	const table = p.page.locator('table').filter({ hasText: 'Period cost' });
+	await table.getByText(a).waitFor();
+	const width = await p.page.evaluate(() => document.documentElement.scrollWidth);
+	assert.ok(width <= 375, `no page-wide horizontal scroll (${width} px)`);
+	await clean(p, 'admin-375');
+	// the time for the admin list to answer, seen from the browser, 5 times
+	const times = [];
+	for (let i = 0; i < 5; i++) {
+		const t0 = Date.now();
+		await p.page.reload();
+		await p.page.locator('table').filter({ hasText: 'Period cost' }).getByText(a).waitFor();
+		const api = await p.page.evaluate(() => {
+			const r = performance.getEntriesByType('resource').find((e) => e.name.includes('admin/users'));
+			return r ? r.responseEnd - r.requestStart : null;
+		});
+		times.push({ shown: Date.now() - t0, api });
+	}
+	const med = (xs) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+	console.log(`admin list: navigation to rows on screen median ${med(times.map((t) => t.shown))} ms; ` +
+		`admin/users request median ${med(times.map((t) => t.api)).toFixed(1)} ms (${times.length} loads)`);
+	expectClean(p);
+	await p.page.close();
+});
