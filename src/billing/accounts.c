@@ -246,7 +246,8 @@ account_user_id_valid(const char *s)
  * account id.  The figures follow GET usage's rules: the period is the
  * billing period containing now; a credit counts while it has not expired.
  */
-enum { ACCOUNT_LIST_PAGE, ACCOUNT_LIST_NSTMTS };
+enum { ACCOUNT_LIST_PAGE, ACCOUNT_SUMMARY_USAGE, ACCOUNT_SUMMARY_OWED,
+	ACCOUNT_SUMMARY_STATUSES, ACCOUNT_LIST_NSTMTS };
 static const struct db_stmt account_list_sql[ACCOUNT_LIST_NSTMTS] = {
 	[ACCOUNT_LIST_PAGE] = {
 	    "SELECT a.id, a.user_id, COALESCE(a.email, ''), "
@@ -264,7 +265,21 @@ static const struct db_stmt account_list_sql[ACCOUNT_LIST_NSTMTS] = {
 	    "  AND s.kind = 'session') "
 	    "FROM billing_accounts a "
 	    "WHERE a.id > ? AND (? = '' OR a.status = ?) "
-	    "ORDER BY a.id LIMIT ?", 7, 11 },
+	    "AND (? = '' OR a.user_id LIKE ? OR a.email LIKE ?) "
+	    "AND (? IS NULL OR a.created_at < ?) "
+	    "ORDER BY a.id LIMIT ?", 12, 11 },
+	/* GET admin/summary: the usage of whole days, every account */
+	[ACCOUNT_SUMMARY_USAGE] = {
+	    "SELECT COALESCE(SUM(total_cost), 0) FROM billing_usage_daily "
+	    "WHERE day >= ? AND day < ?", 2, 1 },
+	/* what is owed, by status: sent and overdue */
+	[ACCOUNT_SUMMARY_OWED] = {
+	    "SELECT status, COUNT(*), COALESCE(SUM(total), 0) "
+	    "FROM billing_invoices WHERE status IN ('sent', 'overdue') "
+	    "GROUP BY status", 0, 3 },
+	[ACCOUNT_SUMMARY_STATUSES] = {
+	    "SELECT status, COUNT(*) FROM billing_accounts GROUP BY status",
+	    0, 2 },
 };
 const struct db_stmts account_list_stmts = DB_STMTS("account_list",
     account_list_sql);
@@ -312,10 +327,23 @@ account_list(struct db *db, const struct billing_config *cfg,
 	int64_t n = 0;
 	int rc, f;
 
+	char qpat[ACCOUNT_Q_MAX * 2 + 2], before[TIME_TEXT_MAX];
+	size_t i, k = 0;
+
 	pg->more = 0;
 	pg->last_id = 0;
-	period_containing(cfg->invoice_day, pg->now, &pg->period_from,
-	    &pg->period_to);
+	if (pg->period_to <= pg->period_from)
+		period_containing(cfg->invoice_day, pg->now, &pg->period_from,
+		    &pg->period_to);
+	/* a prefix: LIKE's own characters in it match themselves */
+	for (i = 0; pg->q[i] != '\0' && k + 3 < sizeof(qpat); i++) {
+		if (pg->q[i] == '%' || pg->q[i] == '_' || pg->q[i] == '\\')
+			qpat[k++] = '\\';
+		qpat[k++] = pg->q[i];
+	}
+	qpat[k++] = '%';
+	qpat[k] = '\0';
+	time_format_db(pg->period_to, before, sizeof(before));
 	/* periods start at 00:00 UTC: whole days of the daily totals */
 	time_format_db(pg->period_from, dfrom, sizeof(dfrom));
 	dfrom[10] = '\0';
@@ -324,6 +352,8 @@ account_list(struct db *db, const struct billing_config *cfg,
 	time_format_db(pg->now, tnow, sizeof(tnow));
 	struct db_param p[] = { DBP_STR(dfrom), DBP_STR(dto), DBP_STR(tnow),
 	    DBP_INT(pg->after_id), DBP_STR(pg->status), DBP_STR(pg->status),
+	    DBP_STR(pg->q), DBP_STR(qpat), DBP_STR(qpat),
+	    pg->existed ? DBP_STR(before) : DBP_NULLV, DBP_STR(before),
 	    DBP_INT(pg->limit + 1) };
 
 	/* one row more than asked tells whether another page follows */
@@ -353,6 +383,73 @@ out:
 		return result_db(r, rc);
 	return result_set(r, RESULT_ERROR, NULL,
 	    "account list: database error %u: %s", db_errno(db), db_error(db));
+}
+
+enum result_code
+account_summary(struct db *db, struct account_summary *out, struct result *r)
+{
+	char dfrom[TIME_TEXT_MAX], dto[TIME_TEXT_MAX], st[16];
+	struct db_result *res = NULL;
+	int64_t n, sum;
+	int rc, f = 0;
+
+	out->usage_cost = out->owed_count = out->owed = 0;
+	out->overdue_count = out->overdue = 0;
+	out->active = out->suspended = out->closed = 0;
+	time_format_db(out->from, dfrom, sizeof(dfrom));
+	dfrom[10] = '\0';
+	time_format_db(out->to, dto, sizeof(dto));
+	dto[10] = '\0';
+	struct db_param p[] = { DBP_STR(dfrom), DBP_STR(dto) };
+	if ((rc = db_get(db, &account_list_stmts, ACCOUNT_SUMMARY_USAGE, p, 2,
+	    &res)) != DB_OK)
+		return result_db(r, rc);
+	if ((f = db_fetch(res)) == 1 &&
+	    db_col_decimal(res, 0, &out->usage_cost) != 0)
+		f = DB_ERROR;
+	db_result_free(res);
+	if (f < 0)
+		return result_db(r, f);
+	if ((rc = db_get(db, &account_list_stmts, ACCOUNT_SUMMARY_OWED, NULL, 0,
+	    &res)) != DB_OK)
+		return result_db(r, rc);
+	while ((f = db_fetch(res)) == 1) {
+		db_col_text(res, 0, st, sizeof(st));
+		if (db_col_i64(res, 1, &n) != 0 ||
+		    db_col_decimal(res, 2, &sum) != 0) {
+			f = DB_ERROR;
+			break;
+		}
+		out->owed_count += n;
+		out->owed += sum;
+		if (strcmp(st, "overdue") == 0) {
+			out->overdue_count = n;
+			out->overdue = sum;
+		}
+	}
+	db_result_free(res);
+	if (f < 0)
+		return result_db(r, f);
+	if ((rc = db_get(db, &account_list_stmts, ACCOUNT_SUMMARY_STATUSES,
+	    NULL, 0, &res)) != DB_OK)
+		return result_db(r, rc);
+	while ((f = db_fetch(res)) == 1) {
+		db_col_text(res, 0, st, sizeof(st));
+		if (db_col_i64(res, 1, &n) != 0) {
+			f = DB_ERROR;
+			break;
+		}
+		if (strcmp(st, "active") == 0)
+			out->active = n;
+		else if (strcmp(st, "suspended") == 0)
+			out->suspended = n;
+		else if (strcmp(st, "closed") == 0)
+			out->closed = n;
+	}
+	db_result_free(res);
+	if (f < 0)
+		return result_db(r, f);
+	return result_set(r, RESULT_OK, NULL, "ok");
 }
 
 /* --- contact details given by the platform ------------------------------ */

@@ -135,14 +135,20 @@ struct account_row {
 	int64_t sessions;        /* open sessions */
 };
 
-/* One page of the listing: the caller sets the first four fields. */
+#define ACCOUNT_Q_MAX 255        /* bytes of a search prefix */
+
+/* One page of the listing: the caller sets the fields down to existed. */
 struct account_page {
 	int64_t limit;           /* rows per page */
 	int64_t after_id;        /* 0: from the start */
 	const char *status;      /* "" for every status */
+	const char *q;           /* "": all; else a prefix of user_id or email */
 	int64_t now;
+	/* the period of the figures, whole UTC days; both 0: account_list
+	 * sets the billing period containing now */
+	int64_t period_from, period_to;
+	int existed;             /* 1: only accounts created before period_to */
 	/* set by account_list */
-	int64_t period_from, period_to;  /* the period containing now */
 	int more;                /* another page follows */
 	int64_t last_id;         /* the cursor of the next page */
 };
@@ -156,6 +162,18 @@ typedef void (*account_row_fn)(const struct account_row *row, void *arg);
  */
 enum result_code account_list(struct db *db, const struct billing_config *cfg,
     struct account_page *pg, account_row_fn fn, void *arg, struct result *r);
+
+/* GET admin/summary: totals over every account.  The caller sets from and
+ * to (whole UTC days). */
+struct account_summary {
+	int64_t from, to;
+	int64_t usage_cost;      /* the daily totals of [from, to) */
+	int64_t owed_count, owed;        /* invoices sent or overdue */
+	int64_t overdue_count, overdue;  /* of which overdue */
+	int64_t active, suspended, closed;  /* accounts by status */
+};
+enum result_code account_summary(struct db *db, struct account_summary *out,
+    struct result *r);
 
 /* The listing's statements (statements.c). */
 struct db_stmts;

@@ -33,6 +33,7 @@
 enum {
 	INVOICES_HEADER,
 	INVOICES_LIST,
+	INVOICES_LIST_ALL,
 	INVOICES_LINES,
 	INVOICES_APPLIED,
 	INVOICES_PAYMENTS,
@@ -76,6 +77,12 @@ static const struct db_stmt invoices_sql[INVOICES_NSTMTS] = {
 	[INVOICES_LIST] = { HEADER_SELECT "WHERE a.user_id = ? AND i.id < ? "
 	    "AND (? = '' OR i.status = ?) AND (? = 1 OR i.status <> 'draft') "
 	    "ORDER BY i.id DESC LIMIT ?", 6, HDR_NCOLS },
+	/* every account's (GET admin/invoices): by status, one user, a period
+	 * that overlaps [from, to) (both NULL: any), newest first */
+	[INVOICES_LIST_ALL] = { HEADER_SELECT "WHERE i.id < ? "
+	    "AND (? = '' OR i.status = ?) AND (? = '' OR a.user_id = ?) "
+	    "AND (? IS NULL OR (i.period_start < ? AND i.period_end > ?)) "
+	    "ORDER BY i.id DESC LIMIT ?", 9, HDR_NCOLS },
 	[INVOICES_LINES] = { "SELECT line_no, kind, COALESCE(resource_type, ''), "
 	    "description, quantity, unit, unit_price, amount "
 	    "FROM billing_invoice_lines WHERE invoice_id = ? ORDER BY line_no",
@@ -433,12 +440,25 @@ invoice_list(struct db *db, struct invoice_page *pg, struct result *r)
 	if ((pg->items = calloc(pg->limit ? pg->limit : 1,
 	    sizeof(*pg->items))) == NULL)
 		return result_set(r, RESULT_ERROR, NULL, "out of memory");
-	struct db_param p[] = { DBP_STR(pg->user_id),
-	    DBP_INT(pg->before ? pg->before : UINT64_C(9000000000000000000)),
+	uint64_t before = pg->before ? pg->before :
+	    UINT64_C(9000000000000000000);
+	char from[TIME_TEXT_MAX], to[TIME_TEXT_MAX];
+	struct db_param p[] = { DBP_STR(pg->user_id), DBP_INT(before),
 	    DBP_STR(pg->status), DBP_STR(pg->status), DBP_INT(pg->drafts ? 1 : 0),
 	    DBP_INT(pg->limit + 1) };
-	if ((rc = db_get(db, &invoices_stmts, INVOICES_LIST, p, 6, &res)) !=
-	    DB_OK)
+
+	if (pg->every_user) {
+		time_format_db(pg->from, from, sizeof(from));
+		time_format_db(pg->to, to, sizeof(to));
+		struct db_param a[] = { DBP_INT(before), DBP_STR(pg->status),
+		    DBP_STR(pg->status), DBP_STR(pg->user_id),
+		    DBP_STR(pg->user_id),
+		    pg->to > 0 ? DBP_STR(to) : DBP_NULLV, DBP_STR(to),
+		    DBP_STR(from), DBP_INT(pg->limit + 1) };
+		rc = db_get(db, &invoices_stmts, INVOICES_LIST_ALL, a, 9, &res);
+	} else
+		rc = db_get(db, &invoices_stmts, INVOICES_LIST, p, 6, &res);
+	if (rc != DB_OK)
 		return result_db(r, rc);
 	/* one row more than a page says there is a next one */
 	while ((f = db_fetch(res)) == 1) {

@@ -85,8 +85,13 @@ void invoice_free(struct invoice *inv);
 /* The invoice without lines, credits or payments (lists). */
 int invoice_load_summary(struct db *db, uint64_t id, struct invoice *out);
 
-/* A page of a user's invoices, newest first, in one query. */
+/* A page of a user's invoices, newest first, in one query.  With
+ * every_user (GET admin/invoices): every account's, drafts included,
+ * user_id "" for all or one user's, and when to > 0 only those whose
+ * period overlaps [from, to). */
 struct invoice_page {
+	int every_user;
+	int64_t from, to;       /* every_user: 0 and 0 for any period */
 	const char *user_id;
 	const char *status;     /* only these; "" for any */
 	int drafts;             /* 1: drafts too (an admin asks) */

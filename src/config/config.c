@@ -411,6 +411,8 @@ config_free(struct billing_config *cfg)
 	free(cfg->public_base_url);
 	for (i = 0; i < cfg->n_checkout_return_origins; i++)
 		free(cfg->checkout_return_origins[i]);
+	for (i = 0; i < cfg->n_widget_frame_ancestors; i++)
+		free(cfg->widget_frame_ancestors[i]);
 	free(cfg->stripe_api_base);
 	free(cfg->default_plan);
 	free(cfg);

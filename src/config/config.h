@@ -18,6 +18,9 @@
 #define CONFIG_MAX_PLANS 64
 #define CONFIG_MAX_WEBHOOK_SECRETS 8
 #define CONFIG_MAX_RETURN_ORIGINS 16
+/* widgetFrameAncestors: at most 8 origins of at most 120 bytes each */
+#define CONFIG_MAX_FRAME_ANCESTORS 8
+#define CONFIG_FRAME_ORIGIN_MAX 120
 #define CONFIG_MAX_USER_CLAIMS 8     /* jwtUserClaims; = JWT_USER_CLAIMS_MAX */
 #define CONFIG_CLAIM_NAME_MAX 64     /* = JWT_CLAIM_NAME_MAX */
 
@@ -83,6 +86,10 @@ struct billing_config {
 	/* where Checkout may return besides publicBaseUrl: lowercase origins */
 	char *checkout_return_origins[CONFIG_MAX_RETURN_ORIGINS];
 	size_t n_checkout_return_origins;
+	/* who may frame the widget besides this origin and publicBaseUrl's:
+	 * lowercase origins of host characters only (they go into a CSP) */
+	char *widget_frame_ancestors[CONFIG_MAX_FRAME_ANCESTORS];
+	size_t n_widget_frame_ancestors;
 	char *stripe_api_base;         /* default https://api.stripe.com; http
 	                                * only for a loopback host */
 	int stripe_timeout_seconds;    /* one Stripe attempt, default 10 */
@@ -96,6 +103,13 @@ struct billing_config {
  * url is not http(s):// with a host, or out is too small.
  */
 int config_url_origin(const char *url, char *out, size_t size);
+
+/*
+ * NULL when s is an origin fit for a Content-Security-Policy source list:
+ * http(s)://host[:port] lowercased, the host of letters, digits, '.', '-'
+ * (or an IPv6 literal in brackets), no path; else the reason.
+ */
+const char *config_check_frame_origin(const char *s);
 
 /*
  * Loads path (NULL: $BILLING_CONFIG or the default path), applies the

@@ -78,6 +78,43 @@ config_check_origin(const char *s)
 	return NULL;
 }
 
+const char *
+config_check_frame_origin(const char *s)
+{
+	const char *bad, *host, *p;
+	int v6 = 0, port = 0;
+
+	if ((bad = config_check_origin(s)) != NULL)
+		return bad;
+	host = strncmp(s, "https://", 8) == 0 ? s + 8 :
+	    strncmp(s, "http://", 7) == 0 ? s + 7 : NULL;
+	if (host == NULL)
+		return "must be lowercase http:// or https://";
+	if (*host == '[')
+		v6 = 1;
+	for (p = host; *p != '\0'; p++) {
+		if (port) {
+			if (*p < '0' || *p > '9')
+				return "must have a port of digits only";
+		} else if (v6 && p != host && *p == ']') {
+			v6 = 0;
+			if (p[1] != '\0' && p[1] != ':')
+				return "must be an origin: http(s)://host[:port]";
+		} else if (!v6 && *p == ':') {
+			port = 1;
+			if (p[1] == '\0')
+				return "must have a port after ':'";
+		} else if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    *p == '.' || *p == '-' || (v6 && (*p == ':' || p == host)))) {
+			return "must have a host of lowercase letters, digits, "
+			    "'.' and '-' (or [IPv6])";
+		}
+	}
+	if (v6)
+		return "must close an IPv6 host with ']'";
+	return NULL;
+}
+
 /* 1 when the dotted quad s (of length n) is in 127.0.0.0/8. */
 static int
 loopback_v4(const char *s, size_t n)

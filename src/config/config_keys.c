@@ -266,6 +266,63 @@ parse_return_origins(struct json_object *val, void *base, const char *path,
 	return 0;
 }
 
+/*
+ * widgetFrameAncestors: at most 8 origins that may frame /billing/widget
+ * besides its own and publicBaseUrl's; lowercased, host characters only
+ * (they go into the widget's Content-Security-Policy as they are).
+ */
+static int
+parse_frame_ancestors(struct json_object *val, void *base, const char *path,
+    char *err, size_t errlen)
+{
+	struct billing_config *cfg = base;
+	struct json_object *item;
+	const char *s, *why;
+	char o[CONFIG_FRAME_ORIGIN_MAX + 1];
+	size_t i, n;
+
+	for (i = 0; i < cfg->n_widget_frame_ancestors; i++)
+		free(cfg->widget_frame_ancestors[i]);
+	cfg->n_widget_frame_ancestors = 0;
+	if (!json_object_is_type(val, json_type_array) ||
+	    (n = json_object_array_length(val)) > CONFIG_MAX_FRAME_ANCESTORS) {
+		errbuf_set(err, errlen, "%s: must be an array of at most %d "
+		    "origins", path, CONFIG_MAX_FRAME_ANCESTORS);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		item = json_object_array_get_idx(val, i);
+		if (!json_object_is_type(item, json_type_string)) {
+			errbuf_set(err, errlen, "%s[%zu]: must be a string", path,
+			    i);
+			return -1;
+		}
+		s = json_object_get_string(item);
+		if ((size_t)json_object_get_string_len(item) != strlen(s) ||
+		    config_url_origin(s, o, sizeof(o)) != 0) {
+			errbuf_set(err, errlen, "%s[%zu]: must be an origin "
+			    "http(s)://host[:port] of at most %d bytes", path, i,
+			    CONFIG_FRAME_ORIGIN_MAX);
+			return -1;
+		}
+		if (strlen(o) != strlen(s))
+			why = "must be an origin: http(s)://host[:port], without "
+			    "a path";
+		else
+			why = config_check_frame_origin(o);
+		if (why != NULL) {
+			errbuf_set(err, errlen, "%s[%zu]: %s", path, i, why);
+			return -1;
+		}
+		if ((cfg->widget_frame_ancestors[i] = strdup(o)) == NULL) {
+			errbuf_set(err, errlen, "%s: out of memory", path);
+			return -1;
+		}
+		cfg->n_widget_frame_ancestors = i + 1;
+	}
+	return 0;
+}
+
 void
 config_clear_user_claims(struct billing_config *cfg)
 {
@@ -541,6 +598,7 @@ static const struct key top_keys[] = {
 	KSTR("publicBaseUrl", CF(public_base_url), 1, STR_MAX, NULL,
 	    config_check_url, 0),
 	KCUSTOM("checkoutReturnOrigins", parse_return_origins, 0),
+	KCUSTOM("widgetFrameAncestors", parse_frame_ancestors, 0),
 	KSTR("stripeApiBase", CF(stripe_api_base), 1, STR_MAX,
 	    "https://api.stripe.com", config_check_stripe_api_base, 0),
 	KSTR("defaultPlan", CF(default_plan), 1, 64, NULL, NULL, 0),

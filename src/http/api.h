@@ -41,6 +41,8 @@ int api_invoices_list(struct app *app, struct http_request *req);
 int api_invoice_get(struct app *app, struct http_request *req);
 int api_invoice_create(struct app *app, struct http_request *req);
 int api_invoice_patch(struct app *app, struct http_request *req);
+/* GET admin/invoices: every account's invoices */
+int api_admin_invoices_list(struct app *app, struct http_request *req);
 
 /* GET invoices/{id}/pdf */
 int api_invoice_pdf(struct app *app, struct http_request *req);
@@ -52,6 +54,8 @@ int api_credits_list(struct app *app, struct http_request *req);
 
 /* GET admin/users */
 int api_admin_users(struct app *app, struct http_request *req);
+/* GET admin/summary: totals over every account */
+int api_admin_summary(struct app *app, struct http_request *req);
 
 /* GET subscription, POST subscription */
 int api_subscription_get(struct app *app, struct http_request *req);
@@ -77,6 +81,10 @@ int api_plans(struct app *app, struct http_request *req);
 
 /* GET admin/reports */
 int api_admin_reports(struct app *app, struct http_request *req);
+
+/* GET web/frame-ancestors (public): the widget's CSP frame-ancestors for
+ * nginx's auth_request, in X-Billing-Frame-Ancestors of a 204 */
+int api_web_frame_ancestors(struct app *app, struct http_request *req);
 
 /* True for the roles that read every user's data: admin and operator. */
 int api_reads_every_user(const struct http_request *req);
@@ -112,6 +120,23 @@ int api_page_args(struct http_request *req, int newest_first, int64_t *limit,
  */
 int api_range_args(struct app *app, struct http_request *req, int64_t max_days,
     int64_t *from, int64_t *to);
+
+/* api_range_args, and both must be whole UTC days (00:00:00Z): ranges
+ * over the daily totals.  0, or -1 after answering 400. */
+int api_day_range_args(struct app *app, struct http_request *req,
+    int64_t max_days, int64_t *from, int64_t *to);
+
+/* The end of time as far as ranges go: 9999-12-31T00:00:00Z (DATETIME's
+ * last day). */
+#define API_TIME_END (253402214400LL * 1000000LL)
+
+/*
+ * ?from= and ?to= where both are optional and absent means unbounded: both
+ * absent leaves *from = *to = 0 (no range); else an absent from is 0
+ * (1970) and an absent to API_TIME_END.  0, or -1 after answering 400.
+ */
+int api_open_range_args(struct http_request *req, int64_t *from,
+    int64_t *to);
 
 /*
  * Answers 200 {"<key>": items, "next_cursor": "<last_id>" or null when

@@ -6,6 +6,12 @@
  *   ?cursor=   opaque to clients: the id of the last account of the previous
  *              page, as decimal text
  *   ?status=   active, suspended or closed
+ *   ?q=        a prefix of the user id or of the email (1-255 bytes)
+ *   ?from=&to= the period of the figures' cost column, whole UTC days
+ *              (default: the billing period containing now); given, only
+ *              accounts created before `to` are listed
+ *
+ * GET admin/summary[?from=&to=]: the totals over every account (below).
  *
  * One query per page, whatever its size (account_list, src/billing/
  * accounts.c).  The figures follow GET usage's rules: the period is the
@@ -25,17 +31,23 @@
 #include "json_util.h"
 #include "result.h"
 #include "timeutil.h"
+#include "utf8.h"
 
+
+#define RANGE_MAX_DAYS 400
 
 struct page_req {
 	int64_t limit;
 	int64_t cursor;         /* 0: from the start */
 	const char *status;     /* "" for every status; static */
+	char q[ACCOUNT_Q_MAX + 1];
+	int64_t from, to;
+	int ranged;             /* from or to was given */
 };
 
 /* Reads ?limit=, ?cursor= and ?status=.  0, or -1 after answering 400. */
 static int
-parse_query(struct http_request *req, struct page_req *pr)
+parse_query(struct app *app, struct http_request *req, struct page_req *pr)
 {
 	static const char *const statuses[] = { "active", "suspended",
 	    "closed", NULL };
@@ -56,7 +68,15 @@ parse_query(struct http_request *req, struct page_req *pr)
 		    NULL);
 		return -1;
 	}
-	return 0;
+	r = http_query_get(req->query, "q", pr->q, sizeof(pr->q));
+	if (r < 0 || (r == 1 && (pr->q[0] == '\0' || !utf8_valid(pr->q))))
+		return api_bad_param(req, "q", "must be 1 to 255 bytes of UTF-8: "
+		    "the start of a user id or an email");
+	if (r == 0)
+		pr->q[0] = '\0';
+	pr->ranged = http_query_get(req->query, "from", buf, sizeof(buf)) != 0 ||
+	    http_query_get(req->query, "to", buf, sizeof(buf)) != 0;
+	return api_day_range_args(app, req, RANGE_MAX_DAYS, &pr->from, &pr->to);
 }
 
 static void
@@ -117,13 +137,17 @@ api_admin_users(struct app *app, struct http_request *req)
 	struct page_req pr;
 	struct result res;
 
-	if (parse_query(req, &pr) != 0)
+	if (parse_query(app, req, &pr) != 0)
 		return -1;
 	memset(&pg, 0, sizeof(pg));
 	pg.limit = pr.limit;
 	pg.after_id = pr.cursor;
 	pg.status = pr.status;
+	pg.q = pr.q;
 	pg.now = time_now_usec();
+	pg.period_from = pr.from;
+	pg.period_to = pr.to;
+	pg.existed = pr.ranged;
 	po = (struct page_out){ app->cfg, &pg, json_object_new_array() };
 	if (account_list(app->db, app->cfg, &pg, user_json, &po,
 	    &res) != RESULT_OK) {
@@ -132,5 +156,56 @@ api_admin_users(struct app *app, struct http_request *req)
 		return 0;
 	}
 	api_send_page(req, "users", po.users, pg.more, pg.last_id);
+	return 0;
+}
+
+/*
+ * GET admin/summary: this period's (or from/to's) metered usage of every
+ * account, what is owed (invoices sent or overdue) and of that what is
+ * overdue, as of now, and the accounts by status.
+ */
+int
+api_admin_summary(struct app *app, struct http_request *req)
+{
+	struct account_summary sum;
+	struct json_object *o, *period, *owed, *overdue, *accounts;
+	struct result res;
+
+	memset(&sum, 0, sizeof(sum));
+	if (api_day_range_args(app, req, RANGE_MAX_DAYS, &sum.from,
+	    &sum.to) != 0)
+		return -1;
+	if (account_summary(app->db, &sum, &res) != RESULT_OK)
+		return api_send_result(req, &res);
+	o = json_object_new_object();
+	json_object_object_add(o, "currency",
+	    json_object_new_string(app->cfg->currency));
+	period = json_object_new_object();
+	json_object_object_add(period, "from", json_time(sum.from));
+	json_object_object_add(period, "to", json_time(sum.to));
+	json_object_object_add(o, "period", period);
+	json_object_object_add(o, "usage_cost", json_money(sum.usage_cost, 2));
+	owed = json_object_new_object();
+	json_object_object_add(owed, "amount", json_money(sum.owed, 2));
+	json_object_object_add(owed, "invoices",
+	    json_object_new_int64(sum.owed_count));
+	json_object_object_add(o, "outstanding", owed);
+	overdue = json_object_new_object();
+	json_object_object_add(overdue, "amount", json_money(sum.overdue, 2));
+	json_object_object_add(overdue, "invoices",
+	    json_object_new_int64(sum.overdue_count));
+	json_object_object_add(o, "overdue", overdue);
+	accounts = json_object_new_object();
+	json_object_object_add(accounts, "total", json_object_new_int64(
+	    sum.active + sum.suspended + sum.closed));
+	json_object_object_add(accounts, "active",
+	    json_object_new_int64(sum.active));
+	json_object_object_add(accounts, "suspended",
+	    json_object_new_int64(sum.suspended));
+	json_object_object_add(accounts, "closed",
+	    json_object_new_int64(sum.closed));
+	json_object_object_add(o, "accounts", accounts);
+	http_send_json(req, 200, o);
+	json_object_put(o);
 	return 0;
 }

@@ -119,6 +119,54 @@ api_range_args(struct app *app, struct http_request *req, int64_t max_days,
 }
 
 int
+api_day_range_args(struct app *app, struct http_request *req,
+    int64_t max_days, int64_t *from, int64_t *to)
+{
+	const int64_t day = 86400LL * USEC_PER_SEC;
+
+	if (api_range_args(app, req, max_days, from, to) != 0)
+		return -1;
+	/* the daily totals hold whole UTC days */
+	if (*from % day != 0)
+		return api_bad_param(req, "from", "must be a date (YYYY-MM-DD) "
+		    "or 00:00:00Z of one: costs are summed by whole UTC days");
+	if (*to % day != 0)
+		return api_bad_param(req, "to", "must be a date (YYYY-MM-DD, "
+		    "that day included) or 00:00:00Z of one: costs are summed "
+		    "by whole UTC days");
+	return 0;
+}
+
+int
+api_open_range_args(struct http_request *req, int64_t *from, int64_t *to)
+{
+	char buf[64];
+	int r;
+
+	*from = 0;
+	*to = 0;
+	r = http_query_get(req->query, "from", buf, sizeof(buf));
+	if (r == 1)
+		r = time_parse_rfc3339(buf, strlen(buf), TIME_DATE_START, from,
+		    NULL);
+	if (r < 0)
+		return api_bad_time(req, "from", r, TIME_DATE_START);
+	r = http_query_get(req->query, "to", buf, sizeof(buf));
+	if (r == 1)
+		r = time_parse_rfc3339(buf, strlen(buf), TIME_DATE_END, to, NULL);
+	if (r < 0)
+		return api_bad_time(req, "to", r, TIME_DATE_END);
+	if (*from != 0 && *to == 0)
+		*to = API_TIME_END;
+	if (*to != 0 && *to <= *from) {
+		http_send_error(req, 400, "invalid_argument",
+		    "to must be after from", "to", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int
 api_send_page(struct http_request *req, const char *key,
     struct json_object *items, int more, int64_t last_id)
 {

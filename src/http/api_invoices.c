@@ -176,6 +176,54 @@ api_invoices_list(struct app *app, struct http_request *req)
 	return 0;
 }
 
+/*
+ * GET admin/invoices: every account's invoices, drafts included, newest
+ * first; ?status=, ?user_id=, ?from=&to= (the invoice's period overlaps
+ * [from, to)), ?limit=, ?cursor=.  The items as GET invoices shows them.
+ */
+int
+api_admin_invoices_list(struct app *app, struct http_request *req)
+{
+	char user[ACCOUNT_USER_ID_MAX + 2] = "", status[16] = "";
+	struct json_object *arr;
+	struct invoice_page pg;
+	struct result res;
+	int64_t limit, cursor;
+	size_t i;
+	int r;
+
+	memset(&pg, 0, sizeof(pg));
+	if (api_page_args(req, 1, &limit, &cursor) != 0)
+		return -1;
+	r = http_query_get(req->query, "status", status, sizeof(status));
+	if (r < 0 || (r == 1 && !known_status(status)))
+		return api_bad_param(req, "status",
+		    "must be draft, sent, paid, overdue or void");
+	r = http_query_get(req->query, "user_id", user, sizeof(user));
+	if (r < 0 || (r == 1 && !account_user_id_valid(user)))
+		return api_bad_param(req, "user_id",
+		    "must be 1 to 255 characters of UTF-8");
+	if (api_open_range_args(req, &pg.from, &pg.to) != 0)
+		return -1;
+	pg.every_user = 1;
+	pg.user_id = user;
+	pg.status = status;
+	pg.drafts = 1;
+	pg.before = (uint64_t)cursor;
+	pg.limit = (size_t)limit;
+	if (invoice_list(app->db, &pg, &res) != RESULT_OK) {
+		invoice_page_free(&pg);
+		return api_send_result(req, &res);
+	}
+	arr = json_object_new_array();
+	for (i = 0; i < pg.n; i++)
+		json_object_array_add(arr, invoice_json(&pg.items[i], 0));
+	api_send_page(req, "invoices", arr, pg.next_cursor != 0,
+	    (int64_t)pg.next_cursor);
+	invoice_page_free(&pg);
+	return 0;
+}
+
 /* 400 for an instant json_field_time refused (r < 0) or did not find
  * (r == 0); consumes body. */
 static int

@@ -157,6 +157,9 @@ api_usage(struct app *app, struct http_request *req)
 	json_object_object_add(quota, "storage", quota_of(u.in_use[RES_STORAGE],
 	    plan ? plan->storage_limit : 0));
 	json_object_object_add(root, "quota", quota);
+	/* the percent of a quota where the pages show the warning colour */
+	json_object_object_add(root, "alert_threshold",
+	    json_object_new_int(cfg->alert_threshold));
 	json_object_object_add(root, "credits_balance",
 	    json_money(u.credits, 2));
 	http_send_json(req, 200, root);

@@ -159,7 +159,7 @@ int
 http_begin(struct http_request *req, int status, const char *content_type,
     const char *extra_headers)
 {
-	char head[1024];
+	char head[2048];	/* web/frame-ancestors' header is up to 1.5 KiB */
 	int n;
 
 	if (req->headers_sent)

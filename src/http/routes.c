@@ -9,6 +9,7 @@
 
 const struct route routes[] = {
 	{ "GET", "health", ACCESS_PUBLIC, api_health },
+	{ "GET", "web/frame-ancestors", ACCESS_PUBLIC, api_web_frame_ancestors },
 
 	{ "GET", "usage", ACCESS_USER, api_usage },
 	{ "GET", "invoices", ACCESS_USER, api_invoices_list },
@@ -26,7 +27,9 @@ const struct route routes[] = {
 	{ "POST", "credits", ACCESS_ADMIN, api_credits_create },
 
 	{ "GET", "admin/users", ACCESS_ADMIN, api_admin_users },
+	{ "GET", "admin/summary", ACCESS_ADMIN, api_admin_summary },
 	{ "POST", "admin/credits", ACCESS_ADMIN, api_credits_create },
+	{ "GET", "admin/invoices", ACCESS_ADMIN, api_admin_invoices_list },
 	{ "POST", "admin/invoices", ACCESS_ADMIN, api_invoice_create },
 	{ "PATCH", "admin/invoices/{id}", ACCESS_ADMIN, api_invoice_patch },
 	{ "GET", "admin/reports", ACCESS_ADMIN, api_admin_reports },

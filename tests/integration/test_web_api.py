@@ -362,3 +362,144 @@ class WebApiStripeOffTest(Helpers, StackTestCase):
                                        token=self.user_token(user))
         self.assertEqual(status, 503, body)
         self.assertEqual(body["error"]["code"], "unavailable")
+
+
+class AdminListsTest(Helpers, StackTestCase):
+    """admin/users' filters, admin/invoices, admin/events' user filter."""
+
+    def test_users_q_is_a_prefix_of_user_id_or_email(self):
+        tag = uuid.uuid4().hex[:8]
+        a = "qa%s-x@example.com" % tag
+        b = "qb%s_y@example.com" % tag
+        self.request("POST", "hooks/user-created", body={"user_id": a},
+                     token=self.service_token())
+        self.request("POST", "hooks/user-created",
+                     body={"user_id": b, "email": "mail%s@corp.example" % tag},
+                     token=self.service_token())
+        ids = lambda q: [u["user_id"] for u in self.walk("admin/users", "users",
+                                                          dict(q, limit=1))]
+        self.assertEqual(ids({"q": "qa" + tag}), [a])
+        self.assertEqual(ids({"q": "q"})[-2:], [a, b])
+        self.assertEqual(ids({"q": "mail" + tag}), [b])
+        self.assertEqual(ids({"q": "qb%s_y" % tag}), [b])
+        # LIKE's characters match only themselves
+        self.assertEqual(ids({"q": "qb%s%%" % tag}), [])
+        self.assertEqual(ids({"q": "q_%s" % tag}), [])
+        self.assertEqual(ids({"q": "x" + tag}), [])
+        op = self.stack.token("op@example.com", "operator")
+        self.assertEqual([u["user_id"] for u in self.ok("admin/users", {"q": "qa" + tag},
+                                                          op)["users"]], [a])
+        self.assertEqual(ids({"q": "qa" + tag, "status": "suspended"}), [])
+        self.bad("admin/users", {"q": ""}, "q")
+        self.bad("admin/users", {"q": "x" * 256}, "q")
+        self.bad("admin/users", {"q": "a"}, None, self.user_token("eve@example.com"),
+                 status=403)
+
+    def test_users_from_to_choose_the_cost_period(self):
+        user = self.user("range")
+        acct = self.account_id(user)
+        self.sql("UPDATE billing_accounts SET created_at = '2024-12-15' WHERE id = %d" % acct)
+        self.sql("INSERT INTO billing_usage_daily (account_id, day, resource_type, unit_price, "
+                 "quantity, total_cost, records) VALUES "
+                 "(%d, '2025-01-01', 'cpu', 0.05, 20, 1.000000, 1), "
+                 "(%d, '2025-01-31', 'memory', 0.01, 40, 0.400000, 1), "
+                 "(%d, '2025-02-01', 'cpu', 0.05, 100, 5.000000, 1)" % (acct, acct, acct))
+        q = {"q": user, "from": "2025-01-01", "to": "2025-01-31"}
+        u = self.ok("admin/users", q)["users"][0]
+        self.assertEqual(u["current_period"], {"from": "2025-01-01T00:00:00Z",
+                                               "to": "2025-02-01T00:00:00Z"})
+        self.assertEqual(str(u["current_period_cost"]), "1.40")
+        u = self.ok("admin/users", dict(q, to="2025-02-01T00:00:00Z"))["users"][0]
+        self.assertEqual(str(u["current_period_cost"]), "1.40")
+        u = self.ok("admin/users", dict(q, to="2025-02-02"))["users"][0]
+        self.assertEqual(str(u["current_period_cost"]), "6.40")
+        # accounts made after the range are not in it
+        self.assertEqual(self.ok("admin/users", dict(q, **{"from": "2024-11-01",
+                                                           "to": "2024-11-30"}))["users"], [])
+        self.bad("admin/users", {"from": "2025-01-01T10:00:00Z", "to": "2025-02-01"}, "from")
+        self.bad("admin/users", {"to": "2025-02-01T00:00:01Z", "from": "2025-01-01"}, "to")
+        self.bad("admin/users", {"from": "2025-02-01", "to": "2025-01-01"}, "to")
+        self.bad("admin/users", {"from": "yesterday"}, "from")
+        self.bad("admin/users", {"from": "2020-01-01", "to": "2025-01-01"}, "to")
+
+    def test_admin_invoices_of_every_account(self):
+        a, b = self.user("inva"), self.user("invb")
+        ia, ib = self.account_id(a), self.account_id(b)
+        rows = {}
+        for key, acct, status, month in (("a1", ia, "sent", 1), ("a2", ia, "draft", 2),
+                                         ("b1", ib, "overdue", 1), ("b2", ib, "paid", 3)):
+            self.sql("INSERT INTO billing_invoices (account_id, period_start, period_end, "
+                     "billing_mode, currency, subtotal, total, status) VALUES (%d, "
+                     "'2019-%02d-01', '2019-%02d-01', 'usage', 'usd', 1.50, 1.50, '%s')"
+                     % (acct, month, month + 1, status))
+            rows[key] = int(self.sql("SELECT MAX(id) FROM billing_invoices")[0][0])
+        ids = lambda q: [i["id"] for i in self.walk("admin/invoices", "invoices",
+                                                     dict(q, limit=1))]
+        self.assertEqual(ids({"user_id": a}), [rows["a2"], rows["a1"]])
+        self.assertEqual(ids({"user_id": b, "status": "overdue"}), [rows["b1"]])
+        mine = set(rows.values())
+        self.assertEqual([i for i in ids({"from": "2019-01-15", "to": "2019-02-10"})
+                          if i in mine], [rows["b1"], rows["a2"], rows["a1"]])
+        self.assertEqual([i for i in ids({"from": "2019-03-01"}) if i in mine], [rows["b2"]])
+        self.assertEqual([i for i in ids({"to": "2019-01-31"}) if i in mine],
+                         [rows["b1"], rows["a1"]])
+        got = self.ok("admin/invoices", {"user_id": a, "status": "draft"})["invoices"][0]
+        self.assertEqual((got["user_id"], got["status"], str(got["total"]), got["currency"]),
+                         (a, "draft", "1.50", "usd"))
+        self.assertNotIn("lines", got)
+        op = self.stack.token("op@example.com", "operator")
+        self.assertEqual(len(self.ok("admin/invoices", {"user_id": a}, op)["invoices"]), 2)
+        self.bad("admin/invoices", {}, None, self.user_token(a), status=403)
+        self.bad("admin/invoices", {"status": "late"}, "status")
+        self.bad("admin/invoices", {"user_id": "x" * 300}, "user_id")
+        self.bad("admin/invoices", {"from": "2019-02-01", "to": "2019-01-01"}, "to")
+        self.bad("admin/invoices", {"to": "nope"}, "to")
+        self.paging_errors("admin/invoices")
+
+    def test_admin_events_by_user_and_status(self):
+        user = self.user("ev")
+        events = self.walk("admin/events", "events", {"user_id": user, "limit": 1})
+        self.assertTrue(all(e["user_id"] == user for e in events), events)
+        self.assertEqual(self.ok("admin/events", {"user_id": user, "status": "failed"}),
+                         {"events": [], "next_cursor": None})
+        self.bad("admin/events", {"status": "lost"}, "status")
+
+
+class SummaryTest(Helpers, StackTestCase):
+    """GET admin/summary on a stack of its own (its totals are exact)."""
+
+    def test_totals(self):
+        a, b, c = self.user("sa"), self.user("sb"), self.user("sc")
+        ia, ib, ic = (self.account_id(u) for u in (a, b, c))
+        self.sql("UPDATE billing_accounts SET status = 'suspended' WHERE id = %d" % ib)
+        self.sql("UPDATE billing_accounts SET status = 'closed' WHERE id = %d" % ic)
+        self.sql("INSERT INTO billing_usage_daily (account_id, day, resource_type, unit_price, "
+                 "quantity, total_cost, records) VALUES "
+                 "(%d, '2025-01-01', 'cpu', 0.05, 20, 1.000000, 1), "
+                 "(%d, '2025-01-31', 'memory', 0.01, 40, 0.400000, 1), "
+                 "(%d, '2025-01-10', 'cpu', 0.05, 1, 0.050000, 1), "
+                 "(%d, '2025-02-01', 'cpu', 0.05, 100, 5.000000, 1)" % (ia, ib, ic, ia))
+        for acct, status, total, m in ((ia, "sent", "10.00", 1), (ia, "overdue", "2.50", 2),
+                                       (ib, "overdue", "1.25", 1), (ib, "paid", "99.00", 2),
+                                       (ic, "draft", "7.00", 1), (ic, "void", "3.00", 2)):
+            self.sql("INSERT INTO billing_invoices (account_id, period_start, period_end, "
+                     "billing_mode, currency, subtotal, total, status) VALUES (%d, "
+                     "'2024-%02d-01', '2024-%02d-01', 'usage', 'usd', %s, %s, '%s')"
+                     % (acct, m, m + 1, total, total, status))
+        body = self.ok("admin/summary", {"from": "2025-01-01", "to": "2025-01-31"})
+        self.assertEqual(body, {
+            "currency": "usd",
+            "period": {"from": "2025-01-01T00:00:00Z", "to": "2025-02-01T00:00:00Z"},
+            "usage_cost": Decimal("1.45"),
+            "outstanding": {"amount": Decimal("13.75"), "invoices": 3},
+            "overdue": {"amount": Decimal("3.75"), "invoices": 2},
+            "accounts": {"total": 3, "active": 1, "suspended": 1, "closed": 1}})
+        self.assertEqual(str(body["usage_cost"]), "1.45")
+        self.assertEqual(str(body["overdue"]["amount"]), "3.75")
+        # the default period is the billing period containing now
+        body = self.ok("admin/summary", token=self.stack.token("op@example.com", "operator"))
+        self.assertEqual(set(body["period"]), {"from", "to"})
+        self.assertEqual(str(body["outstanding"]["amount"]), "13.75")
+        self.bad("admin/summary", {"from": "2025-01-01T01:00:00Z", "to": "2025-02-01"}, "from")
+        self.bad("admin/summary", {"from": "2025-02-01", "to": "2025-01-01"}, "to")
+        self.bad("admin/summary", {}, None, self.user_token(a), status=403)
