@@ -3,7 +3,7 @@
 // for an admin the forms to add a credit and make a manual invoice.
 import { api } from './api.js';
 import { h, money, quantity, dateTime, date, statusBadge, section, showError } from './ui.js';
-import { grid, fill, link, field, notice, reporter, canWrite, idempotencyKey } from './admin-util.js';
+import { grid, fill, field, notice, reporter, canWrite, idempotencyKey, period, link } from './admin-util.js';
 import { INVOICE_COLS } from './admin-invoices.js';
 import { EVENT_COLS } from './admin-ops.js';
 
@@ -24,7 +24,7 @@ async function profile(user) {
 			['Email', a.email],
 			['Plan', plan.name ? `${plan.name} (${plan.id})` : a.plan_id],
 			['Mode', u.billing_mode],
-			['Period', h('span', {}, date(u.period.from), ' – ', date(u.period.to))],
+			['Period', period(u.period.from, u.period.to)],
 			['Outstanding', a.outstanding_balance != null ? money(a.outstanding_balance, cur) : null],
 			['Credits', money(u.credits_balance, cur)],
 			['Created', a.created_at ? dateTime(a.created_at) : null],
@@ -55,7 +55,7 @@ async function profile(user) {
 
 function creditForm(user, after) {
 	let key = idempotencyKey();
-	const msg = h('div');
+	const msg = h('div', { class: 'form-msg' });
 	const form = h('form', { class: 'form', 'aria-label': 'Add a credit' },
 		field({ name: 'amount', label: 'Amount', required: '', inputmode: 'decimal',
 			pattern: '[0-9]+([.][0-9]{1,2})?', hint: 'Up to 2 decimals, at most 100000.00' }),
@@ -87,7 +87,7 @@ function creditForm(user, after) {
 }
 
 function invoiceForm(user, after) {
-	const msg = h('div');
+	const msg = h('div', { class: 'form-msg' });
 	const form = h('form', { class: 'form', 'aria-label': 'Make a manual invoice' },
 		field({ name: 'period_start', label: 'Period start', type: 'date', required: '' }),
 		field({ name: 'period_end', label: 'Period end (included)', type: 'date', required: '' }),
@@ -158,9 +158,7 @@ export function account(main, params) {
 	const write = canWrite();
 	main.append(
 		h('p', { class: 'back' }, link('← All accounts', 'overview')),
-		h('h2', {}, `Account ${user}`),
-		status,
-		prof,
+		section(`Account ${user}`, status, prof),
 		section('Invoices', invs, write ? h('details', {}, h('summary', {}, 'Make a manual invoice'), invoiceForm(user, loadAll)) : null),
 		section('Credits', creds, write ? h('details', {}, h('summary', {}, 'Add a credit'), creditForm(user, loadAll)) : null),
 		section('Payments', pays),

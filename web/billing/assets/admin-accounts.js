@@ -1,8 +1,8 @@
 // Billing Management, the landing view: the totals, then every account,
 // filtered and paged by the server (admin/summary, admin/users).
 import { api } from './api.js';
-import { h, money, date, statusBadge, section } from './ui.js';
-import { grid, filterForm, pager, cursorOf, fill, link, summary } from './admin-util.js';
+import { h, money, statusBadge, section } from './ui.js';
+import { grid, filterForm, pager, cursorOf, fill, link, summary, period } from './admin-util.js';
 
 const PAGE = 25;
 
@@ -16,17 +16,16 @@ function card(label, value, note) {
 function totals(s) {
 	const cur = s.currency;
 	const p = s.period || {};
-	return [
-		h('div', { class: 'figures' },
-			card('Usage cost this period', money(s.current_period_cost, cur),
-				p.from ? h('span', {}, date(p.from), ' – ', date(p.to)) : null),
-			card('Outstanding', money(s.outstanding_balance, cur),
-				s.outstanding_invoices != null ? `${s.outstanding_invoices} invoices sent or overdue` : null),
-			card('Overdue invoices', String(s.overdue_count ?? 0),
-				s.overdue_balance != null ? money(s.overdue_balance, cur) : null),
-			card('Accounts', String(s.accounts ?? '—'),
-				s.active_sessions != null ? `${s.active_sessions} live sessions` : null)),
-	];
+	const out = s.outstanding || {};
+	const over = s.overdue || {};
+	const acc = s.accounts || {};
+	return h('div', { class: 'figures' },
+		card('Usage cost this period', money(s.usage_cost, cur),
+			p.from ? period(p.from, p.to) : null),
+		card('Outstanding', money(out.amount, cur), `${out.invoices ?? 0} invoices sent or overdue`),
+		card('Overdue invoices', String(over.invoices ?? 0), `${money(over.amount, cur)} overdue`),
+		card('Accounts', String(acc.total ?? 0),
+			`${acc.active ?? 0} active, ${acc.suspended ?? 0} suspended, ${acc.closed ?? 0} closed`));
 }
 
 export const ACCOUNT_COLS = [
@@ -41,11 +40,11 @@ export const ACCOUNT_COLS = [
 ];
 
 const FILTERS = [
-	{ name: 'q', label: 'User', type: 'search', placeholder: 'id or email' },
+	{ name: 'q', label: 'User', type: 'search', placeholder: 'start of id or email' },
 	{ name: 'status', label: 'Status', type: 'select',
 		options: [['', 'Any'], ['active', 'Active'], ['suspended', 'Suspended'], ['closed', 'Closed']] },
-	{ name: 'from', label: 'Created from', type: 'date' },
-	{ name: 'to', label: 'Created to', type: 'date' },
+	{ name: 'from', label: 'Period from', type: 'date' },
+	{ name: 'to', label: 'Period to (included)', type: 'date' },
 ];
 
 export function overview(main, params) {
@@ -54,7 +53,7 @@ export function overview(main, params) {
 	main.append(
 		section('Totals', tot),
 		section('Accounts', filterForm('Filter accounts', FILTERS, params, 'overview', [['limit', params.get('limit')]]), list));
-	fill(tot, async () => totals(await summary()));
+	fill(tot, async () => totals(await summary(params)));
 	fill(list, async () => {
 		const t0 = performance.now();
 		const r = await api('admin/users', { query: {

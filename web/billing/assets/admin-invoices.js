@@ -3,7 +3,7 @@
 // admin/invoices/{id}), each behind a confirmation naming number and amount.
 import { api } from './api.js';
 import { h, money, dateTime, date, statusBadge, section, confirmAction } from './ui.js';
-import { grid, fill, link, filterForm, pager, cursorOf, reporter, canWrite } from './admin-util.js';
+import { grid, fill, link, filterForm, pager, cursorOf, reporter, canWrite, period } from './admin-util.js';
 
 export const invoiceName = (inv) => inv.invoice_number || `draft ${inv.id}`;
 
@@ -26,7 +26,7 @@ function actions(inv, done) {
 		'aria-label': `${label} ${invoiceName(inv)}`,
 		on: { click: async () => {
 			const amount = money(inv.total, inv.currency);
-			if (!await confirmAction(`${label} invoice ${invoiceName(inv)} of ${amount} (${inv.user_id})? ${why}`)) return;
+			if (!await confirmAction(`${label} invoice ${invoiceName(inv)} of ${amount} (${inv.user_id})? ${why}`, label)) return;
 			try {
 				const r = await api(`admin/invoices/${encodeURIComponent(inv.id)}`, { method: 'PATCH', body: { status: to } });
 				done(`Invoice ${invoiceName(r)} of ${money(r.total, r.currency)} is now ${r.status}.`);
@@ -43,7 +43,7 @@ export function INVOICE_COLS(done, withUser = true) {
 		withUser ? { label: 'Account', cell: i => link(i.user_id, 'account', [['u', i.user_id]]) } : null,
 		{ label: 'Kind', cell: i => i.kind },
 		{ label: 'Status', cell: i => statusBadge(i.status) },
-		{ label: 'Period', cell: i => h('span', {}, date(i.period_start), ' – ', date(i.period_end)) },
+		{ label: 'Period', cell: i => period(i.period_start, i.period_end) },
 		{ label: 'Total', num: true, cell: i => money(i.total, i.currency) },
 		{ label: 'Due', cell: i => i.due_date ? date(i.due_date) : null },
 	].filter(Boolean);

@@ -1,7 +1,7 @@
 // Billing Management: the helpers its views share (hash state, tables,
 // filter forms, cursor pages, loading with every error shown).
 import { api, claims } from './api.js';
-import { h, showError, loading } from './ui.js';
+import { h, date, showError, loading } from './ui.js';
 
 export function role() {
 	try { return (claims() || {}).role || 'user'; } catch { return 'user'; }
@@ -31,11 +31,19 @@ export const go = (view, pairs) => { location.hash = hashOf(view, pairs).slice(1
 export const link = (text, view, pairs = []) => h('a', { href: hashOf(view, pairs), text });
 
 // The first answer of admin/summary, asked once at start to learn whether
-// the server lets this token in; the overview takes it instead of asking again.
+// the server lets this token in; the overview takes it instead of asking
+// again when it wants the same period.
 let primed = null;
-export function prime() { primed = api('admin/summary'); return primed; }
-export function summary() {
-	const p = primed || api('admin/summary');
+const periodOf = (params) => ({ from: params.get('from'), to: params.get('to') });
+export function prime() {
+	const { view, params } = route();
+	const q = view === 'overview' ? periodOf(params) : {};
+	primed = { key: JSON.stringify(q), p: api('admin/summary', { query: q }) };
+	return primed.p;
+}
+export function summary(params) {
+	const q = periodOf(params);
+	const p = primed && primed.key === JSON.stringify(q) ? primed.p : api('admin/summary', { query: q });
 	primed = null;
 	return p;
 }
@@ -53,6 +61,13 @@ export function grid(label, cols, rows, empty = 'Nothing to show.') {
 			h('caption', { class: 'visually-hidden', text: label }),
 			h('thead', {}, h('tr', {}, ...cols.map(c => h('th', c.num ? { scope: 'col', class: 'num' } : { scope: 'col' }, c.label)))),
 			h('tbody', {}, ...rows.map(r => h('tr', {}, ...cols.map(c => td(c, r)))))));
+}
+
+// A period of whole UTC days, its end shown as the last day it includes
+// (the API's end is exclusive: 00:00 the next day).
+export function period(from, to) {
+	const end = /T00:00:00(\.0+)?Z$/.test(to || '') ? new Date(Date.parse(to) - 864e5).toISOString() : to;
+	return h('span', {}, date(from), ' – ', date(end));
 }
 
 let nextId = 0;
