@@ -30,25 +30,6 @@ export const go = (view, pairs) => { location.hash = hashOf(view, pairs).slice(1
 
 export const link = (text, view, pairs = []) => h('a', { href: hashOf(view, pairs), text });
 
-// The first answer of admin/summary, asked once at start to learn whether
-// the server lets this token in; the overview takes it instead of asking
-// again when it wants the same period.
-let primed = null;
-const periodOf = (params) => ({ from: params.get('from'), to: params.get('to') });
-export function prime() {
-	const { view, params } = route();
-	const q = view === 'overview' ? periodOf(params) : {};
-	primed = { key: JSON.stringify(q), p: api('admin/summary', { query: q }) };
-	return primed.p;
-}
-export function summary(params) {
-	const q = periodOf(params);
-	const p = primed && primed.key === JSON.stringify(q) ? primed.p : api('admin/summary', { query: q });
-	primed = null;
-	return p;
-}
-export function unprime() { primed = null; }
-
 // A table; cols: [{label, num, cell(row) → node|string|null}].
 export function grid(label, cols, rows, empty = 'Nothing to show.') {
 	if (!rows || !rows.length) return h('p', { class: 'empty', text: empty });
