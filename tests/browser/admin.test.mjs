@@ -158,6 +158,14 @@ test('a manual invoice, then mark paid behind a confirmation naming number and a
 	await made.filter({ hasText: /made: sent, \$1\.40/ }).waitFor();
 	const number = /INV-\d{4}-\d{6}/.exec(await made.innerText())[0];
 
+	// by keyboard: Escape leaves the dialog and changes nothing
+	await p.page.getByRole('button', { name: `Void ${number}` }).focus();
+	await p.page.keyboard.press('Enter');
+	await p.page.locator('dialog[open]').getByText(/Voiding cannot be undone/).waitFor();
+	await p.page.keyboard.press('Escape');
+	await p.page.locator('dialog').waitFor({ state: 'detached' });
+	await p.page.locator('tr').filter({ hasText: number }).locator('.status-sent').waitFor();
+
 	await p.page.getByRole('button', { name: `Mark paid ${number}` }).click();
 	const dialog = p.page.locator('dialog[open]');
 	await dialog.waitFor();
@@ -273,6 +281,12 @@ test('375 px: the list answers and fits; the time to the list is printed', async
 	const width = await p.page.evaluate(() => document.documentElement.scrollWidth);
 	assert.ok(width <= 375, `no page-wide horizontal scroll (${width} px)`);
 	await clean(p, 'admin-375');
+	await p.page.goto(p.page.url().replace(/#.*/, `#account?u=${encodeURIComponent(a)}`));
+	await p.page.locator('table').filter({ hasText: 'Remaining' }).waitFor();
+	const w2 = await p.page.evaluate(() => document.documentElement.scrollWidth);
+	assert.ok(w2 <= 375, `the account fits too (${w2} px)`);
+	await clean(p, 'admin-375-account');
+	await p.page.goto(p.page.url().replace(/#.*/, `#overview?q=${encodeURIComponent(prefix)}`));
 	// the time for the admin list to answer, seen from the browser, 5 times
 	const times = [];
 	for (let i = 0; i < 5; i++) {
