@@ -6,6 +6,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
 	token, apiCall, uniqueUser, seedSession, runJob, openPage, expectClean,
@@ -304,6 +306,71 @@ test('375 px: the list answers and fits; the time to the list is printed', async
 	const med = (xs) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 	console.log(`admin list: navigation to rows on screen median ${med(times.map((t) => t.shown))} ms; ` +
 		`admin/users request median ${med(times.map((t) => t.api)).toFixed(1)} ms (${times.length} loads)`);
+	expectClean(p);
+	await p.page.close();
+});
+
+// Opt-in (ADMIN_BENCH_ACCOUNTS=10000 python3 tests/browser/run.py admin): N
+// more accounts seeded straight into the stack's database (half a month of
+// daily totals each, two invoices, a credit for every tenth, every 20th
+// suspended), then the page's time from navigation to the list on screen,
+// and to the totals, median of 5 loads.
+const BENCH = Number(process.env.ADMIN_BENCH_ACCOUNTS || 0);
+test(`the admin page with ${BENCH} more accounts: time to the list`, { skip: !BENCH && 'ADMIN_BENCH_ACCOUNTS not set' }, async () => {
+	const sock = path.join(process.env.BILLING_STACK_VAR, 'mysql.sock');
+	const sql = (text) => execFileSync('mariadb', ['--no-defaults', '-S', sock, '-u', 'root',
+		'--batch', '--skip-column-names', 'billing'], { input: text, encoding: 'utf8', maxBuffer: 1 << 26 });
+	const chunks = (rows, head) => {
+		const out = [];
+		for (let i = 0; i < rows.length; i += 1000) out.push(head + rows.slice(i, i + 1000).join(',') + ';');
+		return out.join('\n');
+	};
+	const t0 = Date.now();
+	const ids = Array.from({ length: BENCH }, (_, i) => i + 1);
+	const name = (i) => `bench-${String(i).padStart(5, '0')}`;
+	sql(chunks(ids.map((i) => `('${name(i)}', '${name(i)}@example.com', '${i % 20 ? 'active' : 'suspended'}', '2027-01-01')`),
+		'INSERT INTO billing_accounts (user_id, email, status, created_at) VALUES '));
+	const first = Number(sql(`SELECT MIN(id) FROM billing_accounts WHERE user_id = '${name(1)}'`).trim());
+	const acc = ids.map((i) => first + i - 1);
+	const daily = [];
+	for (const a of acc) {
+		for (let d = 1; d <= 14; d++) {
+			const day = `2027-03-${String(d).padStart(2, '0')}`;
+			daily.push(`(${a}, '${day}', 'cpu', 0.05, 2, 0.100000, 1)`, `(${a}, '${day}', 'memory', 0.01, 4, 0.040000, 1)`,
+				`(${a}, '${day}', 'storage', 0.10, 1, 0.000137, 1)`);
+		}
+	}
+	sql(chunks(daily, 'INSERT INTO billing_usage_daily (account_id, day, resource_type, unit_price, quantity, total_cost, records) VALUES '));
+	sql(chunks(acc.flatMap((a) => [`(${a}, '2027-01-01', '2027-02-01', 'usage', 'usd', 4.21, 4.21, 'paid')`,
+		`(${a}, '2027-02-01', '2027-03-01', 'usage', 'usd', 4.21, 4.21, '${a % 7 ? 'sent' : 'overdue'}')`]),
+	'INSERT INTO billing_invoices (account_id, period_start, period_end, billing_mode, currency, subtotal, total, status) VALUES '));
+	sql(chunks(acc.filter((a) => a % 10 === 0).map((a) => `(${a}, 5.00, 5.00, 'usd', 'welcome')`),
+		'INSERT INTO billing_credits (account_id, amount, remaining, currency, reason) VALUES '));
+	sql('ANALYZE TABLE billing_accounts, billing_usage_daily, billing_invoices, billing_credits;');
+	console.log(`seeded ${BENCH} accounts in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+	const p = await openPage('/admin/billing/#overview', LS);
+	const rows = p.page.locator('table').filter({ hasText: 'Period cost' }).locator('tbody tr');
+	await rows.first().waitFor();
+	const runs = [];
+	for (let i = 0; i < 5; i++) {
+		const n0 = Date.now();
+		await p.page.reload();
+		await rows.nth(24).waitFor();
+		const list = Date.now() - n0;
+		await p.page.locator('.figures').waitFor();
+		const totals = Date.now() - n0;
+		const req = await p.page.evaluate(() => Object.fromEntries(performance.getEntriesByType('resource')
+			.filter((e) => e.name.includes('/api/')).map((e) => [new URL(e.name).pathname.split('/').slice(-2).join('/') +
+				new URL(e.name).search, +(e.responseEnd - e.requestStart).toFixed(1)])));
+		const shown = await p.page.evaluate(() => performance.getEntriesByName('admin-accounts-shown')[0].startTime);
+		runs.push({ list, totals, req, shown });
+	}
+	const med = (xs) => [...xs].sort((x, y) => x - y)[2];
+	const reqMed = (k) => med(runs.map((r) => Object.entries(r.req).find(([u]) => u.startsWith(k))?.[1] ?? NaN));
+	console.log(`admin page, ${BENCH} more accounts (median of 5): in the page, navigation start to 25 rows ${med(runs.map((r) => r.shown)).toFixed(0)} ms; seen by the test ${med(runs.map((r) => r.list))} ms, ` +
+		`to totals ${med(runs.map((r) => r.totals))} ms; requests: admin/users?limit=1 ${reqMed('admin/users?limit=1')} ms, ` +
+		`admin/users?limit=25 ${reqMed('admin/users?limit=25')} ms, admin/summary ${reqMed('admin/summary')} ms`);
 	expectClean(p);
 	await p.page.close();
 });
