@@ -77,13 +77,15 @@ test('totals first, then the accounts the server filtered by user and status', a
 	assert.equal(q.get('status'), 'active', 'the status filter goes to the server');
 	assert.ok(apiSeen(p).some((s) => s.url.includes('admin/summary') && s.status === 200));
 
+	await screenshot(p.page, 'admin-overview');
+
 	// another status through the form: the request carries it, nothing matches
 	await p.page.getByLabel('Status').first().selectOption('suspended');
 	await p.page.getByRole('button', { name: 'Apply' }).first().click();
 	await p.page.getByText('No account matches these filters.').waitFor();
 	assert.ok(apiSeen(p).some((s) => /admin\/users\?.*status=suspended/.test(s.url)));
 	assert.match(await p.page.evaluate(() => location.hash), /status=suspended/, 'the hash keeps the filter');
-	await clean(p, 'admin-overview');
+	await clean(p, 'admin-overview-suspended');
 	await p.page.close();
 });
 
