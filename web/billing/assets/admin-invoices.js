@@ -1,0 +1,74 @@
+// Billing Management, invoices: every account's invoices filtered and paged
+// by the server (GET admin/invoices), and the actions on one (PATCH
+// admin/invoices/{id}), each behind a confirmation naming number and amount.
+import { api } from './api.js';
+import { h, money, dateTime, date, statusBadge, section, confirmAction } from './ui.js';
+import { grid, fill, link, filterForm, pager, cursorOf, reporter, canWrite, period } from './admin-util.js';
+
+export const invoiceName = (inv) => inv.invoice_number || `draft ${inv.id}`;
+
+// status → the actions that may follow it (docs/billing.md "Statuses")
+const ACTIONS = {
+	draft: [['sent', 'Finalize', 'It gets its number and due date and is sent.'],
+		['void', 'Void', 'Voiding cannot be undone.']],
+	sent: [['paid', 'Mark paid', 'This records a manual payment of the whole amount.'],
+		['void', 'Void', 'Voiding cannot be undone.']],
+	overdue: [['paid', 'Mark paid', 'This records a manual payment of the whole amount.'],
+		['void', 'Void', 'Voiding cannot be undone.']],
+};
+
+// done(message) after a change; done(null, error) when it failed
+function actions(inv, done) {
+	const list = ACTIONS[inv.status];
+	if (!list) return null;
+	return h('span', { class: 'actions' }, ...list.map(([to, label, why]) => h('button', {
+		type: 'button', class: to === 'void' ? 'danger' : 'secondary',
+		'aria-label': `${label} ${invoiceName(inv)}`,
+		on: { click: async () => {
+			const amount = money(inv.total, inv.currency);
+			if (!await confirmAction(`${label} invoice ${invoiceName(inv)} of ${amount} (${inv.user_id})? ${why}`, label)) return;
+			try {
+				const r = await api(`admin/invoices/${encodeURIComponent(inv.id)}`, { method: 'PATCH', body: { status: to } });
+				done(`Invoice ${invoiceName(r)} of ${money(r.total, r.currency)} is now ${r.status}.`);
+			} catch (e) {
+				done(null, e);
+			}
+		} },
+	}, label)));
+}
+
+export function INVOICE_COLS(done, withUser = true) {
+	const cols = [
+		{ label: 'Number', cell: i => invoiceName(i) },
+		withUser ? { label: 'Account', cell: i => link(i.user_id, 'account', [['u', i.user_id]]) } : null,
+		{ label: 'Kind', cell: i => i.kind },
+		{ label: 'Status', cell: i => statusBadge(i.status) },
+		{ label: 'Period', cell: i => period(i.period_start, i.period_end) },
+		{ label: 'Total', num: true, cell: i => money(i.total, i.currency) },
+		{ label: 'Due', cell: i => i.due_date ? date(i.due_date) : null },
+	].filter(Boolean);
+	if (canWrite()) cols.push({ label: 'Actions', cell: i => actions(i, done) });
+	return cols;
+}
+
+const FILTERS = [
+	{ name: 'user_id', label: 'User', type: 'search' },
+	{ name: 'status', label: 'Status', type: 'select',
+		options: [['', 'Any'], ['draft', 'Draft'], ['sent', 'Sent'], ['overdue', 'Overdue'], ['paid', 'Paid'], ['void', 'Void']] },
+	{ name: 'from', label: 'Period from', type: 'date' },
+	{ name: 'to', label: 'Period to', type: 'date' },
+];
+
+export function invoices(main, params) {
+	const list = h('div', { 'aria-live': 'polite' });
+	const status = h('div');
+	const load = () => fill(list, async () => {
+		const r = await api('admin/invoices', { query: {
+			user_id: params.get('user_id'), status: params.get('status'),
+			from: params.get('from'), to: params.get('to'), limit: 25, cursor: cursorOf(params) } });
+		return [grid('Invoices', INVOICE_COLS(reporter(status, load)), r.invoices, 'No invoice matches these filters.'),
+			pager('Invoice pages', 'invoices', params, r.next_cursor)];
+	});
+	main.append(section('Invoices', filterForm('Filter invoices', FILTERS, params, 'invoices'), status, list));
+	load();
+}
