@@ -38,7 +38,7 @@ api_plans(struct app *app, struct http_request *req)
 
 	if (api_target_user(req, user, sizeof(user)) != 0)
 		return -1;
-	if (subscription_view(app->db, user, &v, &r) != RESULT_OK)
+	if (subscription_view(app, user, &v, &r) != RESULT_OK)
 		return api_send_result(req, &r);
 	/* no account yet: the default plan is the one that would apply */
 	current = account_plan(cfg, v.has_account ? &v.acct : NULL);
