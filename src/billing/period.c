@@ -65,6 +65,38 @@ period_containing(int invoice_day, int64_t at, int64_t *start, int64_t *end)
 	period_containing_tz(NULL, invoice_day, at, start, end);
 }
 
+int
+period_zone_is_utc(const struct period_zone *z)
+{
+	return (z->zone[0] == '\0' || strcmp(z->zone, TZ_UTC) == 0) &&
+	    (z->from == 0 || z->prev[0] == '\0' || strcmp(z->prev, TZ_UTC) == 0);
+}
+
+int
+period_zone_offsets(const struct period_zone *z, int64_t from, int64_t to,
+    struct tz_span *spans, size_t max)
+{
+	int n = 0, m;
+
+	if (z->from != 0 && z->prev[0] != '\0' && from < z->from) {
+		if ((n = tz_offsets(z->prev, from, to < z->from ? to : z->from,
+		    spans, max)) < 0)
+			return -1;
+		if (to <= z->from)
+			return n;
+		from = z->from;
+	}
+	if ((m = tz_offsets(z->zone, from, to, spans + n, max - (size_t)n)) < 0)
+		return -1;
+	/* the same offset on both sides of the change: one span */
+	if (n > 0 && spans[n].offset == spans[n - 1].offset) {
+		memmove(spans + n, spans + n + 1, (size_t)(m - 1) *
+		    sizeof(*spans));
+		m--;
+	}
+	return n + m;
+}
+
 void
 period_account(const struct period_zone *z, int invoice_day, int64_t at,
     int64_t *start, int64_t *end)

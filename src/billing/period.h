@@ -46,6 +46,16 @@ struct period_zone {
 void period_account(const struct period_zone *z, int invoice_day,
     int64_t at, int64_t *start, int64_t *end);
 
+/*
+ * The account's UTC offsets over [from, to) (tz_offsets: in prev before
+ * from, in zone after): how many spans, or -1 when more than max.
+ */
+int period_zone_offsets(const struct period_zone *z, int64_t from,
+    int64_t to, struct tz_span *spans, size_t max);
+
+/* 1 when the account has always been in UTC (its days are UTC days). */
+int period_zone_is_utc(const struct period_zone *z);
+
 /* Start of the day containing `at` in zone (NULL, "": UTC), and of the
  * day after it. */
 int64_t period_day_floor_tz(const char *zone, int64_t at);

@@ -111,6 +111,61 @@ local_ymd(int64_t t)
 	    tm.tm_mday;
 }
 
+/* t's UTC offset (seconds east), in the zone entered. */
+static int32_t
+local_offset(int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (localtime_r(&tt, &tm) == NULL)
+		return 0;
+	return (int32_t)tm.tm_gmtoff;
+}
+
+int
+tz_offsets(const char *zone, int64_t from, int64_t to, struct tz_span *spans,
+    size_t max)
+{
+	int64_t s = from / USEC_PER_SEC, end = to / USEC_PER_SEC, lo, hi, mid;
+	struct tz_saved sv;
+	int32_t cur;
+	size_t n = 1;
+
+	if (max == 0)
+		return -1;
+	spans[0].start = from;
+	spans[0].offset = 0;
+	if (is_utc(zone))
+		return 1;
+	tz_enter(zone, &sv);
+	spans[0].offset = cur = local_offset(s);
+	/* a day at a time, and the second of each change found between */
+	for (lo = s; lo < end; lo = hi) {
+		hi = lo + 86400 < end ? lo + 86400 : end;
+		if (local_offset(hi) == cur)
+			continue;
+		while (hi - lo > 1) {
+			mid = lo + (hi - lo) / 2;
+			if (local_offset(mid) == cur)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		if (hi >= end)
+			break;
+		if (n == max) {
+			n = max + 1;
+			break;
+		}
+		cur = local_offset(hi);
+		spans[n].start = hi * USEC_PER_SEC;
+		spans[n++].offset = cur;
+	}
+	tz_leave(&sv);
+	return n > max ? -1 : (int)n;
+}
+
 int64_t
 tz_day_start(const char *zone, int year, int month, int day)
 {

@@ -34,6 +34,21 @@ int tz_valid(const char *name);
  */
 int64_t tz_day_start(const char *zone, int year, int month, int day);
 
+/* A stretch of constant UTC offset: from `start` on (until the next). */
+struct tz_span {
+	int64_t start;          /* microseconds, UTC */
+	int32_t offset;         /* seconds east of UTC */
+};
+
+/*
+ * The zone's offsets over [from, to): spans[0].start is from, each span
+ * lasts until the next one's start.  Returns how many (at least 1), or -1
+ * when there are more than max.  Changes closer together than a day are
+ * taken as one (none in the tz database).
+ */
+int tz_offsets(const char *zone, int64_t from, int64_t to,
+    struct tz_span *spans, size_t max);
+
 /* The local calendar date of the instant `at` in zone. */
 void tz_local_date(const char *zone, int64_t at, int *year, int *month,
     int *day);

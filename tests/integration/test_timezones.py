@@ -208,3 +208,78 @@ class ZoneChangeTest(TimezoneCase):
         self.assertEqual(body["previous_timezone"], "Asia/Tokyo")
         # the period containing now in Tokyo ends at 1 January there
         self.assertEqual(body["timezone_effective_from"], "2024-12-31T15:00:00Z")
+
+
+class ZoneReadsTest(TimezoneCase):
+    """GET usage and GET subscription show the account's own period."""
+
+    @classmethod
+    def setUpStack(cls):
+        t = cls()
+        t.account("pst@example.com")
+        t.sql("UPDATE billing_accounts SET timezone = 'America/Los_Angeles' "
+              "WHERE user_id = 'pst@example.com'")
+        # an hour on each side of the local midnight of 1 December (08:00Z),
+        # records only (no daily totals): read as the edges of a range
+        for h in (7, 8):
+            t.sql("INSERT INTO billing_usage_records (account_id, resource_type, quantity, "
+                  "unit, unit_price, total_cost, start_time, end_time, bill_from) "
+                  "SELECT id, 'cpu', 2, 'core-hours', 0.05, 0.10, "
+                  "'2024-12-01 %02d:00:00', '2024-12-01 %02d:00:00', "
+                  "'2024-12-01 %02d:00:00' FROM billing_accounts "
+                  "WHERE user_id = 'pst@example.com'" % (h, h + 1, h))
+        # one record an hour before the November 2024 fall-back and two
+        # a day later, at 23:00 and 00:00 local (PST)
+        for at in ("2024-11-03 06:00:00", "2024-11-04 07:00:00", "2024-11-04 08:00:00"):
+            t.sql("INSERT INTO billing_usage_records (account_id, resource_type, quantity, "
+                  "unit, unit_price, total_cost, start_time, end_time, bill_from) "
+                  "SELECT id, 'cpu', 1, 'core-hours', 0.05, 0.05, '%s', "
+                  "'%s' + INTERVAL 1 HOUR, '%s' FROM billing_accounts "
+                  "WHERE user_id = 'pst@example.com'" % (at, at, at))
+        t.account("plain@example.com")
+
+    def user(self, sub):
+        return self.stack.token(sub, "user", now=1734696000)
+
+    def test_usage_defaults_to_the_local_period(self):
+        status, _, body = self.request("GET", "usage", token=self.user("pst@example.com"))
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["period"], {"from": "2024-12-01T08:00:00Z",
+                                          "to": "2025-01-01T08:00:00Z"})
+        self.assertEqual(Decimal(str(body["total_cost"])), Decimal("0.10"))
+        status, _, body = self.request("GET", "usage", token=self.user("plain@example.com"))
+        self.assertEqual(body["period"], {"from": "2024-12-01T00:00:00Z",
+                                          "to": "2025-01-01T00:00:00Z"})
+
+    def test_a_range_asked_is_the_range_read(self):
+        status, _, body = self.request("GET", "usage?from=2024-12-01T07:00:00Z&to=2024-12-01T09:00:00Z",
+                                       token=self.user("pst@example.com"))
+        self.assertEqual(status, 200, body)
+        self.assertEqual(Decimal(str(body["total_cost"])), Decimal("0.20"))
+
+    def days(self, user, query):
+        status, _, body = self.request(
+            "GET", "admin/reports?group_by=day&user_id=%s&%s" % (user.replace("@", "%40"), query),
+            token=self.admin())
+        self.assertEqual(status, 200, body)
+        return [(r["day"], r["records"]) for r in body["rows"]]
+
+    def test_report_days_are_the_accounts_local_days(self):
+        # 23:00 PDT on 2 Nov; 23:00 PST on 3 Nov (a 25-hour day); 00:00 on 4 Nov
+        self.assertEqual(self.days("pst@example.com", "from=2024-11-01&to=2024-11-06"),
+                         [("2024-11-02", 1), ("2024-11-03", 1), ("2024-11-04", 1)])
+        self.assertEqual(self.days("pst@example.com", "from=2024-11-28&to=2024-12-02"),
+                         [("2024-11-30", 1), ("2024-12-01", 1)])
+        # every account at once: UTC days, as before
+        status, _, body = self.request(
+            "GET", "admin/reports?group_by=day&from=2024-11-01&to=2024-11-06",
+            token=self.admin())
+        self.assertEqual([(r["day"], r["records"]) for r in body["rows"]],
+                         [("2024-11-03", 1), ("2024-11-04", 2)])
+
+    def test_subscription_shows_the_local_period(self):
+        status, _, body = self.request("GET", "subscription",
+                                       token=self.user("pst@example.com"))
+        self.assertEqual(status, 200, body)
+        self.assertEqual((body["current_period_start"], body["current_period_end"]),
+                         ("2024-12-01T08:00:00Z", "2025-01-01T08:00:00Z"))

@@ -213,6 +213,40 @@ START_TEST(test_zone_change_applies_next_period)
 }
 END_TEST
 
+START_TEST(test_offsets_over_a_year)
+{
+	struct tz_span sp[4];
+	struct period_zone z;
+
+	ck_assert_int_eq(tz_offsets("America/Los_Angeles",
+	    at("2024-01-01T00:00:00Z"), at("2025-01-01T00:00:00Z"), sp, 4), 3);
+	ck_assert_int_eq(sp[0].offset, -8 * 3600);
+	ck_assert_int_eq(sp[1].start, at("2024-03-10T10:00:00Z"));
+	ck_assert_int_eq(sp[1].offset, -7 * 3600);
+	ck_assert_int_eq(sp[2].start, at("2024-11-03T09:00:00Z"));
+	ck_assert_int_eq(sp[2].offset, -8 * 3600);
+	ck_assert_int_eq(tz_offsets("America/Los_Angeles",
+	    at("2024-01-01T00:00:00Z"), at("2025-01-01T00:00:00Z"), sp, 2), -1);
+	ck_assert_int_eq(tz_offsets("Asia/Kathmandu",
+	    at("2024-01-01T00:00:00Z"), at("2025-01-01T00:00:00Z"), sp, 1), 1);
+	ck_assert_int_eq(sp[0].offset, 5 * 3600 + 45 * 60);
+	/* Lord Howe: 30 minutes */
+	ck_assert_int_eq(tz_offsets("Australia/Lord_Howe",
+	    at("2024-03-01T00:00:00Z"), at("2024-05-01T00:00:00Z"), sp, 4), 2);
+	ck_assert_int_eq(sp[1].offset - sp[0].offset, -1800);
+	/* across a zone change: UTC, then Kathmandu */
+	memset(&z, 0, sizeof(z));
+	snprintf(z.zone, sizeof(z.zone), "Asia/Kathmandu");
+	snprintf(z.prev, sizeof(z.prev), "UTC");
+	z.from = at("2025-01-01T00:00:00Z");
+	ck_assert_int_eq(period_zone_offsets(&z, at("2024-12-01T00:00:00Z"),
+	    at("2025-02-01T00:00:00Z"), sp, 4), 2);
+	ck_assert_int_eq(sp[0].offset, 0);
+	ck_assert_int_eq(sp[1].start, z.from);
+	ck_assert(!period_zone_is_utc(&z));
+}
+END_TEST
+
 /* Not a check: prints what a call costs (docs and tz.c quote it). */
 START_TEST(test_cost)
 {
@@ -249,6 +283,7 @@ tz_suite(void)
 	tcase_add_test(tc, test_periods_in_zone);
 	tcase_add_test(tc, test_days_in_zone);
 	tcase_add_test(tc, test_zone_change_applies_next_period);
+	tcase_add_test(tc, test_offsets_over_a_year);
 	tcase_add_test(tc, test_cost);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
