@@ -25,6 +25,7 @@
 #include "tz.h"
 
 #define JOB_BATCH_ACCOUNTS 100
+#define HOUR_USEC (3600 * USEC_PER_SEC)
 /* how far back a run catches up missed periods (a year of monthly ones) */
 #define INVOICE_CATCHUP_PERIODS 12
 
@@ -98,6 +99,12 @@ open_periods(struct db *db, struct invoice_batch *jb, int64_t *first,
 
 	/* the latest period that has ended ends where the current one starts */
 	period_containing_tz(zone, day, jb->now, last_end, &end);
+	/* one that ends inside a clock hour (local midnight at +05:45) waits
+	 * until that hour is over: the usage job cuts records at whole hours,
+	 * and the one spanning the end is billed in the period it starts in */
+	if (*last_end % HOUR_USEC != 0 &&
+	    jb->now < *last_end - *last_end % HOUR_USEC + HOUR_USEC)
+		period_containing_tz(zone, day, *last_end - 1, last_end, &end);
 	period_containing_tz(zone, day, *last_end - 1, &jb->latest_start, &end);
 	bound = jb->latest_start;
 	for (i = 1; i < INVOICE_CATCHUP_PERIODS; i++)

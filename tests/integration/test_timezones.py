@@ -210,6 +210,23 @@ class ZoneChangeTest(TimezoneCase):
         self.assertEqual(body["timezone_effective_from"], "2024-12-31T15:00:00Z")
 
 
+class QuarterHourTest(TimezoneCase):
+
+    def test_a_period_ending_inside_an_hour_waits_for_the_hour(self):
+        # Kathmandu's 1 December begins at 18:15Z: the usage record of
+        # 18:00-19:00Z is metered after 19:00, so the run invoices then
+        self.account("qh@example.com")
+        self.sql("UPDATE billing_accounts SET timezone = 'Asia/Kathmandu', "
+                 "created_at = '2024-11-01 00:00:00' WHERE user_id = 'qh@example.com'")
+        self.stack.run_helper("billing-generate-invoices",
+                              env={"BILLING_TEST_NOW": "2024-11-30T18:30:00Z"})
+        self.assertEqual(self.invoices("qh@example.com"), [])
+        self.stack.run_helper("billing-generate-invoices",
+                              env={"BILLING_TEST_NOW": "2024-11-30T19:30:00Z"})
+        self.assertEqual([(s, e) for s, e, _ in self.invoices("qh@example.com")],
+                         [("2024-10-31T18:15:00Z", "2024-11-30T18:15:00Z")])
+
+
 class ZoneReadsTest(TimezoneCase):
     """GET usage and GET subscription show the account's own period."""
 
