@@ -14,13 +14,15 @@
 
 #define ACCOUNT_COLUMNS \
 	"id, user_id, COALESCE(email, ''), COALESCE(plan_id, ''), " \
-	"COALESCE(billing_mode, ''), status, COALESCE(stripe_customer_id, '')"
+	"COALESCE(billing_mode, ''), status, COALESCE(stripe_customer_id, ''), " \
+	"timezone, COALESCE(timezone_prev, ''), timezone_from"
 
 /* The columns of ACCOUNT_COLUMNS, by position. */
 enum {
 	ACCOUNT_COL_ID, ACCOUNT_COL_USER_ID, ACCOUNT_COL_EMAIL,
 	ACCOUNT_COL_PLAN_ID, ACCOUNT_COL_BILLING_MODE, ACCOUNT_COL_STATUS,
-	ACCOUNT_COL_CUSTOMER, ACCOUNT_NCOLS
+	ACCOUNT_COL_CUSTOMER, ACCOUNT_COL_TZ, ACCOUNT_COL_TZ_PREV,
+	ACCOUNT_COL_TZ_FROM, ACCOUNT_NCOLS
 };
 
 enum {
@@ -101,7 +103,12 @@ load(struct db *db, unsigned stmt, const struct db_param *p,
 		    sizeof(out->status));
 		db_col_text(res, ACCOUNT_COL_CUSTOMER, out->stripe_customer_id,
 		    sizeof(out->stripe_customer_id));
-		rc = DB_OK;
+		db_col_text(res, ACCOUNT_COL_TZ, out->zone.zone,
+		    sizeof(out->zone.zone));
+		db_col_text(res, ACCOUNT_COL_TZ_PREV, out->zone.prev,
+		    sizeof(out->zone.prev));
+		rc = db_col_time(res, ACCOUNT_COL_TZ_FROM, &out->zone.from) == 0 ?
+		    DB_OK : DB_ERROR;
 	} else
 		rc = r < 0 ? r : DB_NOT_FOUND;
 	db_result_free(res);
@@ -596,4 +603,118 @@ account_advance_billed_through(struct db *db, const uint64_t *ids, size_t n,
 		n -= k < n ? k : n;
 	}
 	return rc;
+}
+
+/* --- time zone (PATCH admin/users/{user_id}) ---------------------------- */
+
+enum { ACCOUNT_TZ_LOCK, ACCOUNT_TZ_SET, ACCOUNT_TZ_NSTMTS };
+static const struct db_stmt account_tz_sql[ACCOUNT_TZ_NSTMTS] = {
+	[ACCOUNT_TZ_LOCK] = { "SELECT id, timezone, COALESCE(timezone_prev, ''), "
+	    "timezone_from, billed_through FROM billing_accounts "
+	    "WHERE user_id = ? FOR UPDATE", 1, 5 },
+	[ACCOUNT_TZ_SET] = { "UPDATE billing_accounts SET timezone = ?, "
+	    "timezone_prev = ?, timezone_from = ? WHERE id = ?", 4, 0 },
+};
+const struct db_stmts account_tz_stmts = DB_STMTS("account_tz",
+    account_tz_sql);
+
+/* ACCOUNT_TZ_LOCK's columns */
+enum { TZ_COL_ID, TZ_COL_ZONE, TZ_COL_PREV, TZ_COL_FROM, TZ_COL_BILLED };
+
+struct tz_change {
+	const struct billing_config *cfg;
+	const char *user_id, *zone;
+	int64_t now;
+	struct result *r;
+	enum result_code code;
+};
+
+static int
+set_timezone_txn(struct db *db, void *arg)
+{
+	struct tz_change *c = arg;
+	struct db_result *res = NULL;
+	struct period_zone z;
+	int64_t id = 0, billed = 0, start, end;
+	char from[TIME_TEXT_MAX];
+	int rc, f;
+
+	c->code = RESULT_OK;
+	memset(&z, 0, sizeof(z));
+	struct db_param p[] = { DBP_STR(c->user_id) };
+	if ((rc = db_get(db, &account_tz_stmts, ACCOUNT_TZ_LOCK, p, 1,
+	    &res)) != DB_OK)
+		return rc;
+	if ((f = db_fetch(res)) == 1) {
+		db_col_text(res, TZ_COL_ZONE, z.zone, sizeof(z.zone));
+		db_col_text(res, TZ_COL_PREV, z.prev, sizeof(z.prev));
+		if (db_col_i64(res, TZ_COL_ID, &id) != 0 ||
+		    db_col_time(res, TZ_COL_FROM, &z.from) != 0 ||
+		    db_col_time(res, TZ_COL_BILLED, &billed) != 0)
+			f = DB_ERROR;
+	}
+	db_result_free(res);
+	if (f < 0)
+		return f;
+	if (f == 0) {
+		c->code = result_set(c->r, RESULT_NOT_FOUND, NULL,
+		    "no such user");
+		return DB_OK;
+	}
+	if (strcmp(z.zone, c->zone) == 0)
+		return DB_OK;   /* already so (or already pending) */
+	if (z.from != 0 && z.prev[0] != '\0' && c->now < z.from) {
+		/* a change not yet in effect: replaced, or undone */
+		if (strcmp(z.prev, c->zone) == 0) {
+			struct db_param u[] = { DBP_STR(c->zone), DBP_NULLV,
+			    DBP_NULLV, DBP_INT(id) };
+			return db_run(db, &account_tz_stmts, ACCOUNT_TZ_SET, u,
+			    4, NULL, NULL);
+		}
+		time_format_db(z.from, from, sizeof(from));
+		struct db_param u[] = { DBP_STR(c->zone), DBP_STR(z.prev),
+		    DBP_STR(from), DBP_INT(id) };
+		return db_run(db, &account_tz_stmts, ACCOUNT_TZ_SET, u, 4, NULL,
+		    NULL);
+	}
+	if (z.from != 0 && z.prev[0] != '\0' && billed <= z.from) {
+		/* in effect, but the periods up to its first one in the new
+		 * zone are not invoiced yet: one change at a time */
+		char when[TIME_TEXT_MAX];
+
+		period_account(&z, c->cfg->invoice_day, z.from, &start, &end);
+		time_format_rfc3339(end, when, sizeof(when));
+		c->code = result_set(c->r, RESULT_CONFLICT, "timezone",
+		    "the change to %s is not invoiced yet: the zone can "
+		    "change again once the period ending %s is invoiced",
+		    z.zone, when);
+		return DB_OK;
+	}
+	/* from the account's next period on */
+	period_account(&z, c->cfg->invoice_day, c->now, &start, &end);
+	time_format_db(end, from, sizeof(from));
+	struct db_param u[] = { DBP_STR(c->zone), DBP_STR(z.zone),
+	    DBP_STR(from), DBP_INT(id) };
+	return db_run(db, &account_tz_stmts, ACCOUNT_TZ_SET, u, 4, NULL, NULL);
+}
+
+enum result_code
+account_set_timezone(struct db *db, const struct billing_config *cfg,
+    const char *user_id, const char *zone, int64_t now, struct account *out,
+    struct result *r)
+{
+	struct tz_change c = { cfg, user_id, zone, now, r, RESULT_OK };
+	int rc;
+
+	if (!tz_valid(zone))
+		return result_set(r, RESULT_INVALID, "timezone",
+		    "timezone must be an IANA time zone name (e.g. "
+		    "Europe/Paris)");
+	if ((rc = db_transaction(db, set_timezone_txn, &c)) != DB_OK)
+		return result_db(r, rc);
+	if (c.code != RESULT_OK)
+		return c.code;
+	if ((rc = account_find(db, user_id, out)) != DB_OK)
+		return result_db(r, rc);
+	return RESULT_OK;
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "period.h"
 #include "result.h"
 
 struct db;
@@ -24,6 +25,8 @@ struct account {
 	char billing_mode[16];     /* "" when none: the config's billingMode applies */
 	char status[16];           /* active, suspended, closed */
 	char stripe_customer_id[256];
+	struct period_zone zone;   /* its time zone, and the one before a
+	                            * change ("" when none: UTC) */
 };
 
 /* Loads the account of user_id into *out.  DB_OK, DB_NOT_FOUND or an error. */
@@ -72,11 +75,24 @@ int account_find_by_customer(struct db *db, const char *customer,
  * UPDATE) and reloads *acct.  DB_OK or an error. */
 int account_lock(struct db *db, struct account *acct);
 
+/*
+ * Sets the account's time zone (tz_valid, else RESULT_INVALID naming
+ * "timezone") as of `now`: it applies from the account's next period (the
+ * current one ends as it would have); a change not yet in effect is
+ * replaced (or undone by naming the zone before it); RESULT_CONFLICT while
+ * an earlier change is in effect but its periods are not all invoiced yet;
+ * RESULT_NOT_FOUND for an unknown user.  Reloads *out.
+ */
+enum result_code account_set_timezone(struct db *db,
+    const struct billing_config *cfg, const char *user_id, const char *zone,
+    int64_t now, struct account *out, struct result *r);
+
 /* The statement table of accounts.c and its multi-row statement
  * (statements.c registers them). */
 struct sql_rows;
 extern const struct db_stmts account_stmts;
 extern struct sql_rows account_advance_rows;
+extern const struct db_stmts account_tz_stmts;
 
 /*
  * The account's status, grace period and invoicing watermark.  accounts.c

@@ -15,6 +15,11 @@
  *  5. write invoices, lines, credit applications (credits.c), the accounts' new
  *     billed_through and the billing.invoice.created events in multi-row
  *     statements.
+ * The run works one time zone at a time (ib->zone): the accounts whose
+ * periods are in it, the period [period_start, period_end) at local
+ * midnights there.  An account's first period after a zone change starts
+ * where its last one in the old zone ended (its billed_through), not at
+ * period_start: each account's start is its own (acct.start).
  * The unique key (account_id, live_period_start) still guards the one
  * invoice per account and period; the account locks keep runs from meeting
  * there.
@@ -52,26 +57,36 @@ enum {
 
 enum { ACC_COL_ID, ACC_COL_USER_ID, ACC_COL_PLAN, ACC_COL_MODE,
 	ACC_COL_CREATED, ACC_COL_BILLED, ACC_COL_STRIPE_PLAN, ACC_COL_CLOSED,
-	ACC_NCOLS };
+	ACC_COL_TZ_FROM, ACC_NCOLS };
 enum { HOUR_COL_RESOURCE, HOUR_COL_UNIT, HOUR_COL_PRICE, HOUR_COL_QTY,
 	HOUR_NCOLS };
 enum { NEW_COL_ACCOUNT, NEW_COL_ID, NEW_NCOLS };
+enum { OVER_COL_ACCOUNT, OVER_COL_END, OVER_NCOLS };
 /* the columns of batch_rows_sums */
 enum { SUMS_COL_ACCOUNT, SUMS_COL_RESOURCE, SUMS_COL_UNIT, SUMS_COL_PRICE,
 	SUMS_COL_QTY, SUMS_COL_COST, SUMS_COL_COUNT, SUMS_NCOLS };
 
 static const struct db_stmt batch_sql[BATCH_NSTMTS] = {
 	/* the accounts whose period is still open: never invoiced through
-	 * its end (billed_through, else from their creation) */
+	 * its end (billed_through, else from their creation); whose periods
+	 * are in the zone: it is theirs and their first period in it (which
+	 * ends more than PERIOD_ZONE_GAP_DAYS after the change took effect)
+	 * has come, or it was theirs before a change still to come */
 	[BATCH_ACCOUNTS] = { "SELECT id, user_id, COALESCE(plan_id, ''), "
 	    "COALESCE(billing_mode, ''), created_at, billed_through, "
-	    SQL_STRIPE_PLAN ", closed_at FROM billing_accounts WHERE id > ? "
+	    SQL_STRIPE_PLAN ", closed_at, timezone_from FROM billing_accounts "
+	    "WHERE id > ? "
 	    "AND COALESCE(billed_through, IF(created_at > ?, ?, created_at)) "
-	    "< ? ORDER BY id LIMIT 100 FOR UPDATE", 4, ACC_NCOLS },
-	[BATCH_OVERLAPS] = { "SELECT DISTINCT account_id FROM billing_invoices "
-	    "WHERE account_id BETWEEN ? AND ? AND status <> 'void' "
-	    "AND kind <> 'stripe' AND period_start < ? AND period_end > ?",
-	    4, 1 },
+	    "< ? AND ((timezone = ? AND (timezone_prev IS NULL OR "
+	    "timezone_from IS NULL OR timezone_from + INTERVAL 2 DAY < ?)) "
+	    "OR (timezone_prev = ? AND timezone_from >= ?)) "
+	    "ORDER BY id LIMIT 100 FOR UPDATE", 8, ACC_NCOLS },
+	/* live invoices overlapping the batch's periods: the latest end of
+	 * each account's */
+	[BATCH_OVERLAPS] = { "SELECT account_id, MAX(period_end) FROM "
+	    "billing_invoices WHERE account_id BETWEEN ? AND ? AND status <> "
+	    "'void' AND kind <> 'stripe' AND period_start < ? AND period_end > ? "
+	    "GROUP BY account_id", 4, OVER_NCOLS },
 	[BATCH_USAGE_HOURS] = { "SELECT resource_type, unit, unit_price, "
 	    "SUM(quantity) FROM billing_usage_records WHERE account_id = ? "
 	    "AND bill_from >= ? AND bill_from < ? AND invoice_id IS NULL "
@@ -82,9 +97,11 @@ static const struct db_stmt batch_sql[BATCH_NSTMTS] = {
 	    "last_number = last_number + VALUES(last_number)", 2, 0 },
 	[BATCH_COUNTER_READ] = { "SELECT last_number FROM "
 	    "billing_invoice_counters WHERE year = ?", 1, 1 },
+	/* by id: an account's newest is the one just made */
 	[BATCH_NEW_IDS] = { "SELECT account_id, id FROM billing_invoices "
-	    "WHERE account_id BETWEEN ? AND ? AND live_period_start = ? "
-	    "AND kind = 'scheduled'", 3, NEW_NCOLS },
+	    "WHERE account_id BETWEEN ? AND ? AND live_period_start >= ? "
+	    "AND live_period_start < ? AND kind = 'scheduled' ORDER BY id",
+	    4, NEW_NCOLS },
 };
 const struct db_stmts invoice_batch_stmts = DB_STMTS("invoice_batch",
     batch_sql);
@@ -116,6 +133,8 @@ struct acct {
 	int64_t closed_at;                 /* 0: not closed */
 	int64_t stripe_plan;               /* 1: Stripe collects the plan */
 	int64_t claim_from;                /* 0: from the start */
+	int64_t start;                     /* its period's start */
+	char ps[TIME_TEXT_MAX];            /* start, as text */
 	enum acct_state state;
 	const struct plan *plan;           /* in force at the period's start:
 	                                    * its fee is billed */
@@ -143,6 +162,8 @@ struct run {
 	size_t n;
 	char ps[TIME_TEXT_MAX], pe[TIME_TEXT_MAX], now[TIME_TEXT_MAX],
 	    due[TIME_TEXT_MAX], ls[TIME_TEXT_MAX];
+	int64_t min_start;                 /* the earliest account start */
+	char ms[TIME_TEXT_MAX];            /* min_start, as text */
 	struct application *apps;
 	size_t napps, apps_cap;
 	struct plan_change_row *changes;   /* the batch's, by account */
@@ -183,14 +204,16 @@ load_accounts(struct run *r)
 {
 	const struct billing_config *cfg = r->ib->cfg;
 	struct db_result *res = NULL;
-	int64_t v;
+	int64_t v, tz_from;
 	int rc, f;
 
 	struct db_param p[] = { DBP_INT(r->ib->after), DBP_STR(r->now),
-	    DBP_STR(r->ls), DBP_STR(r->pe) };
-	if ((rc = db_get(r->db, &invoice_batch_stmts, BATCH_ACCOUNTS, p, 4,
+	    DBP_STR(r->ls), DBP_STR(r->pe), DBP_STR(r->ib->zone),
+	    DBP_STR(r->pe), DBP_STR(r->ib->zone), DBP_STR(r->pe) };
+	if ((rc = db_get(r->db, &invoice_batch_stmts, BATCH_ACCOUNTS, p, 8,
 	    &res)) != DB_OK)
 		return rc;
+	r->min_start = r->ib->period_start;
 	while ((f = db_fetch(res)) == 1 && r->n < INVOICE_BATCH_ACCOUNTS) {
 		struct acct *a = &r->a[r->n];
 		struct account view;
@@ -202,10 +225,18 @@ load_accounts(struct run *r)
 		    db_col_time(res, ACC_COL_CREATED, &a->created) != 0 ||
 		    db_col_time(res, ACC_COL_BILLED, &a->billed_through) != 0 ||
 		    db_col_i64(res, ACC_COL_STRIPE_PLAN, &a->stripe_plan) != 0 ||
-		    db_col_time(res, ACC_COL_CLOSED, &a->closed_at) != 0) {
+		    db_col_time(res, ACC_COL_CLOSED, &a->closed_at) != 0 ||
+		    db_col_time(res, ACC_COL_TZ_FROM, &tz_from) != 0) {
 			f = DB_ERROR;
 			break;
 		}
+		/* the first period after a zone change starts where the last
+		 * one in the old zone ended */
+		a->start = tz_from != 0 && a->billed_through == tz_from &&
+		    tz_from < r->ib->period_end ? tz_from : r->ib->period_start;
+		if (a->start < r->min_start)
+			r->min_start = a->start;
+		time_format_db(a->start, a->ps, sizeof(a->ps));
 		a->id = (uint64_t)v;
 		db_col_text(res, ACC_COL_USER_ID, a->user_id, sizeof(a->user_id));
 		db_col_text(res, ACC_COL_PLAN, a->plan_id, sizeof(a->plan_id));
@@ -229,18 +260,21 @@ static int
 mark_overlaps(struct run *r)
 {
 	struct db_result *res = NULL;
-	int64_t id;
+	int64_t id, end;
 	size_t i;
 	int rc, f;
 
+	time_format_db(r->min_start, r->ms, sizeof(r->ms));
 	struct db_param p[] = { DBP_INT(r->a[0].id), DBP_INT(r->a[r->n - 1].id),
-	    DBP_STR(r->pe), DBP_STR(r->ps) };
+	    DBP_STR(r->pe), DBP_STR(r->ms) };
 	if ((rc = db_get(r->db, &invoice_batch_stmts, BATCH_OVERLAPS, p, 4,
 	    &res)) != DB_OK)
 		return rc;
 	while ((f = db_fetch(res)) == 1)
-		if (db_col_i64(res, 0, &id) == 0 &&
-		    (i = find_acct(r, (uint64_t)id)) < r->n)
+		if (db_col_i64(res, OVER_COL_ACCOUNT, &id) == 0 &&
+		    db_col_time(res, OVER_COL_END, &end) == 0 &&
+		    (i = find_acct(r, (uint64_t)id)) < r->n &&
+		    end > r->a[i].start)
 			r->a[i].state = ACCT_SKIP;
 	db_result_free(res);
 	return f < 0 ? f : DB_OK;
@@ -468,8 +502,8 @@ account_lines(struct run *r, struct acct *a)
 		/* a plan that Stripe's subscription collects is not billed
 		 * here, nor one of an account closed before the period */
 		if (invoice_lines_subscription(&a->lines, a->stripe_plan ||
-		    (a->closed_at != 0 && a->closed_at <= ib->period_start) ?
-		    NULL : a->plan, a->created, ib->period_start,
+		    (a->closed_at != 0 && a->closed_at <= a->start) ?
+		    NULL : a->plan, a->created, a->start,
 		    ib->period_end) != 0)
 			return lines_failed(r, a, "its plan line");
 		if (!a->stripe_plan && proration_lines(r, a) != 0)
@@ -609,7 +643,7 @@ insert_invoices_rows(struct run *r, const size_t *ix, size_t n)
 				    sizeof(t->from));
 			p[j++] = DBP_INT(a->id);
 			p[j++] = ib->draft ? DBP_NULLV : DBP_STR(a->number);
-			p[j++] = DBP_STR(r->ps);
+			p[j++] = DBP_STR(a->ps);
 			p[j++] = DBP_STR(r->pe);
 			p[j++] = DBP_STR(config_mode_name(a->mode));
 			p[j++] = a->plan ? DBP_STR(a->plan->id) : DBP_NULLV;
@@ -641,8 +675,8 @@ read_new_ids(struct run *r)
 	int rc, f;
 
 	struct db_param p[] = { DBP_INT(r->a[0].id), DBP_INT(r->a[r->n - 1].id),
-	    DBP_STR(r->ps) };
-	if ((rc = db_get(r->db, &invoice_batch_stmts, BATCH_NEW_IDS, p, 3,
+	    DBP_STR(r->ms), DBP_STR(r->pe) };
+	if ((rc = db_get(r->db, &invoice_batch_stmts, BATCH_NEW_IDS, p, 4,
 	    &res)) != DB_OK)
 		return rc;
 	while ((f = db_fetch(res)) == 1)
@@ -738,7 +772,7 @@ emit_events(struct run *r, const size_t *ix, size_t n)
 		if (a->plan)
 			snprintf(inv.plan_id, sizeof(inv.plan_id), "%s",
 			    a->plan->id);
-		inv.period_start = ib->period_start;
+		inv.period_start = a->start;
 		inv.period_end = ib->period_end;
 		inv.subtotal = a->lines.subtotal;
 		inv.credits = a->credits;

@@ -116,6 +116,7 @@ int invoice_build_next_number(struct db *db, int year, char *buf, size_t size);
 /* The scheduled run over a batch of accounts (invoice_batch.c). */
 struct invoice_batch {
 	const struct billing_config *cfg;
+	const char *zone;        /* the accounts' time zone, the period's */
 	int64_t now, period_start, period_end;
 	/* the start of the latest period that has ended: a never-invoiced
 	 * account created after `now` (a run as of a past day) is open from

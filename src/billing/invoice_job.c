@@ -1,6 +1,8 @@
 /*
- * invoice_job: the invoice job (job_table "generate-invoices").  Every day it
- * invoices each period that has ended and is still open for some account
+ * invoice_job: the invoice job (job_table "generate-invoices").  Every run
+ * (cron runs it hourly: an account's period ends at local midnight in its
+ * time zone) it takes the accounts' zones one at a time and invoices each
+ * period of the zone that has ended and is still open for some account
  * (a missed invoice day is caught up), oldest first, at most
  * INVOICE_CATCHUP_PERIODS back, a batch of accounts per transaction
  * (invoice_batch.c); then it finalizes the scheduled drafts older than
@@ -8,6 +10,7 @@
  * date overdue and pushes finalized invoices to Stripe.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
@@ -20,22 +23,30 @@
 #include "plan_changes.h"
 #include "stripe.h"
 #include "timeutil.h"
+#include "tz.h"
 
 #define JOB_BATCH_ACCOUNTS 100
+#define HOUR_USEC (3600 * USEC_PER_SEC)
 /* how far back a run catches up missed periods (a year of monthly ones) */
 #define INVOICE_CATCHUP_PERIODS 12
 
-enum { JOB_OLDEST_OPEN, JOB_DRAFTS, JOB_NSTMTS };
+enum { JOB_OLDEST_OPEN, JOB_DRAFTS, JOB_ZONES, JOB_NSTMTS };
 
 static const struct db_stmt job_sql[JOB_NSTMTS] = {
 	/* where the oldest open period starts: the earliest watermark, or
 	 * creation of a never-invoiced account (see invoice_batch.c
 	 * BATCH_ACCOUNTS) */
 	[JOB_OLDEST_OPEN] = { "SELECT MIN(COALESCE(billed_through, "
-	    "IF(created_at > ?, ?, created_at))) FROM billing_accounts", 2, 1 },
+	    "IF(created_at > ?, ?, created_at))) FROM billing_accounts "
+	    "WHERE timezone = ? OR timezone_prev = ?", 4, 1 },
 	[JOB_DRAFTS] = { "SELECT id FROM billing_invoices WHERE status = "
 	    "'draft' AND kind = 'scheduled' AND created_at <= ? ORDER BY id "
 	    "LIMIT 100", 1, 1 },
+	/* the zones periods are in (a zone change keeps the old one until
+	 * the account's periods in it are invoiced) */
+	[JOB_ZONES] = { "SELECT timezone FROM billing_accounts UNION "
+	    "SELECT timezone_prev FROM billing_accounts WHERE timezone_prev "
+	    "IS NOT NULL ORDER BY 1", 0, 1 },
 };
 const struct db_stmts invoice_job_stmts = DB_STMTS("invoice_job", job_sql);
 
@@ -81,22 +92,30 @@ open_periods(struct db *db, struct invoice_batch *jb, int64_t *first,
     int64_t *last_end)
 {
 	const int day = jb->cfg->invoice_day;
+	const char *zone = jb->zone;
 	struct db_result *res = NULL;
 	char nowt[TIME_TEXT_MAX], lst[TIME_TEXT_MAX];
 	int64_t end, bound, oldest = 0;
 	int rc, r, i;
 
 	/* the latest period that has ended ends where the current one starts */
-	period_containing(day, jb->now, last_end, &end);
-	period_containing(day, *last_end - 1, &jb->latest_start, &end);
+	period_containing_tz(zone, day, jb->now, last_end, &end);
+	/* one that ends inside a clock hour (local midnight at +05:45) waits
+	 * until that hour is over: the usage job cuts records at whole hours,
+	 * and the one spanning the end is billed in the period it starts in */
+	if (*last_end % HOUR_USEC != 0 &&
+	    jb->now < *last_end - *last_end % HOUR_USEC + HOUR_USEC)
+		period_containing_tz(zone, day, *last_end - 1, last_end, &end);
+	period_containing_tz(zone, day, *last_end - 1, &jb->latest_start, &end);
 	bound = jb->latest_start;
 	for (i = 1; i < INVOICE_CATCHUP_PERIODS; i++)
-		period_containing(day, bound - 1, &bound, &end);
+		period_containing_tz(zone, day, bound - 1, &bound, &end);
 	*first = *last_end;
 	fmt_time(jb->now, nowt);
 	fmt_time(jb->latest_start, lst);
-	struct db_param p[] = { DBP_STR(nowt), DBP_STR(lst) };
-	if ((rc = db_get(db, &invoice_job_stmts, JOB_OLDEST_OPEN, p, 2,
+	struct db_param p[] = { DBP_STR(nowt), DBP_STR(lst), DBP_STR(zone),
+	    DBP_STR(zone) };
+	if ((rc = db_get(db, &invoice_job_stmts, JOB_OLDEST_OPEN, p, 4,
 	    &res)) != DB_OK)
 		return rc;
 	if ((r = db_fetch(res)) == 1 && db_col_time(res, 0, &oldest) != 0)
@@ -105,30 +124,26 @@ open_periods(struct db *db, struct invoice_batch *jb, int64_t *first,
 	if (r < 0)
 		return r;
 	if (oldest != 0 && oldest < *last_end) {
-		period_containing(day, oldest, first, &end);
+		period_containing_tz(zone, day, oldest, first, &end);
 		if (*first < bound)
 			*first = bound;
 	}
 	return DB_OK;
 }
 
-/* Invoices each open period, oldest first; adds to *created. */
+/* Invoices each open period of jb->zone, oldest first; adds to *created
+ * and *periods. */
 static int
-invoice_periods(struct app *app, struct invoice_batch *jb, unsigned *periods,
+zone_periods(struct app *app, struct invoice_batch *jb, unsigned *periods,
     uint64_t *created)
 {
 	int64_t start, last_end;
 	int rc;
 
-	*periods = 0;
-	/* downgrades come due move their accounts' plans first (the run
-	 * bills each period the plan in force at its start all the same) */
-	if ((rc = plan_change_apply_due(app->db, jb->cfg, 0, jb->now)) != DB_OK)
-		return rc;
 	if ((rc = open_periods(app->db, jb, &start, &last_end)) != DB_OK)
 		return rc;
 	while (start < last_end) {
-		period_containing(jb->cfg->invoice_day, start,
+		period_containing_tz(jb->zone, jb->cfg->invoice_day, start,
 		    &jb->period_start, &jb->period_end);
 		jb->after = 0;
 		for (;;) {
@@ -144,6 +159,55 @@ invoice_periods(struct app *app, struct invoice_batch *jb, unsigned *periods,
 		start = jb->period_end;
 	}
 	return DB_OK;
+}
+
+/* The zones, then each one's open periods. */
+static int
+invoice_periods(struct app *app, struct invoice_batch *jb, unsigned *periods,
+    uint64_t *created)
+{
+	char (*zones)[TZ_NAME_MAX + 1] = NULL, (*nz)[TZ_NAME_MAX + 1];
+	struct db_result *res = NULL;
+	size_t n = 0, cap = 0, i;
+	int rc, r;
+
+	*periods = 0;
+	/* downgrades come due move their accounts' plans first (the run
+	 * bills each period the plan in force at its start all the same) */
+	if ((rc = plan_change_apply_due(app->db, jb->cfg, 0, jb->now)) != DB_OK)
+		return rc;
+	if ((rc = db_get(app->db, &invoice_job_stmts, JOB_ZONES, NULL, 0,
+	    &res)) != DB_OK)
+		return rc;
+	while ((r = db_fetch(res)) == 1) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((nz = realloc(zones, cap * sizeof(*zones))) == NULL) {
+				r = DB_ERROR;
+				break;
+			}
+			zones = nz;
+		}
+		db_col_text(res, 0, zones[n], sizeof(zones[n]));
+		/* a zone the tzdata no longer knows would be read as UTC:
+		 * stop rather than bill at the wrong midnight */
+		if (!tz_valid(zones[n])) {
+			snprintf(jb->error, sizeof(jb->error), "time zone %s is "
+			    "not in %s", zones[n], TZ_DIR);
+			r = DB_ERROR;
+			break;
+		}
+		n++;
+	}
+	db_result_free(res);
+	rc = r < 0 ? r : DB_OK;
+	for (i = 0; rc == DB_OK && i < n; i++) {
+		jb->zone = zones[i];
+		rc = zone_periods(app, jb, periods, created);
+	}
+	jb->zone = NULL;
+	free(zones);
+	return rc;
 }
 
 struct draft_batch {

@@ -1,6 +1,7 @@
 /*
  * reports: see reports.h.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "db.h"
 #include "log.h"
 #include "money.h"
+#include "period.h"
 #include "reports.h"
 #include "result.h"
 #include "timeutil.h"
@@ -33,6 +35,18 @@
 #define BY_DAY_SELECT \
 	"SELECT DATE(r.start_time), SUM(r.total_cost), COUNT(*), " RES_SUMS " " \
 	"FROM billing_usage_records r "
+/*
+ * One account's days in its time zone: a record counts on the local date
+ * of its start, the UTC offset then picked from up to REPORT_TZ_SPANS
+ * spans of constant offset (tz_offsets): CASE start < the next span's
+ * start THEN the span's offset ..., ELSE the last one's.
+ */
+#define REPORT_TZ_SPANS 8
+#define BY_LOCAL_DAY_SELECT \
+	"SELECT DATE(r.start_time + INTERVAL (CASE " \
+	"WHEN r.start_time < ? THEN ? WHEN r.start_time < ? THEN ? WHEN r.start_time < ? THEN ? WHEN r.start_time < ? THEN ? WHEN r.start_time < ? THEN ? WHEN r.start_time < ? THEN ? WHEN r.start_time < ? THEN ? " \
+	"ELSE ? END) SECOND), SUM(r.total_cost), COUNT(*), " RES_SUMS " " \
+	"FROM billing_usage_records r "
 #define BY_RESOURCE_SELECT \
 	"SELECT r.resource_type, r.unit, SUM(r.quantity), SUM(r.total_cost), " \
 	"COUNT(*) FROM billing_usage_records r "
@@ -43,6 +57,7 @@ enum {
 	REPORT_SQL_BY_USER, REPORT_SQL_BY_USER_ONE,
 	REPORT_SQL_BY_DAY, REPORT_SQL_BY_DAY_ONE,
 	REPORT_SQL_BY_RESOURCE, REPORT_SQL_BY_RESOURCE_ONE,
+	REPORT_SQL_BY_LOCAL_DAY_ONE,
 	REPORT_SQL_N
 };
 static const struct db_stmt report_sql[REPORT_SQL_N] = {
@@ -62,6 +77,9 @@ static const struct db_stmt report_sql[REPORT_SQL_N] = {
 	    " GROUP BY r.resource_type, r.unit ORDER BY 1", 2, 5 },
 	[REPORT_SQL_BY_RESOURCE_ONE] = { BY_RESOURCE_SELECT "WHERE " RANGE
 	    ONE_ACCOUNT " GROUP BY r.resource_type, r.unit ORDER BY 1", 3, 5 },
+	[REPORT_SQL_BY_LOCAL_DAY_ONE] = { BY_LOCAL_DAY_SELECT "WHERE " RANGE
+	    ONE_ACCOUNT " GROUP BY 1 ORDER BY 1",
+	    2 * (REPORT_TZ_SPANS - 1) + 1 + 3, 6 },
 };
 const struct db_stmts report_stmts = DB_STMTS("reports", report_sql);
 
@@ -135,7 +153,13 @@ report_open(struct db *db, enum report_group group, int64_t from, int64_t to,
     const char *user_id, struct report **out, struct result *r)
 {
 	char a[TIME_TEXT_MAX], b[TIME_TEXT_MAX];
+	char bounds[REPORT_TZ_SPANS][TIME_TEXT_MAX];
+	struct db_param p[2 * REPORT_TZ_SPANS + 2];
+	struct tz_span spans[REPORT_TZ_SPANS];
 	struct report *rp;
+	size_t np = 0, i;
+	unsigned stmt;
+	int nspans = 0;
 	struct account acct;
 	struct db *rdb;
 	int rc;
@@ -150,6 +174,14 @@ report_open(struct db *db, enum report_group group, int64_t from, int64_t to,
 			    "no such user");
 		if (rc != DB_OK)
 			return result_db(r, rc);
+		/* days at the account's local midnights */
+		if (group == REPORT_BY_DAY && !period_zone_is_utc(&acct.zone) &&
+		    (nspans = period_zone_offsets(&acct.zone, from, to, spans,
+		    REPORT_TZ_SPANS)) < 0)
+			return result_set(r, RESULT_INVALID, "to", "a report "
+			    "by day in %s spans at most %d changes of its UTC "
+			    "offset: ask for a shorter range", acct.zone.zone,
+			    REPORT_TZ_SPANS - 1);
 	}
 	if ((rdb = db_long(db)) == NULL ||
 	    (rp = calloc(1, sizeof(*rp))) == NULL)
@@ -159,11 +191,28 @@ report_open(struct db *db, enum report_group group, int64_t from, int64_t to,
 	rp->db = rdb;
 	time_format_db(from, a, sizeof(a));
 	time_format_db(to, b, sizeof(b));
-	struct db_param p[] = { DBP_STR(a), DBP_STR(b),
-	    DBP_INT(user_id != NULL ? acct.id : 0) };
-	rc = db_get_stream(rdb, &report_stmts, user_id != NULL ?
-	    rp->def->sql_one : rp->def->sql_all, p, user_id != NULL ? 3 : 2,
-	    &rp->res);
+	stmt = user_id != NULL ? rp->def->sql_one : rp->def->sql_all;
+	if (nspans > 0) {
+		/* each span's end and offset; the unused ones end never */
+		stmt = REPORT_SQL_BY_LOCAL_DAY_ONE;
+		for (i = 0; i + 1 < REPORT_TZ_SPANS; i++) {
+			if (i + 1 < (size_t)nspans)
+				time_format_db(spans[i + 1].start, bounds[i],
+				    sizeof(bounds[i]));
+			else
+				snprintf(bounds[i], sizeof(bounds[i]),
+				    "9999-12-31 23:59:59");
+			p[np++] = DBP_STR(bounds[i]);
+			p[np++] = DBP_INT(spans[i < (size_t)nspans ? i :
+			    (size_t)nspans - 1].offset);
+		}
+		p[np++] = DBP_INT(spans[nspans - 1].offset);
+	}
+	p[np++] = DBP_STR(a);
+	p[np++] = DBP_STR(b);
+	if (user_id != NULL)
+		p[np++] = DBP_INT(acct.id);
+	rc = db_get_stream(rdb, &report_stmts, stmt, p, np, &rp->res);
 	if (rc != DB_OK) {
 		log_warnx("report: %s", db_error(rdb));
 		free(rp);

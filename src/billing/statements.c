@@ -36,6 +36,7 @@ static const struct db_stmts *const tables[] = {
 	/* billing: accounts, sessions, metering, usage, reports */
 	&account_list_stmts,
 	&account_contact_stmts,
+	&account_tz_stmts,
 	&session_stmts,
 	&streamspace_stmts,
 	&metering_stmts,

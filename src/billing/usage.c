@@ -407,6 +407,18 @@ usage_read(struct db *db, const struct billing_config *cfg,
 
 	u->have_account = 0;
 	u->credits = 0;
+	if (from == 0 && to == 0) {
+		/* the account's period: in its time zone (UTC without one) */
+		struct account acct;
+
+		memset(&acct, 0, sizeof(acct));
+		rc = account_find(db, user_id, &acct);
+		if (rc != DB_OK && rc != DB_NOT_FOUND)
+			return result_db(r, rc);
+		period_account(&acct.zone, cfg->invoice_day, now, &from, &to);
+	}
+	u->from = from;
+	u->to = to;
 	rc = read_all(db, cfg, user_id, from, to, now, u, fn, arg);
 	if (rc == DB_OK && u->have_account)
 		rc = edge_usage(db, u->account.id, from, to, u);

@@ -48,13 +48,16 @@ struct usage {
 	struct usage_item *items;
 	size_t nitems, cap;
 	int64_t total, pending;       /* metered; live, not yet metered */
+	int64_t from, to;             /* the range read */
 	int64_t in_use[RES_COUNT];    /* the sizes of active, fresh sessions
 	                                 and the volume's storage */
 	int64_t user_storage;         /* the persistent volume's GB, 0: none */
 };
 
 /*
- * Reads user_id's usage of [from, to) as of now into *u and passes each
+ * Reads user_id's usage of [from, to) (both 0: the account's billing
+ * period containing now, in its time zone; u->from and u->to say which
+ * range was read) as of now into *u and passes each
  * active session to fn(arg).  RESULT_OK, or a failure in r.
  */
 enum result_code usage_read(struct db *db, const struct billing_config *cfg,

@@ -60,6 +60,7 @@ int api_credits_list(struct app *app, struct http_request *req);
 int api_admin_users(struct app *app, struct http_request *req);
 /* GET admin/summary: totals over every account */
 int api_admin_summary(struct app *app, struct http_request *req);
+int api_admin_user_patch(struct app *app, struct http_request *req);
 
 /* GET subscription, POST subscription */
 int api_subscription_get(struct app *app, struct http_request *req);
@@ -119,11 +120,13 @@ int api_page_args(struct http_request *req, int newest_first, int64_t *limit,
 
 /*
  * ?from= and ?to= (RFC 3339 or YYYY-MM-DD; a date-only `to` includes that
- * day); default: the current billing period.  max_days > 0 bounds the span.
+ * day); default: the current billing period (in UTC).  max_days > 0 bounds
+ * the span.  *neither (may be NULL) is 1 when the request gave neither, so
+ * a caller may use an account's own period (its time zone) instead.
  * Returns 0, or -1 after answering 400.
  */
 int api_range_args(struct app *app, struct http_request *req, int64_t max_days,
-    int64_t *from, int64_t *to);
+    int64_t *from, int64_t *to, int *neither);
 
 /* api_range_args, and both must be whole UTC days (00:00:00Z): ranges
  * over the daily totals.  0, or -1 after answering 400. */

@@ -16,6 +16,11 @@
  * One query per page, whatever its size (account_list, src/billing/
  * accounts.c).  The figures follow GET usage's rules: the period is the
  * billing period containing now; a credit counts while it has not expired.
+ *
+ * PATCH admin/users/{user_id}: the account's billing settings.  For now
+ * only `timezone` (an IANA name, applied from the account's next period:
+ * account_set_timezone); the other billing details join this handler's key
+ * list and body as they come.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +37,7 @@
 #include "result.h"
 #include "timeutil.h"
 #include "utf8.h"
+#include "tz.h"
 
 
 #define RANGE_MAX_DAYS 400
@@ -205,6 +211,63 @@ api_admin_summary(struct app *app, struct http_request *req)
 	json_object_object_add(accounts, "closed",
 	    json_object_new_int64(sum.closed));
 	json_object_object_add(o, "accounts", accounts);
+	http_send_json(req, 200, o);
+	json_object_put(o);
+	return 0;
+}
+
+/* the keys PATCH admin/users/{user_id} takes */
+static const char *const patch_keys[] = { "timezone", NULL };
+
+/* The account's billing settings, as PATCH answers them. */
+static struct json_object *
+settings_json(const struct account *acct)
+{
+	const struct period_zone *z = &acct->zone;
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "user_id",
+	    json_object_new_string(acct->user_id));
+	json_object_object_add(o, "timezone",
+	    json_object_new_string(z->zone[0] ? z->zone : TZ_UTC));
+	/* the zone before a change, and the instant the new one applies
+	 * from (the start of the account's next period then) */
+	add_string_or_null(o, "previous_timezone",
+	    z->from != 0 ? z->prev : "");
+	json_object_object_add(o, "timezone_effective_from",
+	    z->from != 0 && z->prev[0] ? json_time(z->from) : NULL);
+	return o;
+}
+
+int
+api_admin_user_patch(struct app *app, struct http_request *req)
+{
+	struct json_object *body = NULL, *o;
+	const char *zone = NULL;
+	struct account acct;
+	char zbuf[TZ_NAME_MAX + 1];
+	struct result res;
+	int r;
+
+	if (http_read_json(req, &body) != 0)
+		return -1;
+	if (api_check_keys(req, body, patch_keys) != 0) {
+		json_object_put(body);
+		return -1;
+	}
+	r = json_field_string(body, "timezone", 0, TZ_NAME_MAX, &zone);
+	if (r < 0 || (r == 1 && !tz_valid(zone)))
+		return api_bad_body(req, body, "timezone must be an IANA time "
+		    "zone name (e.g. Europe/Paris)", "timezone");
+	if (r == 0)
+		return api_bad_body(req, body, "nothing to change: give "
+		    "timezone", "timezone");
+	snprintf(zbuf, sizeof(zbuf), "%s", zone);
+	json_object_put(body);
+	if (account_set_timezone(app->db, app->cfg, req->params[0], zbuf,
+	    time_now_usec(), &acct, &res) != RESULT_OK)
+		return api_send_result(req, &res);
+	o = settings_json(&acct);
 	http_send_json(req, 200, o);
 	json_object_put(o);
 	return 0;

@@ -84,13 +84,14 @@ api_page_args(struct http_request *req, int newest_first, int64_t *limit,
 
 int
 api_range_args(struct app *app, struct http_request *req, int64_t max_days,
-    int64_t *from, int64_t *to)
+    int64_t *from, int64_t *to, int *neither)
 {
 	char buf[64];
-	int r;
+	int r, given = 0;
 
 	period_containing(app->cfg->invoice_day, time_now_usec(), from, to);
 	r = http_query_get(req->query, "from", buf, sizeof(buf));
+	given |= r != 0;
 	if (r == 1)
 		r = time_parse_rfc3339(buf, strlen(buf), TIME_DATE_START, from,
 		    NULL);
@@ -98,6 +99,9 @@ api_range_args(struct app *app, struct http_request *req, int64_t max_days,
 		return api_bad_time(req, "from", r, TIME_DATE_START);
 	/* a date-only `to` includes that whole day */
 	r = http_query_get(req->query, "to", buf, sizeof(buf));
+	given |= r != 0;
+	if (neither != NULL)
+		*neither = !given;
 	if (r == 1)
 		r = time_parse_rfc3339(buf, strlen(buf), TIME_DATE_END, to, NULL);
 	if (r < 0)
@@ -124,7 +128,7 @@ api_day_range_args(struct app *app, struct http_request *req,
 {
 	const int64_t day = 86400LL * USEC_PER_SEC;
 
-	if (api_range_args(app, req, max_days, from, to) != 0)
+	if (api_range_args(app, req, max_days, from, to, NULL) != 0)
 		return -1;
 	/* the daily totals hold whole UTC days */
 	if (*from % day != 0)

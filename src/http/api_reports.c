@@ -132,7 +132,7 @@ api_admin_reports(struct app *app, struct http_request *req)
 	int csv = 0, one = 0, r, first = 1;
 
 	if (api_range_args(app, req, app->cfg->report_max_days, &from,
-	    &to) != 0)
+	    &to, NULL) != 0)
 		return -1;
 	r = http_query_get(req->query, "group_by", gname, sizeof(gname));
 	if (r < 0 || (r == 1 && report_group_parse(gname, &group) != 0))

@@ -47,7 +47,13 @@ answer(struct app *app, struct http_request *req, const char *user_id,
 		return api_send_result(req, &r);
 	acct = v.has_account ? &v.acct : NULL;
 	plan = account_plan(cfg, acct);
-	period_containing(cfg->invoice_day, time_now_usec(), &start, &end);
+	/* the account's period: local midnights in its time zone */
+	if (acct != NULL)
+		period_account(&acct->zone, cfg->invoice_day, time_now_usec(),
+		    &start, &end);
+	else
+		period_containing(cfg->invoice_day, time_now_usec(), &start,
+		    &end);
 	o = json_object_new_object();
 	json_object_object_add(o, "user_id", json_object_new_string(user_id));
 	json_object_object_add(o, "plan", api_plan_json(plan));

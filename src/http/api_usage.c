@@ -4,7 +4,8 @@
  * sessions from their open segments.
  *
  *   ?from=&to=   RFC 3339 or YYYY-MM-DD (a date-only `to` includes that day);
- *                default: the current billing period (from the last invoiceDay)
+ *                default: the account's current billing period (from the
+ *                last invoiceDay, at local midnight in its time zone)
  *   ?user_id=    admins only
  */
 #include <string.h>
@@ -97,11 +98,15 @@ api_usage(struct app *app, struct http_request *req)
 	struct result res;
 	struct usage u;
 	int64_t now = time_now_usec(), from, to;
+	int neither;
 	size_t i;
 
 	if (api_target_user(req, user_id, sizeof(user_id)) != 0 ||
-	    api_range_args(app, req, MAX_RANGE_DAYS, &from, &to) != 0)
+	    api_range_args(app, req, MAX_RANGE_DAYS, &from, &to, &neither) != 0)
 		return -1;
+	/* no range asked: the account's own period (usage_read finds it) */
+	if (neither)
+		from = to = 0;
 	memset(&u, 0, sizeof(u));
 	sessions = json_object_new_array();
 	if (usage_read(app->db, cfg, user_id, from, to, now, &u, session_json,
@@ -111,6 +116,8 @@ api_usage(struct app *app, struct http_request *req)
 		return api_send_result(req, &res);
 	}
 	acct = u.have_account ? &u.account : NULL;
+	from = u.from;
+	to = u.to;
 
 	root = json_object_new_object();
 	json_object_object_add(root, "user_id", json_object_new_string(user_id));

@@ -100,10 +100,26 @@ START_TEST(test_wrong_method_lists_allowed_ones)
 }
 END_TEST
 
+/* admin/users/{user_id} takes PATCH only: GET is 405 with Allow */
+START_TEST(test_admin_user_is_patch_only)
+{
+	struct http_request req;
+	char allow[64];
+
+	init(&req, "GET", "admin/users/x", NULL);
+	ck_assert_ptr_null(router_match(&req, allow, sizeof(allow)));
+	ck_assert_str_eq(allow, "PATCH");
+	init(&req, "PATCH", "admin/users/x", NULL);
+	ck_assert_ptr_nonnull(router_match(&req, allow, sizeof(allow)));
+	ck_assert_str_eq(req.params[0], "x");
+}
+END_TEST
+
 START_TEST(test_unknown_paths_match_nothing)
 {
 	static const char *paths[] = { "", "healthz", "health/", "invoices/",
-	    "invoices//pdf", "admin", "admin/users/x", "../health" };
+	    "invoices//pdf", "admin", "admin/users/x/y", "admin/users/",
+	    "../health" };
 	struct http_request req;
 	char allow[64];
 	size_t i;
@@ -229,6 +245,7 @@ router_suite(void)
 	tcase_add_test(tc, test_static_route_wins_over_parameter);
 	tcase_add_test(tc, test_wrong_method_lists_allowed_ones);
 	tcase_add_test(tc, test_unknown_paths_match_nothing);
+	tcase_add_test(tc, test_admin_user_is_patch_only);
 	tcase_add_test(tc, test_dispatch_answers_404_and_405);
 	tcase_add_test(tc, test_dispatch_without_token_is_401_with_challenge);
 	tcase_add_test(tc, test_user_sees_only_their_own_data);
