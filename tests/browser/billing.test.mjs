@@ -281,6 +281,25 @@ test('quota bars take the warning threshold from GET usage\'s alert_threshold', 
   await p.context.close();
 });
 
+test('every status badge meets 4.5:1 contrast from app.css alone', async () => {
+  const p = await openPage('/billing/', { token: token(uniqueUser('badge')) });
+  const { page } = p;
+  await page.locator('#total-cost').waitFor();
+  const words = ['active', 'paid', 'succeeded', 'running', 'delivered', 'draft', 'hibernated',
+    'sent', 'open', 'pending', 'overdue', 'failed', 'past_due', 'void', 'canceled'];
+  await page.evaluate(async (list) => {
+    const { statusBadge } = await import('/billing/assets/ui.js');
+    const box = document.createElement('p');
+    box.id = 'badge-sample';
+    for (const w of list) box.append(statusBadge(w), ' ');
+    document.getElementById('summary-body').append(box);
+  }, words);
+  assert.equal(await page.locator('#badge-sample .badge').count(), words.length);
+  await assertAccessible(page, 'status badges');
+  expectClean(p);
+  await p.context.close();
+});
+
 test('errors are shown where they happen: 401 says how to sign in, a 503 its message', async () => {
   const bad = await openPage('/billing/', { token: 'not-a-token' });
   await bad.page.locator('#fatal').getByRole('heading', { name: 'Sign in' }).waitFor();
