@@ -40,7 +40,30 @@
 #define N4 "NULL, NULL, NULL, NULL, "
 #define N8 N4 N4
 
-enum { USAGE_READ, USAGE_EDGES, USAGE_NSTMTS };
+/*
+ * The day boundary of GET usage/days, here and only here: the SQL that
+ * names a record's day (USAGE_DAY_SQL) and the C that walks the days of a
+ * range (usage_day_floor, usage_day_next) must agree.  Both are UTC today;
+ * to make a day end at an account's local midnight, change these three
+ * together (e.g. DATE(CONVERT_TZ(r.start_time, '+00:00', ?)) and the zone's
+ * civil day in C).  Records are cut at whole UTC hours (metering), so a
+ * zone whose offset is whole hours splits them exactly.
+ */
+#define USAGE_DAY_SQL "DATE(r.start_time)"
+
+static int64_t
+usage_day_floor(int64_t at)
+{
+	return period_day_floor(at);
+}
+
+static int64_t
+usage_day_next(int64_t day)
+{
+	return period_day_floor(day) + 86400LL * USEC_PER_SEC;
+}
+
+enum { USAGE_READ, USAGE_EDGES, USAGE_DAYS, USAGE_NSTMTS };
 static const struct db_stmt usage_sql[USAGE_NSTMTS] = {
 	[USAGE_READ] = {
 	    "SELECT 0, a.id, a.user_id, COALESCE(a.email, ''), "
@@ -78,6 +101,14 @@ static const struct db_stmt usage_sql[USAGE_NSTMTS] = {
 	    "((start_time >= ? AND start_time < ?) OR "
 	    "(start_time >= ? AND start_time < ?)) "
 	    "GROUP BY resource_type, unit_price", 5, 4 },
+	/* GET usage/days: the records of [from, to) by day and resource (the
+	 * sums DECIMAL, in SQL); days without records give no row */
+	[USAGE_DAYS] = {
+	    "SELECT " USAGE_DAY_SQL ", r.resource_type, SUM(r.quantity), "
+	    "SUM(r.total_cost) FROM billing_usage_records r "
+	    "JOIN billing_accounts a ON a.id = r.account_id "
+	    "WHERE a.user_id = ? AND r.start_time >= ? AND r.start_time < ? "
+	    "GROUP BY 1, 2 ORDER BY 1, 2", 3, 4 },
 };
 const struct db_stmts usage_stmts = DB_STMTS("usage", usage_sql);
 #undef N2
@@ -121,6 +152,22 @@ usage_free(struct usage *u)
 	u->nitems = u->cap = 0;
 }
 
+/* qty to *qsum, cost to *csum, *total and *total2 (when not NULL): 0, or
+ * DB_ERROR (logged) beyond the money range. */
+static int
+add_sums(int64_t *qsum, int64_t *csum, int64_t *total, int64_t *total2,
+    int64_t qty, int64_t cost)
+{
+	if (money_add(*qsum, qty, qsum) != 0 ||
+	    money_add(*csum, cost, csum) != 0 ||
+	    money_add(*total, cost, total) != 0 ||
+	    (total2 != NULL && money_add(*total2, cost, total2) != 0)) {
+		log_warnx("usage: a sum beyond the money range");
+		return DB_ERROR;
+	}
+	return 0;
+}
+
 /* Adds to the item of r at price: 0, or DB_ERROR (logged) when out of
  * memory or beyond the money range; an item is never left out. */
 static int
@@ -146,13 +193,7 @@ add_item(struct usage *u, enum resource r, int64_t price, int64_t qty,
 		u->items[u->nitems++] = (struct usage_item){ r, price, 0, 0 };
 	}
 	it = &u->items[i];
-	if (money_add(it->qty, qty, &it->qty) != 0 ||
-	    money_add(it->cost, cost, &it->cost) != 0 ||
-	    money_add(u->total, cost, &u->total) != 0) {
-		log_warnx("usage: a sum beyond the money range");
-		return DB_ERROR;
-	}
-	return 0;
+	return add_sums(&it->qty, &it->cost, &u->total, NULL, qty, cost);
 }
 
 /* A row's resource, price, quantity and cost from columns c + SUM_* into
@@ -433,5 +474,85 @@ usage_read(struct db *db, const struct billing_config *cfg,
 		    db_errno(db), db_error(db));
 	}
 	order_items(cfg, u);
+	return result_set(r, RESULT_OK, NULL, "ok");
+}
+
+void
+usage_days_free(struct usage_days *d)
+{
+	free(d->days);
+	d->days = NULL;
+	d->ndays = 0;
+}
+
+/* One row of USAGE_DAYS into its day of d (days in order, rows in order:
+ * *next is where the search resumes). */
+static int
+day_row(const struct db_result *res, struct usage_days *d, size_t *next)
+{
+	char text[TIME_TEXT_MAX];
+	struct usage_day *day;
+	enum resource rs;
+	int64_t at, qty, cost;
+
+	db_col_text(res, 0, text, sizeof(text));
+	if (time_parse_rfc3339(text, strlen(text), TIME_DATE_START, &at,
+	    NULL) != 0 ||
+	    resource_parse(db_col(res, 1, NULL), &rs) != 0 ||
+	    db_col_decimal(res, 2, &qty) != 0 ||
+	    db_col_decimal(res, 3, &cost) != 0) {
+		log_warnx("usage: an unreadable day row (%s)", text);
+		return DB_ERROR;
+	}
+	while (*next < d->ndays && d->days[*next].day < at)
+		(*next)++;
+	if (*next == d->ndays || d->days[*next].day != at) {
+		log_warnx("usage: day %s outside the range", text);
+		return DB_ERROR;
+	}
+	day = &d->days[*next];
+	day->metered[rs] = 1;
+	return add_sums(&day->qty[rs], &day->cost[rs], &day->total, &d->total,
+	    qty, cost);
+}
+
+enum result_code
+usage_days_read(struct db *db, const char *user_id, int64_t from, int64_t to,
+    struct usage_days *d, struct result *r)
+{
+	char a[TIME_TEXT_MAX], b[TIME_TEXT_MAX];
+	struct db_result *res = NULL;
+	size_t n = 0, next = 0;
+	int64_t t;
+	int rc, f;
+
+	memset(d, 0, sizeof(*d));
+	/* every day of the range, those without records too */
+	for (t = usage_day_floor(from); t < to; t = usage_day_next(t))
+		n++;
+	if ((d->days = calloc(n ? n : 1, sizeof(*d->days))) == NULL)
+		return result_set(r, RESULT_ERROR, NULL,
+		    "usage days of %s: out of memory for %zu days", user_id, n);
+	for (t = usage_day_floor(from); t < to; t = usage_day_next(t))
+		d->days[d->ndays++].day = t;
+	time_format_db(from, a, sizeof(a));
+	time_format_db(to, b, sizeof(b));
+	struct db_param p[] = { DBP_STR(user_id), DBP_STR(a), DBP_STR(b) };
+	rc = db_get(db, &usage_stmts, USAGE_DAYS, p, 3, &res);
+	if (rc == DB_OK) {
+		while ((f = db_fetch(res)) == 1)
+			if ((f = day_row(res, d, &next)) != 0)
+				break;
+		db_result_free(res);
+		rc = f < 0 ? f : DB_OK;
+	}
+	if (rc != DB_OK) {
+		usage_days_free(d);
+		if (rc == DB_UNAVAILABLE || rc == DB_RETRY)
+			return result_db(r, rc);
+		return result_set(r, RESULT_ERROR, NULL,
+		    "usage days of %s: database error %u: %s", user_id,
+		    db_errno(db), db_error(db));
+	}
 	return result_set(r, RESULT_OK, NULL, "ok");
 }

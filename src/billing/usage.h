@@ -65,6 +65,34 @@ enum result_code usage_read(struct db *db, const struct billing_config *cfg,
     struct usage *u, usage_session_fn fn, void *arg, struct result *r);
 void usage_free(struct usage *u);
 
+/* One day of GET usage/days: the records that started in it, by
+ * resource. */
+struct usage_day {
+	int64_t day;                  /* the instant it starts (usage.c says
+	                                 where the boundary is computed) */
+	int64_t total;
+	int64_t qty[RES_COUNT], cost[RES_COUNT];
+	int metered[RES_COUNT];       /* the resource has records that day */
+};
+
+/* Every day of a range, in order, zero days included; owned
+ * (usage_days_free). */
+struct usage_days {
+	struct usage_day *days;
+	size_t ndays;
+	int64_t total;
+};
+
+/*
+ * Reads user_id's metered usage of [from, to) by day (one statement): the
+ * days from the one containing from to the one containing to's last
+ * instant; the first and last hold only what is inside [from, to).  An
+ * unknown user has zero days.  RESULT_OK, or a failure in r.
+ */
+enum result_code usage_days_read(struct db *db, const char *user_id,
+    int64_t from, int64_t to, struct usage_days *d, struct result *r);
+void usage_days_free(struct usage_days *d);
+
 /* The module's statements (statements.c). */
 struct db_stmts;
 extern const struct db_stmts usage_stmts;

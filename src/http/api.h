@@ -34,6 +34,7 @@ int api_hooks_disabled(struct http_request *req);
 
 /* GET usage */
 int api_usage(struct app *app, struct http_request *req);
+int api_usage_days(struct app *app, struct http_request *req);
 
 /* GET invoices, GET invoices/{id}, POST invoices and admin/invoices,
  * PATCH admin/invoices/{id} */

@@ -7,6 +7,9 @@
  *                default: the account's current billing period (from the
  *                last invoiceDay, at local midnight in its time zone)
  *   ?user_id=    admins only
+ *
+ * GET usage/days: the same range's metered usage by day, every day present
+ * (one call of usage_days_read), for the pages' cost-per-day chart.
  */
 #include <string.h>
 
@@ -172,5 +175,68 @@ api_usage(struct app *app, struct http_request *req)
 	http_send_json(req, 200, root);
 	json_object_put(root);
 	usage_free(&u);
+	return 0;
+}
+
+int
+api_usage_days(struct app *app, struct http_request *req)
+{
+	struct json_object *root, *period, *days;
+	char user_id[ACCOUNT_USER_ID_MAX + 1], day[TIME_TEXT_MAX];
+	struct usage_days d;
+	struct result res;
+	int64_t from, to;
+	size_t i;
+	int k;
+
+	if (api_target_user(req, user_id, sizeof(user_id)) != 0 ||
+	    api_range_args(app, req, MAX_RANGE_DAYS, &from, &to) != 0)
+		return -1;
+	if (usage_days_read(app->db, user_id, from, to, &d, &res) != RESULT_OK)
+		return api_send_result(req, &res);
+
+	root = json_object_new_object();
+	json_object_object_add(root, "user_id", json_object_new_string(user_id));
+	json_object_object_add(root, "currency",
+	    json_object_new_string(app->cfg->currency));
+	period = json_object_new_object();
+	json_object_object_add(period, "from", json_time(from));
+	json_object_object_add(period, "to", json_time(to));
+	json_object_object_add(root, "period", period);
+	days = json_object_new_array_ext((int)d.ndays);
+	for (i = 0; i < d.ndays; i++) {
+		const struct usage_day *ud = &d.days[i];
+		struct json_object *o = json_object_new_object();
+		struct json_object *items = json_object_new_array();
+
+		time_format_rfc3339(ud->day, day, sizeof(day));
+		day[10] = '\0';
+		json_object_object_add(o, "day", json_object_new_string(day));
+		json_object_object_add(o, "total_cost",
+		    json_money_trim(ud->total, 2));
+		for (k = 0; k < RES_COUNT; k++) {
+			struct json_object *it;
+
+			if (!ud->metered[k])
+				continue;
+			it = json_object_new_object();
+			json_object_object_add(it, "resource_type",
+			    json_object_new_string(resource_name(k)));
+			json_object_object_add(it, "quantity",
+			    json_money_trim(ud->qty[k], 0));
+			json_object_object_add(it, "unit",
+			    json_object_new_string(resource_unit(k)));
+			json_object_object_add(it, "total_cost",
+			    json_money_trim(ud->cost[k], 2));
+			json_object_array_add(items, it);
+		}
+		json_object_object_add(o, "items", items);
+		json_object_array_add(days, o);
+	}
+	json_object_object_add(root, "days", days);
+	json_object_object_add(root, "total_cost", json_money_trim(d.total, 2));
+	http_send_json(req, 200, root);
+	json_object_put(root);
+	usage_days_free(&d);
 	return 0;
 }

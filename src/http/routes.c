@@ -12,6 +12,7 @@ const struct route routes[] = {
 	{ "GET", "web/frame-ancestors", ACCESS_PUBLIC, api_web_frame_ancestors },
 
 	{ "GET", "usage", ACCESS_USER, api_usage },
+	{ "GET", "usage/days", ACCESS_USER, api_usage_days },
 	{ "GET", "invoices", ACCESS_USER, api_invoices_list },
 	{ "POST", "invoices", ACCESS_ADMIN, api_invoice_create },
 	{ "GET", "invoices/{id}", ACCESS_USER, api_invoice_get },

@@ -218,6 +218,88 @@ test('a quota at its limit is drawn in the warning colour, with words', async ()
   await p.context.close();
 });
 
+test('the chart\'s days come from one usage/days request, every day of the period', async () => {
+  const user = await seededUser('days');
+  const p = await openPage('/billing/', { token: token(user) });
+  const { page } = p;
+  await page.locator('#chart-body canvas').waitFor();
+  await page.waitForFunction(() => window.Chart && window.Chart.getChart(document.querySelector('#chart-body canvas')));
+  const calls = (name) => p.requests.filter((u) => new URL(u).pathname === '/api/plugins/billing/' + name);
+  const api = p.requests.filter((u) => new URL(u).pathname.startsWith('/api/plugins/billing/'));
+  console.log(`billing: API requests on one load: ${api.length} (usage ${calls('usage').length}, usage/days ${calls('usage/days').length})`);
+  assert.equal(calls('usage/days').length, 1);
+  assert.equal(calls('usage').length, 1);
+  // the request asks for the period GET usage answered for
+  const q = new URL(calls('usage/days')[0]).searchParams;
+  assert.deepEqual([q.get('from'), q.get('to')], ['2027-03-01T00:00:00Z', '2027-04-01T00:00:00Z']);
+  assert.equal(q.get('token'), null);
+
+  // the chart's values are that answer's days: all 31, 1.40 on the 10th
+  const days = await apiCall('GET', 'usage/days', null, token(user));
+  assert.equal(days.status, 200, days.text);
+  assert.equal(days.json.days.length, 31);
+  const chart = await page.evaluate(() => {
+    const c = window.Chart.getChart(document.querySelector('#chart-body canvas'));
+    return { labels: c.data.labels, data: c.data.datasets[0].data };
+  });
+  assert.deepEqual(chart.data, days.json.days.map((d) => Number(d.total_cost)));
+  assert.equal(chart.data[9], 1.4);
+  assert.equal(chart.labels[9], 'Mar 10');
+  assert.equal(await page.locator('#chart-body details tbody tr').count(), 31);
+
+  // another period: one more usage/days, none per day
+  await page.getByRole('button', { name: '← Previous period' }).click();
+  await page.locator('#total-cost', { hasText: '$0.00' }).waitFor();
+  await page.waitForFunction(() => document.querySelectorAll('#chart-body details tbody tr').length === 28);
+  assert.equal(calls('usage/days').length, 2);
+  assert.equal(calls('usage').length, 2);
+  expectClean(p);
+  await p.context.close();
+});
+
+test('quota bars take the warning threshold from GET usage\'s alert_threshold', async () => {
+  const user = uniqueUser('thr');
+  // 1 of 2 cores, 2 of 4 GB: 50 %, under the stack's alertThreshold (80)
+  await seedSession(user, { cores: 1, memoryGb: 2, start: '2027-03-15T11:59:00Z' });
+  const p = await openPage('/billing/', { token: token(user) });
+  const { page } = p;
+  const cpu = page.locator('#quotas-body .quota', { hasText: 'CPU cores: 1 of 2' });
+  await cpu.waitFor();
+  assert.doesNotMatch(await cpu.getAttribute('class'), /\bwarn\b/);
+  assert.match(await page.locator('#quotas-body').textContent(), /from 80 %/);
+  // the same answer with alert_threshold 50: the bars warn at 50 %
+  await page.route((url) => url.pathname === '/api/plugins/billing/usage', async (route) => {
+    const resp = await route.fetch();
+    const text = (await resp.text()).replace(/"alert_threshold":\s*80/, '"alert_threshold":50');
+    await route.fulfill({ response: resp, body: text });
+  });
+  await page.reload();
+  await page.locator('#quotas-body', { hasText: 'from 50 %' }).waitFor();
+  assert.match(await cpu.getAttribute('class'), /\bwarn\b/);
+  assert.match(await cpu.textContent(), /50\.00%.*near limit/);
+  expectClean(p);
+  await p.context.close();
+});
+
+test('every status badge meets 4.5:1 contrast from app.css alone', async () => {
+  const p = await openPage('/billing/', { token: token(uniqueUser('badge')) });
+  const { page } = p;
+  await page.locator('#total-cost').waitFor();
+  const words = ['active', 'paid', 'succeeded', 'running', 'delivered', 'draft', 'hibernated',
+    'sent', 'open', 'pending', 'overdue', 'failed', 'past_due', 'void', 'canceled'];
+  await page.evaluate(async (list) => {
+    const { statusBadge } = await import('/billing/assets/ui.js');
+    const box = document.createElement('p');
+    box.id = 'badge-sample';
+    for (const w of list) box.append(statusBadge(w), ' ');
+    document.getElementById('summary-body').append(box);
+  }, words);
+  assert.equal(await page.locator('#badge-sample .badge').count(), words.length);
+  await assertAccessible(page, 'status badges');
+  expectClean(p);
+  await p.context.close();
+});
+
 test('errors are shown where they happen: 401 says how to sign in, a 503 its message', async () => {
   const bad = await openPage('/billing/', { token: 'not-a-token' });
   await bad.page.locator('#fatal').getByRole('heading', { name: 'Sign in' }).waitFor();

@@ -9,7 +9,6 @@ import { loadInvoices, showInvoice, hideInvoice, loadPayments, loadCredits } fro
 
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 30000;
-let threshold = 80;
 let currency = 'usd';
 
 // The address's hash: #from=...&to=... (a past period), #invoice=ID.
@@ -36,20 +35,17 @@ function goPeriod(p) {
 }
 
 let shownPeriod;
-let lastUsage = null;
 async function loadUsage(withChart) {
   const p = period();
   const current = !p;
   const u = await guard($('summary-body'), () => api('usage', { query: p || {} }), (u) => {
     currency = u.currency || currency;
-    lastUsage = u;
-    if (Number.isInteger(u.alert_threshold)) threshold = u.alert_threshold;
     renderSummary(u, current);
     window.billingTotalShownAt = performance.now();
     renderPeriodNav(u, current, goPeriod);
     renderUsage(u);
     renderSessions(u, new Date());
-    renderQuotas(u, threshold);
+    renderQuotas(u);
   });
   if (!u) {
     for (const id of ['usage-body', 'sessions-body', 'quotas-body', 'chart-body']) $(id).replaceChildren();
@@ -117,13 +113,6 @@ function start() {
   checkoutReturn();
   route();
   plans = api('plans').catch((err) => ({ error: err }));
-  plans.then((r) => {
-    const t = r && (r.alert_threshold ?? r.alertThreshold);
-    if (Number.isInteger(t) && t !== threshold) {
-      threshold = t;
-      if (lastUsage) renderQuotas(lastUsage, threshold);
-    }
-  });
   guard($('plan-body'), () => loadPlan(reloadAccount, currency, plans), () => {});
   document.addEventListener('click', clicks);
   guard($('pm-body'), () => loadPaymentMethods(), () => {});

@@ -4,7 +4,6 @@ import { api } from './api.js';
 import { h, money, quantity, dateTime, quotaBar } from './ui.js';
 import { fill, grid, note, isZero } from './billing-common.js';
 
-const DAY = 86400000;
 const utcDay = new Intl.DateTimeFormat(undefined, { timeZone: 'UTC', year: 'numeric', month: 'short', day: 'numeric' });
 const utcShort = new Intl.DateTimeFormat(undefined, { timeZone: 'UTC', month: 'short', day: 'numeric' });
 
@@ -60,7 +59,9 @@ export function renderSessions(u, updated) {
     h('p', { class: 'muted small' }, 'Updated ', updated.toLocaleTimeString(), '; refreshed every 30 seconds.'));
 }
 
-export function renderQuotas(u, threshold) {
+// The warning colour from GET usage's alert_threshold (config alertThreshold).
+export function renderQuotas(u) {
+  const threshold = u.alert_threshold;
   const q = u.quota || {};
   const names = { cpu: 'CPU cores', memory: 'Memory (GB)', storage: 'Storage (GB)' };
   const bars = Object.keys(names).filter((k) => q[k]).map((k) => {
@@ -88,26 +89,12 @@ export function renderPeriodNav(u, current, go) {
     h('span', { class: 'period-label', 'aria-live': 'polite' }, periodLabel(p)), next, now);
 }
 
-// The cost per day: GET usage's days when it has them, else one GET usage
-// per UTC day of the period (a few at a time). Values are plotted with
-// Number(text); the text is what is shown.
+// The cost per day: one GET usage/days for the period shown (every day of
+// it, zero days included). Values are plotted with Number(text); the text is
+// what is shown.
 async function perDay(u) {
-  if (Array.isArray(u.days)) return u.days.map((d) => ({ day: d.day || d.date, cost: d.total_cost }));
-  const start = Date.parse(u.period.from), end = Date.parse(u.period.to);
-  const days = [];
-  for (let t = start; t < end && days.length < 62; t += DAY) days.push(t);
-  const out = new Array(days.length);
-  let i = 0;
-  const worker = async () => {
-    while (i < days.length) {
-      const k = i++;
-      const from = new Date(days[k]).toISOString(), to = new Date(Math.min(days[k] + DAY, end)).toISOString();
-      const d = await api('usage', { query: { from, to } });
-      out[k] = { day: from.slice(0, 10), cost: d.total_cost };
-    }
-  };
-  await Promise.all([worker(), worker(), worker(), worker()]);
-  return out;
+  const d = await api('usage/days', { query: { from: u.period.from, to: u.period.to } });
+  return d.days.map((x) => ({ day: x.day, cost: x.total_cost }));
 }
 
 let chart = null;
