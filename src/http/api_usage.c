@@ -190,7 +190,7 @@ api_usage_days(struct app *app, struct http_request *req)
 	int k;
 
 	if (api_target_user(req, user_id, sizeof(user_id)) != 0 ||
-	    api_range_args(app, req, MAX_RANGE_DAYS, &from, &to) != 0)
+	    api_range_args(app, req, MAX_RANGE_DAYS, &from, &to, NULL) != 0)
 		return -1;
 	if (usage_days_read(app->db, user_id, from, to, &d, &res) != RESULT_OK)
 		return api_send_result(req, &res);
