@@ -8,8 +8,9 @@
 -- account's rows (docs/api.md, "Speed").
 -- The INSERT ... SELECT fills it from the daily totals already written,
 -- setting (not adding) each day's figures: running it again gives the same
--- rows.  Run the migration before the new usage job (the package's upgrade
--- does): an older job would add to the daily rows only.
+-- rows.  Until this runs, the new usage job fails (no table) and writes
+-- nothing, to catch up on its next run; an older usage job still running
+-- after it (on a host not yet upgraded) would add to the daily rows only.
 -- Statements are safe to run again: a migration cut short is re-run whole.
 
 CREATE TABLE IF NOT EXISTS billing_usage_day_totals (
