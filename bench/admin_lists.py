@@ -4,7 +4,8 @@ page, a q filter, a status filter), admin/summary and admin/invoices answer
 within 100 ms through nginx.
 
 Seeds N accounts (default 10,000) with multi-row INSERTs: a month of daily
-usage totals each (3 resources), two invoices each (paid, and sent or
+usage totals each (3 resources) and the days' totals over every account
+that admin/summary reads, two invoices each (paid, and sent or
 overdue), a credit and a payment for every tenth; every 20th account is
 suspended.  Then times each request R times (default 20) after one warm-up
 and prints the median and the worst.
@@ -50,6 +51,11 @@ def seed(st, n):
                       "(%d, '%s', 'storage', 0.10, 1, 0.000137, 1)" % (a, day)]
     insert(st, "INSERT INTO billing_usage_daily (account_id, day, resource_type, unit_price, "
            "quantity, total_cost, records) VALUES ", daily)
+    # the days' totals over every account, as the usage job keeps them
+    # (the same statement as sql/013_usage_day_totals.sql's fill)
+    sql(st, "INSERT INTO billing_usage_day_totals (day, total_cost, records) "
+        "SELECT day, SUM(total_cost), SUM(records) FROM billing_usage_daily GROUP BY day "
+        "ON DUPLICATE KEY UPDATE total_cost = VALUES(total_cost), records = VALUES(records)")
     invoices = []
     for a in ids:
         invoices += ["(%d, '2024-12-01', '2025-01-01', 'usage', 'usd', 4.21, 4.21, 'paid')" % a,
@@ -59,8 +65,8 @@ def seed(st, n):
            "billing_mode, currency, subtotal, total, status) VALUES ", invoices)
     insert(st, "INSERT INTO billing_credits (account_id, amount, remaining, currency, reason) "
            "VALUES ", ["(%d, 5.00, 5.00, 'usd', 'welcome')" % a for a in ids if a % 10 == 0])
-    sql(st, "ANALYZE TABLE billing_accounts, billing_usage_daily, billing_invoices, "
-        "billing_credits")
+    sql(st, "ANALYZE TABLE billing_accounts, billing_usage_daily, billing_usage_day_totals, "
+        "billing_invoices, billing_credits")
     return first
 
 

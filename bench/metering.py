@@ -112,6 +112,7 @@ def reset_metering(st, n):
     sql(st, """
         TRUNCATE TABLE billing_usage_records;
         TRUNCATE TABLE billing_usage_daily;
+        TRUNCATE TABLE billing_usage_day_totals;
         TRUNCATE TABLE bench_usage_records;
         UPDATE billing_session_segments SET metered_until = NULL, metered_cost = 0,
                metered_done = 0 WHERE id <= %d;
@@ -356,6 +357,7 @@ STATEMENT_KINDS = """
     WHEN sql_text LIKE 'UPDATE billing_session_segments%%'
       OR sql_text LIKE 'UPDATE (SELECT 0 AS id%%' THEN '4 UPDATE segments'' progress'
     WHEN sql_text LIKE 'INSERT INTO billing_usage_daily%%' THEN '5 INSERT ... ON DUPLICATE KEY UPDATE daily'
+    WHEN sql_text LIKE 'INSERT INTO billing_usage_day_totals%%' THEN '5 INSERT ... ON DUPLICATE KEY UPDATE day totals'
     WHEN sql_text LIKE 'INSERT INTO bench_usage_records%%' THEN 'raw INSERT (LIKE copy)'
     WHEN sql_text LIKE 'START TRANSACTION%%' OR sql_text LIKE 'commit%%'
       OR sql_text LIKE 'rollback%%' THEN '6 START TRANSACTION / COMMIT'

@@ -275,9 +275,11 @@ static const struct db_stmt account_list_sql[ACCOUNT_LIST_NSTMTS] = {
 	    "AND (? = '' OR a.user_id LIKE ? OR a.email LIKE ?) "
 	    "AND (? IS NULL OR a.created_at < ?) "
 	    "ORDER BY a.id LIMIT ?", 12, 11 },
-	/* GET admin/summary: the usage of whole days, every account */
+	/* GET admin/summary: the usage of whole days, every account: a row
+	 * per day, each the sum of that day's billing_usage_daily rows (the
+	 * usage job keeps them so, sql/013_usage_day_totals.sql) */
 	[ACCOUNT_SUMMARY_USAGE] = {
-	    "SELECT COALESCE(SUM(total_cost), 0) FROM billing_usage_daily "
+	    "SELECT COALESCE(SUM(total_cost), 0) FROM billing_usage_day_totals "
 	    "WHERE day >= ? AND day < ?", 2, 1 },
 	/* what is owed, by status: sent and overdue */
 	[ACCOUNT_SUMMARY_OWED] = {

@@ -70,6 +70,7 @@ int metering_write_records(struct db *db, struct batch *b,
     struct db_param *p);
 int metering_write_segments(struct db *db, struct batch *b,
     struct db_param *p, struct seg_text *txt);
+/* the daily rows, then each day's total over every account (admin/summary) */
 int metering_write_daily(struct db *db, struct batch *b, struct db_param *p);
 
 /*
@@ -83,6 +84,7 @@ int metering_write_bill_from(struct db *db, struct batch *b,
 /* The batch's multi-row statements (statements.c). */
 extern struct sql_rows metering_write_records_sql;
 extern struct sql_rows metering_write_daily_sql;
+extern struct sql_rows metering_write_day_totals_sql;
 extern struct sql_rows metering_write_lock_accounts_sql;
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * metering_write: the usage job's batch writes.  A batch's records, its
- * segments' progress and its daily totals each go in multi-row statements
- * of 256, 64, 16, 4 or 1 rows, whose SQL is built once per shape and size.
+ * segments' progress, its daily totals and the days' all-accounts totals
+ * each go in multi-row statements of 256, 64, 16, 4 or 1 rows, whose SQL is
+ * built once per shape and size.
  * Cutting segments into records and the job loop are metering.c, which
  * calls these; nothing here calls back into it.
  *
@@ -23,7 +24,7 @@
 #include "timeutil.h"
 
 /* The batch's statements, each of 256, 64, 16, 4 or 1 rows. */
-enum { WRITE_RECORDS, WRITE_DAILY, WRITE_LOCK_ACCOUNTS };
+enum { WRITE_RECORDS, WRITE_DAILY, WRITE_LOCK_ACCOUNTS, WRITE_DAY_TOTALS };
 
 struct sql_rows metering_write_records_sql = SQL_ROWS_STMT("metering_write",
     WRITE_RECORDS, 0,
@@ -39,6 +40,16 @@ struct sql_rows metering_write_daily_sql = SQL_ROWS_STMT("metering_write",
     "(?,?,?,?,?,?,?)",
     " ON DUPLICATE KEY UPDATE quantity = quantity + VALUES(quantity), "
     "total_cost = total_cost + VALUES(total_cost), "
+    "records = records + VALUES(records)");
+
+/* each day's total over every account (GET admin/summary): the sum of the
+ * batch's daily rows of that day, added in the same transaction, so that it
+ * always equals the sum of the day's billing_usage_daily rows */
+struct sql_rows metering_write_day_totals_sql = SQL_ROWS_STMT("metering_write",
+    WRITE_DAY_TOTALS, 0,
+    "INSERT INTO billing_usage_day_totals (day, total_cost, records) VALUES ",
+    "(?,?,?)",
+    " ON DUPLICATE KEY UPDATE total_cost = total_cost + VALUES(total_cost), "
     "records = records + VALUES(records)");
 
 /* the accounts' watermarks, read under a shared lock held to the commit:
@@ -248,7 +259,69 @@ cmp_daily(const void *a, const void *b)
 	return x->price < y->price ? -1 : x->price > y->price;
 }
 
-/* Daily totals, in key order so that concurrent runs lock rows alike. */
+struct day_total {
+	int64_t day, cost, n;
+	char day_txt[32], cost_txt[32];
+};
+
+static int
+cmp_day_total(const void *a, const void *b)
+{
+	const struct day_total *x = a, *y = b;
+
+	return x->day < y->day ? -1 : x->day > y->day;
+}
+
+/*
+ * The batch's daily rows summed per day, added to the days' totals: in day
+ * order, after the daily rows (the last write of the batch), so that
+ * concurrent batches lock the few rows of this table in one order and hold
+ * them only to their commit.
+ */
+static int
+write_day_totals(struct db *db, struct batch *b, struct db_param *p)
+{
+	struct day_total *t;
+	size_t nt = 0, done = 0, n, i, j;
+	int rc = DB_OK;
+
+	if ((t = calloc(b->ndays, sizeof(*t))) == NULL)
+		return DB_ERROR;
+	for (i = 0; i < b->ndays; i++) {
+		t[i].day = b->days[i].day;
+		t[i].cost = b->days[i].cost;
+		t[i].n = b->days[i].n;
+	}
+	qsort(t, b->ndays, sizeof(*t), cmp_day_total);
+	for (i = 0; i < b->ndays; i++) {
+		if (nt > 0 && t[nt - 1].day == t[i].day) {
+			t[nt - 1].cost += t[i].cost;
+			t[nt - 1].n += t[i].n;
+		} else
+			t[nt++] = t[i];
+	}
+	for (i = 0; i < nt; i++) {
+		time_format_db(t[i].day, t[i].day_txt, sizeof(t[i].day_txt));
+		t[i].day_txt[10] = '\0'; /* the DATE part */
+		money_format(t[i].cost, 6, t[i].cost_txt, sizeof(t[i].cost_txt));
+	}
+	while (done < nt && rc == DB_OK) {
+		n = sql_rows_chunk(nt - done);
+		for (i = 0, j = 0; i < n; i++) {
+			p[j++] = DBP_STR(t[done + i].day_txt);
+			p[j++] = DBP_STR(t[done + i].cost_txt);
+			p[j++] = DBP_INT(t[done + i].n);
+		}
+		rc = db_run_rows(db, &metering_write_day_totals_sql, n, p, j,
+		    NULL, NULL);
+		done += n;
+	}
+	free(t);
+	return rc;
+}
+
+/* Daily totals, in key order so that concurrent runs lock rows alike, then
+ * the days' totals over every account. */
 int
 metering_write_daily(struct db *db, struct batch *b, struct db_param *p)
 {
@@ -286,6 +359,8 @@ metering_write_daily(struct db *db, struct batch *b, struct db_param *p)
 		done += n;
 	}
 	free(txt);
+	if (rc == DB_OK)
+		rc = write_day_totals(db, b, p);
 	return rc;
 }
 

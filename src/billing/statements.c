@@ -77,6 +77,7 @@ static struct sql_rows *const rows[] = {
 	&account_advance_rows,
 	&metering_write_records_sql,
 	&metering_write_daily_sql,
+	&metering_write_day_totals_sql,
 	&metering_write_lock_accounts_sql,
 	&session_progress_rows,
 

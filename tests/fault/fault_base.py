@@ -102,6 +102,13 @@ class FaultCase(StackTestCase):
                 "INSERT INTO billing_usage_daily (account_id, day, resource_type, unit_price, "
                 "quantity, total_cost, records) SELECT id, '%s-15', 'cpu', 0.05, 2, 0.10, 1 "
                 "FROM billing_accounts WHERE id BETWEEN %d AND %d" % (month, first, last))
+            # and the day's total over every account, as the usage job adds it
+            self.sql(
+                "INSERT INTO billing_usage_day_totals (day, total_cost, records) "
+                "SELECT '%s-15', SUM(0.10), COUNT(*) FROM billing_accounts "
+                "WHERE id BETWEEN %d AND %d ON DUPLICATE KEY UPDATE "
+                "total_cost = total_cost + VALUES(total_cost), "
+                "records = records + VALUES(records)" % (month, first, last))
         return first, last
 
     def invoices_per_account(self, first, last, period_start):

@@ -51,7 +51,11 @@ plan changes (docs/billing.md, "Plan changes")
 usage
   - every daily total equals its records (quantity, cost, count) and every
     record has its daily total; segments' metered_cost equals their
-    records; no segment, resource and hour is metered twice.
+    records; no segment, resource and hour is metered twice;
+  - per day, the total over every account (billing_usage_day_totals, what
+    GET admin/summary reads) equals the sum of the accounts' daily totals,
+    cost to the micro-unit and record count, and every day with daily
+    totals has one.
 """
 
 import re
@@ -255,6 +259,15 @@ CHECKS = [
      "AND d.resource_type = r.resource_type AND d.unit_price = r.unit_price "
      "WHERE d.account_id IS NULL "
      "GROUP BY r.account_id, DATE(r.start_time), r.resource_type, r.unit_price LIMIT 20"),
+    ("a day's total over every account differs from its accounts' daily totals",
+     "SELECT t.day, t.total_cost, t.records, COALESCE(d.cost, 'none'), COALESCE(d.n, 'none') "
+     "FROM billing_usage_day_totals t LEFT JOIN (SELECT day, SUM(total_cost) AS cost, "
+     "SUM(records) AS n FROM billing_usage_daily GROUP BY day) d ON d.day = t.day "
+     "WHERE d.day IS NULL OR t.total_cost <> d.cost OR t.records <> d.n LIMIT 20"),
+    ("a day's daily totals without its total over every account",
+     "SELECT d.day, SUM(d.total_cost), SUM(d.records) FROM billing_usage_daily d "
+     "LEFT JOIN billing_usage_day_totals t ON t.day = d.day WHERE t.day IS NULL "
+     "GROUP BY d.day LIMIT 20"),
     ("a segment's metered_cost differs from its records",
      "SELECT g.id, g.metered_cost, COALESCE(SUM(r.total_cost), 0) FROM billing_session_segments g "
      "LEFT JOIN billing_usage_records r ON r.segment_id = g.id GROUP BY g.id, g.metered_cost "

@@ -240,6 +240,15 @@ class WebhookStormTest(FaultCase):
             ("UPDATE billing_usage_daily SET total_cost = total_cost + 1 LIMIT 1",
              "a daily total differs from its records"),
             ("DELETE FROM billing_usage_daily LIMIT 1", "usage records without their daily total"),
+            ("UPDATE billing_usage_day_totals SET total_cost = total_cost + 0.000001 LIMIT 1",
+             "a day's total over every account differs"),
+            ("UPDATE billing_usage_day_totals SET records = records + 1 LIMIT 1",
+             "a day's total over every account differs"),
+            ("DELETE FROM billing_usage_day_totals LIMIT 1",
+             "a day's daily totals without its total over every account"),
+            ("INSERT INTO billing_usage_day_totals (day, total_cost, records) "
+             "VALUES ('1999-01-01', 0.100000, 1)",
+             "a day's total over every account differs"),
             ("INSERT INTO billing_payments (account_id, invoice_id, amount, currency, status, "
              "method, idempotency_key) SELECT account_id, id, total, currency, 'succeeded', "
              "'stripe', CONCAT('stripe-invoice-paid:again', id) FROM billing_invoices "

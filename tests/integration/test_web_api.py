@@ -465,6 +465,15 @@ class AdminListsTest(Helpers, StackTestCase):
         self.bad("admin/events", {"status": "lost"}, "status")
 
 
+# sql/013_usage_day_totals.sql's fill: the days' totals over every account
+# from billing_usage_daily rows a test wrote itself (the usage job keeps them
+# as it writes its own)
+FILL_DAY_TOTALS = (
+    "INSERT INTO billing_usage_day_totals (day, total_cost, records) "
+    "SELECT day, SUM(total_cost), SUM(records) FROM billing_usage_daily GROUP BY day "
+    "ON DUPLICATE KEY UPDATE total_cost = VALUES(total_cost), records = VALUES(records)")
+
+
 class SummaryTest(Helpers, StackTestCase):
     """GET admin/summary on a stack of its own (its totals are exact)."""
 
@@ -479,6 +488,8 @@ class SummaryTest(Helpers, StackTestCase):
                  "(%d, '2025-01-31', 'memory', 0.01, 40, 0.400000, 1), "
                  "(%d, '2025-01-10', 'cpu', 0.05, 1, 0.050000, 1), "
                  "(%d, '2025-02-01', 'cpu', 0.05, 100, 5.000000, 1)" % (ia, ib, ic, ia))
+        # the days' totals over every account, as the usage job keeps them
+        self.sql(FILL_DAY_TOTALS)
         for acct, status, total, m in ((ia, "sent", "10.00", 1), (ia, "overdue", "2.50", 2),
                                        (ib, "overdue", "1.25", 1), (ib, "paid", "99.00", 2),
                                        (ic, "draft", "7.00", 1), (ic, "void", "3.00", 2)):
@@ -503,3 +514,88 @@ class SummaryTest(Helpers, StackTestCase):
         self.bad("admin/summary", {"from": "2025-01-01T01:00:00Z", "to": "2025-02-01"}, "from")
         self.bad("admin/summary", {"from": "2025-02-01", "to": "2025-01-01"}, "to")
         self.bad("admin/summary", {}, None, self.user_token(a), status=403)
+
+
+class DayTotalsTest(Helpers, StackTestCase):
+    """admin/summary reads the days' totals over every account
+    (billing_usage_day_totals), which the usage job keeps equal to the sum of
+    the accounts' daily totals, to the micro-unit, run after run.  billingd's
+    clock is fixed after the sessions (hooks take times up to 90 days back);
+    each job run is given its own instant."""
+
+    stack_env = {"BILLING_TEST_NOW": "2025-07-02T00:30:00Z"}
+
+    def hook(self, name, body):
+        status, _, resp = self.request("POST", "hooks/" + name, body=body,
+                                       token=self.service_token())
+        self.assertIn(status, (200, 201), resp)
+
+    def ended_session(self, user, sid, cpu, mem, start, end):
+        self.hook("session-created", {"session_id": sid, "user_id": user, "cpu_cores": cpu,
+                                      "memory_gb": mem, "storage_gb": 0, "started_at": start})
+        self.hook("session-terminated", {"session_id": sid, "ended_at": end})
+
+    def run_usage(self, now):
+        self.stack.run_helper("billing-calculate-usage", env={"BILLING_TEST_NOW": now})
+
+    def totals(self, month):
+        """{day: (total_cost, records)} of billing_usage_day_totals in month
+        (YYYY-MM), after checking that every row equals its day's
+        billing_usage_daily rows and that every such day has one."""
+        self.assertEqual(self.sql(
+            "SELECT t.day, t.total_cost, d.cost, t.records, d.n "
+            "FROM billing_usage_day_totals t LEFT JOIN (SELECT day, SUM(total_cost) AS cost, "
+            "SUM(records) AS n FROM billing_usage_daily GROUP BY day) d ON d.day = t.day "
+            "WHERE d.day IS NULL OR d.cost <> t.total_cost OR d.n <> t.records"), [])
+        self.assertEqual(self.sql(
+            "SELECT DISTINCT d.day FROM billing_usage_daily d LEFT JOIN "
+            "billing_usage_day_totals t ON t.day = d.day WHERE t.day IS NULL"), [])
+        return {day: (cost, int(n)) for day, cost, n in self.sql(
+            "SELECT day, total_cost, records FROM billing_usage_day_totals "
+            "WHERE day LIKE '%s-%%' ORDER BY day" % month)}
+
+    def usage_cost(self, frm, to):
+        return str(self.ok("admin/summary", {"from": frm, "to": to})["usage_cost"])
+
+    def test_totals_equal_the_daily_sums_after_two_usage_runs(self):
+        a, b, c = self.user("ta"), self.user("tb"), self.user("tc")
+        # 0.14 an hour (2 cores, 4 GB at 0.05 and 0.01): 21:00-02:00 across midnight
+        self.ended_session(a, "dt-a", 2, 4, "2025-06-10T21:00:00Z", "2025-06-11T02:00:00Z")
+        # 0.06 an hour: 23:30-00:50
+        self.ended_session(b, "dt-b", 1, 1, "2025-06-10T23:30:00Z", "2025-06-11T00:50:00Z")
+        self.run_usage("2025-06-11T00:00:00Z")   # up to midnight: 0.42 + 0.03
+        self.assertEqual(self.totals("2025-06"), {"2025-06-10": ("0.450000", 8)})
+        self.assertEqual(self.usage_cost("2025-06-10", "2025-06-11"), "0.45")
+        # usage that arrives late, for a day already totalled: added to its row
+        self.ended_session(c, "dt-c", 2, 4, "2025-06-10T10:00:00Z", "2025-06-10T12:00:00Z")
+        self.run_usage("2025-06-12T00:30:00Z")
+        self.run_usage("2025-06-12T00:30:00Z")   # a rerun adds nothing
+        self.assertEqual(self.totals("2025-06"), {"2025-06-10": ("0.730000", 12),
+                                                  "2025-06-11": ("0.330000", 6)})
+        self.assertEqual(self.usage_cost("2025-06-10", "2025-06-11"), "1.06")
+        self.assertEqual(self.usage_cost("2025-06-11", "2025-06-11"), "0.33")
+        self.assertEqual(self.usage_cost("2025-06-12", "2025-06-30"), "0.00")
+        # the same figure as the accounts' daily totals summed (the old way)
+        [[daily]] = self.sql("SELECT SUM(total_cost) FROM billing_usage_daily "
+                             "WHERE day >= '2025-06-10' AND day < '2025-06-12'")
+        self.assertEqual(daily, "1.060000")
+
+    def test_migration_fills_the_totals_from_the_daily_rows(self):
+        """013's fill, run again over what the job wrote, changes nothing;
+        over emptied totals it rebuilds them."""
+        u = self.user("tm")
+        self.ended_session(u, "dt-m", 2, 4, "2025-07-01T10:00:00Z", "2025-07-01T11:00:00Z")
+        self.run_usage("2025-07-02T00:30:00Z")
+        before = self.totals("2025-07")
+        self.assertEqual(before["2025-07-01"], ("0.140000", 2))
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                               "sql", "013_usage_day_totals.sql")) as f:
+            text = "\n".join(l for l in f.read().splitlines() if not l.startswith("--"))
+        fill = [st for st in text.split(";") if "INSERT INTO" in st]
+        self.assertEqual(len(fill), 1)
+        self.sql(fill[0])
+        self.assertEqual(self.totals("2025-07"), before)
+        self.sql("DELETE FROM billing_usage_day_totals")
+        self.sql(fill[0])
+        self.sql(fill[0])
+        self.assertEqual(self.totals("2025-07"), before)
