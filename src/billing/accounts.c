@@ -500,3 +500,106 @@ account_advance_billed_through(struct db *db, const uint64_t *ids, size_t n,
 	}
 	return rc;
 }
+
+/* --- billing details ---------------------------------------------------- */
+
+#define BILLING_COLUMNS "COALESCE(billing_name, ''), " \
+	"COALESCE(billing_address, ''), COALESCE(country, ''), " \
+	"COALESCE(tax_id, ''), COALESCE(tax_rate_id, ''), tax_exempt, " \
+	"COALESCE(billing_mode, '')"
+enum { BILL_NAME, BILL_ADDRESS, BILL_COUNTRY, BILL_TAX_ID, BILL_RATE,
+	BILL_EXEMPT, BILL_MODE, BILL_NCOLS };
+enum { ACCOUNT_BILLING_GET, ACCOUNT_BILLING_LOCK, ACCOUNT_BILLING_SET,
+	ACCOUNT_BILLING_NSTMTS };
+static const struct db_stmt account_billing_sql[ACCOUNT_BILLING_NSTMTS] = {
+	[ACCOUNT_BILLING_GET] = { "SELECT " BILLING_COLUMNS " FROM "
+	    "billing_accounts WHERE id = ?", 1, BILL_NCOLS },
+	[ACCOUNT_BILLING_LOCK] = { "SELECT " BILLING_COLUMNS " FROM "
+	    "billing_accounts WHERE id = ? FOR UPDATE", 1, BILL_NCOLS },
+	[ACCOUNT_BILLING_SET] = { "UPDATE billing_accounts SET "
+	    "billing_name = ?, billing_address = ?, country = ?, tax_id = ?, "
+	    "tax_rate_id = ?, tax_exempt = ?, billing_mode = ? WHERE id = ?",
+	    8, 0 },
+};
+const struct db_stmts account_billing_stmts = DB_STMTS("account_billing",
+    account_billing_sql);
+
+/* The address column holds the lines joined by "\n". */
+static void
+split_address(const char *text, struct account_billing *b)
+{
+	const char *nl;
+	size_t len;
+
+	b->naddress = 0;
+	while (*text != '\0' && b->naddress < ACCOUNT_ADDRESS_LINES) {
+		nl = strchr(text, '\n');
+		len = nl != NULL ? (size_t)(nl - text) : strlen(text);
+		if (len > ACCOUNT_TEXT_MAX)
+			len = ACCOUNT_TEXT_MAX;
+		memcpy(b->address[b->naddress], text, len);
+		b->address[b->naddress++][len] = '\0';
+		if (nl == NULL)
+			break;
+		text = nl + 1;
+	}
+}
+
+int
+account_billing_get(struct db *db, uint64_t id, int lock,
+    struct account_billing *out)
+{
+	struct db_result *res = NULL;
+	char address[ACCOUNT_ADDRESS_LINES * (ACCOUNT_TEXT_MAX + 1) + 1];
+	int64_t exempt = 0;
+	int rc, f;
+
+	struct db_param p[] = { DBP_INT(id) };
+	if ((rc = db_get(db, &account_billing_stmts, lock ?
+	    ACCOUNT_BILLING_LOCK : ACCOUNT_BILLING_GET, p, 1, &res)) != DB_OK)
+		return rc;
+	if ((f = db_fetch(res)) == 1) {
+		memset(out, 0, sizeof(*out));
+		db_col_text(res, BILL_NAME, out->name, sizeof(out->name));
+		db_col_text(res, BILL_ADDRESS, address, sizeof(address));
+		split_address(address, out);
+		db_col_text(res, BILL_COUNTRY, out->country,
+		    sizeof(out->country));
+		db_col_text(res, BILL_TAX_ID, out->tax_id, sizeof(out->tax_id));
+		db_col_text(res, BILL_RATE, out->tax_rate_id,
+		    sizeof(out->tax_rate_id));
+		(void)db_col_i64(res, BILL_EXEMPT, &exempt);
+		out->tax_exempt = exempt != 0;
+		db_col_text(res, BILL_MODE, out->billing_mode,
+		    sizeof(out->billing_mode));
+		rc = DB_OK;
+	} else
+		rc = f < 0 ? f : DB_NOT_FOUND;
+	db_result_free(res);
+	return rc;
+}
+
+static struct db_param
+text_or_null(const char *s)
+{
+	return s[0] != '\0' ? DBP_STR(s) : DBP_NULLV;
+}
+
+int
+account_billing_store(struct db *db, uint64_t id,
+    const struct account_billing *b)
+{
+	char address[ACCOUNT_ADDRESS_LINES * (ACCOUNT_TEXT_MAX + 1) + 1];
+	size_t i, n = 0;
+
+	address[0] = '\0';
+	for (i = 0; i < b->naddress && i < ACCOUNT_ADDRESS_LINES; i++)
+		n += (size_t)snprintf(address + n, sizeof(address) - n, "%s%s",
+		    i > 0 ? "\n" : "", b->address[i]);
+	struct db_param p[] = { text_or_null(b->name), text_or_null(address),
+	    text_or_null(b->country), text_or_null(b->tax_id),
+	    text_or_null(b->tax_rate_id), DBP_INT(b->tax_exempt ? 1 : 0),
+	    text_or_null(b->billing_mode), DBP_INT(id) };
+	return db_run(db, &account_billing_stmts, ACCOUNT_BILLING_SET, p, 8,
+	    NULL, NULL);
+}

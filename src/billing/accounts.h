@@ -179,4 +179,34 @@ int account_fill_contact(struct db *db, uint64_t id, const char *email,
 /* Those statements (statements.c). */
 extern const struct db_stmts account_contact_stmts;
 
+/* --- billing details set by an admin (account_details.c runs the change) */
+
+#define ACCOUNT_TEXT_MAX 200     /* bytes of UTF-8: a name, an address line */
+#define ACCOUNT_ADDRESS_LINES 6
+#define ACCOUNT_TAX_ID_MAX 64
+
+/* "" (0 for tax_exempt) when unset. */
+struct account_billing {
+	char name[ACCOUNT_TEXT_MAX + 1];
+	char address[ACCOUNT_ADDRESS_LINES][ACCOUNT_TEXT_MAX + 1];
+	size_t naddress;
+	char country[3];               /* ISO 3166-1 alpha-2 */
+	char tax_id[ACCOUNT_TAX_ID_MAX + 1];
+	char tax_rate_id[65];          /* "": the config's defaultTaxRate */
+	int tax_exempt;
+	char billing_mode[16];         /* "": the config's billingMode */
+};
+
+/* The billing details of account id; with lock, the row stays locked until
+ * the transaction ends.  DB_OK, DB_NOT_FOUND or an error. */
+int account_billing_get(struct db *db, uint64_t id, int lock,
+    struct account_billing *out);
+
+/* Stores them (the one writer of those columns).  DB_OK or an error. */
+int account_billing_store(struct db *db, uint64_t id,
+    const struct account_billing *b);
+
+/* Those statements (statements.c). */
+extern const struct db_stmts account_billing_stmts;
+
 #endif

@@ -3,6 +3,7 @@
  */
 #include <stddef.h>
 
+#include "account_details.h"
 #include "accounts.h"
 #include "db.h"
 #include "dispatch.h"
@@ -34,6 +35,8 @@ static const struct db_stmts *const tables[] = {
 	/* billing: accounts, sessions, metering, usage, reports */
 	&account_list_stmts,
 	&account_contact_stmts,
+	&account_billing_stmts,
+	&account_details_stmts,
 	&session_stmts,
 	&streamspace_stmts,
 	&metering_stmts,
@@ -48,6 +51,7 @@ static const struct db_stmts *const tables[] = {
 	&invoice_batch_stmts,
 	&invoice_job_stmts,
 	&invoice_stripe_stmts,
+	&invoice_tax_stmts,
 	&payments_stmts,
 	&stripe_push_stmts,
 	&webhook_payments_stmts,
@@ -80,6 +84,7 @@ static struct sql_rows *const rows[] = {
 	&invoice_batch_rows_sums,
 	&invoice_batch_rows_invoices,
 	&invoice_lines_rows_insert,
+	&invoice_tax_rows_insert,
 
 	/* billing: subscriptions, checkout, Stripe webhooks */
 

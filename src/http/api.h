@@ -50,6 +50,9 @@ int api_credits_create(struct app *app, struct http_request *req);
 
 /* GET admin/users */
 int api_admin_users(struct app *app, struct http_request *req);
+/* GET and PATCH admin/users/{user_id}: one account's billing details */
+int api_admin_user_get(struct app *app, struct http_request *req);
+int api_admin_user_patch(struct app *app, struct http_request *req);
 
 /* GET subscription, POST subscription */
 int api_subscription_get(struct app *app, struct http_request *req);

@@ -22,6 +22,8 @@ const struct route routes[] = {
 	{ "POST", "credits", ACCESS_ADMIN, api_credits_create },
 
 	{ "GET", "admin/users", ACCESS_ADMIN, api_admin_users },
+	{ "GET", "admin/users/{user_id}", ACCESS_ADMIN, api_admin_user_get },
+	{ "PATCH", "admin/users/{user_id}", ACCESS_ADMIN, api_admin_user_patch },
 	{ "POST", "admin/credits", ACCESS_ADMIN, api_credits_create },
 	{ "POST", "admin/invoices", ACCESS_ADMIN, api_invoice_create },
 	{ "PATCH", "admin/invoices/{id}", ACCESS_ADMIN, api_invoice_patch },

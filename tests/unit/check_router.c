@@ -103,7 +103,7 @@ END_TEST
 START_TEST(test_unknown_paths_match_nothing)
 {
 	static const char *paths[] = { "", "healthz", "health/", "invoices/",
-	    "invoices//pdf", "admin", "admin/users/x", "../health" };
+	    "invoices//pdf", "admin", "admin/users/x/y", "../health" };
 	struct http_request req;
 	char allow[64];
 	size_t i;
