@@ -139,8 +139,23 @@ def streamspace_token(secret, username, role="user", ttl=86400, now=None, **extr
 def dev_config_overrides():
     """What the dev stack of scripts/run adds to the seed's config (the test
     stacks keep the defaults): users named as StreamSpace's sessions name
-    them, by username, so StreamSpace's tokens work against it."""
-    return {"jwtUserClaims": ["username", "sub"]}
+    them, by username, so StreamSpace's tokens work against it; an example
+    tax rate, which no account pays until an admin gives it one (PATCH
+    admin/users/{user_id} {"tax_rate_id": "vat20"}), and the issuer every
+    invoice PDF names."""
+    return {
+        "jwtUserClaims": ["username", "sub"],
+        "taxRates": [
+            {"id": "vat20", "name": "VAT", "percent": 20, "inclusive": False},
+        ],
+        "invoiceIssuer": {
+            "name": "StreamSpace Demo Ltd",
+            "address": ["1 Example Street", "London EC1A 1AA",
+                        "United Kingdom"],
+            "email": "billing@streamspace.example",
+            "taxId": "GB123456789",
+        },
+    }
 
 
 def seed_config():

@@ -623,18 +623,9 @@ const struct db_stmts account_tz_stmts = DB_STMTS("account_tz",
 /* ACCOUNT_TZ_LOCK's columns */
 enum { TZ_COL_ID, TZ_COL_ZONE, TZ_COL_PREV, TZ_COL_FROM, TZ_COL_BILLED };
 
-struct tz_change {
-	const struct billing_config *cfg;
-	const char *user_id, *zone;
-	int64_t now;
-	struct result *r;
-	enum result_code code;
-};
-
-static int
-set_timezone_txn(struct db *db, void *arg)
+int
+account_timezone_txn(struct db *db, struct account_tz_change *c)
 {
-	struct tz_change *c = arg;
 	struct db_result *res = NULL;
 	struct period_zone z;
 	int64_t id = 0, billed = 0, start, end;
@@ -663,8 +654,11 @@ set_timezone_txn(struct db *db, void *arg)
 		    "no such user");
 		return DB_OK;
 	}
+	snprintf(c->old_zone, sizeof(c->old_zone), "%s",
+	    z.zone[0] != '\0' ? z.zone : TZ_UTC);
 	if (strcmp(z.zone, c->zone) == 0)
 		return DB_OK;   /* already so (or already pending) */
+	c->changed = 1;
 	if (z.from != 0 && z.prev[0] != '\0' && c->now < z.from) {
 		/* a change not yet in effect: replaced, or undone */
 		if (strcmp(z.prev, c->zone) == 0) {
@@ -686,6 +680,7 @@ set_timezone_txn(struct db *db, void *arg)
 
 		period_account(&z, c->cfg->invoice_day, z.from, &start, &end);
 		time_format_rfc3339(end, when, sizeof(when));
+		c->changed = 0;
 		c->code = result_set(c->r, RESULT_CONFLICT, "timezone",
 		    "the change to %s is not invoiced yet: the zone can "
 		    "change again once the period ending %s is invoiced",
@@ -700,23 +695,139 @@ set_timezone_txn(struct db *db, void *arg)
 	return db_run(db, &account_tz_stmts, ACCOUNT_TZ_SET, u, 4, NULL, NULL);
 }
 
+static int
+timezone_txn(struct db *db, void *arg)
+{
+	return account_timezone_txn(db, arg);
+}
+
 enum result_code
 account_set_timezone(struct db *db, const struct billing_config *cfg,
     const char *user_id, const char *zone, int64_t now, struct account *out,
     struct result *r)
 {
-	struct tz_change c = { cfg, user_id, zone, now, r, RESULT_OK };
+	struct account_tz_change c;
 	int rc;
+
+	memset(&c, 0, sizeof(c));
+	c.cfg = cfg;
+	c.user_id = user_id;
+	c.zone = zone;
+	c.now = now;
+	c.r = r;
 
 	if (!tz_valid(zone))
 		return result_set(r, RESULT_INVALID, "timezone",
 		    "timezone must be an IANA time zone name (e.g. "
 		    "Europe/Paris)");
-	if ((rc = db_transaction(db, set_timezone_txn, &c)) != DB_OK)
+	if ((rc = db_transaction(db, timezone_txn, &c)) != DB_OK)
 		return result_db(r, rc);
 	if (c.code != RESULT_OK)
 		return c.code;
 	if ((rc = account_find(db, user_id, out)) != DB_OK)
 		return result_db(r, rc);
 	return RESULT_OK;
+}
+
+/* --- billing details ---------------------------------------------------- */
+
+#define BILLING_COLUMNS "COALESCE(billing_name, ''), " \
+	"COALESCE(billing_address, ''), COALESCE(country, ''), " \
+	"COALESCE(tax_id, ''), COALESCE(tax_rate_id, ''), tax_exempt, " \
+	"COALESCE(billing_mode, '')"
+enum { BILL_NAME, BILL_ADDRESS, BILL_COUNTRY, BILL_TAX_ID, BILL_RATE,
+	BILL_EXEMPT, BILL_MODE, BILL_NCOLS };
+enum { ACCOUNT_BILLING_GET, ACCOUNT_BILLING_LOCK, ACCOUNT_BILLING_SET,
+	ACCOUNT_BILLING_NSTMTS };
+static const struct db_stmt account_billing_sql[ACCOUNT_BILLING_NSTMTS] = {
+	[ACCOUNT_BILLING_GET] = { "SELECT " BILLING_COLUMNS " FROM "
+	    "billing_accounts WHERE id = ?", 1, BILL_NCOLS },
+	[ACCOUNT_BILLING_LOCK] = { "SELECT " BILLING_COLUMNS " FROM "
+	    "billing_accounts WHERE id = ? FOR UPDATE", 1, BILL_NCOLS },
+	[ACCOUNT_BILLING_SET] = { "UPDATE billing_accounts SET "
+	    "billing_name = ?, billing_address = ?, country = ?, tax_id = ?, "
+	    "tax_rate_id = ?, tax_exempt = ?, billing_mode = ? WHERE id = ?",
+	    8, 0 },
+};
+const struct db_stmts account_billing_stmts = DB_STMTS("account_billing",
+    account_billing_sql);
+
+/* The address column holds the lines joined by "\n". */
+static void
+split_address(const char *text, struct account_billing *b)
+{
+	const char *nl;
+	size_t len;
+
+	b->naddress = 0;
+	while (*text != '\0' && b->naddress < ACCOUNT_ADDRESS_LINES) {
+		nl = strchr(text, '\n');
+		len = nl != NULL ? (size_t)(nl - text) : strlen(text);
+		if (len > ACCOUNT_TEXT_MAX)
+			len = ACCOUNT_TEXT_MAX;
+		memcpy(b->address[b->naddress], text, len);
+		b->address[b->naddress++][len] = '\0';
+		if (nl == NULL)
+			break;
+		text = nl + 1;
+	}
+}
+
+int
+account_billing_get(struct db *db, uint64_t id, int lock,
+    struct account_billing *out)
+{
+	struct db_result *res = NULL;
+	char address[ACCOUNT_ADDRESS_LINES * (ACCOUNT_TEXT_MAX + 1) + 1];
+	int64_t exempt = 0;
+	int rc, f;
+
+	struct db_param p[] = { DBP_INT(id) };
+	if ((rc = db_get(db, &account_billing_stmts, lock ?
+	    ACCOUNT_BILLING_LOCK : ACCOUNT_BILLING_GET, p, 1, &res)) != DB_OK)
+		return rc;
+	if ((f = db_fetch(res)) == 1) {
+		memset(out, 0, sizeof(*out));
+		db_col_text(res, BILL_NAME, out->name, sizeof(out->name));
+		db_col_text(res, BILL_ADDRESS, address, sizeof(address));
+		split_address(address, out);
+		db_col_text(res, BILL_COUNTRY, out->country,
+		    sizeof(out->country));
+		db_col_text(res, BILL_TAX_ID, out->tax_id, sizeof(out->tax_id));
+		db_col_text(res, BILL_RATE, out->tax_rate_id,
+		    sizeof(out->tax_rate_id));
+		(void)db_col_i64(res, BILL_EXEMPT, &exempt);
+		out->tax_exempt = exempt != 0;
+		db_col_text(res, BILL_MODE, out->billing_mode,
+		    sizeof(out->billing_mode));
+		rc = DB_OK;
+	} else
+		rc = f < 0 ? f : DB_NOT_FOUND;
+	db_result_free(res);
+	return rc;
+}
+
+static struct db_param
+text_or_null(const char *s)
+{
+	return s[0] != '\0' ? DBP_STR(s) : DBP_NULLV;
+}
+
+int
+account_billing_store(struct db *db, uint64_t id,
+    const struct account_billing *b)
+{
+	char address[ACCOUNT_ADDRESS_LINES * (ACCOUNT_TEXT_MAX + 1) + 1];
+	size_t i, n = 0;
+
+	address[0] = '\0';
+	for (i = 0; i < b->naddress && i < ACCOUNT_ADDRESS_LINES; i++)
+		n += (size_t)snprintf(address + n, sizeof(address) - n, "%s%s",
+		    i > 0 ? "\n" : "", b->address[i]);
+	struct db_param p[] = { text_or_null(b->name), text_or_null(address),
+	    text_or_null(b->country), text_or_null(b->tax_id),
+	    text_or_null(b->tax_rate_id), DBP_INT(b->tax_exempt ? 1 : 0),
+	    text_or_null(b->billing_mode), DBP_INT(id) };
+	return db_run(db, &account_billing_stmts, ACCOUNT_BILLING_SET, p, 8,
+	    NULL, NULL);
 }

@@ -75,6 +75,21 @@ int account_find_by_customer(struct db *db, const char *customer,
  * UPDATE) and reloads *acct.  DB_OK or an error. */
 int account_lock(struct db *db, struct account *acct);
 
+/* A time-zone change inside a caller's transaction (account_timezone_txn). */
+struct account_tz_change {
+	const struct billing_config *cfg;
+	const char *user_id, *zone;   /* zone: tz_valid, checked by the caller */
+	int64_t now;
+	struct result *r;
+	enum result_code code;        /* out: RESULT_OK, NOT_FOUND, CONFLICT */
+	char old_zone[65];            /* out: the zone before ("UTC" for none) */
+	int changed;                  /* out: 1 when the row was changed */
+};
+
+/* account_set_timezone's work in the caller's transaction (locks the row):
+ * DB_OK with c->code saying what happened, or a database error. */
+int account_timezone_txn(struct db *db, struct account_tz_change *c);
+
 /*
  * Sets the account's time zone (tz_valid, else RESULT_INVALID naming
  * "timezone") as of `now`: it applies from the account's next period (the
@@ -212,5 +227,35 @@ int account_fill_contact(struct db *db, uint64_t id, const char *email,
 
 /* Those statements (statements.c). */
 extern const struct db_stmts account_contact_stmts;
+
+/* --- billing details set by an admin (account_details.c runs the change) */
+
+#define ACCOUNT_TEXT_MAX 200     /* bytes of UTF-8: a name, an address line */
+#define ACCOUNT_ADDRESS_LINES 6
+#define ACCOUNT_TAX_ID_MAX 64
+
+/* "" (0 for tax_exempt) when unset. */
+struct account_billing {
+	char name[ACCOUNT_TEXT_MAX + 1];
+	char address[ACCOUNT_ADDRESS_LINES][ACCOUNT_TEXT_MAX + 1];
+	size_t naddress;
+	char country[3];               /* ISO 3166-1 alpha-2 */
+	char tax_id[ACCOUNT_TAX_ID_MAX + 1];
+	char tax_rate_id[65];          /* "": the config's defaultTaxRate */
+	int tax_exempt;
+	char billing_mode[16];         /* "": the config's billingMode */
+};
+
+/* The billing details of account id; with lock, the row stays locked until
+ * the transaction ends.  DB_OK, DB_NOT_FOUND or an error. */
+int account_billing_get(struct db *db, uint64_t id, int lock,
+    struct account_billing *out);
+
+/* Stores them (the one writer of those columns).  DB_OK or an error. */
+int account_billing_store(struct db *db, uint64_t id,
+    const struct account_billing *b);
+
+/* Those statements (statements.c). */
+extern const struct db_stmts account_billing_stmts;
 
 #endif

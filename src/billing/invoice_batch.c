@@ -43,7 +43,7 @@
 #include "timeutil.h"
 
 #define USEC_PER_DAY (86400LL * USEC_PER_SEC)
-#define INVOICE_PARAMS 16
+#define INVOICE_PARAMS 18
 
 enum {
 	BATCH_ACCOUNTS,
@@ -57,7 +57,7 @@ enum {
 
 enum { ACC_COL_ID, ACC_COL_USER_ID, ACC_COL_PLAN, ACC_COL_MODE,
 	ACC_COL_CREATED, ACC_COL_BILLED, ACC_COL_STRIPE_PLAN, ACC_COL_CLOSED,
-	ACC_COL_TZ_FROM, ACC_NCOLS };
+	ACC_COL_TZ_FROM, ACC_COL_TAX_RATE, ACC_COL_TAX_EXEMPT, ACC_NCOLS };
 enum { HOUR_COL_RESOURCE, HOUR_COL_UNIT, HOUR_COL_PRICE, HOUR_COL_QTY,
 	HOUR_NCOLS };
 enum { NEW_COL_ACCOUNT, NEW_COL_ID, NEW_NCOLS };
@@ -74,8 +74,8 @@ static const struct db_stmt batch_sql[BATCH_NSTMTS] = {
 	 * has come, or it was theirs before a change still to come */
 	[BATCH_ACCOUNTS] = { "SELECT id, user_id, COALESCE(plan_id, ''), "
 	    "COALESCE(billing_mode, ''), created_at, billed_through, "
-	    SQL_STRIPE_PLAN ", closed_at, timezone_from FROM billing_accounts "
-	    "WHERE id > ? "
+	    SQL_STRIPE_PLAN ", closed_at, timezone_from, COALESCE(tax_rate_id, ''), "
+	    "tax_exempt FROM billing_accounts WHERE id > ? "
 	    "AND COALESCE(billed_through, IF(created_at > ?, ?, created_at)) "
 	    "< ? AND ((timezone = ? AND (timezone_prev IS NULL OR "
 	    "timezone_from IS NULL OR timezone_from + INTERVAL 2 DAY < ?)) "
@@ -121,8 +121,8 @@ struct sql_rows invoice_batch_rows_invoices = SQL_ROWS_STMT(
     "INSERT INTO billing_invoices (account_id, invoice_number, kind, "
     "period_start, period_end, billing_mode, plan_id, currency, subtotal, "
     "credits, total, status, due_date, finalized_at, created_at, usage_from, "
-    "usage_to) VALUES ",
-    "(?,?,'scheduled',?,?,?,?,?,?,?,?,?,?,?,?,?,?)", "");
+    "usage_to, tax, tax_exempt) VALUES ",
+    "(?,?,'scheduled',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", "");
 
 enum acct_state { ACCT_SKIP, ACCT_EMPTY, ACCT_BILL };
 
@@ -146,6 +146,10 @@ struct acct {
 	int64_t records;
 	struct line_set lines;
 	int64_t credits;
+	char tax_rate_id[65];              /* "": the default rate */
+	int64_t tax_exempt;
+	struct invoice_tax tax;            /* when taxed */
+	int taxed;
 	uint64_t invoice_id;
 	char number[33];
 };
@@ -239,6 +243,9 @@ load_accounts(struct run *r)
 		time_format_db(a->start, a->ps, sizeof(a->ps));
 		a->id = (uint64_t)v;
 		db_col_text(res, ACC_COL_USER_ID, a->user_id, sizeof(a->user_id));
+		db_col_text(res, ACC_COL_TAX_RATE, a->tax_rate_id,
+		    sizeof(a->tax_rate_id));
+		(void)db_col_i64(res, ACC_COL_TAX_EXEMPT, &a->tax_exempt);
 		db_col_text(res, ACC_COL_PLAN, a->plan_id, sizeof(a->plan_id));
 		db_col_text(res, ACC_COL_MODE, a->mode_name,
 		    sizeof(a->mode_name));
@@ -615,8 +622,45 @@ take_numbers(struct run *r, size_t count)
 
 /* The text of one invoice's values, kept alive for the binds. */
 struct invoice_text {
-	char subtotal[32], credits[32], total[32], from[TIME_TEXT_MAX];
+	char subtotal[32], credits[32], total[32], from[TIME_TEXT_MAX],
+	    tax[32];
 };
+
+/* An invoice's total: what it charges after credits, plus an exclusive
+ * rate's tax (an inclusive one's is inside the lines). */
+static int64_t
+acct_total(const struct acct *a)
+{
+	return a->lines.subtotal - a->credits +
+	    (a->taxed && !a->tax.inclusive ? a->tax.amount : 0);
+}
+
+/* The tax of each invoice, on what it charges after credits. */
+static int
+plan_taxes(struct run *r, const size_t *ix, size_t n)
+{
+	const struct billing_config *cfg = r->ib->cfg;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		struct acct *a = &r->a[ix[i]];
+
+		if ((rc = invoice_tax_line(cfg, a->tax_rate_id,
+		    a->tax_exempt != 0, a->lines.subtotal - a->credits,
+		    money_amount_decimals(cfg->currency), &a->tax,
+		    &a->taxed)) != 0) {
+			snprintf(r->ib->error, sizeof(r->ib->error),
+			    "account %llu: %s", (unsigned long long)a->id,
+			    rc == -2 ? "its tax rate is not in the config's "
+			    "taxRates" : "the tax is beyond the money range");
+			log_warnx("invoices: %s; the batch is not invoiced",
+			    r->ib->error);
+			return DB_ERROR;
+		}
+	}
+	return DB_OK;
+}
 
 static int
 insert_invoices_rows(struct run *r, const size_t *ix, size_t n)
@@ -636,8 +680,10 @@ insert_invoices_rows(struct run *r, const size_t *ix, size_t n)
 			money_format(a->lines.subtotal, 2, t->subtotal,
 			    sizeof(t->subtotal));
 			money_format(a->credits, 2, t->credits, sizeof(t->credits));
-			money_format(a->lines.subtotal - a->credits, 2, t->total,
+			money_format(acct_total(a), 2, t->total,
 			    sizeof(t->total));
+			money_format(a->taxed ? a->tax.amount : 0, 2, t->tax,
+			    sizeof(t->tax));
 			if (a->claim_from)
 				time_format_db(a->claim_from, t->from,
 				    sizeof(t->from));
@@ -657,6 +703,8 @@ insert_invoices_rows(struct run *r, const size_t *ix, size_t n)
 			p[j++] = DBP_STR(r->now);
 			p[j++] = a->claim_from ? DBP_STR(t->from) : DBP_NULLV;
 			p[j++] = DBP_STR(r->pe);
+			p[j++] = DBP_STR(t->tax);
+			p[j++] = DBP_INT(a->tax_exempt != 0);
 		}
 		if ((rc = db_run_rows(r->db, &invoice_batch_rows_invoices, k, p,
 		    j, NULL, NULL)) != DB_OK)
@@ -776,7 +824,9 @@ emit_events(struct run *r, const size_t *ix, size_t n)
 		inv.period_end = ib->period_end;
 		inv.subtotal = a->lines.subtotal;
 		inv.credits = a->credits;
-		inv.total = a->lines.subtotal - a->credits;
+		inv.tax = a->taxed ? a->tax.amount : 0;
+		inv.tax_exempt = a->tax_exempt != 0;
+		inv.total = acct_total(a);
 		inv.due_date = ib->now +
 		    (int64_t)ib->cfg->invoice_due_days * USEC_PER_DAY;
 		inv.finalized_at = inv.created_at = ib->now;
@@ -799,6 +849,7 @@ write_batch(struct run *r)
 	const struct invoice_batch *ib = r->ib;
 	size_t ix[INVOICE_BATCH_ACCOUNTS], n = 0, i;
 	const struct line_set *sets[INVOICE_BATCH_ACCOUNTS];
+	const struct invoice_tax *taxes[INVOICE_BATCH_ACCOUNTS];
 	uint64_t ids[INVOICE_BATCH_ACCOUNTS];
 	int rc;
 
@@ -807,7 +858,8 @@ write_batch(struct run *r)
 			ix[n++] = i;
 	if (n > 0) {
 		if (!ib->draft && ((rc = plan_credits(r)) != DB_OK ||
-		    (rc = take_numbers(r, n)) != DB_OK))
+		    (rc = take_numbers(r, n)) != DB_OK ||
+		    (rc = plan_taxes(r, ix, n)) != DB_OK))
 			return rc;
 		if ((rc = insert_invoices_rows(r, ix, n)) != DB_OK ||
 		    (rc = read_new_ids(r)) != DB_OK)
@@ -815,8 +867,11 @@ write_batch(struct run *r)
 		for (i = 0; i < n; i++) {
 			sets[i] = &r->a[ix[i]].lines;
 			ids[i] = r->a[ix[i]].invoice_id;
+			taxes[i] = r->a[ix[i]].taxed ? &r->a[ix[i]].tax : NULL;
 		}
 		if ((rc = invoice_lines_insert(r->db, ids, sets, n)) != DB_OK ||
+		    (rc = invoice_tax_insert_many(r->db, ids, taxes,
+		    n)) != DB_OK ||
 		    (rc = write_applications(r)) != DB_OK)
 			return rc;
 	}

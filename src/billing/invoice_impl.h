@@ -135,6 +135,63 @@ struct invoice_batch {
 /* One batch, inside the caller's transaction. */
 int invoice_batch_run(struct db *db, struct invoice_batch *ib);
 
+/*
+ * Taxes (invoice_tax.c).  One rate per invoice: the account's own
+ * (tax_rate_id), else the config's defaultTaxRate; none when the account
+ * is exempt or no rate applies.
+ */
+struct tax_rate;
+
+/* The rate that applies, or NULL (exempt, or none).  Borrowed from cfg. */
+const struct tax_rate *invoice_tax_rate(const struct billing_config *cfg,
+    const char *rate_id, int exempt);
+
+/*
+ * The tax on `charged` micro-units (what the invoice charges after
+ * credits, a whole number of the minor unit) at percent (micro-units of a
+ * percent), rounded half-up once to the minor unit of `decimals` (2: cents,
+ * 0: whole units): exclusive, charged x percent / 100; inclusive, the part
+ * of charged that is tax, charged x percent / (100 + percent), so that the
+ * net (charged - tax) and the tax add up to charged exactly.  Integer
+ * arithmetic only.  0, or -1 on overflow or a bad argument.
+ */
+int invoice_tax_amount(int64_t charged, int64_t percent, int inclusive,
+    int decimals, int64_t *out);
+
+/* The tax line of an invoice (*has 0: none) from the rate that applies.
+ * 0; -1 on overflow; -2 when the account's own rate_id is not in the
+ * config (the invoice must not be made: its tax is unknown). */
+int invoice_tax_line(const struct billing_config *cfg, const char *rate_id,
+    int exempt, int64_t charged, int decimals, struct invoice_tax *out,
+    int *has);
+
+/* The account's tax_rate_id and tax_exempt, read (not locked). */
+int invoice_tax_account(struct db *db, uint64_t account_id, char *rate_id,
+    size_t size, int *exempt);
+
+/*
+ * Stores a finalized invoice's tax line (t NULL: none), its tax and
+ * tax_exempt, inside the caller's transaction.  invoice_tax_insert_many
+ * writes the lines of n invoices (ids[i] gets ts[i], NULL: none) in
+ * multi-row statements; their invoices were inserted with tax and
+ * tax_exempt already.
+ */
+int invoice_tax_store(struct db *db, uint64_t id, const struct invoice_tax *t,
+    int exempt);
+int invoice_tax_insert_many(struct db *db, const uint64_t *ids,
+    const struct invoice_tax *const *ts, size_t n);
+
+/* The tax lines and the billing details of a loaded invoice. */
+int invoice_tax_load(struct db *db, struct invoice *inv);
+
+/* Adds the invoice's "taxes" (its tax lines) and "bill_to" (the billing
+ * details, null when not loaded) to o, as GET invoices/{id} shows them. */
+struct json_object;
+void invoice_tax_json(const struct invoice *inv, struct json_object *o);
+
+extern const struct db_stmts invoice_tax_stmts;
+extern struct sql_rows invoice_tax_rows_insert;
+
 /* The statement tables (statements.c). */
 extern const struct db_stmts invoice_build_stmts;
 extern const struct db_stmts invoice_batch_stmts;

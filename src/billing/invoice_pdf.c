@@ -17,6 +17,8 @@
 
 #include <hpdf.h>
 
+#include "accounts.h"
+#include "config.h"
 #include "invoice_pdf.h"
 #include "invoices.h"
 #include "log.h"
@@ -270,23 +272,103 @@ put_field(struct pdf *p, const char *label, const char *value)
 	return 0;
 }
 
+/* The issuer's details, right-aligned under its name, from p->y down. */
 static int
-draw_header(struct pdf *p, const struct invoice *inv, const char *issuer,
-    const char *currency)
+draw_issuer(struct pdf *p, const struct invoice_issuer *is)
+{
+	char text[FIELD_MAX + 16];
+	size_t i;
+
+	for (i = 0; is != NULL && i < is->n_address; i++) {
+		if (put(p, p->regular, BODY_SIZE, 300.0f, PAGE_RIGHT - 300.0f,
+		    RIGHT, is->address[i]) == -1)
+			return -1;
+		p->y -= ROW - 2.0f;
+	}
+	if (is != NULL && is->email != NULL) {
+		if (put(p, p->regular, BODY_SIZE, 300.0f, PAGE_RIGHT - 300.0f,
+		    RIGHT, is->email) == -1)
+			return -1;
+		p->y -= ROW - 2.0f;
+	}
+	if (is != NULL && is->tax_id != NULL) {
+		snprintf(text, sizeof(text), "Tax ID: %.64s", is->tax_id);
+		if (put(p, p->regular, BODY_SIZE, 300.0f, PAGE_RIGHT - 300.0f,
+		    RIGHT, text) == -1)
+			return -1;
+		p->y -= ROW - 2.0f;
+	}
+	return 0;
+}
+
+/* "Bill to": the account's billing name (else its user id), address,
+ * country and tax id, at the left from p->y down. */
+static int
+draw_bill_to(struct pdf *p, const struct invoice *inv)
+{
+	const struct account_billing *b = inv->bill_to;
+	char text[FIELD_MAX + 16];
+	size_t i;
+
+	if (put(p, p->bold, 10.0f, PAGE_LEFT, 240.0f, LEFT, "Bill to") == -1)
+		return -1;
+	p->y -= ROW;
+	if (put(p, p->regular, 10.0f, PAGE_LEFT, 240.0f, LEFT, b != NULL &&
+	    b->name[0] != '\0' ? b->name : inv->user_id) == -1)
+		return -1;
+	p->y -= ROW - 2.0f;
+	for (i = 0; b != NULL && i < b->naddress; i++) {
+		if (put(p, p->regular, BODY_SIZE, PAGE_LEFT, 240.0f, LEFT,
+		    b->address[i]) == -1)
+			return -1;
+		p->y -= ROW - 2.0f;
+	}
+	if (b != NULL && b->country[0] != '\0') {
+		if (put(p, p->regular, BODY_SIZE, PAGE_LEFT, 240.0f, LEFT,
+		    b->country) == -1)
+			return -1;
+		p->y -= ROW - 2.0f;
+	}
+	if (b != NULL && b->tax_id[0] != '\0') {
+		snprintf(text, sizeof(text), "Tax ID: %.64s", b->tax_id);
+		if (put(p, p->regular, BODY_SIZE, PAGE_LEFT, 240.0f, LEFT,
+		    text) == -1)
+			return -1;
+		p->y -= ROW - 2.0f;
+	}
+	return 0;
+}
+
+static int
+draw_header(struct pdf *p, const struct invoice *inv,
+    const struct invoice_issuer *is, const char *currency)
 {
 	char status[sizeof(inv->status)], start[FIELD_MAX], end[FIELD_MAX];
 	char period[FIELD_MAX * 2 + 4], issued[FIELD_MAX], due[FIELD_MAX];
+	HPDF_REAL top, left_y;
 
 	if (put(p, p->bold, 20.0f, PAGE_LEFT, 300.0f, LEFT, p->title) == -1 ||
-	    put(p, p->bold, 14.0f, 360.0f, PAGE_RIGHT - 360.0f, RIGHT,
-	    issuer) == -1)
+	    put(p, p->bold, 14.0f, 300.0f, PAGE_RIGHT - 300.0f, RIGHT,
+	    is != NULL && is->name != NULL ? is->name : "StreamSpace") == -1)
 		return -1;
 	p->y -= 2 * ROW;
+	/* two columns: status and the customer at the left, the issuer at
+	 * the right; the fields go on below the longer one */
+	top = p->y;
 	safe_text(status, sizeof(status), inv->status);
 	upper(status);
-	if (put(p, p->bold, 11.0f, PAGE_LEFT, 300.0f, LEFT, status) == -1)
+	if (put(p, p->bold, 11.0f, PAGE_LEFT, 240.0f, LEFT, status) == -1)
 		return -1;
 	p->y -= 2 * ROW;
+	if (draw_bill_to(p, inv) == -1)
+		return -1;
+	left_y = p->y;
+	p->y = top;
+	if (draw_issuer(p, is) == -1)
+		return -1;
+	if (left_y < p->y)
+		p->y = left_y;
+	p->y -= ROW;
 
 	/* The period ends at the first instant after it; people read the
 	 * last day included, hence one second earlier. */
@@ -338,7 +420,39 @@ draw_lines(struct pdf *p, const struct invoice *inv)
 	return 0;
 }
 
-/* Subtotal, credits (negative, one row per credit applied), total. */
+/* The tax rows: one per rate ("VAT 20%", or "VAT 20% (included)" for an
+ * inclusive rate, whose tax is inside the subtotal), or "Tax exempt". */
+static int
+draw_taxes(struct pdf *p, const struct invoice *inv, const char *currency)
+{
+	char amount[FIELD_MAX], pct[32], label[160];
+	size_t i;
+
+	if (inv->tax_exempt) {
+		if (need(p, 1, 0) == -1 ||
+		    put_pair(p, p->regular, 0, "Tax exempt", "") == -1)
+			return -1;
+		p->y -= ROW;
+		return 0;
+	}
+	for (i = 0; i < inv->ntaxes; i++) {
+		const struct invoice_tax *t = &inv->taxes[i];
+
+		if (money_format_trim(t->percent, 0, pct, sizeof(pct)) == -1 ||
+		    format_money(t->amount, currency, amount,
+		    sizeof(amount)) == -1)
+			return -1;
+		snprintf(label, sizeof(label), "%.100s %s%%%s", t->name, pct,
+		    t->inclusive ? " (included)" : "");
+		if (need(p, 1, 0) == -1 ||
+		    put_pair(p, p->regular, 0, label, amount) == -1)
+			return -1;
+		p->y -= ROW;
+	}
+	return 0;
+}
+
+/* Subtotal, credits (negative, one row per credit applied), taxes, total. */
 static int
 draw_summary(struct pdf *p, const struct invoice *inv, const char *currency)
 {
@@ -368,6 +482,8 @@ draw_summary(struct pdf *p, const struct invoice *inv, const char *currency)
 			return -1;
 		p->y -= ROW;
 	}
+	if (draw_taxes(p, inv, currency) == -1)
+		return -1;
 	if (need(p, 1, 0) == -1 ||
 	    format_money(inv->total, currency, amount, sizeof(amount)) == -1 ||
 	    put_pair(p, p->bold, 0, "Total", amount) == -1)
@@ -461,6 +577,17 @@ int
 invoice_pdf(const struct invoice *inv, const char *issuer_name,
     unsigned char **out, size_t *len)
 {
+	struct invoice_issuer is;
+
+	memset(&is, 0, sizeof(is));
+	is.name = (char *)(uintptr_t)issuer_name;   /* read only */
+	return invoice_pdf_issued(inv, &is, out, len);
+}
+
+int
+invoice_pdf_issued(const struct invoice *inv,
+    const struct invoice_issuer *issuer, unsigned char **out, size_t *len)
+{
 	struct pdf p;
 	char number[sizeof(inv->number)], currency[sizeof(inv->currency)];
 	int rc = -1;
@@ -487,8 +614,7 @@ invoice_pdf(const struct invoice *inv, const char *issuer_name,
 		goto out;
 	if (set_info(&p, inv) == -1 ||
 	    new_page(&p) == -1 ||
-	    draw_header(&p, inv, issuer_name != NULL ? issuer_name : "",
-	    currency) == -1 ||
+	    draw_header(&p, inv, issuer, currency) == -1 ||
 	    draw_lines(&p, inv) == -1 ||
 	    draw_summary(&p, inv, currency) == -1 ||
 	    draw_payments(&p, inv, currency) == -1 ||

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 struct invoice;
+struct invoice_issuer;
 
 /*
  * Renders inv as a PDF document.  On success returns 0 and *out is a
@@ -21,5 +22,14 @@ struct invoice;
  */
 int invoice_pdf(const struct invoice *inv, const char *issuer_name,
     unsigned char **out, size_t *len);
+
+/*
+ * The same with the issuer's block (the config's invoiceIssuer: name,
+ * address lines, email, tax id; NULL or no name: "StreamSpace"), the
+ * customer's block (inv->bill_to, when loaded), the tax lines, and "Tax
+ * exempt" for an exempt account's invoice.
+ */
+int invoice_pdf_issued(const struct invoice *inv,
+    const struct invoice_issuer *issuer, unsigned char **out, size_t *len);
 
 #endif

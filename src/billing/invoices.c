@@ -16,6 +16,7 @@
 #include "db.h"
 #include "grow.h"
 #include "invoices.h"
+#include "invoice_impl.h"
 #include "json_util.h"
 #include "money.h"
 #include "result.h"
@@ -28,7 +29,7 @@
     "i.billing_mode, COALESCE(i.plan_id, ''), i.period_start, i.period_end, " \
     "i.subtotal, i.credits, i.total, i.due_date, i.finalized_at, i.paid_at, " \
     "i.voided_at, i.created_at, COALESCE(i.stripe_invoice_id, ''), " \
-    "i.credit_notes " \
+    "i.credit_notes, i.tax, i.tax_exempt " \
     "FROM billing_invoices i JOIN billing_accounts a ON a.id = i.account_id "
 
 enum {
@@ -57,7 +58,7 @@ enum {
 	HDR_COL_PERIOD_END, HDR_COL_SUBTOTAL, HDR_COL_CREDITS, HDR_COL_TOTAL,
 	HDR_COL_DUE_DATE, HDR_COL_FINALIZED_AT, HDR_COL_PAID_AT,
 	HDR_COL_VOIDED_AT, HDR_COL_CREATED_AT, HDR_COL_STRIPE_ID,
-	HDR_COL_CREDIT_NOTES, HDR_NCOLS
+	HDR_COL_CREDIT_NOTES, HDR_COL_TAX, HDR_COL_TAX_EXEMPT, HDR_NCOLS
 };
 enum {
 	LINE_COL_NO, LINE_COL_KIND, LINE_COL_RESOURCE, LINE_COL_DESCRIPTION,
@@ -172,6 +173,10 @@ read_header(struct db_result *res, struct invoice *inv)
 	    db_col_decimal(res, HDR_COL_CREDIT_NOTES, &inv->credit_notes);
 	db_col_text(res, HDR_COL_STRIPE_ID, inv->stripe_invoice_id,
 	    sizeof(inv->stripe_invoice_id));
+	bad |= db_col_decimal(res, HDR_COL_TAX, &inv->tax);
+	v = 0;
+	(void)db_col_i64(res, HDR_COL_TAX_EXEMPT, &v);
+	inv->tax_exempt = v != 0;
 	return bad ? -1 : 0;
 }
 
@@ -371,7 +376,8 @@ invoice_load(struct db *db, uint64_t id, struct invoice *out)
 	    (rc = load_lines(db, out)) != DB_OK ||
 	    (rc = load_applied(db, out)) != DB_OK ||
 	    (rc = load_payments(db, out)) != DB_OK ||
-	    (rc = load_credit_notes(db, out)) != DB_OK) {
+	    (rc = load_credit_notes(db, out)) != DB_OK ||
+	    (rc = invoice_tax_load(db, out)) != DB_OK) {
 		invoice_free(out);
 		return rc;
 	}
@@ -389,6 +395,11 @@ invoice_free(struct invoice *inv)
 	free(inv->notes);
 	inv->notes = NULL;
 	inv->nnotes = 0;
+	free(inv->taxes);
+	free(inv->bill_to);
+	inv->taxes = NULL;
+	inv->bill_to = NULL;
+	inv->ntaxes = 0;
 	inv->lines = NULL;
 	inv->applied = NULL;
 	inv->payments = NULL;
@@ -426,6 +437,9 @@ invoice_json(const struct invoice *inv, int details)
 	json_object_object_add(o, "currency", json_object_new_string(inv->currency));
 	json_object_object_add(o, "subtotal", json_money(inv->subtotal, 2));
 	json_object_object_add(o, "credits", json_money(inv->credits, 2));
+	json_object_object_add(o, "tax", json_money(inv->tax, 2));
+	json_object_object_add(o, "tax_exempt",
+	    json_object_new_boolean(inv->tax_exempt));
 	json_object_object_add(o, "total", json_money(inv->total, 2));
 	json_object_object_add(o, "credited", json_money(inv->credit_notes, 2));
 	json_object_object_add(o, "amount_due",
@@ -462,6 +476,7 @@ invoice_json(const struct invoice *inv, int details)
 		json_object_array_add(arr, lo);
 	}
 	json_object_object_add(o, "lines", arr);
+	invoice_tax_json(inv, o);
 	arr = json_object_new_array();
 	for (i = 0; i < inv->napplied; i++) {
 		struct json_object *co = json_object_new_object();

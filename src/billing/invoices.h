@@ -69,6 +69,18 @@ struct invoice_credit_note {
 	int64_t created_at;
 };
 
+/* A tax line: the rate as issued and what it taxed (invoice_tax.c). */
+struct invoice_tax {
+	char rate_id[65];
+	char name[101];
+	int64_t percent;         /* micro-units of a percent: 20% = 20000000 */
+	int inclusive;           /* 1: the tax is part of the prices */
+	int64_t taxable;         /* micro-units: what is charged after credits */
+	int64_t amount;          /* micro-units, a whole number of cents */
+};
+
+struct account_billing;
+
 struct invoice {
 	uint64_t id, account_id;
 	char user_id[256];
@@ -92,6 +104,15 @@ struct invoice {
 	size_t npayments;
 	struct invoice_credit_note *notes;   /* oldest first */
 	size_t nnotes;
+	/* taxes (invoice_tax.c): tax is the sum of the tax lines; total holds
+	 * an exclusive rate's tax, an inclusive one's is inside subtotal */
+	int64_t tax;
+	int tax_exempt;          /* the account was exempt when finalized */
+	struct invoice_tax *taxes;
+	size_t ntaxes;
+	/* with details (invoice_load): the account's billing details (heap;
+	 * NULL in lists) */
+	struct account_billing *bill_to;
 };
 
 /*

@@ -3,6 +3,7 @@
  */
 #include <stddef.h>
 
+#include "account_details.h"
 #include "accounts.h"
 #include "db.h"
 #include "dispatch.h"
@@ -37,6 +38,8 @@ static const struct db_stmts *const tables[] = {
 	&account_list_stmts,
 	&account_contact_stmts,
 	&account_tz_stmts,
+	&account_billing_stmts,
+	&account_details_stmts,
 	&session_stmts,
 	&streamspace_stmts,
 	&metering_stmts,
@@ -52,6 +55,7 @@ static const struct db_stmts *const tables[] = {
 	&invoice_batch_stmts,
 	&invoice_job_stmts,
 	&invoice_stripe_stmts,
+	&invoice_tax_stmts,
 	&payments_stmts,
 	&stripe_push_stmts,
 	&webhook_payments_stmts,
@@ -86,6 +90,7 @@ static struct sql_rows *const rows[] = {
 	&invoice_batch_rows_sums,
 	&invoice_batch_rows_invoices,
 	&invoice_lines_rows_insert,
+	&invoice_tax_rows_insert,
 
 	/* billing: subscriptions, checkout, Stripe webhooks */
 

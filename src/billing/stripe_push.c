@@ -74,8 +74,9 @@ const struct db_stmts stripe_push_stmts = DB_STMTS("stripe_push", push_sql);
 
 /* One item to push. */
 struct item {
-	char tag[16];            /* line number, or "credits" */
-	const char *description; /* borrowed from the invoice */
+	char tag[16];            /* line number, "credits" or "tax-N" */
+	const char *description; /* borrowed from the invoice, or text */
+	char text[160];          /* a tax item's description */
 	int64_t amount;          /* minor units */
 };
 
@@ -135,6 +136,7 @@ plan_items(struct push *p)
 {
 	const struct invoice *inv = &p->inv;
 	int64_t amount, credits, sum = 0, live = 0;
+	char pct[32];
 	size_t i;
 	int rc;
 
@@ -145,7 +147,8 @@ plan_items(struct push *p)
 		if (rc != DB_OK && rc != DB_NOT_FOUND)
 			return fail(p, STRIPE_DB, "%s", db_error(p->app->db));
 	}
-	if ((p->items = calloc(inv->nlines + 1, sizeof(*p->items))) == NULL)
+	if ((p->items = calloc(inv->nlines + inv->ntaxes + 1,
+	    sizeof(*p->items))) == NULL)
 		return fail(p, STRIPE_BAD_ANSWER, "%s", "out of memory");
 	for (i = 0; i < inv->nlines; i++) {
 		if (live > 0 && strcmp(inv->lines[i].kind, "subscription") == 0)
@@ -178,6 +181,29 @@ plan_items(struct push *p)
 		p->items[p->nitems++].amount = -credits;
 	}
 	p->total = sum - credits;
+	/* an exclusive rate's tax is an item of its own; an inclusive one's
+	 * is inside the lines' amounts already */
+	for (i = 0; i < inv->ntaxes; i++) {
+		if (inv->taxes[i].inclusive)
+			continue;
+		if (stripe_minor_units(inv->currency, inv->taxes[i].amount,
+		    &amount) != 0)
+			return fail(p, STRIPE_BAD_ANSWER, "the tax is not "
+			    "exact in the minor unit of %s", inv->currency);
+		if (amount == 0)
+			continue;
+		snprintf(p->items[p->nitems].tag, sizeof(p->items[0].tag),
+		    "tax-%u", (unsigned)(i + 1) % 1000u);
+		if (money_format_trim(inv->taxes[i].percent, 0, pct,
+		    sizeof(pct)) == -1)
+			pct[0] = '\0';
+		snprintf(p->items[p->nitems].text,
+		    sizeof(p->items[0].text), "%s %s%%", inv->taxes[i].name,
+		    pct);
+		p->items[p->nitems].description = p->items[p->nitems].text;
+		p->items[p->nitems++].amount = amount;
+		p->total += amount;
+	}
 	return STRIPE_OK;
 }
 

@@ -167,6 +167,12 @@ cross_check(struct billing_config *cfg, char *err, size_t errlen)
 		    config_mode_name(cfg->billing_mode));
 		return -1;
 	}
+	if (cfg->default_tax_rate != NULL &&
+	    config_find_tax_rate(cfg, cfg->default_tax_rate) == NULL) {
+		errbuf_set(err, errlen, "defaultTaxRate: no rate in taxRates "
+		    "has this id");
+		return -1;
+	}
 	if (cfg->default_plan != NULL) {
 		if (config_find_plan(cfg, cfg->default_plan) == NULL) {
 			errbuf_set(err, errlen, "defaultPlan: no plan in "
@@ -415,6 +421,16 @@ config_free(struct billing_config *cfg)
 		free(cfg->widget_frame_ancestors[i]);
 	free(cfg->stripe_api_base);
 	free(cfg->default_plan);
+	for (i = 0; i < CONFIG_MAX_TAX_RATES; i++) {
+		free(cfg->tax_rates[i].id);
+		free(cfg->tax_rates[i].name);
+	}
+	free(cfg->default_tax_rate);
+	free(cfg->issuer.name);
+	for (i = 0; i < cfg->issuer.n_address; i++)
+		free(cfg->issuer.address[i]);
+	free(cfg->issuer.email);
+	free(cfg->issuer.tax_id);
 	free(cfg);
 }
 
@@ -429,6 +445,20 @@ config_find_plan(const struct billing_config *cfg, const char *id)
 	for (i = 0; i < cfg->n_plans; i++)
 		if (cfg->plans[i].id != NULL && strcmp(cfg->plans[i].id, id) == 0)
 			return &cfg->plans[i];
+	return NULL;
+}
+
+/* Borrowed from cfg. */
+const struct tax_rate *
+config_find_tax_rate(const struct billing_config *cfg, const char *id)
+{
+	size_t i;
+
+	if (cfg == NULL || id == NULL)
+		return NULL;
+	for (i = 0; i < cfg->n_tax_rates; i++)
+		if (strcmp(cfg->tax_rates[i].id, id) == 0)
+			return &cfg->tax_rates[i];
 	return NULL;
 }
 

@@ -38,6 +38,30 @@ struct plan {
 	char *stripe_price_id;  /* NULL when absent */
 };
 
+/*
+ * A tax rate (taxRates[]): percent in micro-units of a percent, at most 4
+ * decimals (20% = 20000000, 7.6543% = 7654300), 0-100.  An inclusive rate
+ * is part of the prices; an exclusive one is added to them.
+ */
+#define CONFIG_MAX_TAX_RATES 32
+struct tax_rate {
+	char *id;
+	char *name;
+	int64_t percent;
+	int inclusive;
+};
+
+/* invoiceIssuer: who issues the invoices (every PDF shows it). */
+#define CONFIG_MAX_ADDRESS_LINES 6
+#define CONFIG_ADDRESS_LINE_MAX 200    /* bytes of UTF-8 */
+struct invoice_issuer {
+	char *name;                    /* NULL: "StreamSpace" */
+	char *address[CONFIG_MAX_ADDRESS_LINES];
+	size_t n_address;
+	char *email;                   /* NULL when absent */
+	char *tax_id;                  /* NULL when absent */
+};
+
 struct billing_config {
 	/* the seed's keys */
 	int enabled;
@@ -95,6 +119,12 @@ struct billing_config {
 	int stripe_timeout_seconds;    /* one Stripe attempt, default 10 */
 	char *default_plan;            /* default "free" if such a plan exists */
 	int report_max_days;           /* admin/reports' longest range, 366 */
+	/* taxes: the rates, the one an account without its own pays (NULL:
+	 * none), and the issuer */
+	struct tax_rate tax_rates[CONFIG_MAX_TAX_RATES];
+	size_t n_tax_rates;
+	char *default_tax_rate;
+	struct invoice_issuer issuer;
 };
 
 /*
@@ -129,6 +159,10 @@ const struct plan *config_find_plan(const struct billing_config *cfg,
     const char *id);
 
 const char *config_mode_name(enum billing_mode mode);
+
+/* The tax rate with this id, or NULL.  Borrowed from cfg. */
+const struct tax_rate *config_find_tax_rate(const struct billing_config *cfg,
+    const char *id);
 
 /* The path config_load(NULL) would read. */
 const char *config_default_path(void);

@@ -547,6 +547,131 @@ parse_plans(struct json_object *val, void *base, const char *path,
 	return 0;
 }
 
+/* --- taxes: taxRates, invoiceIssuer --------------------------------- */
+
+#define TF(f) offsetof(struct tax_rate, f)
+static const struct key tax_rate_keys[] = {
+	KSTR("id", TF(id), 1, 64, NULL, config_check_plan_id, KF_REQUIRED),
+	KSTR("name", TF(name), 1, 100, NULL, NULL, KF_REQUIRED),
+	/* exactly from the number's text: a fifth decimal is an error */
+	KMONEY("percent", TF(percent), 4, KF_REQUIRED),
+	KBOOL("inclusive", TF(inclusive), 0),
+};
+
+static int
+parse_tax_rates(struct json_object *val, void *base, const char *path,
+    char *err, size_t errlen)
+{
+	struct billing_config *cfg = base;
+	struct json_object *elem;
+	struct tax_rate *t;
+	char tpath[PATH_TEXT];
+	size_t i, j, n;
+
+	if (!json_object_is_type(val, json_type_array)) {
+		errbuf_set(err, errlen, "%s: must be an array of rates", path);
+		return -1;
+	}
+	if ((n = json_object_array_length(val)) > CONFIG_MAX_TAX_RATES) {
+		errbuf_set(err, errlen, "%s: at most %d rates", path,
+		    CONFIG_MAX_TAX_RATES);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(tpath, sizeof(tpath), "%s[%zu]", path, i);
+		elem = json_object_array_get_idx(val, i);
+		if (!json_object_is_type(elem, json_type_object)) {
+			errbuf_set(err, errlen, "%s: must be an object", tpath);
+			return -1;
+		}
+		t = &cfg->tax_rates[i];
+		cfg->n_tax_rates = i + 1;	/* config_free sees what we stored */
+		if (config_set_defaults(tax_rate_keys, NKEYS(tax_rate_keys), t,
+		    err, errlen) == -1 ||
+		    config_parse_object(elem, tax_rate_keys,
+		    NKEYS(tax_rate_keys), t, tpath, err, errlen) == -1)
+			return -1;
+		if (t->percent > 100 * MONEY_SCALE) {
+			errbuf_set(err, errlen, "%s.percent: must be 0 to 100",
+			    tpath);
+			return -1;
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(t->id, cfg->tax_rates[j].id) == 0) {
+				errbuf_set(err, errlen, "%s.id: duplicate rate "
+				    "id \"%s\"", tpath, t->id);
+				return -1;
+			}
+	}
+	return 0;
+}
+
+/* invoiceIssuer.address: up to 6 lines of up to 200 bytes each. */
+static int
+parse_issuer_address(struct json_object *val, void *base, const char *path,
+    char *err, size_t errlen)
+{
+	struct invoice_issuer *is = base;
+	struct json_object *item;
+	const char *s;
+	size_t i, n, len;
+
+	if (!json_object_is_type(val, json_type_array)) {
+		errbuf_set(err, errlen, "%s: must be an array of lines", path);
+		return -1;
+	}
+	if ((n = json_object_array_length(val)) > CONFIG_MAX_ADDRESS_LINES) {
+		errbuf_set(err, errlen, "%s: at most %d lines", path,
+		    CONFIG_MAX_ADDRESS_LINES);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		item = json_object_array_get_idx(val, i);
+		if (!json_object_is_type(item, json_type_string)) {
+			errbuf_set(err, errlen, "%s[%zu]: must be a string",
+			    path, i);
+			return -1;
+		}
+		s = json_object_get_string(item);
+		len = (size_t)json_object_get_string_len(item);
+		if (len == 0 || len > CONFIG_ADDRESS_LINE_MAX ||
+		    strlen(s) != len || config_has_control(s)) {
+			errbuf_set(err, errlen, "%s[%zu]: a line is 1 to %d "
+			    "bytes without control characters", path, i,
+			    CONFIG_ADDRESS_LINE_MAX);
+			return -1;
+		}
+		if ((is->address[i] = strdup(s)) == NULL) {
+			errbuf_set(err, errlen, "%s: out of memory", path);
+			return -1;
+		}
+		is->n_address = i + 1;
+	}
+	return 0;
+}
+
+#define IF(f) offsetof(struct invoice_issuer, f)
+static const struct key issuer_keys[] = {
+	KSTR("name", IF(name), 1, 200, NULL, NULL, KF_REQUIRED),
+	KCUSTOM("address", parse_issuer_address, 0),
+	KSTR("email", IF(email), 1, 320, NULL, NULL, 0),
+	KSTR("taxId", IF(tax_id), 1, 64, NULL, NULL, 0),
+};
+
+static int
+parse_issuer(struct json_object *val, void *base, const char *path,
+    char *err, size_t errlen)
+{
+	struct billing_config *cfg = base;
+
+	if (!json_object_is_type(val, json_type_object)) {
+		errbuf_set(err, errlen, "%s: must be an object", path);
+		return -1;
+	}
+	return config_parse_object(val, issuer_keys, NKEYS(issuer_keys),
+	    &cfg->issuer, path, err, errlen);
+}
+
 static const struct key top_keys[] = {
 	/* the seed's keys */
 	KBOOL("enabled", CF(enabled), 1),
@@ -603,6 +728,9 @@ static const struct key top_keys[] = {
 	    "https://api.stripe.com", config_check_stripe_api_base, 0),
 	KSTR("defaultPlan", CF(default_plan), 1, 64, NULL, NULL, 0),
 	KINT("reportMaxDays", CF(report_max_days), 1, 3660, 366),
+	KCUSTOM("taxRates", parse_tax_rates, 0),
+	KSTR("defaultTaxRate", CF(default_tax_rate), 1, 64, NULL, NULL, 0),
+	KCUSTOM("invoiceIssuer", parse_issuer, 0),
 };
 
 /* the list reaches jwt_keys_set_claims as it is */

@@ -61,6 +61,8 @@ int api_credits_list(struct app *app, struct http_request *req);
 int api_admin_users(struct app *app, struct http_request *req);
 /* GET admin/summary: totals over every account */
 int api_admin_summary(struct app *app, struct http_request *req);
+/* GET and PATCH admin/users/{user_id}: one account's billing details */
+int api_admin_user_get(struct app *app, struct http_request *req);
 int api_admin_user_patch(struct app *app, struct http_request *req);
 
 /* GET subscription, POST subscription */

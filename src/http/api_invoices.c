@@ -108,7 +108,7 @@ api_invoice_pdf(struct app *app, struct http_request *req)
 
 	if (load_visible(app, req, 1, &inv) != 0)
 		return -1;
-	if (invoice_pdf(&inv, "StreamSpace", &pdf, &len) != 0) {
+	if (invoice_pdf_issued(&inv, &app->cfg->issuer, &pdf, &len) != 0) {
 		log_warnx("req=%s cannot render invoice %llu", req->request_id,
 		    (unsigned long long)inv.id);
 		http_send_error(req, 500, "internal", "cannot render the PDF",

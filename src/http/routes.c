@@ -30,6 +30,7 @@ const struct route routes[] = {
 
 	{ "GET", "admin/users", ACCESS_ADMIN, api_admin_users },
 	{ "GET", "admin/summary", ACCESS_ADMIN, api_admin_summary },
+	{ "GET", "admin/users/{user_id}", ACCESS_ADMIN, api_admin_user_get },
 	{ "PATCH", "admin/users/{user_id}", ACCESS_ADMIN, api_admin_user_patch },
 	{ "POST", "admin/credits", ACCESS_ADMIN, api_credits_create },
 	{ "GET", "admin/invoices", ACCESS_ADMIN, api_admin_invoices_list },

@@ -215,8 +215,8 @@ class AccessTest(SecurityCase):
         for method, pattern, access in routes():
             if access != "ACCESS_ADMIN":
                 continue
-            path = pattern.replace("{id}", str(bob["invoice"])).replace("{name}",
-                                                                       "generate-invoices")
+            path = pattern.replace("{id}", str(bob["invoice"])).replace(
+                "{name}", "generate-invoices").replace("{user_id}", BOB)
             with self.subTest(admin=path):
                 resp = self.request(method, path + ("?user_id=" + q(BOB) if method == "GET"
                                                     else ""),
@@ -337,7 +337,7 @@ class RolesTest(SecurityCase):
             names = ["calculate-usage", "generate-invoices", "check-quotas", "dispatch-events"] \
                 if "{name}" in pattern else [None]
             for name in names:
-                path = pattern.replace("{id}", str(inv))
+                path = pattern.replace("{id}", str(inv)).replace("{user_id}", BOB)
                 if name:
                     path = path.replace("{name}", name)
                 for who, tok in tokens.items():
@@ -364,7 +364,7 @@ class RolesTest(SecurityCase):
             names = ["calculate-usage", "generate-invoices", "check-quotas", "dispatch-events"] \
                 if "{name}" in pattern else [None]
             for name in names:
-                path = pattern.replace("{id}", str(inv))
+                path = pattern.replace("{id}", str(inv)).replace("{user_id}", BOB)
                 if name:
                     path = path.replace("{name}", name)
                 with self.subTest(endpoint="%s %s" % (method, path)):

@@ -260,10 +260,35 @@ class DevStackTest(StackTestCase):
     config_overrides = stack.dev_config_overrides()
 
     def test_the_dev_config_names_users_by_username_and_tests_do_not(self):
-        self.assertEqual(self.config_overrides, {"jwtUserClaims": ["username", "sub"]})
+        self.assertEqual(self.config_overrides["jwtUserClaims"], ["username", "sub"])
+        self.assertEqual(set(self.config_overrides),
+                         {"jwtUserClaims", "taxRates", "invoiceIssuer"})
         with tempfile.TemporaryDirectory() as d:
             self.assertNotIn("jwtUserClaims", stack.Stack(d).config())
             self.assertNotIn("jwtIssuer", stack.Stack(d).config())
+            self.assertNotIn("taxRates", stack.Stack(d).config())
+
+    def test_the_dev_config_has_the_vat20_rate_unused_and_an_issuer(self):
+        """CONTRACT.md section 6: one rate, which no account pays until an
+        admin gives it one, and the issuer."""
+        self.assertEqual(self.config_overrides["taxRates"], [
+            {"id": "vat20", "name": "VAT", "percent": 20, "inclusive": False}])
+        self.assertNotIn("defaultTaxRate", self.config_overrides)
+        self.assertEqual(self.config_overrides["invoiceIssuer"]["name"],
+                         "StreamSpace Demo Ltd")
+        status, _, _ = self.request("POST", "hooks/user-created",
+                                    body={"user_id": "dev-tax"},
+                                    token=self.service_token())
+        self.assertEqual(status, 201)
+        status, _, body = self.request("GET", "admin/users/dev-tax",
+                                       token=self.admin_token())
+        self.assertEqual(status, 200, body)
+        self.assertEqual((body["tax_rate_id"], body["tax_rate"]), (None, None))
+        status, _, body = self.request("PATCH", "admin/users/dev-tax",
+                                       body={"tax_rate_id": "vat20"},
+                                       token=self.admin_token())
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["tax_rate"]["percent"], 20)
 
     def test_the_printed_streamspace_token_works_on_both_mounts(self):
         tok = stack.streamspace_token(self.stack.jwt_secret, "demo")

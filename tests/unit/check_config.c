@@ -1274,6 +1274,65 @@ START_TEST(mode_names)
 }
 END_TEST
 
+START_TEST(tax_rates_and_issuer_are_read_exactly)
+{
+	struct billing_config *cfg = parse_with(
+	    "\"taxRates\": [{\"id\": \"vat20\", \"name\": \"VAT\", "
+	    "\"percent\": 20, \"inclusive\": false}, {\"id\": \"gst\", "
+	    "\"name\": \"GST\", \"percent\": 7.6543, \"inclusive\": true}, "
+	    "{\"id\": \"zero\", \"name\": \"Zero\", \"percent\": \"0\"}], "
+	    "\"defaultTaxRate\": \"gst\", \"invoiceIssuer\": {\"name\": "
+	    "\"StreamSpace Demo Ltd\", \"address\": [\"1 Example Street\", "
+	    "\"London\"], \"email\": \"billing@example.com\", \"taxId\": "
+	    "\"GB123\"}");
+	const struct tax_rate *t;
+
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->n_tax_rates, 3);
+	t = config_find_tax_rate(cfg, "vat20");
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(t->percent, 20000000);
+	ck_assert_int_eq(t->inclusive, 0);
+	t = config_find_tax_rate(cfg, "gst");
+	ck_assert_int_eq(t->percent, 7654300);
+	ck_assert_int_eq(t->inclusive, 1);
+	ck_assert_int_eq(config_find_tax_rate(cfg, "zero")->percent, 0);
+	ck_assert_ptr_null(config_find_tax_rate(cfg, "nope"));
+	ck_assert_str_eq(cfg->default_tax_rate, "gst");
+	ck_assert_str_eq(cfg->issuer.name, "StreamSpace Demo Ltd");
+	ck_assert_int_eq(cfg->issuer.n_address, 2);
+	ck_assert_str_eq(cfg->issuer.address[1], "London");
+	ck_assert_str_eq(cfg->issuer.email, "billing@example.com");
+	ck_assert_str_eq(cfg->issuer.tax_id, "GB123");
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(bad_tax_rates_fail_naming_the_key)
+{
+	/* a fifth decimal, above 100, negative, missing, duplicate, unknown */
+	assert_rejected("\"taxRates\": [{\"id\": \"a\", \"name\": \"A\", "
+	    "\"percent\": 20.00001}]", "taxRates[0].percent");
+	assert_rejected("\"taxRates\": [{\"id\": \"a\", \"name\": \"A\", "
+	    "\"percent\": 100.0001}]", "taxRates[0].percent");
+	assert_rejected("\"taxRates\": [{\"id\": \"a\", \"name\": \"A\", "
+	    "\"percent\": -1}]", "taxRates[0].percent");
+	assert_rejected("\"taxRates\": [{\"id\": \"a\", \"name\": \"A\"}]",
+	    "taxRates[0].percent");
+	assert_rejected("\"taxRates\": [{\"id\": \"a\", \"name\": \"A\", "
+	    "\"percent\": 1}, {\"id\": \"a\", \"name\": \"B\", "
+	    "\"percent\": 2}]", "taxRates[1].id");
+	assert_rejected("\"taxRates\": [{\"id\": \"A B\", \"name\": \"A\", "
+	    "\"percent\": 1}]", "taxRates[0].id");
+	assert_rejected("\"defaultTaxRate\": \"vat20\"", "defaultTaxRate");
+	assert_rejected("\"invoiceIssuer\": {\"address\": []}",
+	    "invoiceIssuer.name");
+	assert_rejected("\"invoiceIssuer\": {\"name\": \"X\", \"address\": "
+	    "[\"1\", \"2\", \"3\", \"4\", \"5\", \"6\", \"7\"]}",
+	    "invoiceIssuer.address");
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -1283,6 +1342,8 @@ config_suite(void)
 	tc = tcase_create("seed");
 	tcase_add_checked_fixture(tc, clear_env, clear_env);
 	tcase_add_test(tc, seed_example_parses_with_exact_rates);
+	tcase_add_test(tc, tax_rates_and_issuer_are_read_exactly);
+	tcase_add_test(tc, bad_tax_rates_fail_naming_the_key);
 	tcase_add_test(tc, seed_example_plans_hold_their_values);
 	tcase_add_test(tc, float_looking_money_is_exact);
 	tcase_add_test(tc, exponent_money_is_rejected);

@@ -290,6 +290,76 @@ START_TEST(test_sql_rows_builds_each_size_once)
 }
 END_TEST
 
+/* Taxes (invoice_tax.c): rounded half-up once, to the minor unit. */
+START_TEST(test_tax_exclusive_rounds_half_up_once)
+{
+	int64_t t;
+
+	/* 20% of 10.00 = 2.00 */
+	ck_assert_int_eq(invoice_tax_amount(10000000, 20000000, 0, 2, &t), 0);
+	ck_assert_int_eq(t, 2000000);
+	/* 10% of 0.05 = 0.005: half-up to 0.01 */
+	ck_assert_int_eq(invoice_tax_amount(50000, 10000000, 0, 2, &t), 0);
+	ck_assert_int_eq(t, 10000);
+	/* 10% of 0.04 = 0.004: down to 0.00 */
+	ck_assert_int_eq(invoice_tax_amount(40000, 10000000, 0, 2, &t), 0);
+	ck_assert_int_eq(t, 0);
+	/* 7.6543% of 1234.56 = 94.4969... -> 94.50 */
+	ck_assert_int_eq(invoice_tax_amount(1234560000, 7654300, 0, 2, &t), 0);
+	ck_assert_int_eq(t, 94500000);
+	/* 100% and 0% */
+	ck_assert_int_eq(invoice_tax_amount(1400000, 100000000, 0, 2, &t), 0);
+	ck_assert_int_eq(t, 1400000);
+	ck_assert_int_eq(invoice_tax_amount(1400000, 0, 0, 2, &t), 0);
+	ck_assert_int_eq(t, 0);
+	/* whole units (jpy): 8% of 1001 = 80.08 -> 80 */
+	ck_assert_int_eq(invoice_tax_amount(1001000000, 8000000, 0, 0, &t), 0);
+	ck_assert_int_eq(t, 80000000);
+	/* near the money range: 10^10 units at 100% fits, no overflow */
+	ck_assert_int_eq(invoice_tax_amount(10000000000000000LL, 100000000, 0,
+	    2, &t), 0);
+	ck_assert_int_eq(t, 10000000000000000LL);
+}
+END_TEST
+
+START_TEST(test_tax_inclusive_splits_the_price_exactly)
+{
+	int64_t t, price;
+
+	/* 12.00 with 20% inside: tax 2.00, net 10.00 */
+	ck_assert_int_eq(invoice_tax_amount(12000000, 20000000, 1, 2, &t), 0);
+	ck_assert_int_eq(t, 2000000);
+	/* 1.00 with 20% inside: 0.1666... -> 0.17, net 0.83 */
+	ck_assert_int_eq(invoice_tax_amount(1000000, 20000000, 1, 2, &t), 0);
+	ck_assert_int_eq(t, 170000);
+	/* every price from 0.01 to 20.00 splits into net + tax = price, each
+	 * a whole number of cents, the tax within half a cent of exact */
+	for (price = 10000; price <= 20000000; price += 10000) {
+		__extension__ __int128 exact6;
+
+		ck_assert_int_eq(invoice_tax_amount(price, 20000000, 1, 2, &t), 0);
+		ck_assert_int_eq(t % 10000, 0);
+		ck_assert_int_eq((price - t) % 10000, 0);
+		ck_assert(t >= 0 && t <= price);
+		/* |t * 120 - price * 20| <= 0.005 * 120 */
+		exact6 = (__int128)t * 120 - (__int128)price * 20;
+		ck_assert(exact6 <= 600000 && exact6 >= -600000);
+	}
+}
+END_TEST
+
+START_TEST(test_tax_refuses_what_is_not_whole_cents_or_above_100)
+{
+	int64_t t = 7;
+
+	ck_assert_int_eq(invoice_tax_amount(12345, 20000000, 0, 2, &t), -1);
+	ck_assert_int_eq(invoice_tax_amount(10000, 100000001, 0, 2, &t), -1);
+	ck_assert_int_eq(invoice_tax_amount(-10000, 20000000, 0, 2, &t), -1);
+	ck_assert_int_eq(t, 7);
+}
+END_TEST
+
+
 static Suite *
 invoice_lines_suite(void)
 {
@@ -298,6 +368,9 @@ invoice_lines_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_usage_lines_round_each_sum_half_up_to_cents);
+	tcase_add_test(tc, test_tax_exclusive_rounds_half_up_once);
+	tcase_add_test(tc, test_tax_inclusive_splits_the_price_exactly);
+	tcase_add_test(tc, test_tax_refuses_what_is_not_whole_cents_or_above_100);
 	tcase_add_test(tc, test_zero_decimal_currency_lines_are_whole_units);
 	tcase_add_test(tc, test_subscription_monthly_every_period_yearly_on_the_anniversary);
 	tcase_add_test(tc, test_overage_is_what_each_hour_exceeds_the_limit);

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "accounts.h"
+#include "config.h"
 #include "invoice_pdf.h"
 #include "invoices.h"
 #include "timeutil.h"
@@ -488,6 +490,81 @@ START_TEST(test_bad_arguments_fail)
 }
 END_TEST
 
+/* The issuer's and the customer's blocks, a tax row, "Tax exempt". */
+START_TEST(test_issued_shows_issuer_bill_to_and_taxes)
+{
+	struct fixture f;
+	struct invoice_issuer is;
+	struct account_billing bt;
+	struct invoice_tax tax;
+	unsigned char *pdf = NULL;
+	size_t len = 0;
+	char *text;
+
+	seed(&f);
+	memset(&is, 0, sizeof(is));
+	is.name = "StreamSpace Demo Ltd";
+	is.address[0] = "1 Example Street";
+	is.address[1] = "London EC1A 1AA";
+	is.n_address = 2;
+	is.email = "billing@streamspace.example";
+	is.tax_id = "GB123456789";
+	memset(&bt, 0, sizeof(bt));
+	snprintf(bt.name, sizeof(bt.name), "Acme Trading GmbH");
+	snprintf(bt.address[0], sizeof(bt.address[0]), "Hauptstrasse 1");
+	bt.naddress = 1;
+	snprintf(bt.country, sizeof(bt.country), "DE");
+	snprintf(bt.tax_id, sizeof(bt.tax_id), "DE999999999");
+	memset(&tax, 0, sizeof(tax));
+	snprintf(tax.rate_id, sizeof(tax.rate_id), "gst");
+	snprintf(tax.name, sizeof(tax.name), "GST");
+	tax.percent = 7654300;
+	tax.inclusive = 1;
+	tax.taxable = 900000;
+	tax.amount = 60000;
+	f.inv.bill_to = &bt;
+	f.inv.taxes = &tax;
+	f.inv.ntaxes = 1;
+	f.inv.tax = 60000;
+	ck_assert_int_eq(invoice_pdf_issued(&f.inv, &is, &pdf, &len), 0);
+	if ((text = pdf_text(pdf, len)) == NULL) {
+		free(pdf);
+		return;
+	}
+	ck_assert_has(text, "StreamSpace Demo Ltd");
+	ck_assert_has(text, "London EC1A 1AA");
+	ck_assert_has(text, "billing@streamspace.example");
+	ck_assert_has(text, "Tax ID: GB123456789");
+	ck_assert_has(text, "Bill to");
+	ck_assert_has(text, "Acme Trading GmbH");
+	ck_assert_has(text, "Hauptstrasse 1");
+	ck_assert_has(text, "Tax ID: DE999999999");
+	ck_assert_has(text, "GST 7.6543% (included)");
+	ck_assert_has(text, "USD 0.06");
+	ck_assert_msg(strstr(text, "Tax exempt") == NULL, "exempt shown");
+	free(text);
+	free(pdf);
+
+	f.inv.ntaxes = 0;
+	f.inv.tax_exempt = 1;
+	ck_assert_int_eq(invoice_pdf_issued(&f.inv, &is, &pdf, &len), 0);
+	if ((text = pdf_text(pdf, len)) != NULL) {
+		ck_assert_has(text, "Tax exempt");
+		free(text);
+	}
+	if (getenv("KEEP_PDF") != NULL) {
+		FILE *fp = fopen(getenv("KEEP_PDF"), "wb");
+
+		if (fp != NULL) {
+			fwrite(pdf, 1, len, fp);
+			fclose(fp);
+		}
+	}
+	free(pdf);
+}
+END_TEST
+
+
 static Suite *
 invoice_pdf_suite(void)
 {
@@ -509,6 +586,7 @@ invoice_pdf_suite(void)
 	tcase_add_test(tc, test_document_info_and_a4);
 	tcase_add_test(tc, test_empty_invoice_renders_zero_total);
 	tcase_add_test(tc, test_bad_arguments_fail);
+	tcase_add_test(tc, test_issued_shows_issuer_bill_to_and_taxes);
 	suite_add_tcase(s, tc);
 	return s;
 }
