@@ -204,6 +204,159 @@ test('a manual invoice, then mark paid behind a confirmation naming number and a
 	assert.equal(check.json.invoices[0].status, 'paid');
 });
 
+// A sent manual invoice of the seeded 1.40 (2027-03-14) → the invoice.
+async function sentInvoice(prefix) {
+	const u = await seededUser(prefix);
+	await runJob('calculate-usage');
+	const r = await apiCall('POST', 'admin/invoices', { user_id: u, period_start: '2027-03-14',
+		period_end: '2027-03-14', draft: false }, ADMIN);
+	assert.equal(r.status, 201, r.text);
+	return r.json;
+}
+
+test('a partial credit note lowers the amount due, behind a confirmation; its PDF downloads', async () => {
+	const inv = await sentInvoice('cn');
+	const number = inv.invoice_number;
+	const p = await openPage(`/admin/billing/#invoice?id=${inv.id}`, LS);
+	await p.page.getByRole('heading', { name: `Invoice ${number}` }).waitFor();
+	const due = p.page.locator('.due');
+	assert.equal(await due.innerText(), '$1.40');
+	await p.page.getByRole('button', { name: `Void ${number}` }).waitFor();
+	await p.page.getByText('Issue a credit note').click();
+	const form = p.page.getByRole('form', { name: 'Issue a credit note' });
+	assert.ok(await form.getByLabel(/^Line 1: /).count(), 'a field per line of the invoice');
+	assert.equal(await form.getByLabel('Refund the payment').count(), 0, 'no refund on an unpaid invoice');
+
+	// above what is left: the API's refusal next to the amount
+	await form.getByLabel('Amount').fill('5.00');
+	await form.getByLabel('Reason').fill('Too much');
+	await form.getByRole('button', { name: 'Issue credit note' }).click();
+	await p.page.locator('dialog[open]').getByRole('button', { name: 'Issue credit note' }).click();
+	const err = form.locator('.field').filter({ has: p.page.getByLabel('Amount') }).locator('.field-error');
+	await err.waitFor();
+	assert.equal(await form.getByLabel('Amount').getAttribute('aria-invalid'), 'true');
+	await form.getByRole('alert').filter({ hasText: 'Field: amount' }).waitFor();
+
+	// 0.40: the confirmation names the invoice and the amount
+	await form.getByLabel('Amount').fill('0.40');
+	await form.getByLabel('Reason').fill('Memory was mis-metered');
+	await form.getByRole('button', { name: 'Issue credit note' }).click();
+	const dialog = p.page.locator('dialog[open]');
+	const text = await dialog.innerText();
+	assert.match(text, new RegExp(number), 'the confirmation names the invoice');
+	assert.match(text, /\$0\.40/, 'and the amount');
+	await screenshot(p.page, 'admin-confirm-credit-note');
+	await dialog.getByRole('button', { name: 'Issue credit note' }).click();
+	await p.page.getByRole('status').filter({ hasText: /Credit note CN-\d{4}-\d{6} of \$0\.40 issued \(due\)/ }).waitFor();
+	await p.page.locator('.due').filter({ hasText: '$1.00' }).waitFor();
+	const api = await apiCall('GET', `invoices/${inv.id}`, null, ADMIN);
+	assert.equal(api.json.amount_due, 1, 'the API says 1.00 is due');
+	assert.equal(api.json.credited, 0.4);
+	const cn = api.json.credit_notes[0];
+	const row = p.page.locator('tr').filter({ hasText: cn.credit_note_number });
+	assert.match(await row.innerText(), /Memory was mis-metered[\s\S]*due/);
+	assert.equal(await p.page.getByRole('button', { name: `Void ${number}` }).count(), 0,
+		'no void once credited');
+
+	// the PDF, through a blob (the token never in a URL)
+	const [dl] = await Promise.all([p.page.waitForEvent('download'),
+		row.getByRole('button', { name: `PDF ${cn.credit_note_number}` }).click()]);
+	assert.equal(dl.suggestedFilename(), `${cn.credit_note_number}.pdf`);
+	assert.equal(readFileSync(await dl.path()).subarray(0, 5).toString(), '%PDF-');
+
+	// a double submit makes one note (one confirmation, one key)
+	await p.page.getByText('Issue a credit note').click();
+	await form.getByLabel('Amount').fill('0.10');
+	await form.getByLabel('Reason').fill('Twice?');
+	await form.evaluate((f) => { f.requestSubmit(); f.requestSubmit(); });
+	await p.page.locator('dialog[open]').getByRole('button', { name: 'Issue credit note' }).click();
+	await p.page.locator('.due').filter({ hasText: '$0.90' }).waitFor();
+	assert.equal(await p.page.locator('dialog').count(), 0);
+	const twice = await apiCall('GET', `invoices/${inv.id}`, null, ADMIN);
+	assert.equal(twice.json.credit_notes.length, 2, 'one note for the double submit');
+
+	// the list shows what is due, and no void
+	await p.page.goto(p.page.url().replace(/#.*/, `#invoices?user_id=${encodeURIComponent(inv.user_id)}`));
+	const lrow = p.page.locator('tr').filter({ hasText: number });
+	await lrow.getByText('$0.90').waitFor();
+	await lrow.getByRole('link', { name: `Credit note ${number}` }).waitFor();
+	assert.equal(await lrow.getByRole('button', { name: `Void ${number}` }).count(), 0);
+
+	// paid: the form offers a refund, else a credit to the balance
+	assert.equal((await apiCall('PATCH', `admin/invoices/${inv.id}`, { status: 'paid' }, ADMIN)).status, 200);
+	await lrow.getByRole('link', { name: `Credit note ${number}` }).click();
+	await p.page.getByRole('heading', { name: `Invoice ${number}` }).waitFor();
+	await form.getByLabel('Refund the payment').waitFor();
+	await form.getByText(/credit on the account’s balance/).waitFor();
+	await clean(p, 'admin-invoice-detail', { allowStatus: [400] });
+	await p.page.setViewportSize({ width: 375, height: 800 });
+	const w = await p.page.evaluate(() => document.documentElement.scrollWidth);
+	assert.ok(w <= 375, `the invoice fits 375 px (${w} px)`);
+	await clean(p, 'admin-invoice-375', { allowStatus: [400] });
+	await p.page.close();
+});
+
+test('billing details: a bad country at its field, then country, tax rate and zone in the audit trail', async () => {
+	const u = await seededUser('det');
+	const p = await openPage(`/admin/billing/#account?u=${encodeURIComponent(u)}`, LS);
+	const panel = p.page.getByRole('region', { name: 'Billing details', exact: true });
+	await panel.getByText('No change recorded.').waitFor();
+	await panel.getByText('Edit billing details').click();
+	const form = panel.getByRole('form', { name: 'Edit billing details' });
+	await form.getByLabel('Country').fill('UK');
+	await form.getByRole('button', { name: 'Save details' }).click();
+	const err = form.locator('.field').filter({ has: p.page.getByLabel('Country') }).locator('.field-error');
+	await err.waitFor();
+	assert.ok((await err.innerText()).length > 0, 'the API says why');
+	assert.equal(await form.getByLabel('Country').getAttribute('aria-invalid'), 'true');
+	assert.equal((await apiCall('GET', `admin/users/${encodeURIComponent(u)}`, null, ADMIN)).json.country, null,
+		'nothing changed');
+
+	await form.getByLabel('Billing name').fill('Acme Ltd');
+	await form.getByLabel('Address').fill('1 Main St\nLeeds');
+	await form.getByLabel('Country').fill('GB');
+	await form.getByLabel('Tax rate id').fill('vat20');
+	await form.getByLabel('Time zone').fill('Europe/Paris');
+	await form.getByRole('button', { name: 'Save details' }).click();
+	await panel.getByRole('status').filter({ hasText: /Saved: .*country/ }).waitFor();
+	await panel.getByText(/VAT 20% \(vat20\)/).first().waitFor();
+	await panel.getByText(/pending: UTC until/).first().waitFor();
+	const trail = panel.locator('table').filter({ hasText: 'Field' });
+	for (const [f, v] of [['country', 'GB'], ['tax_rate_id', 'vat20'], ['timezone', 'Europe/Paris'], ['billing_name', 'Acme Ltd']]) {
+		const r = trail.locator('tr').filter({ hasText: f }).filter({ hasText: v });
+		await r.first().waitFor();
+		assert.match(await r.first().innerText(), /admin@example\.com/);
+	}
+	const d = (await apiCall('GET', `admin/users/${encodeURIComponent(u)}`, null, ADMIN)).json;
+	assert.deepEqual([d.country, d.tax_rate_id, d.timezone, d.billing_address], ['GB', 'vat20', 'Europe/Paris', ['1 Main St', 'Leeds']]);
+	assert.ok(d.timezone_effective_from, 'the zone waits for the next period');
+	assert.equal(d.changes.filter((c) => c.field === 'billing_mode').length, 0, 'an untouched field is not sent');
+	await clean(p, 'admin-billing-details', { allowStatus: [400] });
+	await p.page.close();
+});
+
+test('an operator: no credit-note form or link, no details form', async () => {
+	const inv = await sentInvoice('opcn');
+	const OP = { token: OPERATOR, via: 'localStorage' };
+	const p = await openPage(`/admin/billing/#invoice?id=${inv.id}&cn=1`, OP);
+	await p.page.getByRole('heading', { name: `Invoice ${inv.invoice_number}` }).waitFor();
+	await p.page.locator('.due').waitFor();
+	assert.equal(await p.page.locator('main form').count(), 0);
+	assert.equal(await p.page.getByText('Issue a credit note').count(), 0);
+	assert.equal(await p.page.getByRole('button', { name: /Void|Mark paid/ }).count(), 0);
+	await clean(p, 'admin-invoice-operator');
+	await p.page.goto(p.page.url().replace(/#.*/, `#invoices?user_id=${encodeURIComponent(inv.user_id)}`));
+	await p.page.locator('tr').filter({ hasText: inv.invoice_number }).waitFor();
+	assert.equal(await p.page.getByRole('link', { name: /^Credit note/ }).count(), 0);
+	await p.page.goto(p.page.url().replace(/#.*/, `#account?u=${encodeURIComponent(inv.user_id)}`));
+	const panel = p.page.getByRole('region', { name: 'Billing details', exact: true });
+	await panel.getByText('Time zone').first().waitFor();
+	assert.equal(await panel.getByText('Edit billing details').count(), 0);
+	assert.equal(await p.page.locator('main form').count(), 0);
+	await clean(p, 'admin-account-operator');
+	await p.page.close();
+});
+
 test('the usage report downloads as CSV, the token never in a URL', async () => {
 	const [a] = await twoUsers();
 	const p = await openPage(`/admin/billing/#reports?group_by=user&from=2027-03-14&to=2027-03-14&user_id=${encodeURIComponent(a)}`, LS);

@@ -3,13 +3,10 @@
 // for an admin the forms to add a credit and make a manual invoice.
 import { api } from './api.js';
 import { h, money, quantity, dateTime, date, statusBadge, section, showError } from './ui.js';
-import { grid, fill, field, notice, reporter, canWrite, idempotencyKey, period, link } from './admin-util.js';
+import { grid, fill, field, notice, reporter, canWrite, idempotencyKey, period, link, facts } from './admin-util.js';
 import { INVOICE_COLS } from './admin-invoices.js';
 import { EVENT_COLS } from './admin-ops.js';
-
-function facts(pairs) {
-	return h('dl', { class: 'facts' }, ...pairs.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v ?? '—')]));
-}
+import { details } from './admin-details.js';
 
 async function profile(user) {
 	const [r, u] = await Promise.all([
@@ -117,7 +114,7 @@ function invoiceForm(user, after) {
 export function account(main, params) {
 	const user = params.get('u') || '';
 	const box = () => h('div', { 'aria-live': 'polite' });
-	const [prof, invs, creds, pays, evs] = [box(), box(), box(), box(), box()];
+	const [prof, invs, creds, pays, evs, bill] = [box(), box(), box(), box(), box(), box()];
 	const status = h('div');
 	const loadInvoices = () => fill(invs, async () => {
 		const r = await api('invoices', { query: { user_id: user, limit: 50 } });
@@ -159,9 +156,11 @@ export function account(main, params) {
 	main.append(
 		h('p', { class: 'back' }, link('← All accounts', 'overview')),
 		section(`Account ${user}`, status, prof),
+		section('Billing details', bill),
 		section('Invoices', invs, write ? h('details', {}, h('summary', {}, 'Make a manual invoice'), invoiceForm(user, loadAll)) : null),
 		section('Credits', creds, write ? h('details', {}, h('summary', {}, 'Add a credit'), creditForm(user, loadAll)) : null),
 		section('Payments', pays),
 		section('Events', evs));
 	loadAll();
+	details(bill, user);
 }

@@ -3,7 +3,7 @@
 // admin/invoices/{id}), each behind a confirmation naming number and amount.
 import { api } from './api.js';
 import { h, money, dateTime, date, statusBadge, section, confirmAction } from './ui.js';
-import { grid, fill, link, filterForm, pager, cursorOf, reporter, canWrite, period } from './admin-util.js';
+import { grid, fill, link, filterForm, pager, cursorOf, reporter, canWrite, period, hashOf } from './admin-util.js';
 
 export const invoiceName = (inv) => inv.invoice_number || `draft ${inv.id}`;
 
@@ -17,11 +17,16 @@ const ACTIONS = {
 		['void', 'Void', 'Voiding cannot be undone.']],
 };
 
+// A credit note on it: an invoice with one cannot be voided (the API: 409).
+const credited = (inv) => /[1-9]/.test(String(inv.credited ?? 0));
+
 // done(message) after a change; done(null, error) when it failed
-function actions(inv, done) {
-	const list = ACTIONS[inv.status];
-	if (!list) return null;
-	return h('span', { class: 'actions' }, ...list.map(([to, label, why]) => h('button', {
+export function actions(inv, done, inList = true) {
+	const list = (ACTIONS[inv.status] || []).filter(a => a[0] !== 'void' || !credited(inv));
+	const cn = inList && ['sent', 'overdue', 'paid'].includes(inv.status);
+	if (!list.length && !cn) return null;
+	return h('span', { class: 'actions' }, cn ? h('a', { class: 'button secondary', href: hashOf('invoice', [['id', inv.id], ['cn', 1]]),
+		'aria-label': `Credit note ${invoiceName(inv)}` }, 'Credit note') : null, ...list.map(([to, label, why]) => h('button', {
 		type: 'button', class: to === 'void' ? 'danger' : 'secondary',
 		'aria-label': `${label} ${invoiceName(inv)}`,
 		on: { click: async () => {
@@ -39,12 +44,13 @@ function actions(inv, done) {
 
 export function INVOICE_COLS(done, withUser = true) {
 	const cols = [
-		{ label: 'Number', cell: i => invoiceName(i) },
+		{ label: 'Number', cell: i => link(invoiceName(i), 'invoice', [['id', i.id]]) },
 		withUser ? { label: 'Account', cell: i => link(i.user_id, 'account', [['u', i.user_id]]) } : null,
 		{ label: 'Kind', cell: i => i.kind },
 		{ label: 'Status', cell: i => statusBadge(i.status) },
 		{ label: 'Period', cell: i => period(i.period_start, i.period_end) },
 		{ label: 'Total', num: true, cell: i => money(i.total, i.currency) },
+		{ label: 'Amount due', num: true, cell: i => money(i.amount_due, i.currency) },
 		{ label: 'Due', cell: i => i.due_date ? date(i.due_date) : null },
 	].filter(Boolean);
 	if (canWrite()) cols.push({ label: 'Actions', cell: i => actions(i, done) });

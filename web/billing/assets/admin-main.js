@@ -6,6 +6,7 @@ import { route, role, canWrite, hashOf } from './admin-util.js';
 import { overview } from './admin-accounts.js';
 import { account } from './admin-account.js';
 import { invoices } from './admin-invoices.js';
+import { invoice } from './admin-invoice.js';
 import { reports } from './admin-reports.js';
 import { jobs, events } from './admin-ops.js';
 
@@ -23,14 +24,15 @@ let shown = null;
 function render() {
 	const { view, params } = route();
 	const entry = VIEWS.find(v => v[0] === view);
-	const tab = view === 'account' ? 'overview' : (entry ? view : 'overview');
+	const one = { account: ['overview', account, 'Account'], invoice: ['invoices', invoice, 'Invoice'] }[view];
+	const tab = one ? one[0] : (entry ? view : 'overview');
 	for (const a of nav.querySelectorAll('a')) {
 		if (a.dataset.view === tab) a.setAttribute('aria-current', 'page');
 		else a.removeAttribute('aria-current');
 	}
 	main.replaceChildren();
-	(view === 'account' ? account : (entry || VIEWS[0])[2])(main, params);
-	const title = view === 'account' ? 'Account' : (entry || VIEWS[0])[1];
+	(one ? one[1] : (entry || VIEWS[0])[2])(main, params);
+	const title = one ? one[2] : (entry || VIEWS[0])[1];
 	document.title = `${title} · Billing Management`;
 	// a new section takes the focus, as a new page would; a changed filter keeps it
 	if (shown !== null && shown !== view) main.focus();

@@ -1,6 +1,6 @@
 // Billing Management: the helpers its views share (hash state, tables,
 // filter forms, cursor pages, loading with every error shown).
-import { api, claims } from './api.js';
+import { claims, download } from './api.js';
 import { h, date, showError, loading } from './ui.js';
 
 export function role() {
@@ -51,6 +51,9 @@ export function period(from, to) {
 	return h('span', {}, date(from), ' – ', date(end));
 }
 
+export const facts = (pairs) =>
+	h('dl', { class: 'facts' }, ...pairs.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v ?? '—')]));
+
 let nextId = 0;
 export const uid = (p) => `${p}-${++nextId}`;
 
@@ -62,6 +65,8 @@ export function field(f, value) {
 	let input;
 	if (type === 'select') {
 		input = h('select', { id, name, ...attrs }, ...options.map(([v, t]) => h('option', { value: v }, t)));
+	} else if (type === 'textarea') {
+		input = h('textarea', { id, name, ...attrs });
 	} else if (type === 'checkbox') {
 		input = h('input', { id, name, type, ...attrs });
 		input.checked = !!value;
@@ -128,6 +133,31 @@ export function notice(box, text) {
 export const reporter = (box, reload) => (msg, err) => {
 	if (err) { box.replaceChildren(); showError(box, err); } else { notice(box, msg); reload(); }
 };
+
+// A 400 naming a field (param "lines[1].amount" → lines): the message next
+// to that field, which takes the focus; the whole error in box too.
+export function fieldError(form, box, err) {
+	for (const x of form.querySelectorAll('[aria-invalid]')) {
+		x.removeAttribute('aria-invalid');
+		x.setAttribute('aria-describedby', x.getAttribute('aria-describedby').replace(/ ?err-\d+/, ''));
+	}
+	for (const x of form.querySelectorAll('.field-error')) x.remove();
+	box.replaceChildren();
+	showError(box, err);
+	const name = String(err.param || '').split(/[[.]/)[0];
+	const input = name && form.elements[name];
+	if (!input || !input.closest) return;
+	const id = uid('err');
+	input.setAttribute('aria-invalid', 'true');
+	input.setAttribute('aria-describedby', [input.getAttribute('aria-describedby'), id].filter(Boolean).join(' '));
+	input.closest('.field').append(h('small', { id, class: 'field-error' }, err.message));
+	input.focus();
+}
+
+// A button that downloads a PDF through api.js (the token in a header).
+export const pdfButton = (label, path, file, box) => h('button', { type: 'button', class: 'secondary', on: { click: async () => {
+	try { await download(path, null, file); } catch (e) { showError(box, e); }
+} } }, label);
 
 export function idempotencyKey() {
 	const b = new Uint8Array(12);
