@@ -1,9 +1,7 @@
-// Billing Management, one account (#account?u=ID): its figures, this
-// period's usage, live sessions, invoices, credits, payments and events;
-// for an admin the forms to add a credit and make a manual invoice.
+// Billing Management, one account (#account?u=ID): figures, usage, sessions, invoices, credits, payments, events; an admin's forms.
 import { api } from './api.js';
-import { h, money, quantity, dateTime, date, statusBadge, section, showError } from './ui.js';
-import { grid, fill, field, notice, reporter, canWrite, idempotencyKey, period, link, facts } from './admin-util.js';
+import { h, money, quantity, dateTime, statusBadge, section } from './ui.js';
+import { grid, fill, field, notice, reporter, canWrite, idempotencyKey, period, link, facts, onSubmit } from './admin-util.js';
 import { INVOICE_COLS } from './admin-invoices.js';
 import { EVENT_COLS } from './admin-ops.js';
 import { details } from './admin-details.js';
@@ -28,10 +26,10 @@ async function profile(user) {
 		]),
 		h('h3', {}, 'Usage this period'),
 		grid('Usage by resource', [
-			{ label: 'Resource', cell: i => i.resource_type },
-			{ label: 'Quantity', num: true, cell: i => quantity(i.quantity, i.unit) },
-			{ label: 'Unit price', num: true, cell: i => money(i.unit_price, cur) },
-			{ label: 'Cost', num: true, cell: i => money(i.total_cost, cur) },
+			['Resource', i => i.resource_type],
+			['Quantity', i => quantity(i.quantity, i.unit), 1],
+			['Unit price', i => money(i.unit_price, cur), 1],
+			['Cost', i => money(i.total_cost, cur), 1],
 		], u.items),
 		facts([
 			['Metered', money(u.total_cost, cur)],
@@ -40,12 +38,12 @@ async function profile(user) {
 		]),
 		h('h3', {}, 'Live sessions'),
 		grid('Live sessions', [
-			{ label: 'Session', cell: s => s.session_id },
-			{ label: 'State', cell: s => statusBadge(s.stale ? 'stale' : s.state) },
-			{ label: 'Started', cell: s => dateTime(s.started_at) },
-			{ label: 'CPU', num: true, cell: s => String(s.cpu_cores) },
-			{ label: 'Memory GB', num: true, cell: s => String(s.memory_gb) },
-			{ label: 'Accrued', num: true, cell: s => money(s.accrued_cost, cur) },
+			['Session', s => s.session_id],
+			['State', s => statusBadge(s.stale ? 'stale' : s.state)],
+			['Started', s => dateTime(s.started_at)],
+			['CPU', s => String(s.cpu_cores), 1],
+			['Memory GB', s => String(s.memory_gb), 1],
+			['Accrued', s => money(s.accrued_cost, cur), 1],
 		], u.active_sessions, 'No live session.'),
 	];
 }
@@ -60,27 +58,15 @@ function creditForm(user, after) {
 		field({ name: 'expires_at', label: 'Expires (end of day, optional)', type: 'date' }),
 		h('div', { class: 'field buttons' }, h('button', { type: 'submit' }, 'Add credit')),
 		msg);
-	form.addEventListener('submit', async (e) => {
-		e.preventDefault();
-		const v = (n) => form.elements[n].value.trim();
-		const btn = form.querySelector('button');
-		btn.disabled = true;
-		try {
-			const c = await api('admin/credits', { method: 'POST', body: {
-				user_id: user, amount: v('amount'), reason: v('reason'),
-				expires_at: v('expires_at') || undefined, idempotency_key: key } });
-			key = idempotencyKey();
-			form.reset();
-			notice(msg, `Credit ${c.id} of ${money(c.amount, c.currency)} added.`);
-			after();
-		} catch (err) {
-			msg.replaceChildren();
-			showError(msg, err);
-		} finally {
-			btn.disabled = false;
-		}
+	return onSubmit(form, msg, async (el) => {
+		const c = await api('admin/credits', { method: 'POST', body: {
+			user_id: user, amount: el.amount.value.trim(), reason: el.reason.value.trim(),
+			expires_at: el.expires_at.value || undefined, idempotency_key: key } });
+		key = idempotencyKey();
+		form.reset();
+		notice(msg, `Credit ${c.id} of ${money(c.amount, c.currency)} added.`);
+		after();
 	});
-	return form;
 }
 
 function invoiceForm(user, after) {
@@ -91,24 +77,12 @@ function invoiceForm(user, after) {
 		field({ name: 'draft', label: 'Keep as a draft (finalize later)', type: 'checkbox' }, true),
 		h('div', { class: 'field buttons' }, h('button', { type: 'submit' }, 'Make invoice')),
 		msg);
-	form.addEventListener('submit', async (e) => {
-		e.preventDefault();
-		const btn = form.querySelector('button');
-		btn.disabled = true;
-		try {
-			const inv = await api('admin/invoices', { method: 'POST', body: {
-				user_id: user, period_start: form.elements.period_start.value,
-				period_end: form.elements.period_end.value, draft: form.elements.draft.checked } });
-			notice(msg, `Invoice ${inv.invoice_number || 'draft ' + inv.id} made: ${inv.status}, ${money(inv.total, inv.currency)}.`);
-			after();
-		} catch (err) {
-			msg.replaceChildren();
-			showError(msg, err);
-		} finally {
-			btn.disabled = false;
-		}
+	return onSubmit(form, msg, async (el) => {
+		const inv = await api('admin/invoices', { method: 'POST', body: {
+			user_id: user, period_start: el.period_start.value, period_end: el.period_end.value, draft: el.draft.checked } });
+		notice(msg, `Invoice ${inv.invoice_number || 'draft ' + inv.id} made: ${inv.status}, ${money(inv.total, inv.currency)}.`);
+		after();
 	});
-	return form;
 }
 
 export function account(main, params) {
@@ -123,14 +97,14 @@ export function account(main, params) {
 	const loadCredits = () => fill(creds, async () => {
 		const r = await api('credits', { query: { user_id: user, limit: 50 } });
 		return grid('Credits', [
-			{ label: 'Id', num: true, cell: c => String(c.id) },
-			{ label: 'Reason', cell: c => c.reason },
-			{ label: 'Amount', num: true, cell: c => money(c.amount, c.currency) },
-			{ label: 'Remaining', num: true, cell: c => money(c.remaining, c.currency) },
-			{ label: 'State', cell: c => statusBadge(c.state) },
-			{ label: 'Expires', cell: c => c.expires_at ? dateTime(c.expires_at) : 'never' },
-			{ label: 'Added', cell: c => dateTime(c.created_at) },
-			{ label: 'By', cell: c => c.created_by },
+			['Id', c => String(c.id), 1],
+			['Reason', c => c.reason],
+			['Amount', c => money(c.amount, c.currency), 1],
+			['Remaining', c => money(c.remaining, c.currency), 1],
+			['State', c => statusBadge(c.state)],
+			['Expires', c => c.expires_at ? dateTime(c.expires_at) : 'never'],
+			['Added', c => dateTime(c.created_at)],
+			['By', c => c.created_by],
 		], r.credits, 'No credit.');
 	});
 	const loadAll = () => {
@@ -140,11 +114,11 @@ export function account(main, params) {
 		fill(pays, async () => {
 			const r = await api('payments', { query: { user_id: user, limit: 50 } });
 			return grid('Payments', [
-				{ label: 'Paid', cell: p => dateTime(p.paid_at || p.created_at) },
-				{ label: 'Invoice', cell: p => p.invoice_number || (p.invoice_id != null ? String(p.invoice_id) : null) },
-				{ label: 'Method', cell: p => p.method },
-				{ label: 'Status', cell: p => statusBadge(p.status) },
-				{ label: 'Amount', num: true, cell: p => money(p.amount, p.currency) },
+				['Paid', p => dateTime(p.paid_at || p.created_at)],
+				['Invoice', p => p.invoice_number || (p.invoice_id != null ? String(p.invoice_id) : null)],
+				['Method', p => p.method],
+				['Status', p => statusBadge(p.status)],
+				['Amount', p => money(p.amount, p.currency), 1],
 			], r.payments, 'No payment.');
 		});
 		fill(evs, async () => {

@@ -1,5 +1,4 @@
-// Billing Management, the landing view: the totals, then every account,
-// filtered and paged by the server (admin/summary, admin/users).
+// Billing Management, landing view: totals, then every account, filtered and paged by the server.
 import { api } from './api.js';
 import { h, money, statusBadge, section } from './ui.js';
 import { grid, filterForm, pager, cursorOf, fill, link, period } from './admin-util.js';
@@ -29,14 +28,14 @@ function totals(s) {
 }
 
 export const ACCOUNT_COLS = [
-	{ label: 'Account', cell: u => link(u.user_id, 'account', [['u', u.user_id]]) },
-	{ label: 'Plan', cell: u => u.plan_id },
-	{ label: 'Mode', cell: u => u.billing_mode },
-	{ label: 'Status', cell: u => statusBadge(u.status) },
-	{ label: 'Period cost', num: true, cell: u => money(u.current_period_cost, u.currency) },
-	{ label: 'Outstanding', num: true, cell: u => money(u.outstanding_balance, u.currency) },
-	{ label: 'Credits', num: true, cell: u => money(u.credits_balance, u.currency) },
-	{ label: 'Live sessions', num: true, cell: u => String(u.active_sessions ?? 0) },
+	['Account', u => link(u.user_id, 'account', [['u', u.user_id]])],
+	['Plan', u => u.plan_id],
+	['Mode', u => u.billing_mode],
+	['Status', u => statusBadge(u.status)],
+	['Period cost', u => money(u.current_period_cost, u.currency), 1],
+	['Outstanding', u => money(u.outstanding_balance, u.currency), 1],
+	['Credits', u => money(u.credits_balance, u.currency), 1],
+	['Live sessions', u => String(u.active_sessions ?? 0), 1],
 ];
 
 const FILTERS = [

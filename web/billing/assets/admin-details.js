@@ -1,15 +1,11 @@
-// Billing Management, an account's billing details (GET admin/users/{id}):
-// bill-to, the tax rate that applies, the time zone (a change waits for the
-// next period), a pending plan change, the audit trail; for an admin the
-// form that PATCHes what changed.
+// Billing Management, an account's billing details, time zone, pending plan, audit trail; an admin's PATCH form.
 import { api } from './api.js';
 import { h, dateTime, date } from './ui.js';
-import { grid, fill, field, notice, canWrite, facts, fieldError, uid } from './admin-util.js';
+import { grid, fill, field, notice, canWrite, facts, onSubmit, uid } from './admin-util.js';
 
-const ZONES = ['UTC', 'Europe/London', 'Europe/Paris', 'Europe/Berlin', 'Europe/Madrid', 'Europe/Warsaw',
-	'America/New_York', 'America/Chicago', 'America/Denver', 'America/Los_Angeles', 'America/Sao_Paulo',
-	'America/Toronto', 'Asia/Tokyo', 'Asia/Shanghai', 'Asia/Singapore', 'Asia/Kolkata', 'Asia/Kathmandu',
-	'Asia/Dubai', 'Australia/Sydney', 'Australia/Lord_Howe', 'Pacific/Auckland', 'Africa/Johannesburg'];
+const ZONES = ['UTC', 'Europe/London', 'Europe/Paris', 'Europe/Berlin', 'America/New_York', 'America/Chicago',
+	'America/Denver', 'America/Los_Angeles', 'America/Sao_Paulo', 'Asia/Tokyo', 'Asia/Shanghai', 'Asia/Kolkata',
+	'Asia/Kathmandu', 'Australia/Sydney', 'Australia/Lord_Howe', 'Pacific/Auckland'];
 
 const rateText = (d) => d.tax_exempt ? 'none: exempt' : d.tax_rate
 	? `${d.tax_rate.name} ${d.tax_rate.percent}%${d.tax_rate.inclusive ? ' included in prices' : ''} (${d.tax_rate.id}${d.tax_rate_id ? '' : ', the default'})`
@@ -49,28 +45,16 @@ function editForm(d, after) {
 		h('datalist', { id: list }, ...ZONES.map(z => h('option', { value: z }))),
 		h('div', { class: 'field buttons' }, h('button', { type: 'submit' }, 'Save details')),
 		msg);
-	form.addEventListener('submit', async (e) => {
-		e.preventDefault();
+	return onSubmit(form, msg, async (el) => {
 		const body = {};
 		for (const k of Object.keys(was)) {
-			const el = form.elements[k], v = el.type === 'checkbox' ? el.checked : el.value.trim();
-			if (v === was[k]) continue;
-			body[k] = k === 'billing_address' ? v.split('\n').map(x => x.trim()).filter(Boolean)
-				: v === '' && k !== 'timezone' ? null : v;
+			const v = el[k].type === 'checkbox' ? el[k].checked : el[k].value.trim();
+			if (v !== was[k]) body[k] = k === 'billing_address' ? v.split('\n').map(x => x.trim()).filter(Boolean) : v === '' && k !== 'timezone' ? null : v;
 		}
 		if (!Object.keys(body).length) return notice(msg, 'Nothing changed.');
-		const btn = form.querySelector('button');
-		btn.disabled = true;
-		try {
-			await api(`admin/users/${encodeURIComponent(d.user_id)}`, { method: 'PATCH', body });
-			after(`Saved: ${Object.keys(body).join(', ')}.`);
-		} catch (err) {
-			fieldError(form, msg, err);
-		} finally {
-			btn.disabled = false;
-		}
+		await api(`admin/users/${encodeURIComponent(d.user_id)}`, { method: 'PATCH', body });
+		after(`Saved: ${Object.keys(body).join(', ')}.`);
 	});
-	return form;
 }
 
 export function details(box, user) {
@@ -93,11 +77,11 @@ export function details(box, user) {
 			canWrite() ? h('details', {}, h('summary', {}, 'Edit billing details'), editForm(d, load)) : null,
 			h('h3', {}, 'Changes'),
 			h('div', { class: 'changes' }, grid('Changes of billing details', [
-				{ label: 'When', cell: c => dateTime(c.changed_at) },
-				{ label: 'Field', cell: c => c.field },
-				{ label: 'From', cell: c => c.old_value },
-				{ label: 'To', cell: c => c.new_value },
-				{ label: 'By', cell: c => c.changed_by },
+				['When', c => dateTime(c.changed_at)],
+				['Field', c => c.field],
+				['From', c => c.old_value],
+				['To', c => c.new_value],
+				['By', c => c.changed_by],
 			], d.changes, 'No change recorded.'))];
 	});
 	load();

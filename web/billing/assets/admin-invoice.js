@@ -1,16 +1,14 @@
-// Billing Management, one invoice (#invoice?id=N): lines, taxes, what was
-// credited and is due, credit notes (PDF), payments; for an admin its
-// actions and, once finalized, the credit-note form.
+// Billing Management, one invoice (#invoice?id=N); for an admin its actions and the credit-note form.
 import { api } from './api.js';
 import { h, money, quantity, dateTime, date, statusBadge, confirmAction } from './ui.js';
-import { grid, fill, field, reporter, canWrite, idempotencyKey, period, link, fieldError, pdfButton, facts } from './admin-util.js';
+import { grid, fill, field, reporter, canWrite, idempotencyKey, period, link, onSubmit, pdfButton, facts } from './admin-util.js';
 import { actions, invoiceName } from './admin-invoices.js';
 
 const amountField = (name, label, hint) => field({ name, label, inputmode: 'decimal', hint,
 	pattern: '[0-9]+([.][0-9]{1,2})?', autocomplete: 'off' });
 
 function creditNoteForm(inv, after) {
-	let key = idempotencyKey(), busy = false;
+	let key = idempotencyKey();
 	const cur = inv.currency, name = invoiceName(inv), paid = inv.status === 'paid';
 	const msg = h('div', { class: 'form-msg' });
 	const lines = (inv.lines || []).map(l => amountField(`line_${l.line_no}`,
@@ -24,34 +22,24 @@ function creditNoteForm(inv, after) {
 			: 'It lowers what the invoice asks.'),
 		h('div', { class: 'field buttons' }, h('button', { type: 'submit' }, 'Issue credit note')),
 		msg);
-	form.addEventListener('submit', async (e) => {
-		e.preventDefault();
-		if (busy) return;
-		const el = form.elements, amount = el.amount.value.trim();
+	return onSubmit(form, msg, async (el) => {
+		const amount = el.amount.value.trim();
 		const body = { reason: el.reason.value.trim(), idempotency_key: key };
 		const ls = (inv.lines || []).map(l => ({ line_no: l.line_no, amount: el[`line_${l.line_no}`].value.trim() })).filter(l => l.amount);
 		if (amount || !ls.length) body.amount = amount; else body.lines = ls;
 		if (paid) body.refund = el.refund.checked;
 		const what = body.lines ? body.lines.map(l => `${money(l.amount, cur)} on line ${l.line_no}`).join(', ') : money(amount, cur);
 		const how = paid ? (body.refund ? ' It is refunded.' : ' It goes to the account’s balance.') : '';
-		busy = true;
-		try {
-			if (!await confirmAction(`Issue a credit note of ${what} on invoice ${name} (${inv.user_id})?${how}`, 'Issue credit note')) return;
-			const cn = await api(`admin/invoices/${inv.id}/credit-notes`, { method: 'POST', body });
-			key = idempotencyKey();
-			after(`Credit note ${cn.credit_note_number} of ${money(cn.amount, cn.currency)} issued (${cn.settlement}).`);
-		} catch (err) {
-			fieldError(form, msg, err);
-		} finally {
-			busy = false;
-		}
+		if (!await confirmAction(`Issue a credit note of ${what} on invoice ${name} (${inv.user_id})?${how}`, 'Issue credit note')) return;
+		const cn = await api(`admin/invoices/${inv.id}/credit-notes`, { method: 'POST', body });
+		key = idempotencyKey();
+		after(`Credit note ${cn.credit_note_number} of ${money(cn.amount, cn.currency)} issued (${cn.settlement}).`);
 	});
-	return form;
 }
 
 function detail(inv, box, done) {
 	const cur = inv.currency, m = (x) => money(x, cur), b = inv.bill_to || {};
-	const write = canWrite(), name = invoiceName(inv);
+	const write = canWrite();
 	const pdf = (label, path, file) => pdfButton(label, path, file, box);
 	return [
 		facts([
@@ -66,11 +54,11 @@ function detail(inv, box, done) {
 			inv.invoice_number ? pdf('Download PDF', `invoices/${inv.id}/pdf`, `${inv.invoice_number}.pdf`) : null),
 		h('h3', {}, 'Lines'),
 		grid('Lines', [
-			{ label: '#', num: true, cell: l => String(l.line_no) },
-			{ label: 'Description', cell: l => l.description },
-			{ label: 'Quantity', num: true, cell: l => quantity(l.quantity, l.unit) },
-			{ label: 'Unit price', num: true, cell: l => m(l.unit_price) },
-			{ label: 'Amount', num: true, cell: l => m(l.amount) },
+			['#', l => String(l.line_no), 1],
+			['Description', l => l.description],
+			['Quantity', l => quantity(l.quantity, l.unit), 1],
+			['Unit price', l => m(l.unit_price), 1],
+			['Amount', l => m(l.amount), 1],
 		], inv.lines, 'No line.'),
 		facts([
 			['Subtotal', m(inv.subtotal)],
@@ -83,27 +71,27 @@ function detail(inv, box, done) {
 		]),
 		h('h3', {}, 'Credit notes'),
 		grid('Credit notes', [
-			{ label: 'Number', cell: c => c.credit_note_number },
-			{ label: 'Date', cell: c => dateTime(c.created_at) },
-			{ label: 'Amount', num: true, cell: c => m(c.amount) },
-			{ label: 'Reason', cell: c => c.reason },
-			{ label: 'Settlement', cell: c => c.refund ? `refund (${c.refund.method})` : c.settlement },
-			{ label: 'PDF', cell: c => pdf(`PDF ${c.credit_note_number}`, `credit-notes/${c.id}/pdf`, `${c.credit_note_number}.pdf`) },
+			['Number', c => c.credit_note_number],
+			['Date', c => dateTime(c.created_at)],
+			['Amount', c => m(c.amount), 1],
+			['Reason', c => c.reason],
+			['Settlement', c => c.refund ? `refund (${c.refund.method})` : c.settlement],
+			['PDF', c => pdf(`PDF ${c.credit_note_number}`, `credit-notes/${c.id}/pdf`, `${c.credit_note_number}.pdf`)],
 		], inv.credit_notes, 'No credit note.'),
 		write && ['sent', 'overdue', 'paid'].includes(inv.status) ? h('details', { open: new URLSearchParams(location.hash.split('?')[1]).has('cn') },
 			h('summary', {}, 'Issue a credit note'), creditNoteForm(inv, done)) : null,
 		h('h3', {}, 'Credits applied'),
 		grid('Credits applied', [
-			{ label: 'Credit', num: true, cell: c => String(c.credit_id) },
-			{ label: 'Reason', cell: c => c.reason },
-			{ label: 'Amount', num: true, cell: c => m(c.amount) },
+			['Credit', c => String(c.credit_id), 1],
+			['Reason', c => c.reason],
+			['Amount', c => m(c.amount), 1],
 		], inv.credits_applied, 'None.'),
 		h('h3', {}, 'Payments'),
 		grid('Invoice payments', [
-			{ label: 'Date', cell: p => dateTime(p.created_at) },
-			{ label: 'Method', cell: p => p.method },
-			{ label: 'Status', cell: p => statusBadge(p.status) },
-			{ label: 'Amount', num: true, cell: p => m(p.amount) },
+			['Date', p => dateTime(p.created_at)],
+			['Method', p => p.method],
+			['Status', p => statusBadge(p.status)],
+			['Amount', p => m(p.amount), 1],
 		], inv.payments, 'No payment.'),
 	];
 }

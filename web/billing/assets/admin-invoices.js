@@ -1,6 +1,4 @@
-// Billing Management, invoices: every account's invoices filtered and paged
-// by the server (GET admin/invoices), and the actions on one (PATCH
-// admin/invoices/{id}), each behind a confirmation naming number and amount.
+// Billing Management, invoices filtered and paged by the server; actions behind a confirmation naming number and amount.
 import { api } from './api.js';
 import { h, money, dateTime, date, statusBadge, section, confirmAction } from './ui.js';
 import { grid, fill, link, filterForm, pager, cursorOf, reporter, canWrite, period, hashOf } from './admin-util.js';
@@ -44,16 +42,16 @@ export function actions(inv, done, inList = true) {
 
 export function INVOICE_COLS(done, withUser = true) {
 	const cols = [
-		{ label: 'Number', cell: i => link(invoiceName(i), 'invoice', [['id', i.id]]) },
-		withUser ? { label: 'Account', cell: i => link(i.user_id, 'account', [['u', i.user_id]]) } : null,
-		{ label: 'Kind', cell: i => i.kind },
-		{ label: 'Status', cell: i => statusBadge(i.status) },
-		{ label: 'Period', cell: i => period(i.period_start, i.period_end) },
-		{ label: 'Total', num: true, cell: i => money(i.total, i.currency) },
-		{ label: 'Amount due', num: true, cell: i => money(i.amount_due, i.currency) },
-		{ label: 'Due', cell: i => i.due_date ? date(i.due_date) : null },
+		['Number', i => link(invoiceName(i), 'invoice', [['id', i.id]])],
+		withUser ? ['Account', i => link(i.user_id, 'account', [['u', i.user_id]])] : null,
+		['Kind', i => i.kind],
+		['Status', i => statusBadge(i.status)],
+		['Period', i => period(i.period_start, i.period_end)],
+		['Total', i => money(i.total, i.currency), 1],
+		['Amount due', i => money(i.amount_due, i.currency), 1],
+		['Due', i => i.due_date ? date(i.due_date) : null],
 	].filter(Boolean);
-	if (canWrite()) cols.push({ label: 'Actions', cell: i => actions(i, done) });
+	if (canWrite()) cols.push(['Actions', i => actions(i, done)]);
 	return cols;
 }
 

@@ -1,6 +1,4 @@
-// Billing Management, operations: the jobs with their last run and "run
-// now" (GET jobs/status, POST jobs/{name}), and the events outbox with its
-// delivery state (GET admin/events).
+// Billing Management, operations: jobs with "run now", the events outbox with its delivery state.
 import { api } from './api.js';
 import { h, dateTime, statusBadge, section, showError } from './ui.js';
 import { grid, fill, link, filterForm, pager, cursorOf, notice, canWrite } from './admin-util.js';
@@ -30,16 +28,16 @@ export function jobs(main) {
 	const load = () => fill(list, async () => {
 		const r = await api('jobs/status');
 		const cols = [
-			{ label: 'Job', cell: j => h('span', {}, h('strong', {}, j.name), h('br'), h('small', {}, j.description || '')) },
-			{ label: 'Schedule', cell: j => h('code', {}, j.schedule || '') },
-			{ label: 'Last run', cell: j => j.last_run ? statusBadge(j.last_run.status) : 'never' },
-			{ label: 'Started', cell: j => j.last_run ? dateTime(j.last_run.started_at) : null },
-			{ label: 'Finished', cell: j => j.last_run && j.last_run.finished_at ? dateTime(j.last_run.finished_at) : null },
-			{ label: 'Items', num: true, cell: j => j.last_run ? String(j.last_run.items ?? 0) : null },
-			{ label: 'Message', cell: j => j.last_run ? j.last_run.message : null },
-			{ label: 'Last success', cell: j => j.last_success_at ? dateTime(j.last_success_at) : 'never' },
+			['Job', j => h('span', {}, h('strong', {}, j.name), h('br'), h('small', {}, j.description || ''))],
+			['Schedule', j => h('code', {}, j.schedule || '')],
+			['Last run', j => j.last_run ? statusBadge(j.last_run.status) : 'never'],
+			['Started', j => j.last_run ? dateTime(j.last_run.started_at) : null],
+			['Finished', j => j.last_run && j.last_run.finished_at ? dateTime(j.last_run.finished_at) : null],
+			['Items', j => j.last_run ? String(j.last_run.items ?? 0) : null, 1],
+			['Message', j => j.last_run ? j.last_run.message : null],
+			['Last success', j => j.last_success_at ? dateTime(j.last_success_at) : 'never'],
 		];
-		if (canWrite()) cols.push({ label: 'Run', cell: j => runNow(j.name, status, load) });
+		if (canWrite()) cols.push(['Run', j => runNow(j.name, status, load)]);
 		return grid('Jobs', cols, r.jobs, 'No job.');
 	});
 	main.append(section('Jobs', status, list));
@@ -47,16 +45,16 @@ export function jobs(main) {
 }
 
 export const EVENT_COLS = [
-	{ label: 'Created', cell: e => dateTime(e.created_at) },
-	{ label: 'Type', cell: e => e.type },
-	{ label: 'Account', cell: e => e.user_id ? link(e.user_id, 'account', [['u', e.user_id]]) : null },
-	{ label: 'Delivery', cell: e => statusBadge(e.status) },
-	{ label: 'Attempts', num: true, cell: e => String(e.attempts ?? 0) },
-	{ label: 'Next attempt', cell: e => e.next_attempt_at ? dateTime(e.next_attempt_at) : null },
-	{ label: 'Delivered', cell: e => e.delivered_at ? dateTime(e.delivered_at) : null },
-	{ label: 'Last error', cell: e => e.last_error },
-	{ label: 'Payload', cell: e => h('details', {}, h('summary', {}, e.id),
-		h('pre', {}, JSON.stringify(e.payload, null, 2))) },
+	['Created', e => dateTime(e.created_at)],
+	['Type', e => e.type],
+	['Account', e => e.user_id ? link(e.user_id, 'account', [['u', e.user_id]]) : null],
+	['Delivery', e => statusBadge(e.status)],
+	['Attempts', e => String(e.attempts ?? 0), 1],
+	['Next attempt', e => e.next_attempt_at ? dateTime(e.next_attempt_at) : null],
+	['Delivered', e => e.delivered_at ? dateTime(e.delivered_at) : null],
+	['Last error', e => e.last_error],
+	['Payload', e => h('details', {}, h('summary', {}, e.id),
+		h('pre', {}, JSON.stringify(e.payload, null, 2)))],
 ];
 
 const FILTERS = [

@@ -1,6 +1,4 @@
-// Billing Management, usage report: GET admin/reports grouped by user,
-// resource or day over a date range, shown and downloaded as CSV (the
-// token goes in a header, never in a URL: api.js download()).
+// Billing Management, usage report (GET admin/reports), shown and downloaded as CSV (api.js download()).
 import { api, download } from './api.js';
 import { h, money, dateTime, section, showError } from './ui.js';
 import { grid, fill, filterForm } from './admin-util.js';
@@ -49,10 +47,9 @@ export function reports(main, params) {
 		const r = await api('admin/reports', { query: q });
 		const rows = r.rows || [];
 		const keys = rows.length ? Object.keys(rows[0]) : [];
-		const cols = keys.map(k => ({
-			label: label(k), num: MONEY.has(k) || NUM.has(k),
-			cell: MONEY.has(k) ? (x => money(x[k], r.currency)) : TIME.has(k) ? (x => dateTime(x[k])) : (x => x[k]),
-		}));
+		const cols = keys.map(k => [label(k),
+			MONEY.has(k) ? (x => money(x[k], r.currency)) : TIME.has(k) ? (x => dateTime(x[k])) : (x => x[k]),
+			MONEY.has(k) || NUM.has(k)]);
 		return [
 			h('p', {}, `${rows.length} rows, `, dateTime(r.from), ' – ', dateTime(r.to),
 				rows.length > SHOWN ? ` (the first ${SHOWN} shown; the CSV has them all)` : ''),

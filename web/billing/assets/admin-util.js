@@ -1,5 +1,4 @@
-// Billing Management: the helpers its views share (hash state, tables,
-// filter forms, cursor pages, loading with every error shown).
+// Billing Management: helpers its views share (hash state, tables, forms, pages, errors).
 import { claims, download } from './api.js';
 import { h, date, showError, loading } from './ui.js';
 
@@ -30,17 +29,18 @@ export const go = (view, pairs) => { location.hash = hashOf(view, pairs).slice(1
 
 export const link = (text, view, pairs = []) => h('a', { href: hashOf(view, pairs), text });
 
-// A table; cols: [{label, num, cell(row) → node|string|null}].
+// A table; cols: [[label, cell(row) → node|string|null, num?]].
 export function grid(label, cols, rows, empty = 'Nothing to show.') {
 	if (!rows || !rows.length) return h('p', { class: 'empty', text: empty });
+	const num = (c, a) => c[2] ? { class: 'num', ...a } : a;
 	const td = (c, r) => {
-		const v = c.cell(r);
-		return h('td', c.num ? { class: 'num' } : {}, v == null || v === '' ? '—' : (typeof v === 'object' ? v : String(v)));
+		const v = c[1](r);
+		return h('td', num(c, {}), v == null || v === '' ? '—' : (typeof v === 'object' ? v : String(v)));
 	};
 	return h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': label },
 		h('table', {},
 			h('caption', { class: 'visually-hidden', text: label }),
-			h('thead', {}, h('tr', {}, ...cols.map(c => h('th', c.num ? { scope: 'col', class: 'num' } : { scope: 'col' }, c.label)))),
+			h('thead', {}, h('tr', {}, ...cols.map(c => h('th', num(c, { scope: 'col' }), c[0])))),
 			h('tbody', {}, ...rows.map(r => h('tr', {}, ...cols.map(c => td(c, r)))))));
 }
 
@@ -152,6 +152,19 @@ export function fieldError(form, box, err) {
 	input.setAttribute('aria-describedby', [input.getAttribute('aria-describedby'), id].filter(Boolean).join(' '));
 	input.closest('.field').append(h('small', { id, class: 'field-error' }, err.message));
 	input.focus();
+}
+
+// fn() on submit, once at a time, its button disabled; a refusal at its field.
+export function onSubmit(form, msg, fn) {
+	let busy = false;
+	form.addEventListener('submit', async (e) => {
+		e.preventDefault();
+		const btn = form.querySelector('[type=submit]');
+		if (busy) return;
+		busy = btn.disabled = true;
+		try { await fn(form.elements); } catch (err) { fieldError(form, msg, err); } finally { busy = btn.disabled = false; }
+	});
+	return form;
 }
 
 // A button that downloads a PDF through api.js (the token in a header).
