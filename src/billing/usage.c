@@ -523,15 +523,6 @@ day_row(const struct db_result *res, struct usage_days *d, size_t *next)
 	    qty, cost);
 }
 
-/* The zone that names the local day of `at` (NULL: UTC). */
-static const char *
-zone_at(const struct period_zone *z, int64_t at)
-{
-	if (z->from != 0 && z->prev[0] != '\0' && at < z->from)
-		return z->prev;
-	return z->zone[0] != '\0' ? z->zone : NULL;
-}
-
 /* Every local day of [from, to) into d, in order, those without records
  * too: the local date of each instant in the zone then in force; a date
  * that goes on across a zone change (westwards) is one day.  0, or -1 out
@@ -548,7 +539,7 @@ walk_days(const struct period_zone *z, int64_t from, int64_t to,
 	char date[16];
 
 	for (t = from; t < to; t = next) {
-		zn = zone_at(z, t);
+		zn = period_zone_at(z, t);
 		tz_local_date(zn, t, &y, &m, &dd);
 		next = tz_day_start(zn, y, m, dd + 1);
 		if (zn != NULL && zn == z->prev && next > z->from)
