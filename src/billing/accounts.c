@@ -734,9 +734,11 @@ account_set_timezone(struct db *db, const struct billing_config *cfg,
 #define BILLING_COLUMNS "COALESCE(billing_name, ''), " \
 	"COALESCE(billing_address, ''), COALESCE(country, ''), " \
 	"COALESCE(tax_id, ''), COALESCE(tax_rate_id, ''), tax_exempt, " \
-	"COALESCE(billing_mode, '')"
+	"COALESCE(billing_mode, ''), timezone, COALESCE(timezone_prev, ''), " \
+	"timezone_from"
 enum { BILL_NAME, BILL_ADDRESS, BILL_COUNTRY, BILL_TAX_ID, BILL_RATE,
-	BILL_EXEMPT, BILL_MODE, BILL_NCOLS };
+	BILL_EXEMPT, BILL_MODE, BILL_TZ, BILL_TZ_PREV, BILL_TZ_FROM,
+	BILL_NCOLS };
 enum { ACCOUNT_BILLING_GET, ACCOUNT_BILLING_LOCK, ACCOUNT_BILLING_SET,
 	ACCOUNT_BILLING_NSTMTS };
 static const struct db_stmt account_billing_sql[ACCOUNT_BILLING_NSTMTS] = {
@@ -800,7 +802,12 @@ account_billing_get(struct db *db, uint64_t id, int lock,
 		out->tax_exempt = exempt != 0;
 		db_col_text(res, BILL_MODE, out->billing_mode,
 		    sizeof(out->billing_mode));
-		rc = DB_OK;
+		db_col_text(res, BILL_TZ, out->zone.zone,
+		    sizeof(out->zone.zone));
+		db_col_text(res, BILL_TZ_PREV, out->zone.prev,
+		    sizeof(out->zone.prev));
+		rc = db_col_time(res, BILL_TZ_FROM, &out->zone.from) == 0 ?
+		    DB_OK : DB_ERROR;
 	} else
 		rc = f < 0 ? f : DB_NOT_FOUND;
 	db_result_free(res);

@@ -244,6 +244,9 @@ struct account_billing {
 	char tax_rate_id[65];          /* "": the config's defaultTaxRate */
 	int tax_exempt;
 	char billing_mode[16];         /* "": the config's billingMode */
+	struct period_zone zone;       /* read only here: its time zone (the
+	                                  PDFs' dates); account_set_timezone
+	                                  writes it */
 };
 
 /* The billing details of account id; with lock, the row stays locked until

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "money.h"
 #include "timeutil.h"
+#include "tz.h"
 
 #define LEFT_X   50.0f
 #define RIGHT_X  545.0f
@@ -103,12 +104,13 @@ money_text(int64_t micros, const char *currency, char *buf, size_t size)
 	snprintf(buf, size, "%s %s", cur, num);
 }
 
+/* The local date in zone (NULL: UTC). */
 static void
-date_text(int64_t usec, char *buf, size_t size)
+date_text(const char *zone, int64_t usec, char *buf, size_t size)
 {
-	int y, m, dd, hh, mm, ss, us;
+	int y, m, dd;
 
-	time_to_civil(usec, &y, &m, &dd, &hh, &mm, &ss, &us);
+	tz_local_date(zone, usec, &y, &m, &dd);
 	snprintf(buf, size, "%04d-%02d-%02d", y, m, dd);
 }
 
@@ -116,6 +118,7 @@ static int
 draw(struct doc *d, const struct credit_note *cn, const char *issuer)
 {
 	char buf[TEXT_MAX], lab[64], amt[48];
+	const char *zone;
 	size_t i;
 
 	d->y = TOP_Y;
@@ -125,8 +128,19 @@ draw(struct doc *d, const struct credit_note *cn, const char *issuer)
 	    row(d, d->regular, 10.0f, "Customer", cn->user_id, 0) != 0 ||
 	    row(d, d->regular, 10.0f, "Invoice", cn->invoice_number, 0) != 0)
 		return -1;
-	date_text(cn->created_at, buf, sizeof(buf));
-	if (row(d, d->regular, 10.0f, "Date", buf, 0) != 0 ||
+	/* the date as issued: in the account's zone then in force */
+	zone = period_zone_at(&cn->zone, cn->created_at);
+	if (zone != NULL && (zone[0] == '\0' || strcmp(zone, TZ_UTC) == 0))
+		zone = NULL;
+	date_text(zone, cn->created_at, buf, sizeof(buf));
+	if (row(d, d->regular, 10.0f, "Date", buf, 0) != 0)
+		return -1;
+	if (zone != NULL) {
+		snprintf(lab, sizeof(lab), "Times in %.54s", zone);
+		if (row(d, d->regular, 10.0f, "Time zone", lab, 0) != 0)
+			return -1;
+	}
+	if (
 	    row(d, d->regular, 10.0f, "Reason", cn->reason, 0) != 0)
 		return -1;
 	d->y -= ROW;

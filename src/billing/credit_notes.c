@@ -53,7 +53,9 @@ enum {
     "cn.currency, cn.reason, cn.settlement, COALESCE(cn.credit_id, 0), " \
     "COALESCE(cn.stripe_credit_note_id, ''), cn.created_at, " \
     "COALESCE(r.amount, 0), COALESCE(r.method, ''), " \
-    "COALESCE(r.stripe_refund_id, '') FROM billing_credit_notes cn " \
+    "COALESCE(r.stripe_refund_id, ''), a.timezone, " \
+    "COALESCE(a.timezone_prev, ''), a.timezone_from " \
+    "FROM billing_credit_notes cn " \
     "JOIN billing_accounts a ON a.id = cn.account_id " \
     "JOIN billing_invoices i ON i.id = cn.invoice_id " \
     "LEFT JOIN billing_refunds r ON r.credit_note_id = cn.id "
@@ -62,7 +64,8 @@ enum {
 	COL_ID, COL_INVOICE, COL_ACCOUNT, COL_SEQ, COL_USER, COL_NUMBER,
 	COL_INVOICE_NUMBER, COL_AMOUNT, COL_CURRENCY, COL_REASON,
 	COL_SETTLEMENT, COL_CREDIT, COL_STRIPE_ID, COL_CREATED,
-	COL_REFUND_AMOUNT, COL_REFUND_METHOD, COL_REFUND_STRIPE, NCOLS
+	COL_REFUND_AMOUNT, COL_REFUND_METHOD, COL_REFUND_STRIPE, COL_TZ,
+	COL_TZ_PREV, COL_TZ_FROM, NCOLS
 };
 enum { KEY_COL_ID, KEY_COL_INVOICE, KEY_COL_AMOUNT, KEY_NCOLS };
 enum { PAY_COL_ID, PAY_COL_PI, PAY_COL_METHOD, PAY_COL_REFUNDABLE,
@@ -160,6 +163,9 @@ read_row(struct db_result *res, struct credit_note *cn)
 	    sizeof(cn->refund_method));
 	db_col_text(res, COL_REFUND_STRIPE, cn->stripe_refund_id,
 	    sizeof(cn->stripe_refund_id));
+	db_col_text(res, COL_TZ, cn->zone.zone, sizeof(cn->zone.zone));
+	db_col_text(res, COL_TZ_PREV, cn->zone.prev, sizeof(cn->zone.prev));
+	bad |= db_col_time(res, COL_TZ_FROM, &cn->zone.from);
 	bad |= db_col_decimal(res, COL_AMOUNT, &cn->amount) |
 	    db_col_time(res, COL_CREATED, &cn->created_at) |
 	    db_col_decimal(res, COL_REFUND_AMOUNT, &cn->refund_amount);

@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "period.h"
 #include "result.h"
 
 struct db;
@@ -70,6 +71,8 @@ struct credit_note {
 	char stripe_refund_id[256];
 	struct credit_note_line *lines;   /* owned */
 	size_t nlines;
+	struct period_zone zone;     /* the account's time zone (the PDF's
+	                                date: the local date as issued) */
 };
 
 /* What an admin asks for; strings borrowed. */

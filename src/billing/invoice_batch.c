@@ -481,7 +481,7 @@ proration_lines(struct run *r, struct acct *a)
 		if (!c->upgrade || c->effective_at < r->ib->period_start ||
 		    c->effective_at >= r->ib->period_end)
 			continue;
-		if (invoice_lines_proration(&a->lines,
+		if (invoice_lines_proration(&a->lines, r->ib->zone,
 		    config_find_plan(cfg, c->from_plan),
 		    config_find_plan(cfg, c->to_plan), c->from_plan,
 		    c->to_plan, c->effective_at, c->credit, c->charge,

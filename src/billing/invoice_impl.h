@@ -79,12 +79,13 @@ int invoice_lines_subscription(struct line_set *set, const struct plan *plan,
  * An upgrade's two `proration` lines (plan_changes.h), amounts as the change
  * recorded them: the credit for the unused part of `from` (<= 0) and the
  * charge for the rest of `to`; quantities are the shares of the plans'
- * cycles.  A plan no longer configured is named by its id.
+ * cycles.  A plan no longer configured is named by its id; the change's
+ * day is its local date in zone (the period's; NULL or "": UTC).
  */
-int invoice_lines_proration(struct line_set *set, const struct plan *from,
-    const struct plan *to, const char *from_id, const char *to_id,
-    int64_t at, int64_t credit, int64_t charge, int64_t credit_qty,
-    int64_t charge_qty);
+int invoice_lines_proration(struct line_set *set, const char *zone,
+    const struct plan *from, const struct plan *to, const char *from_id,
+    const char *to_id, int64_t at, int64_t credit, int64_t charge,
+    int64_t credit_qty, int64_t charge_qty);
 
 /*
  * Hybrid overage, hour by hour: in one clock hour the quantity of a

@@ -14,6 +14,7 @@
 #include "money.h"
 #include "sql_rows.h"
 #include "timeutil.h"
+#include "tz.h"
 
 #define USEC_PER_DAY (86400LL * USEC_PER_SEC)
 #define LINE_PARAMS 9
@@ -179,15 +180,16 @@ invoice_lines_overage_add(struct overage *o, const struct plan *plan,
 }
 
 int
-invoice_lines_proration(struct line_set *set, const struct plan *from,
-    const struct plan *to, const char *from_id, const char *to_id,
-    int64_t at, int64_t credit, int64_t charge, int64_t credit_qty,
-    int64_t charge_qty)
+invoice_lines_proration(struct line_set *set, const char *zone,
+    const struct plan *from, const struct plan *to, const char *from_id,
+    const char *to_id, int64_t at, int64_t credit, int64_t charge,
+    int64_t credit_qty, int64_t charge_qty)
 {
 	char desc[300], day[TIME_TEXT_MAX];
 	int y, m, d;
 
-	time_to_civil(at, &y, &m, &d, NULL, NULL, NULL, NULL);
+	tz_local_date(zone != NULL && zone[0] != '\0' ? zone : NULL, at, &y,
+	    &m, &d);
 	snprintf(day, sizeof(day), "%04d-%02d-%02d", y, m, d);
 	if (credit != 0) {
 		snprintf(desc, sizeof(desc), "Unused time on %s after %s",

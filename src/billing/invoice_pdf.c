@@ -24,6 +24,7 @@
 #include "log.h"
 #include "money.h"
 #include "timeutil.h"
+#include "tz.h"
 
 /* A4 portrait in points; 50 pt margins. */
 #define PAGE_LEFT	50.0f
@@ -64,6 +65,9 @@ struct pdf {
 	int failed;		/* set by on_error */
 	HPDF_STATUS error_no, detail_no;
 	char title[FIELD_MAX];	/* "Invoice INV-2025-000001", repeated */
+	const char *zone;	/* the dates' time zone (NULL: UTC) */
+	const char *start_zone;	/* the period start's (the zone before a
+				   change for the period it applies from) */
 };
 
 /* libharu's error handler: remembers the first error for the log. */
@@ -113,9 +117,10 @@ upper(char *s)
 			*s = (char)(*s - 'a' + 'A');
 }
 
-/* "YYYY-MM-DD" (UTC), or "-" for 0 (no such date). */
+/* "YYYY-MM-DD", the local date in zone (NULL: UTC), or "-" for 0 (no
+ * such date). */
 static void
-format_date(int64_t usec, char *buf, size_t size)
+format_date(const char *zone, int64_t usec, char *buf, size_t size)
 {
 	int y, m, d;
 
@@ -123,8 +128,43 @@ format_date(int64_t usec, char *buf, size_t size)
 		snprintf(buf, size, "-");
 		return;
 	}
-	time_to_civil(usec, &y, &m, &d, NULL, NULL, NULL, NULL);
+	tz_local_date(zone, usec, &y, &m, &d);
 	snprintf(buf, size, "%04d-%02d-%02d", y, m, d);
+}
+
+/* 1 when zone is a zone other than UTC. */
+static int
+zone_named(const char *zone)
+{
+	return zone != NULL && zone[0] != '\0' && strcmp(zone, TZ_UTC) != 0;
+}
+
+/*
+ * The zone the invoice's dates were issued in, from the account's zone and
+ * the one before its last change (period_zone_at): the zone of the period's
+ * last instant, and for its start the zone of the instant before it (the
+ * old zone for the one period that starts where a change applies: its
+ * start is the old zone's midnight).  No account details: UTC.
+ */
+static void
+issued_zones(const struct invoice *inv, struct pdf *p)
+{
+	const struct period_zone *z;
+	int64_t last;
+
+	p->zone = p->start_zone = NULL;
+	if (inv->bill_to == NULL)
+		return;
+	z = &inv->bill_to->zone;
+	last = inv->period_end != 0 ? inv->period_end - 1 :
+	    inv->finalized_at != 0 ? inv->finalized_at : inv->created_at;
+	p->zone = period_zone_at(z, last);
+	p->start_zone = inv->period_start != 0 ?
+	    period_zone_at(z, inv->period_start - 1) : p->zone;
+	if (!zone_named(p->zone))
+		p->zone = NULL;
+	if (!zone_named(p->start_zone))
+		p->start_zone = NULL;
 }
 
 /* "USD 1.40": the one form for every amount shown with its currency. */
@@ -345,6 +385,7 @@ draw_header(struct pdf *p, const struct invoice *inv,
 {
 	char status[sizeof(inv->status)], start[FIELD_MAX], end[FIELD_MAX];
 	char period[FIELD_MAX * 2 + 4], issued[FIELD_MAX], due[FIELD_MAX];
+	char note[2 * TZ_NAME_MAX + 64];
 	HPDF_REAL top, left_y;
 
 	if (put(p, p->bold, 20.0f, PAGE_LEFT, 300.0f, LEFT, p->title) == -1 ||
@@ -371,14 +412,24 @@ draw_header(struct pdf *p, const struct invoice *inv,
 	p->y -= ROW;
 
 	/* The period ends at the first instant after it; people read the
-	 * last day included, hence one second earlier. */
-	format_date(inv->period_start, start, sizeof(start));
-	format_date(inv->period_end != 0 ? inv->period_end - USEC_PER_SEC : 0,
-	    end, sizeof(end));
+	 * last day included, hence one second earlier.  Dates are local
+	 * dates in the zone the invoice was issued in. */
+	format_date(p->start_zone, inv->period_start, start, sizeof(start));
+	format_date(p->zone, inv->period_end != 0 ?
+	    inv->period_end - USEC_PER_SEC : 0, end, sizeof(end));
 	snprintf(period, sizeof(period), "%s - %s", start, end);
-	format_date(inv->finalized_at != 0 ? inv->finalized_at :
+	format_date(p->zone, inv->finalized_at != 0 ? inv->finalized_at :
 	    inv->created_at, issued, sizeof(issued));
-	format_date(inv->due_date, due, sizeof(due));
+	format_date(p->zone, inv->due_date, due, sizeof(due));
+	note[0] = '\0';
+	if (p->zone != p->start_zone &&
+	    (p->zone == NULL || p->start_zone == NULL ||
+	    strcmp(p->zone, p->start_zone) != 0))
+		snprintf(note, sizeof(note), "Times in %s (the period's start "
+		    "in %s, the zone before)", p->zone ? p->zone : TZ_UTC,
+		    p->start_zone ? p->start_zone : TZ_UTC);
+	else if (p->zone != NULL)
+		snprintf(note, sizeof(note), "Times in %s", p->zone);
 
 	if (put_field(p, "Customer:", inv->user_id) == -1 ||
 	    (inv->email[0] != '\0' &&
@@ -386,7 +437,8 @@ draw_header(struct pdf *p, const struct invoice *inv,
 	    put_field(p, "Invoice date:", issued) == -1 ||
 	    put_field(p, "Period:", period) == -1 ||
 	    put_field(p, "Due date:", due) == -1 ||
-	    put_field(p, "Currency:", currency) == -1)
+	    put_field(p, "Currency:", currency) == -1 ||
+	    (note[0] != '\0' && put_field(p, "Time zone:", note) == -1))
 		return -1;
 	p->y -= ROW;
 	return 0;
@@ -507,7 +559,7 @@ draw_payments(struct pdf *p, const struct invoice *inv, const char *currency)
 	p->y -= ROW;
 	for (i = 0; i < inv->npayments; i++) {
 		pay = &inv->payments[i];
-		format_date(pay->created_at, date, sizeof(date));
+		format_date(p->zone, pay->created_at, date, sizeof(date));
 		if (need(p, 1, 0) == -1 ||
 		    format_money(pay->amount, currency, amount,
 		    sizeof(amount)) == -1 ||
@@ -603,6 +655,7 @@ invoice_pdf_issued(const struct invoice *inv,
 	    number[0] != '\0' ? number : "DRAFT");
 	safe_text(currency, sizeof(currency), inv->currency);
 	upper(currency);
+	issued_zones(inv, &p);
 
 	if ((p.doc = HPDF_New(on_error, &p)) == NULL)
 		goto out;

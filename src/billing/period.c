@@ -65,6 +65,14 @@ period_containing(int invoice_day, int64_t at, int64_t *start, int64_t *end)
 	period_containing_tz(NULL, invoice_day, at, start, end);
 }
 
+const char *
+period_zone_at(const struct period_zone *z, int64_t at)
+{
+	if (z->from != 0 && z->prev[0] != '\0' && at < z->from)
+		return z->prev;
+	return z->zone[0] != '\0' ? z->zone : NULL;
+}
+
 int
 period_zone_is_utc(const struct period_zone *z)
 {

@@ -53,6 +53,10 @@ void period_account(const struct period_zone *z, int invoice_day,
 int period_zone_offsets(const struct period_zone *z, int64_t from,
     int64_t to, struct tz_span *spans, size_t max);
 
+/* The zone that names the local date of the instant `at` for the account:
+ * prev before from, else zone (NULL for UTC). */
+const char *period_zone_at(const struct period_zone *z, int64_t at);
+
 /* 1 when the account has always been in UTC (its days are UTC days). */
 int period_zone_is_utc(const struct period_zone *z);
 

@@ -108,19 +108,29 @@ plan_change_prorate(int64_t price, int64_t num, int64_t den, int decimals,
 }
 
 void
-plan_change_cycle(const struct billing_config *cfg, const struct plan *plan,
-    int64_t created, int64_t at, int64_t *start, int64_t *end)
+plan_change_cycle(const struct billing_config *cfg,
+    const struct period_zone *zone, const struct plan *plan, int64_t created,
+    int64_t at, int64_t *start, int64_t *end)
 {
-	int y, m, cy, cm, k;
+	const char *tz;
+	int y, m, d, cy, cm, k;
 
-	period_containing(cfg->invoice_day, at, start, end);
+	if (zone != NULL)
+		period_account(zone, cfg->invoice_day, at, start, end);
+	else
+		period_containing(cfg->invoice_day, at, start, end);
 	if (plan == NULL || plan->interval != INTERVAL_YEAR)
 		return;
-	time_to_civil(*start, &y, &m, NULL, NULL, NULL, NULL, NULL);
-	time_to_civil(created, &cy, &cm, NULL, NULL, NULL, NULL, NULL);
+	/* a year of the zone's periods (the one in force now: a zone change
+	 * applies from the next period) */
+	tz = zone != NULL ? zone->zone : NULL;
+	tz_local_date(tz, *end - 1, &y, &m, &d);
+	if (d < cfg->invoice_day)
+		m--;            /* the period's local start month */
+	tz_local_date(tz, created, &cy, &cm, &d);
 	k = ((m - cm) % 12 + 12) % 12;
-	*start = time_from_civil(y, m - k, cfg->invoice_day, 0, 0, 0);
-	*end = time_from_civil(y, m - k + 12, cfg->invoice_day, 0, 0, 0);
+	*start = tz_day_start(tz, y, m - k, cfg->invoice_day);
+	*end = tz_day_start(tz, y, m - k + 12, cfg->invoice_day);
 }
 
 /* -- reading ---------------------------------------------------------------- */
@@ -456,6 +466,7 @@ struct local_arg {
 	const struct plan *to;
 	int64_t now;
 	enum plan_change_outcome out;
+	const struct period_zone *zone;   /* the locked account's */
 };
 
 /* The two proration amounts of an upgrade from `from` to `to` at now. */
@@ -468,8 +479,8 @@ prorate_upgrade(struct db *db, const struct local_arg *a,
 
 	if ((rc = account_created(db, a->account_id, &created)) != DB_OK)
 		return rc;
-	plan_change_cycle(a->cfg, from, created, a->now, &fs, &fe);
-	plan_change_cycle(a->cfg, a->to, created, a->now, &ts, &te);
+	plan_change_cycle(a->cfg, a->zone, from, created, a->now, &fs, &fe);
+	plan_change_cycle(a->cfg, a->zone, a->to, created, a->now, &ts, &te);
 	if (from != NULL && from->price > 0) {
 		if (plan_change_prorate(-from->price, fe - a->now, fe - fs, dec,
 		    &c->credit) != 0 ||
@@ -575,7 +586,8 @@ local_txn(struct db *db, void *arg)
 		/* a downgrade: at the end of the old plan's cycle */
 		if ((rc = account_created(db, acct.id, &created)) != DB_OK)
 			return rc;
-		plan_change_cycle(a->cfg, cur, created, a->now, &c.ps, &c.pe);
+		plan_change_cycle(a->cfg, &acct.zone, cur, created, a->now,
+		    &c.ps, &c.pe);
 		c.kind = "downgrade";
 		c.status = "pending";
 		c.at = c.pe;
@@ -585,8 +597,10 @@ local_txn(struct db *db, void *arg)
 		return emit_changed(db, a->cfg, &acct, id,
 		    "downgrade_scheduled", c.from, c.to, c.at, NULL, a->now);
 	}
-	/* an upgrade: at once, prorated */
-	period_containing(a->cfg->invoice_day, a->now, &c.ps, &c.pe);
+	/* an upgrade: at once, prorated over the account's own period (its
+	 * local midnights) */
+	period_account(&acct.zone, a->cfg->invoice_day, a->now, &c.ps, &c.pe);
+	a->zone = &acct.zone;
 	if ((rc = prorate_upgrade(db, a, cur, &c)) != DB_OK)
 		return rc;
 	if (-c.credit > c.charge) {
@@ -611,7 +625,8 @@ plan_change_local(struct db *db, const struct billing_config *cfg,
     uint64_t account_id, const struct plan *to, int64_t now,
     enum plan_change_outcome *out, struct result *r)
 {
-	struct local_arg a = { cfg, account_id, to, now, PLAN_CHANGE_NONE };
+	struct local_arg a = { cfg, account_id, to, now, PLAN_CHANGE_NONE,
+	    NULL };
 	int rc;
 
 	rc = db_transaction(db, local_txn, &a);

@@ -44,13 +44,16 @@ int plan_change_prorate(int64_t price, int64_t num, int64_t den, int decimals,
     int64_t *out);
 
 /*
- * The billing cycle of plan that contains `at`: a monthly plan's is the
- * invoice period; a yearly plan's the twelve periods from the period of the
- * account's anniversary month (created) on or before `at`.
+ * The billing cycle of plan that contains `at`, in the account's time zone
+ * (zone; NULL: UTC): a monthly plan's is the account's invoice period
+ * (period_account); a yearly plan's the twelve periods from the period of
+ * the account's anniversary month (created, its local month) on or before
+ * `at`.
  */
+struct period_zone;
 void plan_change_cycle(const struct billing_config *cfg,
-    const struct plan *plan, int64_t created, int64_t at, int64_t *start,
-    int64_t *end);
+    const struct period_zone *zone, const struct plan *plan, int64_t created,
+    int64_t at, int64_t *start, int64_t *end);
 
 /* An account's pending downgrade, if any. */
 struct plan_change_pending {

@@ -3,6 +3,7 @@
  * (at most a few rows per day of the period, however long the history); the
  * live part of active sessions is computed from their open segments.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,28 +43,36 @@
 
 /*
  * The day boundary of GET usage/days, here and only here: the SQL that
- * names a record's day (USAGE_DAY_SQL) and the C that walks the days of a
- * range (usage_day_floor, usage_day_next) must agree.  Both are UTC today;
- * to make a day end at an account's local midnight, change these three
- * together (e.g. DATE(CONVERT_TZ(r.start_time, '+00:00', ?)) and the zone's
- * civil day in C).  Records are cut at whole UTC hours (metering), so a
- * zone whose offset is whole hours splits them exactly.
+ * names a record's day and the C that walks the days of a range
+ * (usage_days_read) must agree.  A day is the account's local calendar day
+ * (its time zone, period.h; UTC without one): a record counts on the local
+ * date of its start.  The SQL takes DATE(start_time) for an account that
+ * has always been in UTC; otherwise DATE(start_time + its UTC offset then),
+ * the offset picked from up to USAGE_TZ_SPANS spans of constant offset
+ * (period_zone_offsets: the zone before a change, then the new one), the
+ * way admin/reports counts an account's days.  The C walks the same local
+ * dates (tz_local_date, tz_day_start).  Records are cut at whole UTC hours
+ * (metering), so a zone whose offset is whole hours splits them exactly at
+ * local midnight; in a +05:45 zone the hour that spans local midnight counts
+ * whole on the day it starts.
  */
-#define USAGE_DAY_SQL "DATE(r.start_time)"
+#define USAGE_TZ_SPANS 8
+#define USAGE_DAY_UTC_SQL "DATE(r.start_time)"
+#define USAGE_DAY_LOCAL_SQL \
+	"DATE(r.start_time + INTERVAL (CASE " \
+	"WHEN r.start_time < ? THEN ? WHEN r.start_time < ? THEN ? " \
+	"WHEN r.start_time < ? THEN ? WHEN r.start_time < ? THEN ? " \
+	"WHEN r.start_time < ? THEN ? WHEN r.start_time < ? THEN ? " \
+	"WHEN r.start_time < ? THEN ? ELSE ? END) SECOND)"
+#define USAGE_DAYS_SQL(day) \
+	"SELECT " day ", r.resource_type, SUM(r.quantity), " \
+	"SUM(r.total_cost) FROM billing_usage_records r " \
+	"JOIN billing_accounts a ON a.id = r.account_id " \
+	"WHERE a.user_id = ? AND r.start_time >= ? AND r.start_time < ? " \
+	"GROUP BY 1, 2 ORDER BY 1, 2"
 
-static int64_t
-usage_day_floor(int64_t at)
-{
-	return period_day_floor(at);
-}
-
-static int64_t
-usage_day_next(int64_t day)
-{
-	return period_day_floor(day) + 86400LL * USEC_PER_SEC;
-}
-
-enum { USAGE_READ, USAGE_EDGES, USAGE_DAYS, USAGE_NSTMTS };
+enum { USAGE_READ, USAGE_EDGES, USAGE_DAYS, USAGE_DAYS_LOCAL,
+	USAGE_NSTMTS };
 static const struct db_stmt usage_sql[USAGE_NSTMTS] = {
 	[USAGE_READ] = {
 	    "SELECT 0, a.id, a.user_id, COALESCE(a.email, ''), "
@@ -102,13 +111,11 @@ static const struct db_stmt usage_sql[USAGE_NSTMTS] = {
 	    "(start_time >= ? AND start_time < ?)) "
 	    "GROUP BY resource_type, unit_price", 5, 4 },
 	/* GET usage/days: the records of [from, to) by day and resource (the
-	 * sums DECIMAL, in SQL); days without records give no row */
-	[USAGE_DAYS] = {
-	    "SELECT " USAGE_DAY_SQL ", r.resource_type, SUM(r.quantity), "
-	    "SUM(r.total_cost) FROM billing_usage_records r "
-	    "JOIN billing_accounts a ON a.id = r.account_id "
-	    "WHERE a.user_id = ? AND r.start_time >= ? AND r.start_time < ? "
-	    "GROUP BY 1, 2 ORDER BY 1, 2", 3, 4 },
+	 * sums DECIMAL, in SQL); days without records give no row.  UTC days,
+	 * and local days (each span's end and offset, then the last offset) */
+	[USAGE_DAYS] = { USAGE_DAYS_SQL(USAGE_DAY_UTC_SQL), 3, 4 },
+	[USAGE_DAYS_LOCAL] = { USAGE_DAYS_SQL(USAGE_DAY_LOCAL_SQL),
+	    2 * (USAGE_TZ_SPANS - 1) + 1 + 3, 4 },
 };
 const struct db_stmts usage_stmts = DB_STMTS("usage", usage_sql);
 #undef N2
@@ -493,20 +500,20 @@ day_row(const struct db_result *res, struct usage_days *d, size_t *next)
 	char text[TIME_TEXT_MAX];
 	struct usage_day *day;
 	enum resource rs;
-	int64_t at, qty, cost;
+	int64_t qty, cost;
 
 	db_col_text(res, 0, text, sizeof(text));
-	if (time_parse_rfc3339(text, strlen(text), TIME_DATE_START, &at,
-	    NULL) != 0 ||
+	if (strlen(text) != 10 ||
 	    resource_parse(db_col(res, 1, NULL), &rs) != 0 ||
 	    db_col_decimal(res, 2, &qty) != 0 ||
 	    db_col_decimal(res, 3, &cost) != 0) {
 		log_warnx("usage: an unreadable day row (%s)", text);
 		return DB_ERROR;
 	}
-	while (*next < d->ndays && d->days[*next].day < at)
+	/* ISO dates order as text */
+	while (*next < d->ndays && strcmp(d->days[*next].date, text) < 0)
 		(*next)++;
-	if (*next == d->ndays || d->days[*next].day != at) {
+	if (*next == d->ndays || strcmp(d->days[*next].date, text) != 0) {
 		log_warnx("usage: day %s outside the range", text);
 		return DB_ERROR;
 	}
@@ -516,29 +523,103 @@ day_row(const struct db_result *res, struct usage_days *d, size_t *next)
 	    qty, cost);
 }
 
+/* Every local day of [from, to) into d, in order, those without records
+ * too: the local date of each instant in the zone then in force; a date
+ * that goes on across a zone change (westwards) is one day.  0, or -1 out
+ * of memory. */
+static int
+walk_days(const struct period_zone *z, int64_t from, int64_t to,
+    struct usage_days *d)
+{
+	struct usage_day *grown;
+	const char *zn;
+	size_t cap = 0;
+	int64_t t, next;
+	int y, m, dd;
+	char date[16];
+
+	for (t = from; t < to; t = next) {
+		zn = period_zone_at(z, t);
+		tz_local_date(zn, t, &y, &m, &dd);
+		next = tz_day_start(zn, y, m, dd + 1);
+		if (zn != NULL && zn == z->prev && next > z->from)
+			next = z->from;   /* the new zone's days from here */
+		snprintf(date, sizeof(date), "%04d-%02d-%02d", y, m, dd);
+		if (d->ndays > 0 &&
+		    strcmp(d->days[d->ndays - 1].date, date) == 0)
+			continue;
+		if (d->ndays == cap) {
+			if ((grown = grow_array(d->days, &cap,
+			    sizeof(*grown))) == NULL)
+				return -1;
+			d->days = grown;
+		}
+		memset(&d->days[d->ndays], 0, sizeof(d->days[0]));
+		d->days[d->ndays].day = t == from ? tz_day_start(zn, y, m, dd) :
+		    t;
+		memcpy(d->days[d->ndays].date, date, 11);
+		d->ndays++;
+	}
+	return 0;
+}
+
 enum result_code
-usage_days_read(struct db *db, const char *user_id, int64_t from, int64_t to,
+usage_days_read(struct db *db, const struct billing_config *cfg,
+    const char *user_id, int64_t from, int64_t to, int64_t now,
     struct usage_days *d, struct result *r)
 {
 	char a[TIME_TEXT_MAX], b[TIME_TEXT_MAX];
+	char bounds[USAGE_TZ_SPANS][TIME_TEXT_MAX];
+	struct db_param p[2 * USAGE_TZ_SPANS + 3];
+	struct tz_span spans[USAGE_TZ_SPANS];
 	struct db_result *res = NULL;
-	size_t n = 0, next = 0;
-	int64_t t;
-	int rc, f;
+	struct account acct;
+	size_t np = 0, next = 0, i;
+	int rc, f, nspans = 0;
 
 	memset(d, 0, sizeof(*d));
-	/* every day of the range, those without records too */
-	for (t = usage_day_floor(from); t < to; t = usage_day_next(t))
-		n++;
-	if ((d->days = calloc(n ? n : 1, sizeof(*d->days))) == NULL)
+	/* the account's zone (an unknown user: UTC, and no records) */
+	memset(&acct, 0, sizeof(acct));
+	rc = account_find(db, user_id, &acct);
+	if (rc != DB_OK && rc != DB_NOT_FOUND)
+		return result_db(r, rc);
+	if (from == 0 && to == 0)
+		period_account(&acct.zone, cfg->invoice_day, now, &from, &to);
+	d->from = from;
+	d->to = to;
+	if (!period_zone_is_utc(&acct.zone) &&
+	    (nspans = period_zone_offsets(&acct.zone, from, to, spans,
+	    USAGE_TZ_SPANS)) < 0)
+		return result_set(r, RESULT_INVALID, "to", "usage by day in "
+		    "%s spans at most %d changes of its UTC offset: ask for a "
+		    "shorter range", acct.zone.zone, USAGE_TZ_SPANS - 1);
+	if (walk_days(&acct.zone, from, to, d) != 0) {
+		usage_days_free(d);
 		return result_set(r, RESULT_ERROR, NULL,
-		    "usage days of %s: out of memory for %zu days", user_id, n);
-	for (t = usage_day_floor(from); t < to; t = usage_day_next(t))
-		d->days[d->ndays++].day = t;
+		    "usage days of %s: out of memory", user_id);
+	}
+	if (nspans > 0) {
+		/* each span's end and offset; the unused ones end never */
+		for (i = 0; i + 1 < USAGE_TZ_SPANS; i++) {
+			if (i + 1 < (size_t)nspans)
+				time_format_db(spans[i + 1].start, bounds[i],
+				    sizeof(bounds[i]));
+			else
+				snprintf(bounds[i], sizeof(bounds[i]),
+				    "9999-12-31 23:59:59");
+			p[np++] = DBP_STR(bounds[i]);
+			p[np++] = DBP_INT(spans[i < (size_t)nspans ? i :
+			    (size_t)nspans - 1].offset);
+		}
+		p[np++] = DBP_INT(spans[nspans - 1].offset);
+	}
 	time_format_db(from, a, sizeof(a));
 	time_format_db(to, b, sizeof(b));
-	struct db_param p[] = { DBP_STR(user_id), DBP_STR(a), DBP_STR(b) };
-	rc = db_get(db, &usage_stmts, USAGE_DAYS, p, 3, &res);
+	p[np++] = DBP_STR(user_id);
+	p[np++] = DBP_STR(a);
+	p[np++] = DBP_STR(b);
+	rc = db_get(db, &usage_stmts, nspans > 0 ? USAGE_DAYS_LOCAL :
+	    USAGE_DAYS, p, np, &res);
 	if (rc == DB_OK) {
 		while ((f = db_fetch(res)) == 1)
 			if ((f = day_row(res, d, &next)) != 0)

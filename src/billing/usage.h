@@ -70,6 +70,7 @@ void usage_free(struct usage *u);
 struct usage_day {
 	int64_t day;                  /* the instant it starts (usage.c says
 	                                 where the boundary is computed) */
+	char date[11];                /* its local date, YYYY-MM-DD */
 	int64_t total;
 	int64_t qty[RES_COUNT], cost[RES_COUNT];
 	int metered[RES_COUNT];       /* the resource has records that day */
@@ -81,16 +82,22 @@ struct usage_days {
 	struct usage_day *days;
 	size_t ndays;
 	int64_t total;
+	int64_t from, to;             /* the range read */
 };
 
 /*
- * Reads user_id's metered usage of [from, to) by day (one statement): the
- * days from the one containing from to the one containing to's last
- * instant; the first and last hold only what is inside [from, to).  An
- * unknown user has zero days.  RESULT_OK, or a failure in r.
+ * Reads user_id's metered usage of [from, to) by day (the account, then one
+ * statement): the account's local days (its time zone; UTC without one)
+ * from the one containing from to the one containing to's last instant;
+ * the first and last hold only what is inside [from, to).  from == to == 0:
+ * the account's period containing now (period_account), as GET usage.  An
+ * unknown user's days are UTC days without usage.  RESULT_OK, or a failure
+ * in r (RESULT_INVALID naming "to" when a range in a zone spans more offset
+ * changes than the statement takes).
  */
-enum result_code usage_days_read(struct db *db, const char *user_id,
-    int64_t from, int64_t to, struct usage_days *d, struct result *r);
+enum result_code usage_days_read(struct db *db,
+    const struct billing_config *cfg, const char *user_id, int64_t from,
+    int64_t to, int64_t now, struct usage_days *d, struct result *r);
 void usage_days_free(struct usage_days *d);
 
 /* The module's statements (statements.c). */

@@ -182,18 +182,25 @@ int
 api_usage_days(struct app *app, struct http_request *req)
 {
 	struct json_object *root, *period, *days;
-	char user_id[ACCOUNT_USER_ID_MAX + 1], day[TIME_TEXT_MAX];
+	char user_id[ACCOUNT_USER_ID_MAX + 1];
 	struct usage_days d;
 	struct result res;
 	int64_t from, to;
 	size_t i;
-	int k;
+	int k, neither;
 
 	if (api_target_user(req, user_id, sizeof(user_id)) != 0 ||
-	    api_range_args(app, req, MAX_RANGE_DAYS, &from, &to, NULL) != 0)
+	    api_range_args(app, req, MAX_RANGE_DAYS, &from, &to, &neither) != 0)
 		return -1;
-	if (usage_days_read(app->db, user_id, from, to, &d, &res) != RESULT_OK)
+	/* no range asked: the account's own period (usage_days_read finds
+	 * it, as usage_read does) */
+	if (neither)
+		from = to = 0;
+	if (usage_days_read(app->db, app->cfg, user_id, from, to,
+	    time_now_usec(), &d, &res) != RESULT_OK)
 		return api_send_result(req, &res);
+	from = d.from;
+	to = d.to;
 
 	root = json_object_new_object();
 	json_object_object_add(root, "user_id", json_object_new_string(user_id));
@@ -209,9 +216,8 @@ api_usage_days(struct app *app, struct http_request *req)
 		struct json_object *o = json_object_new_object();
 		struct json_object *items = json_object_new_array();
 
-		time_format_rfc3339(ud->day, day, sizeof(day));
-		day[10] = '\0';
-		json_object_object_add(o, "day", json_object_new_string(day));
+		json_object_object_add(o, "day",
+		    json_object_new_string(ud->date));
 		json_object_object_add(o, "total_cost",
 		    json_money_trim(ud->total, 2));
 		for (k = 0; k < RES_COUNT; k++) {

@@ -152,6 +152,44 @@ class PlanChangeTest(StackTestCase):
         self.assertEqual((ev["proration"]["credit"], ev["proration"]["charge"]),
                          (-20.99, 69.99))
 
+    def la_account(self, plan):
+        """An account in America/Los_Angeles on plan, billed through its
+        March (its April, 2025-04-01T07:00Z to 2025-05-01T07:00Z, is open)."""
+        user = self.account(plan)
+        self.sql("UPDATE billing_accounts SET timezone = 'America/Los_Angeles', "
+                 "billed_through = '2025-04-01 07:00:00' WHERE user_id = '%s'" % user)
+        return user
+
+    def test_los_angeles_upgrade_on_its_local_day_10(self):
+        """Pro to Enterprise at 17:00 on 10 April in Los Angeles
+        (2025-04-11T00:00Z): the cycle is the local period, 30 days to
+        2025-05-01T07:00Z, of which 20 days 7 hours are left (487 of 720
+        hours): credit 29.99 x 487/720 = 20.2849 -> -20.28, charge
+        99.99 x 487/720 = 67.632 -> 67.63 (in UTC it would be 20 days:
+        -19.99 and 66.66), and the lines name the local day."""
+        user = self.la_account("pro")
+        self.changed(user, "enterprise", "2025-04-11T00:00:00Z")
+        [ev] = self.events(user)
+        self.assertEqual((ev["proration"]["credit"], ev["proration"]["charge"]),
+                         (-20.28, 67.63))
+        # the local period ends at 07:00Z: the run an hour later invoices it
+        self.stack.run_helper("billing-generate-invoices",
+                              env={"BILLING_TEST_NOW": "2025-05-01T07:30:00Z"})
+        lines, subtotal, _ = self.invoice(user, "2025-04-01 07:00:00.000000")
+        self.assertEqual(lines, [
+            ("subscription", "Professional plan (monthly)", Decimal("29.99")),
+            ("proration", "Unused time on Professional after 2025-04-10", Decimal("-20.28")),
+            ("proration", "Remaining time on Enterprise from 2025-04-10", Decimal("67.63"))])
+        self.assertEqual(subtotal, Decimal("77.34"))
+
+    def test_los_angeles_downgrade_waits_for_its_local_period_end(self):
+        """Enterprise to Pro on 10 April in Los Angeles: pending until the
+        local period's end, 1 May 00:00 PDT = 2025-05-01T07:00Z."""
+        user = self.la_account("enterprise")
+        body = self.changed(user, "pro", "2025-04-11T00:00:00Z")
+        self.assertEqual((body["pending_plan_id"], body["pending_at"]),
+                         ("pro", "2025-05-01T07:00:00Z"))
+
     def test_example_downgrade_waits_for_the_period_end(self):
         """Enterprise to Pro at 2025-04-10: pending until 2025-05-01; April
         bills Enterprise whole (99.99), May Pro (29.99); no proration."""

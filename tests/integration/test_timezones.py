@@ -10,6 +10,10 @@ billingd's clock is fixed at 2024-12-20T12:00Z, when the zones are set: they
 apply from 2025-01-01T00:00Z, the end of the UTC period then current.
 """
 
+import shutil
+import subprocess
+import tempfile
+import urllib.request
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -300,3 +304,108 @@ class ZoneReadsTest(TimezoneCase):
         self.assertEqual(status, 200, body)
         self.assertEqual((body["current_period_start"], body["current_period_end"]),
                          ("2024-12-01T08:00:00Z", "2025-01-01T08:00:00Z"))
+
+
+class ZonePdfTest(TimezoneCase):
+    """The invoice and credit-note PDFs print the period and dates in the
+    account's zone as issued (the JSON keeps UTC instants) and name the
+    zone when it is not UTC."""
+
+    @classmethod
+    def setUpStack(cls):
+        t = cls()
+        # always in their zone, their January invoiced: February is open
+        for user, zone, through, run in (
+                ("pdf-ktm@example.com", "Asia/Kathmandu", "2025-01-31 18:15:00",
+                 "2025-02-28T19:30:00Z"),
+                ("pdf-la@example.com", "America/Los_Angeles", "2025-02-01 08:00:00",
+                 "2025-03-01T08:30:00Z")):
+            t.account(user)
+            t.sql("UPDATE billing_accounts SET timezone = '%s', billed_through = '%s' "
+                  "WHERE user_id = '%s'" % (zone, through, user))
+            cls.stack.run_helper("billing-generate-invoices", env={"BILLING_TEST_NOW": run})
+        # changed from UTC to Los Angeles from 2025-01-01T00:00Z: its first
+        # period there starts at UTC midnight and ends at 1 February 08:00Z
+        t.account("pdf-moved@example.com")
+        t.sql("UPDATE billing_accounts SET timezone = 'America/Los_Angeles', "
+              "timezone_prev = 'UTC', timezone_from = '2025-01-01 00:00:00', "
+              "billed_through = '2025-01-01 00:00:00' "
+              "WHERE user_id = 'pdf-moved@example.com'")
+        cls.stack.run_helper("billing-generate-invoices",
+                             env={"BILLING_TEST_NOW": "2025-02-01T08:30:00Z"})
+
+    def invoice_of(self, user):
+        status, _, body = self.request("GET", "invoices?user_id=" + user.replace("@", "%40"),
+                                       token=self.admin())
+        self.assertEqual(status, 200, body)
+        [inv] = body["invoices"]
+        return inv
+
+    def pdf_text(self, path):
+        if not shutil.which("pdftotext"):
+            self.skipTest("pdftotext (poppler-utils) is not installed")
+        req = urllib.request.Request(self.stack.api + path,
+                                     headers={"Authorization": "Bearer " + self.admin()})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            self.assertEqual(resp.headers["Content-Type"], "application/pdf")
+            pdf = resp.read()
+        with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+            f.write(pdf)
+            f.flush()
+            return subprocess.run(["pdftotext", "-layout", f.name, "-"],
+                                  capture_output=True, text=True, check=True).stdout
+
+    def test_a_kathmandu_february_invoice_prints_its_local_dates(self):
+        inv = self.invoice_of("pdf-ktm@example.com")
+        # the JSON: UTC instants
+        self.assertEqual((inv["period_start"], inv["period_end"]),
+                         ("2025-01-31T18:15:00Z", "2025-02-28T18:15:00Z"))
+        text = self.pdf_text("invoices/%d/pdf" % inv["id"])
+        self.assertIn("2025-02-01 - 2025-02-28", text)
+        self.assertNotIn("2025-01-31", text)
+        # issued by the run at 19:30Z, 01:15 on 1 March in Kathmandu
+        self.assertRegex(text, r"Invoice date:\s+2025-03-01")
+        self.assertIn("Times in Asia/Kathmandu", text)
+
+    def test_a_los_angeles_february_invoice_prints_its_local_dates(self):
+        inv = self.invoice_of("pdf-la@example.com")
+        self.assertEqual((inv["period_start"], inv["period_end"]),
+                         ("2025-02-01T08:00:00Z", "2025-03-01T08:00:00Z"))
+        text = self.pdf_text("invoices/%d/pdf" % inv["id"])
+        self.assertIn("2025-02-01 - 2025-02-28", text)
+        self.assertNotIn("2025-03-01", text.split("Due date")[0].split("Period:")[1])
+        # issued at 08:30Z: 00:30 on 1 March in Los Angeles
+        self.assertRegex(text, r"Invoice date:\s+2025-03-01")
+        self.assertIn("Times in America/Los_Angeles", text)
+
+    def test_the_period_after_a_change_starts_in_the_zone_before(self):
+        inv = self.invoice_of("pdf-moved@example.com")
+        self.assertEqual((inv["period_start"], inv["period_end"]),
+                         ("2025-01-01T00:00:00Z", "2025-02-01T08:00:00Z"))
+        text = self.pdf_text("invoices/%d/pdf" % inv["id"])
+        self.assertIn("2025-01-01 - 2025-01-31", text)
+        self.assertIn("Times in America/Los_Angeles (the period's start in UTC", text)
+
+    def test_a_utc_account_names_no_zone(self):
+        self.account("pdf-utc@example.com")
+        self.sql("UPDATE billing_accounts SET billed_through = '2025-01-01 00:00:00' "
+                 "WHERE user_id = 'pdf-utc@example.com'")
+        self.stack.run_helper("billing-generate-invoices",
+                              env={"BILLING_TEST_NOW": "2025-02-01T00:30:00Z"})
+        inv = self.invoice_of("pdf-utc@example.com")
+        text = self.pdf_text("invoices/%d/pdf" % inv["id"])
+        self.assertIn("2025-01-01 - 2025-01-31", text)
+        self.assertNotIn("Times in", text)
+
+    def test_a_credit_note_prints_its_local_date(self):
+        inv = self.invoice_of("pdf-ktm@example.com")
+        status, _, cn = self.request("POST", "admin/invoices/%d/credit-notes" % inv["id"],
+                                     body={"amount": "1.00", "reason": "zone check"},
+                                     token=self.admin())
+        self.assertEqual(status, 201, cn)
+        # made at 20:00Z on 1 March: 01:45 on 2 March in Kathmandu
+        self.sql("UPDATE billing_credit_notes SET created_at = '2025-03-01 20:00:00' "
+                 "WHERE id = %d" % cn["id"])
+        text = self.pdf_text("credit-notes/%d/pdf" % cn["id"])
+        self.assertRegex(text, r"Date\s+2025-03-02")
+        self.assertIn("Times in Asia/Kathmandu", text)

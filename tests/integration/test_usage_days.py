@@ -1,5 +1,6 @@
-"""GET usage/days (docs/api.md): the metered usage of a range by UTC day,
-every day present, for the pages' cost-per-day chart.
+"""GET usage/days (docs/api.md): the metered usage of a range by day (the
+account's local days: UTC, America/Los_Angeles, Asia/Kathmandu), every day
+present, for the pages' cost-per-day chart.
 
 Sessions go through the hooks and the hourly usage job, as in
 test_metering.py; the clock is fixed (BILLING_TEST_NOW).  Numbers are read
@@ -20,7 +21,7 @@ NOW = "2025-03-10T12:30:00Z"
 NOW_EPOCH = int(datetime(2025, 3, 10, 12, 30, tzinfo=timezone.utc).timestamp())
 
 
-class UsageDaysTest(StackTestCase):
+class UsageDaysCase(StackTestCase):
     stack_env = {"BILLING_TEST_NOW": NOW}
 
     # -- helpers ----------------------------------------------------------
@@ -77,6 +78,8 @@ class UsageDaysTest(StackTestCase):
         self.assertEqual(status, 400, body)
         self.assertEqual(body["error"]["code"], "invalid_argument")
         self.assertEqual(body["error"].get("param"), param, body)
+
+class UsageDaysTest(UsageDaysCase):
 
     # -- the seed example ---------------------------------------------------
 
@@ -203,3 +206,59 @@ class UsageDaysTest(StackTestCase):
 if __name__ == "__main__":
     import unittest
     unittest.main()
+
+
+class ZonedUsageDaysTest(UsageDaysCase):
+    """An account with a time zone: its days are its local days (split at
+    local midnight, across the March daylight-saving change too), its
+    default range its own period; the days still sum to GET usage."""
+
+    def set_zone(self, user, zone):
+        self.stack.mariadb.sql("UPDATE billing_accounts SET timezone = '%s' "
+                               "WHERE user_id = '%s'" % (zone, user),
+                               database=self.stack.db_name)
+
+    def check_sums(self, user, body):
+        total = sum((d["total_cost"] for d in body["days"]), Decimal(0))
+        self.assertEqual(body["total_cost"], total)
+        self.assertEqual(total, self.total(user, None))
+
+    def test_los_angeles_days_are_local_days_across_the_march_change(self):
+        user = self.uid("la")
+        # 1 core, 2 GB (0.07 an hour): 22:00-02:00 PST on 4-5 March, and
+        # 23:00 PDT on 9 March (a 23-hour day) to 01:00 on 10 March
+        self.session(user, "la1-" + user, "2025-03-05T06:00:00Z", "2025-03-05T10:00:00Z", 1, 2)
+        self.session(user, "la2-" + user, "2025-03-10T06:00:00Z", "2025-03-10T08:00:00Z", 1, 2)
+        self.set_zone(user, "America/Los_Angeles")
+        self.run_job()
+        body, _ = self.days(user)
+        self.assertEqual(body["period"], {"from": "2025-03-01T08:00:00Z",
+                                          "to": "2025-04-01T07:00:00Z"})
+        self.assertEqual([d["day"] for d in body["days"]],
+                         ["2025-03-%02d" % n for n in range(1, 32)])
+        costs = {d["day"]: d["total_cost"] for d in body["days"] if d["items"]}
+        self.assertEqual(costs, {"2025-03-04": Decimal("0.14"), "2025-03-05": Decimal("0.14"),
+                                 "2025-03-09": Decimal("0.07"), "2025-03-10": Decimal("0.07")})
+        self.check_sums(user, body)
+        # a range asked: the local days it touches, partial at its edges
+        part = {"from": "2025-03-05T07:00:00Z", "to": "2025-03-06T00:00:00Z"}
+        body, _ = self.days(user, part)
+        self.assertEqual([(d["day"], d["total_cost"]) for d in body["days"]],
+                         [("2025-03-04", Decimal("0.07")), ("2025-03-05", Decimal("0.14"))])
+        self.assertEqual(body["total_cost"], self.total(user, part))
+
+    def test_kathmandu_days_start_at_18_15_utc(self):
+        user = self.uid("ktm")
+        # records at 17:00Z and 18:00Z start on 4 March local (22:45, 23:45),
+        # the one at 19:00Z on 5 March (00:45)
+        self.session(user, "k1-" + user, "2025-03-04T17:00:00Z", "2025-03-04T20:00:00Z", 1, 2)
+        self.set_zone(user, "Asia/Kathmandu")
+        self.run_job()
+        body, _ = self.days(user)
+        self.assertEqual(body["period"], {"from": "2025-02-28T18:15:00Z",
+                                          "to": "2025-03-31T18:15:00Z"})
+        self.assertEqual([d["day"] for d in body["days"]],
+                         ["2025-03-%02d" % n for n in range(1, 32)])
+        costs = {d["day"]: d["total_cost"] for d in body["days"] if d["items"]}
+        self.assertEqual(costs, {"2025-03-04": Decimal("0.14"), "2025-03-05": Decimal("0.07")})
+        self.check_sums(user, body)
