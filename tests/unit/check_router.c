@@ -100,15 +100,18 @@ START_TEST(test_wrong_method_lists_allowed_ones)
 }
 END_TEST
 
-/* admin/users/{user_id} takes PATCH only: GET is 405 with Allow */
-START_TEST(test_admin_user_is_patch_only)
+/* admin/users/{user_id} takes GET and PATCH: another method is 405 with Allow */
+START_TEST(test_admin_user_get_and_patch)
 {
 	struct http_request req;
 	char allow[64];
 
-	init(&req, "GET", "admin/users/x", NULL);
+	init(&req, "DELETE", "admin/users/x", NULL);
 	ck_assert_ptr_null(router_match(&req, allow, sizeof(allow)));
-	ck_assert_str_eq(allow, "PATCH");
+	ck_assert_str_eq(allow, "GET, PATCH");
+	init(&req, "GET", "admin/users/x", NULL);
+	ck_assert_ptr_nonnull(router_match(&req, allow, sizeof(allow)));
+	ck_assert_str_eq(req.params[0], "x");
 	init(&req, "PATCH", "admin/users/x", NULL);
 	ck_assert_ptr_nonnull(router_match(&req, allow, sizeof(allow)));
 	ck_assert_str_eq(req.params[0], "x");
@@ -245,7 +248,7 @@ router_suite(void)
 	tcase_add_test(tc, test_static_route_wins_over_parameter);
 	tcase_add_test(tc, test_wrong_method_lists_allowed_ones);
 	tcase_add_test(tc, test_unknown_paths_match_nothing);
-	tcase_add_test(tc, test_admin_user_is_patch_only);
+	tcase_add_test(tc, test_admin_user_get_and_patch);
 	tcase_add_test(tc, test_dispatch_answers_404_and_405);
 	tcase_add_test(tc, test_dispatch_without_token_is_401_with_challenge);
 	tcase_add_test(tc, test_user_sees_only_their_own_data);
