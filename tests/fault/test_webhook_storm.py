@@ -223,7 +223,7 @@ class WebhookStormTest(FaultCase):
             ("UPDATE billing_invoices SET total = total + 1 ORDER BY id LIMIT 1",
              "total is not subtotal - credits"),
             ("UPDATE billing_invoice_counters SET last_number = last_number + 1",
-             "the counter of"),
+             "invoice counter of"),
             ("UPDATE billing_invoices SET invoice_number = CONCAT(LEFT(invoice_number, 9), "
              "'000099') WHERE invoice_number IS NOT NULL ORDER BY id DESC LIMIT 1",
              "are not 1.."),
