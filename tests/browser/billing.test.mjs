@@ -328,3 +328,190 @@ test('no token: the page says how to sign in', async () => {
   expectClean(p);
   await p.context.close();
 });
+
+// The seed example invoiced by hand (lines: CPU 1.00, memory 0.40), after
+// the admin set the account's details (PATCH admin/users/{id}).
+async function invoicedUser(prefix, details) {
+  const user = await seededUser(prefix);
+  const admin = token('admin@example.com', 'admin');
+  if (details) {
+    const r = await apiCall('PATCH', 'admin/users/' + encodeURIComponent(user), details, admin);
+    assert.equal(r.status, 200, r.text);
+  }
+  const made = await apiCall('POST', 'invoices', { user_id: user, period_start: '2027-03-10', period_end: '2027-03-10' }, admin);
+  assert.equal(made.status, 201, made.text);
+  return { user, inv: made.json, admin };
+}
+
+async function openInvoice(user, inv, opts = {}) {
+  // a link to the invoice (the token from StreamSpace's localStorage)
+  const p = await openPage('/billing/#invoice=' + inv.id, { token: token(user), via: 'localStorage', ...opts });
+  const panel = p.page.locator('#invoice-detail');
+  await panel.getByRole('heading', { name: 'Invoice ' + inv.invoice_number }).waitFor();
+  await panel.locator('table').first().waitFor();
+  return { p, panel };
+}
+
+async function pdfText(page, button, name) {
+  const [dl] = await Promise.all([page.waitForEvent('download'), button.click()]);
+  assert.equal(dl.suggestedFilename(), name + '.pdf');
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'billing-pdf-')), 'doc.pdf');
+  await dl.saveAs(file);
+  assert.equal(fs.readFileSync(file).subarray(0, 5).toString(), '%PDF-');
+  return execFileSync('pdftotext', [file, '-'], { encoding: 'utf8' });
+}
+
+// The panel's table row whose first cell is label, its cells joined by " | ".
+async function rowText(panel, label) {
+  const rows = await panel.locator('tbody tr').evaluateAll((trs) => trs.map((tr) =>
+    [...tr.cells].map((c) => c.textContent.trim()).join(' | ')));
+  return rows.find((r) => r === label || r.startsWith(label + ' | ')) || 'no row ' + label;
+}
+
+test('a partial credit note: credited, amount due, its PDF names its number', async () => {
+  const { user, inv, admin } = await invoicedUser('cn');
+  const cn = await apiCall('POST', 'admin/invoices/' + inv.id + '/credit-notes',
+    { lines: [{ line_no: 2, amount: '0.40' }], reason: 'Memory was mis-metered' }, admin);
+  assert.equal(cn.status, 201, cn.text);
+  const number = cn.json.credit_note_number;
+  assert.match(number, /^CN-2027-\d{6}$/);
+
+  const { p, panel } = await openInvoice(user, inv);
+  const { page } = p;
+  // the list: the total, and what is still due under it
+  const listRow = page.locator('#invoices-body tr', { hasText: inv.invoice_number });
+  await listRow.waitFor();
+  assert.match(await listRow.textContent(), /\$1\.40\s*\$1\.00 due/);
+
+  assert.match(await rowText(panel, 'Credited by credit notes'), /^Credited by credit notes \| -\$0\.40$/);
+  assert.match(await rowText(panel, 'Amount due'), /^Amount due \| \$1\.00$/);
+  assert.match(await rowText(panel, 'Total'), /^Total \| \$1\.40$/);
+  assert.match(await rowText(panel, number), /\| Memory was mis-metered \| Taken off the amount due \| -\$0\.40 \| PDF$/);
+  await assertAccessible(page, 'invoice with a credit note');
+  await screenshot(page, 'billing-credit-note');
+
+  const text = await pdfText(page, panel.getByRole('button', { name: 'Download PDF of credit note ' + number }), number);
+  assert.ok(text.includes(number), 'the PDF names ' + number);
+  assert.ok(text.includes(inv.invoice_number), 'the PDF names the invoice');
+  expectClean(p);
+  await p.context.close();
+});
+
+test('an account with a tax rate: the VAT line, the customer block; an exempt one says so', async () => {
+  const { user, inv } = await invoicedUser('vat', { tax_rate_id: 'vat20', billing_name: 'Acme Ltd',
+    billing_address: ['1 Main St', 'Leeds'], country: 'GB', tax_id: 'GB999999999' });
+  assert.equal(String(inv.tax), '0.28');
+  const { p, panel } = await openInvoice(user, inv);
+  assert.match(await rowText(panel, 'VAT 20%'), /^VAT 20% \| \$0\.28$/);
+  assert.doesNotMatch(await panel.textContent(), /included|Tax exempt/);
+  assert.match(await rowText(panel, 'Total'), /^Total \| \$1\.68$/);
+  assert.deepEqual(await panel.locator('address.bill-to > *').allTextContents(),
+    ['Bill to', 'Acme Ltd', '1 Main St', 'Leeds', 'GB', 'Tax ID GB999999999']);
+  await assertAccessible(p.page, 'invoice with tax');
+  await screenshot(p.page, 'billing-invoice-tax');
+  expectClean(p);
+  await p.context.close();
+
+  const ex = await invoicedUser('exempt', { tax_rate_id: 'vat20', tax_exempt: true });
+  const q = await openInvoice(ex.user, ex.inv, { width: 375, height: 812 });
+  assert.match(await rowText(q.panel, 'Tax exempt'), /^Tax exempt \| \$0\.00$/);
+  assert.equal(await q.panel.locator('tr', { hasText: 'VAT' }).count(), 0);
+  assert.match(await rowText(q.panel, 'Total'), /^Total \| \$1\.40$/);
+  assert.deepEqual(await q.panel.locator('address.bill-to > *').allTextContents(), ['Bill to', ex.user]);
+  const overflow = await q.p.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, 'page wider than the viewport by ' + overflow + ' px');
+  expectClean(q.p);
+  await q.p.context.close();
+});
+
+test('a downgrade waits for the period end, shown as pending; "Keep current plan" cancels it', async () => {
+  const user = uniqueUser('down');
+  const made = await apiCall('POST', 'hooks/user-created', { user_id: user, plan_id: 'enterprise' }, token('streamspace', 'service'));
+  assert.equal(made.status, 201, made.text);
+  const r = await apiCall('PATCH', 'admin/users/' + encodeURIComponent(user), { billing_mode: 'subscription' }, token('admin@example.com', 'admin'));
+  assert.equal(r.status, 200, r.text);
+
+  const p = await openPage('/billing/', { token: token(user) });
+  const { page } = p;
+  const dialog = page.locator('dialog.confirm');
+  await page.locator('#plan-body .plan-name', { hasText: 'Enterprise' }).waitFor();
+  await page.getByRole('button', { name: 'Change to Professional' }).click();
+  assert.match(await dialog.textContent(), /from Enterprise to Professional at the end of the period \(Apr 1, 2027\)/);
+  await dialog.getByRole('button', { name: 'Confirm' }).click();
+  await page.locator('#notice', { hasText: 'Your plan changes to Professional on Apr 1, 2027.' }).waitFor();
+  const pending = page.locator('#plan-body .pending');
+  await pending.waitFor();
+  assert.match(await pending.textContent(), /Changes to Professional on Apr 1, 2027/);
+  await page.locator('#plan-body .plan-name', { hasText: 'Enterprise' }).waitFor();
+  let sub = await apiCall('GET', 'subscription', null, token(user));
+  assert.equal(sub.json.pending_plan_id, 'pro');
+  assert.equal(sub.json.pending_at, '2027-04-01T00:00:00Z');
+  await assertAccessible(page, 'pending downgrade');
+  await screenshot(page, 'billing-pending-downgrade');
+
+  // another downgrade (to the free plan) would wait too: dismissed
+  await page.getByRole('button', { name: 'Keep current plan' }).waitFor();
+  await page.locator('#plan-body .plan-card', { hasText: 'Free Tier' }).getByRole('button').click();
+  assert.match(await dialog.textContent(), /at the end of the period/);
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+
+  await page.getByRole('button', { name: 'Keep current plan' }).click();
+  assert.match(await dialog.textContent(), /Keep Enterprise\? The change to Professional on Apr 1, 2027 is cancelled/);
+  await dialog.getByRole('button', { name: 'Confirm' }).click();
+  await page.locator('#notice', { hasText: 'You keep Enterprise.' }).waitFor();
+  await page.locator('#plan-body .plan-name', { hasText: 'Enterprise' }).waitFor();
+  await pending.waitFor({ state: 'detached' });
+  sub = await apiCall('GET', 'subscription', null, token(user));
+  assert.equal(sub.json.pending_plan_id, null);
+  assert.equal(sub.json.plan.id, 'enterprise');
+  expectClean(p);
+  await p.context.close();
+});
+
+test('an upgrade of a plan billed here says it applies now with a prorated charge', async () => {
+  const user = uniqueUser('up');
+  await apiCall('POST', 'hooks/user-created', { user_id: user, plan_id: 'pro' }, token('streamspace', 'service'));
+  const r = await apiCall('PATCH', 'admin/users/' + encodeURIComponent(user), { billing_mode: 'subscription' }, token('admin@example.com', 'admin'));
+  assert.equal(r.status, 200, r.text);
+  const p = await openPage('/billing/', { token: token(user) });
+  const { page } = p;
+  await page.locator('#plan-body .plan-name', { hasText: 'Professional' }).waitFor();
+  await page.getByRole('button', { name: 'Upgrade to Enterprise' }).click();
+  const dialog = page.locator('dialog.confirm');
+  assert.match(await dialog.textContent(), /Enterprise now\? It applies at once; your next invoice carries a prorated charge/);
+  await dialog.getByRole('button', { name: 'Confirm' }).click();
+  await page.locator('#notice', { hasText: 'Your plan is now Enterprise.' }).waitFor();
+  await page.locator('#plan-body .plan-name', { hasText: 'Enterprise' }).waitFor();
+  assert.equal(await page.locator('#plan-body .pending').count(), 0);
+  const sub = await apiCall('GET', 'subscription', null, token(user));
+  assert.equal(sub.json.plan.id, 'enterprise');
+  expectClean(p);
+  await p.context.close();
+});
+
+test('proration lines are labelled, an inclusive rate says "(included)" (the invoice JSON as docs/billing.md shows it)', async () => {
+  const { user, inv } = await invoicedUser('prorate');
+  const p = await openPage('/billing/', { token: token(user), via: 'localStorage', waitUntil: 'commit' });
+  const { page } = p;
+  // the upgrade on day 10 of docs/billing.md, and a 20 % inclusive rate
+  await page.route((url) => url.pathname === '/api/plugins/billing/invoices/' + inv.id, async (route) => {
+    const resp = await route.fetch();
+    const text = (await resp.text())
+      .replace(/"lines":\s*\[/, '"lines":[{"line_no":3,"kind":"proration","resource_type":null,"description":"Unused time on Professional after Apr 10","quantity":0.7,"unit":"period","unit_price":-29.99,"amount":-20.99,"currency":"usd"},'
+        + '{"line_no":4,"kind":"proration","resource_type":null,"description":"Remaining time on Enterprise from Apr 10","quantity":0.7,"unit":"period","unit_price":99.99,"amount":69.99,"currency":"usd"},')
+      .replace(/"taxes":\s*\[\]/, '"taxes":[{"rate_id":"vat20inc","name":"VAT","percent":20,"inclusive":true,"taxable":1.40,"amount":0.23,"currency":"usd"}]');
+    await route.fulfill({ response: resp, body: text });
+  });
+  await page.goto(process.env.BILLING_ORIGIN + '/billing/#invoice=' + inv.id);
+  const panel = page.locator('#invoice-detail');
+  await panel.getByRole('heading', { name: 'Invoice ' + inv.invoice_number }).waitFor();
+  await panel.locator('table').first().waitFor();
+  assert.equal(await rowText(panel, 'Proration Unused time on Professional after Apr 10'),
+    'Proration Unused time on Professional after Apr 10 | 0.7 | period | -$29.99 | -$20.99');
+  assert.match(await rowText(panel, 'Proration Remaining time on Enterprise from Apr 10'), /\| \$69\.99$/);
+  assert.equal(await panel.locator('tbody .badge', { hasText: 'Proration' }).count(), 2);
+  assert.equal(await rowText(panel, 'VAT 20% (included)'), 'VAT 20% (included) | $0.23');
+  await assertAccessible(page, 'proration lines');
+  expectClean(p);
+  await p.context.close();
+});

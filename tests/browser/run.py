@@ -108,7 +108,7 @@ def main(argv):
     standin = Standin(secret_key=STRIPE_KEY).start()
     stack = Stack(var, workers=2,
                   # vat20 (no account pays it until an admin gives it one):
-                  # for the admin page's billing-details tests
+                  # for the billing-details and tax tests of both pages
                   config_overrides={"widgetFrameAncestors": [frame_origin],
                                     "taxRates": dev_config_overrides()["taxRates"]},
                   env={"BILLING_TEST_NOW": NOW, "STRIPE_API_BASE": standin.url,

@@ -22,16 +22,6 @@ export function isZero(d) {
   return /^-?0*(\.0*)?$/.test(String(d));
 }
 
-// Compares two non-negative decimal texts exactly: -1, 0, 1.
-export function cmpDecimal(a, b) {
-  const split = (x) => { const [i, f = ''] = String(x).split('.'); return [i.replace(/^0+/, ''), f]; };
-  const [ai, af] = split(a), [bi, bf] = split(b);
-  if (ai.length !== bi.length) return ai.length < bi.length ? -1 : 1;
-  const n = Math.max(af.length, bf.length);
-  const x = ai + af.padEnd(n, '0'), y = bi + bf.padEnd(n, '0');
-  return x === y ? 0 : (x < y ? -1 : 1);
-}
-
 // Runs load(), rendering its result with render(); an error is shown in the
 // container. Returns the loaded value or null.
 export async function guard(container, load, render) {

@@ -2,14 +2,15 @@
 // history and credits.
 import { api, download } from './api.js';
 import { h, money, date, dateTime, statusBadge, showError } from './ui.js';
-import { fill, grid, note } from './billing-common.js';
+import { fill, grid, note, isZero } from './billing-common.js';
 
-function pdfButton(inv, errBox) {
-  const b = h('button', { type: 'button', class: 'small', 'aria-label': 'Download PDF of invoice ' + (inv.invoice_number || inv.id) }, 'PDF');
+// A PDF download (api.js download(): the token never in a URL).
+function pdfButton(path, name, label, errBox) {
+  const b = h('button', { type: 'button', class: 'small', 'aria-label': 'Download PDF of ' + label }, 'PDF');
   b.addEventListener('click', async () => {
     b.disabled = true;
     try {
-      await download('invoices/' + inv.id + '/pdf', null, (inv.invoice_number || 'invoice-' + inv.id) + '.pdf');
+      await download(path, null, name + '.pdf');
     } catch (err) {
       showError(errBox, err);
     } finally {
@@ -19,8 +20,19 @@ function pdfButton(inv, errBox) {
   return b;
 }
 
+const invPdf = (inv, errBox) => pdfButton('invoices/' + inv.id + '/pdf', inv.invoice_number || 'invoice-' + inv.id,
+  'invoice ' + (inv.invoice_number || inv.id), errBox);
+
 function period(inv) {
   return h('span', {}, date(inv.period_start), ' – ', date(new Date(Date.parse(inv.period_end) - 1000).toISOString()));
+}
+
+// What is still due, under the total when it differs (credit notes, part payments).
+function totalCell(inv) {
+  const open = inv.status === 'sent' || inv.status === 'overdue';
+  return open && inv.amount_due !== undefined && inv.amount_due !== inv.total
+    ? h('span', {}, money(inv.total, inv.currency), h('span', { class: 'due' }, money(inv.amount_due, inv.currency) + ' due'))
+    : money(inv.total, inv.currency);
 }
 
 export async function loadInvoices(cursor, append) {
@@ -29,8 +41,8 @@ export async function loadInvoices(cursor, append) {
   const errBox = h('div');
   const rows = (r.invoices || []).map((inv) => [
     h('a', { href: '#invoice=' + inv.id, 'aria-label': 'Invoice ' + (inv.invoice_number || inv.id) + ', details' }, inv.invoice_number || 'Draft ' + inv.id),
-    period(inv), statusBadge(inv.status), money(inv.total, inv.currency),
-    inv.due_date ? date(inv.due_date) : '—', pdfButton(inv, errBox)]);
+    period(inv), statusBadge(inv.status), totalCell(inv),
+    inv.due_date ? date(inv.due_date) : '—', invPdf(inv, errBox)]);
   const cols = [{ label: 'Invoice' }, { label: 'Period' }, { label: 'Status' }, { label: 'Total', num: true },
     { label: 'Due' }, { label: 'PDF' }];
   if (append) {
@@ -45,6 +57,16 @@ export async function loadInvoices(cursor, append) {
     more.addEventListener('click', () => loadInvoices(r.next_cursor, true).catch((err) => showError(errBox, err)));
     box.append(more);
   }
+}
+
+const SETTLED = { due: 'Taken off the amount due', balance: 'Added to your credit balance', refund: 'Refunded' };
+
+// The customer block, as the PDF's "Bill to".
+function billTo(inv) {
+  const b = inv.bill_to || {};
+  return h('address', { class: 'bill-to' }, h('strong', {}, 'Bill to'), h('span', {}, b.name || inv.user_id),
+    ...(b.address || []).map((l) => h('span', {}, l)), b.country ? h('span', {}, b.country) : null,
+    b.tax_id ? h('span', {}, 'Tax ID ' + b.tax_id) : null);
 }
 
 // One invoice in the panel under the list; focus moves to its heading.
@@ -66,38 +88,45 @@ export async function showInvoice(id) {
   }
   const cur = inv.currency;
   const m = (x) => money(x, cur);
+  const neg = (x) => money('-' + x, cur);
   head.textContent = 'Invoice ' + (inv.invoice_number || 'draft ' + inv.id);
   const errBox = h('div');
   const close = h('button', { type: 'button', 'data-close-invoice': '' }, 'Close');
   const parts = [
-    h('dl', { class: 'facts' },
+    h('div', { class: 'inv-head' }, h('dl', { class: 'facts' },
       h('dt', {}, 'Status'), h('dd', {}, statusBadge(inv.status)),
       h('dt', {}, 'Period'), h('dd', {}, period(inv)),
       h('dt', {}, 'Issued'), h('dd', {}, inv.finalized_at ? dateTime(inv.finalized_at) : '—'),
       h('dt', {}, 'Due'), h('dd', {}, inv.due_date ? date(inv.due_date) : '—'),
-      inv.paid_at ? h('dt', {}, 'Paid') : null, inv.paid_at ? h('dd', {}, dateTime(inv.paid_at)) : null),
+      inv.paid_at ? h('dt', {}, 'Paid') : null, inv.paid_at ? h('dd', {}, dateTime(inv.paid_at)) : null), billTo(inv)),
     h('h3', {}, 'Lines'),
     grid([{ label: 'Description' }, { label: 'Quantity', num: true }, { label: 'Unit' }, { label: 'Unit price', num: true }, { label: 'Amount', num: true }],
-      (inv.lines || []).map((l) => [l.description, String(l.quantity), l.unit, m(l.unit_price), m(l.amount)]), 'Invoice lines'),
+      (inv.lines || []).map((l) => [l.kind === 'proration' ? h('span', {}, h('span', { class: 'badge' }, 'Proration'), ' ', l.description) : l.description,
+        String(l.quantity), l.unit, m(l.unit_price), m(l.amount)]), 'Invoice lines'),
   ];
-  const totals = [['Subtotal', inv.subtotal]];
-  for (const t of inv.taxes || []) totals.push([t.description || t.name || 'Tax', t.amount]);
-  if (inv.tax !== undefined && !(inv.taxes || []).length) totals.push(['Tax', inv.tax]);
-  totals.push(['Credits applied', inv.credits], ['Total', inv.total]);
-  parts.push(grid([{ label: 'Totals' }, { label: 'Amount', num: true }], totals.map(([k, v]) => [k, m(v)]), 'Invoice totals'));
+  const totals = [['Subtotal', m(inv.subtotal)]];
+  if (!isZero(inv.credits)) totals.push(['Credits applied', neg(inv.credits)]);
+  for (const t of inv.taxes || []) totals.push([t.name + ' ' + t.percent + '%' + (t.inclusive ? ' (included)' : ''), m(t.amount)]);
+  if (inv.tax_exempt) totals.push(['Tax exempt', m('0')]);
+  totals.push([h('strong', {}, 'Total'), h('strong', {}, m(inv.total))]);
+  if (!isZero(inv.credited)) totals.push(['Credited by credit notes', neg(inv.credited)]);
+  if (inv.status !== 'draft' && inv.status !== 'void') totals.push([h('strong', {}, 'Amount due'), h('strong', {}, m(inv.amount_due))]);
+  parts.push(grid([{ label: 'Totals' }, { label: 'Amount', num: true }], totals, 'Invoice totals'));
   if ((inv.credits_applied || []).length) {
     parts.push(h('h3', {}, 'Credits applied'), grid([{ label: 'Reason' }, { label: 'Amount', num: true }],
-      inv.credits_applied.map((c) => [c.reason, m(c.amount)]), 'Credits applied'));
+      inv.credits_applied.map((c) => [c.reason, neg(c.amount)]), 'Credits applied'));
   }
   if ((inv.credit_notes || []).length) {
-    parts.push(h('h3', {}, 'Credit notes'), grid([{ label: 'Credit note' }, { label: 'Reason' }, { label: 'Date' }, { label: 'Amount', num: true }],
-      inv.credit_notes.map((c) => [c.number || c.credit_note_number || String(c.id), c.reason || '', c.created_at ? date(c.created_at) : '', m(c.amount || c.total)]), 'Credit notes'));
+    parts.push(h('h3', {}, 'Credit notes'), grid([{ label: 'Credit note' }, { label: 'Date' }, { label: 'Reason' }, { label: 'Settled' }, { label: 'Amount', num: true }, { label: 'PDF' }],
+      inv.credit_notes.map((c) => [c.credit_note_number, date(c.created_at), c.reason,
+        (SETTLED[c.settlement] || c.settlement) + (c.refund && c.refund.method === 'stripe' ? ' to your card' : ''),
+        neg(c.amount), pdfButton('credit-notes/' + c.id + '/pdf', c.credit_note_number, 'credit note ' + c.credit_note_number, errBox)]), 'Credit notes'));
   }
   parts.push(h('h3', {}, 'Payments'), (inv.payments || []).length
     ? grid([{ label: 'Date' }, { label: 'Method' }, { label: 'Status' }, { label: 'Amount', num: true }],
       inv.payments.map((p) => [dateTime(p.created_at), p.method, statusBadge(p.status), m(p.amount)]), 'Payments of this invoice')
     : note('No payment recorded for this invoice.'));
-  parts.push(h('p', { class: 'actions' }, pdfButton(inv, errBox), ' ', close), errBox);
+  parts.push(h('p', { class: 'actions' }, invPdf(inv, errBox), ' ', close), errBox);
   box.replaceChildren(...parts);
 }
 
