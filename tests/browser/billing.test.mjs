@@ -506,6 +506,9 @@ test('proration lines are labelled, an inclusive rate says "(included)" (the inv
   const panel = page.locator('#invoice-detail');
   await panel.getByRole('heading', { name: 'Invoice ' + inv.invoice_number }).waitFor();
   await panel.locator('table').first().waitFor();
+  // the rewritten answer's rows, rendered (under load the panel fills in steps)
+  await panel.locator('tbody .badge', { hasText: 'Proration' }).nth(1).waitFor();
+  await panel.getByText('VAT 20% (included)').first().waitFor();
   assert.equal(await rowText(panel, 'Proration Unused time on Professional after Apr 10'),
     'Proration Unused time on Professional after Apr 10 | 0.7 | period | -$29.99 | -$20.99');
   assert.match(await rowText(panel, 'Proration Remaining time on Enterprise from Apr 10'), /\| \$69\.99$/);

@@ -35,7 +35,7 @@ export function grid(label, cols, rows, empty = 'Nothing to show.') {
 	const num = (c, a) => c[2] ? { class: 'num', ...a } : a;
 	const td = (c, r) => {
 		const v = c[1](r);
-		return h('td', num(c, {}), v == null || v === '' ? '—' : (typeof v === 'object' ? v : String(v)));
+		return h('td', num(c, { 'data-label': c[0] }), v == null || v === '' ? '—' : (typeof v === 'object' ? v : String(v)));
 	};
 	return h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': label },
 		h('table', {},

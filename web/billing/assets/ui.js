@@ -188,7 +188,7 @@ export function table(columns, rows, opts = {}) {
   } else {
     for (const row of rows) {
       body.append(h('tr', null, cols.map((c) =>
-        h('td', { class: c.num ? 'num' : null }, cell(c, row)))));
+        h('td', { class: c.num ? 'num' : null, 'data-label': c.label }, cell(c, row)))));
     }
   }
   const t = h('table', null, opts.caption ? h('caption', { text: opts.caption }) : null,
