@@ -734,9 +734,9 @@ account_set_timezone(struct db *db, const struct billing_config *cfg,
 #define BILLING_COLUMNS "COALESCE(billing_name, ''), " \
 	"COALESCE(billing_address, ''), COALESCE(country, ''), " \
 	"COALESCE(tax_id, ''), COALESCE(tax_rate_id, ''), tax_exempt, " \
-	"COALESCE(billing_mode, '')"
+	"COALESCE(billing_mode, ''), email_opt_out"
 enum { BILL_NAME, BILL_ADDRESS, BILL_COUNTRY, BILL_TAX_ID, BILL_RATE,
-	BILL_EXEMPT, BILL_MODE, BILL_NCOLS };
+	BILL_EXEMPT, BILL_MODE, BILL_OPT_OUT, BILL_NCOLS };
 enum { ACCOUNT_BILLING_GET, ACCOUNT_BILLING_LOCK, ACCOUNT_BILLING_SET,
 	ACCOUNT_BILLING_NSTMTS };
 static const struct db_stmt account_billing_sql[ACCOUNT_BILLING_NSTMTS] = {
@@ -746,8 +746,8 @@ static const struct db_stmt account_billing_sql[ACCOUNT_BILLING_NSTMTS] = {
 	    "billing_accounts WHERE id = ? FOR UPDATE", 1, BILL_NCOLS },
 	[ACCOUNT_BILLING_SET] = { "UPDATE billing_accounts SET "
 	    "billing_name = ?, billing_address = ?, country = ?, tax_id = ?, "
-	    "tax_rate_id = ?, tax_exempt = ?, billing_mode = ? WHERE id = ?",
-	    8, 0 },
+	    "tax_rate_id = ?, tax_exempt = ?, billing_mode = ?, "
+	    "email_opt_out = ? WHERE id = ?", 9, 0 },
 };
 const struct db_stmts account_billing_stmts = DB_STMTS("account_billing",
     account_billing_sql);
@@ -779,7 +779,7 @@ account_billing_get(struct db *db, uint64_t id, int lock,
 {
 	struct db_result *res = NULL;
 	char address[ACCOUNT_ADDRESS_LINES * (ACCOUNT_TEXT_MAX + 1) + 1];
-	int64_t exempt = 0;
+	int64_t exempt = 0, opt_out = 0;
 	int rc, f;
 
 	struct db_param p[] = { DBP_INT(id) };
@@ -800,6 +800,8 @@ account_billing_get(struct db *db, uint64_t id, int lock,
 		out->tax_exempt = exempt != 0;
 		db_col_text(res, BILL_MODE, out->billing_mode,
 		    sizeof(out->billing_mode));
+		(void)db_col_i64(res, BILL_OPT_OUT, &opt_out);
+		out->email_opt_out = opt_out != 0;
 		rc = DB_OK;
 	} else
 		rc = f < 0 ? f : DB_NOT_FOUND;
@@ -827,7 +829,8 @@ account_billing_store(struct db *db, uint64_t id,
 	struct db_param p[] = { text_or_null(b->name), text_or_null(address),
 	    text_or_null(b->country), text_or_null(b->tax_id),
 	    text_or_null(b->tax_rate_id), DBP_INT(b->tax_exempt ? 1 : 0),
-	    text_or_null(b->billing_mode), DBP_INT(id) };
-	return db_run(db, &account_billing_stmts, ACCOUNT_BILLING_SET, p, 8,
+	    text_or_null(b->billing_mode), DBP_INT(b->email_opt_out ? 1 : 0),
+	    DBP_INT(id) };
+	return db_run(db, &account_billing_stmts, ACCOUNT_BILLING_SET, p, 9,
 	    NULL, NULL);
 }
