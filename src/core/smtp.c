@@ -19,6 +19,7 @@ struct smtp {
 	CURL *curl;
 	char errbuf[CURL_ERROR_SIZE];
 	char last[LINE_MAX_KEPT];       /* the relay's last reply line */
+	char refusal[LINE_MAX_KEPT];    /* its last 4xx or 5xx line */
 	/* the message being read by libcurl */
 	const char *msg;
 	size_t len, off;
@@ -36,8 +37,12 @@ reply_line(char *ptr, size_t size, size_t nmemb, void *arg)
 			break;
 		s->last[k++] = (ptr[i] >= 0x20 && ptr[i] <= 0x7e) ? ptr[i] : '?';
 	}
-	if (k > 0)
+	if (k > 0) {
 		s->last[k] = '\0';
+		/* QUIT's "221" after a refusal must not hide it */
+		if (s->last[0] == '4' || s->last[0] == '5')
+			memcpy(s->refusal, s->last, k + 1);
+	}
 	return n;
 }
 
@@ -120,6 +125,7 @@ smtp_send(struct smtp *s, const char *from, const char *rcpt,
 	s->off = 0;
 	s->errbuf[0] = '\0';
 	s->last[0] = '\0';
+	s->refusal[0] = '\0';
 	if ((to = curl_slist_append(NULL, rcpt_path)) == NULL ||
 	    curl_easy_setopt(s->curl, CURLOPT_MAIL_FROM, from_path) !=
 	    CURLE_OK ||
@@ -141,7 +147,8 @@ smtp_send(struct smtp *s, const char *from, const char *rcpt,
 		out = SMTP_PERMANENT;
 	snprintf(answer, answerlen, "curl error %d: %s%s%s", (int)cc,
 	    s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc),
-	    s->last[0] ? "; relay: " : "", s->last);
+	    s->refusal[0] || s->last[0] ? "; relay: " : "",
+	    s->refusal[0] ? s->refusal : s->last);
 out:
 	/* the handle must not keep pointers into this message */
 	curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, NULL);
