@@ -311,13 +311,26 @@ message_vars(const struct run *r, const struct mail *m,
 	}
 	vars = json_object_new_object();
 	json_object_object_foreach(data, k, v) {
+		const char *t;
+		char day[11], key[80];
+
 		if (secret_key(k) || v == NULL ||
 		    json_object_is_type(v, json_type_object) ||
 		    json_object_is_type(v, json_type_array))
 			continue;
-		json_object_object_add(vars, k, json_object_new_string(
-		    json_object_is_type(v, json_type_string) ?
-		    json_object_get_string(v) : json_object_to_json_string(v)));
+		t = json_object_is_type(v, json_type_string) ?
+		    json_object_get_string(v) : json_object_to_json_string(v);
+		json_object_object_add(vars, k, json_object_new_string(t));
+		/* an instant's day as its own placeholder: due_date_day */
+		if (strlen(t) >= 20 && t[4] == '-' && t[7] == '-' &&
+		    t[10] == 'T' && t[strlen(t) - 1] == 'Z' &&
+		    strlen(k) < sizeof(key) - 5) {
+			memcpy(day, t, 10);
+			day[10] = '\0';
+			snprintf(key, sizeof(key), "%s_day", k);
+			json_object_object_add(vars, key,
+			    json_object_new_string(day));
+		}
 	}
 	/* the currency as people write it */
 	if (json_object_object_get_ex(data, "currency", &c) &&

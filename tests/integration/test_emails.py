@@ -210,6 +210,8 @@ class MessageTest(EmailsCase):
             self.assertIn(billing_url, body)
             self.assertIn(ISSUER, body)
         self.assertIn('<a href="%s">' % billing_url, html.get_content())
+        # instants as days: the due date 14 days (invoiceDueDays) after now
+        self.assertIn("Due date: 2025-02-15\r\n", text.get_content())
         # the attachment: a PDF that pdftotext reads, naming the invoice
         pdf = parts[1]
         self.assertEqual(pdf.get_filename(), number + ".pdf")
