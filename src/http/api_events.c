@@ -99,15 +99,12 @@ struct page {
 	int64_t last_id;
 };
 
-/* The event's email (docs/email.md), or NULL when it mails nothing. */
+/* The event's email (docs/email.md); ev->email.status is set. */
 static struct json_object *
 email_state(const struct event_row *ev)
 {
-	struct json_object *m;
+	struct json_object *m = json_object_new_object();
 
-	if (ev->email.status == NULL)
-		return NULL;
-	m = json_object_new_object();
 	json_object_object_add(m, "status",
 	    json_object_new_string(ev->email.status));
 	add_text(m, "recipient", ev->email.recipient, ev->email.recipient ?
@@ -150,7 +147,9 @@ add_event(const struct event_row *ev, void *arg)
 		log_warnx("event %lld: stored payload is not JSON: %s",
 		    (long long)ev->id, why);
 	json_object_object_add(o, "payload", payload);
-	json_object_object_add(o, "email", email_state(ev));
+	/* only an event the email step mails (or skipped) has one */
+	if (ev->email.status != NULL)
+		json_object_object_add(o, "email", email_state(ev));
 	json_object_array_add(pg->events, o);
 	pg->last_id = ev->id;
 }
