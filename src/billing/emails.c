@@ -34,33 +34,39 @@
 #define TEXT_MAX 1000
 #define ADDR_MAX 321
 
-enum { EM_SCAN, EM_INSERT, EM_CLAIM, EM_LEASE, EM_SENT, EM_RETRY, EM_FAILED,
-    EM_RELEASE, EM_NSTMTS };
+enum { EM_SCAN, EM_INSERT, EM_CLAIM, EM_EVENT, EM_LEASE, EM_SENT, EM_RETRY,
+    EM_FAILED, EM_RELEASE, EM_NSTMTS };
 enum { S_ID, S_EVENT_ID, S_TYPE, S_ACCOUNT, S_CREATED, S_EMAIL, S_OPT_OUT,
     S_NCOLS };
-enum { C_ID, C_TO, C_MSGID, C_ATTEMPTS, C_CREATED, C_EVENT_ID, C_TYPE,
-    C_PAYLOAD, C_NCOLS };
+enum { C_ID, C_TO, C_MSGID, C_ATTEMPTS, C_CREATED, C_EVENT_REF, C_NCOLS };
+enum { E_EVENT_ID, E_TYPE, E_PAYLOAD, E_NCOLS };
 
 static const struct db_stmt emails_sql[EM_NSTMTS] = {
-	/* the events the queue step has not looked at, oldest first */
+	/*
+	 * The events the queue step has not looked at, oldest first.  Read
+	 * without locks (the webhook's claim skips locked events): two runs
+	 * that read the same event both try its row, and the unique event_ref
+	 * keeps one.
+	 */
 	[EM_SCAN] = {
 	    "SELECT e.id, e.event_id, e.type, e.account_id, e.created_at, "
 	    "a.email, a.email_opt_out FROM billing_events e "
 	    "FORCE INDEX (ix_events_emails_queued) "
 	    "LEFT JOIN billing_accounts a ON a.id = e.account_id "
-	    "WHERE e.emails_queued = 0 ORDER BY e.id LIMIT ? "
-	    "FOR UPDATE SKIP LOCKED", 1, S_NCOLS },
+	    "WHERE e.emails_queued = 0 ORDER BY e.id LIMIT ?", 1, S_NCOLS },
 	[EM_INSERT] = {
 	    "INSERT IGNORE INTO billing_emails (event_ref, account_id, "
 	    "recipient, message_id, status, skip_reason, next_attempt_at, "
 	    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", 8, 0 },
+	/* the due emails, locked (their events are read apart, unlocked) */
 	[EM_CLAIM] = {
 	    "SELECT m.id, m.recipient, m.message_id, m.attempts, m.created_at, "
-	    "e.event_id, e.type, e.payload FROM billing_emails m "
-	    "FORCE INDEX (ix_emails_due) "
-	    "JOIN billing_events e ON e.id = m.event_ref "
+	    "m.event_ref FROM billing_emails m FORCE INDEX (ix_emails_due) "
 	    "WHERE m.status = 'pending' AND m.next_attempt_at <= ? "
 	    "ORDER BY m.id LIMIT ? FOR UPDATE SKIP LOCKED", 2, C_NCOLS },
+	[EM_EVENT] = {
+	    "SELECT event_id, type, payload FROM billing_events WHERE id = ?",
+	    1, E_NCOLS },
 	[EM_LEASE] = {
 	    "UPDATE billing_emails SET next_attempt_at = ? WHERE id = ?", 2, 0 },
 	[EM_SENT] = {
@@ -83,7 +89,7 @@ static const struct db_stmt emails_sql[EM_NSTMTS] = {
 const struct db_stmts emails_stmts = DB_STMTS("emails", emails_sql);
 
 struct mail {
-	uint64_t id;
+	uint64_t id, event_ref;
 	int64_t attempts, created;
 	char to[ADDR_MAX];
 	char message_id[256];
@@ -137,6 +143,7 @@ queue_one(struct run *r, struct db *db, const struct scanned *s,
 	const struct billing_config *cfg = r->app->cfg;
 	char msgid[300], created[TIME_TEXT_MAX];
 	const char *status = "pending", *skip = NULL;
+	uint64_t added = 0;
 	int rc;
 
 	if (!config_email_wants(cfg, s->type) || s->account_id == 0 ||
@@ -157,12 +164,13 @@ queue_one(struct run *r, struct db *db, const struct scanned *s,
 	    skip == NULL ? DBP_STR(s->email) : DBP_NULLV, DBP_STR(msgid),
 	    DBP_STR(status), skip ? DBP_STR(skip) : DBP_NULLV, DBP_STR(now),
 	    DBP_STR(created) };
-	if ((rc = db_run(db, &emails_stmts, EM_INSERT, p, 8, NULL, NULL)) !=
+	if ((rc = db_run(db, &emails_stmts, EM_INSERT, p, 8, &added, NULL)) !=
 	    DB_OK)
 		return rc;
-	if (skip != NULL)
+	/* 0: a concurrent run made it */
+	if (added == 1 && skip != NULL)
 		r->st->skipped++;
-	else
+	else if (added == 1)
 		r->st->queued++;
 	return event_emails_queued(db, s->id);
 }
@@ -235,7 +243,7 @@ claim_txn(struct db *db, void *arg)
 	char now[TIME_TEXT_MAX], lease[TIME_TEXT_MAX];
 	const char *s;
 	size_t i, len;
-	int64_t v;
+	int64_t v, ref;
 	int rc = DB_OK, f;
 
 	batch_clear(r);
@@ -253,21 +261,46 @@ claim_txn(struct db *db, void *arg)
 		if (db_col_i64(res, C_ID, &v) != 0 ||
 		    db_col_i64(res, C_ATTEMPTS, &m->attempts) != 0 ||
 		    db_col_time(res, C_CREATED, &m->created) != 0 ||
-		    (s = db_col(res, C_PAYLOAD, &len)) == NULL ||
-		    (m->payload = strndup(s, len)) == NULL) {
+		    db_col_i64(res, C_EVENT_REF, &ref) != 0) {
 			rc = DB_ERROR;
 			break;
 		}
 		m->id = (uint64_t)v;
+		m->event_ref = (uint64_t)ref;
 		copy_col(res, C_TO, m->to, sizeof(m->to));
 		copy_col(res, C_MSGID, m->message_id, sizeof(m->message_id));
-		copy_col(res, C_EVENT_ID, m->event_id, sizeof(m->event_id));
-		copy_col(res, C_TYPE, m->type, sizeof(m->type));
 		r->n++;
 	}
 	db_result_free(res);
+	res = NULL;
 	if (rc == DB_OK && f < 0)
 		rc = f;
+	/* each email's event: its id, type and payload */
+	for (i = 0; rc == DB_OK && i < r->n; i++) {
+		struct mail *m = &r->m[i];
+		struct db_param e[] = { DBP_INT(m->event_ref) };
+
+		if ((rc = db_get(db, &emails_stmts, EM_EVENT, e, 1, &res)) !=
+		    DB_OK)
+			break;
+		if ((f = db_fetch(res)) < 0)
+			rc = f;
+		else if (f == 0) {
+			/* its event is gone: the build fails, retried, then
+			 * failed, like any other unbuildable message */
+			if ((m->payload = strdup("")) == NULL)
+				rc = DB_ERROR;
+		} else if ((s = db_col(res, E_PAYLOAD, &len)) == NULL ||
+		    (m->payload = strndup(s, len)) == NULL)
+			rc = DB_ERROR;
+		else {
+			copy_col(res, E_EVENT_ID, m->event_id,
+			    sizeof(m->event_id));
+			copy_col(res, E_TYPE, m->type, sizeof(m->type));
+		}
+		db_result_free(res);
+		res = NULL;
+	}
 	for (i = 0; rc == DB_OK && i < r->n; i++) {
 		struct db_param q[] = { DBP_STR(lease), DBP_INT(r->m[i].id) };
 		rc = db_run(db, &emails_stmts, EM_LEASE, q, 2, NULL, NULL);
