@@ -340,6 +340,23 @@ class DeliveryTest(EmailsCase):
         self.assertIn("curl error 7", row["error"])
         self.assertEqual(self.sink.received, [])
 
+    def test_starttls_required_and_not_offered_is_retried_not_sent_in_clear(self):
+        eid = self.quota_event("tls", "tls@example.com")
+        cfg = self.stack.config()
+        cfg["email"] = dict(cfg["email"], starttls=True)
+        path = os.path.join(self.stack.var, "email-tls.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        r = self.stack.run_helper("billing-dispatch-events", "-c", path,
+                                  env={"BILLING_TEST_NOW": iso(NOW_US)})
+        self.assertEqual(RESULT.search(r.stdout + r.stderr).groups(), ("0", "1", "0", "0"))
+        self.assertEqual(self.sink.received, [])
+        row = self.mail_row(eid)
+        self.assertEqual(row["status"], "pending")
+        self.assertIn("curl error 64", row["error"])   # CURLE_USE_SSL_FAILED
+        # the sink is loopback: by default STARTTLS is not required there
+        self.assertEqual(self.dispatch(NOW_US + 40 * SEC), (1, 0, 0, 0))
+
 
 class OptOutTest(EmailsCase):
 
