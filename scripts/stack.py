@@ -626,12 +626,38 @@ def write_dev_env(stack):
     return path
 
 
+def mail_listing(var):
+    """A line per message the sink kept (the demo invoice's, at least)."""
+    d = os.path.join(var, "mail")
+    names = sorted(os.listdir(d)) if os.path.isdir(d) else []
+    return "".join("  %s\n" % os.path.join(d, n) for n in names[-5:]) or "  (none yet)\n"
+
+
+def start_mail_sink(var):
+    """The dev stack's SMTP relay: tests/smtp_sink.py on a free loopback port,
+    keeping each message it accepts as a file under var/mail/.  Returns
+    (sink, the config's email object), or (None, None) when the caller gave
+    BILLING_SMTP_URL (their own relay: the environment wins anyway)."""
+    if os.environ.get("BILLING_SMTP_URL"):
+        return None, {"from": "StreamSpace Demo Ltd <billing@streamspace.example>",
+                      "templateDir": os.path.join(ROOT, "email")}
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from smtp_sink import SmtpSink  # Debian's python3-aiosmtpd
+    port = int(os.environ.get("BILLING_SMTP_SINK_PORT") or 0)
+    sink = SmtpSink(port, os.path.join(var, "mail")).start()
+    return sink, {"smtpUrl": sink.url,
+                  "from": "StreamSpace Demo Ltd <billing@streamspace.example>",
+                  "templateDir": os.path.join(ROOT, "email")}
+
+
 def serve(args):
     stop = []
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    overrides = dev_config_overrides()
+    sink, overrides["email"] = start_mail_sink(args.var)
     stack = Stack(args.var, port=args.port, workers=args.workers,
-                  config_overrides=dev_config_overrides())
+                  config_overrides=overrides)
     try:
         stack.start()
         env_path = write_dev_env(stack)
@@ -641,6 +667,8 @@ def serve(args):
         if os.environ.get("BILLING_DEMO", "1") != "0":
             import demo as demo_data  # scripts/demo.py: dev stack only
             demo_data.seed_demo(stack)
+            # the demo invoice's email, now rather than at the next minute
+            stack.run_helper("billing-dispatch-events")
         base = stack.api.rstrip("/")
         ss_base = stack.base_url + "/api/plugins/streamspace-billing"
         print("""
@@ -673,12 +701,19 @@ Try:
   curl -s -H "Authorization: Bearer $STREAMSPACE_TOKEN" %(ss_base)s/usage
 
 The cron schedule (cron/streamspace-billing) runs while this serves: usage
-hourly, quotas every 15 minutes, invoices daily, events every minute
-(output in %(var)s/cron.log).
+hourly, quotas every 15 minutes, invoices daily, events and emails every
+minute (output in %(var)s/cron.log).
+
+Emails (docs/email.md) go to %(mail)s
+%(mails)s
 
 Ctrl-C stops everything.""" % {"base": base, "var": stack.var, "env": env_path,
                                "admin": admin, "service": service, "demo": demo,
-                               "ss_base": ss_base, "web": stack.base_url}, flush=True)
+                               "ss_base": ss_base, "web": stack.base_url,
+                               "mail": (sink.url + ", a local sink keeping them in "
+                                        + os.path.join(stack.var, "mail") + "/")
+                               if sink else "the relay of BILLING_SMTP_URL",
+                               "mails": mail_listing(stack.var)}, flush=True)
         schedule = Schedule(stack)
         while not stop:
             schedule.tick()
@@ -692,6 +727,8 @@ Ctrl-C stops everything.""" % {"base": base, "var": stack.var, "env": env_path,
         if "schedule" in locals():
             schedule.stop()
         stack.stop()
+        if sink is not None:
+            sink.stop()
     return 0
 
 

@@ -7,8 +7,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config
  libfcgi-dev libmariadb-dev libjson-c-dev libcurl4-openssl-dev libssl-dev check
  libhpdf-dev"
-# libjs-chart.js: Chart.js for the web pages (nginx serves it from /usr/share)
-RUN_PACKAGES="mariadb-server mariadb-client nginx-light python3 openssl curl libjs-chart.js"
+# libjs-chart.js: Chart.js for the web pages (nginx serves it from /usr/share);
+# python3-aiosmtpd: the dev stack's SMTP sink (tests/smtp_sink.py, var/mail/)
+RUN_PACKAGES="mariadb-server mariadb-client nginx-light python3 openssl curl libjs-chart.js
+ python3-aiosmtpd"
 # galera-4, rsync and iproute2 for the Galera test; clang for fuzzing;
 # chromium (driven by playwright-core from npm) for the browser tests
 TEST_PACKAGES="valgrind poppler-utils galera-4 rsync iproute2 clang libclang-rt-14-dev wrk

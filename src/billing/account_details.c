@@ -31,7 +31,7 @@ const struct db_stmts account_details_stmts = DB_STMTS("account_details",
 
 static const char *const field_names[ACCOUNT_FIELD_COUNT] = {
 	"billing_name", "billing_address", "country", "tax_id", "tax_rate_id",
-	"tax_exempt", "billing_mode",
+	"tax_exempt", "billing_mode", "email_opt_out",
 };
 
 const char *
@@ -41,7 +41,7 @@ account_details_field_name(enum account_field f)
 }
 
 /* Field f of b as the audit trail writes it: text ("" for none), the
- * address's lines joined by "\n", tax_exempt "true" or "false". */
+ * address's lines joined by "\n", tax_exempt and email_opt_out "true" or "false". */
 static void
 field_text(const struct account_billing *b, enum account_field f, char *buf,
     size_t size)
@@ -72,6 +72,9 @@ field_text(const struct account_billing *b, enum account_field f, char *buf,
 		break;
 	case ACCOUNT_FIELD_BILLING_MODE:
 		snprintf(buf, size, "%s", b->billing_mode);
+		break;
+	case ACCOUNT_FIELD_EMAIL_OPT_OUT:
+		snprintf(buf, size, "%s", b->email_opt_out ? "true" : "false");
 		break;
 	case ACCOUNT_FIELD_COUNT:
 		break;
@@ -107,6 +110,9 @@ field_copy(struct account_billing *to, const struct account_billing *from,
 	case ACCOUNT_FIELD_BILLING_MODE:
 		memcpy(to->billing_mode, from->billing_mode,
 		    sizeof(to->billing_mode));
+		break;
+	case ACCOUNT_FIELD_EMAIL_OPT_OUT:
+		to->email_opt_out = from->email_opt_out;
 		break;
 	case ACCOUNT_FIELD_COUNT:
 		break;

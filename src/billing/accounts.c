@@ -735,10 +735,10 @@ account_set_timezone(struct db *db, const struct billing_config *cfg,
 	"COALESCE(billing_address, ''), COALESCE(country, ''), " \
 	"COALESCE(tax_id, ''), COALESCE(tax_rate_id, ''), tax_exempt, " \
 	"COALESCE(billing_mode, ''), timezone, COALESCE(timezone_prev, ''), " \
-	"timezone_from"
+	"timezone_from, email_opt_out"
 enum { BILL_NAME, BILL_ADDRESS, BILL_COUNTRY, BILL_TAX_ID, BILL_RATE,
 	BILL_EXEMPT, BILL_MODE, BILL_TZ, BILL_TZ_PREV, BILL_TZ_FROM,
-	BILL_NCOLS };
+	BILL_OPT_OUT, BILL_NCOLS };
 enum { ACCOUNT_BILLING_GET, ACCOUNT_BILLING_LOCK, ACCOUNT_BILLING_SET,
 	ACCOUNT_BILLING_NSTMTS };
 static const struct db_stmt account_billing_sql[ACCOUNT_BILLING_NSTMTS] = {
@@ -748,8 +748,8 @@ static const struct db_stmt account_billing_sql[ACCOUNT_BILLING_NSTMTS] = {
 	    "billing_accounts WHERE id = ? FOR UPDATE", 1, BILL_NCOLS },
 	[ACCOUNT_BILLING_SET] = { "UPDATE billing_accounts SET "
 	    "billing_name = ?, billing_address = ?, country = ?, tax_id = ?, "
-	    "tax_rate_id = ?, tax_exempt = ?, billing_mode = ? WHERE id = ?",
-	    8, 0 },
+	    "tax_rate_id = ?, tax_exempt = ?, billing_mode = ?, "
+	    "email_opt_out = ? WHERE id = ?", 9, 0 },
 };
 const struct db_stmts account_billing_stmts = DB_STMTS("account_billing",
     account_billing_sql);
@@ -781,7 +781,7 @@ account_billing_get(struct db *db, uint64_t id, int lock,
 {
 	struct db_result *res = NULL;
 	char address[ACCOUNT_ADDRESS_LINES * (ACCOUNT_TEXT_MAX + 1) + 1];
-	int64_t exempt = 0;
+	int64_t exempt = 0, opt_out = 0;
 	int rc, f;
 
 	struct db_param p[] = { DBP_INT(id) };
@@ -802,6 +802,8 @@ account_billing_get(struct db *db, uint64_t id, int lock,
 		out->tax_exempt = exempt != 0;
 		db_col_text(res, BILL_MODE, out->billing_mode,
 		    sizeof(out->billing_mode));
+		(void)db_col_i64(res, BILL_OPT_OUT, &opt_out);
+		out->email_opt_out = opt_out != 0;
 		db_col_text(res, BILL_TZ, out->zone.zone,
 		    sizeof(out->zone.zone));
 		db_col_text(res, BILL_TZ_PREV, out->zone.prev,
@@ -834,7 +836,8 @@ account_billing_store(struct db *db, uint64_t id,
 	struct db_param p[] = { text_or_null(b->name), text_or_null(address),
 	    text_or_null(b->country), text_or_null(b->tax_id),
 	    text_or_null(b->tax_rate_id), DBP_INT(b->tax_exempt ? 1 : 0),
-	    text_or_null(b->billing_mode), DBP_INT(id) };
-	return db_run(db, &account_billing_stmts, ACCOUNT_BILLING_SET, p, 8,
+	    text_or_null(b->billing_mode), DBP_INT(b->email_opt_out ? 1 : 0),
+	    DBP_INT(id) };
+	return db_run(db, &account_billing_stmts, ACCOUNT_BILLING_SET, p, 9,
 	    NULL, NULL);
 }

@@ -234,7 +234,7 @@ extern const struct db_stmts account_contact_stmts;
 #define ACCOUNT_ADDRESS_LINES 6
 #define ACCOUNT_TAX_ID_MAX 64
 
-/* "" (0 for tax_exempt) when unset. */
+/* "" (0 for tax_exempt and email_opt_out) when unset. */
 struct account_billing {
 	char name[ACCOUNT_TEXT_MAX + 1];
 	char address[ACCOUNT_ADDRESS_LINES][ACCOUNT_TEXT_MAX + 1];
@@ -247,6 +247,7 @@ struct account_billing {
 	struct period_zone zone;       /* read only here: its time zone (the
 	                                  PDFs' dates); account_set_timezone
 	                                  writes it */
+	int email_opt_out;             /* 1: no email (docs/email.md) */
 };
 
 /* The billing details of account id; with lock, the row stays locked until

@@ -31,6 +31,7 @@
 #include "config.h"
 #include "db.h"
 #include "dispatch.h"
+#include "emails.h"
 #include "events.h"
 #include "jobs.h"
 #include "log.h"
@@ -351,6 +352,27 @@ send_batch(struct dispatcher *d, int64_t deadline)
 	return rc;
 }
 
+/* The email step after the webhook's (emails.h): its outcome appended to
+ * the run's message.  DB_OK or a database error. */
+static int
+email_step(struct app *app, const struct job_opts *opts,
+    struct job_result *result)
+{
+	struct emails_stats st;
+	size_t n = strlen(result->message);
+	int rc;
+
+	if (!app->cfg->email.enabled)
+		return DB_OK;
+	rc = emails_run(app, opts != NULL ? opts->now : 0, RUN_BUDGET_USEC, &st);
+	snprintf(result->message + n, sizeof(result->message) - n,
+	    "; emails: %llu sent, %llu retried, %llu failed, %llu skipped%s",
+	    (unsigned long long)st.sent, (unsigned long long)st.retried,
+	    (unsigned long long)st.failed, (unsigned long long)st.skipped,
+	    rc != DB_OK ? ", then the database failed" : "");
+	return rc;
+}
+
 int
 dispatch_job(struct app *app, const struct job_opts *opts,
     struct job_result *result)
@@ -363,7 +385,7 @@ dispatch_job(struct app *app, const struct job_opts *opts,
 	if (cfg->events_webhook_url == NULL || cfg->events_webhook_secret == NULL) {
 		snprintf(result->message, sizeof(result->message),
 		    "no eventsWebhookUrl configured: nothing to do");
-		ret = 0;
+		ret = email_step(app, opts, result) == DB_OK ? 0 : -1;
 		goto out;
 	}
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
@@ -406,7 +428,7 @@ dispatch_job(struct app *app, const struct job_opts *opts,
 	    "%llu delivered, %llu retried, %llu failed",
 	    (unsigned long long)d->delivered, (unsigned long long)d->retried,
 	    (unsigned long long)d->failed);
-	ret = 0;
+	ret = email_step(app, opts, result) == DB_OK ? 0 : -1;
 out:
 	if (d != NULL) {
 		batch_clear(d);

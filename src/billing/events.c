@@ -17,13 +17,17 @@
 #include "timeutil.h"
 
 enum { EVENTS_INSERT, EVENTS_PAGE, EVENTS_LEASE, EVENTS_DELIVERED,
-    EVENTS_RETRY, EVENTS_FAILED, EVENTS_RELEASE, EVENTS_NSTMTS,
+    EVENTS_RETRY, EVENTS_FAILED, EVENTS_RELEASE, EVENTS_EMAILS_QUEUED,
+    EVENTS_NSTMTS,
     EVENTS_INSERT_ROWS = EVENTS_NSTMTS };
 
 /* the columns of EVENTS_PAGE */
 enum { PAGE_COL_ID, PAGE_COL_EVENT_ID, PAGE_COL_TYPE, PAGE_COL_USER,
     PAGE_COL_STATUS, PAGE_COL_ATTEMPTS, PAGE_COL_NEXT, PAGE_COL_ERROR,
-    PAGE_COL_CREATED, PAGE_COL_DELIVERED, PAGE_COL_PAYLOAD, PAGE_NCOLS };
+    PAGE_COL_CREATED, PAGE_COL_DELIVERED, PAGE_COL_PAYLOAD,
+    PAGE_COL_MAIL_STATUS, PAGE_COL_MAIL_TO, PAGE_COL_MAIL_ATTEMPTS,
+    PAGE_COL_MAIL_NEXT, PAGE_COL_MAIL_ERROR, PAGE_COL_MAIL_REPLY,
+    PAGE_COL_MAIL_ID, PAGE_COL_MAIL_SENT, PAGE_COL_MAIL_SKIP, PAGE_NCOLS };
 
 static const struct db_stmt events_sql[EVENTS_NSTMTS] = {
 	[EVENTS_INSERT] = {
@@ -34,8 +38,11 @@ static const struct db_stmt events_sql[EVENTS_NSTMTS] = {
 	[EVENTS_PAGE] = {
 	    "SELECT e.id, e.event_id, e.type, a.user_id, e.status, e.attempts, "
 	    "e.next_attempt_at, e.last_error, e.created_at, e.delivered_at, "
-	    "e.payload FROM billing_events e "
+	    "e.payload, m.status, m.recipient, m.attempts, m.next_attempt_at, "
+	    "m.last_error, m.relay_reply, m.message_id, m.sent_at, "
+	    "m.skip_reason FROM billing_events e "
 	    "LEFT JOIN billing_accounts a ON a.id = e.account_id "
+	    "LEFT JOIN billing_emails m ON m.event_ref = e.id "
 	    "WHERE (? = 0 OR e.id < ?) AND (? = '' OR e.status = ?) "
 	    "AND (? = '' OR e.type = ?) AND (? = 0 OR e.account_id = ?) "
 	    "ORDER BY e.id DESC LIMIT ?", 9, PAGE_NCOLS },
@@ -57,6 +64,9 @@ static const struct db_stmt events_sql[EVENTS_NSTMTS] = {
 	[EVENTS_RELEASE] = {
 	    "UPDATE billing_events SET next_attempt_at = ? WHERE id = ? "
 	    "AND status = 'pending'", 2, 0 },
+	/* the email step (emails.c) has looked at it */
+	[EVENTS_EMAILS_QUEUED] = {
+	    "UPDATE billing_events SET emails_queued = 1 WHERE id = ?", 1, 0 },
 };
 
 const struct db_stmts events_stmts = DB_STMTS("events", events_sql);
@@ -186,6 +196,22 @@ read_row(const struct db_result *res, struct event_row *ev)
 	    db_col_time(res, PAGE_COL_CREATED, &ev->created_at) != 0 ||
 	    db_col_time(res, PAGE_COL_DELIVERED, &ev->delivered_at) != 0)
 		return DB_ERROR;
+	/* its email, when the email step made one */
+	ev->email.status = db_col(res, PAGE_COL_MAIL_STATUS, NULL);
+	if (ev->email.status != NULL) {
+		ev->email.recipient = db_col(res, PAGE_COL_MAIL_TO, NULL);
+		ev->email.last_error = db_col(res, PAGE_COL_MAIL_ERROR, NULL);
+		ev->email.relay_reply = db_col(res, PAGE_COL_MAIL_REPLY, NULL);
+		ev->email.message_id = db_col(res, PAGE_COL_MAIL_ID, NULL);
+		ev->email.skip_reason = db_col(res, PAGE_COL_MAIL_SKIP, NULL);
+		if (db_col_i64(res, PAGE_COL_MAIL_ATTEMPTS,
+		    &ev->email.attempts) != 0 ||
+		    (strcmp(ev->email.status, "pending") == 0 &&
+		    db_col_time(res, PAGE_COL_MAIL_NEXT,
+		    &ev->email.next_attempt_at) != 0) ||
+		    db_col_time(res, PAGE_COL_MAIL_SENT, &ev->email.sent_at) != 0)
+			return DB_ERROR;
+	}
 	return DB_OK;
 }
 
@@ -273,4 +299,13 @@ event_release(struct db *db, uint64_t id, const char *when)
 	struct db_param p[] = { DBP_STR(when), DBP_INT(id) };
 
 	return db_run(db, &events_stmts, EVENTS_RELEASE, p, 2, NULL, NULL);
+}
+
+int
+event_emails_queued(struct db *db, uint64_t id)
+{
+	struct db_param p[] = { DBP_INT(id) };
+
+	return db_run(db, &events_stmts, EVENTS_EMAILS_QUEUED, p, 1, NULL,
+	    NULL);
 }

@@ -70,6 +70,18 @@ struct event_row {
 	int64_t delivered_at;
 	const char *payload;            /* the envelope's JSON text */
 	size_t payload_len;
+	/* its email (emails.c): status NULL when it has none */
+	struct {
+		const char *status;     /* pending, sent, failed, skipped */
+		const char *recipient;  /* NULL: none (skipped) */
+		const char *skip_reason;        /* no_email, opted_out */
+		int64_t attempts;
+		int64_t next_attempt_at;        /* 0 unless pending */
+		const char *last_error;
+		const char *relay_reply;        /* the relay's answer */
+		const char *message_id;
+		int64_t sent_at;                /* 0: not sent */
+	} email;
 };
 
 typedef void (*event_row_fn)(const struct event_row *ev, void *arg);
@@ -102,6 +114,10 @@ int event_retry(struct db *db, uint64_t id, const char *next,
 int event_failed(struct db *db, uint64_t id, const char *error);
 /* Given back unsent: due again at `when`. */
 int event_release(struct db *db, uint64_t id, const char *when);
+
+/* The email step (emails.c) has looked at event id: it made the event's
+ * email row, or the event mails nothing.  DB_OK or an error. */
+int event_emails_queued(struct db *db, uint64_t id);
 
 /* The statement tables (statements.c). */
 struct db_stmts;

@@ -7,6 +7,7 @@
 #include "accounts.h"
 #include "db.h"
 #include "dispatch.h"
+#include "emails.h"
 #include "events.h"
 #include "jobs.h"
 #include "metering.h"
@@ -70,6 +71,7 @@ static const struct db_stmts *const tables[] = {
 	&jobs_stmts,
 	&events_stmts,
 	&dispatch_stmts,
+	&emails_stmts,
 	&quotas_stmts,
 
 	NULL

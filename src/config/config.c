@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -55,6 +56,10 @@ static const struct env_override env_overrides[] = {
 	    CF(platform_suspend_url), config_check_url },
 	{ "STRIPE_API_BASE", "stripeApiBase", CF(stripe_api_base),
 	    config_check_stripe_api_base },
+	{ "BILLING_SMTP_URL", "email.smtpUrl", CF(email.smtp_url),
+	    config_check_smtp_url },
+	{ "BILLING_SMTP_PASSWORD", "email.password", CF(email.password),
+	    NULL },
 };
 
 static const char *
@@ -160,6 +165,23 @@ cross_check(struct billing_config *cfg, char *err, size_t errlen)
 		errbuf_set(err, errlen, "eventsWebhookSecret: required when "
 		    "platformSuspendUrl is set (notices are signed with it)");
 		return -1;
+	}
+	if (cfg->email.enabled) {
+		if (cfg->email.smtp_url == NULL) {
+			errbuf_set(err, errlen, "email.smtpUrl: required when "
+			    "email is set (or BILLING_SMTP_URL)");
+			return -1;
+		}
+		if (cfg->email.password != NULL && cfg->email.username == NULL) {
+			errbuf_set(err, errlen, "email.username: required "
+			    "when a password is set");
+			return -1;
+		}
+		/* not given: required unless smtps:// or a loopback relay */
+		if (cfg->email.starttls == -1)
+			cfg->email.starttls = strncasecmp(cfg->email.smtp_url,
+			    "smtps://", 8) != 0 &&
+			    !config_smtp_url_loopback(cfg->email.smtp_url);
 	}
 	if (cfg->billing_mode != MODE_USAGE && cfg->n_plans == 0) {
 		errbuf_set(err, errlen, "subscriptionPlans: at least one "
@@ -431,6 +453,13 @@ config_free(struct billing_config *cfg)
 		free(cfg->issuer.address[i]);
 	free(cfg->issuer.email);
 	free(cfg->issuer.tax_id);
+	free(cfg->email.smtp_url);
+	free(cfg->email.username);
+	config_free_secret(cfg->email.password);
+	free(cfg->email.from);
+	free(cfg->email.reply_to);
+	free(cfg->email.template_dir);
+	config_clear_email_events(&cfg->email);
 	free(cfg);
 }
 
@@ -468,4 +497,17 @@ config_mode_name(enum billing_mode mode)
 	if ((size_t)mode < NKEYS(config_mode_names))
 		return config_mode_names[mode];
 	return "unknown";
+}
+
+int
+config_email_wants(const struct billing_config *cfg, const char *type)
+{
+	size_t i;
+
+	if (!cfg->email.enabled)
+		return 0;
+	for (i = 0; i < cfg->email.n_events; i++)
+		if (strcmp(cfg->email.events[i], type) == 0)
+			return 1;
+	return 0;
 }

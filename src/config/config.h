@@ -62,6 +62,29 @@ struct invoice_issuer {
 	char *tax_id;                  /* NULL when absent */
 };
 
+/*
+ * email (docs/email.md): invoice and payment emails through the operator's
+ * SMTP relay.  Off (enabled 0) when the key is absent.
+ */
+#define CONFIG_MAX_EMAIL_EVENTS 16
+#define CONFIG_EMAIL_EVENT_MAX 64
+struct email_config {
+	int enabled;                   /* the "email" object was given */
+	char *smtp_url;                /* smtp://host[:port] or smtps://...;
+	                                * env BILLING_SMTP_URL wins */
+	char *username;                /* NULL: no AUTH */
+	char *password;                /* env BILLING_SMTP_PASSWORD wins */
+	char *from;                    /* "addr@host" or "Name <addr@host>" */
+	char *reply_to;                /* NULL when absent */
+	int starttls;                  /* 1: STARTTLS required (smtp://);
+	                                * default: 1 unless the host is
+	                                * loopback */
+	char *events[CONFIG_MAX_EMAIL_EVENTS];
+	size_t n_events;
+	char *template_dir;            /* default /etc/streamspace-billing/email */
+	int timeout_seconds;           /* one SMTP attempt, default 30 */
+};
+
 struct billing_config {
 	/* the seed's keys */
 	int enabled;
@@ -125,7 +148,17 @@ struct billing_config {
 	size_t n_tax_rates;
 	char *default_tax_rate;
 	struct invoice_issuer issuer;
+	struct email_config email;
 };
+
+/* 1 when the email config mails events of this type. */
+int config_email_wants(const struct billing_config *cfg, const char *type);
+
+/*
+ * The address part of a mailbox ("a@b" or "Name <a@b>") into out; 0, or
+ * -1 when it is not one (config_check_mailbox says why).
+ */
+int config_mailbox_address(const char *mailbox, char *out, size_t size);
 
 /*
  * The origin of an http(s) URL, "scheme://host[:port]" lowercased (the

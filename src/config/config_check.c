@@ -5,6 +5,7 @@
  * text that never quotes the value.
  */
 #include <sys/un.h>
+#include <ctype.h>
 
 #include <string.h>
 #include <strings.h>
@@ -288,4 +289,129 @@ config_check_plan_id(const char *s)
 			return "must be 1 to 64 characters of a-z, 0-9, '_' "
 			    "and '-'";
 	return NULL;
+}
+
+/* smtp://host[:port] or smtps://host[:port], an optional "/" after; the
+ * host of letters, digits, '.', '-' or an IPv6 literal in brackets.  The
+ * credentials are keys of their own, never in the URL. */
+const char *
+config_check_smtp_url(const char *s)
+{
+	const char *h, *p;
+
+	if (strncasecmp(s, "smtps://", 8) == 0)
+		h = s + 8;
+	else if (strncasecmp(s, "smtp://", 7) == 0)
+		h = s + 7;
+	else
+		return "must start with smtp:// or smtps://";
+	p = h;
+	if (*p == '[') {
+		while (*++p != '\0' && *p != ']')
+			if (strchr("0123456789abcdefABCDEF:.", *p) == NULL)
+				return "must name a host after the scheme";
+		if (*p++ != ']' || p == h + 2)
+			return "must name a host after the scheme";
+	} else
+		while (*p != '\0' && strchr("abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-", *p) != NULL)
+			p++;
+	if (p == h)
+		return "must name a host after the scheme (the credentials "
+		    "go in username and password)";
+	if (*p == ':') {
+		long port = 0;
+
+		if (!(p[1] >= '0' && p[1] <= '9'))
+			return "must have a port number after ':'";
+		while (*++p >= '0' && *p <= '9')
+			if ((port = port * 10 + (*p - '0')) > 65535)
+				return "must have a port from 1 to 65535";
+		if (port == 0)
+			return "must have a port from 1 to 65535";
+	}
+	if (*p == '/')
+		p++;
+	if (*p != '\0')
+		return "must be smtp(s)://host[:port] with nothing after";
+	return NULL;
+}
+
+int
+config_smtp_url_loopback(const char *s)
+{
+	const char *h = strncasecmp(s, "smtps://", 8) == 0 ? s + 8 : s + 7;
+	size_t n = strcspn(h, ":/");
+
+	if (h[0] == '[')
+		return strncmp(h, "[::1]", 5) == 0;
+	return (n == 9 && strncasecmp(h, "localhost", 9) == 0) ||
+	    strncmp(h, "127.", 4) == 0;
+}
+
+/* The addr-spec we accept: local@domain, the local part of letters,
+ * digits and !#$%&'*+/=?^_`{|}~.- , the domain of letters, digits, '.' and
+ * '-', neither part empty.  The length of the addr-spec, 0 when not one. */
+static size_t
+addr_spec(const char *s, size_t len)
+{
+	size_t i = 0, at;
+
+	while (i < len && (isalnum((unsigned char)s[i]) ||
+	    strchr("!#$%&'*+/=?^_`{|}~.-", s[i]) != NULL) && s[i] != '\0')
+		i++;
+	if (i == 0 || i >= len || s[i] != '@')
+		return 0;
+	at = ++i;
+	while (i < len && (isalnum((unsigned char)s[i]) || s[i] == '.' ||
+	    s[i] == '-'))
+		i++;
+	if (i == at || i != len || s[at] == '.' || s[i - 1] == '.')
+		return 0;
+	return len;
+}
+
+const char *
+config_check_mailbox(const char *s)
+{
+	const char *lt, *p;
+	size_t len = strlen(s);
+
+	if (len == 0 || len > 320 + 200)
+		return "must be an address (a@example.com) or a name and an "
+		    "address (Name <a@example.com>)";
+	if ((lt = strchr(s, '<')) == NULL)
+		return addr_spec(s, len) ? NULL : "must be an address "
+		    "(a@example.com) or a name and an address "
+		    "(Name <a@example.com>)";
+	for (p = s; p < lt; p++)
+		if (*p == '"' || *p == '>' || *p == '\\' ||
+		    (unsigned char)*p < 0x20 || *p == 0x7f)
+			return "the name before <address> must not contain "
+			    "quotes, backslashes, '>' or control characters";
+	if (s[len - 1] != '>' || !addr_spec(lt + 1, len - (size_t)(lt - s) - 2))
+		return "must be an address (a@example.com) or a name and an "
+		    "address (Name <a@example.com>)";
+	return NULL;
+}
+
+int
+config_mailbox_address(const char *mailbox, char *out, size_t size)
+{
+	const char *lt = strchr(mailbox, '<');
+	size_t len;
+
+	if (config_check_mailbox(mailbox) != NULL)
+		return -1;
+	if (lt == NULL)
+		len = strlen(mailbox);
+	else {
+		mailbox = lt + 1;
+		len = strlen(mailbox) - 1;
+	}
+	if (len >= size)
+		return -1;
+	memcpy(out, mailbox, len);
+	out[len] = '\0';
+	return 0;
 }

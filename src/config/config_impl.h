@@ -82,6 +82,9 @@ void config_clear_webhook_secrets(struct billing_config *cfg);
 int config_add_webhook_csv(struct billing_config *cfg, const char *s,
     size_t len, const char *path, char *err, size_t errlen);
 
+/* email.events' list */
+void config_clear_email_events(struct email_config *ec);
+
 /* jwtUserClaims' list */
 void config_clear_user_claims(struct billing_config *cfg);
 
@@ -111,5 +114,9 @@ const char *config_check_currency(const char *s);
 const char *config_check_cron(const char *s);
 const char *config_check_jwt_secret(const char *s);
 const char *config_check_plan_id(const char *s);
+const char *config_check_smtp_url(const char *s);
+const char *config_check_mailbox(const char *s);
+/* 1 when the smtp(s) URL's host is loopback (127.x, ::1, localhost) */
+int config_smtp_url_loopback(const char *s);
 
 #endif

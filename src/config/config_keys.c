@@ -672,6 +672,105 @@ parse_issuer(struct json_object *val, void *base, const char *path,
 	    &cfg->issuer, path, err, errlen);
 }
 
+/* email.events: an array of event types (billing.*), at most 16. */
+static int
+parse_email_events(struct json_object *val, void *base, const char *path,
+    char *err, size_t errlen)
+{
+	struct email_config *ec = base;
+	struct json_object *item;
+	const char *s;
+	size_t i, n;
+
+	config_clear_email_events(ec);
+	if (!json_object_is_type(val, json_type_array) ||
+	    (n = json_object_array_length(val)) > CONFIG_MAX_EMAIL_EVENTS) {
+		errbuf_set(err, errlen, "%s: must be an array of at most %d "
+		    "event types", path, CONFIG_MAX_EMAIL_EVENTS);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		item = json_object_array_get_idx(val, i);
+		s = json_object_is_type(item, json_type_string) ?
+		    json_object_get_string(item) : NULL;
+		if (s == NULL || strncmp(s, "billing.", 8) != 0 ||
+		    strlen(s) > CONFIG_EMAIL_EVENT_MAX || strlen(s) < 9 ||
+		    strspn(s, "abcdefghijklmnopqrstuvwxyz._") != strlen(s)) {
+			errbuf_set(err, errlen, "%s[%zu]: must be an event "
+			    "type such as \"billing.invoice.created\"", path, i);
+			return -1;
+		}
+		if ((ec->events[i] = strdup(s)) == NULL) {
+			errbuf_set(err, errlen, "%s: out of memory", path);
+			return -1;
+		}
+		ec->n_events = i + 1;
+	}
+	return 0;
+}
+
+#define EF(f) offsetof(struct email_config, f)
+static const struct key email_keys[] = {
+	KSTR("smtpUrl", EF(smtp_url), 1, 1024, NULL, config_check_smtp_url,
+	    0),
+	KSTR("username", EF(username), 1, 255, NULL, NULL, 0),
+	KSTR("password", EF(password), 1, STR_MAX, NULL, NULL, 0),
+	KSTR("from", EF(from), 1, 520, NULL, config_check_mailbox,
+	    KF_REQUIRED),
+	KSTR("replyTo", EF(reply_to), 1, 520, NULL, config_check_mailbox, 0),
+	KBOOL("starttls", EF(starttls), -1),
+	KCUSTOM("events", parse_email_events, 0),
+	KSTR("templateDir", EF(template_dir), 1, 4095,
+	    "/etc/streamspace-billing/email", config_check_abs_path, 0),
+	KINT("timeoutSeconds", EF(timeout_seconds), 1, 300, 30),
+};
+
+/* The events mailed when email.events is not given. */
+static const char *const email_default_events[] = {
+	"billing.invoice.created", "billing.invoice.paid",
+	"billing.payment.failed", "billing.credit_note.created",
+	"billing.quota.warning",
+};
+
+void
+config_clear_email_events(struct email_config *ec)
+{
+	size_t i;
+
+	for (i = 0; i < ec->n_events; i++) {
+		free(ec->events[i]);
+		ec->events[i] = NULL;
+	}
+	ec->n_events = 0;
+}
+
+static int
+parse_email(struct json_object *val, void *base, const char *path,
+    char *err, size_t errlen)
+{
+	struct billing_config *cfg = base;
+	struct email_config *ec = &cfg->email;
+	size_t i;
+
+	if (!json_object_is_type(val, json_type_object)) {
+		errbuf_set(err, errlen, "%s: must be an object", path);
+		return -1;
+	}
+	if (config_set_defaults(email_keys, NKEYS(email_keys), ec, err,
+	    errlen) == -1)
+		return -1;
+	for (i = 0; i < NKEYS(email_default_events); i++) {
+		if ((ec->events[i] = strdup(email_default_events[i])) == NULL) {
+			errbuf_set(err, errlen, "%s: out of memory", path);
+			return -1;
+		}
+		ec->n_events = i + 1;
+	}
+	ec->enabled = 1;
+	return config_parse_object(val, email_keys, NKEYS(email_keys), ec,
+	    path, err, errlen);
+}
+
 static const struct key top_keys[] = {
 	/* the seed's keys */
 	KBOOL("enabled", CF(enabled), 1),
@@ -731,6 +830,7 @@ static const struct key top_keys[] = {
 	KCUSTOM("taxRates", parse_tax_rates, 0),
 	KSTR("defaultTaxRate", CF(default_tax_rate), 1, 64, NULL, NULL, 0),
 	KCUSTOM("invoiceIssuer", parse_issuer, 0),
+	KCUSTOM("email", parse_email, 0),
 };
 
 /* the list reaches jwt_keys_set_claims as it is */

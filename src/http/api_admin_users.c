@@ -279,6 +279,8 @@ details_json(const struct billing_config *cfg, const struct account_details *d)
 	add_string_or_null(o, "tax_rate_id", b->tax_rate_id);
 	json_object_object_add(o, "tax_exempt",
 	    json_object_new_boolean(b->tax_exempt));
+	json_object_object_add(o, "email_opt_out",
+	    json_object_new_boolean(b->email_opt_out));
 	/* the rate its next invoice carries: none when exempt, else its own,
 	 * else the config's default */
 	if (!b->tax_exempt)
@@ -405,7 +407,7 @@ address_field(struct json_object *body, struct account_billing *b)
 
 static const char *const patch_keys[] = { "billing_name", "billing_address",
     "country", "tax_id", "tax_rate_id", "tax_exempt", "billing_mode",
-    "timezone", NULL };
+    "timezone", "email_opt_out", NULL };
 
 /* Reads and checks the body into *p.  0, or -1 after answering 400. */
 static int
@@ -456,6 +458,13 @@ parse_patch(struct app *app, struct http_request *req,
 			    "must be true or false");
 		v->tax_exempt = json_object_get_boolean(o);
 		p->given |= 1u << ACCOUNT_FIELD_TAX_EXEMPT;
+	}
+	if (json_object_object_get_ex(body, "email_opt_out", &o)) {
+		if (!json_object_is_type(o, json_type_boolean))
+			return api_bad_param(req, "email_opt_out",
+			    "must be true or false");
+		v->email_opt_out = json_object_get_boolean(o);
+		p->given |= 1u << ACCOUNT_FIELD_EMAIL_OPT_OUT;
 	}
 	if ((r = text_field(body, "billing_mode", 15, mode,
 	    sizeof(mode))) < 0 || (r == 1 && mode[0] != '\0' &&

@@ -99,6 +99,31 @@ struct page {
 	int64_t last_id;
 };
 
+/* The event's email (docs/email.md); ev->email.status is set. */
+static struct json_object *
+email_state(const struct event_row *ev)
+{
+	struct json_object *m = json_object_new_object();
+
+	json_object_object_add(m, "status",
+	    json_object_new_string(ev->email.status));
+	add_text(m, "recipient", ev->email.recipient, ev->email.recipient ?
+	    strlen(ev->email.recipient) : 0);
+	add_text(m, "skip_reason", ev->email.skip_reason,
+	    ev->email.skip_reason ? strlen(ev->email.skip_reason) : 0);
+	json_object_object_add(m, "attempts",
+	    json_object_new_int64(ev->email.attempts));
+	add_time(m, "next_attempt_at", ev->email.next_attempt_at);
+	add_text(m, "last_error", ev->email.last_error, ev->email.last_error ?
+	    strlen(ev->email.last_error) : 0);
+	add_text(m, "relay_reply", ev->email.relay_reply,
+	    ev->email.relay_reply ? strlen(ev->email.relay_reply) : 0);
+	add_text(m, "message_id", ev->email.message_id, ev->email.message_id ?
+	    strlen(ev->email.message_id) : 0);
+	add_time(m, "sent_at", ev->email.sent_at);
+	return m;
+}
+
 /* One event as the endpoint answers it, appended to the page arg. */
 static void
 add_event(const struct event_row *ev, void *arg)
@@ -122,6 +147,9 @@ add_event(const struct event_row *ev, void *arg)
 		log_warnx("event %lld: stored payload is not JSON: %s",
 		    (long long)ev->id, why);
 	json_object_object_add(o, "payload", payload);
+	/* only an event the email step mails (or skipped) has one */
+	if (ev->email.status != NULL)
+		json_object_object_add(o, "email", email_state(ev));
 	json_object_array_add(pg->events, o);
 	pg->last_id = ev->id;
 }
