@@ -301,6 +301,25 @@ class BatchHooksTest(StackTestCase):
         self.assertError(resp, 415, "unsupported_media_type")
 
 
+class BatchHooksDisabledTest(StackTestCase):
+    """enabled: false: the batch answers as every hook does and records
+    nothing (docs/configuration.md)."""
+
+    config_overrides = {"enabled": False}
+
+    def test_disabled_records_nothing(self):
+        user = "batch-disabled-user"
+        status, _, body = self.request(
+            "POST", "hooks/batch", token=self.service_token(),
+            body={"events": [{"type": "user-created", "user_id": user}]})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["billing"], "disabled")
+        self.assertIs(body["recorded"], False)
+        self.assertEqual(self.stack.mariadb.sql(
+            "SELECT COUNT(*) FROM billing_accounts WHERE user_id = '%s'" % user,
+            database=self.stack.db_name), [["0"]])
+
+
 if __name__ == "__main__":
     import unittest
     unittest.main()
