@@ -822,19 +822,22 @@ struct sql_rows session_beats_read_rows = SQL_ROWS_STMT("session_beats", 0, 17,
     "WHERE s.session_id IN (",
     "?", ")");
 
-/* Each session's latest heartbeat of the batch, guarded as SESSION_SQL_
- * BEAT_FAST (open, awake, older, the sizes read); padding rows have id 0. */
+/*
+ * Each session's latest heartbeat of the batch, applied while the session is
+ * still open, awake and older; padding rows have id 0.  Unlike
+ * SESSION_SQL_BEAT_FAST it does not compare the sizes: a resize committed
+ * between the read and this changes nothing these beats do (they state no
+ * other size than the one read, and moving last_heartbeat_at forward
+ * commutes with a resize), so they stand as if applied just before it.
+ */
 struct sql_rows session_beats_update_rows = SQL_ROWS_STMT("session_beats", 1, 0,
-    "UPDATE (SELECT 0 AS id, CAST(NULL AS DATETIME(6)) AS at, "
-    "CAST(0 AS DECIMAL(12,6)) AS cpu, CAST(0 AS DECIMAL(14,6)) AS mem, "
-    "CAST(0 AS DECIMAL(16,6)) AS sto FROM DUAL WHERE 0 "
-    "UNION ALL VALUES ",
-    "(?, ?, ?, ?, ?)",
+    "UPDATE (SELECT 0 AS id, CAST(NULL AS DATETIME(6)) AS at FROM DUAL "
+    "WHERE 0 UNION ALL VALUES ",
+    "(?, ?)",
     ") v STRAIGHT_JOIN billing_sessions s FORCE INDEX (PRIMARY) "
     "ON s.id = v.id SET s.last_heartbeat_at = v.at "
     "WHERE s.ended_at IS NULL AND s.hibernated = 0 "
-    "AND s.last_heartbeat_at < v.at AND s.cpu_cores = v.cpu "
-    "AND s.memory_gb = v.mem AND s.storage_gb = v.sto");
+    "AND s.last_heartbeat_at < v.at");
 
 /* session_beats_read_rows' columns past BEAT_READ's */
 enum { BEATS_SESSION_ID = BEAT_HIBERNATED + 1, BEATS_STATUS, BEATS_ACCOUNT };
@@ -926,7 +929,6 @@ beats_update(struct db *db, struct beats_session *ss, size_t n, int *all)
 {
 	struct db_param *p;
 	struct time_text *t;
-	struct size_text *z;
 	uint64_t affected = 0;
 	size_t m = 0, k, i, j = 0;
 	int rc;
@@ -937,31 +939,26 @@ beats_update(struct db *db, struct beats_session *ss, size_t n, int *all)
 	if (m == 0)
 		return DB_OK;
 	k = sql_rows_chunk_wide(m);
-	p = calloc(k * 5, sizeof(*p));
+	p = calloc(k * 2, sizeof(*p));
 	t = calloc(m, sizeof(*t));
-	z = calloc(m, sizeof(*z));
-	if (p == NULL || t == NULL || z == NULL) {
-		free(p), free(t), free(z);
+	if (p == NULL || t == NULL) {
+		free(p), free(t);
 		return DB_ERROR;
 	}
 	for (i = 0; i < n; i++) {
 		if (!ss[i].fast || ss[i].latest <= ss[i].s.last_heartbeat_at)
 			continue;
-		size_text(&z[j / 5], &ss[i].s.size);
 		p[j] = DBP_INT(ss[i].s.pk);
-		p[j + 1] = DBP_STR(time_text(&t[j / 5], ss[i].latest));
-		p[j + 2] = DBP_STR(z[j / 5].cpu);
-		p[j + 3] = DBP_STR(z[j / 5].memory);
-		p[j + 4] = DBP_STR(z[j / 5].storage);
-		j += 5;
+		p[j + 1] = DBP_STR(time_text(&t[j / 2], ss[i].latest));
+		j += 2;
 	}
-	for (; j < k * 5; j += 5) {   /* padding: matches no session */
+	for (; j < k * 2; j += 2) {   /* padding: matches no session */
 		p[j] = DBP_INT(0);
-		p[j + 1] = p[j + 2] = p[j + 3] = p[j + 4] = DBP_NULLV;
+		p[j + 1] = DBP_NULLV;
 	}
-	rc = db_run_rows(db, &session_beats_update_rows, k, p, k * 5,
+	rc = db_run_rows(db, &session_beats_update_rows, k, p, k * 2,
 	    &affected, NULL);
-	free(p), free(t), free(z);
+	free(p), free(t);
 	if (rc == DB_OK && affected != m)
 		*all = 0;
 	return rc;

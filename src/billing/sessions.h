@@ -144,9 +144,10 @@ struct session_beat_item {
  * session_heartbeat would answer it had they been sent one after the other
  * in this order.  The common beats (no resize, on a running session whose
  * open segment has its sizes) take two statements for the whole batch: one
- * read of every session named (its user and latest segment), then one
- * autocommitted UPDATE of each session's latest heartbeat, guarded as
- * session_heartbeat's fast path (open, older, the sizes read).  Every beat
+ * read of every session named (its user and open segment), then one
+ * autocommitted UPDATE of each session's latest heartbeat, applied while the
+ * session is still open, awake and older (a resize in between commutes with
+ * these beats: they stand as if applied just before it).  Every beat
  * of a session that needs more (a resize, a hibernated, ended, unknown or
  * closed session, a beat before its start), and every beat of the batch's
  * UPDATE when it did not change the rows it should have (a session changed
