@@ -165,6 +165,8 @@ flush(struct app *app, const struct http_request *req, struct pending *pd,
 			o = captured(c);
 			http_request_reset(&sub);
 		}
+		if (o == NULL)
+			o = refused("the event could not be answered", NULL);
 		json_object_array_put_idx(results, pd->at[i], o);
 	}
 	pd->n = 0;
