@@ -97,22 +97,36 @@ captured(const struct capture *c)
 	return o;
 }
 
-/* A result of our own: 400 invalid_argument. */
+/* A result of our own: status with the error code, message and param. */
 static struct json_object *
-refused(const char *message, const char *param)
+own_result(int status, const char *code, const char *message,
+    const char *param)
 {
 	struct json_object *o = json_object_new_object();
 	struct json_object *err = json_object_new_object();
 
-	json_object_object_add(err, "code",
-	    json_object_new_string("invalid_argument"));
+	json_object_object_add(err, "code", json_object_new_string(code));
 	json_object_object_add(err, "message", json_object_new_string(message));
 	if (param != NULL)
 		json_object_object_add(err, "param",
 		    json_object_new_string(param));
-	json_object_object_add(o, "status", json_object_new_int(400));
+	json_object_object_add(o, "status", json_object_new_int(status));
 	json_object_object_add(o, "error", err);
 	return o;
+}
+
+/* 400 invalid_argument. */
+static struct json_object *
+refused(const char *message, const char *param)
+{
+	return own_result(400, "invalid_argument", message, param);
+}
+
+/* 500 internal: an answer that could not be captured (out of memory). */
+static struct json_object *
+unanswered(void)
+{
+	return own_result(500, "internal", "internal error", NULL);
 }
 
 /* The heartbeats gathered, not yet applied. */
@@ -166,7 +180,7 @@ flush(struct app *app, const struct http_request *req, struct pending *pd,
 			http_request_reset(&sub);
 		}
 		if (o == NULL)
-			o = refused("the event could not be answered", NULL);
+			o = unanswered();
 		json_object_array_put_idx(results, pd->at[i], o);
 	}
 	pd->n = 0;
@@ -251,7 +265,7 @@ api_hooks_batch(struct app *app, struct http_request *req)
 		http_request_reset(&sub);
 put:
 		if (o == NULL)
-			o = refused("the event could not be answered", NULL);
+			o = unanswered();
 		json_object_array_put_idx(results, i, o);
 	}
 	flush(app, req, &pd, results, &c);
