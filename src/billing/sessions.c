@@ -805,21 +805,23 @@ session_heartbeat(struct db *db, const char *session_id,
 
 /* --- heartbeats in batches (POST hooks/batch) -------------------------- */
 
-/* Every session named that has an open segment, with its user, its
- * account's status and that segment: beat_fast's read for many sessions at
- * once (the open segment of a running session is its latest; a session
- * without one is not returned and so goes through session_heartbeat).  The
- * join on the open segment costs the server less than one on MAX(seq). */
-struct sql_rows session_beats_read_rows = SQL_ROWS_STMT("session_beats", 0, 17,
-    "SELECT s.id, s.started_at, s.last_heartbeat_at, s.ended_at, "
-    "s.cpu_cores, s.memory_gb, s.storage_gb, a.user_id, g.seq, "
-    "g.ended_at, g.cpu_cores, g.memory_gb, g.storage_gb, s.hibernated, "
-    "s.session_id, a.status, s.account_id "
+/*
+ * Every session named that beat_fast could take: open, awake, of an account
+ * that is not closed, whose open segment (the latest of a running session)
+ * has the session's sizes; with its user and that segment's seq.  The
+ * conditions are the server's so that only what is answered comes back; a
+ * session not returned goes through session_heartbeat, which says why.
+ */
+struct sql_rows session_beats_read_rows = SQL_ROWS_STMT("session_beats", 0, 9,
+    "SELECT s.id, s.session_id, s.started_at, s.last_heartbeat_at, "
+    "s.cpu_cores, s.memory_gb, s.storage_gb, a.user_id, g.seq "
     "FROM billing_sessions s "
     "JOIN billing_accounts a ON a.id = s.account_id "
     "JOIN billing_session_segments g ON g.session_pk = s.id "
-    "AND g.ended_at IS NULL "
-    "WHERE s.session_id IN (",
+    "AND g.ended_at IS NULL AND g.cpu_cores = s.cpu_cores "
+    "AND g.memory_gb = s.memory_gb AND g.storage_gb = s.storage_gb "
+    "WHERE s.ended_at IS NULL AND s.hibernated = 0 "
+    "AND a.status <> 'closed' AND s.session_id IN (",
     "?", ")");
 
 /*
@@ -839,15 +841,15 @@ struct sql_rows session_beats_update_rows = SQL_ROWS_STMT("session_beats", 1, 0,
     "WHERE s.ended_at IS NULL AND s.hibernated = 0 "
     "AND s.last_heartbeat_at < v.at");
 
-/* session_beats_read_rows' columns past BEAT_READ's */
-enum { BEATS_SESSION_ID = BEAT_HIBERNATED + 1, BEATS_STATUS, BEATS_ACCOUNT };
+/* session_beats_read_rows' columns */
+enum { BEATS_PK, BEATS_SESSION_ID, BEATS_STARTED, BEATS_HEARTBEAT,
+    BEATS_SIZE, BEATS_USER = BEATS_SIZE + 3, BEATS_SEQ };
 
 /* One session of a batch. */
 struct beats_session {
 	const char *session_id;  /* borrowed from the first item naming it */
 	int found, fast;         /* fast: every beat of it takes the grouped path */
 	struct session s;        /* as read (last_heartbeat_at: as stored) */
-	struct session_size seg_size;
 	int64_t latest;          /* the latest `at` of its beats */
 };
 
@@ -873,8 +875,7 @@ beats_read(struct db *db, struct beats_session *ss, size_t n)
 	struct db_param *p;
 	struct db_result *res = NULL;
 	struct beats_session *b;
-	char sid[SESSION_ID_MAX + 1], status[16];
-	int64_t hibernated, seg_end;
+	char sid[SESSION_ID_MAX + 1];
 	size_t k = sql_rows_chunk_wide(n), i;
 	int rc, r;
 
@@ -896,27 +897,14 @@ beats_read(struct db *db, struct beats_session *ss, size_t n)
 		}
 		memset(&b->s, 0, sizeof(b->s));
 		snprintf(b->s.session_id, sizeof(b->s.session_id), "%s", sid);
-		hibernated = 1;
-		seg_end = 0;
-		if (col_id(res, BEAT_PK, &b->s.pk) != 0 ||
-		    col_id(res, BEATS_ACCOUNT, &b->s.account_id) != 0 ||
-		    col_time(res, BEAT_STARTED, &b->s.started_at) != 1 ||
-		    col_time(res, BEAT_HEARTBEAT, &b->s.last_heartbeat_at) != 1 ||
-		    (b->s.ended = col_time(res, BEAT_ENDED, &b->s.ended_at)) < 0 ||
-		    col_size(res, BEAT_SIZE, &b->s.size) != 0 ||
-		    db_col_i64(res, BEAT_SEQ, &b->s.segment) != 0 ||
-		    col_time(res, BEAT_SEG_ENDED, &seg_end) < 0 ||
-		    col_size(res, BEAT_SEG_SIZE, &b->seg_size) != 0 ||
-		    db_col_i64(res, BEAT_HIBERNATED, &hibernated) != 0)
+		if (col_id(res, BEATS_PK, &b->s.pk) != 0 ||
+		    col_time(res, BEATS_STARTED, &b->s.started_at) != 1 ||
+		    col_time(res, BEATS_HEARTBEAT, &b->s.last_heartbeat_at) != 1 ||
+		    col_size(res, BEATS_SIZE, &b->s.size) != 0 ||
+		    db_col_i64(res, BEATS_SEQ, &b->s.segment) != 0)
 			continue; /* unreadable: session_heartbeat decides */
-		db_col_text(res, BEAT_USER, b->s.user_id, sizeof(b->s.user_id));
-		db_col_text(res, BEATS_STATUS, status, sizeof(status));
-		b->found = 1;
-		/* beat_fast's conditions; a closed account's session is ended
-		 * anyway, but session_heartbeat is the one to say so */
-		b->fast = !b->s.ended && hibernated == 0 && seg_end == 0 &&
-		    size_equal(&b->seg_size, &b->s.size) &&
-		    strcmp(status, "closed") != 0;
+		db_col_text(res, BEATS_USER, b->s.user_id, sizeof(b->s.user_id));
+		b->found = b->fast = 1;
 	}
 	db_result_free(res);
 	return r < 0 ? r : DB_OK;
