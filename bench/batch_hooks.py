@@ -223,6 +223,12 @@ def main():
         add("Target: >= %s events/s and within %.0fx of the raw UPDATE: **%s** "
             "(%s events/s, ratio %.2fx)." % (fmt_n(int(TARGET_RATE)), TARGET_RATIO,
                                               "met" if ok else "missed", fmt_n(int(rate)), ratio))
+        cpu_ratio = median([(x[3] + x[4]) / x[1] for x in rows if x[1] > 0] or [0])
+        add("CPU: the batch rounds' mariadbd + billingd CPU is %.1fx the raw rounds' "
+            "mariadbd CPU (median); %.1f µs of billingd and %.1f µs of mariadbd per event. "
+            "On 2 shared cores the wall-time ratio follows how much of the second core "
+            "the batch gets." % (cpu_ratio, 1e6 * median([x[4] for x in rows]) / n,
+                                 1e6 * median([x[3] for x in rows]) / n))
         add("")
         add("## Machine")
         add("")
