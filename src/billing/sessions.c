@@ -5,6 +5,7 @@
  * the usage job apart.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "accounts.h"
@@ -800,6 +801,221 @@ session_heartbeat(struct db *db, const char *session_id,
 	if ((rc = beat_fast(db, session_id, beat, out, outcome)) != 0)
 		return rc == 1 ? DB_OK : rc;
 	return outcome_txn(db, beat_txn, &b, &b.outcome, outcome);
+}
+
+/* --- heartbeats in batches (POST hooks/batch) -------------------------- */
+
+/*
+ * Every session named that beat_fast could take: open, awake, of an account
+ * that is not closed, whose open segment (the latest of a running session)
+ * has the session's sizes; with its user and that segment's seq.  The
+ * conditions are the server's so that only what is answered comes back; a
+ * session not returned goes through session_heartbeat, which says why.
+ */
+struct sql_rows session_beats_read_rows = SQL_ROWS_STMT("session_beats", 0, 9,
+    "SELECT s.id, s.session_id, s.started_at, s.last_heartbeat_at, "
+    "s.cpu_cores, s.memory_gb, s.storage_gb, a.user_id, g.seq "
+    "FROM billing_sessions s "
+    "JOIN billing_accounts a ON a.id = s.account_id "
+    "JOIN billing_session_segments g ON g.session_pk = s.id "
+    "AND g.ended_at IS NULL AND g.cpu_cores = s.cpu_cores "
+    "AND g.memory_gb = s.memory_gb AND g.storage_gb = s.storage_gb "
+    "WHERE s.ended_at IS NULL AND s.hibernated = 0 "
+    "AND a.status <> 'closed' AND s.session_id IN (",
+    "?", ")");
+
+/*
+ * Each session's latest heartbeat of the batch, applied while the session is
+ * still open, awake and older; padding rows have id 0.  Unlike
+ * SESSION_SQL_BEAT_FAST it does not compare the sizes: a resize committed
+ * between the read and this changes nothing these beats do (they state no
+ * other size than the one read, and moving last_heartbeat_at forward
+ * commutes with a resize), so they stand as if applied just before it.
+ */
+struct sql_rows session_beats_update_rows = SQL_ROWS_STMT("session_beats", 1, 0,
+    "UPDATE (SELECT 0 AS id, CAST(NULL AS DATETIME(6)) AS at FROM DUAL "
+    "WHERE 0 UNION ALL VALUES ",
+    "(?, ?)",
+    ") v STRAIGHT_JOIN billing_sessions s FORCE INDEX (PRIMARY) "
+    "ON s.id = v.id SET s.last_heartbeat_at = v.at "
+    "WHERE s.ended_at IS NULL AND s.hibernated = 0 "
+    "AND s.last_heartbeat_at < v.at");
+
+/* session_beats_read_rows' columns */
+enum { BEATS_PK, BEATS_SESSION_ID, BEATS_STARTED, BEATS_HEARTBEAT,
+    BEATS_SIZE, BEATS_USER = BEATS_SIZE + 3, BEATS_SEQ };
+
+/* One session of a batch. */
+struct beats_session {
+	const char *session_id;  /* borrowed from the first item naming it */
+	int found, fast;         /* fast: every beat of it takes the grouped path */
+	struct session s;        /* as read (last_heartbeat_at: as stored) */
+	int64_t latest;          /* the latest `at` of its beats */
+};
+
+static int
+beats_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct beats_session *)a)->session_id,
+	    ((const struct beats_session *)b)->session_id);
+}
+
+static struct beats_session *
+beats_find(struct beats_session *ss, size_t n, const char *session_id)
+{
+	struct beats_session key = { .session_id = session_id };
+
+	return bsearch(&key, ss, n, sizeof(*ss), beats_cmp);
+}
+
+/* Reads every session of ss (sorted, n <= SQL_ROWS_WIDE) in one statement. */
+static int
+beats_read(struct db *db, struct beats_session *ss, size_t n)
+{
+	struct db_param *p;
+	struct db_result *res = NULL;
+	struct beats_session *b;
+	char sid[SESSION_ID_MAX + 1];
+	size_t k = sql_rows_chunk_wide(n), i;
+	int rc, r;
+
+	if ((p = calloc(k, sizeof(*p))) == NULL)
+		return DB_ERROR;
+	for (i = 0; i < k; i++)   /* padded with the last id: read once */
+		p[i] = DBP_STR(ss[i < n ? i : n - 1].session_id);
+	rc = db_get_rows(db, &session_beats_read_rows, k, p, k, &res);
+	free(p);
+	if (rc != DB_OK)
+		return rc;
+	while ((r = db_fetch(res)) == 1) {
+		db_col_text(res, BEATS_SESSION_ID, sid, sizeof(sid));
+		if ((b = beats_find(ss, n, sid)) == NULL)
+			continue;
+		if (b->found) {
+			b->fast = 0; /* two open segments: not ours to judge */
+			continue;
+		}
+		memset(&b->s, 0, sizeof(b->s));
+		snprintf(b->s.session_id, sizeof(b->s.session_id), "%s", sid);
+		if (col_id(res, BEATS_PK, &b->s.pk) != 0 ||
+		    col_time(res, BEATS_STARTED, &b->s.started_at) != 1 ||
+		    col_time(res, BEATS_HEARTBEAT, &b->s.last_heartbeat_at) != 1 ||
+		    col_size(res, BEATS_SIZE, &b->s.size) != 0 ||
+		    db_col_i64(res, BEATS_SEQ, &b->s.segment) != 0)
+			continue; /* unreadable: session_heartbeat decides */
+		db_col_text(res, BEATS_USER, b->s.user_id, sizeof(b->s.user_id));
+		b->found = b->fast = 1;
+	}
+	db_result_free(res);
+	return r < 0 ? r : DB_OK;
+}
+
+/* The one UPDATE: the latest heartbeat of every fast session it moves
+ * forward.  *all: 1 when it changed every row it should have. */
+static int
+beats_update(struct db *db, struct beats_session *ss, size_t n, int *all)
+{
+	struct db_param *p;
+	struct time_text *t;
+	uint64_t affected = 0;
+	size_t m = 0, k, i, j = 0;
+	int rc;
+
+	*all = 1;
+	for (i = 0; i < n; i++)
+		m += ss[i].fast && ss[i].latest > ss[i].s.last_heartbeat_at;
+	if (m == 0)
+		return DB_OK;
+	k = sql_rows_chunk_wide(m);
+	p = calloc(k * 2, sizeof(*p));
+	t = calloc(m, sizeof(*t));
+	if (p == NULL || t == NULL) {
+		free(p), free(t);
+		return DB_ERROR;
+	}
+	for (i = 0; i < n; i++) {
+		if (!ss[i].fast || ss[i].latest <= ss[i].s.last_heartbeat_at)
+			continue;
+		p[j] = DBP_INT(ss[i].s.pk);
+		p[j + 1] = DBP_STR(time_text(&t[j / 2], ss[i].latest));
+		j += 2;
+	}
+	for (; j < k * 2; j += 2) {   /* padding: matches no session */
+		p[j] = DBP_INT(0);
+		p[j + 1] = DBP_NULLV;
+	}
+	rc = db_run_rows(db, &session_beats_update_rows, k, p, k * 2,
+	    &affected, NULL);
+	free(p), free(t);
+	if (rc == DB_OK && affected != m)
+		*all = 0;
+	return rc;
+}
+
+int
+session_heartbeats(struct db *db, struct session_beat_item *items, size_t n)
+{
+	struct beats_session *ss, *b;
+	struct session_size size;
+	size_t ns = 0, i;
+	int rc, all = 1;
+
+	if (n == 0)
+		return DB_OK;
+	if (n > SESSION_BEATS_MAX || (ss = calloc(n, sizeof(*ss))) == NULL)
+		return DB_ERROR;
+	/* the sessions named, each once */
+	for (i = 0; i < n; i++)
+		ss[i].session_id = items[i].session_id;
+	qsort(ss, n, sizeof(*ss), beats_cmp);
+	for (i = 0; i < n; i++)
+		if (ns == 0 || strcmp(ss[ns - 1].session_id,
+		    ss[i].session_id) != 0)
+			ss[ns++] = ss[i];
+	if ((rc = beats_read(db, ss, ns)) != DB_OK) {
+		free(ss);
+		return rc;
+	}
+	/* a session stays on the grouped path only if each of its beats
+	 * would have taken beat_fast without a resize */
+	for (i = 0; i < n; i++) {
+		b = beats_find(ss, ns, items[i].session_id);
+		if (!b->found || !b->fast)
+			continue;
+		beat_size(&items[i].beat, &b->s.size, &size);
+		if (items[i].beat.at < b->s.started_at ||
+		    !size_equal(&size, &b->s.size))
+			b->fast = 0;
+		else if (items[i].beat.at > b->latest)
+			b->latest = items[i].beat.at;
+	}
+	if ((rc = beats_update(db, ss, ns, &all)) != DB_OK) {
+		free(ss);
+		return rc;
+	}
+	/* the answers, in order: each beat sees the ones before it */
+	for (i = 0; i < n; i++) {
+		struct session_beat_item *it = &items[i];
+
+		b = beats_find(ss, ns, it->session_id);
+		if (b->found && b->fast && all) {
+			it->rc = DB_OK;
+			it->out = b->s;
+			if (it->beat.at > b->s.last_heartbeat_at) {
+				b->s.last_heartbeat_at = it->beat.at;
+				it->out.last_heartbeat_at = it->beat.at;
+				it->outcome = SESSION_UPDATED;
+			} else
+				it->outcome = SESSION_UNCHANGED;
+			continue;
+		}
+		/* one by one, as its own hook (the same beat twice is
+		 * harmless: heartbeats never move back) */
+		it->rc = session_heartbeat(db, it->session_id, &it->beat,
+		    &it->out, &it->outcome);
+	}
+	free(ss);
+	return DB_OK;
 }
 
 /* --- session-terminated ------------------------------------------------ */

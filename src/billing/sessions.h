@@ -129,6 +129,36 @@ int session_heartbeat(struct db *db, const char *session_id,
     const struct session_beat *beat, struct session *out,
     enum session_outcome *outcome);
 
+/* One heartbeat of a batch (session_heartbeats): the input, then what
+ * session_heartbeat would have answered for it. */
+struct session_beat_item {
+	const char *session_id;          /* borrowed */
+	struct session_beat beat;
+	int rc;                          /* DB_OK or an enum db_rc error */
+	enum session_outcome outcome;    /* on DB_OK */
+	struct session out;              /* on UPDATED and UNCHANGED */
+};
+
+/*
+ * POST hooks/batch: n heartbeats (n <= SESSION_BEATS_MAX), each answered as
+ * session_heartbeat would answer it had they been sent one after the other
+ * in this order.  The common beats (no resize, on a running session whose
+ * open segment has its sizes) take two statements for the whole batch: one
+ * read of every session named (its user and open segment), then one
+ * autocommitted UPDATE of each session's latest heartbeat, applied while the
+ * session is still open, awake and older (a resize in between commutes with
+ * these beats: they stand as if applied just before it).  Every beat
+ * of a session that needs more (a resize, a hibernated, ended, unknown or
+ * closed session, a beat before its start), and every beat of the batch's
+ * UPDATE when it did not change the rows it should have (a session changed
+ * in between), goes through session_heartbeat, one by one, in order.
+ * Returns DB_OK (each item has its own rc) or an error of the read (no item
+ * answered: the caller answers them all with it).
+ */
+#define SESSION_BEATS_MAX 1024
+int session_heartbeats(struct db *db, struct session_beat_item *items,
+    size_t n);
+
 /*
  * hooks/session-terminated: ends the session at ended_at, and its open
  * segment at max(ended_at, its start, its metered_until).  On an ended
@@ -229,5 +259,8 @@ struct db_stmts;
 struct sql_rows;
 extern const struct db_stmts session_stmts;
 extern struct sql_rows session_progress_rows;
+/* session_heartbeats' read and UPDATE (statements.c checks them) */
+extern struct sql_rows session_beats_read_rows;
+extern struct sql_rows session_beats_update_rows;
 
 #endif

@@ -86,6 +86,8 @@ static struct sql_rows *const rows[] = {
 	&metering_write_day_totals_sql,
 	&metering_write_lock_accounts_sql,
 	&session_progress_rows,
+	&session_beats_read_rows,
+	&session_beats_update_rows,
 
 	/* billing: credits, invoices, payments */
 	&credits_rows_applications,

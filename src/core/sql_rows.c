@@ -31,6 +31,12 @@ sql_rows_chunk_up(size_t n)
 	return SQL_ROWS_MAX;
 }
 
+size_t
+sql_rows_chunk_wide(size_t n)
+{
+	return n > SQL_ROWS_MAX ? SQL_ROWS_WIDE : sql_rows_chunk_up(n);
+}
+
 const char *
 sql_rows_text(struct sql_rows *s, size_t n)
 {
@@ -40,8 +46,8 @@ sql_rows_text(struct sql_rows *s, size_t n)
 	for (k = 0; k < SQL_ROWS_NSIZES; k++)
 		if (sizes[k] == n)
 			break;
-	if (k == SQL_ROWS_NSIZES)
-		return NULL;
+	if (k == SQL_ROWS_NSIZES && n != SQL_ROWS_WIDE)
+		return NULL; /* else k is SQL_ROWS_WIDE's slot */
 	if (s->text[k] != NULL)
 		return s->text[k];
 	len = strlen(s->head) + n * (rowlen + 1) + strlen(s->tail) + 1;

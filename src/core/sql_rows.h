@@ -11,12 +11,15 @@
 
 #define SQL_ROWS_MAX 256
 #define SQL_ROWS_NSIZES 5
+/* One more size, never chosen by sql_rows_chunk: a statement of up to 1,024
+ * rows in one round trip (POST hooks/batch), padded up to it. */
+#define SQL_ROWS_WIDE 1024
 
 struct sql_rows {
 	const char *head;   /* up to the first row */
 	const char *row;    /* one row, e.g. "(?,?,?)" or "?" */
 	const char *tail;   /* after the last row; "" for none */
-	const char *text[SQL_ROWS_NSIZES];
+	const char *text[SQL_ROWS_NSIZES + 1]; /* the last: SQL_ROWS_WIDE */
 	const char *module; /* with id: the statement's name in db's cache */
 	unsigned id;
 	unsigned ncols;     /* columns it returns; 0: none */
@@ -37,7 +40,11 @@ size_t sql_rows_chunk(size_t left);
  * with a repeated value. */
 size_t sql_rows_chunk_up(size_t n);
 
-/* The statement for n rows (n a chunk size); NULL when out of memory. */
+/* The smallest chunk size >= n, SQL_ROWS_WIDE included (n <=
+ * SQL_ROWS_WIDE): one statement for up to 1,024 rows, padded. */
+size_t sql_rows_chunk_wide(size_t n);
+
+/* The statement for n rows (n a chunk size or SQL_ROWS_WIDE); NULL when out of memory. */
 const char *sql_rows_text(struct sql_rows *s, size_t n);
 
 #endif

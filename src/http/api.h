@@ -26,6 +26,8 @@ int api_hook_session_terminated(struct app *app, struct http_request *req);
 int api_hook_session_hibernated(struct app *app, struct http_request *req);
 int api_hook_session_woken(struct app *app, struct http_request *req);
 int api_hook_user_storage(struct app *app, struct http_request *req);
+/* POST hooks/batch: up to 1,000 hook calls, each answered (api_hooks_batch.c) */
+int api_hooks_batch(struct app *app, struct http_request *req);
 /* api_streamspace.c: StreamSpace's own webhook, signed */
 int api_streamspace_hook(struct app *app, struct http_request *req);
 /* The answer of every hook while billing is disabled (enabled: false):

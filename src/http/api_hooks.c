@@ -14,6 +14,7 @@
 
 #include "accounts.h"
 #include "api.h"
+#include "api_hooks.h"
 #include "app.h"
 #include "config.h"
 #include "db.h"
@@ -279,19 +280,18 @@ account_json(const struct account *a, int created)
 	return o;
 }
 
-int
-api_hook_user_created(struct app *app, struct http_request *req)
+static int
+hook_user_created(struct app *app, struct http_request *req,
+    struct json_object *body)
 {
 	static const char *const keys[] = { "user_id", "email", "plan_id",
 	    NULL };
-	struct json_object *body = NULL, *o = NULL;
+	struct json_object *o = NULL;
 	const char *user_id, *email, *plan_id;
 	enum session_outcome oc;
 	struct account acct;
 	int rc;
 
-	if (http_read_json(req, &body) != 0)
-		return -1;
 	if (api_check_keys(req, body, keys) != 0 ||
 	    get_id(req, body, "user_id", &user_id) != 0 ||
 	    get_email(req, body, &email) != 0 ||
@@ -324,16 +324,15 @@ api_hook_user_created(struct app *app, struct http_request *req)
 	}
 out:
 	json_object_put(o);
-	json_object_put(body);
 	return 0;
 }
 
-int
-api_hook_session_created(struct app *app, struct http_request *req)
+static int
+hook_session_created(struct app *app, struct http_request *req,
+    struct json_object *body)
 {
 	static const char *const keys[] = { "session_id", "user_id",
 	    "cpu_cores", "memory_gb", "storage_gb", "started_at", NULL };
-	struct json_object *body = NULL;
 	const char *session_id, *user_id;
 	struct session_size size;
 	enum session_outcome oc;
@@ -341,8 +340,6 @@ api_hook_session_created(struct app *app, struct http_request *req)
 	int64_t now = time_now_usec(), started_at;
 	int given, rc;
 
-	if (http_read_json(req, &body) != 0)
-		return -1;
 	if (api_check_keys(req, body, keys) != 0 ||
 	    get_id(req, body, "session_id", &session_id) != 0 ||
 	    get_id(req, body, "user_id", &user_id) != 0 ||
@@ -357,35 +354,54 @@ api_hook_session_created(struct app *app, struct http_request *req)
 	    &size, &s, &oc);
 	answer_session(app, req, rc, oc, &s, "started_at", 0);
 out:
-	json_object_put(body);
 	return 0;
 }
 
 int
-api_hook_session_heartbeat(struct app *app, struct http_request *req)
+api_hook_beat_parse(struct http_request *req, struct json_object *body,
+    const char **session_id, struct session_beat *beat)
 {
 	static const char *const keys[] = { "session_id", "at", "cpu_cores",
 	    "memory_gb", "storage_gb", NULL };
-	struct json_object *body = NULL;
+	int given;
+
+	memset(beat, 0, sizeof(*beat));
+	if (api_check_keys(req, body, keys) != 0 ||
+	    get_id(req, body, "session_id", session_id) != 0 ||
+	    get_time(req, body, "at", time_now_usec(), &beat->at, &given) != 0 ||
+	    get_sizes(req, body, 0, &beat->size, &beat->has_cpu,
+	    &beat->has_memory, &beat->has_storage) != 0)
+		return -1;
+	return 0;
+}
+
+int
+api_hook_beat_answer(struct app *app, struct http_request *req, int rc,
+    enum session_outcome oc, const struct session *s)
+{
+	return answer_session(app, req, rc, oc, s, "at", 0);
+}
+
+struct json_object *
+api_hook_session_json(const struct session *s)
+{
+	return session_json(s, 0);
+}
+
+static int
+hook_session_heartbeat(struct app *app, struct http_request *req,
+    struct json_object *body)
+{
 	struct session_beat beat;
 	const char *session_id;
 	enum session_outcome oc;
 	struct session s;
-	int given, rc;
+	int rc;
 
-	memset(&beat, 0, sizeof(beat));
-	if (http_read_json(req, &body) != 0)
-		return -1;
-	if (api_check_keys(req, body, keys) != 0 ||
-	    get_id(req, body, "session_id", &session_id) != 0 ||
-	    get_time(req, body, "at", time_now_usec(), &beat.at, &given) != 0 ||
-	    get_sizes(req, body, 0, &beat.size, &beat.has_cpu,
-	    &beat.has_memory, &beat.has_storage) != 0)
-		goto out;
+	if (api_hook_beat_parse(req, body, &session_id, &beat) != 0)
+		return 0;
 	rc = session_heartbeat(app->db, session_id, &beat, &s, &oc);
 	answer_session(app, req, rc, oc, &s, "at", 0);
-out:
-	json_object_put(body);
 	return 0;
 }
 
@@ -398,67 +414,64 @@ enum session_step { STEP_END, STEP_HIBERNATE, STEP_WAKE };
  */
 static int
 hook_session_step(struct app *app, struct http_request *req,
-    enum session_step step)
+    struct json_object *body, enum session_step step)
 {
 	const char *time_key = step == STEP_END ? "ended_at" : "at";
 	const char *const keys[] = { "session_id", time_key, NULL };
-	struct json_object *body = NULL;
 	const char *session_id;
 	enum session_outcome oc;
 	struct session s;
 	int64_t at;
 	int given, rc;
 
-	if (http_read_json(req, &body) != 0)
-		return -1;
 	if (api_check_keys(req, body, keys) != 0 ||
 	    get_id(req, body, "session_id", &session_id) != 0 ||
 	    get_time(req, body, time_key, time_now_usec(), &at, &given) != 0)
-		goto out;
+		return 0;
 	if (step == STEP_END)
 		rc = session_terminate(app->db, session_id, at, given, &s, &oc);
 	else
 		rc = session_hibernate(app->db, session_id, step == STEP_WAKE,
 		    at, given, &s, &oc);
 	answer_session(app, req, rc, oc, &s, time_key, step != STEP_END);
-out:
-	json_object_put(body);
 	return 0;
 }
 
-int
-api_hook_session_terminated(struct app *app, struct http_request *req)
+static int
+hook_session_terminated(struct app *app, struct http_request *req,
+    struct json_object *body)
 {
-	return hook_session_step(app, req, STEP_END);
+	return hook_session_step(app, req, body, STEP_END);
 }
 
-int
-api_hook_session_hibernated(struct app *app, struct http_request *req)
+static int
+hook_session_hibernated(struct app *app, struct http_request *req,
+    struct json_object *body)
 {
-	return hook_session_step(app, req, STEP_HIBERNATE);
+	return hook_session_step(app, req, body, STEP_HIBERNATE);
 }
 
-int
-api_hook_session_woken(struct app *app, struct http_request *req)
+static int
+hook_session_woken(struct app *app, struct http_request *req,
+    struct json_object *body)
 {
-	return hook_session_step(app, req, STEP_WAKE);
+	return hook_session_step(app, req, body, STEP_WAKE);
 }
 
 /* user-storage: {user_id, storage_gb, at?}: the user's persistent volume. */
-int
-api_hook_user_storage(struct app *app, struct http_request *req)
+static int
+hook_user_storage(struct app *app, struct http_request *req,
+    struct json_object *body)
 {
 	static const char *const keys[] = { "user_id", "storage_gb", "at",
 	    NULL };
-	struct json_object *body = NULL, *o;
+	struct json_object *o;
 	const char *user_id;
 	enum session_outcome oc;
 	struct session s;
 	int64_t storage, at;
 	int given, rc;
 
-	if (http_read_json(req, &body) != 0)
-		return -1;
 	if (api_check_keys(req, body, keys) != 0 ||
 	    get_id(req, body, "user_id", &user_id) != 0 ||
 	    get_size(req, body, "storage_gb", QUANTITY_GIB, SESSION_STORAGE_MAX,
@@ -488,6 +501,92 @@ api_hook_user_storage(struct app *app, struct http_request *req)
 	http_send_json(req, oc == SESSION_CREATED ? 201 : 200, o);
 	json_object_put(o);
 out:
+	return 0;
+}
+
+/* The hooks POST hooks/batch takes, by its events' type (api_hooks.h). */
+static const struct {
+	const char *type;
+	int (*fn)(struct app *, struct http_request *, struct json_object *);
+} hooks[] = {
+	{ "user-created", hook_user_created },
+	{ "session-created", hook_session_created },
+	{ "session-heartbeat", hook_session_heartbeat },
+	{ "session-terminated", hook_session_terminated },
+	{ "session-hibernated", hook_session_hibernated },
+	{ "session-woken", hook_session_woken },
+	{ "user-storage", hook_user_storage },
+};
+
+int
+api_hook_type(const char *type)
+{
+	size_t i;
+
+	for (i = 0; type != NULL && i < sizeof(hooks) / sizeof(hooks[0]); i++)
+		if (strcmp(hooks[i].type, type) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
+api_hook_apply(struct app *app, struct http_request *req, int type,
+    struct json_object *body)
+{
+	return hooks[type].fn(app, req, body);
+}
+
+/* POST hooks/<type>: the body read, then the hook of that type. */
+static int
+hook_route(struct app *app, struct http_request *req, int type)
+{
+	struct json_object *body = NULL;
+
+	if (http_read_json(req, &body) != 0)
+		return -1;
+	hooks[type].fn(app, req, body);
 	json_object_put(body);
 	return 0;
+}
+
+int
+api_hook_user_created(struct app *app, struct http_request *req)
+{
+	return hook_route(app, req, API_HOOK_USER_CREATED);
+}
+
+int
+api_hook_session_created(struct app *app, struct http_request *req)
+{
+	return hook_route(app, req, API_HOOK_SESSION_CREATED);
+}
+
+int
+api_hook_session_heartbeat(struct app *app, struct http_request *req)
+{
+	return hook_route(app, req, API_HOOK_SESSION_HEARTBEAT);
+}
+
+int
+api_hook_session_terminated(struct app *app, struct http_request *req)
+{
+	return hook_route(app, req, API_HOOK_SESSION_TERMINATED);
+}
+
+int
+api_hook_session_hibernated(struct app *app, struct http_request *req)
+{
+	return hook_route(app, req, API_HOOK_SESSION_HIBERNATED);
+}
+
+int
+api_hook_session_woken(struct app *app, struct http_request *req)
+{
+	return hook_route(app, req, API_HOOK_SESSION_WOKEN);
+}
+
+int
+api_hook_user_storage(struct app *app, struct http_request *req)
+{
+	return hook_route(app, req, API_HOOK_USER_STORAGE);
 }

@@ -55,6 +55,7 @@ const struct route routes[] = {
 	{ "POST", "hooks/session-woken", ACCESS_SERVICE,
 	    api_hook_session_woken },
 	{ "POST", "hooks/user-storage", ACCESS_SERVICE, api_hook_user_storage },
+	{ "POST", "hooks/batch", ACCESS_SERVICE, api_hooks_batch },
 	{ "POST", "hooks/streamspace", ACCESS_STREAMSPACE,
 	    api_streamspace_hook },
 

@@ -287,6 +287,16 @@ START_TEST(test_sql_rows_builds_each_size_once)
 	ck_assert_uint_eq(sql_rows_chunk_up(100), 256);
 	ck_assert_uint_eq(sql_rows_chunk_up(5), 16);
 	ck_assert_uint_eq(sql_rows_chunk_up(1), 1);
+	/* the wide size: only on request, never a chunk of its own */
+	ck_assert_uint_eq(sql_rows_chunk(5000), 256);
+	ck_assert_uint_eq(sql_rows_chunk_wide(257), SQL_ROWS_WIDE);
+	ck_assert_uint_eq(sql_rows_chunk_wide(1000), SQL_ROWS_WIDE);
+	ck_assert_uint_eq(sql_rows_chunk_wide(200), 256);
+	ck_assert_uint_eq(sql_rows_chunk_wide(1), 1);
+	ck_assert_uint_eq(strlen(sql_rows_text(&rows, SQL_ROWS_WIDE)),
+	    strlen("INSERT INTO t (a, b) VALUES ") + 1024 * 6 - 1 +
+	    strlen(" ON DUPLICATE KEY UPDATE b = b"));
+	ck_assert_uint_eq(sql_rows_params(&rows, SQL_ROWS_WIDE), 2048);
 }
 END_TEST
 
