@@ -256,6 +256,7 @@ class BenchStack(stackmod.Stack):
         }
         for k, v in subst.items():
             text = text.replace(k, v)
+        self.write_web_snippet()   # dev.conf.in includes the pages' snippet
         conf = os.path.join(self.var, "nginx.conf")
         with open(conf, "w") as f:
             f.write(text)
