@@ -81,11 +81,12 @@ static const struct db_stmt usage_sql[USAGE_NSTMTS] = {
 	    "(SELECT COALESCE(SUM(c.remaining), 0) FROM billing_credits c "
 	    "WHERE c.account_id = a.id AND (c.expires_at IS NULL OR "
 	    "c.expires_at > ?)), "
-	    N8 N8 N4 "NULL, NULL "
+	    N8 N8 N4 "NULL, NULL, "
+	    "a.timezone, COALESCE(a.timezone_prev, ''), a.timezone_from "
 	    "FROM billing_accounts a WHERE a.user_id = ? "
 	    "UNION ALL "
 	    "SELECT 1, " N8 "d.resource_type, d.unit_price, d.quantity, "
-	    "d.total_cost, " N8 N4 N4 "NULL, NULL "
+	    "d.total_cost, " N8 N4 N4 "NULL, NULL, NULL, NULL, NULL "
 	    "FROM billing_accounts a "
 	    "JOIN billing_usage_daily d ON d.account_id = a.id "
 	    "WHERE a.user_id = ? AND d.day >= ? AND d.day < ? "
@@ -94,7 +95,8 @@ static const struct db_stmt usage_sql[USAGE_NSTMTS] = {
 	    "s.last_heartbeat_at, s.cpu_cores, s.memory_gb, s.storage_gb, "
 	    "g.started_at, g.ended_at, g.metered_until, g.metered_done, "
 	    "g.cpu_cores, g.memory_gb, g.storage_gb, g.metered_cost, "
-	    "s.hibernated, s.kind = 'user_storage', s.heartbeats "
+	    "s.hibernated, s.kind = 'user_storage', s.heartbeats, "
+	    "NULL, NULL, NULL "
 	    "FROM billing_accounts a "
 	    "JOIN billing_sessions s ON s.account_id = a.id "
 	    "JOIN billing_session_segments g ON g.session_pk = s.id "
@@ -102,7 +104,7 @@ static const struct db_stmt usage_sql[USAGE_NSTMTS] = {
 	     * and a sort on every request; a session's rows stay together
 	     * either way */
 	    "WHERE a.user_id = ? AND s.ended_at IS NULL ORDER BY s.id "
-	    "LIMIT 10000)", 6, 31 },
+	    "LIMIT 10000)", 6, 34 },
 	/* the partial days at either edge of a range that is not day-aligned */
 	[USAGE_EDGES] = {
 	    "SELECT resource_type, unit_price, SUM(quantity), SUM(total_cost) "
@@ -144,6 +146,8 @@ enum {
 	USAGE_COL_HIBERNATED,
 	USAGE_COL_VOLUME,
 	USAGE_COL_HEARTBEATS,
+	/* the account's time zone (its period: usage_read) */
+	USAGE_COL_TZ, USAGE_COL_TZ_PREV, USAGE_COL_TZ_FROM,
 	USAGE_NCOLS
 };
 
@@ -365,7 +369,11 @@ account_row(const struct db_result *res, struct account *out)
 	db_col_text(res, USAGE_COL_STATUS, out->status, sizeof(out->status));
 	db_col_text(res, USAGE_COL_CUSTOMER, out->stripe_customer_id,
 	    sizeof(out->stripe_customer_id));
-	return 0;
+	db_col_text(res, USAGE_COL_TZ, out->zone.zone, sizeof(out->zone.zone));
+	db_col_text(res, USAGE_COL_TZ_PREV, out->zone.prev,
+	    sizeof(out->zone.prev));
+	return db_col_time(res, USAGE_COL_TZ_FROM, &out->zone.from) == 0 ?
+	    0 : -1;
 }
 
 /* Runs USAGE_READ for user_id: the account, the metered usage of the whole
@@ -446,6 +454,13 @@ order_items(const struct billing_config *cfg, struct usage *u)
 	u->nitems = n;
 }
 
+static void
+session_ignored(const struct usage_session *s, void *arg)
+{
+	(void)s;
+	(void)arg;
+}
+
 enum result_code
 usage_read(struct db *db, const struct billing_config *cfg,
     const char *user_id, int64_t from, int64_t to, int64_t now,
@@ -456,18 +471,41 @@ usage_read(struct db *db, const struct billing_config *cfg,
 	u->have_account = 0;
 	u->credits = 0;
 	if (from == 0 && to == 0) {
-		/* the account's period: in its time zone (UTC without one) */
-		struct account acct;
+		/*
+		 * The account's period, in its time zone (UTC without one).
+		 * The read returns the zone with the account, so it starts
+		 * with the UTC period (most accounts' zone, and an unknown
+		 * user's) and is made again only when the account's own
+		 * period differs: one statement instead of a read of the
+		 * account first.  The live sessions and the credits do not
+		 * depend on the period: fn has them from the first read, the
+		 * second passes them to no one.
+		 */
+		struct period_zone utc;
+		int64_t afrom, ato;
 
-		memset(&acct, 0, sizeof(acct));
-		rc = account_find(db, user_id, &acct);
-		if (rc != DB_OK && rc != DB_NOT_FOUND)
-			return result_db(r, rc);
-		period_account(&acct.zone, cfg->invoice_day, now, &from, &to);
-	}
+		memset(&utc, 0, sizeof(utc));
+		period_account(&utc, cfg->invoice_day, now, &from, &to);
+		rc = read_all(db, cfg, user_id, from, to, now, u, fn, arg);
+		if (rc == DB_OK && u->have_account) {
+			period_account(&u->account.zone, cfg->invoice_day,
+			    now, &afrom, &ato);
+			if (afrom != from || ato != to) {
+				usage_free(u);
+				memset(u->in_use, 0, sizeof(u->in_use));
+				u->total = u->pending = u->user_storage = 0;
+				u->have_account = 0;
+				u->credits = 0;
+				from = afrom;
+				to = ato;
+				rc = read_all(db, cfg, user_id, from, to, now,
+				    u, session_ignored, NULL);
+			}
+		}
+	} else
+		rc = read_all(db, cfg, user_id, from, to, now, u, fn, arg);
 	u->from = from;
 	u->to = to;
-	rc = read_all(db, cfg, user_id, from, to, now, u, fn, arg);
 	if (rc == DB_OK && u->have_account)
 		rc = edge_usage(db, u->account.id, from, to, u);
 	/* every resource appears, at the current rate when it had no usage */
