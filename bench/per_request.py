@@ -175,6 +175,7 @@ def main():
     ap.add_argument("--accounts", type=int, default=1000)
     ap.add_argument("--records", type=int, default=100000)
     ap.add_argument("--keys", default="bcdef")
+    ap.add_argument("--results", default=None, help="also write the table (markdown) here")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="billing-bench-per-request-")
     st = PerStack(os.path.join(tmp, "var"), args.trivial, build_dir=args.build_dir, workers=1,
@@ -257,21 +258,34 @@ def main():
         tv.wait(30)
     finally:
         st.stop()
-    log("")
-    log("%d requests per path, one client, one worker (%s)" % (n, args.build_dir))
-    log("")
-    log("| path | billingd Ir/request | syscalls/request | syscalls | DB statements/request | "
-        "DB rows read/request | DB rows written/request |")
-    log("|---|---|---|---|---|---|---|")
+    lines = ["", "## Cost per request, load-independent (bench/per_request.py)", "",
+             "%d requests per path from one client, one after the other, through nginx to "
+             "ONE worker (billingd's, the trivial responder's). Instructions: the worker "
+             "under callgrind (a worker that served 20 + N requests minus one that served "
+             "20). Syscalls: strace -c -f on the worker. Database: SHOW GLOBAL STATUS "
+             "deltas (statements = Questions; rows read = Handler_read_key + "
+             "Handler_read_next; rows written = Handler_update + Handler_write). Data: "
+             "%s accounts, %s usage records." % (n, "{:,}".format(args.accounts),
+                                                  "{:,}".format(args.records)), "",
+             "| path | worker instructions/request | / (b) | syscalls/request | syscalls "
+             "| DB statements/request | DB rows read/request | DB rows written/request |",
+             "|---|---|---|---|---|---|---|---|"]
+    base = res.get("b", {}).get("ir")
     for k in args.keys:
         r = res[k]
         d = r.get("db")
-        log("| %s | %s | %.1f | %s | %s | %s | %s |" % (
+        lines.append("| %s | %s | %s | %.1f | %s | %s | %s | %s |" % (
             hl.LOADS[k][0], "{:,.0f}".format(r["ir"]) if "ir" in r else "-",
+            "%.1f" % (r["ir"] / base) if base and "ir" in r else "-",
             r.get("syscalls", 0), r.get("by", ""),
             "%.2f" % (d["Questions"] / n) if d else "-",
             "%.1f" % ((d["Handler_read_key"] + d["Handler_read_next"]) / n) if d else "-",
             "%.1f" % ((d["Handler_update"] + d["Handler_write"]) / n) if d else "-"))
+    for l in lines:
+        log(l)
+    if args.results:
+        with open(args.results, "w") as f:
+            f.write("\n".join(lines) + "\n")
     return 0
 
 
