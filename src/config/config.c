@@ -138,6 +138,7 @@ static int
 cross_check(struct billing_config *cfg, char *err, size_t errlen)
 {
 	char *free_id;
+	size_t i;
 
 	if (cfg->jwt_secret == NULL && cfg->jwt_public_key_file == NULL) {
 		errbuf_set(err, errlen, "jwtSecret: one of jwtSecret or "
@@ -195,6 +196,13 @@ cross_check(struct billing_config *cfg, char *err, size_t errlen)
 		    "has this id");
 		return -1;
 	}
+	for (i = 0; i < cfg->n_plans; i++)
+		if (cfg->plans[i].tax_rate_id != NULL &&
+		    config_find_tax_rate(cfg, cfg->plans[i].tax_rate_id) == NULL) {
+			errbuf_set(err, errlen, "subscriptionPlans[%zu].tax_rate_id: "
+			    "no rate in taxRates has this id", i);
+			return -1;
+		}
 	if (cfg->default_plan != NULL) {
 		if (config_find_plan(cfg, cfg->default_plan) == NULL) {
 			errbuf_set(err, errlen, "defaultPlan: no plan in "
@@ -417,6 +425,7 @@ config_free(struct billing_config *cfg)
 		free(cfg->plans[i].id);
 		free(cfg->plans[i].name);
 		free(cfg->plans[i].stripe_price_id);
+		free(cfg->plans[i].tax_rate_id);
 	}
 	free(cfg->usage_calculation_interval);
 	free(cfg->database.host);

@@ -36,6 +36,7 @@ struct plan {
 	int64_t memory_limit;   /* micro-GB */
 	int64_t storage_limit;  /* micro-GB */
 	char *stripe_price_id;  /* NULL when absent */
+	char *tax_rate_id;      /* NULL: its fee is taxed at the account's rate */
 };
 
 /*

@@ -465,6 +465,7 @@ static const struct key plan_keys[] = {
 	KMONEY("memory_limit", PF(memory_limit), MONEY_DECIMALS, KF_REQUIRED),
 	KMONEY("storage_limit", PF(storage_limit), MONEY_DECIMALS, KF_REQUIRED),
 	KSTR("stripe_price_id", PF(stripe_price_id), 1, 255, NULL, NULL, 0),
+	KSTR("tax_rate_id", PF(tax_rate_id), 1, 64, NULL, NULL, 0),
 };
 
 static int

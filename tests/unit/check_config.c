@@ -1333,6 +1333,34 @@ START_TEST(bad_tax_rates_fail_naming_the_key)
 }
 END_TEST
 
+START_TEST(a_plan_may_carry_its_own_tax_rate)
+{
+	struct billing_config *cfg = parse_with(
+	    "\"taxRates\": [{\"id\": \"inc20\", \"name\": \"VAT\", "
+	    "\"percent\": 20, \"inclusive\": true}], "
+	    "\"subscriptionPlans\": [{\"id\": \"a\", \"name\": \"A\", "
+	    "\"price\": 1, \"interval\": \"month\", \"cpu_limit\": 1, "
+	    "\"memory_limit\": 1, \"storage_limit\": 1, \"tax_rate_id\": "
+	    "\"inc20\"}, {\"id\": \"b\", \"name\": \"B\", \"price\": 2, "
+	    "\"interval\": \"month\", \"cpu_limit\": 1, \"memory_limit\": 1, "
+	    "\"storage_limit\": 1}]");
+
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_str_eq(config_find_plan(cfg, "a")->tax_rate_id, "inc20");
+	ck_assert_ptr_null(config_find_plan(cfg, "b")->tax_rate_id);
+	config_free(cfg);
+	/* a rate that taxRates does not have: the plan's key is named */
+	assert_rejected("\"taxRates\": [{\"id\": \"inc20\", \"name\": \"VAT\", "
+	    "\"percent\": 20}], \"subscriptionPlans\": [{\"id\": \"a\", "
+	    "\"name\": \"A\", \"price\": 1, \"interval\": \"month\", "
+	    "\"cpu_limit\": 1, \"memory_limit\": 1, \"storage_limit\": 1}, "
+	    "{\"id\": \"b\", \"name\": \"B\", \"price\": 1, \"interval\": "
+	    "\"month\", \"cpu_limit\": 1, \"memory_limit\": 1, "
+	    "\"storage_limit\": 1, \"tax_rate_id\": \"vat7\"}]",
+	    "subscriptionPlans[1].tax_rate_id");
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -1344,6 +1372,7 @@ config_suite(void)
 	tcase_add_test(tc, seed_example_parses_with_exact_rates);
 	tcase_add_test(tc, tax_rates_and_issuer_are_read_exactly);
 	tcase_add_test(tc, bad_tax_rates_fail_naming_the_key);
+	tcase_add_test(tc, a_plan_may_carry_its_own_tax_rate);
 	tcase_add_test(tc, seed_example_plans_hold_their_values);
 	tcase_add_test(tc, float_looking_money_is_exact);
 	tcase_add_test(tc, exponent_money_is_rejected);
