@@ -148,8 +148,7 @@ struct acct {
 	int64_t credits;
 	char tax_rate_id[65];              /* "": the default rate */
 	int64_t tax_exempt;
-	struct invoice_tax tax;            /* when taxed */
-	int taxed;
+	struct invoice_taxes tax;          /* one line per rate */
 	uint64_t invoice_id;
 	char number[33];
 };
@@ -626,16 +625,15 @@ struct invoice_text {
 	    tax[32];
 };
 
-/* An invoice's total: what it charges after credits, plus an exclusive
- * rate's tax (an inclusive one's is inside the lines). */
+/* An invoice's total: what it charges after credits, plus the exclusive
+ * rates' tax (an inclusive one's is inside the lines). */
 static int64_t
 acct_total(const struct acct *a)
 {
-	return a->lines.subtotal - a->credits +
-	    (a->taxed && !a->tax.inclusive ? a->tax.amount : 0);
+	return a->lines.subtotal - a->credits + a->tax.added;
 }
 
-/* The tax of each invoice, on what it charges after credits. */
+/* The taxes of each invoice, per rate on what it charges after credits. */
 static int
 plan_taxes(struct run *r, const size_t *ix, size_t n)
 {
@@ -646,14 +644,12 @@ plan_taxes(struct run *r, const size_t *ix, size_t n)
 	for (i = 0; i < n; i++) {
 		struct acct *a = &r->a[ix[i]];
 
-		if ((rc = invoice_tax_line(cfg, a->tax_rate_id,
-		    a->tax_exempt != 0, a->lines.subtotal - a->credits,
-		    money_amount_decimals(cfg->currency), &a->tax,
-		    &a->taxed)) != 0) {
+		if ((rc = invoice_tax_compute(cfg, a->tax_rate_id,
+		    a->tax_exempt != 0, a->lines.lines, a->lines.n, a->credits,
+		    money_amount_decimals(cfg->currency), &a->tax)) != 0) {
 			snprintf(r->ib->error, sizeof(r->ib->error),
 			    "account %llu: %s", (unsigned long long)a->id,
-			    rc == -2 ? "its tax rate is not in the config's "
-			    "taxRates" : "the tax is beyond the money range");
+			    invoice_tax_error(rc));
 			log_warnx("invoices: %s; the batch is not invoiced",
 			    r->ib->error);
 			return DB_ERROR;
@@ -682,8 +678,7 @@ insert_invoices_rows(struct run *r, const size_t *ix, size_t n)
 			money_format(a->credits, 2, t->credits, sizeof(t->credits));
 			money_format(acct_total(a), 2, t->total,
 			    sizeof(t->total));
-			money_format(a->taxed ? a->tax.amount : 0, 2, t->tax,
-			    sizeof(t->tax));
+			money_format(a->tax.tax, 2, t->tax, sizeof(t->tax));
 			if (a->claim_from)
 				time_format_db(a->claim_from, t->from,
 				    sizeof(t->from));
@@ -824,7 +819,7 @@ emit_events(struct run *r, const size_t *ix, size_t n)
 		inv.period_end = ib->period_end;
 		inv.subtotal = a->lines.subtotal;
 		inv.credits = a->credits;
-		inv.tax = a->taxed ? a->tax.amount : 0;
+		inv.tax = a->tax.tax;
 		inv.tax_exempt = a->tax_exempt != 0;
 		inv.total = acct_total(a);
 		inv.due_date = ib->now +
@@ -849,7 +844,7 @@ write_batch(struct run *r)
 	const struct invoice_batch *ib = r->ib;
 	size_t ix[INVOICE_BATCH_ACCOUNTS], n = 0, i;
 	const struct line_set *sets[INVOICE_BATCH_ACCOUNTS];
-	const struct invoice_tax *taxes[INVOICE_BATCH_ACCOUNTS];
+	const struct invoice_taxes *taxes[INVOICE_BATCH_ACCOUNTS];
 	uint64_t ids[INVOICE_BATCH_ACCOUNTS];
 	int rc;
 
@@ -867,7 +862,7 @@ write_batch(struct run *r)
 		for (i = 0; i < n; i++) {
 			sets[i] = &r->a[ix[i]].lines;
 			ids[i] = r->a[ix[i]].invoice_id;
-			taxes[i] = r->a[ix[i]].taxed ? &r->a[ix[i]].tax : NULL;
+			taxes[i] = &r->a[ix[i]].tax;
 		}
 		if ((rc = invoice_lines_insert(r->db, ids, sets, n)) != DB_OK ||
 		    (rc = invoice_tax_insert_many(r->db, ids, taxes,

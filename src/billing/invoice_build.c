@@ -388,10 +388,10 @@ invoice_build_finalize(struct db *db, const struct billing_config *cfg, uint64_t
     int64_t now)
 {
 	struct invoice_locked lk;
-	struct invoice_tax tax;
-	char number[33], nowt[TIME_TEXT_MAX], due[TIME_TEXT_MAX], rate_id[65];
+	struct invoice_taxes *tax;
+	char number[33], nowt[TIME_TEXT_MAX], due[TIME_TEXT_MAX];
 	int64_t credits = 0;
-	int y, m, d, hh, mm, ss, us, rc, exempt = 0, taxed = 0;
+	int y, m, d, hh, mm, ss, us, rc, exempt = 0;
 
 	if ((rc = invoice_lock(db, id, &lk)) != DB_OK)
 		return rc;
@@ -402,27 +402,24 @@ invoice_build_finalize(struct db *db, const struct billing_config *cfg, uint64_t
 	if ((rc = credits_apply(db, lk.account_id, id, lk.subtotal, nowt,
 	    &credits)) != DB_OK)
 		return rc;
-	/* tax on what is charged after credits (invoice_tax.c) */
-	if ((rc = invoice_tax_account(db, lk.account_id, rate_id,
-	    sizeof(rate_id), &exempt)) != DB_OK)
-		return rc;
-	if ((rc = invoice_tax_line(cfg, rate_id, exempt, lk.subtotal - credits,
-	    money_amount_decimals(lk.currency), &tax, &taxed)) != 0) {
-		log_warnx("invoices: invoice %llu: %s", (unsigned long long)id,
-		    rc == -2 ? "the account's tax rate is not in the config's "
-		    "taxRates" : "the tax is beyond the money range");
+	/* tax per rate on what is charged after credits (invoice_tax.c) */
+	if ((tax = calloc(1, sizeof(*tax))) == NULL)
 		return DB_ERROR;
-	}
+	if ((rc = invoice_tax_of_invoice(db, cfg, id, lk.account_id, credits,
+	    money_amount_decimals(lk.currency), tax, &exempt)) != DB_OK)
+		goto out;
 	time_to_civil(now, &y, &m, &d, &hh, &mm, &ss, &us);
 	if ((rc = invoice_build_next_number(db, y, number, sizeof(number))) != DB_OK)
-		return rc;
+		goto out;
 	if ((rc = invoice_store_final(db, id, number, credits,
-	    lk.subtotal - credits + (taxed && !tax.inclusive ? tax.amount : 0),
-	    nowt, due)) != DB_OK ||
-	    (rc = invoice_tax_store(db, id, taxed ? &tax : NULL,
-	    exempt)) != DB_OK)
-		return rc;
+	    lk.subtotal - credits + tax->added, nowt, due)) != DB_OK ||
+	    (rc = invoice_tax_store(db, id, tax, exempt)) != DB_OK)
+		goto out;
+	free(tax);
 	return invoice_build_emit_event(db, id, "billing.invoice.created", now);
+out:
+	free(tax);
+	return rc;
 }
 
 /*

@@ -137,18 +137,20 @@ struct invoice_batch {
 int invoice_batch_run(struct db *db, struct invoice_batch *ib);
 
 /*
- * Taxes (invoice_tax.c).  One rate per invoice: the account's own
- * (tax_rate_id), else the config's defaultTaxRate; none when the account
- * is exempt or no rate applies.
+ * Taxes (invoice_tax.c).  A rate per line: a plan's fee (its
+ * `subscription` line, the `proration` lines of that plan) at the plan's
+ * own rate (subscriptionPlans[].tax_rate_id, kept on the line as
+ * tax_rate_id), every other line at the account's (tax_rate_id), else the
+ * config's defaultTaxRate; none when the account is exempt.
  */
 struct tax_rate;
 
-/* The rate that applies, or NULL (exempt, or none).  Borrowed from cfg. */
+/* The account's rate, or NULL (exempt, or none).  Borrowed from cfg. */
 const struct tax_rate *invoice_tax_rate(const struct billing_config *cfg,
     const char *rate_id, int exempt);
 
 /*
- * The tax on `charged` micro-units (what the invoice charges after
+ * The tax on `charged` micro-units (what is charged at the rate after
  * credits, a whole number of the minor unit) at percent (micro-units of a
  * percent), rounded half-up once to the minor unit of `decimals` (2: cents,
  * 0: whole units): exclusive, charged x percent / 100; inclusive, the part
@@ -159,28 +161,65 @@ const struct tax_rate *invoice_tax_rate(const struct billing_config *cfg,
 int invoice_tax_amount(int64_t charged, int64_t percent, int inclusive,
     int decimals, int64_t *out);
 
-/* The tax line of an invoice (*has 0: none) from the rate that applies.
+/*
+ * The credit split over n bases (micro-units, whole minor units of
+ * `decimals`, each >= 0, credit <= their sum) pro rata, exactly: each
+ * share is credit x base / sum rounded down to the minor unit, and the
+ * minor units left over go one each to the largest remainders (ties: the
+ * earlier base), so the shares add up to the credit and none exceeds its
+ * base.  0, or -1 on a bad argument.
+ */
+int invoice_tax_allocate(const int64_t *bases, size_t n, int64_t credit,
+    int decimals, int64_t *shares);
+
+/* An invoice's tax lines, one per rate in the order the lines first use
+ * them; tax is their sum, added the exclusive rates' (what the total adds
+ * to what is charged after credits). */
+#define INVOICE_MAX_TAXES 32      /* = CONFIG_MAX_TAX_RATES */
+struct invoice_taxes {
+	struct invoice_tax t[INVOICE_MAX_TAXES];
+	size_t n;
+	int64_t tax, added;
+};
+
+/*
+ * The taxes of n lines (their amounts and tax_rate_id) charged `credits`
+ * in all: each rate taxes what its lines charge less its share of the
+ * credits (invoice_tax_allocate over the rates' sums; lines that no rate
+ * taxes take their share too; a rate whose lines sum below zero taxes
+ * nothing and its sum counts as a further credit), once per rate.
  * 0; -1 on overflow; -2 when the account's own rate_id is not in the
- * config (the invoice must not be made: its tax is unknown). */
-int invoice_tax_line(const struct billing_config *cfg, const char *rate_id,
-    int exempt, int64_t charged, int decimals, struct invoice_tax *out,
-    int *has);
+ * config, -3 when a line's (its plan's) is not (the invoice must not be
+ * made: its tax is unknown).
+ */
+int invoice_tax_compute(const struct billing_config *cfg, const char *rate_id,
+    int exempt, const struct invoice_line *lines, size_t n, int64_t credits,
+    int decimals, struct invoice_taxes *out);
+
+/* Why invoice_tax_compute failed (its result), for the logs. */
+const char *invoice_tax_error(int rc);
+
+/* The taxes of a draft being finalized (its lines and the account's rate
+ * read here) and the account's tax_exempt.  DB_OK, or an error (a failed
+ * invoice_tax_compute is logged and is DB_ERROR). */
+int invoice_tax_of_invoice(struct db *db, const struct billing_config *cfg,
+    uint64_t id, uint64_t account_id, int64_t credits, int decimals,
+    struct invoice_taxes *out, int *exempt);
 
 /* The account's tax_rate_id and tax_exempt, read (not locked). */
 int invoice_tax_account(struct db *db, uint64_t account_id, char *rate_id,
     size_t size, int *exempt);
 
 /*
- * Stores a finalized invoice's tax line (t NULL: none), its tax and
- * tax_exempt, inside the caller's transaction.  invoice_tax_insert_many
- * writes the lines of n invoices (ids[i] gets ts[i], NULL: none) in
- * multi-row statements; their invoices were inserted with tax and
- * tax_exempt already.
+ * Stores a finalized invoice's tax lines, its tax and tax_exempt, inside
+ * the caller's transaction.  invoice_tax_insert_many writes the lines of
+ * n invoices (ids[i] gets ts[i], NULL: none) in multi-row statements;
+ * their invoices were inserted with tax and tax_exempt already.
  */
-int invoice_tax_store(struct db *db, uint64_t id, const struct invoice_tax *t,
-    int exempt);
+int invoice_tax_store(struct db *db, uint64_t id,
+    const struct invoice_taxes *t, int exempt);
 int invoice_tax_insert_many(struct db *db, const uint64_t *ids,
-    const struct invoice_tax *const *ts, size_t n);
+    const struct invoice_taxes *const *ts, size_t n);
 
 /* The tax lines and the billing details of a loaded invoice. */
 int invoice_tax_load(struct db *db, struct invoice *inv);

@@ -17,12 +17,12 @@
 #include "tz.h"
 
 #define USEC_PER_DAY (86400LL * USEC_PER_SEC)
-#define LINE_PARAMS 9
+#define LINE_PARAMS 10
 
 struct sql_rows invoice_lines_rows_insert = SQL_ROWS_STMT("invoice_lines",
     0, 0, "INSERT INTO billing_invoice_lines (invoice_id, line_no, kind, "
-    "resource_type, description, quantity, unit, unit_price, amount) VALUES ",
-    "(?,?,?,?,?,?,?,?,?)", "");
+    "resource_type, description, quantity, unit, unit_price, amount, "
+    "tax_rate_id) VALUES ", "(?,?,?,?,?,?,?,?,?,?)", "");
 
 struct usage_sum *
 invoice_lines_sums_next(struct usage_sums *u)
@@ -85,6 +85,16 @@ add_line(struct line_set *set, const char *kind, const char *resource,
 	return 0;
 }
 
+/* The last line added is a fee of plan (NULL: none): it is taxed at the
+ * plan's own rate when the plan has one (invoice_tax.c). */
+static void
+plan_rate(struct line_set *set, const struct plan *plan)
+{
+	if (plan != NULL && plan->tax_rate_id != NULL)
+		snprintf(set->lines[set->n - 1].tax_rate_id,
+		    sizeof(set->lines[0].tax_rate_id), "%s", plan->tax_rate_id);
+}
+
 /* An amount in the currency's minor unit: cents, or whole units (jpy). */
 static int64_t
 line_round(const struct line_set *set, int64_t micros)
@@ -133,9 +143,12 @@ invoice_lines_subscription(struct line_set *set, const struct plan *plan,
 	}
 	snprintf(desc, sizeof(desc), "%s plan (%s)", plan->name,
 	    plan->interval == INTERVAL_YEAR ? "yearly" : "monthly");
-	return add_line(set, "subscription", NULL, desc, MONEY_SCALE,
+	if (add_line(set, "subscription", NULL, desc, MONEY_SCALE,
 	    plan->interval == INTERVAL_YEAR ? "year" : "month", plan->price,
-	    line_round(set, plan->price));
+	    line_round(set, plan->price)) != 0)
+		return -1;
+	plan_rate(set, plan);
+	return 0;
 }
 
 int
@@ -198,6 +211,7 @@ invoice_lines_proration(struct line_set *set, const char *zone,
 		    from && from->interval == INTERVAL_YEAR ? "year" : "month",
 		    from ? -from->price : 0, credit) != 0)
 			return -1;
+		plan_rate(set, from);
 	}
 	if (charge != 0) {
 		snprintf(desc, sizeof(desc), "Remaining time on %s from %s",
@@ -206,6 +220,7 @@ invoice_lines_proration(struct line_set *set, const char *zone,
 		    to && to->interval == INTERVAL_YEAR ? "year" : "month",
 		    to ? to->price : 0, charge) != 0)
 			return -1;
+		plan_rate(set, to);
 	}
 	return 0;
 }
@@ -283,6 +298,8 @@ invoice_lines_insert(struct db *db, const uint64_t *ids,
 			p[j++] = DBP_STR(l->unit);
 			p[j++] = DBP_STR(txt[i].price);
 			p[j++] = DBP_STR(txt[i].amount);
+			p[j++] = l->tax_rate_id[0] ? DBP_STR(l->tax_rate_id) :
+			    DBP_NULLV;
 		}
 		if ((rc = db_run_rows(db, &invoice_lines_rows_insert, k, p, j,
 		    NULL, NULL)) != DB_OK)

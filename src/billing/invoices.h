@@ -38,6 +38,7 @@ struct invoice_line {
 	char unit[32];
 	int64_t unit_price;      /* micro-units */
 	int64_t amount;          /* micro-units, a whole number of cents */
+	char tax_rate_id[65];    /* its plan's rate; "": the account's */
 };
 
 struct invoice_credit {

@@ -329,3 +329,138 @@ class TaxPushTest(TaxCase):
         self.assertEqual(sorted(i["form"]["metadata[line]"] for i in items), ["1", "2"])
         self.assertEqual(sinv["amount_due"], 140)
         self.assertEqual(inv["tax"], D("0.23"))
+
+
+class TwoRatesTest(TaxCase):
+    """A rate per line (docs/billing.md "Taxes", the worked example): a
+    hybrid account on a plan whose fee carries the plan's 20% inclusive
+    rate, its overage at the account's 7.6543% exclusive rate, 5.00 of
+    credits split over the two rates' sums pro rata (largest remainder);
+    lines + exclusive taxes - credits = total to the cent; the PDF has a
+    row per rate; the Stripe push one tax item for the exclusive rate."""
+
+    PLANS = [
+        {"id": "pro", "name": "Professional", "price": 29.99, "interval": "month",
+         "cpu_limit": 8, "memory_limit": 16, "storage_limit": 100,
+         "stripe_price_id": "price_pro"},
+        {"id": "consumer", "name": "Consumer", "price": 19.99, "interval": "month",
+         "cpu_limit": 1, "memory_limit": 1, "storage_limit": 10, "tax_rate_id": "inc20"},
+    ]
+    config_overrides = dict(CONFIG, subscriptionPlans=PLANS, taxRates=RATES + [
+        {"id": "use7", "name": "Sales tax", "percent": "7.6543", "inclusive": False}])
+
+    @classmethod
+    def setUpClass(cls):
+        cls.standin = Standin(secret_key=KEY).start()
+        cls.stack_env = {"STRIPE_API_BASE": cls.standin.url, "STRIPE_SECRET_KEY": KEY,
+                         "STRIPE_TIMEOUT_SECONDS": "2", "BILLING_TEST_NOW": NOW}
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.standin.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.standin.stop()
+
+    def test_an_inclusive_plan_rate_and_an_exclusive_usage_rate_sum_to_the_cent(self):
+        user = "two-rates@example.com"
+        self.hook("user-created", {"user_id": user})
+        # a Stripe customer (the checkout is never completed: no live
+        # subscription, the plan is billed here)
+        status, _, body = self.request("POST", "create-checkout", body={"plan_id": "pro"},
+                                       token=self.stack.token(user, "user", now=NOW_EPOCH))
+        self.assertEqual(status, 200, body)
+        self.sql("UPDATE billing_accounts SET plan_id = 'consumer' WHERE user_id = '%s'"
+                 % user)
+        self.details(user, {"billing_mode": "hybrid", "tax_rate_id": "use7"})
+        status, _, resp = self.request("POST", "admin/credits", token=self.admin(),
+                                       body={"user_id": user, "amount": "5.00",
+                                             "reason": "goodwill"})
+        self.assertEqual(status, 201, resp)
+        # 4 cores and 8 GB for 10 hours on a plan of 1 core and 1 GB:
+        # overage 30 core-hours (1.50) and 70 GB-hours (0.70)
+        self.hook("session-created", {"session_id": "two-rates-s", "user_id": user,
+                                      "cpu_cores": 4, "memory_gb": 8, "storage_gb": 0,
+                                      "started_at": "2025-01-18T00:00:00Z"})
+        self.hook("session-terminated", {"session_id": "two-rates-s",
+                                         "ended_at": "2025-01-18T10:00:00Z"})
+        self.stack.run_helper("billing-calculate-usage", env={"BILLING_TEST_NOW": NOW})
+        inv = self.manual(user, "2025-01-18")
+
+        self.assertEqual([(l["kind"], l["amount"]) for l in inv["lines"]],
+                         [("subscription", D("19.99")), ("overage", D("1.50")),
+                          ("overage", D("0.70"))])
+        self.assertEqual((inv["subtotal"], inv["credits"]), (D("22.19"), D("5.00")))
+        # 5.00 over 19.99 and 2.20: 4.5042 and 0.4957; floors 4.50 + 0.49,
+        # the cent left to the larger remainder: 4.50 + 0.50
+        self.assertEqual(inv["taxes"], [
+            {"rate_id": "inc20", "name": "VAT", "percent": 20, "inclusive": True,
+             "taxable": D("15.49"), "amount": D("2.58"), "currency": "usd"},
+            {"rate_id": "use7", "name": "Sales tax", "percent": D("7.6543"),
+             "inclusive": False, "taxable": D("1.70"), "amount": D("0.13"),
+             "currency": "usd"}])
+        self.assertEqual((inv["tax"], inv["total"]), (D("2.71"), D("17.32")))
+        # to the cent: the lines make the subtotal, the rates' parts what is
+        # charged after credits; the total adds the exclusive tax only
+        self.assertEqual(sum(l["amount"] for l in inv["lines"]), inv["subtotal"])
+        self.assertEqual(sum(t["taxable"] for t in inv["taxes"]),
+                         inv["subtotal"] - inv["credits"])
+        self.assertEqual(sum(t["amount"] for t in inv["taxes"]), inv["tax"])
+        self.assertEqual(inv["total"], inv["subtotal"] - inv["credits"] + D("0.13"))
+        net = inv["taxes"][0]["taxable"] - inv["taxes"][0]["amount"]
+        self.assertEqual(net, D("12.91"))
+        # stored per rate, and each line with its rate
+        self.assertEqual(self.sql("SELECT rate_id, percent, inclusive, taxable, amount "
+                                  "FROM billing_invoice_taxes WHERE invoice_id = %d "
+                                  "ORDER BY id" % inv["id"]),
+                         [["inc20", "20.0000", "1", "15.49", "2.58"],
+                          ["use7", "7.6543", "0", "1.70", "0.13"]])
+        self.assertEqual(self.sql("SELECT kind, COALESCE(tax_rate_id, '') FROM "
+                                  "billing_invoice_lines WHERE invoice_id = %d "
+                                  "ORDER BY line_no" % inv["id"]),
+                         [["subscription", "inc20"], ["overage", ""], ["overage", ""]])
+
+        text = self.pdf_text(inv["id"])
+        for want in ("VAT 20% (included)", "USD 2.58", "Sales tax 7.6543%", "USD 0.13",
+                     "USD 17.32"):
+            self.assertIn(want, text)
+
+        self.stack.run_helper("billing-generate-invoices", check=False,
+                              env={"BILLING_TEST_NOW": NOW})
+        sid = self.sql("SELECT COALESCE(stripe_invoice_id, '') FROM billing_invoices "
+                       "WHERE id = %d" % inv["id"])[0][0]
+        self.assertNotEqual(sid, "", "not pushed")
+        items = [r for r in self.standin.requests(path="/v1/invoiceitems", method="POST")
+                 if r["form"].get("metadata[billing_invoice_id]") == str(inv["id"])]
+        got = sorted((i["form"]["metadata[line]"], int(i["form"]["amount"]),
+                      i["form"]["description"]) for i in items)
+        self.assertEqual([g[:2] for g in got], [("1", 1999), ("2", 150), ("3", 70),
+                                                ("credits", -500), ("tax-2", 13)])
+        self.assertEqual(got[4][2], "Sales tax 7.6543%")
+        sinv = [i for i in self.standin.objects("invoices") if i["id"] == sid][0]
+        self.assertEqual(sinv["amount_due"], 1732)
+
+    def test_the_scheduled_run_taxes_the_plan_fee_at_the_plans_rate(self):
+        """The same split in the daily run (lines in memory, not read back):
+        the plan's fee alone at 20% inside, no usage, the default 12.5% has
+        nothing to tax."""
+        user = "two-rates-run@example.com"
+        self.hook("user-created", {"user_id": user})
+        self.sql("UPDATE billing_accounts SET plan_id = 'consumer', billing_mode = "
+                 "'subscription', created_at = '2025-01-01 00:00:00' WHERE user_id = '%s'"
+                 % user)
+        self.stack.run_helper("billing-generate-invoices", check=False,
+                              env={"BILLING_TEST_NOW": NOW})
+        invs = self.get("invoices?user_id=" + user.replace("@", "%40"))["invoices"]
+        self.assertEqual(len(invs), 1, invs)
+        inv = self.get("invoices/%d" % invs[0]["id"])
+        # 19.99 / 6 = 3.3316... -> 3.33 (net 16.66); total 19.99
+        self.assertEqual([(t["rate_id"], t["taxable"], t["amount"]) for t in inv["taxes"]],
+                         [("inc20", D("19.99"), D("3.33"))])
+        self.assertEqual((inv["subtotal"], inv["tax"], inv["total"]),
+                         (D("19.99"), D("3.33"), D("19.99")))

@@ -369,6 +369,195 @@ START_TEST(test_tax_refuses_what_is_not_whole_cents_or_above_100)
 }
 END_TEST
 
+/* Credits split over the rates' sums: exact, by largest remainder. */
+START_TEST(test_credits_split_pro_rata_by_largest_remainder)
+{
+	int64_t bases[4], shares[4];
+
+	/* 5.00 over 19.99 and 2.20 (docs/billing.md): 4.5042... and
+	 * 0.4957...; floors 4.50 + 0.49, the cent left to the larger
+	 * remainder (0.57 > 0.42): 4.50 + 0.50 */
+	bases[0] = 19990000;
+	bases[1] = 2200000;
+	ck_assert_int_eq(invoice_tax_allocate(bases, 2, 5000000, 2, shares), 0);
+	ck_assert_int_eq(shares[0], 4500000);
+	ck_assert_int_eq(shares[1], 500000);
+	/* a tie goes to the earlier base: 0.01 over 1.00 and 1.00 */
+	bases[0] = bases[1] = 1000000;
+	ck_assert_int_eq(invoice_tax_allocate(bases, 2, 10000, 2, shares), 0);
+	ck_assert_int_eq(shares[0], 10000);
+	ck_assert_int_eq(shares[1], 0);
+	/* three equal thirds of 1.00: 0.34 + 0.33 + 0.33 */
+	bases[0] = bases[1] = bases[2] = 500000;
+	ck_assert_int_eq(invoice_tax_allocate(bases, 3, 1000000, 2, shares), 0);
+	ck_assert_int_eq(shares[0], 340000);
+	ck_assert_int_eq(shares[1], 330000);
+	ck_assert_int_eq(shares[2], 330000);
+	/* all of it: each base whole; none: all zero; a zero base none */
+	bases[0] = 1230000;
+	bases[1] = 0;
+	bases[2] = 40000;
+	ck_assert_int_eq(invoice_tax_allocate(bases, 3, 1270000, 2, shares), 0);
+	ck_assert(shares[0] == 1230000 && shares[1] == 0 && shares[2] == 40000);
+	ck_assert_int_eq(invoice_tax_allocate(bases, 3, 0, 2, shares), 0);
+	ck_assert(shares[0] == 0 && shares[1] == 0 && shares[2] == 0);
+	/* whole units (jpy) */
+	bases[0] = 1000000000;
+	bases[1] = 2000000000;
+	ck_assert_int_eq(invoice_tax_allocate(bases, 2, 100000000, 0, shares), 0);
+	ck_assert_int_eq(shares[0], 33000000);
+	ck_assert_int_eq(shares[1], 67000000);
+	/* refused: more credit than bases, a fraction of a cent, a base
+	 * below zero */
+	ck_assert_int_eq(invoice_tax_allocate(bases, 2, 3000010000LL, 0,
+	    shares), -1);
+	bases[0] = 10000;
+	ck_assert_int_eq(invoice_tax_allocate(bases, 1, 5000, 2, shares), -1);
+	bases[0] = -10000;
+	ck_assert_int_eq(invoice_tax_allocate(bases, 1, 0, 2, shares), -1);
+}
+END_TEST
+
+/* Every split adds up to the credit, no share above its base nor a cent
+ * away from its exact part, over many bases and credits. */
+START_TEST(test_credit_shares_always_sum_to_the_credit)
+{
+	int64_t bases[5], shares[5], sum, credit, tot;
+	unsigned seed = 17;
+	int k, i, n;
+
+	for (k = 0; k < 20000; k++) {
+		n = 1 + k % 5;
+		for (sum = 0, i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			bases[i] = (int64_t)(seed % 100000u) * 10000;
+			sum += bases[i];
+		}
+		seed = seed * 1103515245u + 12345u;
+		credit = sum == 0 ? 0 : (int64_t)(seed % (unsigned)(sum / 10000 +
+		    1)) * 10000;
+		ck_assert_int_eq(invoice_tax_allocate(bases, (size_t)n, credit, 2,
+		    shares), 0);
+		for (tot = 0, i = 0; i < n; i++) {
+			__int128 exact = (__int128)credit * bases[i];
+
+			ck_assert(shares[i] >= 0 && shares[i] <= bases[i]);
+			ck_assert(shares[i] % 10000 == 0);
+			ck_assert((__int128)shares[i] * sum <= exact +
+			    (__int128)10000 * sum);
+			ck_assert((__int128)shares[i] * sum >= exact -
+			    (__int128)10000 * sum);
+			tot += shares[i];
+		}
+		ck_assert_int_eq(tot, credit);
+	}
+}
+END_TEST
+
+static struct invoice_line
+taxed_line(int64_t amount, const char *rate)
+{
+	struct invoice_line l;
+
+	memset(&l, 0, sizeof(l));
+	l.amount = amount;
+	strcpy(l.tax_rate_id, rate);
+	return l;
+}
+
+/* The worked example of docs/billing.md: a plan fee of 19.99 at 20%
+ * inclusive (the plan's rate), overage 1.50 + 0.70 at 7.6543% exclusive
+ * (the account's), 5.00 of credits. */
+START_TEST(test_an_inclusive_plan_rate_and_an_exclusive_usage_rate_sum_to_the_cent)
+{
+	struct billing_config cfg;
+	struct invoice_taxes *t = calloc(1, sizeof(*t));
+	struct invoice_line lines[3];
+	int64_t subtotal = 22190000, credits = 5000000;
+
+	ck_assert_ptr_nonnull(t);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.tax_rates[0] = (struct tax_rate){ "inc20", "VAT", 20000000, 1 };
+	cfg.tax_rates[1] = (struct tax_rate){ "use7", "Sales tax", 7654300, 0 };
+	cfg.n_tax_rates = 2;
+	lines[0] = taxed_line(19990000, "inc20");
+	lines[1] = taxed_line(1500000, "");
+	lines[2] = taxed_line(700000, "");
+	ck_assert_int_eq(invoice_tax_compute(&cfg, "use7", 0, lines, 3, credits,
+	    2, t), 0);
+	ck_assert_uint_eq(t->n, 2);
+	/* 19.99 - 4.50 = 15.49 with 20% inside: 2.5816... -> 2.58 (net
+	 * 12.91) */
+	ck_assert_str_eq(t->t[0].rate_id, "inc20");
+	ck_assert_int_eq(t->t[0].taxable, 15490000);
+	ck_assert_int_eq(t->t[0].amount, 2580000);
+	/* 2.20 - 0.50 = 1.70 at 7.6543%: 0.1301... -> 0.13 */
+	ck_assert_str_eq(t->t[1].rate_id, "use7");
+	ck_assert_int_eq(t->t[1].taxable, 1700000);
+	ck_assert_int_eq(t->t[1].amount, 130000);
+	ck_assert_int_eq(t->tax, 2710000);
+	ck_assert_int_eq(t->added, 130000);
+	/* the taxable parts are what is charged after credits; the total
+	 * 22.19 - 5.00 + 0.13 = 17.32 */
+	ck_assert_int_eq(t->t[0].taxable + t->t[1].taxable, subtotal - credits);
+	ck_assert_int_eq(subtotal - credits + t->added, 17320000);
+
+	/* no defaultTaxRate and no account rate: the usage is untaxed but
+	 * takes its share of the credits all the same */
+	ck_assert_int_eq(invoice_tax_compute(&cfg, "", 0, lines, 3, credits, 2,
+	    t), 0);
+	ck_assert_uint_eq(t->n, 1);
+	ck_assert_int_eq(t->t[0].taxable, 15490000);
+	/* the same rate on the plan and the account: one line */
+	ck_assert_int_eq(invoice_tax_compute(&cfg, "inc20", 0, lines, 3, credits,
+	    2, t), 0);
+	ck_assert_uint_eq(t->n, 1);
+	ck_assert_int_eq(t->t[0].taxable, 17190000);
+	ck_assert_int_eq(t->t[0].amount, 2870000);   /* 17.19 / 6 = 2.865 */
+	/* exempt: none at all */
+	ck_assert_int_eq(invoice_tax_compute(&cfg, "use7", 1, lines, 3, credits,
+	    2, t), 0);
+	ck_assert_uint_eq(t->n, 0);
+	ck_assert_int_eq(t->tax, 0);
+	/* a rate gone from the config: the account's (-2), a line's (-3) */
+	ck_assert_int_eq(invoice_tax_compute(&cfg, "gone", 0, lines, 3, credits,
+	    2, t), -2);
+	lines[0] = taxed_line(19990000, "gone");
+	ck_assert_int_eq(invoice_tax_compute(&cfg, "use7", 0, lines, 3, credits,
+	    2, t), -3);
+	free(t);
+}
+END_TEST
+
+/* A plan's proration credit (below zero) taxes nothing at its rate and
+ * reduces the other rates' bases like a credit. */
+START_TEST(test_a_rate_whose_lines_sum_below_zero_counts_as_a_credit)
+{
+	struct billing_config cfg;
+	struct invoice_taxes *t = calloc(1, sizeof(*t));
+	struct invoice_line lines[3];
+
+	ck_assert_ptr_nonnull(t);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.tax_rates[0] = (struct tax_rate){ "old", "Old", 10000000, 0 };
+	cfg.tax_rates[1] = (struct tax_rate){ "new", "New", 20000000, 0 };
+	cfg.n_tax_rates = 2;
+	lines[0] = taxed_line(-3000000, "old");     /* unused time: -3.00 */
+	lines[1] = taxed_line(6000000, "new");      /* remaining: 6.00 */
+	lines[2] = taxed_line(2000000, "");         /* usage: 2.00 */
+	ck_assert_int_eq(invoice_tax_compute(&cfg, "new", 0, lines, 3, 1000000,
+	    2, t), 0);
+	/* old: nothing; new: 8.00 less 1.00 + 3.00 = 4.00, tax 0.80 */
+	ck_assert_uint_eq(t->n, 2);
+	ck_assert_str_eq(t->t[0].rate_id, "old");
+	ck_assert_int_eq(t->t[0].taxable, 0);
+	ck_assert_int_eq(t->t[0].amount, 0);
+	ck_assert_int_eq(t->t[1].taxable, 4000000);
+	ck_assert_int_eq(t->t[1].amount, 800000);
+	free(t);
+}
+END_TEST
+
 
 static Suite *
 invoice_lines_suite(void)
@@ -381,6 +570,11 @@ invoice_lines_suite(void)
 	tcase_add_test(tc, test_tax_exclusive_rounds_half_up_once);
 	tcase_add_test(tc, test_tax_inclusive_splits_the_price_exactly);
 	tcase_add_test(tc, test_tax_refuses_what_is_not_whole_cents_or_above_100);
+	tcase_add_test(tc, test_credits_split_pro_rata_by_largest_remainder);
+	tcase_add_test(tc, test_credit_shares_always_sum_to_the_credit);
+	tcase_add_test(tc,
+	    test_an_inclusive_plan_rate_and_an_exclusive_usage_rate_sum_to_the_cent);
+	tcase_add_test(tc, test_a_rate_whose_lines_sum_below_zero_counts_as_a_credit);
 	tcase_add_test(tc, test_zero_decimal_currency_lines_are_whole_units);
 	tcase_add_test(tc, test_subscription_monthly_every_period_yearly_on_the_anniversary);
 	tcase_add_test(tc, test_overage_is_what_each_hour_exceeds_the_limit);
