@@ -369,6 +369,35 @@ START_TEST(test_tax_refuses_what_is_not_whole_cents_or_above_100)
 }
 END_TEST
 
+/* A plan's fee lines carry the plan's own rate: its subscription line,
+ * and each proration line the rate of its own plan (the one left, the one
+ * taken); a plan without a rate leaves the line to the account's. */
+START_TEST(test_a_plans_fee_lines_carry_the_plans_rate)
+{
+	struct line_set set;
+	struct plan consumer = pro;
+
+	memset(&set, 0, sizeof(set));
+	consumer.id = "consumer";
+	consumer.tax_rate_id = "inc20";
+	ck_assert_int_eq(invoice_lines_subscription(&set, &consumer, 0,
+	    1735689600000000LL, 1738368000000000LL), 0);
+	ck_assert_int_eq(invoice_lines_proration(&set, NULL, &consumer, &pro,
+	    "consumer", "pro", 1736899200000000LL, -10000000, 20000000,
+	    500000, 500000), 0);
+	ck_assert_int_eq(invoice_lines_proration(&set, NULL, &pro, &consumer,
+	    "pro", "consumer", 1736899200000000LL, -10000000, 20000000,
+	    500000, 500000), 0);
+	ck_assert_uint_eq(set.n, 5);
+	ck_assert_str_eq(set.lines[0].tax_rate_id, "inc20");  /* its fee */
+	ck_assert_str_eq(set.lines[1].tax_rate_id, "inc20");  /* unused */
+	ck_assert_str_eq(set.lines[2].tax_rate_id, "");       /* pro: none */
+	ck_assert_str_eq(set.lines[3].tax_rate_id, "");
+	ck_assert_str_eq(set.lines[4].tax_rate_id, "inc20");
+	invoice_lines_set_free(&set);
+}
+END_TEST
+
 /* Credits split over the rates' sums: exact, by largest remainder. */
 START_TEST(test_credits_split_pro_rata_by_largest_remainder)
 {
@@ -570,6 +599,7 @@ invoice_lines_suite(void)
 	tcase_add_test(tc, test_tax_exclusive_rounds_half_up_once);
 	tcase_add_test(tc, test_tax_inclusive_splits_the_price_exactly);
 	tcase_add_test(tc, test_tax_refuses_what_is_not_whole_cents_or_above_100);
+	tcase_add_test(tc, test_a_plans_fee_lines_carry_the_plans_rate);
 	tcase_add_test(tc, test_credits_split_pro_rata_by_largest_remainder);
 	tcase_add_test(tc, test_credit_shares_always_sum_to_the_credit);
 	tcase_add_test(tc,
