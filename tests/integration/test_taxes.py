@@ -1,7 +1,9 @@
-"""Taxes on invoices (docs/billing.md "Taxes"): one rate per invoice, the
-account's own (tax_rate_id) or the config's defaultTaxRate, none for an
-exempt account; the tax is worked out on what the invoice charges after
-credits, rounded half-up once, and stored with the rate as issued.  An
+"""Taxes on invoices (docs/billing.md "Taxes"): a rate per line, a plan's
+own (subscriptionPlans[].tax_rate_id) on its fee, else the account's own
+(tax_rate_id) or the config's defaultTaxRate, none for an exempt account
+(TwoRatesTest: two rates on one invoice); each rate's tax is worked out on
+what is charged at it after its share of the credits, rounded half-up once,
+and stored with the rate as issued.  An
 exclusive rate's tax is added to the total; an inclusive rate's is the part
 of the charged amount that is tax (net + tax = charged).  The JSON, the PDF
 (issuer and customer blocks, tax rows, "Tax exempt") and the Stripe push
