@@ -389,9 +389,11 @@ invoice_build_finalize(struct db *db, const struct billing_config *cfg, uint64_t
 {
 	struct invoice_locked lk;
 	struct invoice_tax tax;
-	char number[33], nowt[TIME_TEXT_MAX], due[TIME_TEXT_MAX], rate_id[65];
+	struct account_billing bill;
+	char number[33], nowt[TIME_TEXT_MAX], due[TIME_TEXT_MAX];
+	char *issued = NULL;
 	int64_t credits = 0;
-	int y, m, d, hh, mm, ss, us, rc, exempt = 0, taxed = 0;
+	int y, m, d, hh, mm, ss, us, rc, taxed = 0;
 
 	if ((rc = invoice_lock(db, id, &lk)) != DB_OK)
 		return rc;
@@ -402,27 +404,35 @@ invoice_build_finalize(struct db *db, const struct billing_config *cfg, uint64_t
 	if ((rc = credits_apply(db, lk.account_id, id, lk.subtotal, nowt,
 	    &credits)) != DB_OK)
 		return rc;
+	/* the account's details as they are now: its tax rate, and what the
+	 * invoice is issued with (the account row is locked by the caller) */
+	if ((rc = account_billing_get(db, lk.account_id, 0, &bill)) != DB_OK)
+		return rc == DB_NOT_FOUND ? DB_ERROR : rc;
 	/* tax on what is charged after credits (invoice_tax.c) */
-	if ((rc = invoice_tax_account(db, lk.account_id, rate_id,
-	    sizeof(rate_id), &exempt)) != DB_OK)
-		return rc;
-	if ((rc = invoice_tax_line(cfg, rate_id, exempt, lk.subtotal - credits,
-	    money_amount_decimals(lk.currency), &tax, &taxed)) != 0) {
+	if ((rc = invoice_tax_line(cfg, bill.tax_rate_id, bill.tax_exempt,
+	    lk.subtotal - credits, money_amount_decimals(lk.currency), &tax,
+	    &taxed)) != 0) {
 		log_warnx("invoices: invoice %llu: %s", (unsigned long long)id,
 		    rc == -2 ? "the account's tax rate is not in the config's "
 		    "taxRates" : "the tax is beyond the money range");
 		return DB_ERROR;
 	}
+	if ((issued = invoice_issued_text(&bill, &cfg->issuer, lk.period_start,
+	    lk.period_end)) == NULL)
+		return DB_ERROR;
 	time_to_civil(now, &y, &m, &d, &hh, &mm, &ss, &us);
-	if ((rc = invoice_build_next_number(db, y, number, sizeof(number))) != DB_OK)
-		return rc;
-	if ((rc = invoice_store_final(db, id, number, credits,
+	if ((rc = invoice_build_next_number(db, y, number, sizeof(number))) !=
+	    DB_OK ||
+	    (rc = invoice_store_final(db, id, number, credits,
 	    lk.subtotal - credits + (taxed && !tax.inclusive ? tax.amount : 0),
-	    nowt, due)) != DB_OK ||
+	    nowt, due, issued)) != DB_OK ||
 	    (rc = invoice_tax_store(db, id, taxed ? &tax : NULL,
-	    exempt)) != DB_OK)
-		return rc;
-	return invoice_build_emit_event(db, id, "billing.invoice.created", now);
+	    bill.tax_exempt)) != DB_OK)
+		goto out;
+	rc = invoice_build_emit_event(db, id, "billing.invoice.created", now);
+out:
+	free(issued);
+	return rc;
 }
 
 /*
