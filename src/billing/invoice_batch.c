@@ -14,7 +14,9 @@
  *     of the year's counter for the batch, in account order) in C;
  *  5. write invoices, lines, credit applications (credits.c), the accounts' new
  *     billed_through and the billing.invoice.created events in multi-row
- *     statements.
+ *     statements; each invoice row carries what it is issued with
+ *     (invoice_issued.c: the customer's and issuer's blocks and the zones,
+ *     from the rows read in step 1), so that costs no statement.
  * The run works one time zone at a time (ib->zone): the accounts whose
  * periods are in it, the period [period_start, period_end) at local
  * midnights there.  An account's first period after a zone change starts
