@@ -123,12 +123,18 @@ draw(struct doc *d, const struct credit_note *cn, const char *issuer)
 
 	d->y = TOP_Y;
 	snprintf(buf, sizeof(buf), "Credit note %s", cn->number);
+	/* the issuer and the customer as its invoice was issued with */
+	if (cn->issuer[0] != '\0')
+		issuer = cn->issuer;
 	if (row(d, d->bold, 16.0f, buf, "", 0) != 0 ||
 	    row(d, d->regular, 10.0f, "Issuer", issuer, 0) != 0 ||
 	    row(d, d->regular, 10.0f, "Customer", cn->user_id, 0) != 0 ||
+	    (cn->bill_to[0] != '\0' &&
+	    row(d, d->regular, 10.0f, "Bill to", cn->bill_to, 0) != 0) ||
 	    row(d, d->regular, 10.0f, "Invoice", cn->invoice_number, 0) != 0)
 		return -1;
-	/* the date as issued: in the account's zone then in force */
+	/* the date as issued: in its invoice's zone as issued (no history
+	 * then); an older invoice's, the account's zone then in force */
 	zone = period_zone_at(&cn->zone, cn->created_at);
 	if (zone != NULL && (zone[0] == '\0' || strcmp(zone, TZ_UTC) == 0))
 		zone = NULL;

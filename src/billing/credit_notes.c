@@ -53,8 +53,13 @@ enum {
     "cn.currency, cn.reason, cn.settlement, COALESCE(cn.credit_id, 0), " \
     "COALESCE(cn.stripe_credit_note_id, ''), cn.created_at, " \
     "COALESCE(r.amount, 0), COALESCE(r.method, ''), " \
-    "COALESCE(r.stripe_refund_id, ''), a.timezone, " \
-    "COALESCE(a.timezone_prev, ''), a.timezone_from " \
+    "COALESCE(r.stripe_refund_id, ''), " \
+    "COALESCE(JSON_VALUE(i.issued_details, '$.timezone'), a.timezone), " \
+    "IF(i.issued_details IS NULL, COALESCE(a.timezone_prev, ''), ''), " \
+    "IF(i.issued_details IS NULL, a.timezone_from, NULL), " \
+    "COALESCE(JSON_VALUE(i.issued_details, '$.issuer.name'), ''), " \
+    "IF(i.issued_details IS NULL, COALESCE(a.billing_name, ''), " \
+    "COALESCE(JSON_VALUE(i.issued_details, '$.bill_to.name'), '')) " \
     "FROM billing_credit_notes cn " \
     "JOIN billing_accounts a ON a.id = cn.account_id " \
     "JOIN billing_invoices i ON i.id = cn.invoice_id " \
@@ -65,7 +70,7 @@ enum {
 	COL_INVOICE_NUMBER, COL_AMOUNT, COL_CURRENCY, COL_REASON,
 	COL_SETTLEMENT, COL_CREDIT, COL_STRIPE_ID, COL_CREATED,
 	COL_REFUND_AMOUNT, COL_REFUND_METHOD, COL_REFUND_STRIPE, COL_TZ,
-	COL_TZ_PREV, COL_TZ_FROM, NCOLS
+	COL_TZ_PREV, COL_TZ_FROM, COL_ISSUER, COL_BILL_TO, NCOLS
 };
 enum { KEY_COL_ID, KEY_COL_INVOICE, KEY_COL_AMOUNT, KEY_NCOLS };
 enum { PAY_COL_ID, PAY_COL_PI, PAY_COL_METHOD, PAY_COL_REFUNDABLE,
@@ -166,6 +171,8 @@ read_row(struct db_result *res, struct credit_note *cn)
 	db_col_text(res, COL_TZ, cn->zone.zone, sizeof(cn->zone.zone));
 	db_col_text(res, COL_TZ_PREV, cn->zone.prev, sizeof(cn->zone.prev));
 	bad |= db_col_time(res, COL_TZ_FROM, &cn->zone.from);
+	db_col_text(res, COL_ISSUER, cn->issuer, sizeof(cn->issuer));
+	db_col_text(res, COL_BILL_TO, cn->bill_to, sizeof(cn->bill_to));
 	bad |= db_col_decimal(res, COL_AMOUNT, &cn->amount) |
 	    db_col_time(res, COL_CREATED, &cn->created_at) |
 	    db_col_decimal(res, COL_REFUND_AMOUNT, &cn->refund_amount);

@@ -71,8 +71,14 @@ struct credit_note {
 	char stripe_refund_id[256];
 	struct credit_note_line *lines;   /* owned */
 	size_t nlines;
-	struct period_zone zone;     /* the account's time zone (the PDF's
-	                                date: the local date as issued) */
+	struct period_zone zone;     /* the zone of the PDF's date: its
+	                                invoice's as issued (sql/016), else
+	                                the account's then in force */
+	char issuer[201];            /* its invoice's issuer's name as
+	                                issued; "": the config's */
+	char bill_to[201];           /* the customer's billing name: its
+	                                invoice's as issued, else the
+	                                account's; "": none */
 };
 
 /* What an admin asks for; strings borrowed. */

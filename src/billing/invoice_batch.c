@@ -14,7 +14,9 @@
  *     of the year's counter for the batch, in account order) in C;
  *  5. write invoices, lines, credit applications (credits.c), the accounts' new
  *     billed_through and the billing.invoice.created events in multi-row
- *     statements.
+ *     statements; each invoice row carries what it is issued with
+ *     (invoice_issued.c: the customer's and issuer's blocks and the zones,
+ *     from the rows read in step 1), so that costs no statement.
  * The run works one time zone at a time (ib->zone): the accounts whose
  * periods are in it, the period [period_start, period_end) at local
  * midnights there.  An account's first period after a zone change starts
@@ -43,7 +45,7 @@
 #include "timeutil.h"
 
 #define USEC_PER_DAY (86400LL * USEC_PER_SEC)
-#define INVOICE_PARAMS 18
+#define INVOICE_PARAMS 19
 
 enum {
 	BATCH_ACCOUNTS,
@@ -57,7 +59,9 @@ enum {
 
 enum { ACC_COL_ID, ACC_COL_USER_ID, ACC_COL_PLAN, ACC_COL_MODE,
 	ACC_COL_CREATED, ACC_COL_BILLED, ACC_COL_STRIPE_PLAN, ACC_COL_CLOSED,
-	ACC_COL_TZ_FROM, ACC_COL_TAX_RATE, ACC_COL_TAX_EXEMPT, ACC_NCOLS };
+	ACC_COL_TZ_FROM, ACC_COL_TAX_RATE, ACC_COL_TAX_EXEMPT, ACC_COL_NAME,
+	ACC_COL_ADDRESS, ACC_COL_COUNTRY, ACC_COL_TAX_ID, ACC_COL_TZ,
+	ACC_COL_TZ_PREV, ACC_NCOLS };
 enum { HOUR_COL_RESOURCE, HOUR_COL_UNIT, HOUR_COL_PRICE, HOUR_COL_QTY,
 	HOUR_NCOLS };
 enum { NEW_COL_ACCOUNT, NEW_COL_ID, NEW_NCOLS };
@@ -75,7 +79,10 @@ static const struct db_stmt batch_sql[BATCH_NSTMTS] = {
 	[BATCH_ACCOUNTS] = { "SELECT id, user_id, COALESCE(plan_id, ''), "
 	    "COALESCE(billing_mode, ''), created_at, billed_through, "
 	    SQL_STRIPE_PLAN ", closed_at, timezone_from, COALESCE(tax_rate_id, ''), "
-	    "tax_exempt FROM billing_accounts WHERE id > ? "
+	    "tax_exempt, COALESCE(billing_name, ''), "
+	    "COALESCE(billing_address, ''), COALESCE(country, ''), "
+	    "COALESCE(tax_id, ''), timezone, COALESCE(timezone_prev, '') "
+	    "FROM billing_accounts WHERE id > ? "
 	    "AND COALESCE(billed_through, IF(created_at > ?, ?, created_at)) "
 	    "< ? AND ((timezone = ? AND (timezone_prev IS NULL OR "
 	    "timezone_from IS NULL OR timezone_from + INTERVAL 2 DAY < ?)) "
@@ -121,8 +128,8 @@ struct sql_rows invoice_batch_rows_invoices = SQL_ROWS_STMT(
     "INSERT INTO billing_invoices (account_id, invoice_number, kind, "
     "period_start, period_end, billing_mode, plan_id, currency, subtotal, "
     "credits, total, status, due_date, finalized_at, created_at, usage_from, "
-    "usage_to, tax, tax_exempt) VALUES ",
-    "(?,?,'scheduled',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", "");
+    "usage_to, tax, tax_exempt, issued_details) VALUES ",
+    "(?,?,'scheduled',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", "");
 
 enum acct_state { ACCT_SKIP, ACCT_EMPTY, ACCT_BILL };
 
@@ -151,6 +158,9 @@ struct acct {
 	struct invoice_taxes tax;          /* one line per rate */
 	uint64_t invoice_id;
 	char number[33];
+	char *issued;                      /* what it is issued with
+	                                    * (invoice_issued_text; heap;
+	                                    * NULL for drafts) */
 };
 
 struct application {
@@ -200,6 +210,36 @@ lines_failed(struct run *r, const struct acct *a, const char *what)
 	    (unsigned long long)a->id, what);
 	log_warnx("invoices: %s; the batch is not invoiced", r->ib->error);
 	return DB_ERROR;
+}
+
+/*
+ * What the account's invoice is issued with (invoice_issued.c), from its
+ * row: its billing details and zone history as they are now, the config's
+ * issuer.  Written with the invoice in the batch's multi-row INSERT: no
+ * statement of its own.  Heap (caller frees), or NULL when out of memory.
+ */
+static char *
+issued_text(const struct run *r, struct db_result *res, const struct acct *a,
+    int64_t tz_from)
+{
+	struct account_billing *b;
+	char address[ACCOUNT_ADDRESS_LINES * (ACCOUNT_TEXT_MAX + 1) + 1];
+	char *out;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	db_col_text(res, ACC_COL_NAME, b->name, sizeof(b->name));
+	db_col_text(res, ACC_COL_ADDRESS, address, sizeof(address));
+	invoice_issued_address(address, b);
+	db_col_text(res, ACC_COL_COUNTRY, b->country, sizeof(b->country));
+	db_col_text(res, ACC_COL_TAX_ID, b->tax_id, sizeof(b->tax_id));
+	db_col_text(res, ACC_COL_TZ, b->zone.zone, sizeof(b->zone.zone));
+	db_col_text(res, ACC_COL_TZ_PREV, b->zone.prev, sizeof(b->zone.prev));
+	b->zone.from = tz_from;
+	out = invoice_issued_text(b, &r->ib->cfg->issuer, a->start,
+	    r->ib->period_end);
+	free(b);
+	return out;
 }
 
 static int
@@ -257,6 +297,11 @@ load_accounts(struct run *r)
 		a->mode = account_mode(cfg, &view);
 		a->state = ACCT_BILL;
 		r->n++;
+		if (!r->ib->draft && (a->issued = issued_text(r, res, a,
+		    tz_from)) == NULL) {
+			f = DB_ERROR;
+			break;
+		}
 	}
 	db_result_free(res);
 	return f < 0 ? f : DB_OK;
@@ -700,6 +745,8 @@ insert_invoices_rows(struct run *r, const size_t *ix, size_t n)
 			p[j++] = DBP_STR(r->pe);
 			p[j++] = DBP_STR(t->tax);
 			p[j++] = DBP_INT(a->tax_exempt != 0);
+			p[j++] = a->issued != NULL ? DBP_STR(a->issued) :
+			    DBP_NULLV;
 		}
 		if ((rc = db_run_rows(r->db, &invoice_batch_rows_invoices, k, p,
 		    j, NULL, NULL)) != DB_OK)
@@ -914,6 +961,7 @@ invoice_batch_run(struct db *db, struct invoice_batch *ib)
 	for (i = 0; i < r.n; i++) {
 		invoice_lines_sums_free(&r.a[i].sums);
 		invoice_lines_set_free(&r.a[i].lines);
+		free(r.a[i].issued);
 	}
 	free(r.apps);
 	free(r.changes);

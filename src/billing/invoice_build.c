@@ -389,7 +389,9 @@ invoice_build_finalize(struct db *db, const struct billing_config *cfg, uint64_t
 {
 	struct invoice_locked lk;
 	struct invoice_taxes *tax;
+	struct account_billing bill;
 	char number[33], nowt[TIME_TEXT_MAX], due[TIME_TEXT_MAX];
+	char *issued = NULL;
 	int64_t credits = 0;
 	int y, m, d, hh, mm, ss, us, rc, exempt = 0;
 
@@ -402,23 +404,33 @@ invoice_build_finalize(struct db *db, const struct billing_config *cfg, uint64_t
 	if ((rc = credits_apply(db, lk.account_id, id, lk.subtotal, nowt,
 	    &credits)) != DB_OK)
 		return rc;
+	/* the account's details as they are now: what the invoice is issued
+	 * with (the account row is locked by the caller) */
+	if ((rc = account_billing_get(db, lk.account_id, 0, &bill)) != DB_OK)
+		return rc == DB_NOT_FOUND ? DB_ERROR : rc;
 	/* tax per rate on what is charged after credits (invoice_tax.c) */
 	if ((tax = calloc(1, sizeof(*tax))) == NULL)
 		return DB_ERROR;
-	if ((rc = invoice_tax_of_invoice(db, cfg, id, lk.account_id, credits,
-	    money_amount_decimals(lk.currency), tax, &exempt)) != DB_OK)
+	exempt = bill.tax_exempt;
+	if ((rc = invoice_tax_of_invoice(db, cfg, id, bill.tax_rate_id, exempt,
+	    credits, money_amount_decimals(lk.currency), tax)) != DB_OK)
 		goto out;
+	if ((issued = invoice_issued_text(&bill, &cfg->issuer, lk.period_start,
+	    lk.period_end)) == NULL) {
+		rc = DB_ERROR;
+		goto out;
+	}
 	time_to_civil(now, &y, &m, &d, &hh, &mm, &ss, &us);
-	if ((rc = invoice_build_next_number(db, y, number, sizeof(number))) != DB_OK)
-		goto out;
-	if ((rc = invoice_store_final(db, id, number, credits,
-	    lk.subtotal - credits + tax->added, nowt, due)) != DB_OK ||
+	if ((rc = invoice_build_next_number(db, y, number, sizeof(number))) !=
+	    DB_OK ||
+	    (rc = invoice_store_final(db, id, number, credits,
+	    lk.subtotal - credits + tax->added, nowt, due, issued)) != DB_OK ||
 	    (rc = invoice_tax_store(db, id, tax, exempt)) != DB_OK)
 		goto out;
-	free(tax);
-	return invoice_build_emit_event(db, id, "billing.invoice.created", now);
+	rc = invoice_build_emit_event(db, id, "billing.invoice.created", now);
 out:
 	free(tax);
+	free(issued);
 	return rc;
 }
 

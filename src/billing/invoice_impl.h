@@ -199,16 +199,13 @@ int invoice_tax_compute(const struct billing_config *cfg, const char *rate_id,
 /* Why invoice_tax_compute failed (its result), for the logs. */
 const char *invoice_tax_error(int rc);
 
-/* The taxes of a draft being finalized (its lines and the account's rate
- * read here) and the account's tax_exempt.  DB_OK, or an error (a failed
- * invoice_tax_compute is logged and is DB_ERROR). */
+/* The taxes of a draft being finalized: its lines read here, the
+ * account's rate and exemption given (its billing details, read by the
+ * caller for the invoice's issued details too).  DB_OK, or an error (a
+ * failed invoice_tax_compute is logged and is DB_ERROR). */
 int invoice_tax_of_invoice(struct db *db, const struct billing_config *cfg,
-    uint64_t id, uint64_t account_id, int64_t credits, int decimals,
-    struct invoice_taxes *out, int *exempt);
-
-/* The account's tax_rate_id and tax_exempt, read (not locked). */
-int invoice_tax_account(struct db *db, uint64_t account_id, char *rate_id,
-    size_t size, int *exempt);
+    uint64_t id, const char *rate_id, int exempt, int64_t credits,
+    int decimals, struct invoice_taxes *out);
 
 /*
  * Stores a finalized invoice's tax lines, its tax and tax_exempt, inside
@@ -221,16 +218,43 @@ int invoice_tax_store(struct db *db, uint64_t id,
 int invoice_tax_insert_many(struct db *db, const uint64_t *ids,
     const struct invoice_taxes *const *ts, size_t n);
 
-/* The tax lines and the billing details of a loaded invoice. */
+/* The tax lines and the details as issued (invoice_issued_load) of a
+ * loaded invoice. */
 int invoice_tax_load(struct db *db, struct invoice *inv);
 
-/* Adds the invoice's "taxes" (its tax lines) and "bill_to" (the billing
- * details, null when not loaded) to o, as GET invoices/{id} shows them. */
+/* Adds the invoice's "taxes" (its tax lines), "bill_to" and "issuer"
+ * (invoice_issued_json) to o, as GET invoices/{id} shows them. */
 struct json_object;
 void invoice_tax_json(const struct invoice *inv, struct json_object *o);
 
 extern const struct db_stmts invoice_tax_stmts;
 extern struct sql_rows invoice_tax_rows_insert;
+
+/*
+ * Invoices as issued (invoice_issued.c, sql/016): the customer's block, the
+ * issuer's and the period's zones, stored in the transaction that numbers
+ * the invoice and never changed after.
+ */
+struct account_billing;
+struct invoice_issuer;
+
+/* The text to store (JSON; caller frees; NULL when out of memory) for
+ * customer b and issuer is (both borrowed; is NULL: none), with the zones of
+ * the period [start, end) from b's zone history (b->zone). */
+char *invoice_issued_text(const struct account_billing *b,
+    const struct invoice_issuer *is, int64_t start, int64_t end);
+
+/* The address column's lines (joined by "\n") into b. */
+void invoice_issued_address(const char *text, struct account_billing *b);
+
+/* inv's details as issued: the stored ones (inv->issued 1: bill_to,
+ * issuer, zone, start_zone), else the account's current ones (bill_to). */
+int invoice_issued_load(struct db *db, struct invoice *inv);
+
+/* Adds "bill_to" and "issuer" (null when not loaded or not stored) to o. */
+void invoice_issued_json(const struct invoice *inv, struct json_object *o);
+
+extern const struct db_stmts invoice_issued_stmts;
 
 /* The statement tables (statements.c). */
 extern const struct db_stmts invoice_build_stmts;

@@ -140,8 +140,9 @@ zone_named(const char *zone)
 }
 
 /*
- * The zone the invoice's dates were issued in, from the account's zone and
- * the one before its last change (period_zone_at): the zone of the period's
+ * The zone the invoice's dates were issued in: as stored when it was
+ * numbered (inv->issued); else (a draft, or numbered before sql/016) from
+ * the account's zone and the one before its last change (period_zone_at): the zone of the period's
  * last instant, and for its start the zone of the instant before it (the
  * old zone for the one period that starts where a change applies: its
  * start is the old zone's midnight).  No account details: UTC.
@@ -153,6 +154,13 @@ issued_zones(const struct invoice *inv, struct pdf *p)
 	int64_t last;
 
 	p->zone = p->start_zone = NULL;
+	if (inv->issued) {
+		/* stored when it was numbered (invoice_issued.c) */
+		p->zone = zone_named(inv->zone) ? inv->zone : NULL;
+		p->start_zone = zone_named(inv->start_zone) ? inv->start_zone :
+		    NULL;
+		return;
+	}
 	if (inv->bill_to == NULL)
 		return;
 	z = &inv->bill_to->zone;
@@ -656,6 +664,8 @@ invoice_pdf_issued(const struct invoice *inv,
 	safe_text(currency, sizeof(currency), inv->currency);
 	upper(currency);
 	issued_zones(inv, &p);
+	if (inv->issued && inv->issuer != NULL)
+		issuer = inv->issuer;   /* as issued, not the config's now */
 
 	if ((p.doc = HPDF_New(on_error, &p)) == NULL)
 		goto out;

@@ -29,15 +29,11 @@
 #define HUNDRED_PERCENT (100 * MONEY_SCALE)  /* percent in micro-units */
 #define TAX_PARAMS 8
 
-enum { TAX_ACCOUNT, TAX_SET, TAX_LINES, TAX_BASES, TAX_NSTMTS,
-	TAX_ROWS = TAX_NSTMTS };
+enum { TAX_SET, TAX_LINES, TAX_BASES, TAX_NSTMTS, TAX_ROWS = TAX_NSTMTS };
 enum { BASE_RATE, BASE_AMOUNT, BASE_NCOLS };
-enum { ACC_RATE, ACC_EXEMPT, ACC_NCOLS };
 enum { TL_RATE, TL_NAME, TL_PERCENT, TL_INCLUSIVE, TL_TAXABLE, TL_AMOUNT,
 	TL_NCOLS };
 static const struct db_stmt tax_sql[TAX_NSTMTS] = {
-	[TAX_ACCOUNT] = { "SELECT COALESCE(tax_rate_id, ''), tax_exempt "
-	    "FROM billing_accounts WHERE id = ?", 1, ACC_NCOLS },
 	[TAX_SET] = { "UPDATE billing_invoices SET tax = ?, tax_exempt = ? "
 	    "WHERE id = ?", 3, 0 },
 	[TAX_LINES] = { "SELECT rate_id, name, percent, inclusive, taxable, "
@@ -227,18 +223,14 @@ invoice_tax_compute(const struct billing_config *cfg, const char *rate_id,
 
 int
 invoice_tax_of_invoice(struct db *db, const struct billing_config *cfg,
-    uint64_t id, uint64_t account_id, int64_t credits, int decimals,
-    struct invoice_taxes *out, int *exempt)
+    uint64_t id, const char *rate_id, int exempt, int64_t credits,
+    int decimals, struct invoice_taxes *out)
 {
 	struct db_result *res = NULL;
 	struct invoice_line *lines = NULL, *l;
-	char rate_id[65];
 	size_t n = 0, cap = 0;
 	int rc, f;
 
-	if ((rc = invoice_tax_account(db, account_id, rate_id,
-	    sizeof(rate_id), exempt)) != DB_OK)
-		return rc;
 	struct db_param p[] = { DBP_INT(id) };
 	if ((rc = db_get(db, &invoice_tax_stmts, TAX_BASES, p, 1,
 	    &res)) != DB_OK)
@@ -264,7 +256,7 @@ invoice_tax_of_invoice(struct db *db, const struct billing_config *cfg,
 		}
 	}
 	db_result_free(res);
-	if (f >= 0 && (rc = invoice_tax_compute(cfg, rate_id, *exempt, lines, n,
+	if (f >= 0 && (rc = invoice_tax_compute(cfg, rate_id, exempt, lines, n,
 	    credits, decimals, out)) != 0) {
 		log_warnx("invoices: invoice %llu: %s", (unsigned long long)id,
 		    invoice_tax_error(rc));
@@ -272,29 +264,6 @@ invoice_tax_of_invoice(struct db *db, const struct billing_config *cfg,
 	}
 	free(lines);
 	return f < 0 ? f : DB_OK;
-}
-
-int
-invoice_tax_account(struct db *db, uint64_t account_id, char *rate_id,
-    size_t size, int *exempt)
-{
-	struct db_result *res = NULL;
-	int64_t v = 0;
-	int rc, f;
-
-	struct db_param p[] = { DBP_INT(account_id) };
-	if ((rc = db_get(db, &invoice_tax_stmts, TAX_ACCOUNT, p, 1,
-	    &res)) != DB_OK)
-		return rc;
-	if ((f = db_fetch(res)) == 1) {
-		db_col_text(res, ACC_RATE, rate_id, size);
-		(void)db_col_i64(res, ACC_EXEMPT, &v);
-		*exempt = v != 0;
-		rc = DB_OK;
-	} else
-		rc = f < 0 ? f : DB_NOT_FOUND;
-	db_result_free(res);
-	return rc;
 }
 
 /* The texts of one row's decimals. */
@@ -416,23 +385,14 @@ invoice_tax_load(struct db *db, struct invoice *inv)
 	db_result_free(res);
 	if (f < 0)
 		return f;
-	if ((inv->bill_to = calloc(1, sizeof(*inv->bill_to))) == NULL)
-		return DB_ERROR;
-	rc = account_billing_get(db, inv->account_id, 0, inv->bill_to);
-	return rc == DB_NOT_FOUND ? DB_OK : rc;
-}
-
-static struct json_object *
-text_or_null(const char *s)
-{
-	return s[0] != '\0' ? json_object_new_string(s) : NULL;
+	/* the customer and issuer as issued (invoice_issued.c) */
+	return invoice_issued_load(db, inv);
 }
 
 void
 invoice_tax_json(const struct invoice *inv, struct json_object *o)
 {
-	struct json_object *arr, *t, *b;
-	const struct account_billing *bt = inv->bill_to;
+	struct json_object *arr, *t;
 	size_t i;
 
 	arr = json_object_new_array();
@@ -455,17 +415,5 @@ invoice_tax_json(const struct invoice *inv, struct json_object *o)
 		json_object_array_add(arr, t);
 	}
 	json_object_object_add(o, "taxes", arr);
-	if (bt == NULL) {
-		json_object_object_add(o, "bill_to", NULL);
-		return;
-	}
-	b = json_object_new_object();
-	json_object_object_add(b, "name", text_or_null(bt->name));
-	arr = json_object_new_array();
-	for (i = 0; i < bt->naddress; i++)
-		json_object_array_add(arr, json_object_new_string(bt->address[i]));
-	json_object_object_add(b, "address", arr);
-	json_object_object_add(b, "country", text_or_null(bt->country));
-	json_object_object_add(b, "tax_id", text_or_null(bt->tax_id));
-	json_object_object_add(o, "bill_to", b);
+	invoice_issued_json(inv, o);
 }

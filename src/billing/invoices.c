@@ -79,7 +79,8 @@ enum {
 enum {
 	LOCK_COL_ACCOUNT_ID, LOCK_COL_STATUS, LOCK_COL_SUBTOTAL,
 	LOCK_COL_CURRENCY, LOCK_COL_STRIPE_ID, LOCK_COL_TOTAL,
-	LOCK_COL_CREDIT_NOTES, LOCK_COL_NUMBER, LOCK_COL_KIND, LOCK_NCOLS
+	LOCK_COL_CREDIT_NOTES, LOCK_COL_NUMBER, LOCK_COL_KIND,
+	LOCK_COL_PERIOD_START, LOCK_COL_PERIOD_END, LOCK_NCOLS
 };
 
 static const struct db_stmt invoices_sql[INVOICES_NSTMTS] = {
@@ -107,13 +108,13 @@ static const struct db_stmt invoices_sql[INVOICES_NSTMTS] = {
 	    "WHERE invoice_id = ? ORDER BY id", 1, PAY_NCOLS },
 	[INVOICES_LOCK] = { "SELECT account_id, status, subtotal, currency, "
 	    "COALESCE(stripe_invoice_id, ''), total, credit_notes, "
-	    "COALESCE(invoice_number, ''), kind FROM billing_invoices "
-	    "WHERE id = ? FOR UPDATE", 1, LOCK_NCOLS },
+	    "COALESCE(invoice_number, ''), kind, period_start, period_end "
+	    "FROM billing_invoices WHERE id = ? FOR UPDATE", 1, LOCK_NCOLS },
 	[INVOICES_SET_AMOUNTS] = { "UPDATE billing_invoices SET subtotal = ?, "
 	    "credits = 0, total = ? WHERE id = ?", 3, 0 },
 	[INVOICES_FINALIZE] = { "UPDATE billing_invoices SET status = 'sent', "
 	    "invoice_number = ?, credits = ?, total = ?, finalized_at = ?, "
-	    "due_date = ? WHERE id = ?", 6, 0 },
+	    "due_date = ?, issued_details = ? WHERE id = ?", 7, 0 },
 	/* paid is final, and only an unpaid final invoice becomes paid */
 	[INVOICES_SET_PAID] = { "UPDATE billing_invoices SET status = 'paid', "
 	    "paid_at = ? WHERE id = ? AND status IN ('sent', 'overdue')", 2, 0 },
@@ -397,8 +398,11 @@ invoice_free(struct invoice *inv)
 	inv->nnotes = 0;
 	free(inv->taxes);
 	free(inv->bill_to);
+	free(inv->issuer);
 	inv->taxes = NULL;
 	inv->bill_to = NULL;
+	inv->issuer = NULL;
+	inv->issued = 0;
 	inv->ntaxes = 0;
 	inv->lines = NULL;
 	inv->applied = NULL;
@@ -626,7 +630,10 @@ invoice_lock(struct db *db, uint64_t id, struct invoice_locked *out)
 		db_col_text(res, LOCK_COL_NUMBER, out->number,
 		    sizeof(out->number));
 		db_col_text(res, LOCK_COL_KIND, out->kind, sizeof(out->kind));
-		if (db_col_decimal(res, LOCK_COL_SUBTOTAL, &out->subtotal) != 0 ||
+		if (db_col_time(res, LOCK_COL_PERIOD_START,
+		    &out->period_start) != 0 ||
+		    db_col_time(res, LOCK_COL_PERIOD_END, &out->period_end) != 0 ||
+		    db_col_decimal(res, LOCK_COL_SUBTOTAL, &out->subtotal) != 0 ||
 		    db_col_decimal(res, LOCK_COL_TOTAL, &out->total) != 0 ||
 		    db_col_decimal(res, LOCK_COL_CREDIT_NOTES,
 		    &out->credit_notes) != 0)
@@ -657,15 +664,17 @@ invoice_store_amounts(struct db *db, uint64_t id, int64_t subtotal)
 
 int
 invoice_store_final(struct db *db, uint64_t id, const char *number,
-    int64_t credits, int64_t total, const char *now, const char *due)
+    int64_t credits, int64_t total, const char *now, const char *due,
+    const char *issued)
 {
 	char cr[32], tot[32];
 
 	struct db_param p[] = { DBP_STR(number),
 	    dec_param(credits, cr, sizeof(cr)),
 	    dec_param(total, tot, sizeof(tot)),
-	    DBP_STR(now), DBP_STR(due), DBP_INT(id) };
-	return db_run(db, &invoices_stmts, INVOICES_FINALIZE, p, 6, NULL, NULL);
+	    DBP_STR(now), DBP_STR(due),
+	    issued != NULL ? DBP_STR(issued) : DBP_NULLV, DBP_INT(id) };
+	return db_run(db, &invoices_stmts, INVOICES_FINALIZE, p, 7, NULL, NULL);
 }
 
 int

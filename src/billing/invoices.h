@@ -111,9 +111,17 @@ struct invoice {
 	int tax_exempt;          /* the account was exempt when finalized */
 	struct invoice_tax *taxes;
 	size_t ntaxes;
-	/* with details (invoice_load): the account's billing details (heap;
-	 * NULL in lists) */
+	/* with details (invoice_load): the customer (heap; NULL in lists):
+	 * as issued when issued (invoice_issued.c), else the account's
+	 * current billing details (a draft, or finalized before sql/016) */
 	struct account_billing *bill_to;
+	/* issued 1: the invoice stores what it was issued with: issuer (heap,
+	 * one block; free() releases it), and the zones of its dates (zone,
+	 * start_zone: the period start's; names, "UTC" for UTC).  issued 0:
+	 * issuer NULL (the config's applies), zones from bill_to's history */
+	int issued;
+	struct invoice_issuer *issuer;
+	char zone[65], start_zone[65];
 };
 
 /*
@@ -163,6 +171,7 @@ void invoice_page_free(struct invoice_page *pg);
 /* What a locked invoice is (invoice_lock). */
 struct invoice_locked {
 	uint64_t account_id;
+	int64_t period_start, period_end;
 	char status[16];
 	int64_t subtotal;
 	char currency[4];
@@ -176,8 +185,10 @@ int invoice_lock(struct db *db, uint64_t id, struct invoice_locked *out);
 /* A draft's amounts: subtotal and total, no credits yet. */
 int invoice_store_amounts(struct db *db, uint64_t id, int64_t subtotal);
 /* A draft finalized: status sent with its number, credits, total, times. */
+/* issued: what it is issued with (invoice_issued_text), stored with it. */
 int invoice_store_final(struct db *db, uint64_t id, const char *number,
-    int64_t credits, int64_t total, const char *now, const char *due);
+    int64_t credits, int64_t total, const char *now, const char *due,
+    const char *issued);
 /* Paid at paid_at, when it is sent or overdue (paid is final). */
 int invoice_mark_paid(struct db *db, uint64_t id, const char *paid_at);
 int invoice_mark_void(struct db *db, uint64_t id, const char *now);

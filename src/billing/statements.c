@@ -57,6 +57,7 @@ static const struct db_stmts *const tables[] = {
 	&invoice_job_stmts,
 	&invoice_stripe_stmts,
 	&invoice_tax_stmts,
+	&invoice_issued_stmts,
 	&payments_stmts,
 	&stripe_push_stmts,
 	&webhook_payments_stmts,

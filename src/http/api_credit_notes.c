@@ -217,7 +217,8 @@ api_credit_note_pdf(struct app *app, struct http_request *req)
 		return http_send_error(req, 404, "not_found",
 		    "no such credit note", NULL, NULL);
 	}
-	if (credit_note_pdf(&cn, "StreamSpace", &pdf, &len) != 0) {
+	if (credit_note_pdf(&cn, app->cfg->issuer.name ? app->cfg->issuer.name :
+	    "StreamSpace", &pdf, &len) != 0) {
 		http_send_error(req, 500, "internal", "cannot render the PDF",
 		    NULL, NULL);
 		goto out;

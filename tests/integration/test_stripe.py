@@ -1080,6 +1080,10 @@ class SubscriptionLedgerTest(LedgerCase):
         self.assertEqual((rec["status"], rec["kind"], str(rec["total"]), str(rec["credits"])),
                          ("paid", "stripe", "29.99", "0.0"))
         self.assertRegex(rec["invoice_number"], r"^INV-2025-\d{6}$")
+        # numbered here: stored with what it was issued with (sql/016)
+        self.assertEqual(self.sql("SELECT JSON_VALUE(issued_details, '$.timezone') FROM "
+                                  "billing_invoices WHERE id = %d" % rec["id"]), [["UTC"]])
+        self.assertIsNotNone(rec["issuer"])
         self.assertEqual([(l["kind"], str(l["amount"])) for l in rec["lines"]],
                          [("subscription", "29.99")])
         self.assertEqual(rec["period_start"], "2025-01-01T00:00:00Z")
