@@ -488,8 +488,10 @@ load_plan_changes(struct run *r)
 	size_t i, j;
 	int rc;
 
+	/* from the earliest account start: after a zone change an account's
+	 * period starts at its own a->start, not the batch's period_start */
 	rc = plan_change_load_range(r->db, r->a[0].id, r->a[r->n - 1].id,
-	    r->ib->period_start, &r->changes, &r->nchanges);
+	    r->min_start, &r->changes, &r->nchanges);
 	if (rc != DB_OK)
 		return rc;
 	for (i = 0, j = 0; i < r->n; i++) {
@@ -505,7 +507,7 @@ load_plan_changes(struct run *r)
 		if (a->nchanges == 0)
 			continue;
 		a->plan = resolve_plan(cfg, plan_change_plan_at(a->changes,
-		    a->nchanges, r->ib->period_start, a->plan_id));
+		    a->nchanges, a->start, a->plan_id));
 		a->limits = resolve_plan(cfg, plan_change_plan_at(a->changes,
 		    a->nchanges, r->ib->period_end - 1, a->plan_id));
 	}
@@ -522,7 +524,8 @@ proration_lines(struct run *r, struct acct *a)
 	for (i = 0; i < a->nchanges; i++) {
 		const struct plan_change_row *c = &a->changes[i];
 
-		if (!c->upgrade || c->effective_at < r->ib->period_start ||
+		/* the account's own period: it starts at a->start */
+		if (!c->upgrade || c->effective_at < a->start ||
 		    c->effective_at >= r->ib->period_end)
 			continue;
 		if (invoice_lines_proration(&a->lines, r->ib->zone,

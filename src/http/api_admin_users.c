@@ -416,7 +416,7 @@ parse_patch(struct app *app, struct http_request *req,
 {
 	struct account_billing *v = &p->v;
 	struct json_object *o;
-	char country[8], mode[16];
+	char country[8] = "", mode[16] = "";
 	int r;
 
 	memset(p, 0, sizeof(*p));
