@@ -1,6 +1,7 @@
 // The shared base of the pages: security headers, the shared modules
 // (api.js: exact decimals, tokens; ui.js: money), tokens, 401/403, the widget.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { after, describe, test } from 'node:test';
 import {
@@ -284,6 +285,18 @@ describe('the Current Usage widget', () => {
       assert.ok(p.requests.every((u) => !u.includes('/api/') || !u.includes(tok)));
     } finally {
       for (const srv of servers) srv.close();
+    }
+  });
+});
+
+describe('the nginx snippet', () => {
+  test('every location with add_header says to repeat HSTS (a server-level header is not inherited)', () => {
+    const conf = readFileSync(new URL('../../nginx/streamspace-billing-web.conf', import.meta.url), 'utf8');
+    assert.match(conf, /repeat your HSTS header here/);
+    const blocks = conf.split(/^location /m).slice(1);
+    assert.ok(blocks.length >= 6);
+    for (const b of blocks.filter((x) => /^\s+add_header /m.test(x))) {
+      assert.match(b, /^ {4}# add_header Strict-Transport-Security "max-age=\d+" always;$/m, b.split('\n')[0]);
     }
   });
 });
