@@ -529,3 +529,33 @@ test(`the admin page with ${BENCH} more accounts: time to the list`, { skip: !BE
 	expectClean(p);
 	await p.page.close();
 });
+
+// -- review fixes: the hash token keeps the route; ids in API paths -------------
+
+test('a deep link with #token= keeps its view; a later #token= in the hash is taken', async () => {
+	const [a] = await twoUsers();
+	const hash = '#account?u=' + encodeURIComponent(a);
+	const p = await openPage('/admin/billing/' + hash + '&token=' + ADMIN, { via: 'none' });
+	await p.page.getByRole('heading', { name: `Account ${a}` }).waitFor();
+	assert.equal(new URL(p.page.url()).hash, hash);
+	assert.equal(await p.page.evaluate(() => sessionStorage.getItem('billing-token')), ADMIN);
+	// the same token again, on a later route: taken off, the route shown, no reload
+	await p.page.evaluate((t) => { window.kept = 1; location.hash = 'invoices?status=paid&token=' + t; }, ADMIN);
+	await p.page.waitForURL(/#invoices\?status=paid$/);
+	await p.page.locator('nav a[data-view=invoices][aria-current=page]').waitFor();
+	assert.equal(await p.page.evaluate(() => window.kept), 1);
+	assert.ok(p.requests.every((u) => !u.includes(ADMIN)), p.requests.join('\n'));
+	expectClean(p);
+	await p.context.close();
+});
+
+test('an account or invoice id that is not one says the link is bad and asks nothing with it', async () => {
+	for (const hash of ['invoice?id=..', 'invoice?id=', 'invoice?id=3%2F..', 'account?u=..', 'account?u=.', 'account?u=']) {
+		const p = await openPage('/admin/billing/#' + hash, LS);
+		await p.page.locator('#main [role=alert]', { hasText: 'Not found: a bad id in this link.' }).waitFor();
+		await p.page.waitForLoadState('networkidle');
+		assert.deepEqual(apiSeen(p).map((r) => r.url), ['/api/plugins/billing/admin/users?limit=1'], hash);
+		expectClean(p);
+		await p.context.close();
+	}
+});

@@ -518,3 +518,70 @@ test('proration lines are labelled, an inclusive rate says "(included)" (the inv
   expectClean(p);
   await p.context.close();
 });
+
+// -- review fixes: the hash token, ids in API paths, Stripe redirects ----------
+
+test('#token= among the hash parameters: only it leaves; a later #token= is taken and the page reloads with it', async () => {
+  const { user, inv } = await invoicedUser('hashtok');
+  const tok = token(user);
+  const p = await openPage('/billing/#invoice=' + inv.id + '&token=' + tok, { via: 'none' });
+  const { page } = p;
+  await page.locator('#invoice-detail').getByRole('heading', { name: 'Invoice ' + inv.invoice_number }).waitFor();
+  assert.equal(new URL(page.url()).hash, '#invoice=' + inv.id);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('billing-token')), tok);
+  expectClean(p);
+  await p.context.close();
+
+  // signed out, then a link with the token arrives as a hashchange
+  const q = await openPage('/billing/', { via: 'none' });
+  await q.page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  await Promise.all([q.page.waitForEvent('load'),
+    q.page.evaluate(([t, id]) => { location.hash = 'invoice=' + id + '&token=' + t; }, [tok, inv.id])]);
+  await q.page.locator('#invoice-detail').getByRole('heading', { name: 'Invoice ' + inv.invoice_number }).waitFor();
+  assert.equal(new URL(q.page.url()).hash, '#invoice=' + inv.id);
+  assert.equal(await q.page.evaluate(() => sessionStorage.getItem('billing-token')), tok);
+  assert.ok(q.requests.every((u) => !u.includes(tok)), q.requests.join('\n'));
+  expectClean(q, { allowStatus: [401] });
+  await q.context.close();
+});
+
+test('#invoice=.. (or any id not digits) says the link is bad and asks nothing outside invoices/ID', async () => {
+  const user = uniqueUser('badid');
+  for (const bad of ['..', '.', '5%2F..', '1 OR 1', '../credits']) {
+    const p = await openPage('/billing/#invoice=' + bad, { token: token(user), via: 'localStorage' });
+    await p.page.locator('#invoice-detail-body [role=alert]', { hasText: 'Not found: a bad id in this link.' }).waitFor();
+    await p.page.waitForLoadState('networkidle');
+    const paths = p.requests.map((u) => new URL(u).pathname).filter((x) => x.startsWith('/api/'));
+    assert.deepEqual(paths.filter((x) => !/^\/api\/plugins\/billing\/(usage|usage\/days|subscription|plans|payment-methods|invoices|payments|credits)$/.test(x)), [], bad);
+    expectClean(p);
+    await p.context.close();
+  }
+});
+
+test('Checkout and the Billing Portal go only to Stripe\'s https hosts or this origin', async () => {
+  const user = uniqueUser('redir');
+  const p = await openPage('/billing/', { token: token(user) });
+  const { page } = p;
+  let answer = null;
+  await page.route(/\/api\/plugins\/billing\/(create-checkout|billing-portal)$/, (route) => route.fulfill({
+    status: 200, contentType: 'application/json', body: JSON.stringify({ url: answer }) }));
+  const start = page.url();
+  for (const bad of ['https://evil.example/c/pay/cs_1', 'http://checkout.stripe.com/c/pay/cs_1', 'javascript:alert(1)',
+    'https://checkout.stripe.com.evil.example/', 'https://checkout.stripe.com:8443/x', '//evil.example/x']) {
+    answer = bad;
+    await page.getByRole('button', { name: 'Upgrade to Professional' }).click();
+    await page.locator('#plan-error [role=alert]', { hasText: 'Unexpected address from Stripe' }).waitFor();
+    await page.locator('#plan-error').evaluate((e) => e.replaceChildren());
+    await page.getByRole('button', { name: 'Manage payment details' }).click();
+    await page.locator('#pm-body [role=alert]', { hasText: 'Unexpected address from Stripe' }).waitFor();
+    await page.locator('#pm-body [role=alert]').evaluate((e) => e.remove());
+    assert.equal(page.url(), start, bad);
+  }
+  // Stripe's Billing Portal host: followed
+  answer = 'https://billing.stripe.com/p/session/test_1';
+  await page.route('https://billing.stripe.com/**', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<title>Portal</title>' }));
+  await page.getByRole('button', { name: 'Manage payment details' }).click();
+  await page.waitForURL(answer);
+  assert.deepEqual(p.consoleErrors, []);
+  await p.context.close();
+});

@@ -1,6 +1,6 @@
 // Billing Management, one account (#account?u=ID): figures, usage, sessions, invoices, credits, payments, events; an admin's forms.
-import { api } from './api.js';
-import { h, money, quantity, dateTime, statusBadge, section } from './ui.js';
+import { api, pathId } from './api.js';
+import { h, money, quantity, dateTime, statusBadge, section, showError } from './ui.js';
 import { grid, fill, field, notice, reporter, canWrite, idempotencyKey, period, link, facts, onSubmit } from './admin-util.js';
 import { INVOICE_COLS } from './admin-invoices.js';
 import { EVENT_COLS } from './admin-ops.js';
@@ -87,6 +87,8 @@ function invoiceForm(user, after) {
 
 export function account(main, params) {
 	const user = params.get('u') || '';
+	main.append(h('p', { class: 'back' }, link('← All accounts', 'overview')));
+	try { pathId(user); } catch (e) { return showError(main.appendChild(h('div')), e); }
 	const box = () => h('div', { 'aria-live': 'polite' });
 	const [prof, invs, creds, pays, evs, bill] = [box(), box(), box(), box(), box(), box()];
 	const status = h('div');
@@ -128,7 +130,6 @@ export function account(main, params) {
 	};
 	const write = canWrite();
 	main.append(
-		h('p', { class: 'back' }, link('← All accounts', 'overview')),
 		section(`Account ${user}`, status, prof),
 		section('Billing details', bill),
 		section('Invoices', invs, write ? h('details', {}, h('summary', {}, 'Make a manual invoice'), invoiceForm(user, loadAll)) : null),

@@ -1,5 +1,5 @@
 // Billing Management, an account's billing details, time zone, pending plan, audit trail; an admin's PATCH form.
-import { api } from './api.js';
+import { api, pathId } from './api.js';
 import { h, dateTime, date } from './ui.js';
 import { grid, fill, field, notice, canWrite, facts, onSubmit, uid } from './admin-util.js';
 
@@ -52,7 +52,7 @@ function editForm(d, after) {
 			if (v !== was[k]) body[k] = k === 'billing_address' ? v.split('\n').map(x => x.trim()).filter(Boolean) : v === '' && k !== 'timezone' ? null : v;
 		}
 		if (!Object.keys(body).length) return notice(msg, 'Nothing changed.');
-		await api(`admin/users/${encodeURIComponent(d.user_id)}`, { method: 'PATCH', body });
+		await api(`admin/users/${pathId(d.user_id)}`, { method: 'PATCH', body });
 		after(`Saved: ${Object.keys(body).join(', ')}.`);
 	});
 }
@@ -60,7 +60,7 @@ function editForm(d, after) {
 export function details(box, user) {
 	const status = h('div');
 	const load = (said) => fill(box, async () => {
-		const [d, s] = await Promise.all([api(`admin/users/${encodeURIComponent(user)}`),
+		const [d, s] = await Promise.all([api(`admin/users/${pathId(user)}`),
 			api('subscription', { query: { user_id: user } }).catch(() => null)]);
 		if (said) notice(status, said);
 		return [status,

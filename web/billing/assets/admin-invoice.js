@@ -1,5 +1,5 @@
 // Billing Management, one invoice (#invoice?id=N); for an admin its actions and the credit-note form.
-import { api } from './api.js';
+import { api, pathId } from './api.js';
 import { h, money, quantity, dateTime, date, statusBadge, confirmAction } from './ui.js';
 import { grid, fill, field, reporter, canWrite, idempotencyKey, period, link, onSubmit, pdfButton, facts } from './admin-util.js';
 import { actions, invoiceName } from './admin-invoices.js';
@@ -31,7 +31,7 @@ function creditNoteForm(inv, after) {
 		const what = body.lines ? body.lines.map(l => `${money(l.amount, cur)} on line ${l.line_no}`).join(', ') : money(amount, cur);
 		const how = paid ? (body.refund ? ' It is refunded.' : ' It goes to the account’s balance.') : '';
 		if (!await confirmAction(`Issue a credit note of ${what} on invoice ${name} (${inv.user_id})?${how}`, 'Issue credit note')) return;
-		const cn = await api(`admin/invoices/${inv.id}/credit-notes`, { method: 'POST', body });
+		const cn = await api(`admin/invoices/${pathId(inv.id, 1)}/credit-notes`, { method: 'POST', body });
 		key = idempotencyKey();
 		after(`Credit note ${cn.credit_note_number} of ${money(cn.amount, cn.currency)} issued (${cn.settlement}).`);
 	});
@@ -51,7 +51,7 @@ function detail(inv, box, done) {
 			['Bill to', [b.name, ...(b.address || []), b.country, b.tax_id && `Tax id ${b.tax_id}`].filter(Boolean).join('\n') || null],
 		]),
 		h('div', { class: 'actions' }, write ? actions(inv, done, false) : null,
-			inv.invoice_number ? pdf('Download PDF', `invoices/${inv.id}/pdf`, `${inv.invoice_number}.pdf`) : null),
+			inv.invoice_number ? pdf('Download PDF', `invoices/${pathId(inv.id, 1)}/pdf`, `${inv.invoice_number}.pdf`) : null),
 		h('h3', {}, 'Lines'),
 		grid('Lines', [
 			['#', l => String(l.line_no), 1],
@@ -76,7 +76,7 @@ function detail(inv, box, done) {
 			['Amount', c => m(c.amount), 1],
 			['Reason', c => c.reason],
 			['Settlement', c => c.refund ? `refund (${c.refund.method})` : c.settlement],
-			['PDF', c => pdf(`PDF ${c.credit_note_number}`, `credit-notes/${c.id}/pdf`, `${c.credit_note_number}.pdf`)],
+			['PDF', c => pdf(`PDF ${c.credit_note_number}`, `credit-notes/${pathId(c.id, 1)}/pdf`, `${c.credit_note_number}.pdf`)],
 		], inv.credit_notes, 'No credit note.'),
 		write && ['sent', 'overdue', 'paid'].includes(inv.status) ? h('details', { open: new URLSearchParams(location.hash.split('?')[1]).has('cn') },
 			h('summary', {}, 'Issue a credit note'), creditNoteForm(inv, done)) : null,
@@ -102,7 +102,7 @@ export function invoice(main, params) {
 	const status = h('div');
 	const title = h('h2', {}, `Invoice ${id}`);
 	const load = () => fill(box, async () => {
-		const inv = await api(`invoices/${encodeURIComponent(id)}`);
+		const inv = await api(`invoices/${pathId(id, 1)}`);
 		title.textContent = `Invoice ${invoiceName(inv)}`;
 		return detail(inv, status, reporter(status, load));
 	});

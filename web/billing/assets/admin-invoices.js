@@ -1,5 +1,5 @@
 // Billing Management, invoices filtered and paged by the server; actions behind a confirmation naming number and amount.
-import { api } from './api.js';
+import { api, pathId } from './api.js';
 import { h, money, dateTime, date, statusBadge, section, confirmAction } from './ui.js';
 import { grid, fill, link, filterForm, pager, cursorOf, reporter, canWrite, period, hashOf } from './admin-util.js';
 
@@ -31,7 +31,7 @@ export function actions(inv, done, inList = true) {
 			const amount = money(inv.total, inv.currency);
 			if (!await confirmAction(`${label} invoice ${invoiceName(inv)} of ${amount} (${inv.user_id})? ${why}`, label)) return;
 			try {
-				const r = await api(`admin/invoices/${encodeURIComponent(inv.id)}`, { method: 'PATCH', body: { status: to } });
+				const r = await api(`admin/invoices/${pathId(inv.id, 1)}`, { method: 'PATCH', body: { status: to } });
 				done(`Invoice ${invoiceName(r)} of ${money(r.total, r.currency)} is now ${r.status}.`);
 			} catch (e) {
 				done(null, e);

@@ -19,23 +19,28 @@ export class ApiError extends Error {
   }
 }
 
-// At import: a #token=... in the address moves to sessionStorage and leaves
-// the address bar (and the history entry), so it is never sent anywhere.
-function takeHashToken() {
-  const hash = location.hash.replace(/^#/, '');
-  if (!hash) return;
-  const params = new URLSearchParams(hash);
-  const tok = params.get('token');
-  if (tok === null) return;
-  if (tok) {
-    try { sessionStorage.setItem(SESSION_KEY, tok); } catch (_) { /* storage off */ }
-  }
-  params.delete('token');
-  const rest = params.toString();
-  history.replaceState(history.state, '',
-    location.pathname + location.search + (rest ? '#' + rest : ''));
+// #token=... (at import or on hashchange) moves to sessionStorage and only it
+// leaves the address and history ("#a?u=b&token=T" → "#a?u=b"); a new one later reloads.
+function takeHashToken(ev) {
+  const raw = location.hash.slice(1), q = raw.indexOf('?') + 1;
+  const parts = raw.slice(q).split('&'), rest = parts.filter((p) => !/^token(=|$)/.test(p));
+  if (rest.length === parts.length) return;
+  const tok = new URLSearchParams(raw.slice(q)).get('token');
+  let was = null;
+  try { was = sessionStorage.getItem(SESSION_KEY); if (tok) sessionStorage.setItem(SESSION_KEY, tok); } catch (_) { /* off */ }
+  const hash = rest.length ? raw.slice(0, q) + rest.join('&') : q ? raw.slice(0, q - 1) : '';
+  history.replaceState(history.state, '', location.pathname + location.search + (hash ? '#' + hash : ''));
+  if (ev && tok && tok !== was) location.reload();
 }
 takeHashToken();
+addEventListener('hashchange', takeHashToken);
+
+// An id as one encoded path segment: digits if numeric; never "", ".", "..".
+export function pathId(id, numeric) {
+  const s = String(id ?? '');
+  if (numeric ? !/^\d+$/.test(s) : /^\.{0,2}$/.test(s)) throw new ApiError(404, 'bad_link', 'Not found: a bad id in this link.');
+  return encodeURIComponent(s);
+}
 
 export function getToken() {
   try {

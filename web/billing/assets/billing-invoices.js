@@ -1,6 +1,6 @@
 // Billing & Usage: invoices (list, PDF, one invoice's detail), payment
 // history and credits.
-import { api, download } from './api.js';
+import { api, download, pathId } from './api.js';
 import { h, money, date, dateTime, statusBadge, showError } from './ui.js';
 import { fill, grid, note, isZero } from './billing-common.js';
 
@@ -20,7 +20,7 @@ function pdfButton(path, name, label, errBox) {
   return b;
 }
 
-const invPdf = (inv, errBox) => pdfButton('invoices/' + inv.id + '/pdf', inv.invoice_number || 'invoice-' + inv.id,
+const invPdf = (inv, errBox) => pdfButton('invoices/' + pathId(inv.id, 1) + '/pdf', inv.invoice_number || 'invoice-' + inv.id,
   'invoice ' + (inv.invoice_number || inv.id), errBox);
 
 function period(inv) {
@@ -80,7 +80,7 @@ export async function showInvoice(id) {
   head.focus();
   let inv;
   try {
-    inv = await api('invoices/' + encodeURIComponent(id));
+    inv = await api('invoices/' + pathId(id, 1));
   } catch (err) {
     box.replaceChildren();
     showError(box, err);
@@ -120,7 +120,7 @@ export async function showInvoice(id) {
     parts.push(h('h3', {}, 'Credit notes'), grid([{ label: 'Credit note' }, { label: 'Date' }, { label: 'Reason' }, { label: 'Settled' }, { label: 'Amount', num: true }, { label: 'PDF' }],
       inv.credit_notes.map((c) => [c.credit_note_number, date(c.created_at), c.reason,
         (SETTLED[c.settlement] || c.settlement) + (c.refund && c.refund.method === 'stripe' ? ' to your card' : ''),
-        neg(c.amount), pdfButton('credit-notes/' + c.id + '/pdf', c.credit_note_number, 'credit note ' + c.credit_note_number, errBox)]), 'Credit notes'));
+        neg(c.amount), pdfButton('credit-notes/' + pathId(c.id, 1) + '/pdf', c.credit_note_number, 'credit note ' + c.credit_note_number, errBox)]), 'Credit notes'));
   }
   parts.push(h('h3', {}, 'Payments'), (inv.payments || []).length
     ? grid([{ label: 'Date' }, { label: 'Method' }, { label: 'Status' }, { label: 'Amount', num: true }],

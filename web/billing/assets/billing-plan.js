@@ -14,6 +14,14 @@ function price(p, cur) {
   return isZero(p.price) ? 'Free' : money(p.price, p.currency || cur) + ' / ' + (p.interval || 'month');
 }
 
+// Only to Stripe's Checkout/Portal or this origin.
+function away(url) {
+  let o = null;
+  try { o = new URL(url, location.href).origin; } catch (_) { /* not a URL */ }
+  if (![location.origin, 'https://checkout.stripe.com', 'https://billing.stripe.com'].includes(o)) throw new Error('Unexpected address from Stripe: not going there.');
+  location.assign(url);
+}
+
 const day = (iso) => new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'UTC' }).format(new Date(iso));
 
 // A plan's price per day, to compare plans exactly as the server does (a
@@ -47,7 +55,7 @@ async function toPaid(p, btn) {
       plan_id: p.id,
       success_url: back + '?checkout=success&session_id={CHECKOUT_SESSION_ID}',
       cancel_url: back + '?checkout=cancelled' } });
-    location.assign(cs.url);
+    away(cs.url);
   } catch (err) {
     btn.disabled = false;
     showError(document.getElementById('plan-error'), err);
@@ -148,7 +156,7 @@ export async function loadPaymentMethods() {
     portal.disabled = true;
     try {
       const r = await api('billing-portal', { method: 'POST', body: { return_url: location.origin + location.pathname } });
-      location.assign(r.url);
+      away(r.url);
     } catch (err) {
       portal.disabled = false;
       if (err.status === 409) fill(portalErr, note('There are no payment details to manage yet: they are made when you first buy a paid plan.'));
