@@ -16,6 +16,7 @@
 #define TEMPLATE_MAX (256 * 1024)
 #define B64_LINE 76                 /* characters per base64 line */
 #define WORD_BYTES 45               /* bytes per encoded-word: 60 chars */
+#define HEADER_LINE 76              /* RFC 2047: an encoded header line */
 
 struct buf {
 	char *s;
@@ -92,6 +93,7 @@ put_base64_flat(struct buf *b, const unsigned char *p, size_t n)
 
 	put_base64(&t, p, n);
 	if (t.oom) {
+		free(t.s);
 		b->oom = 1;
 		return;
 	}
@@ -123,12 +125,27 @@ crlf(const char *s)
 	return b.s != NULL ? b.s : strdup("");
 }
 
+/*
+ * The bytes an encoded-word holds when lead characters come before it on
+ * its line and the line is at most HEADER_LINE: "=?UTF-8?B?" and "?=" (12)
+ * and 4 base64 characters per 3 bytes; at most WORD_BYTES, at least one
+ * UTF-8 character's 4 (a prefix too long to leave room gets the 4).
+ */
+static size_t
+word_bytes(size_t lead)
+{
+	size_t room = lead + 12 + 4 * 2 <= HEADER_LINE ?
+	    (HEADER_LINE - lead - 12) / 4 * 3 : 4;
+
+	return room > WORD_BYTES ? WORD_BYTES : room < 4 ? 4 : room;
+}
+
 char *
 email_message_header_text(const char *text, size_t prefix_len)
 {
 	struct buf b = { 0 };
 	const unsigned char *p;
-	size_t n, take, k;
+	size_t n, take, k, max;
 	unsigned cp;
 	int plain = 1;
 
@@ -137,18 +154,21 @@ email_message_header_text(const char *text, size_t prefix_len)
 			plain = 0;
 	/* "=?" in plain text would read as an encoded-word: encode it too */
 	if (plain && strstr(text, "=?") == NULL && strlen(text) +
-	    prefix_len <= 78)
+	    prefix_len <= HEADER_LINE)
 		return strdup(text);
 	n = strlen(text);
 	p = (const unsigned char *)text;
 	while (n > 0) {
-		/* whole UTF-8 characters only, WORD_BYTES at most */
+		/* whole UTF-8 characters only, as many as the line holds: the
+		 * first after the prefix ("Subject: "), the others after the
+		 * folding space */
+		max = word_bytes(b.len == 0 ? prefix_len : 1);
 		take = 0;
 		while (take < n) {
 			k = utf8_char((const char *)p + take, &cp);
 			if (k == 0)
 				k = 1;     /* an invalid byte goes as it is */
-			if (take + k > WORD_BYTES && take > 0)
+			if (take + k > max && take > 0)
 				break;
 			take += k;
 		}
@@ -278,7 +298,8 @@ put_mailbox(struct buf *b, const char *field, const char *mailbox)
 {
 	const char *lt = strchr(mailbox, '<');
 	char name[256], *enc;
-	size_t n;
+	const char *last;
+	size_t n, col;
 
 	puts_(b, field);
 	puts_(b, ": ");
@@ -295,18 +316,24 @@ put_mailbox(struct buf *b, const char *field, const char *mailbox)
 	memcpy(name, mailbox, n);
 	name[n] = '\0';
 	if (n > 0) {
-		if ((enc = email_message_header_text(name, strlen(field) + 2)) ==
+		/* the quoted name's two quotes count on its line */
+		if ((enc = email_message_header_text(name, strlen(field) + 4)) ==
 		    NULL)
 			return -1;
 		if (strcmp(enc, name) == 0) {
 			puts_(b, "\"");
 			puts_(b, name);
-			puts_(b, "\" ");
+			puts_(b, "\"");
+			col = strlen(field) + 2 + n + 2;
 		} else {
 			puts_(b, enc);
-			puts_(b, " ");
+			last = strrchr(enc, '\n');
+			col = last != NULL ? strlen(last + 1) :
+			    strlen(field) + 2 + strlen(enc);
 		}
 		free(enc);
+		/* the address on a line of its own when it does not fit */
+		puts_(b, col + 1 + strlen(lt) <= HEADER_LINE ? " " : "\r\n ");
 	}
 	puts_(b, lt);
 	puts_(b, "\r\n");

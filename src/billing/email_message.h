@@ -47,9 +47,11 @@ char *email_message_render(const char *tpl, struct json_object *vars,
 
 /*
  * The header value text as RFC 2047 encoded-words ("=?UTF-8?B?...?="),
- * folded with CRLF SP, when it has a byte outside printable ASCII; else as
- * it is.  prefix_len: the bytes of the line before it ("Subject: ").  A
- * malloc'd string, NULL when out of memory.
+ * folded with CRLF SP, when it has a byte outside printable ASCII, a "=?",
+ * or does not fit on the line; else as it is.  prefix_len: the bytes of
+ * the line before it ("Subject: ").  Every line, the first with the
+ * prefix, is at most 76 characters (the first word is sized by the
+ * prefix).  A malloc'd string, NULL when out of memory.
  */
 char *email_message_header_text(const char *text, size_t prefix_len);
 

@@ -27,7 +27,8 @@
 
 #define QUEUE_BATCH 200
 #define SEND_BATCH 20
-#define LEASE_SEC 300
+#define LEASE_SEC 300           /* at least; see lease_usec() */
+#define LEASE_MARGIN_SEC 60
 #define BACKOFF_BASE_SEC 30
 #define BACKOFF_MAX_SEC (6 * 3600)
 #define GIVE_UP_SEC (3 * 86400)
@@ -102,6 +103,7 @@ struct mail {
 struct run {
 	struct app *app;
 	int64_t fixed_now, claim_now;
+	int64_t lease_usec;     /* see lease_usec() */
 	char domain[256];       /* of the from address: Message-IDs */
 	char from_addr[ADDR_MAX];
 	struct mail m[SEND_BATCH];
@@ -155,6 +157,13 @@ queue_one(struct run *r, struct db *db, const struct scanned *s,
 	} else if (s->email[0] == '\0' || strchr(s->email, '@') == NULL) {
 		status = "skipped";
 		skip = "no_email";
+	} else if (strlen(s->email) >= sizeof(s->email) - 1 ||
+	    !config_addr_spec(s->email)) {
+		/* "a@x.com> NOTIFY=..." or "a@x.com, b@y.com" reach neither
+		 * RCPT TO nor To: (the column may hold a longer text: cut
+		 * to the buffer, it is never one) */
+		status = "skipped";
+		skip = "bad_email";
 	}
 	/* the same event, the same Message-ID, however often it is sent */
 	snprintf(msgid, sizeof(msgid), "<%.64s.billing@%.180s>", s->event_id,
@@ -249,8 +258,7 @@ claim_txn(struct db *db, void *arg)
 	batch_clear(r);
 	r->claim_now = now_usec(r);
 	time_format_db(r->claim_now, now, sizeof(now));
-	time_format_db(r->claim_now + (int64_t)LEASE_SEC * USEC_PER_SEC, lease,
-	    sizeof(lease));
+	time_format_db(r->claim_now + r->lease_usec, lease, sizeof(lease));
 	struct db_param p[] = { DBP_STR(now), DBP_INT(SEND_BATCH) };
 	if ((rc = db_get(db, &emails_stmts, EM_CLAIM, p, 2, &res)) != DB_OK)
 		return rc;
@@ -588,7 +596,12 @@ send_batch(struct run *r, struct smtp *smtp, int64_t deadline)
 
 		if (time_mono_usec() >= deadline)
 			break;
-		if (build(r, m, &msg, &len, answer, sizeof(answer)) != 0)
+		if (!config_addr_spec(m->to)) {
+			/* queued before recipients were checked: never sent */
+			snprintf(answer, sizeof(answer), "the recipient is not "
+			    "a plain address");
+			o = SMTP_PERMANENT;
+		} else if (build(r, m, &msg, &len, answer, sizeof(answer)) != 0)
 			o = SMTP_TEMPORARY;   /* e.g. a template: fixable */
 		else {
 			o = smtp_send(smtp, r->from_addr, m->to, msg, len,
@@ -614,6 +627,23 @@ send_batch(struct run *r, struct smtp *smtp, int64_t deadline)
 	return rc;
 }
 
+/*
+ * The lease of a claimed batch.  A send starts before the run's budget
+ * ends (at most budget after the claim) and lasts at most timeoutSeconds
+ * (libcurl's whole-transfer timeout, the connection included): the lease
+ * outlives it by a margin, so no other run takes an email still being
+ * sent.  Never under LEASE_SEC.
+ */
+static int64_t
+lease_usec(int64_t budget_usec, int timeout_sec)
+{
+	int64_t l = budget_usec + ((int64_t)(timeout_sec > 0 ? timeout_sec :
+	    0) + LEASE_MARGIN_SEC) * USEC_PER_SEC;
+
+	return l < (int64_t)LEASE_SEC * USEC_PER_SEC ?
+	    (int64_t)LEASE_SEC * USEC_PER_SEC : l;
+}
+
 int
 emails_run(struct app *app, int64_t fixed_now, int64_t budget_usec,
     struct emails_stats *stats)
@@ -634,6 +664,7 @@ emails_run(struct app *app, int64_t fixed_now, int64_t budget_usec,
 	r->app = app;
 	r->fixed_now = fixed_now;
 	r->st = stats;
+	r->lease_usec = lease_usec(budget_usec, cfg->email.timeout_seconds);
 	if (config_mailbox_address(cfg->email.from, r->from_addr,
 	    sizeof(r->from_addr)) != 0 ||
 	    (at = strrchr(r->from_addr, '@')) == NULL) {

@@ -156,6 +156,14 @@ struct billing_config {
 int config_email_wants(const struct billing_config *cfg, const char *type);
 
 /*
+ * 1 when s is a plain addr-spec as config_check_mailbox accepts one
+ * (local@domain, at most 320 bytes: no name, '<', '>', ',', space or
+ * control character), else 0.  The recipients of emails are checked
+ * with it.
+ */
+int config_addr_spec(const char *s);
+
+/*
  * The address part of a mailbox ("a@b" or "Name <a@b>") into out; 0, or
  * -1 when it is not one (config_check_mailbox says why).
  */

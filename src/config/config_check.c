@@ -371,6 +371,14 @@ addr_spec(const char *s, size_t len)
 	return len;
 }
 
+int
+config_addr_spec(const char *s)
+{
+	size_t len = strlen(s);
+
+	return len <= 320 && addr_spec(s, len) != 0;
+}
+
 const char *
 config_check_mailbox(const char *s)
 {

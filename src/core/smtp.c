@@ -108,6 +108,23 @@ smtp_free(struct smtp *s)
 	free(s);
 }
 
+/* 1 when a fits in a path <a> as one word: printable ASCII without
+ * space, '<', '>', ',' or '"' (the callers pass addr-specs they checked;
+ * this keeps anything else out of MAIL FROM and RCPT TO) */
+static int
+path_ok(const char *a, size_t size)
+{
+	size_t n = strlen(a);
+
+	if (n == 0 || n + 3 > size)
+		return 0;
+	for (; *a != '\0'; a++)
+		if ((unsigned char)*a <= 0x20 || (unsigned char)*a >= 0x7f ||
+		    strchr("<>,\"", *a) != NULL)
+			return 0;
+	return 1;
+}
+
 enum smtp_outcome
 smtp_send(struct smtp *s, const char *from, const char *rcpt,
     const char *msg, size_t len, char *answer, size_t answerlen)
@@ -118,6 +135,11 @@ smtp_send(struct smtp *s, const char *from, const char *rcpt,
 	long code = 0;
 	CURLcode cc;
 
+	if (!path_ok(from, sizeof(from_path)) ||
+	    !path_ok(rcpt, sizeof(rcpt_path))) {
+		snprintf(answer, answerlen, "not a plain address");
+		return SMTP_PERMANENT;
+	}
 	snprintf(from_path, sizeof(from_path), "<%s>", from);
 	snprintf(rcpt_path, sizeof(rcpt_path), "<%s>", rcpt);
 	s->msg = msg;

@@ -36,7 +36,9 @@ enum smtp_outcome {
  * Sends msg (len bytes, CRLF lines, headers included) from the address
  * from to rcpt (bare addresses).  answer gets the relay's last reply line
  * (SMTP_SENT) or the reason (curl's error and the relay's reply), printable
- * ASCII, never anything of the password.
+ * ASCII, never anything of the password.  An address that is not one word
+ * of printable ASCII without '<', '>', ',' or '"' is SMTP_PERMANENT, sent
+ * nothing.
  */
 enum smtp_outcome smtp_send(struct smtp *s, const char *from,
     const char *rcpt, const char *msg, size_t len, char *answer,

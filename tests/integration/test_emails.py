@@ -397,6 +397,41 @@ class OptOutTest(EmailsCase):
         self.quota_event("back", user)
         self.assertEqual(self.dispatch(), (1, 0, 0, 0))
 
+    def test_a_recipient_that_is_not_a_plain_address_is_skipped(self):
+        """The account's email must be an addr-spec (the config check's
+        rule): anything else is skipped as bad_email and reaches neither
+        RCPT TO nor To:; a row queued before the check fails unsent."""
+        bad = {"inject": "a@x.com> NOTIFY=SUCCESS ORCPT=rfc822;evil@y.com",
+               "list": "a@x.com, b@y.com",
+               "named": "Ada <a@x.com>",
+               "space": "a @x.com"}
+        eids = {k: self.quota_event("bad_" + k, "bad-%s-user" % k, email=v)
+                for k, v in bad.items()}
+        good = self.quota_event("plain", "plain@example.com")
+        self.assertEqual(self.dispatch(), (1, 0, 0, len(bad)))
+        for k, eid in eids.items():
+            row = self.mail_row(eid)
+            self.assertEqual((row["status"], row["skip"], row["to"]),
+                             ("skipped", "bad_email", ""), k)
+        self.assertEqual(self.mail_row(good)["status"], "sent")
+        self.assertEqual([m.rcpt_tos for m in self.sink.received], [["plain@example.com"]])
+        # a pending row whose recipient is not one (queued by an older
+        # build): failed at once, never offered to the relay
+        self.sink.reset()
+        old = self.quota_event("old_row", "old-row-user", email="a@x.com, b@y.com")
+        self.sql("INSERT INTO billing_emails (event_ref, account_id, recipient, message_id, "
+                 "status, next_attempt_at, created_at) SELECT e.id, e.account_id, "
+                 "'a@x.com, b@y.com', '<old_row.billing@example.com>', 'pending', "
+                 "'%s', '%s' FROM billing_events e WHERE e.event_id = 'evt_old_row'"
+                 % (db_time(NOW_EPOCH), db_time(NOW_EPOCH)))
+        self.sql("UPDATE billing_events SET emails_queued = 1 WHERE event_id = 'evt_old_row'")
+        self.assertEqual(self.dispatch(), (0, 0, 1, 0))
+        row = self.mail_row(old)
+        self.assertEqual(row["status"], "failed")
+        self.assertIn("not a plain address", row["error"])
+        self.assertEqual(self.sink.received, [])
+        self.assertEqual(self.sink.attempts, 0)
+
     def test_an_event_older_than_three_days_when_first_seen_is_not_mailed(self):
         eid = self.quota_event("old", "old@example.com", created=NOW_EPOCH - 4 * 86400)
         self.assertEqual(self.dispatch(), (0, 0, 0, 0))

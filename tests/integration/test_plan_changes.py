@@ -383,3 +383,82 @@ class PlanChangeTest(StackTestCase):
         self.assertEqual(len(problems), 1, problems)
         self.assertIn("proration lines differ", problems[0])
 
+
+    # -- an upgrade across a zone change (docs/billing.md "Time zones") ----------
+    # The zone set in April applies from the end of the UTC April,
+    # 2025-05-01T00:00Z; the first period in the new zone runs from there to
+    # the zone's local midnight of 1 June.  An upgrade made between the new
+    # zone's period start and the old period's end (eastward), or between
+    # the old period's end and the new zone's period start (westward), is
+    # prorated on exactly one invoice.  These run last (test_zone_*): they
+    # move billingd's clock into May.
+
+    def zone_account(self, zone):
+        user = self.account("pro")
+        self.at("2025-04-20T00:00:00Z")
+        status, _, body = self.request("PATCH", "admin/users/" + user.replace("@", "%40"),
+                                       body={"timezone": zone},
+                                       token=self.token("admin@example.com", "admin"))
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["timezone_effective_from"], "2025-05-01T00:00:00Z")
+        return user
+
+    def invoices_of(self, user):
+        """[(period_start, period_end, lines [(kind, amount)])], in order."""
+        rows = self.sql("SELECT i.id, DATE_FORMAT(i.period_start, '%%Y-%%m-%%dT%%H:%%i:%%sZ'), "
+                        "DATE_FORMAT(i.period_end, '%%Y-%%m-%%dT%%H:%%i:%%sZ') "
+                        "FROM billing_invoices i JOIN billing_accounts a ON a.id = i.account_id "
+                        "WHERE a.user_id = '%s' AND i.status <> 'void' ORDER BY i.period_start"
+                        % user)
+        return [(s, e, [(k, Decimal(a)) for k, a in self.sql(
+            "SELECT kind, amount FROM billing_invoice_lines WHERE invoice_id = %s "
+            "ORDER BY line_no" % iid)]) for iid, s, e in rows]
+
+    def assertProratedOnce(self, invoices, user):
+        [ev] = self.events(user)
+        pair = [("proration", Decimal(str(ev["proration"]["credit"]))),
+                ("proration", Decimal(str(ev["proration"]["charge"])))]
+        with_proration = [(s, [ln for ln in lines if ln[0] == "proration"])
+                          for s, _, lines in invoices
+                          if any(k == "proration" for k, _ in lines)]
+        self.assertEqual(len(with_proration), 1, invoices)
+        self.assertEqual(with_proration[0][1], pair, invoices)
+        return with_proration[0][0]
+
+    def test_zone_change_eastward_upgrade_before_the_old_period_ends(self):
+        """UTC to Asia/Tokyo: Tokyo's 1 May begins at 2025-04-30T15:00Z, the
+        UTC April ends at 2025-05-01T00:00Z.  Pro to Enterprise at
+        2025-04-30T18:00Z is in the UTC April: prorated on April's invoice
+        only, and the first Tokyo period (2025-05-01T00:00Z to
+        2025-05-31T15:00Z) bills Enterprise whole."""
+        user = self.zone_account("Asia/Tokyo")
+        self.changed(user, "enterprise", "2025-04-30T18:00:00Z")
+        self.run_invoices("2025-05-01")
+        self.stack.run_helper("billing-generate-invoices",
+                              env={"BILLING_TEST_NOW": "2025-05-31T15:30:00Z"})
+        invoices = self.invoices_of(user)
+        self.assertEqual([(s, e) for s, e, _ in invoices],
+                         [("2025-04-01T00:00:00Z", "2025-05-01T00:00:00Z"),
+                          ("2025-05-01T00:00:00Z", "2025-05-31T15:00:00Z")])
+        self.assertEqual(self.assertProratedOnce(invoices, user), "2025-04-01T00:00:00Z")
+        self.assertEqual(invoices[0][2][0], ("subscription", Decimal("29.99")))
+        self.assertEqual(invoices[1][2], [("subscription", Decimal("99.99"))])
+
+    def test_zone_change_westward_upgrade_before_the_new_period_starts(self):
+        """UTC to America/Los_Angeles: the UTC April ends at
+        2025-05-01T00:00Z, Los Angeles's 1 May begins at 07:00Z.  Pro to
+        Enterprise at 2025-05-01T03:00Z is in the first Los Angeles period
+        (2025-05-01T00:00Z to 2025-06-01T07:00Z): prorated there, once, on
+        the Pro fee; April's invoice has no proration."""
+        user = self.zone_account("America/Los_Angeles")
+        self.run_invoices("2025-05-01")
+        self.changed(user, "enterprise", "2025-05-01T03:00:00Z")
+        self.stack.run_helper("billing-generate-invoices",
+                              env={"BILLING_TEST_NOW": "2025-06-01T07:30:00Z"})
+        invoices = self.invoices_of(user)
+        self.assertEqual([(s, e) for s, e, _ in invoices],
+                         [("2025-04-01T00:00:00Z", "2025-05-01T00:00:00Z"),
+                          ("2025-05-01T00:00:00Z", "2025-06-01T07:00:00Z")])
+        self.assertEqual(self.assertProratedOnce(invoices, user), "2025-05-01T00:00:00Z")
+        self.assertEqual(invoices[0][2], [("subscription", Decimal("29.99"))])
+        self.assertEqual(invoices[1][2][0], ("subscription", Decimal("29.99")))

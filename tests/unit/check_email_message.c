@@ -111,6 +111,195 @@ put(const char *dir, const char *name, const char *text)
 	fclose(f);
 }
 
+/* base64 (no padding inside) of src into out; the bytes, or -1 */
+static int
+unbase64(const char *src, size_t n, unsigned char *out)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned v = 0;
+	int bits = 0, len = 0;
+	const char *c;
+
+	for (; n > 0 && *src != '='; src++, n--) {
+		if ((c = strchr(b64, *src)) == NULL || *src == '\0')
+			return -1;
+		v = (v << 6) | (unsigned)(c - b64);
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			out[len++] = (unsigned char)(v >> bits);
+		}
+	}
+	return len;
+}
+
+/*
+ * A header "Name: value" (CRLF SP folded, as the message has it): every
+ * line at most 76 characters, the first with the name; and its text, the
+ * encoded-words decoded (each on whole UTF-8 characters; the space between
+ * two of them is not text), into out.
+ */
+static void
+check_header(const char *hdr, char *out, size_t size)
+{
+	char flat[2048], *tok, *save = NULL;
+	const char *l, *e;
+	unsigned char dec[128];
+	size_t len = 0, f = 0;
+	int n, prev_word = 0;
+
+	for (l = hdr; ; l = e + 2) {
+		e = strstr(l, "\r\n");
+		if (e == NULL)
+			e = l + strlen(l);
+		ck_assert_uint_le((size_t)(e - l), 76);
+		ck_assert_uint_lt(f + (size_t)(e - l), sizeof(flat));
+		memcpy(flat + f, l, (size_t)(e - l));
+		f += (size_t)(e - l);
+		if (*e == '\0')
+			break;
+		ck_assert(e[2] == ' ');   /* folded with CRLF SP */
+	}
+	flat[f] = '\0';
+	tok = strtok_r(strchr(flat, ':') + 1, " ", &save);
+	for (; tok != NULL; tok = strtok_r(NULL, " ", &save)) {
+		size_t tl = strlen(tok);
+
+		if (strncmp(tok, "=?UTF-8?B?", 10) == 0 && tl > 12 &&
+		    strcmp(tok + tl - 2, "?=") == 0) {
+			n = unbase64(tok + 10, tl - 12, dec);
+			ck_assert_int_gt(n, 0);
+			ck_assert((dec[0] & 0xc0) != 0x80);   /* whole */
+			if (len > 0 && !prev_word)
+				out[len++] = ' ';
+			ck_assert_uint_lt(len + (size_t)n, size);
+			memcpy(out + len, dec, (size_t)n);
+			len += (size_t)n;
+			prev_word = 1;
+		} else {
+			if (len > 0)
+				out[len++] = ' ';
+			ck_assert_uint_lt(len + tl, size);
+			memcpy(out + len, tok, tl);
+			len += tl;
+			prev_word = 0;
+		}
+	}
+	out[len] = '\0';
+}
+
+static void
+check_subject(const char *text)
+{
+	char hdr[2048], got[1024], *s;
+
+	s = email_message_header_text(text, 9);
+	ck_assert_ptr_nonnull(s);
+	snprintf(hdr, sizeof(hdr), "Subject: %s", s);
+	check_header(hdr, got, sizeof(got));
+	ck_assert_str_eq(got, text);
+	free(s);
+}
+
+START_TEST(test_subject_lines_fit_76_with_the_name)
+{
+	char cjk[400], acc[400];
+	size_t i;
+
+	/* short and long ASCII (the long one encoded: no line over 76) */
+	check_subject("Invoice INV-2025-000001");
+	check_subject("Your invoice INV-2025-000001 of StreamSpace is ready: "
+	    "40.00 EUR, due 2025-02-15");
+	check_subject("Invoice INV-2025-000001 of StreamSpace Billing abc 12");
+	/* accented: 2-byte characters */
+	check_subject("Str\xc3\xb6m");
+	for (i = 0, acc[0] = '\0'; i < 12; i++)
+		strcat(acc, "Factur\xc3\xa9 pay\xc3\xa9" "e ");
+	check_subject(acc);
+	/* CJK: 3-byte characters (請求書) */
+	for (i = 0, cjk[0] = '\0'; i < 30; i++)
+		strcat(cjk, i % 3 == 0 ? "\xe8\xab\x8b" : i % 3 == 1 ?
+		    "\xe6\xb1\x82" : "\xe6\x9b\xb8");
+	check_subject(cjk);
+	/* a first word sized by its prefix: 9 + 12 + 52 = 73, not 81 */
+	{
+		char *s = email_message_header_text(cjk, 9);
+
+		ck_assert_uint_le((size_t)(strstr(s, "\r\n") - s) + 9, 76);
+		free(s);
+	}
+}
+END_TEST
+
+/* The From header of a message built with from (its lines, its text). */
+static void
+check_from(const char *from, const char *want)
+{
+	char dir[] = "/tmp/check_email_XXXXXX", *msg = NULL, err[256];
+	char hdr[2048], got[1024], *p, *e;
+	struct email_message_input in;
+	struct json_object *v = vars();
+	size_t len = 0;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	put(dir, "default.subject", "Hello\n");
+	put(dir, "default.txt", "x\n");
+	put(dir, "default.html", "<p>x</p>\n");
+	memset(&in, 0, sizeof(in));
+	in.from = from;
+	in.to = "ada@example.com";
+	in.message_id = "<evt_1.billing@example.com>";
+	in.date = (int64_t)1738369800 * 1000000;
+	in.template_dir = dir;
+	in.kind = "invoice.created";
+	in.vars = v;
+	ck_assert_int_eq(email_message_build(&in, &msg, &len, err,
+	    sizeof(err)), 0);
+	p = strncmp(msg, "From: ", 6) == 0 ? msg : strstr(msg, "\r\nFrom: ");
+	ck_assert_ptr_nonnull(p);
+	if (p != msg)
+		p += 2;
+	/* the header runs to the first CRLF not followed by a space */
+	for (e = p; (e = strstr(e, "\r\n")) != NULL && e[2] == ' '; e += 2)
+		;
+	ck_assert_ptr_nonnull(e);
+	snprintf(hdr, sizeof(hdr), "%.*s", (int)(e - p), p);
+	check_header(hdr, got, sizeof(got));
+	ck_assert_str_eq(got, want);
+	free(msg);
+	json_object_put(v);
+}
+
+START_TEST(test_from_lines_fit_76_with_the_name)
+{
+	char name[300], want[400], from[400];
+	size_t i;
+
+	check_from("Str\xc3\xb6m Billing <billing@example.com>",
+	    "Str\xc3\xb6m Billing <billing@example.com>");
+	/* a long accented name: words, then the address on its own line */
+	for (i = 0, name[0] = '\0'; i < 6; i++)
+		strcat(name, "Soci\xc3\xa9t\xc3\xa9 ");
+	strcat(name, "Billing");
+	snprintf(from, sizeof(from), "%s <billing-department@example.com>",
+	    name);
+	snprintf(want, sizeof(want), "%s <billing-department@example.com>",
+	    name);
+	check_from(from, want);
+	/* CJK */
+	for (i = 0, name[0] = '\0'; i < 20; i++)
+		strcat(name, "\xe8\xab\x8b");
+	snprintf(from, sizeof(from), "%s <billing@example.com>", name);
+	snprintf(want, sizeof(want), "%s <billing@example.com>", name);
+	check_from(from, want);
+	/* a plain name that with its quotes and address passes 76 */
+	snprintf(from, sizeof(from), "StreamSpace Billing Department of "
+	    "Example Corporation <billing-department@example.com>");
+	snprintf(want, sizeof(want), "\"StreamSpace Billing Department of "
+	    "Example Corporation\" <billing-department@example.com>");
+	check_from(from, want);
+}
+END_TEST
+
 START_TEST(test_message_has_crlf_lines_base64_of_76_and_the_default)
 {
 	char dir[] = "/tmp/check_email_XXXXXX", *msg = NULL, err[256];
@@ -179,6 +368,8 @@ email_message_suite(void)
 	tcase_add_test(tc, test_utf8_header_is_an_encoded_word);
 	tcase_add_test(tc, test_long_utf8_header_folds_on_whole_characters);
 	tcase_add_test(tc, test_text_that_looks_encoded_is_encoded);
+	tcase_add_test(tc, test_subject_lines_fit_76_with_the_name);
+	tcase_add_test(tc, test_from_lines_fit_76_with_the_name);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("body");
 	tcase_add_test(tc, test_placeholders_text_and_html);
