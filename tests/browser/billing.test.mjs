@@ -491,10 +491,9 @@ test('an upgrade of a plan billed here says it applies now with a prorated charg
 
 test('proration lines are labelled, an inclusive rate says "(included)" (the invoice JSON as docs/billing.md shows it)', async () => {
   const { user, inv } = await invoicedUser('prorate');
-  const p = await openPage('/billing/', { token: token(user), via: 'localStorage', waitUntil: 'commit' });
-  const { page } = p;
-  // the upgrade on day 10 of docs/billing.md, and a 20 % inclusive rate
-  await page.route((url) => url.pathname === '/api/plugins/billing/invoices/' + inv.id, async (route) => {
+  // the upgrade on day 10 of docs/billing.md, and a 20 % inclusive rate,
+  // rewritten into the invoice's answer by a route set before the page loads
+  const rewrite = (page) => page.route((url) => url.pathname === '/api/plugins/billing/invoices/' + inv.id, async (route) => {
     const resp = await route.fetch();
     const text = (await resp.text())
       .replace(/"lines":\s*\[/, '"lines":[{"line_no":3,"kind":"proration","resource_type":null,"description":"Unused time on Professional after Apr 10","quantity":0.7,"unit":"period","unit_price":-29.99,"amount":-20.99,"currency":"usd"},'
@@ -502,7 +501,8 @@ test('proration lines are labelled, an inclusive rate says "(included)" (the inv
       .replace(/"taxes":\s*\[\]/, '"taxes":[{"rate_id":"vat20inc","name":"VAT","percent":20,"inclusive":true,"taxable":1.40,"amount":0.23,"currency":"usd"}]');
     await route.fulfill({ response: resp, body: text });
   });
-  await page.goto(process.env.BILLING_ORIGIN + '/billing/#invoice=' + inv.id);
+  const p = await openPage('/billing/#invoice=' + inv.id, { token: token(user), via: 'localStorage', beforeGoto: rewrite });
+  const { page } = p;
   const panel = page.locator('#invoice-detail');
   await panel.getByRole('heading', { name: 'Invoice ' + inv.invoice_number }).waitFor();
   await panel.locator('table').first().waitFor();

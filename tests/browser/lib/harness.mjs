@@ -158,7 +158,7 @@ function isForeign(url) {
 // foreignRequests, requests (every URL requested, iframes included),
 // responses ({url, status})}.
 export async function openPage(pagePath, { token: tok, via, width = 1280, height = 900,
-                                           waitUntil = 'load' } = {}) {
+                                           waitUntil = 'load', beforeGoto } = {}) {
   const b = await browser();
   const context = await b.newContext({ viewport: { width, height }, locale: 'en-US',
                                        timezoneId: 'UTC', acceptDownloads: true });
@@ -187,6 +187,8 @@ export async function openPage(pagePath, { token: tok, via, width = 1280, height
   });
   context.on('response', (resp) => p.responses.push({ url: resp.url(), status: resp.status() }));
   const url = ORIGIN + pagePath + (mode === 'hash' && tok ? '#token=' + encodeURIComponent(tok) : '');
+  // e.g. page.route(...): in place before the page makes its first request
+  if (beforeGoto) await beforeGoto(page);
   await page.goto(url, { waitUntil });
   return p;
 }
