@@ -37,6 +37,7 @@ enum {
 	SESSION_SQL_SEGMENT_INSERT,
 	SESSION_SQL_SEGMENT_CLOSE,
 	SESSION_SQL_SEGMENT_RESIZE,
+	SESSION_SQL_BEAT_ONLY,
 	SESSION_SQL_BEAT_READ,
 	SESSION_SQL_BEAT_FAST,
 	SESSION_SQL_HIBERNATE,
@@ -87,7 +88,25 @@ static const struct db_stmt session_sql[SESSION_SQL_N] = {
 	[SESSION_SQL_SEGMENT_RESIZE] = {
 	    "UPDATE billing_session_segments SET cpu_cores = ?, memory_gb = ?, "
 	    "storage_gb = ? WHERE id = ?", 4, 0 },
-	/* the heartbeat's fast path: the session, its user and its latest
+	/*
+	 * The common heartbeat in one statement, with no read first: it
+	 * moves last_heartbeat_at forward on a running session (open, not
+	 * hibernated, started by then) whose sizes are those the beat states,
+	 * if any (a size not stated is NULL and compares with itself).  An
+	 * open, running session's open segment has the session's sizes (every
+	 * resize, hibernation and wake keeps them together in a transaction),
+	 * so nothing else needs looking at.  It touches no indexed column
+	 * (migration 018), so InnoDB updates the row in place.
+	 */
+	[SESSION_SQL_BEAT_ONLY] = {
+	    "UPDATE billing_sessions SET last_heartbeat_at = ? "
+	    "WHERE session_id = ? AND ended_at IS NULL AND hibernated = 0 "
+	    "AND started_at <= ? AND last_heartbeat_at < ? "
+	    "AND cpu_cores = COALESCE(CAST(? AS DECIMAL(12,6)), cpu_cores) "
+	    "AND memory_gb = COALESCE(CAST(? AS DECIMAL(14,6)), memory_gb) "
+	    "AND storage_gb = COALESCE(CAST(? AS DECIMAL(16,6)), storage_gb)",
+	    7, 0 },
+	/* the heartbeat's next path: the session, its user and its latest
 	 * segment in one read, then one autocommitted conditional UPDATE */
 	[SESSION_SQL_BEAT_READ] = {
 	    "SELECT s.id, s.started_at, s.last_heartbeat_at, s.ended_at, "
@@ -717,7 +736,45 @@ beat_txn(struct db *db, void *arg)
 }
 
 /*
- * The common heartbeat, outside a transaction: an open session whose open
+ * The common heartbeat, in one autocommitted UPDATE (SESSION_SQL_BEAT_ONLY):
+ * 1 when it moved last_heartbeat_at forward (*out has only the session's id
+ * and the new last_heartbeat_at, out->brief set; *outcome UPDATED), 0 when
+ * it changed nothing (anything else: beat_fast and beat_txn find out why),
+ * or an enum db_rc error.  A platform's heartbeats are nearly all this.
+ */
+static int
+beat_only(struct db *db, const char *session_id,
+    const struct session_beat *beat, struct session *out,
+    enum session_outcome *outcome)
+{
+	struct size_text z;
+	struct time_text t;
+	uint64_t affected = 0;
+	int rc;
+
+	size_text(&z, &beat->size);
+	time_text(&t, beat->at);
+	struct db_param p[] = { DBP_STR(t.s), DBP_STR(session_id),
+	    DBP_STR(t.s), DBP_STR(t.s),
+	    beat->has_cpu ? DBP_STR(z.cpu) : DBP_NULLV,
+	    beat->has_memory ? DBP_STR(z.memory) : DBP_NULLV,
+	    beat->has_storage ? DBP_STR(z.storage) : DBP_NULLV };
+	if ((rc = db_run(db, &session_stmts, SESSION_SQL_BEAT_ONLY, p, 7,
+	    &affected, NULL)) != DB_OK)
+		return rc;
+	if (affected != 1)
+		return 0;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->session_id, sizeof(out->session_id), "%s", session_id);
+	out->last_heartbeat_at = beat->at;
+	out->brief = 1;
+	*outcome = SESSION_UPDATED;
+	return 1;
+}
+
+/*
+ * The heartbeat that beat_only did not apply, outside a transaction: an
+ * open session whose open
  * segment has the session's sizes, a beat that states no other size.  One
  * read, then (when the beat moves last_heartbeat_at forward) one UPDATE
  * that applies only while the row is still as read.  Returns 1 when it
@@ -798,6 +855,8 @@ session_heartbeat(struct db *db, const char *session_id,
 	struct beat_txn b = { session_id, beat, out, SESSION_UNCHANGED };
 	int rc;
 
+	if ((rc = beat_only(db, session_id, beat, out, outcome)) != 0)
+		return rc == 1 ? DB_OK : rc;
 	if ((rc = beat_fast(db, session_id, beat, out, outcome)) != 0)
 		return rc == 1 ? DB_OK : rc;
 	return outcome_txn(db, beat_txn, &b, &b.outcome, outcome);
@@ -1002,8 +1061,10 @@ session_heartbeats(struct db *db, struct session_beat_item *items, size_t n)
 			it->rc = DB_OK;
 			it->out = b->s;
 			if (it->beat.at > b->s.last_heartbeat_at) {
+				/* the answer beat_only would give */
 				b->s.last_heartbeat_at = it->beat.at;
 				it->out.last_heartbeat_at = it->beat.at;
+				it->out.brief = 1;
 				it->outcome = SESSION_UPDATED;
 			} else
 				it->outcome = SESSION_UNCHANGED;

@@ -9,9 +9,9 @@
  *
  * Every function runs one transaction (db_transaction: retried on deadlock)
  * and locks in one order: the session row first, then its segment rows.
- * The one exception is the common heartbeat (no resize): one read and one
- * autocommitted UPDATE that applies only while the row is as read, with the
- * transaction as the fallback (see session_heartbeat).
+ * The one exception is the common heartbeat (no resize): one autocommitted
+ * UPDATE that applies only to a running session of the sizes stated, with a
+ * read and the transaction as the fallbacks (see session_heartbeat).
  * Each returns DB_OK with *outcome saying what happened (an outcome that
  * refuses the call has changed nothing), or an enum db_rc error.
  *
@@ -57,6 +57,9 @@ struct session {
 	int hibernated;              /* 1 from a hibernation to its wake */
 	int64_t hibernated_at;       /* the latest hibernation, 0: never */
 	int64_t woken_at;            /* the latest wake, 0: never */
+	int brief;                   /* only session_id and last_heartbeat_at
+	                                are known (the one-UPDATE heartbeat:
+	                                session_heartbeat) */
 };
 
 enum session_outcome {
@@ -118,12 +121,13 @@ int session_create(struct db *db, const char *session_id, const char *user_id,
  * metered.  Outcomes: UPDATED, UNCHANGED, NOT_FOUND, ENDED, BEFORE_START.
  * *out receives the session on UPDATED and UNCHANGED.
  *
- * A beat that resizes nothing on an open session whose open segment has the
- * session's sizes takes two statements and no explicit transaction: a read
- * of the session, its user and its latest segment, then (when `at` is
- * newer) UPDATE ... SET last_heartbeat_at WHERE the row is still open, older
- * than `at` and of the sizes read.  Anything else, or a row that changed
- * between the two, goes through the locking transaction.
+ * The common beat (it moves last_heartbeat_at forward on a running session
+ * and states no other size) is one autocommitted UPDATE with no read first:
+ * then *out has out->brief set and only session_id and last_heartbeat_at.
+ * A beat that UPDATE did not apply takes a read of the session, its user
+ * and its latest segment (a repeat or an out-of-order beat is answered from
+ * it, UNCHANGED), then, for a resize, a hibernated session or a refusal,
+ * the locking transaction.
  */
 int session_heartbeat(struct db *db, const char *session_id,
     const struct session_beat *beat, struct session *out,

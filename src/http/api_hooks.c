@@ -135,7 +135,8 @@ add_string_or_null(struct json_object *o, const char *key, const char *v)
 	    json_object_new_string(v) : NULL);
 }
 
-/* The session as the hooks answer it; with its state ("running",
+/* The session as the hooks answer it (only its id and last_heartbeat_at
+ * when s->brief); with its state ("running",
  * "hibernated", "ended") when with_state is set (the hibernation hooks) or
  * it is hibernated (the other hooks' answers keep their shape otherwise).
  * New reference. */
@@ -146,6 +147,12 @@ session_json(const struct session *s, int with_state)
 
 	json_object_object_add(o, "session_id",
 	    json_object_new_string(s->session_id));
+	if (s->brief) {
+		/* the one-UPDATE heartbeat read nothing else (docs/hooks.md) */
+		json_object_object_add(o, "last_heartbeat_at",
+		    json_time(s->last_heartbeat_at));
+		return o;
+	}
 	json_object_object_add(o, "user_id", json_object_new_string(s->user_id));
 	json_object_object_add(o, "started_at", json_time(s->started_at));
 	json_object_object_add(o, "last_heartbeat_at",

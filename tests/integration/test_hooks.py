@@ -392,8 +392,34 @@ class HooksTest(StackTestCase):
         status, _, resp = self.beat(sid, self.t0 + timedelta(minutes=5), cpu_cores="2.0",
                                     memory_gb=4, storage_gb=10)
         self.assertEqual(status, 200, resp)
-        self.assertEqual(resp["segment"], 0)
+        # the one-UPDATE heartbeat: its id and the new last_heartbeat_at only
+        self.assertEqual(resp, {"session_id": sid,
+                                "last_heartbeat_at": iso(self.t0 + timedelta(minutes=5))})
+        # one size stated, the same: still no resize
+        status, _, resp = self.beat(sid, self.t0 + timedelta(minutes=6), memory_gb="4Gi")
+        self.assertEqual((status, sorted(resp)), (200, ["last_heartbeat_at", "session_id"]))
         self.assertEqual(len(self.segments(sid)), 1)
+        self.assertEqual(self.sessions(sid)[0][2], dbt(self.t0 + timedelta(minutes=6)))
+
+    def test_heartbeat_answers_briefly_when_it_only_moves_the_heartbeat(self):
+        # docs/hooks.md: a beat that moves last_heartbeat_at forward on a
+        # running session answers {session_id, last_heartbeat_at}; a repeat,
+        # a late beat and a resize answer the whole session
+        sid, user, _ = self.create()
+        t1 = self.t0 + timedelta(minutes=30)
+        status, _, resp = self.beat(sid, t1)
+        self.assertEqual((status, resp), (200, {"session_id": sid,
+                                               "last_heartbeat_at": iso(t1)}))
+        for again in (t1, self.t0 + timedelta(minutes=1)):
+            status, _, resp = self.beat(sid, again)
+            self.assertEqual(status, 200, resp)
+            self.assertEqual((resp["user_id"], resp["segment"], resp["last_heartbeat_at"]),
+                             (user, 0, iso(t1)))
+        t2 = self.t0 + timedelta(minutes=40)
+        status, _, resp = self.beat(sid, t2, cpu_cores=4)
+        self.assertEqual(status, 200, resp)
+        self.assertEqual((resp["segment"], resp["cpu_cores"], resp["last_heartbeat_at"]),
+                         (1, 4, iso(t2)))
 
     def test_resize_closes_the_segment_at_that_instant_and_opens_the_next(self):
         sid, user, _ = self.create()
