@@ -35,6 +35,7 @@ import hmac
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -168,6 +169,35 @@ def parse_time(s):
     return float(m.group(1)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[m.group(2)]
 
 
+# the programs whose CPU time each load shows, by /proc comm
+CPU_GROUPS = ("wrk", "nginx", "billingd", "trivial_fcgi", "mariadbd")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_process():
+    """CPU seconds so far per CPU_GROUPS program: user + system time of the
+    live processes plus what their parents reaped (billingd's master reaps
+    the workers it replaces every maxRequests; wrk is this script's child)."""
+    t = dict.fromkeys(CPU_GROUPS, 0.0)
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        comm = st[st.index("(") + 1:st.rindex(")")]
+        if comm not in t:
+            continue
+        f = st[st.rindex(")") + 2:].split()
+        # fields 14-17 of stat (utime, stime, cutime, cstime) are f[11:15]
+        t[comm] += sum(int(x) for x in f[11:15]) / CLK_TCK
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t["wrk"] += ru.ru_utime + ru.ru_stime
+    return t
+
+
 def run_wrk(url, duration, script=None, script_args=(), headers=()):
     argv = ["wrk", "-t%d" % THREADS, "-c%d" % CONNECTIONS, "-d%ds" % duration, "--latency"]
     for h in headers:
@@ -177,7 +207,9 @@ def run_wrk(url, duration, script=None, script_args=(), headers=()):
     argv.append(url)
     if script_args:
         argv += ["--"] + [str(a) for a in script_args]
+    cpu0, t0 = cpu_by_process(), time.perf_counter()
     r = subprocess.run(argv, capture_output=True, text=True)
+    cpu1, wall = cpu_by_process(), time.perf_counter() - t0
     out = r.stdout
     if r.returncode != 0 or "Requests/sec" not in out:
         raise RuntimeError("wrk failed (%d): %s%s" % (r.returncode, out[-1000:], r.stderr[-1000:]))
@@ -195,7 +227,18 @@ def run_wrk(url, duration, script=None, script_args=(), headers=()):
     res["requests"] = int(m.group(1)) if m else 0
     m = re.search(r"BENCH_WRAPPED (\d+)", out)
     res["wrapped"] = int(m.group(1)) if m else 0
+    # CPU microseconds per completed request, by program, and the CPUs busy
+    n = max(res["requests"], 1)
+    res["cpu"] = {k: (cpu1[k] - cpu0[k]) * 1e6 / n for k in CPU_GROUPS}
+    res["busy"] = sum(cpu1[k] - cpu0[k] for k in CPU_GROUPS) / wall
     return res
+
+
+def fmt_cpu(r):
+    """'wrk 12, nginx 30, ... us/request; 1.9 CPUs busy' (programs that ran)."""
+    return "%s us/request; %.2f CPUs busy" % (
+        ", ".join("%s %.0f" % (k, v) for k, v in r["cpu"].items() if v >= 0.5),
+        r["busy"])
 
 
 # -- the stack with the trivial responder -----------------------------------------
@@ -423,6 +466,16 @@ def main():
     ap.add_argument("--batch", default="", help="markdown about the batch jobs to append")
     ap.add_argument("--command", default="bench/run")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--only", default="", metavar="KEYS",
+                    help="run these loads in this order (e.g. b,d,b) with their CPU per "
+                         "program, and write no results (for profiling a change)")
+    ap.add_argument("--hold", action="store_true",
+                    help="with --only: keep the stack serving after the loads until "
+                         "interrupted (to look at it by hand)")
+    ap.add_argument("--perf", default="", metavar="DIR",
+                    help="with --only: record each load with perf (system-wide, call "
+                         "graphs) into DIR/N-KEY.data and write DIR/N-KEY.txt, its report "
+                         "by program and function")
     args = ap.parse_args()
     duration = args.duration or (3 if args.quick else 10)
     if shutil.which("wrk") is None:
@@ -522,7 +575,7 @@ def main():
                                           "WHERE last_heartbeat_at >= '%s'" % t_before))
                 return r
             if key == "f":
-                n = int(max(rates_b) * duration * 1.3) + 1000
+                n = int(max(rates_b + [20000]) * duration * 1.3) + 1000
                 path = os.path.join(tmp, "events.txt")
                 t1 = time.perf_counter()
                 write_events(path, st.webhook_secret, n, "%d" % time.time(), args.accounts)
@@ -537,6 +590,7 @@ def main():
                 return r
             raise ValueError(key)
 
+        rates_b = [0.0]
         # warm-up (not reported): buffer pool, workers' prepared statements
         log("warm-up: 2 s each of b, c, d, e")
         run_wrk(url("/bench/fcgi"), 2)
@@ -544,6 +598,35 @@ def main():
         run_wrk(url(API + "usage"), 2, scripts["usage"], usage_args)
         run_wrk(url(API + "hooks/session-heartbeat"), 2, scripts["heartbeat"], hb_args)
 
+        if args.only:
+            for i, key in enumerate(args.only.split(",")):
+                rec = None
+                if args.perf:
+                    os.makedirs(args.perf, exist_ok=True)
+                    data = os.path.join(args.perf, "%d-%s.data" % (i + 1, key))
+                    rec = subprocess.Popen(["perf", "record", "-q", "-a", "-g", "-F", "499",
+                                            "-o", data], stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL)
+                    time.sleep(0.5)
+                r = load(key)
+                if rec is not None:
+                    rec.send_signal(signal.SIGINT)
+                    rec.wait()
+                    with open(data[:-5] + ".txt", "w") as f:
+                        subprocess.run(["perf", "report", "-i", data, "--no-children",
+                                        "--sort", "comm,dso,sym", "--stdio", "-g", "none",
+                                        "--percent-limit", "0.3"], stdout=f,
+                                       stderr=subprocess.DEVNULL)
+                if key == "b":
+                    rates_b.append(r["rps"])
+                log("  (%s) %-38s %9.0f req/s  p99 %6s ms  non-2xx %d  errors %d\n"
+                    "      %s" % (key, LOADS[key][0], r["rps"], fmt_ms(r["p99"]),
+                                 r["non2xx"], r["errors"], fmt_cpu(r)))
+            if args.hold:
+                log("holding the stack (SIGTERM or Ctrl-C ends it): %s; MariaDB socket %s"
+                    % (st.base_url, st.mariadb.socket))
+                signal.pause()
+            return 0
         order = ["a", "b", "c", "b", "d", "b", "e", "b", "f", "b"]
         runs = []
         rates_b = []
@@ -563,6 +646,7 @@ def main():
                 % (key, LOADS[key][0], r["rps"], fmt_ms(r["p50"]), fmt_ms(r["p99"]),
                    r["non2xx"], r["errors"],
                    ("  RSS %s" % fmt_kib(rss_after[key][0])) if key in rss_after else ""))
+            log("      %s" % fmt_cpu(r))
         rss_end, hwm_end = worker_memory(st)
         workers_end = len(st.worker_pids())
         load_end = os.getloadavg()
@@ -628,6 +712,20 @@ def main():
         add("(b) runs: %s req/s (spread %.0f%% of their mean)."
             % (", ".join("{:,.0f}".format(x) for x in b_runs),
                100 * (max(b_runs) - min(b_runs)) / (sum(b_runs) / len(b_runs))))
+        add("")
+        add("Where the CPU went, per program (user + system time from /proc over the "
+            "run, the replaced billingd workers' included through their master; wrk's "
+            "from this script's children), in microseconds per completed request, and how "
+            "many of the %s CPUs were busy:" % info["nproc"])
+        add("")
+        add("| # | load | %s | total | CPUs busy |" % " | ".join(CPU_GROUPS))
+        add("|---|---|%s---|---|" % ("---|" * len(CPU_GROUPS)))
+        for n, r in enumerate(runs, 1):
+            add("| %d | (%s) %s | %s | %.0f | %.2f |"
+                % (n, r["key"], LOADS[r["key"]][0],
+                   " | ".join("%.0f" % r["cpu"][k] if r["cpu"][k] >= 0.5 else "-"
+                              for k in CPU_GROUPS),
+                   sum(r["cpu"].values()), r["busy"]))
         add("")
         add("Worker RSS (max over the %d billingd workers, /proc VmRSS): %s after (c), %s "
             "after (d), %s after (e), %s after (f), %s at the end (VmHWM %s); "
