@@ -44,7 +44,8 @@ import tempfile
 import time
 import urllib.request
 
-from lib import (ROOT, HERE, CheckFailed, check, log, machine_info, sql, sql1, stackmod)
+from lib import (ROOT, HERE, CheckFailed, check, log, machine_info, mariadb_argv, sql, sql1,
+                 stackmod)
 
 API = stackmod.API_PREFIX
 ACCOUNTS = 10000
@@ -239,6 +240,101 @@ def fmt_cpu(r):
     return "%s us/request; %.2f CPUs busy" % (
         ", ".join("%s %.0f" % (k, v) for k, v in r["cpu"].items() if v >= 0.5),
         r["busy"])
+
+
+# -- MariaDB's CPU per statement -----------------------------------------------------
+
+STMT_RUNS = 5000
+
+
+def captured_executes(st, requests):
+    """The statements billingd ran for each request, as MariaDB's general log
+    writes them (a prepared statement's Execute with its parameters in):
+    [(name, [sql, ...])].  requests: [(name, callable that sends it)]."""
+    out = []
+    for name, send in requests:
+        sql(st, "SET GLOBAL log_output = 'TABLE'")
+        sql(st, "TRUNCATE mysql.general_log")
+        sql(st, "SET GLOBAL general_log = 1")
+        try:
+            # MariaDB logs an Execute with its parameters only for a statement
+            # prepared while the log was on: fresh workers prepare anew
+            old = set(st.worker_pids())
+            for pid in old:
+                os.kill(pid, signal.SIGTERM)
+            deadline = time.time() + 10
+            while time.time() < deadline and (set(st.worker_pids()) & old or
+                                              len(st.worker_pids()) < WORKERS):
+                time.sleep(0.05)
+            send()
+        finally:
+            sql(st, "SET GLOBAL general_log = 0")
+        rows = st.mariadb.sql("SELECT CONVERT(argument USING utf8mb4) FROM mysql.general_log "
+                              "WHERE command_type = 'Execute' ORDER BY event_time",
+                              database="mysql")
+        out.append((name, [r[0] for r in rows]))
+    return out
+
+
+def statement_cpu(st, tmp, text_of):
+    """MariaDB's CPU time per execution, in microseconds, of STMT_RUNS
+    statements text_of(i) fed to the mariadb client (the least of 3 runs;
+    the server's CPU from /proc, so the client's own work is not in it)."""
+    path = os.path.join(tmp, "stmt.sql")
+    pid = st.mariadb.process.pid
+    best = None
+    for run in range(3):
+        with open(path, "w") as f:
+            for i in range(STMT_RUNS):
+                f.write(text_of(run * STMT_RUNS + i) + ";\n")
+        with open("/proc/%d/stat" % pid) as f:
+            a = f.read()
+        r = subprocess.run(mariadb_argv(st), stdin=open(path, "rb"), capture_output=True)
+        with open("/proc/%d/stat" % pid) as f:
+            b = f.read()
+        if r.returncode != 0:
+            raise RuntimeError("statement cost: %s" % r.stderr.decode(errors="replace")[-400:])
+        ticks = lambda t: sum(int(x) for x in t[t.rindex(")") + 2:].split()[11:13])
+        us = (ticks(b) - ticks(a)) / CLK_TCK * 1e6 / STMT_RUNS
+        best = us if best is None else min(best, us)
+    return best
+
+
+def statement_costs(st, tmp, service, token, accounts):
+    """[(what, MariaDB us per execution)]: the floor of each path, from the
+    statements billingd itself sent for one request of each (general log),
+    repeated by the text protocol (which adds the parse a prepared statement
+    skips: an upper bound by a few us)."""
+    stamp = lambda i: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + 60)) + \
+        ".%06d" % (i % 1000000)
+    got = dict(captured_executes(st, [
+        ("usage", lambda: probe(st, "GET", API + "usage",
+                                headers={"Authorization": "Bearer " + token})),
+        ("heartbeat", lambda: probe(st, "POST", API + "hooks/session-heartbeat",
+                                    body=json.dumps({"session_id": "bench-session-7"}).encode(),
+                                    headers={"Authorization": "Bearer " + service,
+                                             "Content-Type": "application/json"})),
+    ]))
+    rows = [
+        ("`DO 1` (a round trip, no table)", lambda i: "DO 1"),
+        ("`SELECT 1` (GET health's statement)", lambda i: "SELECT 1"),
+        ("an account by primary key", lambda i: "SELECT id, user_id, status FROM "
+         "billing_accounts WHERE id = %d" % (i % accounts + 1)),
+    ]
+    usage = [q for q in got["usage"] if "UNION ALL" in q]
+    if usage:
+        rows.append(("GET usage's statement (one UNION ALL of 4 parts)", lambda i: usage[0]))
+    beat = [q for q in got["heartbeat"] if q.startswith("UPDATE billing_sessions")]
+    if beat:
+        # each execution its own session and a later instant, as under load
+        m = re.search(r"'(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)'", beat[0])
+        tmpl = beat[0].replace("bench-session-7'", "bench-session-%d'")
+        if m:
+            tmpl = tmpl.replace(m.group(0), "'%(at)s'")
+        rows.append(("the heartbeat's one UPDATE", lambda i: (
+            tmpl.replace("'%(at)s'", "'" + stamp(i) + "'") % (i % accounts + 1))))
+    return [(what, statement_cpu(st, tmp, f)) for what, f in rows], \
+        {k: len(v) for k, v in got.items()}
 
 
 # -- the stack with the trivial responder -----------------------------------------
@@ -469,6 +565,8 @@ def main():
     ap.add_argument("--only", default="", metavar="KEYS",
                     help="run these loads in this order (e.g. b,d,b) with their CPU per "
                          "program, and write no results (for profiling a change)")
+    ap.add_argument("--statements", action="store_true",
+                    help="with --only: then MariaDB's CPU per statement of each path")
     ap.add_argument("--hold", action="store_true",
                     help="with --only: keep the stack serving after the loads until "
                          "interrupted (to look at it by hand)")
@@ -622,6 +720,11 @@ def main():
                 log("  (%s) %-38s %9.0f req/s  p99 %6s ms  non-2xx %d  errors %d\n"
                     "      %s" % (key, LOADS[key][0], r["rps"], fmt_ms(r["p99"]),
                                  r["non2xx"], r["errors"], fmt_cpu(r)))
+            if args.statements:
+                costs, counts = statement_costs(st, tmp, service, tok1, args.accounts)
+                log("statements per request: %s" % counts)
+                for what, us in costs:
+                    log("  %-55s %6.0f us of MariaDB's CPU" % (what, us))
             if args.hold:
                 log("holding the stack (SIGTERM or Ctrl-C ends it): %s; MariaDB socket %s"
                     % (st.base_url, st.mariadb.socket))
@@ -745,6 +848,25 @@ def main():
                "none" if not fr["wrapped"] else "some",
                "every event was delivered once" if not fr["wrapped"] else "FAIL",
                "{:,}".format(fr["recorded"]), "{:,}".format(fr["requests"])))
+        try:
+            costs, counts = statement_costs(st, tmp, service, tok1, args.accounts)
+        except (RuntimeError, OSError, KeyError) as e:
+            costs, counts = [], {}
+            log("statement costs: not measured (%s)" % e)
+        if costs:
+            add("")
+            add("MariaDB's CPU per statement, the floor under each path: the statements "
+                "billingd sent for one request (MariaDB's general log: %s), each run %s "
+                "times through the mariadb client on the same data after the loads, the "
+                "server's CPU time from /proc (least of 3 runs; the text protocol adds the "
+                "parse that billingd's prepared statements skip, a few us):"
+                % (", ".join("%s %d statement%s" % (k, v, "" if v == 1 else "s")
+                             for k, v in counts.items()), "{:,}".format(STMT_RUNS)))
+            add("")
+            add("| statement | MariaDB us per execution |")
+            add("|---|---|")
+            for what, us in costs:
+                add("| %s | %.0f |" % (what, us))
         svc = service_times(st)
         if svc:
             add("")
