@@ -35,7 +35,6 @@ import hmac
 import json
 import os
 import re
-import resource
 import shutil
 import signal
 import subprocess
@@ -44,8 +43,8 @@ import tempfile
 import time
 import urllib.request
 
-from lib import (ROOT, HERE, CheckFailed, check, log, machine_info, mariadb_argv, sql, sql1,
-                 stackmod)
+from lib import (ROOT, HERE, CheckFailed, check, children_cpu, log, machine_info, mariadb_argv,
+                 proc_cpu, sql, sql1, stackmod)
 
 API = stackmod.API_PREFIX
 ACCOUNTS = 10000
@@ -172,7 +171,6 @@ def parse_time(s):
 
 # the programs whose CPU time each load shows, by /proc comm
 CPU_GROUPS = ("wrk", "nginx", "billingd", "trivial_fcgi", "mariadbd")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_by_process():
@@ -184,18 +182,13 @@ def cpu_by_process():
         if not d.isdigit():
             continue
         try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
+            with open("/proc/%s/comm" % d) as f:
+                comm = f.read().strip()
         except OSError:
             continue
-        comm = st[st.index("(") + 1:st.rindex(")")]
-        if comm not in t:
-            continue
-        f = st[st.rindex(")") + 2:].split()
-        # fields 14-17 of stat (utime, stime, cutime, cstime) are f[11:15]
-        t[comm] += sum(int(x) for x in f[11:15]) / CLK_TCK
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t["wrk"] += ru.ru_utime + ru.ru_stime
+        if comm in t:
+            t[comm] += proc_cpu(int(d), reaped=True)
+    t["wrk"] += children_cpu()
     return t
 
 
@@ -281,13 +274,11 @@ def mariadb_settle(st, limit=60.0):
     over half a second): after a load of UPDATEs InnoDB's purge goes on for a
     while, and its CPU would count against the statements measured."""
     pid = st.mariadb.process.pid
-    ticks = lambda: sum(int(x) for x in open("/proc/%d/stat" % pid).read()
-                        .rsplit(")", 1)[1].split()[11:13])
     end = time.time() + limit
     while time.time() < end:
-        a = ticks()
+        a = proc_cpu(pid)
         time.sleep(0.5)
-        if (ticks() - a) / CLK_TCK / 0.5 < 0.02:
+        if (proc_cpu(pid) - a) / 0.5 < 0.02:
             return True
     return False
 
@@ -304,15 +295,12 @@ def statement_cpu(st, tmp, text_of):
             for i in range(STMT_RUNS):
                 f.write(text_of(run * STMT_RUNS + i) + ";\n")
         mariadb_settle(st)
-        with open("/proc/%d/stat" % pid) as f:
-            a = f.read()
+        a = proc_cpu(pid)
         r = subprocess.run(mariadb_argv(st), stdin=open(path, "rb"), capture_output=True)
-        with open("/proc/%d/stat" % pid) as f:
-            b = f.read()
+        b = proc_cpu(pid)
         if r.returncode != 0:
             raise RuntimeError("statement cost: %s" % r.stderr.decode(errors="replace")[-400:])
-        ticks = lambda t: sum(int(x) for x in t[t.rindex(")") + 2:].split()[11:13])
-        us = (ticks(b) - ticks(a)) / CLK_TCK * 1e6 / STMT_RUNS
+        us = (b - a) * 1e6 / STMT_RUNS
         best = us if best is None else min(best, us)
     return best
 
@@ -705,7 +693,7 @@ def main():
                 return r
             raise ValueError(key)
 
-        rates_b = [0.0]
+        rates_b = []
         # warm-up (not reported): buffer pool, workers' prepared statements
         log("warm-up: 2 s each of b, c, d, e")
         run_wrk(url("/bench/fcgi"), 2)
@@ -749,7 +737,6 @@ def main():
             return 0
         order = ["a", "b", "c", "b", "d", "b", "e", "b", "f", "b"]
         runs = []
-        rates_b = []
         rss_after = {}
         log("loads: wrk -t%d -c%d -d%ds --latency, in the order %s"
             % (THREADS, CONNECTIONS, duration, ", ".join(order)))

@@ -35,12 +35,14 @@ def check(cond, what):
 
 # -- measuring processes --------------------------------------------------------
 
-def proc_cpu(pid):
-    """User + system CPU seconds of a running process, from /proc."""
+def proc_cpu(pid, reaped=False):
+    """User + system CPU seconds of a running process, from /proc; with
+    reaped, those of the children it has waited for too (cutime, cstime)."""
     try:
         with open("/proc/%d/stat" % pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return sum(int(x) for x in fields[11:15 if reaped else 13]) / \
+            os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
 

@@ -39,7 +39,6 @@ enum {
 	SESSION_SQL_SEGMENT_RESIZE,
 	SESSION_SQL_BEAT_ONLY,
 	SESSION_SQL_BEAT_READ,
-	SESSION_SQL_BEAT_FAST,
 	SESSION_SQL_HIBERNATE,
 	SESSION_SQL_WAKE,
 	SESSION_SQL_VOLUME_INSERT,
@@ -106,8 +105,8 @@ static const struct db_stmt session_sql[SESSION_SQL_N] = {
 	    "AND memory_gb = COALESCE(CAST(? AS DECIMAL(14,6)), memory_gb) "
 	    "AND storage_gb = COALESCE(CAST(? AS DECIMAL(16,6)), storage_gb)",
 	    7, 0 },
-	/* the heartbeat's next path: the session, its user and its latest
-	 * segment in one read, then one autocommitted conditional UPDATE */
+	/* a heartbeat beat_only did not apply: the session, its user and its
+	 * latest segment in one read (beat_read) */
 	[SESSION_SQL_BEAT_READ] = {
 	    "SELECT s.id, s.started_at, s.last_heartbeat_at, s.ended_at, "
 	    "s.cpu_cores, s.memory_gb, s.storage_gb, a.user_id, g.seq, "
@@ -116,18 +115,6 @@ static const struct db_stmt session_sql[SESSION_SQL_N] = {
 	    "JOIN billing_accounts a ON a.id = s.account_id "
 	    "JOIN billing_session_segments g ON g.session_pk = s.id "
 	    "WHERE s.session_id = ? ORDER BY g.seq DESC LIMIT 1", 1, 14 },
-	/* applies only while the row is as read: open, older, the same sizes
-	 * (as exact decimals: every resize changes them); 0 rows affected
-	 * sends the beat down the locking path.  (A NOT EXISTS on a newer
-	 * segment would also catch two resizes that put the sizes back
-	 * between the read and this, which only the answer's "segment" could
-	 * tell; it cost the server 40% more per UPDATE.) */
-	[SESSION_SQL_BEAT_FAST] = {
-	    "UPDATE billing_sessions SET last_heartbeat_at = ? "
-	    "WHERE id = ? AND ended_at IS NULL AND last_heartbeat_at < ? "
-	    "AND cpu_cores = CAST(? AS DECIMAL(12,6)) "
-	    "AND memory_gb = CAST(? AS DECIMAL(14,6)) "
-	    "AND storage_gb = CAST(? AS DECIMAL(16,6))", 6, 0 },
 	[SESSION_SQL_HIBERNATE] = {
 	    "UPDATE billing_sessions SET hibernated = 1, hibernated_at = ?, "
 	    "last_heartbeat_at = ? WHERE id = ?", 3, 0 },
@@ -739,7 +726,7 @@ beat_txn(struct db *db, void *arg)
  * The common heartbeat, in one autocommitted UPDATE (SESSION_SQL_BEAT_ONLY):
  * 1 when it moved last_heartbeat_at forward (*out has only the session's id
  * and the new last_heartbeat_at, out->brief set; *outcome UPDATED), 0 when
- * it changed nothing (anything else: beat_fast and beat_txn find out why),
+ * it changed nothing (anything else: beat_read and beat_txn find out why),
  * or an enum db_rc error.  A platform's heartbeats are nearly all this.
  */
 static int
@@ -773,25 +760,23 @@ beat_only(struct db *db, const char *session_id,
 }
 
 /*
- * The heartbeat that beat_only did not apply, outside a transaction: an
- * open session whose open
- * segment has the session's sizes, a beat that states no other size.  One
- * read, then (when the beat moves last_heartbeat_at forward) one UPDATE
- * that applies only while the row is still as read.  Returns 1 when it
+ * The heartbeat that beat_only did not apply, outside a transaction: one
+ * read of the session, its user and its latest segment answers a repeat or
+ * a late beat (UNCHANGED) on an open, awake session whose open segment has
+ * its sizes, for a beat that states no other size.  Returns 1 when it
  * answered (*out and *outcome set), 0 when the beat needs beat_txn (a
- * resize, an ended or unknown session, a beat before the start, or a row
- * that changed in between), or an enum db_rc error.
+ * resize, a hibernated, ended or unknown session, a beat before the start,
+ * or a newer beat on a row that changed since beat_only), or an enum db_rc
+ * error.
  */
 static int
-beat_fast(struct db *db, const char *session_id,
+beat_read(struct db *db, const char *session_id,
     const struct session_beat *beat, struct session *out,
     enum session_outcome *outcome)
 {
 	struct db_result *res = NULL;
 	struct session_size seg_size, size;
-	struct time_text t;
-	struct size_text z;
-	uint64_t affected = 0, pk;
+	uint64_t pk;
 	int64_t seq = 0, seg_end, hibernated = 1;
 	int rc, usable = 0;
 
@@ -828,22 +813,11 @@ beat_fast(struct db *db, const char *session_id,
 	beat_size(beat, &out->size, &size);
 	if (!size_equal(&size, &out->size))
 		return 0; /* a resize */
-	if (beat->at <= out->last_heartbeat_at) {
-		/* out of order or a repeat: nothing to change */
-		*outcome = SESSION_UNCHANGED;
-		return 1;
-	}
-	size_text(&z, &out->size);
-	time_text(&t, beat->at);
-	struct db_param u[] = { DBP_STR(t.s), DBP_INT(out->pk), DBP_STR(t.s),
-	    DBP_STR(z.cpu), DBP_STR(z.memory), DBP_STR(z.storage) };
-	if ((rc = db_run(db, &session_stmts, SESSION_SQL_BEAT_FAST, u, 6,
-	    &affected, NULL)) != DB_OK)
-		return rc;
-	if (affected != 1)
-		return 0; /* changed since the read */
-	out->last_heartbeat_at = beat->at;
-	*outcome = SESSION_UPDATED;
+	if (beat->at > out->last_heartbeat_at)
+		return 0; /* newer than stored, yet beat_only did not apply it:
+			   * the row changed in between; the transaction decides */
+	/* out of order or a repeat: nothing to change */
+	*outcome = SESSION_UNCHANGED;
 	return 1;
 }
 
@@ -857,7 +831,7 @@ session_heartbeat(struct db *db, const char *session_id,
 
 	if ((rc = beat_only(db, session_id, beat, out, outcome)) != 0)
 		return rc == 1 ? DB_OK : rc;
-	if ((rc = beat_fast(db, session_id, beat, out, outcome)) != 0)
+	if ((rc = beat_read(db, session_id, beat, out, outcome)) != 0)
 		return rc == 1 ? DB_OK : rc;
 	return outcome_txn(db, beat_txn, &b, &b.outcome, outcome);
 }
@@ -865,7 +839,7 @@ session_heartbeat(struct db *db, const char *session_id,
 /* --- heartbeats in batches (POST hooks/batch) -------------------------- */
 
 /*
- * Every session named that beat_fast could take: open, awake, of an account
+ * Every session named that beat_only could take: open, awake, of an account
  * that is not closed, whose open segment (the latest of a running session)
  * has the session's sizes; with its user and that segment's seq.  The
  * conditions are the server's so that only what is answered comes back; a
@@ -886,7 +860,7 @@ struct sql_rows session_beats_read_rows = SQL_ROWS_STMT("session_beats", 0, 9,
 /*
  * Each session's latest heartbeat of the batch, applied while the session is
  * still open, awake and older; padding rows have id 0.  Unlike
- * SESSION_SQL_BEAT_FAST it does not compare the sizes: a resize committed
+ * SESSION_SQL_BEAT_ONLY it does not compare the sizes: a resize committed
  * between the read and this changes nothing these beats do (they state no
  * other size than the one read, and moving last_heartbeat_at forward
  * commutes with a resize), so they stand as if applied just before it.
@@ -1036,7 +1010,7 @@ session_heartbeats(struct db *db, struct session_beat_item *items, size_t n)
 		return rc;
 	}
 	/* a session stays on the grouped path only if each of its beats
-	 * would have taken beat_fast without a resize */
+	 * would have taken beat_only without a resize */
 	for (i = 0; i < n; i++) {
 		b = beats_find(ss, ns, items[i].session_id);
 		if (!b->found || !b->fast)
